@@ -1,0 +1,163 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ComponentSpec describes the options of a pluggable component (a
+// destination type). Components register their spec; the same spec validates
+// project files, feeds the JSON Schema and documents the component.
+type ComponentSpec struct {
+	Kind    string // "destination"
+	Type    string // e.g. "webhook"
+	Summary string
+	Fields  []FieldSpec
+}
+
+// FieldSpec is one option of a component.
+type FieldSpec struct {
+	Name     string
+	Kind     FieldKind
+	Required bool
+	Secret   bool // must be a ${VAR} reference, never a literal
+	Enum     []string
+	Doc      string
+}
+
+// FieldKind is the type of a component option.
+type FieldKind string
+
+// Field kinds.
+const (
+	String       FieldKind = "string"
+	Int          FieldKind = "integer"
+	Number       FieldKind = "number"
+	Bool         FieldKind = "boolean"
+	StrMap       FieldKind = "map"  // string to string
+	StrList      FieldKind = "list" // list of strings
+	DurationKind FieldKind = "duration"
+)
+
+var (
+	registryMu   sync.RWMutex
+	destinations = map[string]ComponentSpec{}
+)
+
+// RegisterDestination makes a destination type known to validation. It is
+// called from the init function of each destination package.
+func RegisterDestination(spec ComponentSpec) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := destinations[spec.Type]; dup {
+		panic("config: destination type registered twice: " + spec.Type)
+	}
+	spec.Kind = "destination"
+	destinations[spec.Type] = spec
+}
+
+// DestinationSpecs returns the registered destination specs by type name.
+func DestinationSpecs() []ComponentSpec {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	out := make([]ComponentSpec, 0, len(destinations))
+	for _, s := range destinations {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Type < out[j].Type })
+	return out
+}
+
+func destinationSpec(t string) (ComponentSpec, []string, bool) {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	s, ok := destinations[t]
+	return s, sortedKeys(destinations), ok
+}
+
+// checkOptions validates a component's options against its spec.
+func checkOptions(spec ComponentSpec, opts map[string]Value, at Pos, sink *problemSink) {
+	names := make([]string, 0, len(spec.Fields)+2)
+	for _, f := range spec.Fields {
+		names = append(names, f.Name)
+	}
+	for _, k := range sortedKeys(opts) {
+		v := opts[k]
+		i := slices.IndexFunc(spec.Fields, func(f FieldSpec) bool { return f.Name == k })
+		if i < 0 {
+			sink.add(keyPos(v), "unknown key %s for %s type %s%s", quote(k), spec.Kind, spec.Type, didYouMean(k, names))
+			continue
+		}
+		checkValue(spec.Fields[i], v, sink)
+	}
+	for _, f := range spec.Fields {
+		if _, ok := opts[f.Name]; f.Required && !ok {
+			sink.add(at, "missing required key %s for %s type %s", quote(f.Name), spec.Kind, spec.Type)
+		}
+	}
+}
+
+// keyPos approximates the key's position from its value's: values sit on
+// the key's line, and the message names the key anyway.
+func keyPos(v Value) Pos { return v.Pos }
+
+func checkValue(f FieldSpec, v Value, sink *problemSink) {
+	n := v.Node
+	if f.Secret && !v.FromEnv {
+		sink.add(v.Pos, "%s is a secret: write it as a ${VAR} reference to an environment variable, not a literal", quote(f.Name))
+		return
+	}
+	shown := func() string {
+		if v.FromEnv {
+			return "(value from environment)"
+		}
+		return strconv.Quote(n.Value)
+	}
+	bad := func(want string) {
+		sink.add(v.Pos, "%s: expected %s, got %s", f.Name, want, kindName(n))
+	}
+	switch f.Kind {
+	case String, DurationKind:
+		if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+			bad("a string")
+			return
+		}
+		if f.Enum != nil && !slices.Contains(f.Enum, n.Value) {
+			sink.add(v.Pos, "invalid %s %s: must be one of %s%s", f.Name, shown(), strings.Join(f.Enum, ", "), didYouMean(n.Value, f.Enum))
+		}
+		if f.Kind == DurationKind {
+			var d Duration
+			if err := (&d).decodeScalar(n.Value); err != nil {
+				sink.add(v.Pos, "invalid %s %s: %v", f.Name, shown(), err)
+			}
+		}
+	case Int:
+		if _, err := strconv.Atoi(n.Value); n.Kind != yaml.ScalarNode || err != nil {
+			bad("a whole number")
+		}
+	case Number:
+		if _, err := strconv.ParseFloat(n.Value, 64); n.Kind != yaml.ScalarNode || err != nil {
+			bad("a number")
+		}
+	case Bool:
+		if n.Kind != yaml.ScalarNode || (n.Value != "true" && n.Value != "false") {
+			bad("true or false")
+		}
+	case StrMap:
+		if n.Kind != yaml.MappingNode {
+			bad("a mapping")
+		}
+	case StrList:
+		if n.Kind != yaml.SequenceNode {
+			bad("a list")
+		}
+	default:
+		panic(fmt.Sprintf("config: unknown field kind %q", f.Kind))
+	}
+}

@@ -1,0 +1,475 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// The decoder walks yaml.v3 nodes against Go types by reflection. It is
+// strict (unknown keys, wrong types and missing required keys are problems)
+// and it never stops at the first problem, so one `sluice validate` shows
+// everything that is wrong. The same struct tags drive the JSON Schema.
+//
+// Tags understood on struct fields:
+//
+//	yaml:"name"        key name; yaml:",inline" merges an embedded struct, or
+//	                   collects unknown keys into a map[string]Value;
+//	                   yaml:",key" receives the mapping key of a keyed list
+//	required:"true"    the key must be present
+//	enum:"a,b,c"       allowed values of a string
+//	doc:"..."          documentation, used by the JSON Schema
+//
+// A struct field named At of type Positions receives the position of the
+// struct's mapping and of each of its values, for later semantic checks.
+
+// Positions maps a key of a decoded mapping to the position of its value;
+// the empty key holds the position of the mapping itself.
+type Positions map[string]Pos
+
+// Of returns the position of key's value, or of the mapping when the key was
+// absent.
+func (p Positions) Of(key string) Pos {
+	if pos, ok := p[key]; ok {
+		return pos
+	}
+	return p[""]
+}
+
+// Value is a raw option kept for a component (e.g. a destination type) to
+// check against its own spec.
+type Value struct {
+	Node    *yaml.Node
+	Pos     Pos
+	FromEnv bool // the value came from a ${VAR} reference
+}
+
+// scalarDecoder is implemented by types that parse themselves from a scalar.
+type scalarDecoder interface {
+	decodeScalar(s string) error
+}
+
+type decoder struct {
+	file    string
+	sink    *problemSink
+	secrets map[*yaml.Node]bool // nodes whose value came from the environment
+}
+
+func (d *decoder) pos(n *yaml.Node) Pos { return Pos{File: d.file, Line: n.Line, Col: n.Column} }
+
+func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
+	d.sink.add(d.pos(n), format, args...)
+}
+
+var (
+	positionsType = reflect.TypeFor[Positions]()
+	valueType     = reflect.TypeFor[Value]()
+	scalarDecType = reflect.TypeFor[scalarDecoder]()
+)
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!null":
+			return "null"
+		case "!!bool":
+			return "a boolean"
+		case "!!int", "!!float":
+			return "a number"
+		}
+		return "a string"
+	}
+	return "an unknown node"
+}
+
+// shown renders a scalar for an error message, hiding values that came
+// from the environment: those are secrets.
+func (d *decoder) shown(n *yaml.Node) string {
+	if d.secrets[n] {
+		return "(value from environment)"
+	}
+	v := n.Value
+	if len(v) > 60 {
+		v = v[:57] + "..."
+	}
+	return strconv.Quote(v)
+}
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		return resolve(n.Content[0])
+	}
+	return n
+}
+
+func (d *decoder) decode(n *yaml.Node, v reflect.Value) {
+	n = resolve(n)
+	if n == nil {
+		return
+	}
+	if v.Kind() == reflect.Pointer {
+		if n.Tag == "!!null" {
+			return
+		}
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		d.decode(n, v.Elem())
+		return
+	}
+	if fn, ok := special[v.Type()]; ok {
+		fn(d, n, v)
+		return
+	}
+	if v.Type() == valueType {
+		v.Set(reflect.ValueOf(Value{Node: n, Pos: d.pos(n), FromEnv: d.secrets[n]}))
+		return
+	}
+	if v.CanAddr() && v.Addr().Type().Implements(scalarDecType) {
+		if n.Kind != yaml.ScalarNode {
+			d.errorf(n, "expected a string, got %s", kindName(n))
+			return
+		}
+		if err := v.Addr().Interface().(scalarDecoder).decodeScalar(n.Value); err != nil {
+			d.errorf(n, "invalid value %s: %v", d.shown(n), err)
+		}
+		return
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		d.decodeStruct(n, v)
+	case reflect.Slice:
+		d.decodeSlice(n, v)
+	case reflect.Map:
+		d.decodeMap(n, v)
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+			d.errorf(n, "expected a string, got %s", kindName(n))
+			return
+		}
+		v.SetString(n.Value)
+	case reflect.Bool:
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+			d.errorf(n, "expected true or false, got %s", d.describe(n))
+			return
+		}
+		b, _ := strconv.ParseBool(n.Value)
+		v.SetBool(b)
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		i, err := strconv.ParseInt(n.Value, 0, 64)
+		if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && !d.secrets[n]) || err != nil {
+			d.errorf(n, "expected a whole number, got %s", d.describe(n))
+			return
+		}
+		v.SetInt(i)
+	case reflect.Float64:
+		f, err := strconv.ParseFloat(n.Value, 64)
+		if n.Kind != yaml.ScalarNode || err != nil {
+			d.errorf(n, "expected a number, got %s", d.describe(n))
+			return
+		}
+		v.SetFloat(f)
+	default:
+		panic(fmt.Sprintf("config: unsupported field kind %s", v.Kind()))
+	}
+}
+
+func (d *decoder) describe(n *yaml.Node) string {
+	if n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
+		return kindName(n) + " " + d.shown(n)
+	}
+	return kindName(n)
+}
+
+// field describes one decodable struct field.
+type field struct {
+	name     string
+	index    []int
+	required bool
+	enum     []string
+}
+
+// fieldsOf lists the YAML keys of a struct type, flattening inline structs.
+// It also returns the index of an inline map that collects unknown keys, of
+// the At positions field and of the ",key" field.
+func fieldsOf(t reflect.Type) (fields []field, rest, at, key []int) {
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		if !sf.IsExported() {
+			continue
+		}
+		if sf.Type == positionsType && sf.Name == "At" {
+			at = []int{i}
+			continue
+		}
+		tag := sf.Tag.Get("yaml")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		switch {
+		case opts == "inline" && sf.Type.Kind() == reflect.Struct:
+			sub, subRest, subAt, subKey := fieldsOf(sf.Type)
+			for _, f := range sub {
+				f.index = append([]int{i}, f.index...)
+				fields = append(fields, f)
+			}
+			if subRest != nil {
+				rest = append([]int{i}, subRest...)
+			}
+			if subAt != nil && at == nil {
+				at = append([]int{i}, subAt...)
+			}
+			if subKey != nil {
+				key = append([]int{i}, subKey...)
+			}
+			continue
+		case opts == "inline":
+			rest = []int{i}
+			continue
+		case opts == "key":
+			key = []int{i}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(sf.Name)
+		}
+		f := field{name: name, index: []int{i}, required: sf.Tag.Get("required") == "true"}
+		if e := sf.Tag.Get("enum"); e != "" {
+			f.enum = strings.Split(e, ",")
+		}
+		fields = append(fields, f)
+	}
+	return fields, rest, at, key
+}
+
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "expected a mapping, got %s", d.describe(n))
+		return
+	}
+	fields, rest, at, _ := fieldsOf(v.Type())
+	byName := make(map[string]field, len(fields))
+	names := make([]string, 0, len(fields))
+	for _, f := range fields {
+		byName[f.name] = f
+		names = append(names, f.name)
+	}
+	var positions Positions
+	if at != nil {
+		positions = Positions{"": d.pos(n)}
+		v.FieldByIndex(at).Set(reflect.ValueOf(positions))
+	}
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k, "expected a key, got %s", kindName(k))
+			continue
+		}
+		if prev, dup := seen[k.Value]; dup {
+			d.errorf(k, "duplicate key %s (first at line %d)", quote(k.Value), prev.Line)
+			continue
+		}
+		seen[k.Value] = k
+		if positions != nil {
+			positions[k.Value] = d.pos(resolve(val))
+		}
+		f, ok := byName[k.Value]
+		if !ok {
+			if rest != nil {
+				m := v.FieldByIndex(rest)
+				if m.IsNil() {
+					m.Set(reflect.MakeMap(m.Type()))
+				}
+				rv := resolve(val)
+				m.SetMapIndex(reflect.ValueOf(k.Value), reflect.ValueOf(Value{Node: rv, Pos: d.pos(rv), FromEnv: d.secrets[rv]}))
+				continue
+			}
+			d.errorf(k, "unknown key %s%s", quote(k.Value), didYouMean(k.Value, names))
+			continue
+		}
+		fv := v.FieldByIndex(f.index)
+		rv := resolve(val)
+		if f.enum != nil && rv != nil && rv.Kind == yaml.ScalarNode && rv.Tag != "!!null" && fv.Kind() == reflect.String {
+			if !contains(f.enum, rv.Value) {
+				d.errorf(rv, "invalid %s %s: must be one of %s%s", f.name, d.shown(rv), strings.Join(f.enum, ", "), didYouMean(rv.Value, f.enum))
+				continue
+			}
+		}
+		d.decode(val, fv)
+	}
+	for _, f := range fields {
+		if f.required && seen[f.name] == nil {
+			d.errorf(n, "missing required key %s", quote(f.name))
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeSlice accepts a list; a list of structs with a ",key" field also
+// accepts a mapping (name: {...}), the readable form for traits and id types;
+// a StringList also accepts a single scalar.
+func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value) {
+	et := v.Type().Elem()
+	if n.Kind == yaml.MappingNode && et.Kind() == reflect.Struct {
+		_, _, _, key := fieldsOf(et)
+		if key != nil {
+			out := reflect.MakeSlice(v.Type(), 0, len(n.Content)/2)
+			seen := map[string]int{}
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, val := n.Content[i], n.Content[i+1]
+				if line, dup := seen[k.Value]; dup {
+					d.errorf(k, "duplicate key %s (first at line %d)", quote(k.Value), line)
+					continue
+				}
+				seen[k.Value] = k.Line
+				elem := reflect.New(et).Elem()
+				elem.FieldByIndex(key).SetString(k.Value)
+				rv := resolve(val)
+				if rv.Kind == yaml.ScalarNode && rv.Tag == "!!null" {
+					// `anonymous_id:` or `anonymous_id: {}` both mean "all defaults".
+					rv = &yaml.Node{Kind: yaml.MappingNode, Line: rv.Line, Column: rv.Column}
+				}
+				d.decodeStruct(rv, elem)
+				if _, _, at, _ := fieldsOf(et); at != nil {
+					elem.FieldByIndex(at).Interface().(Positions)["name"] = d.pos(k)
+				}
+				out = reflect.Append(out, elem)
+			}
+			v.Set(out)
+			return
+		}
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag != "!!null" && v.Type() == reflect.TypeFor[StringList]() {
+		v.Set(reflect.ValueOf(StringList{n.Value}))
+		return
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, "expected a list, got %s", d.describe(n))
+		return
+	}
+	out := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, c := range n.Content {
+		d.decode(c, out.Index(i))
+	}
+	v.Set(out)
+}
+
+func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "expected a mapping, got %s", d.describe(n))
+		return
+	}
+	if v.IsNil() {
+		v.Set(reflect.MakeMap(v.Type()))
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		ev := reflect.New(v.Type().Elem()).Elem()
+		d.decode(val, ev)
+		v.SetMapIndex(reflect.ValueOf(k.Value), ev)
+	}
+}
+
+// StringList is a list of strings that may be written as a single string.
+type StringList []string
+
+// Mapping is an ordered string-to-string mapping (e.g. id type to column),
+// keeping each entry's position for later checks.
+type Mapping []MappingEntry
+
+// MappingEntry is one key/value of a Mapping.
+type MappingEntry struct {
+	Key      string
+	Value    string
+	KeyPos   Pos
+	ValuePos Pos
+}
+
+// Get returns the value for key.
+func (m Mapping) Get(key string) (string, bool) {
+	for _, e := range m {
+		if e.Key == key {
+			return e.Value, true
+		}
+	}
+	return "", false
+}
+
+// Keys returns the keys in file order.
+func (m Mapping) Keys() []string {
+	out := make([]string, len(m))
+	for i, e := range m {
+		out[i] = e.Key
+	}
+	return out
+}
+
+func (d *decoder) decodeMapping(n *yaml.Node) Mapping {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "expected a mapping, got %s", d.describe(n))
+		return nil
+	}
+	var out Mapping
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], resolve(n.Content[i+1])
+		if line, dup := seen[k.Value]; dup {
+			d.errorf(k, "duplicate key %s (first at line %d)", quote(k.Value), line)
+			continue
+		}
+		seen[k.Value] = k.Line
+		if val.Kind != yaml.ScalarNode || val.Tag == "!!null" {
+			d.errorf(val, "expected a string, got %s", kindName(val))
+			continue
+		}
+		out = append(out, MappingEntry{Key: k.Value, Value: val.Value, KeyPos: d.pos(k), ValuePos: d.pos(val)})
+	}
+	return out
+}
+
+var mappingType = reflect.TypeFor[Mapping]()
+
+func init() {
+	// Mapping needs the decoder, so it is special-cased rather than a
+	// scalarDecoder; registering here keeps decode() free of a type switch.
+	special[mappingType] = func(d *decoder, n *yaml.Node, v reflect.Value) {
+		v.Set(reflect.ValueOf(d.decodeMapping(n)))
+	}
+}
+
+var special = map[reflect.Type]func(*decoder, *yaml.Node, reflect.Value){}
+
+// sortedKeys is a helper for deterministic messages.
+func sortedKeys[M ~map[string]V, V any](m M) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

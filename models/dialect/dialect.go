@@ -1,0 +1,106 @@
+// Package dialect turns the warehouse-neutral needs of sluice's models into
+// each warehouse's SQL. Every identifier and literal that reaches SQL goes
+// through a Dialect, so a name written in YAML can never change a statement's
+// meaning.
+package dialect
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Dialect renders SQL for one warehouse engine.
+type Dialect interface {
+	// Name is the dialect's identifier: duckdb, clickhouse, snowflake, bigquery.
+	Name() string
+
+	// Ident quotes one identifier (column, table or schema name).
+	Ident(name string) string
+	// Table renders a schema-qualified table name.
+	Table(schema, name string) string
+	// TableRef renders a table reference written by a user in YAML, such as
+	// raw.orders or db.raw.orders; each dot-separated part is quoted.
+	TableRef(ref string) string
+	// String renders a string literal.
+	String(s string) string
+
+	// CreateSchema creates a schema when it does not exist.
+	CreateSchema(schema string) string
+	// ReplaceTable (re)creates a table from a query.
+	ReplaceTable(table, query string) string
+	// ReplaceView (re)creates a view.
+	ReplaceView(view, query string) string
+	// DropTable drops a table when it exists.
+	DropTable(table string) string
+	// LoadCSV (re)creates a table from a CSV file with a header row;
+	// types overrides detected column types (column -> SQL type).
+	LoadCSV(table, path string, types []ColumnType) (string, error)
+}
+
+// ColumnType pins one column's SQL type.
+type ColumnType struct{ Column, Type string }
+
+var (
+	mu       sync.RWMutex
+	dialects = map[string]Dialect{}
+)
+
+// Register makes a dialect available by name.
+func Register(d Dialect) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := dialects[d.Name()]; dup {
+		panic("dialect: registered twice: " + d.Name())
+	}
+	dialects[d.Name()] = d
+}
+
+// Get returns the named dialect.
+func Get(name string) (Dialect, error) {
+	mu.RLock()
+	defer mu.RUnlock()
+	d, ok := dialects[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown SQL dialect %q (available: %s)", name, strings.Join(names(), ", "))
+	}
+	return d, nil
+}
+
+// Names lists the registered dialects.
+func Names() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	return names()
+}
+
+func names() []string {
+	out := make([]string, 0, len(dialects))
+	for n := range dialects {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// quoteWith doubles every occurrence of q inside s and wraps s in q: the
+// standard SQL escape, valid for identifiers and literals in every dialect
+// sluice targets.
+func quoteWith(s string, q byte) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte(q)
+	for i := 0; i < len(s); i++ {
+		if s[i] == q {
+			b.WriteByte(q)
+		}
+		b.WriteByte(s[i])
+	}
+	b.WriteByte(q)
+	return b.String()
+}
+
+// splitRef splits a dotted table reference; empty parts are kept so that
+// callers can reject them.
+func splitRef(ref string) []string { return strings.Split(ref, ".") }
