@@ -54,6 +54,7 @@ type scalarDecoder interface {
 }
 
 type decoder struct {
+	key     string // the key whose value is being decoded, for messages
 	file    string
 	sink    *problemSink
 	secrets map[*yaml.Node]bool // nodes whose value came from the environment
@@ -62,6 +63,15 @@ type decoder struct {
 func (d *decoder) pos(n *yaml.Node) Pos { return Pos{File: d.file, Line: n.Line, Col: n.Column} }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
+	d.sink.add(d.pos(n), format, args...)
+}
+
+// typeErrorf reports a value of the wrong shape, naming the key it belongs to.
+func (d *decoder) typeErrorf(n *yaml.Node, format string, args ...any) {
+	if d.key != "" {
+		format = "%s: " + format
+		args = append([]any{quote(d.key)}, args...)
+	}
 	d.sink.add(d.pos(n), format, args...)
 }
 
@@ -139,7 +149,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value) {
 	}
 	if v.CanAddr() && v.Addr().Type().Implements(scalarDecType) {
 		if n.Kind != yaml.ScalarNode {
-			d.errorf(n, "expected a string, got %s", kindName(n))
+			d.typeErrorf(n, "expected a string, got %s", kindName(n))
 			return
 		}
 		if err := v.Addr().Interface().(scalarDecoder).decodeScalar(n.Value); err != nil {
@@ -156,13 +166,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value) {
 		d.decodeMap(n, v)
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-			d.errorf(n, "expected a string, got %s", kindName(n))
+			d.typeErrorf(n, "expected a string, got %s", kindName(n))
 			return
 		}
 		v.SetString(n.Value)
 	case reflect.Bool:
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
-			d.errorf(n, "expected true or false, got %s", d.describe(n))
+			d.typeErrorf(n, "expected true or false, got %s", d.describe(n))
 			return
 		}
 		b, _ := strconv.ParseBool(n.Value)
@@ -170,14 +180,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value) {
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		i, err := strconv.ParseInt(n.Value, 0, 64)
 		if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && !d.secrets[n]) || err != nil {
-			d.errorf(n, "expected a whole number, got %s", d.describe(n))
+			d.typeErrorf(n, "expected a whole number, got %s", d.describe(n))
 			return
 		}
 		v.SetInt(i)
 	case reflect.Float64:
 		f, err := strconv.ParseFloat(n.Value, 64)
 		if n.Kind != yaml.ScalarNode || err != nil {
-			d.errorf(n, "expected a number, got %s", d.describe(n))
+			d.typeErrorf(n, "expected a number, got %s", d.describe(n))
 			return
 		}
 		v.SetFloat(f)
@@ -257,7 +267,7 @@ func fieldsOf(t reflect.Type) (fields []field, rest, at, key []int) {
 
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value) {
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "expected a mapping, got %s", d.describe(n))
+		d.typeErrorf(n, "expected a mapping, got %s", d.describe(n))
 		return
 	}
 	fields, rest, at, _ := fieldsOf(v.Type())
@@ -309,7 +319,10 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value) {
 				continue
 			}
 		}
+		outer := d.key
+		d.key = f.name
 		d.decode(val, fv)
+		d.key = outer
 	}
 	for _, f := range fields {
 		if f.required && seen[f.name] == nil {
@@ -361,6 +374,12 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value) {
 			return
 		}
 	}
+	if n.Kind == yaml.SequenceNode && et.Kind() == reflect.Struct {
+		if _, _, _, key := fieldsOf(et); key != nil {
+			d.typeErrorf(n, "expected a mapping of name: definition, got a list (write `name: {...}` entries without dashes)")
+			return
+		}
+	}
 	if n.Kind == yaml.ScalarNode && n.Tag != "!!null" && v.Type() == reflect.TypeFor[StringList]() {
 		v.Set(reflect.ValueOf(StringList{n.Value}))
 		return
@@ -369,7 +388,7 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value) {
 		return
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, "expected a list, got %s", d.describe(n))
+		d.typeErrorf(n, "expected a list, got %s", d.describe(n))
 		return
 	}
 	out := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
@@ -381,7 +400,7 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value) {
 
 func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value) {
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "expected a mapping, got %s", d.describe(n))
+		d.typeErrorf(n, "expected a mapping, got %s", d.describe(n))
 		return
 	}
 	if v.IsNil() {
@@ -431,7 +450,7 @@ func (m Mapping) Keys() []string {
 
 func (d *decoder) decodeMapping(n *yaml.Node) Mapping {
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "expected a mapping, got %s", d.describe(n))
+		d.typeErrorf(n, "expected a mapping, got %s", d.describe(n))
 		return nil
 	}
 	var out Mapping
@@ -444,7 +463,7 @@ func (d *decoder) decodeMapping(n *yaml.Node) Mapping {
 		}
 		seen[k.Value] = k.Line
 		if val.Kind != yaml.ScalarNode || val.Tag == "!!null" {
-			d.errorf(val, "expected a string, got %s", kindName(val))
+			d.typeErrorf(val, "expected a string, got %s", kindName(val))
 			continue
 		}
 		out = append(out, MappingEntry{Key: k.Value, Value: val.Value, KeyPos: d.pos(k), ValuePos: d.pos(val)})

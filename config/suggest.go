@@ -53,3 +53,7 @@ func editDistance(a, b string) int {
 }
 
 func quote(s string) string { return "`" + s + "`" }
+
+// DidYouMean returns "; did you mean `x`?" when a candidate is close to s,
+// else "". Other packages use it to keep suggestions alike.
+func DidYouMean(s string, candidates []string) string { return didYouMean(s, candidates) }

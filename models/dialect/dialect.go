@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Dialect renders SQL for one warehouse engine.
@@ -37,10 +38,42 @@ type Dialect interface {
 	// LoadCSV (re)creates a table from a CSV file with a header row;
 	// types overrides detected column types (column -> SQL type).
 	LoadCSV(table, path string, types []ColumnType) (string, error)
+
+	// CastText casts an expression to the dialect's text type.
+	CastText(expr string) string
+	// Concat concatenates text expressions.
+	Concat(exprs ...string) string
+
+	// Cast converts an expression to a SQL type written in the project
+	// (a trait's type:).
+	Cast(expr, typ string) string
+	// Now is the build's current time as a timestamp without time zone,
+	// on the wall clock of the IANA zone tz (the project's time_zone).
+	Now(tz string) string
+	// TimestampLiteral renders t as a timestamp without time zone, on the
+	// wall clock of t's location.
+	TimestampLiteral(t time.Time) string
+	// TimestampMinus subtracts a duration from a timestamp expression.
+	TimestampMinus(ts string, d time.Duration) string
+	// DaysBetween counts the calendar days from one timestamp expression to
+	// another (day boundaries crossed).
+	DaysBetween(from, to string) string
+	// FirstBy is an aggregate: the value of expr on the first row of the
+	// group by order, among the rows where cond holds (every row when cond
+	// is empty) and expr is not NULL. It is how survivorship rules pick one
+	// value per profile in a single pass over a table.
+	FirstBy(expr, cond string, order []SortKey) string
 }
 
 // ColumnType pins one column's SQL type.
 type ColumnType struct{ Column, Type string }
+
+// SortKey is one key of an ordering for FirstBy. NULLs always sort last, so
+// a row with an unknown time never wins a most-recent or first-seen pick.
+type SortKey struct {
+	Expr string
+	Desc bool
+}
 
 var (
 	mu       sync.RWMutex

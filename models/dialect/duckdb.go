@@ -3,6 +3,7 @@ package dialect
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // DuckDB is the dialect of the embedded default warehouse.
@@ -68,4 +69,69 @@ func (d DuckDB) LoadCSV(table, path string, types []ColumnType) (string, error) 
 		opts = append(opts, "types = {"+strings.Join(pairs, ", ")+"}")
 	}
 	return d.ReplaceTable(table, "SELECT *\nFROM read_csv("+d.String(path)+",\n    "+strings.Join(opts, ",\n    ")+")"), nil
+}
+
+// CastText implements Dialect.
+func (DuckDB) CastText(expr string) string { return "CAST(" + expr + " AS VARCHAR)" }
+
+// Concat implements Dialect.
+func (DuckDB) Concat(exprs ...string) string { return "(" + strings.Join(exprs, " || ") + ")" }
+
+// Cast implements Dialect.
+func (DuckDB) Cast(expr, typ string) string { return "CAST(" + expr + " AS " + typ + ")" }
+
+// Now implements Dialect: the transaction's start time on tz's wall clock.
+func (d DuckDB) Now(tz string) string {
+	return "(current_timestamp AT TIME ZONE " + d.String(tz) + ")"
+}
+
+// TimestampLiteral implements Dialect.
+func (d DuckDB) TimestampLiteral(t time.Time) string {
+	return "TIMESTAMP " + d.String(t.Format("2006-01-02 15:04:05.999999"))
+}
+
+// TimestampMinus implements Dialect, in the largest whole unit of d so that
+// 90d reads INTERVAL 90 DAY.
+func (DuckDB) TimestampMinus(ts string, d time.Duration) string {
+	return ts + " - " + interval(d)
+}
+
+// interval renders a duration as a SQL interval in its largest whole unit.
+func interval(d time.Duration) string {
+	for _, u := range []struct {
+		name string
+		d    time.Duration
+	}{{"DAY", 24 * time.Hour}, {"HOUR", time.Hour}, {"MINUTE", time.Minute}, {"SECOND", time.Second}} {
+		if d%u.d == 0 {
+			return fmt.Sprintf("INTERVAL %d %s", d/u.d, u.name)
+		}
+	}
+	return fmt.Sprintf("INTERVAL %d MICROSECOND", d/time.Microsecond)
+}
+
+// DaysBetween implements Dialect.
+func (DuckDB) DaysBetween(from, to string) string {
+	return "date_diff('day', " + from + ", " + to + ")"
+}
+
+// FirstBy implements Dialect with an ordered aggregate and a filter:
+// first(expr ORDER BY ...) FILTER (WHERE expr IS NOT NULL AND cond).
+func (DuckDB) FirstBy(expr, cond string, order []SortKey) string {
+	keys := make([]string, len(order))
+	for i, k := range order {
+		dir := "ASC"
+		if k.Desc {
+			dir = "DESC"
+		}
+		keys[i] = k.Expr + " " + dir + " NULLS LAST"
+	}
+	filter := expr + " IS NOT NULL"
+	if cond != "" {
+		filter += " AND " + cond
+	}
+	q := "first(" + expr
+	if len(keys) > 0 {
+		q += " ORDER BY " + strings.Join(keys, ", ")
+	}
+	return q + ") FILTER (WHERE " + filter + ")"
 }

@@ -1,0 +1,195 @@
+// Package builder runs a compiled plan against a warehouse: statements in
+// order, convergence loops, data checks and the closing summary.
+package builder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/connectors/warehouse"
+	"github.com/sluicehq/sluice/models"
+)
+
+// Event reports progress, for a terminal or a log.
+type Event struct {
+	Step     *models.Step
+	Done     bool          // the step finished
+	Round    int           // loop round just finished, when > 0
+	Changed  int64         // what the loop's check counted after Round
+	Duration time.Duration // of the step, when Done
+}
+
+// Options tune a run.
+type Options struct {
+	Progress func(Event)
+	// Only, when set, limits the run to steps for which it returns true.
+	Only func(models.Step) bool
+}
+
+// Result summarises a build.
+type Result struct {
+	Steps    []StepResult
+	Warnings []Warning
+	Checks   []CheckResult
+	Metrics  []MetricValue
+	Duration time.Duration
+}
+
+// StepResult is one step's outcome.
+type StepResult struct {
+	Name     string
+	Kind     models.StepKind
+	Duration time.Duration
+	Rounds   int // loop rounds, 0 without a loop
+}
+
+// CheckResult holds every count of one check.
+type CheckResult struct {
+	Check  models.Check
+	Counts []int64
+}
+
+// Warning is a non-zero problem count of a data check.
+type Warning struct {
+	Origin config.Pos
+	Check  string
+	Label  string
+	Count  int64
+}
+
+func (w Warning) String() string {
+	return fmt.Sprintf("%s: %s: %d %s", w.Origin, w.Check, w.Count, w.Label)
+}
+
+// MetricValue is an evaluated summary metric.
+type MetricValue struct {
+	Name  string
+	Value string
+}
+
+// ErrNotConverged is returned when a loop hits its round cap.
+var ErrNotConverged = errors.New("did not converge")
+
+// Run executes the plan. It stops at the first failing statement and says
+// which step, and which project file declared it.
+func Run(ctx context.Context, w warehouse.Warehouse, plan *models.Plan, opt Options) (*Result, error) {
+	start := time.Now()
+	res := &Result{}
+	for i := range plan.Steps {
+		s := &plan.Steps[i]
+		if opt.Only != nil && !opt.Only(*s) {
+			continue
+		}
+		sr, err := runStep(ctx, w, s, opt, res)
+		if err != nil {
+			return res, stepError(s, err)
+		}
+		res.Steps = append(res.Steps, sr)
+		if opt.Progress != nil {
+			opt.Progress(Event{Step: s, Done: true, Duration: sr.Duration, Round: sr.Rounds})
+		}
+	}
+	for _, m := range plan.Report {
+		var v any
+		if err := warehouse.QueryRow(ctx, w, m.SQL, &v); err != nil {
+			return res, fmt.Errorf("computing summary %q: %w", m.Name, err)
+		}
+		res.Metrics = append(res.Metrics, MetricValue{Name: m.Name, Value: format(v)})
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+func stepError(s *models.Step, err error) error {
+	if s.Origin.File != "" {
+		return fmt.Errorf("%s: building %s: %w", s.Origin, s.Name, err)
+	}
+	return fmt.Errorf("building %s: %w", s.Name, err)
+}
+
+func runStep(ctx context.Context, w warehouse.Warehouse, s *models.Step, opt Options, res *Result) (StepResult, error) {
+	start := time.Now()
+	sr := StepResult{Name: s.Name, Kind: s.Kind}
+	if err := execAll(ctx, w, s.SQL); err != nil {
+		return sr, err
+	}
+	if l := s.Loop; l != nil {
+		converged := false
+		for round := 1; round <= l.MaxRounds; round++ {
+			if err := execAll(ctx, w, l.Body); err != nil {
+				return sr, fmt.Errorf("round %d: %w", round, err)
+			}
+			var changed int64
+			if err := warehouse.QueryRow(ctx, w, l.Changed, &changed); err != nil {
+				return sr, fmt.Errorf("round %d: checking convergence: %w", round, err)
+			}
+			sr.Rounds = round
+			if opt.Progress != nil {
+				opt.Progress(Event{Step: s, Round: round, Changed: changed})
+			}
+			if changed == 0 {
+				converged = true
+				break
+			}
+		}
+		if !converged {
+			return sr, fmt.Errorf("%s %w after %d rounds (the cap); raise it if the data really needs more", l.What, ErrNotConverged, l.MaxRounds)
+		}
+	}
+	if err := execAll(ctx, w, s.Finally); err != nil {
+		return sr, err
+	}
+	for _, c := range s.Checks {
+		counts, err := runCheck(ctx, w, c)
+		if err != nil {
+			return sr, fmt.Errorf("check %s: %w", c.Name, err)
+		}
+		res.Checks = append(res.Checks, CheckResult{Check: c, Counts: counts})
+		for i, col := range c.Columns {
+			if col.Problem && counts[i] > 0 {
+				res.Warnings = append(res.Warnings, Warning{Origin: c.Origin, Check: c.Name, Label: col.Label, Count: counts[i]})
+			}
+		}
+	}
+	sr.Duration = time.Since(start)
+	return sr, nil
+}
+
+func execAll(ctx context.Context, w warehouse.Warehouse, stmts []string) error {
+	for _, q := range stmts {
+		if err := w.Exec(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func runCheck(ctx context.Context, w warehouse.Warehouse, c models.Check) ([]int64, error) {
+	counts := make([]int64, len(c.Columns))
+	dest := make([]any, len(counts))
+	for i := range counts {
+		dest[i] = &counts[i]
+	}
+	if err := warehouse.QueryRow(ctx, w, c.SQL, dest...); err != nil {
+		return nil, err
+	}
+	return counts, nil
+}
+
+func format(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "-"
+	case []byte:
+		return string(x)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339)
+	case fmt.Stringer:
+		return x.String()
+	default:
+		return fmt.Sprint(x)
+	}
+}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/demodata"
+	"github.com/sluicehq/sluice/examples"
+)
+
+func newInitCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "init DIR",
+		Short: "Create a working project in DIR, with sample data, ready to build",
+		Long: `init scaffolds the quickstart project in DIR: sluice.yml, the sources,
+identity, traits, segments and syncs files, and sample CSV data in DIR/data.
+It refuses to touch a directory that already holds a sluice.yml.`,
+		Example: `  sluice init my-project
+  sluice build --project my-project`,
+		Args: exactArgs(1, "the directory to create"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := args[0]
+			if _, err := os.Stat(filepath.Join(dir, config.ProjectFileName)); err == nil {
+				return &exitError{code: exitFailure, err: fmt.Errorf("%s already holds a %s; not overwriting it", dir, config.ProjectFileName)}
+			}
+			if err := writeTree(examples.Quickstart(), dir); err != nil {
+				return err
+			}
+			data := filepath.Join(dir, examples.QuickstartDataDir)
+			if _, err := demodata.Generate(data, demodata.Options{Profiles: examples.QuickstartProfiles, Seed: examples.QuickstartSeed}); err != nil {
+				return fmt.Errorf("writing sample data: %w", err)
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "Created a sluice project in %s with sample data for %d people.\n\nNext:\n", dir, examples.QuickstartProfiles)
+			fmt.Fprintf(out, "  sluice validate --project %s\n  sluice build --project %s\n", dir, dir)
+			fmt.Fprintf(out, "  sluice query --project %s \"SELECT count(*) FROM sluice.src_orders\"\n", dir)
+			return nil
+		},
+	}
+	return c
+}
+
+// writeTree copies an embedded tree to dir, refusing to overwrite files.
+func writeTree(src fs.FS, dir string) error {
+	return fs.WalkDir(src, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dir, filepath.FromSlash(path))
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := fs.ReadFile(src, path)
+		if err != nil {
+			return err
+		}
+		f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s already exists; not overwriting it", target)
+		}
+		if err != nil {
+			return fmt.Errorf("creating %s: %w", target, err)
+		}
+		if _, err := f.Write(data); err != nil {
+			f.Close()
+			return fmt.Errorf("writing %s: %w", target, err)
+		}
+		return f.Close()
+	})
+}

@@ -1,0 +1,270 @@
+package main
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/big"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluicehq/sluice/connectors/warehouse"
+)
+
+func newQueryCmd(g *globals) *cobra.Command {
+	var format string
+	var maxRows int
+	c := &cobra.Command{
+		Use:   `query "SQL"`,
+		Short: "Run SQL on the project's warehouse and print the result",
+		Long: `query runs one SQL statement on the project's warehouse. csv and json stream
+rows as they arrive (any size); table aligns columns and shows at most
+--max-rows rows.`,
+		Example: `  sluice query "SELECT count(*) FROM sluice.customer_profiles"
+  sluice query "SELECT * FROM sluice.src_orders LIMIT 5" --format json`,
+		Args: exactArgs(1, "one SQL statement in quotes"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "table" && format != "json" && format != "csv" {
+				return usageErr("unknown --format %q: use table, json or csv", format)
+			}
+			p, err := loadProject(g, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			w, err := openWarehouse(ctx, p)
+			if err != nil {
+				return err
+			}
+			defer w.Close()
+			rows, err := w.Query(ctx, args[0])
+			if err != nil {
+				return fmt.Errorf("running query: %w", err)
+			}
+			defer rows.Close()
+			out := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
+			defer out.Flush()
+			switch format {
+			case "csv":
+				err = writeCSV(out, rows)
+			case "json":
+				err = writeJSON(out, rows)
+			default:
+				err = writeTable(out, rows, maxRows)
+			}
+			if err != nil {
+				return fmt.Errorf("reading query result: %w", err)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&format, "format", "table", "output format: table, json or csv")
+	c.Flags().IntVar(&maxRows, "max-rows", 1000, "table format: rows to show at most")
+	return c
+}
+
+// scanner reads rows as generic values.
+type scanner struct {
+	rows warehouse.Rows
+	cols []string
+	vals []any
+	ptrs []any
+}
+
+func newScanner(rows warehouse.Rows) (*scanner, error) {
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	s := &scanner{rows: rows, cols: cols, vals: make([]any, len(cols)), ptrs: make([]any, len(cols))}
+	for i := range s.vals {
+		s.ptrs[i] = &s.vals[i]
+	}
+	return s, nil
+}
+
+func (s *scanner) next() (bool, error) {
+	if !s.rows.Next() {
+		return false, s.rows.Err()
+	}
+	return true, s.rows.Scan(s.ptrs...)
+}
+
+// text renders a value for csv and table output; ok is false for NULL.
+func text(v any) (string, bool) {
+	switch x := v.(type) {
+	case nil:
+		return "", false
+	case []byte:
+		return string(x), true
+	case string:
+		return x, true
+	case time.Time:
+		if x.Hour() == 0 && x.Minute() == 0 && x.Second() == 0 && x.Nanosecond() == 0 {
+			return x.Format("2006-01-02"), true
+		}
+		return x.Format(time.RFC3339Nano), true
+	case *big.Int:
+		return x.String(), true
+	case fmt.Stringer:
+		return x.String(), true
+	default:
+		return fmt.Sprint(x), true
+	}
+}
+
+// jsonValue keeps JSON-native types and renders the rest as text.
+func jsonValue(v any) any {
+	switch x := v.(type) {
+	case nil, bool, string, int8, int16, int32, int64, int, uint8, uint16, uint32, uint64, float32, float64:
+		return x
+	case map[string]any, []any:
+		return x
+	default:
+		s, _ := text(x)
+		return s
+	}
+}
+
+func writeCSV(out io.Writer, rows warehouse.Rows) error {
+	s, err := newScanner(rows)
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(out)
+	if err := w.Write(s.cols); err != nil {
+		return err
+	}
+	rec := make([]string, len(s.cols))
+	for {
+		ok, err := s.next()
+		if err != nil || !ok {
+			w.Flush()
+			if err == nil {
+				err = w.Error()
+			}
+			return err
+		}
+		for i, v := range s.vals {
+			rec[i], _ = text(v)
+		}
+		if err := w.Write(rec); err != nil {
+			return err
+		}
+	}
+}
+
+// writeJSON streams a JSON array of objects with keys in column order.
+func writeJSON(out io.Writer, rows warehouse.Rows) error {
+	s, err := newScanner(rows)
+	if err != nil {
+		return err
+	}
+	keys := make([][]byte, len(s.cols))
+	for i, c := range s.cols {
+		keys[i], _ = json.Marshal(c)
+	}
+	io.WriteString(out, "[")
+	n := 0
+	for {
+		ok, err := s.next()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		if n > 0 {
+			io.WriteString(out, ",")
+		}
+		io.WriteString(out, "\n  {")
+		for i, v := range s.vals {
+			if i > 0 {
+				io.WriteString(out, ", ")
+			}
+			b, err := json.Marshal(jsonValue(v))
+			if err != nil {
+				return fmt.Errorf("column %s: %w", s.cols[i], err)
+			}
+			out.Write(keys[i])
+			io.WriteString(out, ": ")
+			out.Write(b)
+		}
+		io.WriteString(out, "}")
+		n++
+	}
+	if n > 0 {
+		io.WriteString(out, "\n")
+	}
+	_, err = io.WriteString(out, "]\n")
+	return err
+}
+
+func writeTable(out io.Writer, rows warehouse.Rows, maxRows int) error {
+	s, err := newScanner(rows)
+	if err != nil {
+		return err
+	}
+	widths := make([]int, len(s.cols))
+	for i, c := range s.cols {
+		widths[i] = utf8.RuneCountInString(c)
+	}
+	var cells [][]string
+	more := false
+	for {
+		ok, err := s.next()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		if len(cells) == maxRows {
+			more = true
+			break
+		}
+		rec := make([]string, len(s.cols))
+		for i, v := range s.vals {
+			t, ok := text(v)
+			if !ok {
+				t = "NULL"
+			}
+			t = strings.ReplaceAll(t, "\n", `\n`)
+			rec[i] = t
+			widths[i] = max(widths[i], utf8.RuneCountInString(t))
+		}
+		cells = append(cells, rec)
+	}
+	line := func(rec []string) {
+		for i, c := range rec {
+			if i > 0 {
+				io.WriteString(out, " | ")
+			}
+			io.WriteString(out, c+strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c)))
+		}
+		io.WriteString(out, "\n")
+	}
+	line(s.cols)
+	sep := make([]string, len(s.cols))
+	for i := range sep {
+		sep[i] = strings.Repeat("-", widths[i])
+	}
+	io.WriteString(out, strings.ReplaceAll(strings.Join(sep, "-+-"), " ", "-")+"\n")
+	for _, rec := range cells {
+		line(rec)
+	}
+	switch {
+	case more:
+		fmt.Fprintf(out, "(first %d rows shown; use --max-rows or --format csv for more)\n", maxRows)
+	case len(cells) == 1:
+		io.WriteString(out, "(1 row)\n")
+	default:
+		fmt.Fprintf(out, "(%d rows)\n", len(cells))
+	}
+	return nil
+}

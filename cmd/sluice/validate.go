@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluicehq/sluice/builder"
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/models"
+)
+
+func newValidateCmd(g *globals) *cobra.Command {
+	var offline bool
+	c := &cobra.Command{
+		Use:   "validate",
+		Short: "Check the project and report every problem as path:line:col: message",
+		Long: `validate reads every project file and reports all problems at once:
+unknown or misspelt keys, wrong types, missing required keys, references to
+things that do not exist, duplicate names, unset environment variables, and
+columns that sources do not have. Exit code 0 when the project is valid, 1
+otherwise.
+
+Columns are checked against seed CSV headers and, unless --offline, against
+the warehouse for sources it can already read.`,
+		Example: `  sluice validate
+  sluice validate --project examples/quickstart`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Column checks run even when the configuration has problems, so
+			// that one run reports everything.
+			p, err := config.Load(g.project, config.Options{})
+			var probs config.Problems
+			if !errors.As(err, &probs) && err != nil {
+				return &exitError{code: exitFailure, err: err}
+			}
+			if p != nil {
+				colProbs, err := checkColumns(cmd.Context(), p, offline || len(probs) > 0)
+				if err != nil {
+					return &exitError{code: exitFailure, err: err}
+				}
+				probs = append(probs, colProbs...).Sorted()
+			}
+			if len(probs) > 0 {
+				printProblems(cmd.ErrOrStderr(), probs)
+				return &exitError{code: exitFailure, err: fmt.Errorf("%s in the project", plural(len(probs), "problem", "problems"))}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s is valid: %s, %s, %s, %s.\n", p.Name,
+				plural(len(p.Sources), "source", "sources"), plural(len(p.Traits), "trait", "traits"),
+				plural(len(p.Segments), "segment", "segments"), plural(len(p.Syncs), "sync", "syncs"))
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&offline, "offline", false, "do not connect to the warehouse; check columns against seed files only")
+	return c
+}
+
+// checkColumns checks column references against what can be known without
+// building anything.
+func checkColumns(ctx context.Context, p *config.Project, offline bool) (config.Problems, error) {
+	cat, err := builder.SeedCatalog(p)
+	if err != nil {
+		return nil, err
+	}
+	if !offline && len(cat) < len(p.Sources) {
+		if w, err := openWarehouse(ctx, p); err == nil {
+			builder.WarehouseCatalog(ctx, w, p, cat)
+			w.Close()
+		}
+	}
+	return models.CheckColumns(p, cat), nil
+}

@@ -1,0 +1,183 @@
+package models
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/models/dialect"
+)
+
+// Compiler turns a validated project into build steps for one dialect.
+// Later stages (identity, profiles, segments) register themselves as
+// stages so that each lives in its own package.
+type Compiler struct {
+	P *config.Project
+	D dialect.Dialect
+}
+
+// Stage adds build steps for one part of the model.
+type Stage func(c *Compiler, plan *Plan) error
+
+type stage struct {
+	order int
+	fn    Stage
+}
+
+var stages []stage
+
+// Build order of the stages that live in their own packages.
+const (
+	OrderIdentity = 10
+	OrderProfiles = 20
+	OrderSegments = 30
+)
+
+// RegisterStage adds a stage to every compilation, after the built-in seed
+// and source stages; stages run by ascending order. Stage packages call it
+// from init; package models/all imports them all.
+func RegisterStage(order int, s Stage) {
+	i := len(stages)
+	for i > 0 && stages[i-1].order > order {
+		i--
+	}
+	stages = append(stages[:i], append([]stage{{order, s}}, stages[i:]...)...)
+}
+
+// Compile builds the plan for a project.
+func Compile(p *config.Project, d dialect.Dialect) (*Plan, error) {
+	c := &Compiler{P: p, D: d}
+	plan := &Plan{Dialect: d.Name()}
+	c.schemas(plan)
+	if err := c.seeds(plan); err != nil {
+		return nil, err
+	}
+	c.sources(plan)
+	for _, s := range stages {
+		if err := s.fn(c, plan); err != nil {
+			return nil, err
+		}
+	}
+	return plan, nil
+}
+
+// Table names a table in the project's schema.
+func (c *Compiler) Table(name string) string { return c.D.Table(c.P.Schema, name) }
+
+// SourceView is the view through which every later stage reads a source,
+// so that table and sql sources look alike.
+func (c *Compiler) SourceView(source string) string { return c.Table("src_" + source) }
+
+// Source returns the named source of the project.
+func (c *Compiler) Source(name string) (config.Source, bool) {
+	for _, s := range c.P.Sources {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return config.Source{}, false
+}
+
+func (c *Compiler) schemas(plan *Plan) {
+	schemas := []string{c.P.Schema}
+	for _, s := range c.P.Seeds {
+		if !contains(schemas, s.Schema) {
+			schemas = append(schemas, s.Schema)
+		}
+	}
+	step := Step{Name: "schemas", Kind: KindSchema, Description: "Schemas sluice builds into."}
+	for _, s := range schemas {
+		step.SQL = append(step.SQL, c.D.CreateSchema(s))
+	}
+	plan.Steps = append(plan.Steps, step)
+}
+
+func (c *Compiler) seeds(plan *Plan) error {
+	for _, s := range c.P.Seeds {
+		types := make([]dialect.ColumnType, len(s.ColumnTypes))
+		for i, ct := range s.ColumnTypes {
+			types[i] = dialect.ColumnType{Column: ct.Key, Type: ct.Value}
+		}
+		q, err := c.D.LoadCSV(c.D.Table(s.Schema, s.Name), filepath.Join(c.P.Dir, s.Path), types)
+		if err != nil {
+			return fmt.Errorf("%s: seed %s: %w", s.At.Of("name"), s.Name, err)
+		}
+		plan.Steps = append(plan.Steps, Step{
+			Name:        "seed_" + s.Schema + "_" + s.Name,
+			Kind:        KindSeed,
+			Description: fmt.Sprintf("Load %s into %s.%s.", s.Path, s.Schema, s.Name),
+			Origin:      s.At.Of("name"),
+			SQL:         []string{q},
+		})
+	}
+	return nil
+}
+
+func (c *Compiler) sources(plan *Plan) {
+	for _, s := range c.P.Sources {
+		var body string
+		if s.Table != "" {
+			body = "SELECT *\nFROM " + c.D.TableRef(s.Table)
+		} else {
+			body = strings.TrimRight(strings.TrimSpace(s.SQL), ";")
+		}
+		view := c.SourceView(s.Name)
+		plan.Steps = append(plan.Steps, Step{
+			Name:        "source_" + s.Name,
+			Kind:        KindSource,
+			Description: "Source " + s.Name + ": " + firstNonEmpty(s.Description, "read through a view so tables and queries look alike."),
+			Origin:      s.At.Of("name"),
+			SQL:         []string{c.D.ReplaceView(view, body)},
+			Checks:      []Check{c.keyCheck(s, view)},
+		})
+	}
+}
+
+// keyCheck counts rows whose primary key is NULL or shared with another row.
+// Such rows cannot be told apart, so later stages never send them.
+func (c *Compiler) keyCheck(s config.Source, view string) Check {
+	cols := make([]string, len(s.PrimaryKey))
+	nulls := make([]string, len(s.PrimaryKey))
+	notNulls := make([]string, len(s.PrimaryKey))
+	for i, k := range s.PrimaryKey {
+		cols[i] = c.D.Ident(k)
+		nulls[i] = cols[i] + " IS NULL"
+		notNulls[i] = cols[i] + " IS NOT NULL"
+	}
+	keys := strings.Join(cols, ", ")
+	q := fmt.Sprintf(`SELECT
+    (SELECT count(*) FROM %[1]s) AS row_count,
+    (SELECT count(*) FROM %[1]s WHERE %[2]s) AS null_keys,
+    (SELECT count(*) FROM (
+        SELECT %[3]s
+        FROM %[1]s
+        WHERE %[4]s
+        GROUP BY %[3]s
+        HAVING count(*) > 1
+    ) AS dup) AS duplicate_keys`, view, strings.Join(nulls, " OR "), keys, strings.Join(notNulls, " AND "))
+	return Check{
+		Name:    "primary key of source " + s.Name,
+		SQL:     q,
+		Columns: []Count{{Label: "rows"}, {Label: "rows with a NULL primary key", Problem: true}, {Label: "primary key values shared by several rows", Problem: true}},
+		Origin:  s.At.Of("primary_key"),
+	}
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}

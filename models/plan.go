@@ -1,0 +1,115 @@
+// Package models is sluice's semantic layer: sources, the identity graph,
+// profiles and segments, compiled to SQL for a dialect. It performs no I/O;
+// package builder runs what it compiles.
+package models
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sluicehq/sluice/config"
+)
+
+// StepKind groups build steps for display and selection.
+type StepKind string
+
+// Step kinds, in build order.
+const (
+	KindSchema   StepKind = "schema"
+	KindSeed     StepKind = "seed"
+	KindSource   StepKind = "source"
+	KindIdentity StepKind = "identity"
+	KindProfiles StepKind = "profiles"
+	KindSegment  StepKind = "segment"
+)
+
+// Plan is the ordered list of build steps for one dialect.
+type Plan struct {
+	Dialect string
+	Steps   []Step
+	// Report lists single-value queries run after a build to summarise it.
+	Report []Metric
+}
+
+// Step is one unit of build work: statements run in order, then an optional
+// loop, then closing statements.
+type Step struct {
+	Name        string // unique and file-name safe, e.g. source_orders
+	Kind        StepKind
+	Description string
+	Origin      config.Pos // where the step was declared, for error messages
+	SQL         []string
+	Loop        *Loop
+	Finally     []string
+	Checks      []Check
+}
+
+// Loop repeats Body until Changed returns 0, at most MaxRounds times.
+// Stitching is the user: the number of rounds depends on the data.
+type Loop struct {
+	Body      []string
+	Changed   string // a query returning one integer: how much is still changing
+	MaxRounds int
+	What      string // what is converging, for messages
+}
+
+// Check is a query returning one row of counts. Counts marked Problem are
+// warnings when non-zero: data problems that do not stop the build.
+type Check struct {
+	Name    string  // e.g. "primary key of orders"
+	SQL     string  // one row, one integer column per entry of Columns
+	Columns []Count // what each column counts
+	Origin  config.Pos
+}
+
+// Count labels one column of a Check.
+type Count struct {
+	Label   string
+	Problem bool
+}
+
+// Metric is a single-value query for the build summary.
+type Metric struct {
+	Name string
+	SQL  string
+}
+
+// File renders a step as a readable SQL file: what it does, where it comes
+// from, and every statement, each ending in a semicolon.
+func (s Step) File(dialect string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "-- %s (%s, %s)\n", s.Name, s.Kind, dialect)
+	if s.Description != "" {
+		for _, line := range strings.Split(s.Description, "\n") {
+			fmt.Fprintf(&b, "-- %s\n", line)
+		}
+	}
+	if s.Origin.File != "" {
+		fmt.Fprintf(&b, "-- declared at %s\n", s.Origin)
+	}
+	write := func(stmts []string) {
+		for _, q := range stmts {
+			b.WriteString("\n")
+			b.WriteString(strings.TrimRight(q, "; \n"))
+			b.WriteString(";\n")
+		}
+	}
+	write(s.SQL)
+	if s.Loop != nil {
+		fmt.Fprintf(&b, "\n-- Repeat the statements below until the check returns 0 (at most %d rounds).\n", s.Loop.MaxRounds)
+		write(s.Loop.Body)
+		b.WriteString("\n-- Check: still changing\n")
+		write([]string{s.Loop.Changed})
+		b.WriteString("\n-- End of repeated part.\n")
+	}
+	write(s.Finally)
+	for _, c := range s.Checks {
+		labels := make([]string, len(c.Columns))
+		for i, col := range c.Columns {
+			labels[i] = col.Label
+		}
+		fmt.Fprintf(&b, "\n-- Check: %s (%s)\n", c.Name, strings.Join(labels, "; "))
+		write([]string{c.SQL})
+	}
+	return b.String()
+}
