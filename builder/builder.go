@@ -61,7 +61,7 @@ type Warning struct {
 }
 
 func (w Warning) String() string {
-	return fmt.Sprintf("%s: %s: %d %s", w.Origin, w.Check, w.Count, w.Label)
+	return fmt.Sprintf("%s: %s: %s: %d", w.Origin, w.Check, w.Label, w.Count)
 }
 
 // MetricValue is an evaluated summary metric.

@@ -125,6 +125,12 @@ func jsonValue(v any) any {
 		return x
 	case map[string]any, []any:
 		return x
+	case interface {
+		Float64() float64
+		String() string
+	}:
+		// Exact decimals (e.g. DuckDB's DECIMAL) stay numbers, digit for digit.
+		return json.Number(x.String())
 	default:
 		s, _ := text(x)
 		return s

@@ -1,0 +1,129 @@
+package builder_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sluicehq/sluice/builder"
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/connectors/warehouse"
+	"github.com/sluicehq/sluice/models"
+
+	_ "github.com/sluicehq/sluice/connectors/duckdb"
+)
+
+func memWarehouse(t *testing.T) warehouse.Warehouse {
+	t.Helper()
+	w, err := warehouse.Open(context.Background(), warehouse.Config{Warehouse: config.Warehouse{Type: "duckdb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
+func TestLoopConvergesAndIsCapped(t *testing.T) {
+	tests := []struct {
+		name       string
+		target     int // the loop counts a value up to target
+		maxRounds  int
+		wantRounds int
+		wantErr    error
+	}{
+		{"converges", 5, 10, 5, nil},
+		{"converges on the last allowed round", 4, 4, 4, nil},
+		{"hits the cap", 50, 3, 0, builder.ErrNotConverged},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := memWarehouse(t)
+			plan := &models.Plan{Steps: []models.Step{{
+				Name: "count_up",
+				SQL:  []string{"CREATE TABLE c AS SELECT 0 AS v"},
+				Loop: &models.Loop{
+					Body:      []string{"UPDATE c SET v = v + 1"},
+					Changed:   "SELECT CASE WHEN v < " + itoa(tc.target) + " THEN 1 ELSE 0 END FROM c",
+					MaxRounds: tc.maxRounds,
+					What:      "counter",
+				},
+			}}}
+			var rounds []int
+			res, err := builder.Run(context.Background(), w, plan, builder.Options{Progress: func(e builder.Event) {
+				if !e.Done {
+					rounds = append(rounds, e.Round)
+				}
+			}})
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if tc.wantErr != nil {
+				if !strings.Contains(err.Error(), "count_up") || !strings.Contains(err.Error(), "3 rounds") {
+					t.Errorf("error should name the step and the cap: %v", err)
+				}
+				return
+			}
+			if res.Steps[0].Rounds != tc.wantRounds || len(rounds) != tc.wantRounds {
+				t.Errorf("rounds = %d (events %v), want %d", res.Steps[0].Rounds, rounds, tc.wantRounds)
+			}
+		})
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestSourceKeyChecksWarnWithPosition(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("sluice.yml", "version: 1\nname: t\nwarehouse: { type: duckdb }\n")
+	write("data/people.csv", "id,email\n1,a@x.org\n1,b@x.org\n,c@x.org\n2,d@x.org\n")
+	write("sources.yml", "seeds:\n  - { name: people, path: data/people.csv }\nsources:\n  - { name: people, table: raw.people, primary_key: id }\n")
+	p, err := config.Load(dir, config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := memWarehouse(t)
+	plan, err := models.Compile(p, w.Dialect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := builder.Run(context.Background(), w, plan, builder.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, wn := range res.Warnings {
+		got = append(got, strings.TrimPrefix(wn.String(), dir+"/"))
+	}
+	want := []string{
+		"sources.yml:4:53: primary key of source people: rows with a NULL primary key: 1",
+		"sources.yml:4:53: primary key of source people: primary key values shared by several rows: 1",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestSQLErrorNamesStepAndDeclaration(t *testing.T) {
+	w := memWarehouse(t)
+	plan := &models.Plan{Steps: []models.Step{{
+		Name:   "source_orders",
+		Origin: config.Pos{File: "sources.yml", Line: 3, Col: 5},
+		SQL:    []string{"CREATE VIEW v AS SELECT * FROM missing_table"},
+	}}}
+	_, err := builder.Run(context.Background(), w, plan, builder.Options{})
+	if err == nil || !strings.HasPrefix(err.Error(), "sources.yml:3:5: building source_orders: ") || !strings.Contains(err.Error(), "missing_table") {
+		t.Fatalf("got %v", err)
+	}
+}
