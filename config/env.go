@@ -29,6 +29,10 @@ func (d *decoder) interpolate(n *yaml.Node, lookup func(string) (string, bool)) 
 		}
 		out, used, ok := d.expand(n, lookup)
 		if !ok {
+			// The reference is already reported; treat the value as coming
+			// from the environment so no second problem (e.g. "a secret must
+			// be a ${VAR} reference") piles on.
+			d.secrets[n] = true
 			return
 		}
 		n.Value = out

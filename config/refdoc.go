@@ -274,6 +274,10 @@ func (w *refWriter) render(specs []ComponentSpec) {
 		case shapeKeyed:
 			_, _, _, key := fieldsOf(u.t)
 			keyName = strings.ToLower(u.t.FieldByIndex(key).Name)
+			if intro, ok := keyedIntros[u.t]; ok {
+				w.p("%s %s", path, intro)
+				break
+			}
 			w.p("%s is a mapping from %s to settings: each key is a %s (`%s`) and its value a mapping with the keys below. A key with an empty value stands for an empty mapping.",
 				path, keyName, keyName, namePattern.String())
 		}
@@ -390,6 +394,8 @@ func (w *refWriter) typeCell(t reflect.Type) string {
 		return "mapping of string to string"
 	case durationType:
 		return "duration"
+	case valueType:
+		return "string, number or boolean"
 	}
 	switch t.Kind() {
 	case reflect.Struct:

@@ -215,6 +215,9 @@ func (b *schemaBuilder) typeSchema(t reflect.Type) *jsonObject {
 	case valueType:
 		return &jsonObject{} // any value
 	}
+	if custom, ok := customSchemas[t]; ok {
+		return custom(b)
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		return b.ref(t.Name(), t, func() *jsonObject { return b.structSchema(t) })
@@ -497,7 +500,7 @@ func schemaStructTypes(root reflect.Type) []structUse {
 					shape = shapeKeyed
 				}
 			}
-			if ft.Kind() != reflect.Struct || ft == durationType || seen[ft] {
+			if ft.Kind() != reflect.Struct || ft == durationType || ft == valueType || seen[ft] {
 				continue
 			}
 			seen[ft] = true

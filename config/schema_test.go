@@ -9,8 +9,6 @@ import (
 	"go/parser"
 	"go/token"
 	"math"
-	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -21,50 +19,9 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// The checked-in generated files must be what the generator writes today.
-func TestGeneratedFilesUpToDate(t *testing.T) {
-	tests := []struct {
-		path string // relative to the repository root
-		gen  func() ([]byte, error)
-	}{
-		{"schema/" + ProjectSchema.FileName(), func() ([]byte, error) { return JSONSchema(ProjectSchema) }},
-		{"schema/" + SectionsSchema.FileName(), func() ([]byte, error) { return JSONSchema(SectionsSchema) }},
-		{"docs/configuration.md", func() ([]byte, error) { return ReferenceMarkdown(), nil }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.path, func(t *testing.T) {
-			want, err := tt.gen()
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := os.ReadFile(filepath.Join("..", filepath.FromSlash(tt.path)))
-			if err != nil {
-				t.Fatalf("%s is missing (%v): run go generate ./config", tt.path, err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s is stale: run go generate ./config\n%s", tt.path, firstDiff(got, want))
-			}
-		})
-	}
-}
-
-// firstDiff shows the first differing line, to say what changed.
-func firstDiff(got, want []byte) string {
-	g, w := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-	for i := 0; i < max(len(g), len(w)); i++ {
-		var gl, wl string
-		if i < len(g) {
-			gl = g[i]
-		}
-		if i < len(w) {
-			wl = w[i]
-		}
-		if gl != wl {
-			return fmt.Sprintf("first difference at line %d:\n  checked in: %q\n  generated:  %q", i+1, gl, wl)
-		}
-	}
-	return ""
-}
+// TestGeneratedFilesUpToDate lives in config/internal/gen: the generated
+// files include the registered destination types, whose packages import
+// config.
 
 func loadSchema(t *testing.T, kind SchemaKind, specs []ComponentSpec) map[string]any {
 	t.Helper()

@@ -1,5 +1,15 @@
 package config
 
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
 // The Go types below are the project's configuration language. Their tags
 // drive decoding, validation and the JSON Schema (schema/sluice.schema.json),
 // so a key documented here is a key that works.
@@ -107,26 +117,76 @@ type Edge struct {
 }
 
 // Trait is one profile attribute. Exactly one of pick, aggregate,
-// expression and rfm says what kind it is.
+// expression and rfm says what kind it is; Kind tells which.
 type Trait struct {
 	Name        string    `yaml:",key"`
 	Description string    `yaml:"description" doc:"Free text for humans."`
-	From        string    `yaml:"from" doc:"Source the trait reads; without it, pick takes an identifier type."`
-	Pick        string    `yaml:"pick" doc:"Identifier type, or column of from, whose value survives."`
-	Rule        string    `yaml:"rule" enum:"most_recent,most_frequent,first_seen,source_priority" doc:"Survivorship rule for pick. Default: most_recent."`
-	Priority    []string  `yaml:"priority" doc:"source_priority: sources in order of trust."`
-	Aggregate   string    `yaml:"aggregate" doc:"Aggregate over the source's rows of the profile: count(*), sum(col), min, max, avg, count(distinct col)."`
-	Window      Duration  `yaml:"window" doc:"Only rows whose timestamp is within this long before the build, e.g. 90d, 12h, 4w."`
+	From        string    `yaml:"from" doc:"Source the trait reads (an identity edge source); without it, pick takes an identifier type."`
+	Pick        string    `yaml:"pick" doc:"Identifier type, or column of from, whose value survives. NULL values never win."`
+	Rule        string    `yaml:"rule" enum:"most_recent,most_frequent,first_seen,source_priority" doc:"Survivorship rule for pick: most_recent (default), most_frequent (ties: most recent), first_seen, or source_priority (implied by priority). Remaining ties go to the smallest value. Picking a column most_recent or first_seen needs the source's timestamp."`
+	Priority    []string  `yaml:"priority" doc:"source_priority: sources in order of trust; the trait takes pick (a column they share) from the first source with a non-NULL value, most recent within a source. Replaces from."`
+	Aggregate   string    `yaml:"aggregate" doc:"Aggregate over the source's rows of the profile: count(*), count(col), count(distinct col), sum(col), min(col), max(col), avg(col). A profile without rows gets 0 from count, NULL from the others."`
+	Window      Duration  `yaml:"window" doc:"Only rows whose timestamp is within this long before the build, e.g. 90d, 12h, 4w. Needs the source's timestamp."`
 	Where       string    `yaml:"where" doc:"SQL condition on source rows considered by pick or aggregate."`
-	Expression  string    `yaml:"expression" doc:"SQL expression over other traits."`
-	RFM         *RFM      `yaml:"rfm" doc:"Built-in RFM score: recency, frequency and monetary quintiles, 1 to 5 each."`
-	Type        string    `yaml:"type" doc:"SQL type to cast the result to."`
+	Expression  string    `yaml:"expression" doc:"SQL expression over other traits (including other expressions)."`
+	RFM         *RFM      `yaml:"rfm" doc:"Built-in RFM score. Adds columns NAME_recency (days since the last purchase), NAME_frequency, NAME_monetary, scores NAME_r, NAME_f, NAME_m (quintiles 1 to 5, 5 best) and NAME, the three scores as text such as 545."`
+	Type        string    `yaml:"type" doc:"SQL type to cast the result to, e.g. boolean, date, decimal(12,2)."`
 	At          Positions `yaml:"-"`
 }
 
+// TraitKind tells what a trait computes.
+type TraitKind string
+
+// Trait kinds.
+const (
+	TraitIdentifier     TraitKind = "identifier"      // pick: ID_TYPE, from the identity map
+	TraitColumn         TraitKind = "column"          // from: SOURCE, pick: COLUMN
+	TraitSourcePriority TraitKind = "source_priority" // pick: COLUMN, priority: [SOURCE, ...]
+	TraitAggregate      TraitKind = "aggregate"       // from: SOURCE, aggregate: FN(COL)
+	TraitExpression     TraitKind = "expression"      // expression: SQL over traits
+	TraitRFM            TraitKind = "rfm"             // rfm: {...}
+)
+
+// Kind tells what the trait computes, or "" when it does not say (an
+// invalid trait).
+func (t Trait) Kind() TraitKind {
+	switch {
+	case t.RFM != nil:
+		return TraitRFM
+	case t.Expression != "":
+		return TraitExpression
+	case t.Aggregate != "":
+		return TraitAggregate
+	case t.Pick != "" && (len(t.Priority) > 0 || t.Rule == "source_priority"):
+		return TraitSourcePriority
+	case t.Pick != "" && t.From != "":
+		return TraitColumn
+	case t.Pick != "":
+		return TraitIdentifier
+	}
+	return ""
+}
+
+// Columns lists the columns the trait adds to the profiles table: its name,
+// and for rfm also NAME_recency, NAME_frequency, NAME_monetary, NAME_r,
+// NAME_f and NAME_m.
+func (t Trait) Columns() []string {
+	if t.RFM == nil {
+		return []string{t.Name}
+	}
+	out := []string{t.Name}
+	for _, suffix := range RFMSuffixes {
+		out = append(out, t.Name+suffix)
+	}
+	return out
+}
+
+// RFMSuffixes name the columns an rfm trait adds besides its own, in order.
+var RFMSuffixes = []string{"_recency", "_frequency", "_monetary", "_r", "_f", "_m"}
+
 // RFM configures the built-in recency/frequency/monetary score.
 type RFM struct {
-	From      string    `yaml:"from" required:"true" doc:"Source of purchases."`
+	From      string    `yaml:"from" required:"true" doc:"Source of purchases (an identity edge source)."`
 	Amount    string    `yaml:"amount" required:"true" doc:"Column with the purchase amount."`
 	Timestamp string    `yaml:"timestamp" doc:"Column with the purchase time; default: the source's timestamp."`
 	Where     string    `yaml:"where" doc:"SQL condition selecting purchases to count."`
@@ -135,13 +195,13 @@ type RFM struct {
 
 // Segment is an audience over profiles.
 type Segment struct {
-	Name        string    `yaml:"name" required:"true" doc:"Segment name."`
+	Name        string    `yaml:"name" required:"true" doc:"Segment name; members are in table ENTITY_segment_NAME."`
 	Description string    `yaml:"description" doc:"Free text for humans."`
 	Where       string    `yaml:"where" doc:"SQL condition over profile traits. Exactly one of where and sql."`
 	SQL         string    `yaml:"sql" doc:"A query returning the profile_id of every member."`
 	Exclude     []string  `yaml:"exclude" doc:"Segments whose members are left out of this one."`
 	Group       string    `yaml:"group" doc:"Priority group: a profile belongs to at most one segment of a group."`
-	Priority    int       `yaml:"priority" doc:"Within a group, the lowest number wins."`
+	Priority    int       `yaml:"priority" doc:"Within a group, the lowest number wins; ties go to the segment name that sorts first."`
 	At          Positions `yaml:"-"`
 }
 
@@ -154,17 +214,229 @@ type Destination struct {
 	At      Positions        `yaml:"-"`
 }
 
-// Sync moves a model's rows to a destination.
+// Sync moves a model's rows to a destination. See docs/syncs.md.
 type Sync struct {
-	Name      string    `yaml:"name" required:"true" doc:"Sync name, used on the command line."`
-	From      string    `yaml:"from" required:"true" doc:"What to send: profiles, segment.NAME or source.NAME."`
-	To        string    `yaml:"to" required:"true" doc:"Destination name."`
-	Mode      string    `yaml:"mode" enum:"upsert,update,insert,mirror" doc:"upsert (default), update, insert, or mirror (also remove records that left the model)."`
-	Key       string    `yaml:"key" doc:"Field that identifies a record at the destination, e.g. email."`
-	List      string    `yaml:"list" doc:"Destination list or audience, for list destinations."`
-	Mapping   Mapping   `yaml:"mapping" doc:"Destination field to trait or column."`
-	Consent   string    `yaml:"consent" doc:"Boolean trait that must be true for a record to be sent."`
-	Schedule  string    `yaml:"schedule" doc:"Cron schedule for sluice run, e.g. */15 * * * * or @hourly."`
-	BatchSize int       `yaml:"batch_size" doc:"Records per request; default: the destination's limit."`
-	At        Positions `yaml:"-"`
+	Name               string        `yaml:"name" required:"true" doc:"Sync name, used on the command line."`
+	From               string        `yaml:"from" required:"true" doc:"What to send: profiles, segment.NAME (members, with their traits) or source.NAME."`
+	To                 string        `yaml:"to" required:"true" doc:"Destination name."`
+	Mode               string        `yaml:"mode" enum:"upsert,update,insert,mirror" doc:"upsert (default): send new and changed records; update: send changes, the destination only updates records it has; insert: send new records only; mirror: upsert, and also remove records that left the model (only records this sync sent)."`
+	Key                string        `yaml:"key" doc:"Destination field that identifies a record, e.g. email: a field of mapping, or else a model column. Default: profile_id, or the source's primary key. Rows whose key is NULL, empty or shared by several rows are reported and never sent."`
+	List               string        `yaml:"list" doc:"Destination list or audience, for list destinations."`
+	Mapping            FieldMappings `yaml:"mapping" doc:"Destination field to model column, or to a mapping with from, transform or value. A dotted field (properties.ltv) nests. Default: every model column under its own name."`
+	Nulls              string        `yaml:"nulls" enum:"skip,clear" doc:"What a NULL value does: skip (default) leaves the field out, so the destination keeps its value; clear sends null."`
+	Consent            string        `yaml:"consent" doc:"Boolean trait (or source column) that must be true for a record to be sent; a record whose consent turns false is removed from the destination."`
+	Schedule           string        `yaml:"schedule" doc:"Cron schedule for sluice run, e.g. */15 * * * * or @hourly."`
+	BatchSize          int           `yaml:"batch_size" doc:"Records per request; default: the destination's batch_size."`
+	Rate               float64       `yaml:"rate" doc:"Requests per second for this sync, overriding the destination's rate."`
+	MaxRemovals        string        `yaml:"max_removals" doc:"Largest removal a run may make without --force: a share of the records this sync holds at the destination, such as 20% (the default), or a number of records. Guards against a broken or empty extract wiping a list."`
+	RemovalFields      []string      `yaml:"removal_fields" doc:"Fields of mapping whose last sent values are kept and sent again with removals (the key always is), e.g. a phone number for an SMS list."`
+	ChangeLogRetention Duration      `yaml:"change_log_retention" doc:"How long the per-record change log (sluice_state.sync_changes) keeps this sync's entries. Default: 30d."`
+	At                 Positions     `yaml:"-"`
+}
+
+// Sync defaults.
+const (
+	DefaultMaxRemovals        = "20%"
+	DefaultChangeLogRetention = 30 * 24 * time.Hour
+)
+
+// FieldMap is one destination field of a sync's mapping: the model column
+// it reads (from), or a constant (value), and the transforms applied in
+// order. Written as a plain string, it names the column.
+type FieldMap struct {
+	Field         string     `yaml:",key"`
+	From          string     `yaml:"from" doc:"Model column to read: a trait (or profile_id), or a column of the source. Default: the column named like the field."`
+	Value         Value      `yaml:"value" doc:"A constant sent as is (string, number or boolean) instead of a column."`
+	Transform     StringList `yaml:"transform" doc:"Transforms applied in order: trim, lower, upper, email (trim and lower-case), phone_e164, sha256 (hex), string, integer, number, boolean, date, timestamp."`
+	DefaultRegion string     `yaml:"default_region" doc:"phone_e164: ISO country code for numbers written without a country prefix, e.g. FR."`
+	Nulls         string     `yaml:"nulls" enum:"skip,clear" doc:"Overrides the sync's nulls for this field."`
+	At            Positions  `yaml:"-"`
+}
+
+// HasValue reports whether the field is a constant.
+func (f FieldMap) HasValue() bool { return f.Value.Node != nil }
+
+// Column is the model column the field reads: from, or the field's own
+// name when neither from nor value is given.
+func (f FieldMap) Column() string {
+	switch {
+	case f.From != "":
+		return f.From
+	case f.HasValue():
+		return ""
+	}
+	return f.Field
+}
+
+// FieldMappings is a sync's mapping, in file order.
+type FieldMappings []FieldMap
+
+// Field returns the mapping of a destination field.
+func (m FieldMappings) Field(name string) (FieldMap, bool) {
+	for _, f := range m {
+		if f.Field == name {
+			return f, true
+		}
+	}
+	return FieldMap{}, false
+}
+
+// TransformInfo describes a mapping transform.
+type TransformInfo struct {
+	Name string
+	// SQL tells whether the warehouse can apply it, which a sync's key
+	// needs: keys are compared in the warehouse.
+	SQL bool
+	Doc string
+}
+
+// Transforms lists the mapping transforms, in documentation order.
+var Transforms = []TransformInfo{
+	{"trim", true, "remove leading and trailing spaces"},
+	{"lower", true, "lower-case"},
+	{"upper", true, "upper-case"},
+	{"email", true, "normalise an e-mail address: trim and lower-case"},
+	{"phone_e164", false, "normalise a phone number to E.164 (+33612345678); default_region reads national numbers; an invalid number becomes NULL"},
+	{"sha256", true, "SHA-256 of the text, as lower-case hex (normalise first, as ad platforms require)"},
+	{"string", true, "cast to text"},
+	{"integer", false, "cast to a whole number"},
+	{"number", false, "cast to a number"},
+	{"boolean", false, "cast to true or false"},
+	{"date", false, "format a date or timestamp as YYYY-MM-DD"},
+	{"timestamp", false, "format a timestamp as RFC 3339 in UTC"},
+}
+
+// Transform returns the named transform.
+func Transform(name string) (TransformInfo, bool) {
+	for _, t := range Transforms {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return TransformInfo{}, false
+}
+
+func transformNames() []string {
+	out := make([]string, len(Transforms))
+	for i, t := range Transforms {
+		out[i] = t.Name
+	}
+	return out
+}
+
+// ParseMaxRemovals reads a max_removals setting: "20%" is a share of the
+// records at the destination (share 0.2, count -1), "500" a number of
+// records (share -1, count 500).
+func ParseMaxRemovals(s string) (share float64, count int64, err error) {
+	s = strings.TrimSpace(s)
+	if pct, ok := strings.CutSuffix(s, "%"); ok {
+		f, err := strconv.ParseFloat(strings.TrimSpace(pct), 64)
+		if err != nil || f < 0 || f > 100 {
+			return 0, 0, fmt.Errorf("write a percentage between 0%% and 100%%, such as 20%%")
+		}
+		return f / 100, -1, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, 0, fmt.Errorf("write a percentage such as 20%% or a number of records such as 500")
+	}
+	return -1, n, nil
+}
+
+var fieldMappingsType = reflect.TypeFor[FieldMappings]()
+
+func init() {
+	// A mapping entry is a column name or a mapping of settings; the
+	// generic keyed-list decoder knows only the latter.
+	special[fieldMappingsType] = func(d *decoder, n *yaml.Node, v reflect.Value) {
+		v.Set(reflect.ValueOf(d.decodeFieldMappings(n)))
+	}
+	typeDocs[reflect.TypeFor[FieldMap]()] = "How one destination field gets its value: a model column (from), or a constant (value), then transforms in order. `email: email` is short for `email: {from: email}`; an empty value reads the column named like the field."
+	refExamples[reflect.TypeFor[FieldMap]()] = refExample{SectionsSchema, `syncs:
+  - name: customers_to_crm
+    from: profiles
+    to: crm_hook
+    key: email
+    mapping:
+      email: {from: email, transform: email}
+      phone_number: {from: phone, transform: phone_e164, default_region: FR}
+      hashed_email: {from: email, transform: [email, sha256]}
+      properties.ltv: lifetime_value
+      source: {value: sluice}
+`}
+	keyedIntros[reflect.TypeFor[FieldMap]()] = "is a mapping from destination field to where its value comes from: each key is a destination field name (any text; a dot nests, so properties.ltv sends {\"properties\": {\"ltv\": ...}}), and its value a model column name or a mapping with the keys below."
+	customSchemas[fieldMappingsType] = func(b *schemaBuilder) *jsonObject {
+		return b.ref("FieldMappings", fieldMappingsType, func() *jsonObject {
+			return (&jsonObject{}).
+				set("description", "Destination field to a model column name, or to a mapping with from, value, transform.").
+				set("type", "object").
+				set("additionalProperties", (&jsonObject{}).set("anyOf", []any{
+					(&jsonObject{}).set("type", "string"),
+					b.typeSchema(reflect.TypeFor[FieldMap]()),
+					(&jsonObject{}).set("type", "null"),
+				}))
+		})
+	}
+}
+
+// keyedIntros replaces the generic introduction of a keyed list's section in
+// the reference, for lists whose keys are not sluice names.
+var keyedIntros = map[reflect.Type]string{}
+
+// customSchemas gives the JSON Schema of types the reflection rules cannot
+// describe.
+var customSchemas = map[reflect.Type]func(*schemaBuilder) *jsonObject{}
+
+func (d *decoder) decodeFieldMappings(n *yaml.Node) FieldMappings {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		d.typeErrorf(n, "expected a mapping of destination field to column, got %s", d.describe(n))
+		return nil
+	}
+	var out FieldMappings
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], resolve(n.Content[i+1])
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k, "expected a field name, got %s", kindName(k))
+			continue
+		}
+		if line, dup := seen[k.Value]; dup {
+			d.errorf(k, "duplicate key %s (first at line %d)", quote(k.Value), line)
+			continue
+		}
+		seen[k.Value] = k.Line
+		f := FieldMap{Field: k.Value, At: Positions{"": d.pos(val), "name": d.pos(k)}}
+		switch {
+		case val.Kind == yaml.ScalarNode && val.Tag == "!!null":
+			// `email:` reads the column named like the field.
+		case val.Kind == yaml.ScalarNode:
+			f.From = val.Value
+			f.At["from"] = d.pos(val)
+		case val.Kind == yaml.MappingNode:
+			outer := d.key
+			d.key = k.Value
+			d.decodeStruct(val, reflect.ValueOf(&f).Elem())
+			d.key = outer
+			f.Field = k.Value
+			f.At["name"] = d.pos(k)
+		default:
+			d.errorf(val, "field %s: expected a column name or a mapping with from, value or transform, got %s", quote(k.Value), kindName(val))
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// ParseDuration reads a duration written as in project files (30s, 5m, 90d),
+// for destination options of kind duration.
+func ParseDuration(s string) (time.Duration, error) {
+	var d Duration
+	if err := d.decodeScalar(s); err != nil {
+		return 0, err
+	}
+	return d.D, nil
 }

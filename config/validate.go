@@ -6,10 +6,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
+	"gopkg.in/yaml.v3"
 )
 
 // Names of sources, traits and segments become SQL identifiers and file
@@ -202,6 +204,19 @@ func (v *validator) identity(sources map[string]Source) map[string]IDType {
 func (v *validator) traits(sources map[string]Source, idTypes map[string]IDType) map[string]Trait {
 	traits := unique(v, "trait", v.p.Traits, func(t Trait) string { return t.Name }, func(t Trait) Pos { return t.At.Of("name") })
 	traitNames := sortedKeys(traits)
+	// Sources whose rows belong to profiles. An edge naming an unknown
+	// source is already reported, with the source it probably means: count
+	// that one as an edge rather than report its traits too.
+	edges := map[string]bool{}
+	if v.p.Identity != nil {
+		for _, e := range v.p.Identity.Edges {
+			if _, ok := sources[e.Source]; ok {
+				edges[e.Source] = true
+			} else if c := closest(e.Source, sortedKeys(sources)); c != "" {
+				edges[c] = true
+			}
+		}
+	}
 	for _, t := range v.p.Traits {
 		v.name("trait", t.Name, t.At.Of("name"))
 		if slices.Contains(reservedTraitNames, t.Name) {
@@ -215,49 +230,102 @@ func (v *validator) traits(sources map[string]Source, idTypes map[string]IDType)
 		}
 		if kinds != 1 {
 			v.add(t.At.Of("name"), "trait %s needs exactly one of pick, aggregate, expression or rfm", quote(t.Name))
+			continue
 		}
+		kind := t.Kind()
 		src, hasSrc := Source{}, false
-		if t.From != "" {
-			src, hasSrc = v.sourceRef(t.From, t.At.Of("from"), sources)
-		}
-		switch {
-		case t.Pick != "" && t.From == "":
+		switch kind {
+		case TraitIdentifier:
 			if v.p.Identity == nil {
 				v.add(t.At.Of("pick"), "trait %s picks an identifier but the project has no identity section; add from: SOURCE to pick a column", quote(t.Name))
 			} else if _, ok := idTypes[t.Pick]; !ok {
 				v.add(t.At.Of("pick"), "unknown id type %s%s; to pick a column of a source, add from: SOURCE", quote(t.Pick), didYouMean(t.Pick, sortedKeys(idTypes)))
 			}
-		case t.Aggregate != "":
+		case TraitColumn:
+			src, hasSrc = v.traitSource(t.From, t.At.Of("from"), sources, edges)
+			if hasSrc && src.Timestamp == "" && (t.Rule == "most_recent" || t.Rule == "first_seen") {
+				if _, explicit := t.At["rule"]; explicit {
+					v.add(t.At.Of("rule"), "rule %s needs a timestamp: set timestamp on source %s, or use rule: most_frequent", t.Rule, quote(src.Name))
+				} else {
+					v.add(t.At.Of("pick"), "trait %s keeps the most recent value (the default rule), which needs a timestamp: set timestamp on source %s, or use rule: most_frequent", quote(t.Name), quote(src.Name))
+				}
+			}
+		case TraitSourcePriority:
+			if t.From != "" {
+				v.add(t.At.Of("from"), "trait %s takes its sources from priority: remove from", quote(t.Name))
+			}
+			if _, explicit := t.At["rule"]; explicit && t.Rule != "source_priority" {
+				v.add(t.At.Of("rule"), "priority implies rule source_priority: remove rule: %s", t.Rule)
+			}
+			if len(t.Priority) == 0 {
+				v.add(t.At.Of("rule"), "rule source_priority needs priority: [source, ...]")
+			}
+			seen := map[string]bool{}
+			for _, s := range t.Priority {
+				if seen[s] {
+					v.add(t.At.Of("priority"), "source %s is listed twice in priority", quote(s))
+				}
+				seen[s] = true
+				v.traitSource(s, t.At.Of("priority"), sources, edges)
+			}
+		case TraitAggregate:
 			if t.From == "" {
 				v.add(t.At.Of("aggregate"), "trait %s aggregates rows: add from: SOURCE", quote(t.Name))
+			} else {
+				src, hasSrc = v.traitSource(t.From, t.At.Of("from"), sources, edges)
 			}
-			if !aggregatePattern.MatchString(t.Aggregate) {
+			if _, ok := ParseAggregate(t.Aggregate); !ok {
 				v.add(t.At.Of("aggregate"), "invalid aggregate %s: write count(*), sum(col), min(col), max(col), avg(col) or count(distinct col)", quote(t.Aggregate))
 			}
-		case t.RFM != nil:
-			src, hasSrc = v.sourceRef(t.RFM.From, t.RFM.At.Of("from"), sources)
-			if hasSrc && t.RFM.Timestamp == "" && src.Timestamp == "" {
-				v.add(t.RFM.At.Of(""), "rfm needs a timestamp: set timestamp here or on source %s", quote(src.Name))
+		case TraitExpression:
+			if t.From != "" {
+				v.add(t.At.Of("from"), "an expression reads other traits, not a source: remove from")
+			}
+		case TraitRFM:
+			if t.From != "" {
+				v.add(t.At.Of("from"), "rfm takes its source in rfm.from: remove from here")
+			}
+			if s, ok := v.traitSource(t.RFM.From, t.RFM.At.Of("from"), sources, edges); ok && t.RFM.Timestamp == "" && s.Timestamp == "" {
+				v.add(t.RFM.At.Of(""), "rfm needs a timestamp: set timestamp here or on source %s", quote(s.Name))
+			}
+			if t.Type != "" {
+				v.add(t.At.Of("type"), "type does not apply to rfm: its columns have fixed types")
 			}
 		}
-		if t.Rule == "source_priority" && len(t.Priority) == 0 {
-			v.add(t.At.Of("rule"), "rule source_priority needs priority: [source, ...]")
-		}
-		for _, s := range t.Priority {
-			v.sourceRef(s, t.At.Of("priority"), sources)
+		switch {
+		case t.Where == "" || kind == TraitColumn || kind == TraitSourcePriority || kind == TraitAggregate:
+		case kind == TraitRFM:
+			v.add(t.At.Of("where"), "rfm takes its condition in rfm.where: move it there")
+		default:
+			v.add(t.At.Of("where"), "where filters source rows: it applies only to traits that read a source with pick or aggregate")
 		}
 		if t.Rule != "" && t.Pick == "" {
 			v.add(t.At.Of("rule"), "rule applies only to pick traits")
 		}
+		if len(t.Priority) > 0 && t.Pick == "" {
+			v.add(t.At.Of("priority"), "priority applies only to pick traits")
+		}
 		if !t.Window.IsZero() {
-			if t.From == "" {
-				v.add(t.At.Of("window"), "window needs from: SOURCE")
-			} else if hasSrc && src.Timestamp == "" {
+			switch {
+			case kind != TraitColumn && kind != TraitAggregate:
+				v.add(t.At.Of("window"), "window applies only to traits with from: SOURCE and pick or aggregate")
+			case hasSrc && src.Timestamp == "":
 				v.add(t.At.Of("window"), "window needs a timestamp column: set timestamp on source %s", quote(src.Name))
 			}
 		}
 		if t.Type != "" && !sqlTypePattern.MatchString(t.Type) {
 			v.add(t.At.Of("type"), "invalid SQL type %s", quote(t.Type))
+		}
+	}
+	// An rfm trait adds several columns; none may be another trait's name.
+	for _, t := range v.p.Traits {
+		if t.RFM == nil {
+			continue
+		}
+		for _, col := range t.Columns()[1:] {
+			if other, ok := traits[col]; ok {
+				v.add(other.At.Of("name"), "trait %s collides with column %s of rfm trait %s (declared at %s)", quote(col), quote(col), quote(t.Name), t.At.Of("name"))
+			}
 		}
 	}
 	// Expressions may use other traits; they are computed in dependency
@@ -280,6 +348,62 @@ func (v *validator) traits(sources map[string]Source, idTypes map[string]IDType)
 		v.add(t.At.Of("expression"), "traits form a cycle: %s", strings.Join(append(cycle, cycle[0]), " -> "))
 	}
 	return traits
+}
+
+// traitSource resolves a source read by a trait. A trait sees a source's
+// rows through the identity graph (each row of an edge source belongs to a
+// profile), so the source must be an identity edge.
+func (v *validator) traitSource(name string, at Pos, sources map[string]Source, edges map[string]bool) (Source, bool) {
+	s, ok := v.sourceRef(name, at, sources)
+	if !ok || edges[name] {
+		return s, ok
+	}
+	// Without an identity section there are no profiles to build at all;
+	// only a declared identity can be missing an edge.
+	if v.p.Identity != nil {
+		v.add(at, "source %s is not an identity edge, so its rows cannot be tied to profiles: add { source: %s, ids: { ID_TYPE: COLUMN } } to identity.edges", quote(name), name)
+	}
+	return s, true
+}
+
+// AggregateSpec is a parsed trait aggregate, e.g. count(distinct email).
+type AggregateSpec struct {
+	Func     string // count, sum, min, max or avg, lower-case
+	Distinct bool
+	Arg      string // * for count(*), else the SQL inside the parentheses
+}
+
+var bareColumn = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*|"(?:[^"]|"")+")$`)
+
+// Column is the source column the aggregate reads when its argument is a
+// plain (or double-quoted) column name, else "".
+func (a AggregateSpec) Column() string {
+	if !bareColumn.MatchString(a.Arg) {
+		return ""
+	}
+	if strings.HasPrefix(a.Arg, `"`) {
+		return strings.ReplaceAll(a.Arg[1:len(a.Arg)-1], `""`, `"`)
+	}
+	return a.Arg
+}
+
+// ParseAggregate parses a trait's aggregate; ok is false unless it is one of
+// count(*), count(x), count(distinct x), sum(x), min(x), max(x), avg(x).
+func ParseAggregate(s string) (AggregateSpec, bool) {
+	m := aggregatePattern.FindStringSubmatch(s)
+	if m == nil {
+		return AggregateSpec{}, false
+	}
+	a := AggregateSpec{Func: strings.ToLower(m[1]), Distinct: m[2] != "", Arg: m[3]}
+	switch {
+	case a.Arg == "":
+		return a, false
+	case a.Arg == "*" && (a.Func != "count" || a.Distinct):
+		return a, false
+	case a.Distinct && a.Func != "count":
+		return a, false
+	}
+	return a, true
 }
 
 // ExpressionIdents lists the bare identifiers of a SQL expression, skipping
@@ -386,12 +510,18 @@ func TraitOrder(traits []Trait) []Trait {
 	return out
 }
 
+// Segment names that would collide with the tables sluice builds.
+var reservedSegmentNames = []string{"membership"}
+
 func (v *validator) segments() map[string]Segment {
 	segs := unique(v, "segment", v.p.Segments, func(s Segment) string { return s.Name }, func(s Segment) Pos { return s.At.Of("name") })
 	names := sortedKeys(segs)
 	excl := map[string][]string{}
 	for _, s := range v.p.Segments {
 		v.name("segment", s.Name, s.At.Of("name"))
+		if slices.Contains(reservedSegmentNames, s.Name) {
+			v.add(s.At.Of("name"), "segment name %s is reserved (table ENTITY_segment_membership lists every segment's members)", quote(s.Name))
+		}
 		switch {
 		case s.Where == "" && s.SQL == "":
 			v.add(s.At.Of(""), "segment %s needs where or sql", quote(s.Name))
@@ -404,6 +534,8 @@ func (v *validator) segments() map[string]Segment {
 				v.add(s.At.Of("exclude"), "segment %s excludes itself", quote(s.Name))
 			case segs[e].Name == "":
 				v.add(s.At.Of("exclude"), "unknown segment %s in exclude%s", quote(e), didYouMean(e, names))
+			case s.Group != "" && segs[e].Group == s.Group:
+				v.add(s.At.Of("exclude"), "segment %s excludes %s of its own group %s, which already gives each profile to one segment: remove the exclude", quote(s.Name), quote(e), quote(s.Group))
 			default:
 				excl[s.Name] = append(excl[s.Name], e)
 			}
@@ -417,8 +549,51 @@ func (v *validator) segments() map[string]Segment {
 	}
 	if cycle := findCycle(names, excl); cycle != nil {
 		v.add(segs[cycle[0]].At.Of("exclude"), "segments exclude each other in a cycle: %s", strings.Join(append(cycle, cycle[0]), " -> "))
+		return segs
+	}
+	// Within a group, a segment leaves out the profiles of the segments
+	// ranked before it, so it depends on them as on its excludes.
+	deps := map[string][]string{}
+	for _, s := range v.p.Segments {
+		deps[s.Name] = append(deps[s.Name], excl[s.Name]...)
+		deps[s.Name] = append(deps[s.Name], RankedBefore(s, v.p.Segments)...)
+	}
+	if cycle := findCycle(names, deps); cycle != nil {
+		at := segs[cycle[0]].At.Of("exclude")
+		for _, n := range cycle {
+			if len(excl[n]) > 0 {
+				at = segs[n].At.Of("exclude")
+				break
+			}
+		}
+		v.add(at, "segments depend on each other in a cycle (through exclude and group priority): %s", strings.Join(append(cycle, cycle[0]), " -> "))
 	}
 	return segs
+}
+
+// RankedBefore lists the segments of s's group that outrank it (lower
+// priority, then name), best first: a profile they hold is not s's.
+func RankedBefore(s Segment, all []Segment) []string {
+	if s.Group == "" {
+		return nil
+	}
+	var peers []Segment
+	for _, o := range all {
+		if o.Group == s.Group && o.Name != s.Name && (o.Priority < s.Priority || o.Priority == s.Priority && o.Name < s.Name) {
+			peers = append(peers, o)
+		}
+	}
+	sort.SliceStable(peers, func(i, j int) bool {
+		if peers[i].Priority != peers[j].Priority {
+			return peers[i].Priority < peers[j].Priority
+		}
+		return peers[i].Name < peers[j].Name
+	})
+	out := make([]string, len(peers))
+	for i, o := range peers {
+		out[i] = o.Name
+	}
+	return out
 }
 
 func (v *validator) destinations() map[string]Destination {
@@ -443,15 +618,40 @@ func (v *validator) destinations() map[string]Destination {
 
 func (v *validator) syncs(sources map[string]Source, traits map[string]Trait, segs map[string]Segment, dests map[string]Destination) {
 	unique(v, "sync", v.p.Syncs, func(s Sync) string { return s.Name }, func(s Sync) Pos { return s.At.Of("name") })
+	// Columns of the profiles table, which profile and segment syncs read.
+	profileCols := []string{"profile_id"}
+	for _, t := range v.p.Traits {
+		profileCols = append(profileCols, t.Columns()...)
+	}
 	for _, s := range v.p.Syncs {
 		v.name("sync", s.Name, s.At.Of("name"))
 		if _, ok := dests[s.To]; !ok && s.To != "" {
 			v.add(s.At.Of("to"), "unknown destination %s%s", quote(s.To), didYouMean(s.To, sortedKeys(dests)))
 		}
 		v.syncFrom(s, sources, segs)
+		// The model's columns when they are known from the project; a
+		// source's columns are checked against the warehouse instead.
+		var cols []string
+		var src *Source
+		kind, name, _ := strings.Cut(s.From, ".")
+		switch {
+		case s.From == "profiles" || kind == "segment":
+			cols = profileCols
+		case kind == "source":
+			if so, ok := sources[name]; ok {
+				src = &so
+			}
+		}
+		column := func(col string, at Pos, what string) {
+			if cols != nil && col != "" && !slices.Contains(cols, col) {
+				v.add(at, "unknown %s %s: profiles have profile_id and the traits' columns%s", what, quote(col), didYouMean(col, cols))
+			}
+		}
 		if s.Consent != "" {
-			if _, ok := traits[s.Consent]; !ok {
-				v.add(s.At.Of("consent"), "unknown trait %s in consent%s", quote(s.Consent), didYouMean(s.Consent, sortedKeys(traits)))
+			if cols != nil {
+				if _, ok := traits[s.Consent]; !ok {
+					v.add(s.At.Of("consent"), "unknown trait %s in consent%s", quote(s.Consent), didYouMean(s.Consent, sortedKeys(traits)))
+				}
 			}
 		}
 		if s.Schedule != "" {
@@ -459,10 +659,95 @@ func (v *validator) syncs(sources map[string]Source, traits map[string]Trait, se
 				v.add(s.At.Of("schedule"), "invalid schedule %s: %v", quote(s.Schedule), err)
 			}
 		}
-		if s.BatchSize < 0 {
+		if s.BatchSize < 0 || (s.BatchSize == 0 && s.At["batch_size"] != (Pos{})) {
 			v.add(s.At.Of("batch_size"), "batch_size must be positive")
 		}
+		if _, set := s.At["rate"]; set && s.Rate <= 0 {
+			v.add(s.At.Of("rate"), "rate must be a positive number of requests per second")
+		}
+		if s.MaxRemovals != "" {
+			if _, _, err := ParseMaxRemovals(s.MaxRemovals); err != nil {
+				v.add(s.At.Of("max_removals"), "invalid max_removals %s: %v", quote(s.MaxRemovals), err)
+			}
+		}
+		// Mapping: one source per field, known transforms, no field both a
+		// value and an object (properties: x beside properties.ltv: y).
+		fields := map[string]FieldMap{}
+		for _, f := range s.Mapping {
+			fields[f.Field] = f
+			if strings.TrimSpace(f.Field) == "" || strings.HasPrefix(f.Field, ".") || strings.HasSuffix(f.Field, ".") || strings.Contains(f.Field, "..") {
+				v.add(f.At.Of("name"), "invalid field name %s: dots separate nested names, which must not be empty", quote(f.Field))
+			}
+			if f.From != "" && f.HasValue() {
+				v.add(f.At.Of("value"), "field %s has both from and value: keep one", quote(f.Field))
+			}
+			if f.HasValue() {
+				if f.Value.Node.Kind != yaml.ScalarNode || f.Value.Node.Tag == "!!null" {
+					v.add(f.At.Of("value"), "field %s: value must be a string, a number or a boolean", quote(f.Field))
+				}
+			} else {
+				column(f.Column(), f.At.Of("from"), "column")
+			}
+			hasPhone := false
+			for _, t := range f.Transform {
+				if _, ok := Transform(t); !ok {
+					v.add(f.At.Of("transform"), "unknown transform %s%s (available: %s)", quote(t), didYouMean(t, transformNames()), strings.Join(transformNames(), ", "))
+				}
+				hasPhone = hasPhone || t == "phone_e164"
+			}
+			if f.DefaultRegion != "" {
+				if !hasPhone {
+					v.add(f.At.Of("default_region"), "default_region applies only to the phone_e164 transform")
+				} else if !regionPattern.MatchString(f.DefaultRegion) {
+					v.add(f.At.Of("default_region"), "invalid default_region %s: write a two-letter country code such as FR", quote(f.DefaultRegion))
+				}
+			}
+		}
+		for _, f := range s.Mapping {
+			for p := f.Field; strings.Contains(p, "."); {
+				p = p[:strings.LastIndex(p, ".")]
+				if other, ok := fields[p]; ok {
+					v.add(f.At.Of("name"), "field %s nests inside field %s (at %s), which already has a value", quote(f.Field), quote(p), other.At.Of("name"))
+					break
+				}
+			}
+		}
+		// The key is compared in the warehouse, so it must come from a
+		// column through transforms the warehouse can apply.
+		switch {
+		case s.Key == "":
+			if src != nil && len(src.PrimaryKey) > 1 {
+				v.add(s.At.Of("from"), "source %s has a composite primary key: set key to the destination field that identifies a record", quote(src.Name))
+			}
+		default:
+			if f, ok := fields[s.Key]; ok {
+				if f.HasValue() {
+					v.add(s.At.Of("key"), "key %s is a constant in mapping: the key must come from a column", quote(s.Key))
+				}
+				for _, t := range f.Transform {
+					if info, ok := Transform(t); ok && !info.SQL {
+						v.add(s.At.Of("key"), "key %s uses transform %s, which the warehouse cannot apply (keys are compared there): normalise the column in the model instead, e.g. normalize: phone_e164 on an id type", quote(s.Key), t)
+					}
+				}
+			} else {
+				column(s.Key, s.At.Of("key"), "key column")
+			}
+		}
+		for _, rf := range s.RemovalFields {
+			if _, ok := fields[rf]; !ok {
+				v.add(s.At.Of("removal_fields"), "removal field %s is not a field of mapping%s", quote(rf), didYouMean(rf, s.Mapping.names()))
+			}
+		}
 	}
+}
+
+// names lists the destination fields in file order.
+func (m FieldMappings) names() []string {
+	out := make([]string, len(m))
+	for i, f := range m {
+		out[i] = f.Field
+	}
+	return out
 }
 
 func (v *validator) syncFrom(s Sync, sources map[string]Source, segs map[string]Segment) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/models/dialect"
@@ -15,7 +16,17 @@ import (
 type Compiler struct {
 	P *config.Project
 	D dialect.Dialect
+	// Now, when not zero, is the "now" of time windows and recency in
+	// place of the warehouse's clock at build time: reproducible rebuilds
+	// and golden tests.
+	Now time.Time
 }
+
+// Option tunes a compilation.
+type Option func(*Compiler)
+
+// WithNow fixes the reference time of windows and recency.
+func WithNow(t time.Time) Option { return func(c *Compiler) { c.Now = t } }
 
 // Stage adds build steps for one part of the model.
 type Stage func(c *Compiler, plan *Plan) error
@@ -46,8 +57,11 @@ func RegisterStage(order int, s Stage) {
 }
 
 // Compile builds the plan for a project.
-func Compile(p *config.Project, d dialect.Dialect) (*Plan, error) {
+func Compile(p *config.Project, d dialect.Dialect, opts ...Option) (*Plan, error) {
 	c := &Compiler{P: p, D: d}
+	for _, o := range opts {
+		o(c)
+	}
 	plan := &Plan{Dialect: d.Name()}
 	c.schemas(plan)
 	if err := c.seeds(plan); err != nil {

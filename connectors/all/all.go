@@ -3,5 +3,7 @@
 package all
 
 import (
-	_ "github.com/sluicehq/sluice/connectors/duckdb" // embedded default warehouse
+	_ "github.com/sluicehq/sluice/connectors/duckdb"  // embedded default warehouse
+	_ "github.com/sluicehq/sluice/connectors/file"    // file destination (JSON Lines, CSV)
+	_ "github.com/sluicehq/sluice/connectors/webhook" // webhook destination
 )

@@ -4,4 +4,7 @@ package all
 
 import (
 	_ "github.com/sluicehq/sluice/models/dialect"
+	_ "github.com/sluicehq/sluice/models/identity"
+	_ "github.com/sluicehq/sluice/models/profiles"
+	_ "github.com/sluicehq/sluice/models/segments"
 )

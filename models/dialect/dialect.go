@@ -63,6 +63,30 @@ type Dialect interface {
 	// is empty) and expr is not NULL. It is how survivorship rules pick one
 	// value per profile in a single pass over a table.
 	FirstBy(expr, cond string, order []SortKey) string
+
+	// Identity stitching (package models/identity) needs the methods below.
+
+	// TryCast converts an expression to a SQL type, giving NULL instead of
+	// an error when a value does not convert.
+	TryCast(expr, typ string) string
+	// RegexpFullMatch is true when the whole text matches the RE2 pattern.
+	RegexpFullMatch(expr, pattern string) string
+	// RegexpMatches is true when the RE2 pattern matches part of the text.
+	RegexpMatches(expr, pattern string) string
+	// RegexpReplace replaces every match of the RE2 pattern; replacement
+	// may refer to groups as \1, \2...
+	RegexpReplace(expr, pattern, replacement string) string
+	// RegexpFullMatchOrNull is the text itself when it wholly matches the
+	// RE2 pattern, NULL otherwise. The expression appears once in the
+	// result, so a long expression is not repeated.
+	RegexpFullMatchOrNull(expr, pattern string) string
+	// Hash64 is a well-mixed 64-bit hash of the values (only compared, so
+	// signed or unsigned does not matter).
+	Hash64(exprs ...string) string
+	// HexDigest is a stable hexadecimal digest (MD5) of a text expression.
+	HexDigest(expr string) string
+	// ArgMin is an aggregate: arg on the row with the smallest key.
+	ArgMin(arg, key string) string
 }
 
 // ColumnType pins one column's SQL type.

@@ -127,7 +127,7 @@ func (DuckDB) FirstBy(expr, cond string, order []SortKey) string {
 	}
 	filter := expr + " IS NOT NULL"
 	if cond != "" {
-		filter += " AND " + cond
+		filter += " AND (" + cond + ")"
 	}
 	q := "first(" + expr
 	if len(keys) > 0 {
@@ -135,3 +135,36 @@ func (DuckDB) FirstBy(expr, cond string, order []SortKey) string {
 	}
 	return q + ") FILTER (WHERE " + filter + ")"
 }
+
+// TryCast implements Dialect.
+func (DuckDB) TryCast(expr, typ string) string { return "TRY_CAST(" + expr + " AS " + typ + ")" }
+
+// RegexpFullMatch implements Dialect.
+func (d DuckDB) RegexpFullMatch(expr, pattern string) string {
+	return "regexp_full_match(" + expr + ", " + d.String(pattern) + ")"
+}
+
+// RegexpMatches implements Dialect.
+func (d DuckDB) RegexpMatches(expr, pattern string) string {
+	return "regexp_matches(" + expr + ", " + d.String(pattern) + ")"
+}
+
+// RegexpReplace implements Dialect; the 'g' option replaces every match.
+func (d DuckDB) RegexpReplace(expr, pattern, replacement string) string {
+	return "regexp_replace(" + expr + ", " + d.String(pattern) + ", " + d.String(replacement) + ", 'g')"
+}
+
+// RegexpFullMatchOrNull implements Dialect: regexp_extract gives the whole
+// match of the anchored pattern, or an empty string when there is none.
+func (d DuckDB) RegexpFullMatchOrNull(expr, pattern string) string {
+	return "nullif(regexp_extract(" + expr + ", " + d.String("^(?:"+pattern+")$") + "), '')"
+}
+
+// Hash64 implements Dialect with hash(), a UBIGINT.
+func (DuckDB) Hash64(exprs ...string) string { return "hash(" + strings.Join(exprs, ", ") + ")" }
+
+// HexDigest implements Dialect.
+func (DuckDB) HexDigest(expr string) string { return "md5(" + expr + ")" }
+
+// ArgMin implements Dialect.
+func (DuckDB) ArgMin(arg, key string) string { return "arg_min(" + arg + ", " + key + ")" }

@@ -17,6 +17,9 @@ import (
 	"path/filepath"
 
 	"github.com/sluicehq/sluice/config"
+
+	// Registered destination types appear in the schema and the reference.
+	_ "github.com/sluicehq/sluice/connectors/all"
 )
 
 func main() {
@@ -28,21 +31,31 @@ func main() {
 	}
 }
 
-func run(root string) error {
+// generated returns the generated files by path relative to the
+// repository root.
+func generated() (map[string][]byte, []string, error) {
 	files := map[string][]byte{}
 	for _, k := range config.SchemaKinds {
 		b, err := config.JSONSchema(k)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		files[filepath.Join("schema", k.FileName())] = b
 	}
 	files[filepath.Join("docs", "configuration.md")] = config.ReferenceMarkdown()
-	for _, name := range []string{
+	return files, []string{
 		filepath.Join("schema", config.ProjectSchema.FileName()),
 		filepath.Join("schema", config.SectionsSchema.FileName()),
 		filepath.Join("docs", "configuration.md"),
-	} {
+	}, nil
+}
+
+func run(root string) error {
+	files, names, err := generated()
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
 		path := filepath.Join(root, name)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return err

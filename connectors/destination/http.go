@@ -1,0 +1,232 @@
+package destination
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"golang.org/x/time/rate"
+)
+
+// HTTPOptions configure the shared HTTP client of HTTP destinations.
+type HTTPOptions struct {
+	Name string // destination name, for logs
+
+	// Rate limits requests per second (every attempt, retries included);
+	// 0 means no limit. Burst is the token bucket's size (default 1).
+	Rate  float64
+	Burst int
+
+	Timeout      time.Duration // per attempt; default 30s
+	MaxRetries   int           // default 5; negative means none
+	RetryWaitMin time.Duration // default 500ms
+	RetryWaitMax time.Duration // default 30s: the exponential backoff's cap
+	// MaxRetryAfter caps how long a Retry-After (or vendor header) may make
+	// the client wait before one retry; a longer wait gives up on the
+	// request instead, so that a run never sleeps for an hour. Default 2m.
+	MaxRetryAfter time.Duration
+	// ResetHeaders are vendor headers carrying the seconds until a rate
+	// limit resets (for example Brevo's x-sib-ratelimit-reset); values
+	// above 1e9 are read as Unix times. Retry-After is always honoured.
+	ResetHeaders []string
+
+	Logger *slog.Logger
+}
+
+// HTTPClient sends requests paced by a token bucket and retried on 429,
+// 5xx, timeouts and connection errors, waiting what the server asks
+// (Retry-After, as seconds or an HTTP date, or a vendor reset header), else
+// an exponential backoff.
+type HTTPClient struct {
+	rc        *retryablehttp.Client
+	transport *http.Transport
+	limiter   *rate.Limiter
+}
+
+// NewHTTPClient builds the client. Close it to release its connections.
+func NewHTTPClient(o HTTPOptions) *HTTPClient {
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	if o.MaxRetries == 0 {
+		o.MaxRetries = 5
+	}
+	if o.MaxRetries < 0 {
+		o.MaxRetries = 0
+	}
+	if o.RetryWaitMin <= 0 {
+		o.RetryWaitMin = 500 * time.Millisecond
+	}
+	if o.RetryWaitMax <= 0 {
+		o.RetryWaitMax = 30 * time.Second
+	}
+	if o.MaxRetryAfter <= 0 {
+		o.MaxRetryAfter = 2 * time.Minute
+	}
+	if o.Burst <= 0 {
+		o.Burst = 1
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 32
+	var limiter *rate.Limiter
+	if o.Rate > 0 {
+		limiter = rate.NewLimiter(rate.Limit(o.Rate), o.Burst)
+	}
+	c := &HTTPClient{transport: tr, limiter: limiter}
+	rc := retryablehttp.NewClient()
+	rc.HTTPClient = &http.Client{Transport: &pacedTransport{base: tr, limiter: limiter}, Timeout: o.Timeout}
+	rc.Logger = nil
+	rc.RetryMax = o.MaxRetries
+	rc.RetryWaitMin = o.RetryWaitMin
+	rc.RetryWaitMax = o.RetryWaitMax
+	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	rc.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		if err != nil {
+			var uerr *url.Error
+			if errors.As(err, &uerr) {
+				var cert x509.UnknownAuthorityError
+				if errors.As(uerr.Err, &cert) {
+					return false, err
+				}
+			}
+			return true, nil // connection refused, reset, timeout: try again
+		}
+		if !Retryable(resp.StatusCode) {
+			return false, nil
+		}
+		if wait, ok := serverWait(resp, o.ResetHeaders); ok && wait > o.MaxRetryAfter {
+			return false, fmt.Errorf("%s asks to wait %s before retrying (HTTP %d), more than the %s sluice waits within a run", o.Name, wait.Round(time.Second), resp.StatusCode, o.MaxRetryAfter)
+		}
+		return true, nil
+	}
+	rc.Backoff = func(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
+		if resp != nil {
+			if wait, ok := serverWait(resp, o.ResetHeaders); ok {
+				return wait
+			}
+		}
+		// Exponential with full jitter, between min and max.
+		d := float64(min) * math.Pow(2, float64(attempt))
+		if d > float64(max) || d <= 0 {
+			d = float64(max)
+		}
+		return min + time.Duration(rand.Float64()*(d-float64(min)))
+	}
+	rc.ResponseLogHook = func(_ retryablehttp.Logger, resp *http.Response) {
+		if resp.StatusCode >= 400 {
+			o.Logger.Debug("request answered", "destination", o.Name, "status", resp.StatusCode, "retry_after", resp.Header.Get("Retry-After"))
+		}
+	}
+	rc.RequestLogHook = func(_ retryablehttp.Logger, req *http.Request, attempt int) {
+		if attempt > 0 {
+			o.Logger.Debug("retrying request", "destination", o.Name, "method", req.Method, "host", req.URL.Host, "attempt", attempt)
+		}
+	}
+	c.rc = rc
+	return c
+}
+
+// Retryable reports whether an HTTP status means "try the same request
+// again later": 429 and 5xx other than 501 Not Implemented.
+func Retryable(status int) bool {
+	return status == http.StatusTooManyRequests || (status >= 500 && status != http.StatusNotImplemented)
+}
+
+// Do sends a request with a replayable body.
+func (c *HTTPClient) Do(ctx context.Context, method, url string, header http.Header, body []byte) (*http.Response, error) {
+	req, err := retryablehttp.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return nil, err
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	return c.rc.Do(req)
+}
+
+// Close releases idle connections (and their goroutines).
+func (c *HTTPClient) Close() { c.transport.CloseIdleConnections() }
+
+// pacedTransport waits for a token before every attempt.
+type pacedTransport struct {
+	base    http.RoundTripper
+	limiter *rate.Limiter
+}
+
+func (t *pacedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.limiter != nil {
+		if err := t.limiter.Wait(req.Context()); err != nil {
+			return nil, err
+		}
+	}
+	return t.base.RoundTrip(req)
+}
+
+// serverWait reads how long the server asks to wait: Retry-After (seconds
+// or an HTTP date), else the first vendor reset header present.
+func serverWait(resp *http.Response, resetHeaders []string) (time.Duration, bool) {
+	if v := strings.TrimSpace(resp.Header.Get("Retry-After")); v != "" {
+		if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
+			return time.Duration(n * float64(time.Second)), true
+		}
+		if t, err := http.ParseTime(v); err == nil {
+			return max(0, time.Until(t)), true
+		}
+	}
+	for _, h := range resetHeaders {
+		v := strings.TrimSpace(resp.Header.Get(h))
+		if v == "" {
+			continue
+		}
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil || n < 0 {
+			continue
+		}
+		if n > 1e9 { // a Unix time
+			return max(0, time.Until(time.Unix(int64(n), 0))), true
+		}
+		return time.Duration(n * float64(time.Second)), true
+	}
+	return 0, false
+}
+
+// ReadBody reads at most limit bytes of a response body and closes it.
+func ReadBody(resp *http.Response, limit int64) ([]byte, error) {
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	if err != nil {
+		return b, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // let the connection be reused
+	return b, nil
+}
+
+// Snippet shortens a response body for an error message.
+func Snippet(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 200 {
+		s = s[:197] + "..."
+	}
+	if s == "" {
+		return "(empty body)"
+	}
+	return s
+}

@@ -1,0 +1,49 @@
+// Command webhook-receiver runs the fake webhook receiver on a loopback
+// address, to try the webhook destination locally:
+//
+//	go run ./connectors/webhook/fake/cmd/webhook-receiver -addr 127.0.0.1:8787 -token dev-token
+//
+// It accepts the sluice webhook protocol, keeps the records in memory and
+// prints one line per batch.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/connectors/webhook/fake"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8787", "loopback address to listen on")
+	token := flag.String("token", "", "bearer token to require (empty: none)")
+	maxBatch := flag.Int("max-batch", 0, "reject requests with more operations than this (413)")
+	flag.Parse()
+	host, _, err := net.SplitHostPort(*addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		log.Fatalf("listen on a loopback address (127.0.0.1, ::1 or localhost), not %s", host)
+	}
+	srv := fake.Handler(fake.Options{Token: *token, MaxBatch: *maxBatch, OnBatch: func(runID string, ops map[string]int, held int) {
+		var parts []string
+		for op, n := range ops {
+			parts = append(parts, fmt.Sprintf("%s %d", op, n))
+		}
+		sort.Strings(parts)
+		fmt.Printf("%s run %s: %s; holding %d records\n", time.Now().Format("15:04:05"), runID, strings.Join(parts, ", "), held)
+	}})
+	fmt.Printf("webhook receiver on http://%s/ (token: %q)\n", *addr, *token)
+	hs := &http.Server{Addr: *addr, Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	if err := hs.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Fatal(err)
+	}
+}

@@ -1,0 +1,4 @@
+package profiles
+
+// AggregateExpr exposes aggregateExpr to the tests.
+var AggregateExpr = aggregateExpr

@@ -1,0 +1,529 @@
+// Package profiles compiles traits into the golden record: the table
+// ENTITY_profiles (e.g. customer_profiles), one row per profile of the
+// identity map, with profile_id and one column per trait.
+//
+// # Trait kinds
+//
+//   - Identifier picks (pick: email, no from) choose one value per profile
+//     from ENTITY_identity_map: most_recent (last_seen_at), most_frequent
+//     (seen_count, then last_seen_at) or first_seen (first_seen_at).
+//   - Column picks (from: SOURCE, pick: COLUMN) choose one value among the
+//     profile's rows of the source (those matching where and window):
+//     most_recent and first_seen order rows by the source's timestamp,
+//     most_frequent counts values (ties: the value seen most recently).
+//   - source_priority picks (pick: COLUMN, priority: [S1, S2]) take the
+//     value of the first listed source that has one, and within a source the
+//     most recent (by its timestamp, when it has one).
+//   - Aggregates (from: SOURCE, aggregate: sum(amount)) over the profile's
+//     rows, optionally within a window before the build time.
+//   - Expressions over other traits, computed after the traits they use, in
+//     successive layers, so an expression may use another expression.
+//   - RFM (rfm: {from, amount, timestamp}) adds the columns NAME_recency
+//     (calendar days since the last purchase), NAME_frequency (purchases),
+//     NAME_monetary (sum of amount), the scores NAME_r, NAME_f, NAME_m and
+//     NAME, the three scores as text such as '545'. Scores are quintiles,
+//     NTILE(5), over the profiles with at least one purchase: 5 is the most
+//     recent, most frequent, highest spending fifth. Tied values share a
+//     score (the lowest their group reaches), so equal customers are never
+//     split by an arbitrary order; with fewer than five purchasers the
+//     scores stop below 5. Profiles without purchases get NULL scores,
+//     recency and monetary, and frequency 0.
+//
+// # Rules shared by every pick
+//
+// A NULL value never wins. A row whose timestamp is NULL loses to every
+// row with a timestamp. Remaining ties go to the smallest value (for a
+// boolean that is false, the cautious choice for consent flags), so a build
+// is deterministic.
+//
+// # Empty aggregates
+//
+// A profile without (matching) rows gets 0 from count and NULL from sum,
+// min, max and avg — as SQL's aggregates do over no rows.
+//
+// # Time
+//
+// Windows and RFM recency are measured from the build time on the wall
+// clock of the project's time_zone, or from the compiler's Now when it is set (models.WithNow)
+// (tests, reproducible rebuilds). A window keeps rows whose timestamp is at
+// or after the build time minus the window.
+//
+// # Cost
+//
+// Each source is read once: one grouped pass computes every column pick,
+// aggregate, source_priority candidate and RFM input that reads it. Only
+// most_frequent column picks add a grouping of their own (per value), over
+// the same joined rows. Identifier picks share one pass over the identity
+// map.
+package profiles
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/models"
+	"github.com/sluicehq/sluice/models/dialect"
+)
+
+func init() {
+	models.RegisterStage(models.OrderProfiles, Stage)
+	models.RegisterColumnCheck(CheckColumns)
+}
+
+// ProfileColumn is the column that links the rows of a source to their
+// profile inside the compiled query; it is prefixed so that it cannot clash
+// with a source column that a where or aggregate names.
+const ProfileColumn = "sluice_profile_id"
+
+// Stage adds the step that builds ENTITY_profiles. A project without an
+// identity section has no profiles, so it adds nothing.
+func Stage(c *models.Compiler, plan *models.Plan) error {
+	if c.P.Identity == nil {
+		return nil
+	}
+	q, err := Query(c)
+	if err != nil {
+		return err
+	}
+	origin := c.P.Identity.At.Of("")
+	if len(c.P.Traits) > 0 {
+		origin = c.P.Traits[0].At.Of("name")
+	}
+	n := 0
+	for _, t := range c.P.Traits {
+		n += len(t.Columns())
+	}
+	plan.Steps = append(plan.Steps, models.Step{
+		Name: "profiles",
+		Kind: models.KindProfiles,
+		Description: fmt.Sprintf("Profiles: one row per profile of %s with its %d trait column(s), the golden record.",
+			c.IdentityMapTable(), n),
+		Origin: origin,
+		SQL:    []string{c.D.ReplaceTable(c.ProfilesTable(), q)},
+	})
+	return nil
+}
+
+// Query returns the SELECT that computes the profiles table.
+func Query(c *models.Compiler) (string, error) {
+	b := &builder{c: c, d: c.D, sources: map[string]*sourcePass{}}
+	now, err := b.nowExpr()
+	if err != nil {
+		return "", err
+	}
+	b.now = now
+	for _, t := range c.P.Traits {
+		if err := b.trait(t); err != nil {
+			return "", fmt.Errorf("%s: trait %s: %w", t.At.Of("name"), t.Name, err)
+		}
+	}
+	return b.render(), nil
+}
+
+// builder collects the pieces of the profiles query: common table
+// expressions, the joins and columns of the base layer, and expressions.
+type builder struct {
+	c   *models.Compiler
+	d   dialect.Dialect
+	now string
+
+	ids     []column // identifier picks, over the identity map
+	idTypes []string
+	order   []string // sources in order of first use
+	sources map[string]*sourcePass
+	extra   []cte  // per-trait CTEs (most_frequent, rfm), after the source passes
+	joins   []join // CTEs joined to the profiles in the base layer
+	base    []column
+}
+
+type cte struct {
+	name, comment, body string
+}
+
+type column struct {
+	comment, expr, alias string
+}
+
+type join struct {
+	cte string
+}
+
+// sourcePass is the single grouped pass over one source.
+type sourcePass struct {
+	src  config.Source
+	cols []column
+}
+
+func (b *builder) nowExpr() (string, error) {
+	tz := b.c.P.TimeZone
+	if tz == "" {
+		tz = "UTC"
+	}
+	if b.c.Now.IsZero() {
+		return b.d.Now(tz), nil
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return "", fmt.Errorf("loading time zone %s: %w", tz, err)
+	}
+	return b.d.TimestampLiteral(b.c.Now.In(loc)), nil
+}
+
+func (b *builder) ident(s string) string { return b.d.Ident(s) }
+
+// pass returns the pass over a source, creating it on first use.
+func (b *builder) pass(name string) (*sourcePass, error) {
+	if p, ok := b.sources[name]; ok {
+		return p, nil
+	}
+	src, ok := b.c.Source(name)
+	if !ok {
+		return nil, fmt.Errorf("unknown source %s", name)
+	}
+	p := &sourcePass{src: src}
+	b.sources[name] = p
+	b.order = append(b.order, name)
+	return p, nil
+}
+
+func rowsCTE(source string) string   { return "rows_" + source }
+func traitsCTE(source string) string { return "traits_" + source }
+
+func (b *builder) joinOnce(name string) {
+	if !slices.Contains(b.joins, join{name}) {
+		b.joins = append(b.joins, join{name})
+	}
+}
+
+// cast applies the trait's type, when it has one.
+func (b *builder) cast(t config.Trait, expr string) string {
+	if t.Type == "" {
+		return expr
+	}
+	return b.d.Cast(expr, t.Type)
+}
+
+// and joins conditions, each parenthesised; empty ones are skipped.
+func and(conds ...string) string {
+	var out []string
+	for _, c := range conds {
+		if c != "" {
+			out = append(out, "("+c+")")
+		}
+	}
+	if len(out) == 1 {
+		return strings.TrimSuffix(strings.TrimPrefix(out[0], "("), ")")
+	}
+	return strings.Join(out, " AND ")
+}
+
+// rowFilter is the condition a trait's rows must meet: its where and its
+// window.
+func (b *builder) rowFilter(t config.Trait, src config.Source) string {
+	var window string
+	if !t.Window.IsZero() {
+		window = b.ident(src.Timestamp) + " >= " + b.d.TimestampMinus(b.now, t.Window.D)
+	}
+	return and(strings.TrimSpace(t.Where), window)
+}
+
+func describeFilter(t config.Trait) string {
+	var parts []string
+	if t.Where != "" {
+		parts = append(parts, "where "+oneLine(t.Where))
+	}
+	if !t.Window.IsZero() {
+		parts = append(parts, "within "+t.Window.Text)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return ", " + strings.Join(parts, ", ")
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func (b *builder) trait(t config.Trait) error {
+	switch t.Kind() {
+	case config.TraitIdentifier:
+		b.identifier(t)
+	case config.TraitColumn:
+		return b.columnPick(t)
+	case config.TraitSourcePriority:
+		return b.sourcePriority(t)
+	case config.TraitAggregate:
+		return b.aggregate(t)
+	case config.TraitExpression:
+		// computed in layers above the base, see layers
+	case config.TraitRFM:
+		return b.rfm(t)
+	default:
+		return fmt.Errorf("the trait does not say what it computes")
+	}
+	return nil
+}
+
+// identifier picks one identifier of a type per profile from the identity
+// map, whose rows already carry first/last seen times and counts.
+func (b *builder) identifier(t config.Trait) {
+	var order []dialect.SortKey
+	var why string
+	switch t.Rule {
+	case "most_frequent":
+		order = []dialect.SortKey{{Expr: "seen_count", Desc: true}, {Expr: "last_seen_at", Desc: true}}
+		why = "most frequent (seen_count, then last seen)"
+	case "first_seen":
+		order = []dialect.SortKey{{Expr: "first_seen_at"}}
+		why = "first seen"
+	default:
+		order = []dialect.SortKey{{Expr: "last_seen_at", Desc: true}}
+		why = "most recent (last seen)"
+	}
+	order = append(order, dialect.SortKey{Expr: "id_value"})
+	b.ids = append(b.ids, column{
+		comment: fmt.Sprintf("%s: identifier %s, %s", t.Name, t.Pick, why),
+		expr:    b.d.FirstBy("id_value", "id_type = "+b.d.String(t.Pick), order),
+		alias:   b.ident(t.Name),
+	})
+	if !slices.Contains(b.idTypes, t.Pick) {
+		b.idTypes = append(b.idTypes, t.Pick)
+	}
+	b.joinOnce("identifiers")
+	b.base = append(b.base, column{expr: b.cast(t, "identifiers."+b.ident(t.Name)), alias: b.ident(t.Name)})
+}
+
+// recentOrder is the order of the most recent rows of a source, newest
+// first; value breaks ties.
+func (b *builder) recentOrder(src config.Source, value string, desc bool) []dialect.SortKey {
+	if src.Timestamp == "" {
+		return []dialect.SortKey{{Expr: value}}
+	}
+	ts := b.ident(src.Timestamp)
+	if ts == value { // picking the timestamp itself
+		return []dialect.SortKey{{Expr: ts, Desc: desc}}
+	}
+	return []dialect.SortKey{{Expr: ts, Desc: desc}, {Expr: value}}
+}
+
+func (b *builder) columnPick(t config.Trait) error {
+	p, err := b.pass(t.From)
+	if err != nil {
+		return err
+	}
+	value := b.ident(t.Pick)
+	filter := b.rowFilter(t, p.src)
+	if t.Rule == "most_frequent" {
+		b.mostFrequent(t, p.src, value, filter)
+		return nil
+	}
+	desc, why := true, "most recent"
+	if t.Rule == "first_seen" {
+		desc, why = false, "first seen"
+	}
+	p.cols = append(p.cols, column{
+		comment: fmt.Sprintf("%s: %s.%s, %s non-NULL value%s", t.Name, t.From, t.Pick, why, describeFilter(t)),
+		expr:    b.d.FirstBy(value, filter, b.recentOrder(p.src, value, desc)),
+		alias:   b.ident(t.Name),
+	})
+	b.joinOnce(traitsCTE(t.From))
+	b.base = append(b.base, column{expr: b.cast(t, traitsCTE(t.From)+"."+b.ident(t.Name)), alias: b.ident(t.Name)})
+	return nil
+}
+
+// mostFrequent counts each value per profile, then keeps the commonest:
+// this needs a grouping by value, so it gets CTEs of its own over the
+// source's joined rows.
+func (b *builder) mostFrequent(t config.Trait, src config.Source, value, filter string) {
+	counts, pick := "counts_"+t.Name, "pick_"+t.Name
+	lastSeen, ties := "", "ties: smallest value, the source has no timestamp"
+	order := []dialect.SortKey{{Expr: "occurrences", Desc: true}}
+	if src.Timestamp != "" {
+		lastSeen = ",\n        max(" + b.ident(src.Timestamp) + ") AS last_seen_at"
+		ties = "ties: most recent, then smallest value"
+		order = append(order, dialect.SortKey{Expr: "last_seen_at", Desc: true})
+	}
+	order = append(order, dialect.SortKey{Expr: "value"})
+	b.extra = append(b.extra, cte{
+		name:    counts,
+		comment: fmt.Sprintf("%s: how often each non-NULL value of %s.%s occurs per profile%s.", t.Name, src.Name, t.Pick, describeFilter(t)),
+		body: fmt.Sprintf(`SELECT
+        %[1]s,
+        %[2]s AS value,
+        count(*) AS occurrences%[3]s
+    FROM %[4]s
+    WHERE %[5]s
+    GROUP BY %[1]s, %[2]s`, ProfileColumn, value, lastSeen, rowsCTE(src.Name), and(value+" IS NOT NULL", filter)),
+	})
+	b.extra = append(b.extra, cte{
+		name:    pick,
+		comment: fmt.Sprintf("%s: the most frequent value (%s).", t.Name, ties),
+		body: fmt.Sprintf(`SELECT
+        %[1]s AS profile_id,
+        %[2]s AS %[3]s
+    FROM %[4]s
+    GROUP BY %[1]s`, ProfileColumn, b.d.FirstBy("value", "", order), b.ident(t.Name), counts),
+	})
+	b.joinOnce(pick)
+	b.base = append(b.base, column{expr: b.cast(t, pick+"."+b.ident(t.Name)), alias: b.ident(t.Name)})
+}
+
+// sourcePriority computes the most recent value in each listed source (in
+// that source's pass) and keeps the first non-NULL one in priority order.
+func (b *builder) sourcePriority(t config.Trait) error {
+	value := b.ident(t.Pick)
+	var alts []string
+	for i, name := range t.Priority {
+		p, err := b.pass(name)
+		if err != nil {
+			return err
+		}
+		why := "most recent non-NULL value"
+		if p.src.Timestamp == "" {
+			why = "smallest non-NULL value (the source has no timestamp)"
+		}
+		p.cols = append(p.cols, column{
+			comment: fmt.Sprintf("%s: priority %d of %d, %s.%s, %s%s", t.Name, i+1, len(t.Priority), name, t.Pick, why, describeFilter(t)),
+			expr:    b.d.FirstBy(value, b.rowFilter(t, p.src), b.recentOrder(p.src, value, true)),
+			alias:   b.ident(t.Name),
+		})
+		b.joinOnce(traitsCTE(name))
+		alts = append(alts, traitsCTE(name)+"."+b.ident(t.Name))
+	}
+	expr := alts[0]
+	if len(alts) > 1 {
+		expr = "COALESCE(" + strings.Join(alts, ", ") + ")"
+	}
+	b.base = append(b.base, column{
+		comment: fmt.Sprintf("%s: first source with a value, in order: %s", t.Name, strings.Join(t.Priority, ", ")),
+		expr:    b.cast(t, expr),
+		alias:   b.ident(t.Name),
+	})
+	return nil
+}
+
+// aggregateExpr renders an aggregate restricted to the rows meeting filter,
+// with CASE so that every dialect reads it.
+func aggregateExpr(a config.AggregateSpec, filter string) string {
+	distinct := ""
+	if a.Distinct {
+		distinct = "DISTINCT "
+	}
+	arg := a.Arg
+	if filter != "" {
+		if arg == "*" {
+			arg = "1"
+		}
+		arg = "CASE WHEN " + filter + " THEN " + arg + " END"
+	}
+	return a.Func + "(" + distinct + arg + ")"
+}
+
+func (b *builder) aggregate(t config.Trait) error {
+	p, err := b.pass(t.From)
+	if err != nil {
+		return err
+	}
+	a, ok := config.ParseAggregate(t.Aggregate)
+	if !ok {
+		return fmt.Errorf("invalid aggregate %q", t.Aggregate)
+	}
+	p.cols = append(p.cols, column{
+		comment: fmt.Sprintf("%s: %s over %s%s", t.Name, oneLine(t.Aggregate), t.From, describeFilter(t)),
+		expr:    aggregateExpr(a, b.rowFilter(t, p.src)),
+		alias:   b.ident(t.Name),
+	})
+	b.joinOnce(traitsCTE(t.From))
+	expr := traitsCTE(t.From) + "." + b.ident(t.Name)
+	var comment string
+	if a.Func == "count" {
+		expr = "COALESCE(" + expr + ", 0)"
+		comment = t.Name + ": a profile without rows counts 0"
+	}
+	b.base = append(b.base, column{comment: comment, expr: b.cast(t, expr), alias: b.ident(t.Name)})
+	return nil
+}
+
+// rfm adds the purchase inputs to the source's pass, then scores them in
+// two CTEs: quintiles, then tied values sharing the lowest score.
+func (b *builder) rfm(t config.Trait) error {
+	r := t.RFM
+	p, err := b.pass(r.From)
+	if err != nil {
+		return err
+	}
+	ts := r.Timestamp
+	if ts == "" {
+		ts = p.src.Timestamp
+	}
+	where := strings.TrimSpace(r.Where)
+	only := func(v string) string {
+		if where == "" {
+			return v
+		}
+		return "CASE WHEN " + where + " THEN " + v + " END"
+	}
+	last, freq, money := b.ident(t.Name+"__last_purchase"), b.ident(t.Name+"__purchases"), b.ident(t.Name+"__spend")
+	filter := ""
+	if where != "" {
+		filter = ", where " + oneLine(where)
+	}
+	p.cols = append(p.cols,
+		column{comment: fmt.Sprintf("%s: purchases in %s%s: last time, count, total %s", t.Name, r.From, filter, r.Amount),
+			expr: "max(" + only(b.ident(ts)) + ")", alias: last},
+		column{expr: "count(" + only("1") + ")", alias: freq},
+		column{expr: "sum(" + only(b.ident(r.Amount)) + ")", alias: money},
+	)
+	col := func(suffix string) string { return b.ident(t.Name + suffix) }
+	tiles, scores := "tiles_"+t.Name, "scores_"+t.Name
+	b.extra = append(b.extra, cte{
+		name:    tiles,
+		comment: fmt.Sprintf("%s: quintiles over the profiles with a purchase; 5 = most recent, most frequent, highest spend.", t.Name),
+		body: fmt.Sprintf(`SELECT
+        profile_id,
+        recency,
+        frequency,
+        monetary,
+        NTILE(5) OVER (ORDER BY recency DESC NULLS FIRST) AS r_tile,
+        NTILE(5) OVER (ORDER BY frequency) AS f_tile,
+        NTILE(5) OVER (ORDER BY monetary NULLS FIRST) AS m_tile
+    FROM (
+        SELECT
+            profile_id,
+            %[1]s AS recency,
+            %[2]s AS frequency,
+            %[3]s AS monetary
+        FROM %[4]s
+        WHERE %[2]s > 0
+    ) AS purchasers`, b.d.DaysBetween(last, b.now), freq, money, traitsCTE(r.From)),
+	})
+	score := func(tile, value string) string { return "min(" + tile + ") OVER (PARTITION BY " + value + ")" }
+	b.extra = append(b.extra, cte{
+		name:    scores,
+		comment: fmt.Sprintf("%s: tied values share a score (the lowest of their group), so equal customers are scored alike.", t.Name),
+		body: fmt.Sprintf(`SELECT
+        profile_id,
+        recency AS %[1]s,
+        frequency AS %[2]s,
+        monetary AS %[3]s,
+        %[7]s AS %[4]s,
+        %[8]s AS %[5]s,
+        %[9]s AS %[6]s
+    FROM %[10]s`, col("_recency"), col("_frequency"), col("_monetary"), col("_r"), col("_f"), col("_m"),
+			score("r_tile", "recency"), score("f_tile", "frequency"), score("m_tile", "monetary"), tiles),
+	})
+	b.joinOnce(scores)
+	code := b.d.Concat(b.d.CastText(scores+"."+col("_r")), b.d.CastText(scores+"."+col("_f")), b.d.CastText(scores+"."+col("_m")))
+	b.base = append(b.base,
+		column{comment: fmt.Sprintf("%s: RFM code, e.g. 545; NULL without purchases", t.Name), expr: code, alias: b.ident(t.Name)},
+		column{expr: scores + "." + col("_recency"), alias: col("_recency")},
+		column{comment: t.Name + ": no purchase counts 0", expr: "COALESCE(" + scores + "." + col("_frequency") + ", 0)", alias: col("_frequency")},
+		column{expr: scores + "." + col("_monetary"), alias: col("_monetary")},
+		column{expr: scores + "." + col("_r"), alias: col("_r")},
+		column{expr: scores + "." + col("_f"), alias: col("_f")},
+		column{expr: scores + "." + col("_m"), alias: col("_m")},
+	)
+	return nil
+}

@@ -1,0 +1,202 @@
+// Package segments compiles segments (audiences) into membership tables.
+//
+// # Tables
+//
+// For entity ENTITY (customer by default), in the project's schema:
+//
+//   - ENTITY_segment_NAME(profile_id): the members of segment NAME, one row
+//     per profile, e.g. sluice.customer_segment_vip.
+//   - ENTITY_segment_membership(segment, profile_id): every segment's
+//     members, one row per (segment, profile); always built, empty when the
+//     project has no segments.
+//
+// # Membership
+//
+// A segment's members are the profiles of ENTITY_profiles that
+//
+//   - match its where (a SQL condition over trait columns; NULL is not a
+//     match), or are returned by its sql (a query with a profile_id column;
+//     ids that are not profiles are left out and counted by a data check);
+//   - are not members of any segment in its exclude list (their final
+//     membership, after their own exclusions and groups);
+//   - in a priority group, are not held by a segment of the group that ranks
+//     before it: lower priority number first, ties by segment name. Each
+//     profile lands in at most one segment of a group: the best-ranked
+//     segment that selects it.
+//
+// Segments are built in dependency order (excluded segments and
+// better-ranked group peers first); config validation rejects cycles.
+// Tables of segments removed from the project are not dropped.
+package segments
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/models"
+)
+
+func init() { models.RegisterStage(models.OrderSegments, Stage) }
+
+// Table names the membership table of one segment: ENTITY_segment_NAME.
+func Table(c *models.Compiler, segment string) string {
+	return c.Table(c.Entity() + "_segment_" + segment)
+}
+
+// MembershipTable names ENTITY_segment_membership(segment, profile_id),
+// every segment's members.
+func MembershipTable(c *models.Compiler) string {
+	return c.Table(c.Entity() + "_segment_membership")
+}
+
+// Stage adds one step per segment, in dependency order, then the step that
+// gathers every membership, and one summary metric per segment (its size).
+// A project without an identity section has no profiles, so it adds
+// nothing.
+func Stage(c *models.Compiler, plan *models.Plan) error {
+	if c.P.Identity == nil {
+		return nil
+	}
+	for _, s := range Order(c.P.Segments) {
+		plan.Steps = append(plan.Steps, step(c, s))
+	}
+	for _, s := range c.P.Segments {
+		plan.Report = append(plan.Report, models.Metric{
+			Name: "segment " + s.Name,
+			SQL:  "SELECT count(*) FROM " + Table(c, s.Name),
+		})
+	}
+	plan.Steps = append(plan.Steps, membership(c))
+	return nil
+}
+
+// Order returns the segments so that each comes after the segments it
+// excludes and the better-ranked segments of its group; otherwise in
+// declaration order. It assumes a validated project (no cycles).
+func Order(segs []config.Segment) []config.Segment {
+	byName := map[string]config.Segment{}
+	for _, s := range segs {
+		byName[s.Name] = s
+	}
+	done := map[string]bool{}
+	var out []config.Segment
+	var visit func(s config.Segment)
+	visit = func(s config.Segment) {
+		if done[s.Name] {
+			return
+		}
+		done[s.Name] = true
+		for _, d := range append(config.RankedBefore(s, segs), s.Exclude...) {
+			if ds, ok := byName[d]; ok {
+				visit(ds)
+			}
+		}
+		out = append(out, s)
+	}
+	for _, s := range segs {
+		visit(s)
+	}
+	return out
+}
+
+func step(c *models.Compiler, s config.Segment) models.Step {
+	d := c.D
+	profiles := c.ProfilesTable()
+	var conds []cond
+	var checks []models.Check
+	what := "profiles matching where"
+	if s.Where != "" {
+		conds = append(conds, cond{"where", "(" + strings.TrimSpace(s.Where) + ")"})
+	} else {
+		what = "profiles returned by sql"
+		ids := "SELECT " + d.CastText("q.profile_id") + "\n        FROM (\n" + indent(userSQL(s.SQL), "            ") + "\n        ) AS q"
+		conds = append(conds, cond{"returned by the segment's sql", "profile_id IN (\n        " + ids + "\n    )"})
+		checks = append(checks, models.Check{
+			Name: "sql of segment " + s.Name,
+			SQL: fmt.Sprintf(`SELECT count(*)
+FROM (
+    SELECT DISTINCT %s AS id
+    FROM (
+%s
+    ) AS q
+) AS ids
+WHERE id IS NULL OR id NOT IN (SELECT profile_id FROM %s)`, d.CastText("q.profile_id"), indent(userSQL(s.SQL), "        "), profiles),
+			Columns: []models.Count{{Label: "profile ids returned that are not profiles (left out)", Problem: true}},
+			Origin:  s.At.Of("sql"),
+		})
+	}
+	for _, e := range s.Exclude {
+		conds = append(conds, cond{"exclude: members of " + e, "profile_id NOT IN (SELECT profile_id FROM " + Table(c, e) + ")"})
+	}
+	before := config.RankedBefore(s, c.P.Segments)
+	for _, b := range before {
+		conds = append(conds, cond{fmt.Sprintf("group %s: held by %s, which ranks before %s", s.Group, b, s.Name), "profile_id NOT IN (SELECT profile_id FROM " + Table(c, b) + ")"})
+	}
+	desc := fmt.Sprintf("Segment %s: %s", s.Name, what)
+	if len(s.Exclude) > 0 {
+		desc += ", minus members of " + strings.Join(s.Exclude, ", ")
+	}
+	if s.Group != "" {
+		desc += fmt.Sprintf(".\nGroup %s, priority %d: a profile belongs to the first segment of the group that selects it (lowest priority, then name)", s.Group, s.Priority)
+		if len(before) > 0 {
+			desc += "; ranked before this one: " + strings.Join(before, ", ")
+		}
+	}
+	desc += "."
+	if s.Description != "" {
+		desc += "\n" + s.Description
+	}
+	var where strings.Builder
+	for i, c := range conds {
+		where.WriteString("\n    -- " + c.comment + "\n    ")
+		if i > 0 {
+			where.WriteString("AND ")
+		}
+		where.WriteString(c.expr)
+	}
+	q := fmt.Sprintf("SELECT profile_id\nFROM %s\nWHERE%s", profiles, where.String())
+	return models.Step{
+		Name:        "segment_" + s.Name,
+		Kind:        models.KindSegment,
+		Description: desc,
+		Origin:      s.At.Of("name"),
+		SQL:         []string{d.ReplaceTable(Table(c, s.Name), q)},
+		Checks:      checks,
+	}
+}
+
+// membership gathers every segment's members in one table, so that syncs
+// and users can query all audiences at once.
+func membership(c *models.Compiler) models.Step {
+	d := c.D
+	var parts []string
+	for _, s := range c.P.Segments {
+		parts = append(parts, fmt.Sprintf("SELECT %s AS segment, profile_id FROM %s", d.String(s.Name), Table(c, s.Name)))
+	}
+	q := strings.Join(parts, "\nUNION ALL\n")
+	if len(parts) == 0 {
+		q = fmt.Sprintf("SELECT %s AS segment, %s AS profile_id\nWHERE 1 = 0", d.CastText("NULL"), d.CastText("NULL"))
+	}
+	return models.Step{
+		Name:        "segment_membership",
+		Kind:        models.KindSegment,
+		Description: "Every segment's members: one row per segment and profile.",
+		SQL:         []string{d.ReplaceTable(MembershipTable(c), q)},
+	}
+}
+
+// cond is one condition of a segment's WHERE, with why it is there.
+type cond struct{ comment, expr string }
+
+func userSQL(s string) string { return strings.TrimRight(strings.TrimSpace(s), ";") }
+
+func indent(s, prefix string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if strings.TrimSpace(l) != "" {
+			lines[i] = prefix + l
+		}
+	}
+	return strings.Join(lines, "\n")
+}

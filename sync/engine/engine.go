@@ -1,0 +1,548 @@
+// Package engine runs syncs: plan (diff in the warehouse, write nothing),
+// sync (lock, fold pending commits, diff, guard removals, send, commit per
+// batch, fold, log the run) and state reset.
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/connectors/destination"
+	"github.com/sluicehq/sluice/connectors/warehouse"
+	"github.com/sluicehq/sluice/sync/executor"
+	"github.com/sluicehq/sluice/sync/planner"
+	"github.com/sluicehq/sluice/sync/spec"
+	"github.com/sluicehq/sluice/sync/state"
+)
+
+// Opener opens a sync's destination; destination.Open by default.
+type Opener func(ctx context.Context, d config.Destination, projectDir string, s destination.SyncInfo, logger *slog.Logger) (destination.Destination, error)
+
+// Engine runs the syncs of one project against its warehouse.
+type Engine struct {
+	p      *config.Project
+	w      warehouse.Warehouse
+	store  *state.Store
+	Logger *slog.Logger
+	Now    func() time.Time
+	Open   Opener
+	// Heartbeat is how often a running sync refreshes its lock; Lease is
+	// how old a heartbeat from another host may be before the lock counts
+	// as abandoned.
+	Heartbeat, Lease time.Duration
+}
+
+// New returns an engine.
+func New(p *config.Project, w warehouse.Warehouse) (*Engine, error) {
+	st, err := state.New(w, p.StateSchema)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{
+		p: p, w: w, store: st,
+		Logger: slog.New(slog.DiscardHandler), Now: time.Now, Open: destination.Open,
+		Heartbeat: 30 * time.Second, Lease: 5 * time.Minute,
+	}, nil
+}
+
+// Store is the engine's state store.
+func (e *Engine) Store() *state.Store { return e.store }
+
+// Names lists the project's syncs, or checks the given names.
+func (e *Engine) Names(names []string) ([]string, error) {
+	if len(names) == 0 {
+		for _, s := range e.p.Syncs {
+			names = append(names, s.Name)
+		}
+		return names, nil
+	}
+	for _, n := range names {
+		if _, err := spec.Resolve(e.p, e.w.Dialect(), n); err != nil {
+			return nil, err
+		}
+	}
+	return names, nil
+}
+
+// Plan is one sync's diff, the shape `sluice plan --json` prints.
+type Plan struct {
+	Name            string `json:"name"`
+	Destination     string `json:"destination"`
+	DestinationType string `json:"destination_type"`
+	Mode            string `json:"mode"`
+	From            string `json:"from"`
+	Key             string `json:"key"`
+
+	Adds    int64  `json:"adds"`
+	Updates int64  `json:"updates"`
+	Removes int64  `json:"removes"`
+	Entries *int64 `json:"entries,omitempty"` // segment syncs: adds
+	Exits   *int64 `json:"exits,omitempty"`   // segment syncs: removals
+
+	Unchanged        int64   `json:"unchanged"`
+	AtDestination    int64   `json:"at_destination"`    // records this sync holds at the destination
+	NotConsented     int64   `json:"not_consented"`     // in the model, consent not true: never sent
+	ConsentWithdrawn int64   `json:"consent_withdrawn"` // part of removes
+	LeftModel        int64   `json:"left_model"`        // at the destination, no longer in the model
+	KeptByMode       int64   `json:"kept_by_mode"`      // left the model, not removed (mode)
+	UpdatesSkipped   int64   `json:"updates_not_sent"`  // insert mode
+	Invalid          Invalid `json:"invalid"`
+	Guard            Guard   `json:"removal_guard"`
+	HashChanged      bool    `json:"hash_function_changed,omitempty"`
+
+	Samples map[spec.Class][]planner.Sample `json:"samples,omitempty"`
+	Seconds float64                         `json:"seconds"`
+}
+
+// Invalid counts rows that are never sent.
+type Invalid struct {
+	NullKeyRows   int64 `json:"null_key_rows"`
+	DuplicateKeys int64 `json:"duplicate_keys"`
+	DuplicateRows int64 `json:"duplicate_rows"`
+}
+
+// Rows is every invalid row.
+func (i Invalid) Rows() int64 { return i.NullKeyRows + i.DuplicateRows }
+
+// Guard is the removal guard's verdict.
+type Guard struct {
+	Limit   int64  `json:"limit"`
+	Setting string `json:"max_removals"`
+	Blocked bool   `json:"blocked"`
+}
+
+// PlanOptions tune Plan.
+type PlanOptions struct {
+	Samples int // sample records per class
+}
+
+// Plan diffs a sync without writing anything anywhere.
+func (e *Engine) Plan(ctx context.Context, name string, opt PlanOptions) (*Plan, error) {
+	start := time.Now()
+	sp, err := spec.Resolve(e.p, e.w.Dialect(), name)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := planner.New(ctx, e.w, e.store, sp)
+	if err != nil {
+		return nil, err
+	}
+	d, err := pl.Plan(ctx, opt.Samples)
+	if err != nil {
+		return nil, err
+	}
+	size, err := e.atDestination(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	out := summarise(sp, d, size)
+	out.Seconds = time.Since(start).Seconds()
+	return out, nil
+}
+
+func (e *Engine) atDestination(ctx context.Context, sync string) (int64, error) {
+	pending, err := e.store.Pending(ctx, sync)
+	if err != nil {
+		return 0, err
+	}
+	if !pending {
+		return e.store.SnapshotSize(ctx, sync)
+	}
+	var n int64
+	err = warehouse.QueryRow(ctx, e.w, "SELECT count(*) FROM "+e.store.Snapshot(sync, true)+" AS s", &n)
+	return n, err
+}
+
+func summarise(sp *spec.Spec, d *planner.Plan, size int64) *Plan {
+	c := func(cl spec.Class) int64 { return d.Counts[cl].Keys }
+	out := &Plan{
+		Name: sp.Sync.Name, Destination: sp.Dest.Name, DestinationType: sp.Dest.Type, Mode: sp.Sync.Mode, From: sp.Sync.From, Key: sp.KeyField,
+		Unchanged: c(spec.Unchanged), AtDestination: size, NotConsented: c(spec.NoConsent),
+		LeftModel: c(spec.Gone), HashChanged: d.HashChanged,
+		Invalid: Invalid{NullKeyRows: d.Counts[spec.NullKey].Rows, DuplicateKeys: c(spec.Duplicate), DuplicateRows: d.Counts[spec.Duplicate].Rows},
+	}
+	if sp.Sends(spec.Add) {
+		out.Adds = c(spec.Add)
+	}
+	if sp.Sends(spec.Update) {
+		out.Updates = c(spec.Update)
+	} else {
+		out.UpdatesSkipped = c(spec.Update)
+	}
+	if sp.Sends(spec.Consent) {
+		out.Removes += c(spec.Consent)
+		out.ConsentWithdrawn = c(spec.Consent)
+	}
+	if sp.Sends(spec.Gone) {
+		out.Removes += c(spec.Gone)
+	} else {
+		out.KeptByMode = c(spec.Gone)
+	}
+	if sp.Segment {
+		entries, exits := out.Adds, out.Removes
+		out.Entries, out.Exits = &entries, &exits
+	}
+	out.Guard = guard(sp, out.Removes, size)
+	if len(d.Samples) > 0 {
+		out.Samples = d.Samples
+	}
+	return out
+}
+
+func guard(sp *spec.Spec, removes, size int64) Guard {
+	g := Guard{Setting: sp.Sync.MaxRemovals}
+	if g.Setting == "" {
+		g.Setting = config.DefaultMaxRemovals
+	}
+	if sp.MaxRemovalShare >= 0 {
+		g.Limit = int64(math.Floor(sp.MaxRemovalShare*float64(size) + 1e-9))
+	} else {
+		g.Limit = sp.MaxRemovalCount
+	}
+	g.Blocked = removes > g.Limit
+	return g
+}
+
+// GuardError says the removal guard refused a run.
+type GuardError struct {
+	Sync            string
+	Removes, AtDest int64
+	Limit           int64
+	Setting         string
+}
+
+func (e *GuardError) Error() string {
+	share := ""
+	if e.AtDest > 0 {
+		share = fmt.Sprintf(" (%.0f%%)", 100*float64(e.Removes)/float64(e.AtDest))
+	}
+	return fmt.Sprintf("would remove %d of the %d records it holds at the destination%s, above max_removals %s (%d): nothing was sent; check the model (a broken or empty extract?), or run again with --force",
+		e.Removes, e.AtDest, share, e.Setting, e.Limit)
+}
+
+// SyncOptions tune Sync.
+type SyncOptions struct {
+	Force    bool // let the removal guard pass
+	Samples  int  // sample records in the result's plan
+	Progress func(p executor.Progress, total int64)
+	// CrashAfter simulates a crash after the destination answered batch
+	// CrashAfter, before it is committed (tests only).
+	CrashAfter int
+}
+
+// Result is one sync run.
+type Result struct {
+	Plan
+	RunID      string               `json:"run_id"`
+	Status     string               `json:"status"`
+	Sent       int64                `json:"sent"`
+	Accepted   int64                `json:"accepted"`
+	Rejected   int64                `json:"rejected"`
+	Rejections []executor.Rejection `json:"rejection_samples,omitempty"`
+	Pending    int64                `json:"pending_rejections"`
+	Failures   map[string]int64     `json:"transform_failures,omitempty"`
+	Error      string               `json:"error,omitempty"`
+	Err        error                `json:"-"`
+}
+
+// active lists the runs of this process, so that a lock held by this
+// process for a run that is no longer active is known to be stale.
+var active sync.Map
+
+func newRunID(now time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return now.UTC().Format("20060102T150405.000000Z") + "-" + hex.EncodeToString(b[:])
+}
+
+func (e *Engine) stale(h state.Holder) bool {
+	me := state.Me("", e.Now())
+	if h.Host == me.Host {
+		if h.PID == me.PID {
+			_, running := active.Load(h.RunID)
+			return !running
+		}
+		return !processAlive(h.PID)
+	}
+	return e.Now().Sub(h.HeartbeatAt) > e.Lease
+}
+
+// Sync plans, applies and commits one sync. The result is always returned;
+// err says why the sync did not deliver everything (it is also in
+// Result.Err): a *state.LockedError, a *GuardError, a destination or
+// warehouse failure, or the context's error.
+func (e *Engine) Sync(ctx context.Context, name string, opt SyncOptions) (res *Result, err error) {
+	start := e.Now()
+	res = &Result{Plan: Plan{Name: name}}
+	defer func() {
+		res.Seconds = time.Since(start).Seconds()
+		if err != nil {
+			res.Err = err
+			res.Error = err.Error()
+		}
+	}()
+	sp, err := spec.Resolve(e.p, e.w.Dialect(), name)
+	if err != nil {
+		res.Status = state.RunFailed
+		return res, err
+	}
+	res.Destination, res.DestinationType, res.Mode, res.From, res.Key = sp.Dest.Name, sp.Dest.Type, sp.Sync.Mode, sp.Sync.From, sp.KeyField
+	if err := e.store.Ensure(ctx); err != nil {
+		res.Status = state.RunFailed
+		return res, err
+	}
+	runID := newRunID(start)
+	res.RunID = runID
+	me := state.Me(runID, start)
+	active.Store(runID, true)
+	defer active.Delete(runID)
+	if err := e.store.Lock(ctx, name, me, e.stale); err != nil {
+		res.Status = "locked"
+		return res, err
+	}
+	log := e.Logger.With("sync", name, "run_id", runID)
+	phase := time.Now()
+	step := func(what string) {
+		log.Debug("sync phase", "phase", what, "seconds", time.Since(phase).Seconds())
+		phase = time.Now()
+	}
+	// Bookkeeping after the run must happen even when it was cancelled.
+	bg, cancelBG := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	defer cancelBG()
+	crashed := false
+	defer func() {
+		if !crashed {
+			if uerr := e.store.Unlock(bg, name, runID); uerr != nil && err == nil {
+				err = uerr
+			}
+		}
+	}()
+	hbCtx, stopHB := context.WithCancel(ctx)
+	defer stopHB()
+	go func() {
+		t := time.NewTicker(e.Heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-hbCtx.Done():
+				return
+			case now := <-t.C:
+				if err := e.store.Heartbeat(hbCtx, name, runID, now); err != nil && hbCtx.Err() == nil {
+					log.Warn("refreshing the sync lock", "error", err)
+				}
+			}
+		}
+	}()
+
+	run := state.Run{RunID: runID, Sync: name, Destination: sp.Dest.Name, Mode: sp.Sync.Mode, StartedAt: start, Holder: me.Host + ":" + fmt.Sprint(me.PID)}
+	if err := e.store.StartRun(ctx, run); err != nil {
+		res.Status = state.RunFailed
+		return res, err
+	}
+	finish := func(status string, cause error) {
+		res.Status = status
+		run.Status, run.FinishedAt = status, e.Now()
+		run.Adds, run.Updates, run.Removes = res.Adds, res.Updates, res.Removes
+		run.Sent, run.Accepted, run.Rejected, run.Invalid = res.Sent, res.Accepted, res.Rejected, res.Invalid.Rows()
+		if cause != nil {
+			run.Error = cause.Error()
+		}
+		if ferr := e.store.FinishRun(bg, run); ferr != nil {
+			log.Error("recording the run", "error", ferr)
+		}
+		if ferr := e.store.Fold(bg, name); ferr != nil {
+			log.Error("advancing the snapshot", "error", ferr)
+		}
+	}
+
+	pl, err := planner.New(ctx, e.w, e.store, sp)
+	if err != nil {
+		finish(state.RunFailed, err)
+		return res, err
+	}
+	// Catch up with earlier runs: create the snapshot, fold commits a crash
+	// left behind, re-hash after a hash function change.
+	if err := e.store.EnsureSnapshot(ctx, name, pl.Canary(), start); err != nil {
+		finish(state.RunFailed, err)
+		return res, err
+	}
+	if err := e.store.Fold(ctx, name); err != nil {
+		finish(state.RunFailed, err)
+		return res, err
+	}
+	if err := pl.Refresh(ctx); err != nil {
+		finish(state.RunFailed, err)
+		return res, err
+	}
+	if pl.HashChanged() {
+		log.Warn("the warehouse's hash function changed: every record is sent once more")
+		if err := e.store.ForgetHashes(ctx, name, pl.Canary(), start); err != nil {
+			finish(state.RunFailed, err)
+			return res, err
+		}
+		if err := pl.Refresh(ctx); err != nil {
+			finish(state.RunFailed, err)
+			return res, err
+		}
+	}
+	step("prepare")
+	d, err := pl.Plan(ctx, opt.Samples)
+	if err != nil {
+		finish(state.RunFailed, err)
+		return res, err
+	}
+	step("plan")
+	size, err := e.store.SnapshotSize(ctx, name)
+	if err != nil {
+		finish(state.RunFailed, err)
+		return res, err
+	}
+	p := summarise(sp, d, size)
+	p.Seconds = 0
+	res.Plan = *p
+	if p.Guard.Blocked && !opt.Force {
+		gerr := &GuardError{Sync: name, Removes: p.Removes, AtDest: size, Limit: p.Guard.Limit, Setting: p.Guard.Setting}
+		finish(state.RunRefused, gerr)
+		return res, gerr
+	}
+	total := p.Adds + p.Updates + p.Removes
+	if total == 0 {
+		finish(state.RunSucceeded, nil)
+		e.afterRun(bg, name, runID, sp, log)
+		return res, nil
+	}
+
+	dest, err := e.Open(ctx, sp.Dest, e.p.Dir, destination.SyncInfo{
+		Name: name, Mode: sp.Sync.Mode, Key: sp.KeyField, List: sp.Sync.List, Fields: sp.Fields(),
+		BatchSize: sp.Sync.BatchSize, Rate: sp.Sync.Rate,
+	}, e.Logger)
+	if err != nil {
+		finish(state.RunFailed, err)
+		return res, err
+	}
+	defer dest.Close()
+	batch, conc, err := destination.EffectiveLimits(dest.Limits(), sp.Sync.BatchSize)
+	if err != nil {
+		err = fmt.Errorf("sync %s: %w", name, err)
+		finish(state.RunFailed, err)
+		return res, err
+	}
+	if err := dest.Check(ctx); err != nil {
+		finish(state.RunFailed, err)
+		return res, err
+	}
+	counts, err := pl.Materialize(ctx)
+	if err != nil {
+		finish(state.RunFailed, err)
+		return res, err
+	}
+	step("materialize")
+	total = 0
+	for _, n := range counts {
+		total += n
+	}
+	var progress func(executor.Progress)
+	if opt.Progress != nil {
+		progress = func(pr executor.Progress) { opt.Progress(pr, total) }
+		opt.Progress(executor.Progress{}, total)
+	}
+	xr, err := executor.Run(ctx, pl, executor.Options{
+		Dest:      dest,
+		Batch:     destination.Batch{Sync: name, RunID: runID, Mode: sp.Sync.Mode, List: sp.Sync.List},
+		BatchSize: batch, Concurrency: conc, Store: e.store, Now: e.Now, Progress: progress,
+		CrashAfter: opt.CrashAfter,
+	})
+	res.Sent, res.Accepted, res.Rejected, res.Rejections = xr.Sent, xr.Accepted, xr.Rejected, xr.Rejections
+	res.Failures = pl.Mapper().Failures()
+	step("send")
+	if xr.Crashed {
+		// The process "died": no fold, no run log, no unlock.
+		crashed = true
+		res.Status = "crashed"
+		stopHB()
+		return res, err
+	}
+	_ = pl.DropDelta(bg)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		finish(state.RunCancelled, err)
+		return res, err
+	case err != nil:
+		finish(state.RunFailed, err)
+		return res, err
+	}
+	status := state.RunSucceeded
+	if xr.Rejected > 0 {
+		status = state.RunRejected
+	}
+	finish(status, nil)
+	step("commit")
+	e.afterRun(bg, name, runID, sp, log)
+	step("tidy")
+	_, res.Pending, _ = e.store.Rejections(bg, name, 0)
+	if xr.Rejected > 0 {
+		return res, &RejectedError{Sync: name, Rejected: xr.Rejected, Sent: xr.Sent, First: xr.Rejections}
+	}
+	return res, nil
+}
+
+// afterRun tidies up after a run that went through every change.
+func (e *Engine) afterRun(ctx context.Context, name, runID string, sp *spec.Spec, log *slog.Logger) {
+	if err := e.store.ClearStaleRejections(ctx, name, runID); err != nil {
+		log.Warn("clearing old rejections", "error", err)
+	}
+	if err := e.store.Prune(ctx, name, e.Now().Add(-sp.Retention)); err != nil {
+		log.Warn("pruning the change log", "error", err)
+	}
+}
+
+// RejectedError says the destination rejected some records; they are
+// stored with their errors and sent again next run.
+type RejectedError struct {
+	Sync           string
+	Rejected, Sent int64
+	First          []executor.Rejection
+}
+
+func (e *RejectedError) Error() string {
+	msg := fmt.Sprintf("%d of %d records rejected by the destination (kept and retried next run)", e.Rejected, e.Sent)
+	if len(e.First) > 0 {
+		msg += fmt.Sprintf("; first: key %s: %s", e.First[0].Key, e.First[0].Error)
+	}
+	return msg
+}
+
+// Reset forgets a sync's snapshot so that the next run is a full resync.
+func (e *Engine) Reset(ctx context.Context, name string) error {
+	sp, err := spec.Resolve(e.p, e.w.Dialect(), name)
+	if err != nil {
+		return err
+	}
+	if err := e.store.Ensure(ctx); err != nil {
+		return err
+	}
+	now := e.Now()
+	runID := newRunID(now)
+	me := state.Me(runID, now)
+	active.Store(runID, true)
+	defer active.Delete(runID)
+	if err := e.store.Lock(ctx, name, me, e.stale); err != nil {
+		return err
+	}
+	defer e.store.Unlock(context.WithoutCancel(ctx), name, runID)
+	return e.store.Reset(ctx, name, state.Run{RunID: runID, Sync: name, Destination: sp.Dest.Name, Mode: sp.Sync.Mode, StartedAt: now, Holder: me.Host + ":" + fmt.Sprint(me.PID)})
+}
+
+// IsLocked reports whether err is a lock conflict.
+func IsLocked(err error) bool {
+	var le *state.LockedError
+	return errors.As(err, &le)
+}

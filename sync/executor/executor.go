@@ -1,0 +1,222 @@
+// Package executor applies a planned sync: it streams the changes out of the
+// warehouse, maps them to records, sends them in batches through the
+// destination pipeline (batching, bounded concurrency; pacing and retries
+// live in the destination's HTTP client), and commits every batch's
+// outcomes to the state store as soon as they are known.
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice/connectors/destination"
+	"github.com/sluicehq/sluice/sync/planner"
+	"github.com/sluicehq/sluice/sync/spec"
+	"github.com/sluicehq/sluice/sync/state"
+)
+
+// Options configure one apply.
+type Options struct {
+	Dest        destination.Destination
+	Batch       destination.Batch // sync, run, mode, list of every batch
+	BatchSize   int
+	Concurrency int
+	Store       *state.Store
+	Now         func() time.Time
+	Progress    func(Progress)
+	// GroupSize and GroupWait bound group commits (defaults 20,000
+	// outcomes, 250 ms).
+	GroupSize int
+	GroupWait time.Duration
+	// CrashAfter, when positive, simulates the process dying right after
+	// the destination answered batch number CrashAfter and before that
+	// answer is committed. For crash-safety tests.
+	CrashAfter int
+}
+
+func (o Options) groupSize() int {
+	if o.GroupSize > 0 {
+		return o.GroupSize
+	}
+	return 20000
+}
+
+func (o Options) groupWait() time.Duration {
+	if o.GroupWait > 0 {
+		return o.GroupWait
+	}
+	return 250 * time.Millisecond
+}
+
+// Progress is reported after each commit.
+type Progress struct {
+	Done, Accepted, Rejected int64
+}
+
+// Rejection is a rejected record, for reports.
+type Rejection struct {
+	Key, Op, Error string
+}
+
+// Result is what an apply delivered.
+type Result struct {
+	Sent     int64 // records handed to the destination with a known outcome
+	Accepted int64
+	Rejected int64
+	// AcceptedBy counts accepted records per class.
+	AcceptedBy map[spec.Class]int64
+	Rejections []Rejection // the first few
+	Crashed    bool        // a simulated crash stopped it
+}
+
+// ErrCrash is the simulated crash of Options.CrashAfter.
+var ErrCrash = errors.New("simulated crash between send and commit")
+
+type meta struct {
+	class spec.Class
+	hash  uint64
+	kept  string
+}
+
+const maxRejectionSamples = 5
+
+// Run sends the planner's materialised changes. The error is the first
+// failure that stopped the run (destination unusable, commit failed,
+// context cancelled); outcomes known before it are committed.
+func Run(ctx context.Context, pl *planner.Planner, o Options) (*Result, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	res := &Result{AcceptedBy: map[spec.Class]int64{}}
+	p := destination.NewPipeline[meta](ctx, o.Dest, o.Batch, o.BatchSize, o.Concurrency)
+	sp := pl.Spec()
+
+	var (
+		commitErr error
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+	)
+	// Commits must finish even when the run is cancelled: an answer the
+	// destination gave is worth keeping.
+	commitCtx, cancelCommit := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelCommit()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var pending []state.Change
+		var acc, rej int64
+		flush := func() {
+			if len(pending) == 0 || commitErr != nil || res.Crashed {
+				pending = pending[:0]
+				return
+			}
+			cctx, cancel := context.WithTimeout(commitCtx, 2*time.Minute)
+			err := o.Store.Commit(cctx, sp.Sync.Name, o.Batch.RunID, o.Now(), pending)
+			cancel()
+			if err != nil {
+				commitErr = err
+				p.Abort(err)
+				pending = pending[:0]
+				return
+			}
+			mu.Lock()
+			res.Accepted += acc
+			res.Rejected += rej
+			res.Sent += acc + rej
+			done := res.Sent
+			mu.Unlock()
+			acc, rej = 0, 0
+			pending = pending[:0]
+			if o.Progress != nil {
+				o.Progress(Progress{Done: done, Accepted: res.Accepted, Rejected: res.Rejected})
+			}
+		}
+		add := func(out destination.Outcome[meta]) {
+			if out.Err != nil || res.Crashed || commitErr != nil {
+				return // unknown outcome: sent again next run
+			}
+			if o.CrashAfter > 0 && out.Seq == o.CrashAfter {
+				res.Crashed = true
+				p.Abort(ErrCrash)
+				return
+			}
+			for i, it := range out.Items {
+				c := state.Change{Seq: int64(out.Seq), Key: it.Record.Key, Op: string(it.Record.Op), Class: string(it.Meta.class), Hash: it.Meta.hash}
+				if err := out.Errs[i]; err != nil {
+					c.Status, c.Error = state.Rejected, err.Error()
+					rej++
+					if len(res.Rejections) < maxRejectionSamples {
+						res.Rejections = append(res.Rejections, Rejection{Key: c.Key, Op: c.Op, Error: c.Error})
+					}
+				} else {
+					c.Status, c.Fields = state.Accepted, it.Meta.kept
+					acc++
+					mu.Lock()
+					res.AcceptedBy[it.Meta.class]++
+					mu.Unlock()
+				}
+				pending = append(pending, c)
+			}
+		}
+		// Group commit: outcomes are committed as soon as GroupSize of them
+		// are waiting or the oldest has waited GroupWait, so that a fast
+		// destination does not pay one warehouse transaction per batch and
+		// a slow one still commits each batch promptly.
+		outs := p.Outcomes()
+		timer := time.NewTimer(time.Hour)
+		timer.Stop()
+		armed := false
+		for {
+			select {
+			case out, ok := <-outs:
+				if !ok {
+					flush()
+					return
+				}
+				add(out)
+				switch {
+				case len(pending) >= o.groupSize():
+					flush()
+				case len(pending) > 0 && !armed:
+					timer.Reset(o.groupWait())
+					armed = true
+				}
+			case <-timer.C:
+				armed = false
+				flush()
+			}
+		}
+	}()
+
+	streamErr := pl.Stream(ctx, func(c planner.Change) error {
+		return p.Add(destination.Item[meta]{
+			Record: destination.Record{Op: c.Op, Key: c.Key, Fields: c.Fields},
+			Meta:   meta{class: c.Class, hash: c.Hash, kept: c.Kept},
+		})
+	})
+	if streamErr != nil {
+		p.Abort(streamErr)
+	}
+	pipeErr := p.Close()
+	wg.Wait()
+
+	switch {
+	case res.Crashed:
+		return res, ErrCrash
+	case commitErr != nil:
+		return res, commitErr
+	case pipeErr != nil && !errors.Is(pipeErr, context.Canceled):
+		return res, pipeErr
+	case ctx.Err() != nil:
+		return res, ctx.Err()
+	case streamErr != nil:
+		if errors.Is(streamErr, destination.ErrStopped) && pipeErr != nil {
+			return res, pipeErr
+		}
+		return res, fmt.Errorf("%w", streamErr)
+	}
+	return res, nil
+}

@@ -1,0 +1,555 @@
+// Package planner diffs a sync's model against its snapshot inside the
+// warehouse. One aggregate query classifies every key (add, update,
+// removal, unchanged, invalid) and returns counts and a few sample keys;
+// only those, and later the changed rows themselves, stream into Go.
+//
+// The diff, in SQL:
+//
+//	m = SELECT key, count(*) AS n, min(hash) AS h, bool_and(consent) AS ok
+//	    FROM (SELECT NULLIF(KEY_EXPR, '') AS key, hash(FINGERPRINT, COLUMNS...), CONSENT FROM MODEL)
+//	    GROUP BY key
+//	m FULL OUTER JOIN snapshot ON m.key = snapshot.key
+//
+// A NULL or empty key, or a key shared by several rows, is invalid: counted,
+// sampled, never sent, and never treated as a removal.
+package planner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/sluicehq/sluice/connectors/destination"
+	"github.com/sluicehq/sluice/connectors/warehouse"
+	"github.com/sluicehq/sluice/sync/internal/sqlfn"
+	"github.com/sluicehq/sluice/sync/mapping"
+	"github.com/sluicehq/sluice/sync/spec"
+	"github.com/sluicehq/sluice/sync/state"
+)
+
+// Planner diffs one sync.
+type Planner struct {
+	w      warehouse.Warehouse
+	f      sqlfn.Funcs
+	store  *state.Store
+	spec   *spec.Spec
+	mapper *mapping.Mapper
+
+	snapshot    string // SQL relation (key, hash, fields)
+	hasSnapshot bool
+	hashChanged bool
+	canary      uint64
+}
+
+// New prepares a planner: it checks that the model exists, reads its
+// columns, completes the mapping and checks the hash canary. It writes
+// nothing.
+func New(ctx context.Context, w warehouse.Warehouse, store *state.Store, sp *spec.Spec) (*Planner, error) {
+	f, err := sqlfn.For(w.Dialect())
+	if err != nil {
+		return nil, err
+	}
+	p := &Planner{w: w, f: f, store: store, spec: sp}
+	for _, t := range sp.Tables {
+		ok, err := w.TableExists(ctx, t[0], t[1])
+		if err != nil {
+			return nil, fmt.Errorf("sync %s: %w", sp.Sync.Name, err)
+		}
+		if !ok {
+			return nil, fmt.Errorf("sync %s reads %s.%s, which does not exist: run sluice build first", sp.Sync.Name, t[0], t[1])
+		}
+	}
+	cols, err := p.modelColumns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := sp.Complete(cols); err != nil {
+		return nil, err
+	}
+	if p.mapper, err = mapping.New(sp.Mapping, sp.Columns, sp.KeyField, sp.Sync.Nulls, sp.Sync.RemovalFields); err != nil {
+		return nil, fmt.Errorf("sync %s: %w", sp.Sync.Name, err)
+	}
+	if err := p.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Refresh re-reads the state the diff compares against (after a fold).
+func (p *Planner) Refresh(ctx context.Context) error {
+	name := p.spec.Sync.Name
+	var err error
+	if p.hasSnapshot, err = p.store.SnapshotExists(ctx, name); err != nil {
+		return err
+	}
+	var txt string
+	if err := warehouse.QueryRow(ctx, p.w, "SELECT CAST("+p.f.Canary()+" AS "+p.f.Text()+")", &txt); err != nil {
+		return fmt.Errorf("computing the hash canary: %w", err)
+	}
+	if p.canary, err = strconv.ParseUint(txt, 10, 64); err != nil {
+		return err
+	}
+	p.hashChanged = false
+	if p.hasSnapshot {
+		stored, ok, err := p.store.Canary(ctx, name)
+		if err != nil {
+			return err
+		}
+		p.hashChanged = ok && stored != p.canary
+		pending, err := p.store.Pending(ctx, name)
+		if err != nil {
+			return err
+		}
+		p.snapshot = p.store.Snapshot(name, pending)
+	} else {
+		t := p.f.Text()
+		p.snapshot = "(SELECT CAST(NULL AS " + t + ") AS " + p.f.Ident("key") + ", CAST(NULL AS " + p.f.HashType() + ") AS hash, CAST(NULL AS " + t + ") AS fields WHERE 1 = 0)"
+	}
+	return nil
+}
+
+// Mapper is the sync's record builder.
+func (p *Planner) Mapper() *mapping.Mapper { return p.mapper }
+
+// Spec is the resolved sync.
+func (p *Planner) Spec() *spec.Spec { return p.spec }
+
+// Canary is the warehouse's current hash canary.
+func (p *Planner) Canary() uint64 { return p.canary }
+
+// HashChanged reports that the warehouse's hash function changed since the
+// snapshot was taken: every record is compared as changed.
+func (p *Planner) HashChanged() bool { return p.hashChanged }
+
+func (p *Planner) modelColumns(ctx context.Context) ([]string, error) {
+	rows, err := p.w.Query(ctx, "SELECT * FROM "+p.spec.Model+" AS m WHERE 1 = 0")
+	if err != nil {
+		return nil, fmt.Errorf("sync %s: reading the columns of %s: %w", p.spec.Sync.Name, p.spec.Sync.From, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	return cols, rows.Close()
+}
+
+// KeyExpr is the key as the warehouse computes it, from a row aliased as
+// alias: text, transformed, NULL when empty.
+func (p *Planner) KeyExpr(alias string) string {
+	e := p.f.CastText(alias + "." + p.f.Ident(p.spec.KeyColumn))
+	for _, t := range p.spec.KeyTransforms {
+		e, _ = p.f.KeyTransform(t, e)
+	}
+	return "NULLIF(" + e + ", '')"
+}
+
+func (p *Planner) hashExpr(alias string) string {
+	exprs := []string{p.f.String(p.spec.Fingerprint())}
+	for _, c := range p.spec.Columns {
+		exprs = append(exprs, alias+"."+p.f.Ident(c))
+	}
+	return p.f.Hash(exprs)
+}
+
+func (p *Planner) consentExpr(alias string) string {
+	if p.spec.Consent == "" {
+		return "TRUE"
+	}
+	return p.f.IsTrue(alias + "." + p.f.Ident(p.spec.Consent))
+}
+
+// classes are the diff's classes by the integer code the SQL uses (an
+// integer groups faster than text).
+var classes = []spec.Class{spec.Unchanged, spec.Consent, spec.Gone, spec.Add, spec.Update, spec.NoConsent, spec.Duplicate, spec.NullKey}
+
+// ClassCode is the SQL code of a class in Classified.
+func ClassCode(c spec.Class) int { return slices.Index(classes, c) }
+
+func codes(cs ...spec.Class) string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = strconv.Itoa(ClassCode(c))
+	}
+	return strings.Join(out, ", ")
+}
+
+func classOfCode(code int) spec.Class {
+	if code < 0 || code >= len(classes) {
+		return ""
+	}
+	return classes[code]
+}
+
+// Classified is the diff: one row per key (k) with its class (a code, see
+// ClassCode), its model hash (h), its number of model rows (n), and the
+// smallest hash of the raw key column among its rows (hk), which finds
+// sample rows cheaply.
+func (p *Planner) Classified() string {
+	f := p.f
+	k := f.Ident("key")
+	changed := "m.h IS DISTINCT FROM s.hash"
+	if p.hashChanged {
+		changed = "TRUE"
+	}
+	c := func(cl spec.Class) string { return strconv.Itoa(ClassCode(cl)) }
+	return `SELECT coalesce(m.k, s.` + k + `) AS k,
+    CASE
+        WHEN m.n IS NOT NULL AND m.k IS NULL THEN ` + c(spec.NullKey) + `
+        WHEN m.n > 1 THEN ` + c(spec.Duplicate) + `
+        WHEN m.k IS NULL THEN ` + c(spec.Gone) + `
+        WHEN NOT m.ok AND s.` + k + ` IS NOT NULL THEN ` + c(spec.Consent) + `
+        WHEN NOT m.ok THEN ` + c(spec.NoConsent) + `
+        WHEN s.` + k + ` IS NULL THEN ` + c(spec.Add) + `
+        WHEN ` + changed + ` THEN ` + c(spec.Update) + `
+        ELSE ` + c(spec.Unchanged) + `
+    END AS class,
+    m.h AS h,
+    m.hk AS hk,
+    coalesce(m.n, 0) AS n
+FROM (
+    SELECT r.k, count(*) AS n, min(r.h) AS h, min(r.hk) AS hk, bool_and(r.ok) AS ok
+    FROM (
+        SELECT ` + p.KeyExpr("src") + ` AS k, ` + p.hashExpr("src") + ` AS h, ` + p.rawKeyHash("src") + ` AS hk, ` + p.consentExpr("src") + ` AS ok
+        FROM ` + p.spec.Model + ` AS src
+    ) AS r
+    GROUP BY r.k
+) AS m
+FULL OUTER JOIN ` + p.snapshot + ` AS s ON m.k = s.` + k
+}
+
+// rawKeyHash hashes the key column as stored, a cheap filter to find the
+// rows of a key again.
+func (p *Planner) rawKeyHash(alias string) string {
+	return p.f.Hash([]string{alias + "." + p.f.Ident(p.spec.KeyColumn)})
+}
+
+// Count is the size of one class.
+type Count struct {
+	Keys int64 // distinct keys
+	Rows int64 // model rows (several per key for duplicates)
+}
+
+// Sample is a record as it would be sent, or an invalid row.
+type Sample struct {
+	Class  spec.Class     `json:"class"`
+	Op     string         `json:"op,omitempty"`
+	Key    *string        `json:"key"`
+	Fields map[string]any `json:"fields"`
+}
+
+// Plan is the diff's summary.
+type Plan struct {
+	Counts      map[spec.Class]Count
+	Samples     map[spec.Class][]Sample
+	HashChanged bool
+}
+
+// Plan runs the diff and returns counts per class and up to samples sample
+// records per class. It writes nothing.
+func (p *Planner) Plan(ctx context.Context, samples int) (*Plan, error) {
+	name := p.spec.Sync.Name
+	n := max(samples, 1)
+	filter := "d.class <> " + codes(spec.Unchanged)
+	if samples <= 0 {
+		filter = "FALSE"
+	}
+	// Sample keys are the smallest of each class; the NULL-key class is one
+	// row, whose raw key hash min(hk) gives.
+	txt := p.f.Text()
+	q := "SELECT d.class, count(*), CAST(sum(d.n) AS " + p.f.BigInt() + "), " +
+		p.f.SampleBy("d.k", "d.k", n, filter) + ", " +
+		p.f.SampleBy("CAST(d.hk AS "+txt+")", "d.k", n, filter) + ", " +
+		"CAST(min(d.hk) AS " + txt + ")" +
+		" FROM (" + p.Classified() + ") AS d GROUP BY d.class"
+	rows, err := p.w.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("sync %s: diffing %s against its snapshot: %w", name, p.spec.Sync.From, err)
+	}
+	out := &Plan{Counts: map[spec.Class]Count{}, Samples: map[spec.Class][]Sample{}, HashChanged: p.hashChanged}
+	keys := map[spec.Class][]string{}
+	hashes := map[spec.Class][]string{}
+	list := func(js *string) []string {
+		var vs []*string
+		var out []string
+		if js != nil {
+			_ = json.Unmarshal([]byte(*js), &vs)
+		}
+		for _, v := range vs {
+			if v != nil {
+				out = append(out, *v)
+			}
+		}
+		return out
+	}
+	for rows.Next() {
+		var code int
+		var c Count
+		var sk, lo, minHash *string
+		var sumRows *int64
+		if err := rows.Scan(&code, &c.Keys, &sumRows, &sk, &lo, &minHash); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sync %s: reading the diff: %w", name, err)
+		}
+		if sumRows != nil {
+			c.Rows = *sumRows
+		}
+		cl := classOfCode(code)
+		out.Counts[cl] = c
+		keys[cl] = list(sk)
+		hashes[cl] = list(lo)
+		if cl == spec.NullKey && minHash != nil {
+			hashes[cl] = []string{*minHash}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return nil, fmt.Errorf("sync %s: diffing: %w", name, err)
+	}
+	rows.Close()
+	if samples > 0 {
+		if err := p.samples(ctx, out, keys, hashes, samples); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// samples fetches the sample records: model rows for adds, updates,
+// duplicates, rows without consent and NULL keys, found by their hashes
+// (hashing is the cheapest filter over the model); the key for removals.
+func (p *Planner) samples(ctx context.Context, out *Plan, keys, hashes map[spec.Class][]string, n int) error {
+	classOf := map[string]spec.Class{}
+	var lits, nullLits []string
+	for _, c := range []spec.Class{spec.Add, spec.Update, spec.Duplicate, spec.NoConsent, spec.NullKey} {
+		for _, k := range keys[c] {
+			classOf[k] = c
+		}
+		for _, h := range hashes[c] {
+			if _, err := strconv.ParseUint(h, 10, 64); err != nil {
+				continue
+			}
+			if c == spec.NullKey {
+				nullLits = append(nullLits, h)
+			} else {
+				lits = append(lits, h)
+			}
+		}
+	}
+	in := func(ls []string) string { return strings.Join(slices.Compact(slices.Sorted(slices.Values(ls))), ", ") }
+	var qs []string
+	if len(lits) > 0 {
+		// A key spelt many ways, or shared by many rows, gives at most a
+		// few sample rows.
+		qs = append(qs, "SELECT "+p.KeyExpr("m")+" AS __sluice_key, "+p.selectColumns("m")+" FROM "+p.spec.Model+" AS m WHERE "+
+			p.rawKeyHash("m")+" IN ("+in(lits)+") QUALIFY row_number() OVER (PARTITION BY "+p.rawKeyHash("m")+") <= "+strconv.Itoa(n))
+	}
+	if len(nullLits) > 0 {
+		qs = append(qs, "SELECT * FROM (SELECT "+p.KeyExpr("m")+" AS __sluice_key, "+p.selectColumns("m")+" FROM "+p.spec.Model+" AS m WHERE "+
+			p.rawKeyHash("m")+" IN ("+in(nullLits)+")) AS x WHERE x.__sluice_key IS NULL LIMIT "+strconv.Itoa(n))
+	}
+	for _, q := range qs {
+		type row struct {
+			key *string
+			row []any
+		}
+		var got []row
+		if err := p.scanSamples(ctx, q, func(key *string, r []any) { got = append(got, row{key, r}) }); err != nil {
+			return err
+		}
+		sort.SliceStable(got, func(i, j int) bool {
+			return (got[i].key == nil && got[j].key != nil) || (got[i].key != nil && got[j].key != nil && *got[i].key < *got[j].key)
+		})
+		for _, r := range got {
+			if r.key == nil {
+				if len(out.Samples[spec.NullKey]) < n {
+					out.Samples[spec.NullKey] = append(out.Samples[spec.NullKey], Sample{Class: spec.NullKey, Fields: p.mapper.RecordRaw(r.row)})
+				}
+				continue
+			}
+			c, ok := classOf[*r.key]
+			if !ok {
+				continue // a row with the same values under another key
+			}
+			s := Sample{Class: c, Key: r.key, Fields: p.mapper.Record(*r.key, r.row)}
+			if c == spec.Duplicate {
+				s.Fields = p.mapper.RecordRaw(r.row)
+			}
+			if p.spec.Sends(c) {
+				s.Op = string(p.spec.Op(c))
+			}
+			if c != spec.Duplicate && len(out.Samples[c]) >= n {
+				continue
+			}
+			out.Samples[c] = append(out.Samples[c], s)
+		}
+	}
+	for _, c := range []spec.Class{spec.Consent, spec.Gone} {
+		for _, k := range keys[c] {
+			k := k
+			s := Sample{Class: c, Key: &k, Fields: p.mapper.RemovalRecord(k, nil)}
+			if p.spec.Sends(c) {
+				s.Op = string(p.spec.Op(c))
+			}
+			out.Samples[c] = append(out.Samples[c], s)
+		}
+	}
+	return nil
+}
+
+func (p *Planner) scanSamples(ctx context.Context, q string, fn func(key *string, row []any)) error {
+	rows, err := p.w.Query(ctx, q)
+	if err != nil {
+		return fmt.Errorf("sync %s: reading sample rows: %w", p.spec.Sync.Name, err)
+	}
+	defer rows.Close()
+	n := len(p.spec.Columns)
+	for rows.Next() {
+		var key *string
+		row := make([]any, n)
+		dest := make([]any, n+1)
+		dest[0] = &key
+		for i := range row {
+			dest[i+1] = &row[i]
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("sync %s: reading sample rows: %w", p.spec.Sync.Name, err)
+		}
+		fn(key, row)
+	}
+	return rows.Err()
+}
+
+func (p *Planner) selectColumns(alias string) string {
+	cols := make([]string, len(p.spec.Columns))
+	for i, c := range p.spec.Columns {
+		cols[i] = alias + "." + p.f.Ident(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
+// sentClasses lists the codes of the classes the sync sends.
+func (p *Planner) sentClasses() string {
+	var out []spec.Class
+	for _, c := range spec.Changes {
+		if p.spec.Sends(c) {
+			out = append(out, c)
+		}
+	}
+	return codes(out...)
+}
+
+// DeltaTable is the work table a sync run materialises its changes in.
+func (p *Planner) DeltaTable() string { return p.store.Table("delta_" + p.spec.Sync.Name) }
+
+// Materialize writes the changes the sync sends into the delta table and
+// counts them per class.
+func (p *Planner) Materialize(ctx context.Context) (map[spec.Class]int64, error) {
+	f := p.f
+	k := f.Ident("key")
+	q := f.ReplaceTable(p.DeltaTable(), "SELECT d.k AS "+k+", d.class, d.h AS hash FROM ("+p.Classified()+") AS d WHERE d.class IN ("+p.sentClasses()+")")
+	if err := p.w.Exec(ctx, q); err != nil {
+		return nil, fmt.Errorf("sync %s: computing the changes: %w", p.spec.Sync.Name, err)
+	}
+	rows, err := p.w.Query(ctx, "SELECT class, count(*) FROM "+p.DeltaTable()+" GROUP BY class")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[spec.Class]int64{}
+	for rows.Next() {
+		var c int
+		var n int64
+		if err := rows.Scan(&c, &n); err != nil {
+			return nil, err
+		}
+		out[classOfCode(c)] = n
+	}
+	return out, rows.Err()
+}
+
+// DropDelta removes the delta table.
+func (p *Planner) DropDelta(ctx context.Context) error {
+	return p.w.Exec(ctx, p.f.DropTable(p.DeltaTable()))
+}
+
+// Change is one record to send.
+type Change struct {
+	Class  spec.Class
+	Op     destination.Op
+	Key    string
+	Hash   uint64
+	Fields map[string]any
+	// Kept is the JSON of the removal fields to keep in the snapshot.
+	Kept string
+}
+
+// Stream reads the materialised changes with their mapped fields, calling
+// fn for each: removals first, then adds and updates. Memory stays
+// proportional to a row.
+func (p *Planner) Stream(ctx context.Context, fn func(Change) error) error {
+	f := p.f
+	k := f.Ident("key")
+	removals, others := codes(spec.Consent, spec.Gone), codes(spec.Add, spec.Update)
+	// Removals need the kept fields of the snapshot; the others the
+	// model's row.
+	rq := "SELECT d." + k + ", d.class, d.hash, s.fields FROM " + p.DeltaTable() + " AS d" +
+		" LEFT JOIN " + p.snapshot + " AS s ON s." + k + " = d." + k +
+		" WHERE d.class IN (" + removals + ")"
+	oq := "SELECT d." + k + ", d.class, d.hash, NULL, " + p.selectColumns("m") + " FROM " + p.DeltaTable() + " AS d" +
+		" JOIN (SELECT " + p.KeyExpr("x") + " AS __sluice_key, x.* FROM " + p.spec.Model + " AS x) AS m ON m.__sluice_key = d." + k +
+		" WHERE d.class IN (" + others + ")"
+	if err := p.stream(ctx, rq, 0, fn); err != nil {
+		return err
+	}
+	return p.stream(ctx, oq, len(p.spec.Columns), fn)
+}
+
+func (p *Planner) stream(ctx context.Context, q string, ncols int, fn func(Change) error) error {
+	rows, err := p.w.Query(ctx, q)
+	if err != nil {
+		return fmt.Errorf("sync %s: reading the changes: %w", p.spec.Sync.Name, err)
+	}
+	defer rows.Close()
+	row := make([]any, ncols)
+	dest := make([]any, ncols+4)
+	var key string
+	var class int
+	var hash *uint64
+	var kept *string
+	dest[0], dest[1], dest[2], dest[3] = &key, &class, &hash, &kept
+	for i := range row {
+		dest[i+4] = &row[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("sync %s: reading the changes: %w", p.spec.Sync.Name, err)
+		}
+		cl := classOfCode(class)
+		c := Change{Class: cl, Op: p.spec.Op(cl), Key: key}
+		if hash != nil {
+			c.Hash = *hash
+		}
+		if c.Class.IsRemoval() {
+			var keptFields map[string]any
+			if kept != nil {
+				_ = json.Unmarshal([]byte(*kept), &keptFields)
+			}
+			c.Fields = p.mapper.RemovalRecord(key, keptFields)
+		} else {
+			c.Fields = p.mapper.Record(key, row)
+			if rf := p.mapper.Removal(c.Fields); len(rf) > 0 {
+				b, _ := json.Marshal(rf)
+				c.Kept = string(b)
+			}
+		}
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
