@@ -133,7 +133,7 @@ func benchStitch(b *testing.B, identifiers int) {
 	b.ReportMetric(cpu.Seconds(), "identity-cpu-s")
 	b.ReportMetric(float64(peak.rss)/(1<<20), "peak-rss-MB")
 	b.ReportMetric(float64(peak.duck)/(1<<20), "peak-duckdb-MB")
-	b.Logf("sluice: %d identifiers, %s profiles, largest %s, %d rounds (bound %d); %s; CPU %s; peak RSS %d MB, DuckDB %d MB",
+	b.Logf("sluice: %d identifiers, %s profiles, largest %s, %d rounds after the first pass (bound %d); %s; CPU %s; peak RSS %d MB, DuckDB %d MB",
 		ids, metric(res, "profiles"), metric(res, "largest profile (identifiers)"), r, roundBound(ids), strings.Join(steps, ", "), cpu.Round(time.Millisecond), peak.rss>>20, peak.duck>>20)
 
 	// (a) naive min-label propagation over the same graph, capped.
@@ -345,7 +345,7 @@ func BenchmarkChain(b *testing.B) {
 			nr, nt, done := naivePropagation(b, w, capRounds, 5*time.Minute)
 			b.ReportMetric(float64(nr), "naive-rounds")
 			b.ReportMetric(nt.Seconds(), "naive-s")
-			b.Logf("chain of %d identifiers: sluice %d rounds (bound %d) in %s; naive propagation %d rounds in %s, converged: %v (needs %d rounds: the distance from the smallest label to the far end)",
+			b.Logf("chain of %d identifiers: sluice %d rounds after the first pass (bound %d) in %s; naive propagation %d rounds in %s, converged: %v (needs %d rounds: the distance from the smallest label to the far end)",
 				g.identifiers(), r, roundBound(g.identifiers()), time.Duration(stepSeconds(res, StepComponents)*float64(time.Second)).Round(time.Millisecond),
 				nr, nt.Round(time.Millisecond), done, naiveNeeds(b, w))
 		})

@@ -82,7 +82,9 @@ type compiler struct {
 	limited []config.IDType // the types with limit_per_profile
 }
 
-func (k *compiler) table(suffix string) string { return k.c.Table(k.c.Entity() + "_identity_" + suffix) }
+func (k *compiler) table(suffix string) string {
+	return k.c.Table(k.c.Entity() + "_identity_" + suffix)
+}
 
 // Stage adds the identity steps: identity_edges, identity_components,
 // identity_guards (only with limits) and identity_map, and the identity
@@ -575,13 +577,17 @@ func (k *compiler) rowMapQuery(groups, profiles string) string {
 FROM %s AND r.edge IN (%s)
 GROUP BY %s, r.row_key  -- these sources are read by several edges`, strings.TrimPrefix(decide, "h.choice"), from, strings.Join(shared, ", "), k.sourceName("r.edge")))
 	}
+	// Rows sharing a primary key (reported by the source's key check) are
+	// folded into one entry, so that a trait joining on row_key counts each
+	// source row once; the smallest profile id wins, deterministically.
 	return fmt.Sprintf(`WITH per_row AS (
 %[1]s
 )
-SELECT %[2]s AS source, r.row_key, p.profile_id, r.seen_at
+SELECT %[2]s AS source, r.row_key, min(p.profile_id) AS profile_id, max(r.seen_at) AS seen_at
 FROM per_row AS r
 JOIN %[3]s AS g ON g.id = r.decider
-JOIN %[4]s AS p ON p.grp = g.grp`, indent(strings.Join(parts, "\nUNION ALL\n"), "    "), k.sourceName("r.edge"), groups, profiles)
+JOIN %[4]s AS p ON p.grp = g.grp
+GROUP BY %[2]s, r.row_key`, indent(strings.Join(parts, "\nUNION ALL\n"), "    "), k.sourceName("r.edge"), groups, profiles)
 }
 
 // metrics are the identity figures of the build summary.

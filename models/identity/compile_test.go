@@ -119,7 +119,6 @@ identity:
 	}
 }
 
-
 // A source read by two edges: each edge links its own columns, and the row
 // map still has one row per source row.
 func TestSourceInTwoEdges(t *testing.T) {

@@ -36,7 +36,6 @@ identity:
     - { source: ev, ids: { user_id: u, email: e, anonymous_id: a } }
 `
 
-
 // TestGuardInvariants checks, on random data, what the guards promise:
 // every profile respects every limit, every profile is connected through
 // its own rows, components within the limits are union-find's, and the

@@ -286,7 +286,9 @@ func formatExpr(d dialect.Dialect, t config.IDType, x string) string {
 		}
 		// Built inside out; printed outside in, so the comments read from
 		// the last step (top) to the first (bottom).
-		wrap := func(n int, why, v string) string { return fmt.Sprintf(" -- %d. %s\n", n, why) + indent(v, "    ") + "\n" }
+		wrap := func(n int, why, v string) string {
+			return fmt.Sprintf(" -- %d. %s\n", n, why) + indent(v, "    ") + "\n"
+		}
 		v := d.RegexpReplace(wrap(1, `delete separators: white space, dots, dashes, slashes, parentheses, "(0)"`, x), phoneSeparatorPattern, "")
 		v = d.RegexpReplace(wrap(2, "put the country code in front, then the first that applies: "+strings.Join(rule.branches, "; "), d.Concat(d.String(rule.prefix), v)), rule.pattern, rule.repl)
 		v = d.RegexpFullMatchOrNull(wrap(3, "the result must be a valid E.164 number (letters and the like fail here)", v), rule.valid)

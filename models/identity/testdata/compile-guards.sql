@@ -604,10 +604,11 @@ WITH per_row AS (
     JOIN "sluice"."customer_identity_row_hubs" AS h ON h.row_id = r.row_id
     WHERE r.row_key IS NOT NULL
 )
-SELECT CASE r.edge WHEN 1 THEN 'crm' WHEN 2 THEN 'web' WHEN 3 THEN 'orders' END AS source, r.row_key, p.profile_id, r.seen_at
+SELECT CASE r.edge WHEN 1 THEN 'crm' WHEN 2 THEN 'web' WHEN 3 THEN 'orders' END AS source, r.row_key, min(p.profile_id) AS profile_id, max(r.seen_at) AS seen_at
 FROM per_row AS r
 JOIN "sluice"."customer_identity_groups" AS g ON g.id = r.decider
-JOIN "sluice"."customer_identity_profiles" AS p ON p.grp = g.grp;
+JOIN "sluice"."customer_identity_profiles" AS p ON p.grp = g.grp
+GROUP BY CASE r.edge WHEN 1 THEN 'crm' WHEN 2 THEN 'web' WHEN 3 THEN 'orders' END, r.row_key;
 
 DROP TABLE IF EXISTS "sluice"."customer_identity_cc_links";
 
