@@ -231,8 +231,10 @@ func (k *compiler) edgesStep() (models.Step, error) {
 	}
 	ctes = append(ctes,
 		"-- every (row, id type) with a value, t being the id type's number, and\n-- every row itself (t = 0), which alone keeps the row's key\nfound AS (\n    "+strings.Join(found, "\n    UNION ALL\n    ")+"\n)",
-		"normalised AS (\n    SELECT\n        *,\n        "+junkExpr(d, "raw")+" AS junk,\n        CASE t\n            "+
-			strings.Join(formats, "\n            ")+"\n        END AS value\n    FROM found\n)",
+		"-- each distinct value is normalised once: the same e-mail or phone\n-- recurs in many rows, and the rules are regular expressions\nvalues_seen AS (\n    SELECT DISTINCT t, raw FROM found WHERE t > 0\n)",
+		"values_normalised AS (\n    SELECT\n        t,\n        raw,\n        "+junkExpr(d, "raw")+" AS junk,\n        CASE t\n            "+
+			strings.Join(formats, "\n            ")+"\n        END AS value\n    FROM values_seen\n)",
+		"normalised AS (\n    SELECT f.*, v.junk, v.value\n    FROM found AS f\n    LEFT JOIN values_normalised AS v ON v.t = f.t AND v.raw = f.raw\n)",
 		"judged AS (\n    SELECT\n        *,\n        CASE\n            WHEN t = 0 THEN NULL\n            WHEN junk THEN 'junk'\n            WHEN value IS NULL THEN 'rejected'\n            WHEN "+
 			blocked+" THEN 'blocklisted'\n        END AS problem\n    FROM normalised\n)",
 	)

@@ -66,9 +66,15 @@ WITH
         UNION ALL
         SELECT 3 AS edge, rn, row_key, seen_at, 0 AS t, NULL AS raw FROM edge_3  -- the row itself
     ),
-    normalised AS (
+    -- each distinct value is normalised once: the same e-mail or phone
+    -- recurs in many rows, and the rules are regular expressions
+    values_seen AS (
+        SELECT DISTINCT t, raw FROM found WHERE t > 0
+    ),
+    values_normalised AS (
         SELECT
-            *,
+            t,
+            raw,
             regexp_full_match(raw, '(?i)[\s\x{00A0}\x{202F}]*(?:null|undefined|none|n/a|nil|nan|[0.()/+_\-\s\x{00A0}\x{202F}]*)[\s\x{00A0}\x{202F}]*') AS junk,
             CASE t
                 WHEN 2 THEN CASE WHEN regexp_full_match(raw, '[^A-Z\s@\x{0080}-\x{10FFFF}]+@[^A-Z\s@\x{0080}-\x{10FFFF}]+\.[^A-Z\s@\x{0080}-\x{10FFFF}]+') THEN raw ELSE nullif(regexp_extract(lower(CASE WHEN regexp_matches(raw, '^[\s\x{00A0}\x{202F}]|[\s\x{00A0}\x{202F}]$') THEN regexp_replace(raw, '^[\s\x{00A0}\x{202F}]+|[\s\x{00A0}\x{202F}]+$', '', 'g') ELSE raw END), '^(?:[^\s@]+@[^\s@]+\.[^\s@]+)$'), '') END  -- email
@@ -83,7 +89,12 @@ WITH
                 WHEN 4 THEN CASE WHEN regexp_matches(raw, '^[\s\x{00A0}\x{202F}]|[\s\x{00A0}\x{202F}]$') THEN regexp_replace(raw, '^[\s\x{00A0}\x{202F}]+|[\s\x{00A0}\x{202F}]+$', '', 'g') ELSE raw END  -- user_id
                 WHEN 1 THEN CASE WHEN regexp_matches(raw, '^[\s\x{00A0}\x{202F}]|[\s\x{00A0}\x{202F}]$') THEN regexp_replace(raw, '^[\s\x{00A0}\x{202F}]+|[\s\x{00A0}\x{202F}]+$', '', 'g') ELSE raw END  -- anonymous_id
             END AS value
-        FROM found
+        FROM values_seen
+    ),
+    normalised AS (
+        SELECT f.*, v.junk, v.value
+        FROM found AS f
+        LEFT JOIN values_normalised AS v ON v.t = f.t AND v.raw = f.raw
     ),
     judged AS (
         SELECT
