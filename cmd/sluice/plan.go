@@ -42,19 +42,11 @@ options may be unset. --json prints one JSON document:
 			if err != nil {
 				return err
 			}
-			w, err := openSyncWarehouse(ctx, p)
+			w, eng, names, err := openEngine(ctx, p, args)
 			if err != nil {
 				return err
 			}
 			defer w.Close()
-			eng, err := engine.New(p, w)
-			if err != nil {
-				return &exitError{code: exitFailure, err: err}
-			}
-			names, err := eng.Names(args)
-			if err != nil {
-				return usageErr("%v", err)
-			}
 			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			if !skipBuild {
 				logTo := errOut

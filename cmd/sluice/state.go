@@ -33,19 +33,15 @@ rejections (sync_rejections) and locks (sync_locks).`,
 	return c
 }
 
-func openEngine(cmd *cobra.Command, g *globals) (*engine.Engine, func(), error) {
+// openStateEngine loads the project and opens its sync engine.
+func openStateEngine(cmd *cobra.Command, g *globals) (*engine.Engine, func(), error) {
 	p, err := loadProject(g, cmd.ErrOrStderr())
 	if err != nil {
 		return nil, nil, err
 	}
-	w, err := openSyncWarehouse(cmd.Context(), p)
+	w, eng, _, err := openEngine(cmd.Context(), p, nil)
 	if err != nil {
 		return nil, nil, err
-	}
-	eng, err := engine.New(p, w)
-	if err != nil {
-		w.Close()
-		return nil, nil, &exitError{code: exitFailure, err: err}
 	}
 	return eng, func() { w.Close() }, nil
 }
@@ -63,7 +59,7 @@ sync is running.`,
 		Example: `  sluice state reset vip_to_klaviyo`,
 		Args:    exactArgs(1, "one sync name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			eng, done, err := openEngine(cmd, g)
+			eng, done, err := openStateEngine(cmd, g)
 			if err != nil {
 				return err
 			}
@@ -100,7 +96,7 @@ releases it at once; use it only when you know no run is in progress.`,
 		Example: `  sluice state unlock vip_to_klaviyo`,
 		Args:    exactArgs(1, "one sync name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			eng, done, err := openEngine(cmd, g)
+			eng, done, err := openStateEngine(cmd, g)
 			if err != nil {
 				return err
 			}
@@ -133,7 +129,7 @@ func newStateShowCmd(g *globals) *cobra.Command {
 			if len(args) > 1 {
 				return usageErr("state show takes at most one sync name")
 			}
-			eng, done, err := openEngine(cmd, g)
+			eng, done, err := openStateEngine(cmd, g)
 			if err != nil {
 				return err
 			}

@@ -59,19 +59,11 @@ already running. With several syncs, the first of 1, 4, 5, 3 that applies.`,
 			if err != nil {
 				return err
 			}
-			w, err := openSyncWarehouse(ctx, p)
+			w, eng, names, err := openEngine(ctx, p, args)
 			if err != nil {
 				return err
 			}
 			defer w.Close()
-			eng, err := engine.New(p, w)
-			if err != nil {
-				return &exitError{code: exitFailure, err: err}
-			}
-			names, err := eng.Names(args)
-			if err != nil {
-				return usageErr("%v", err)
-			}
 			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			if len(names) == 0 {
 				fmt.Fprintln(out, "The project has no syncs: add some to a project file (see docs/syncs.md).")
@@ -249,6 +241,26 @@ func buildQuietly(ctx context.Context, p *config.Project, w warehouse.Warehouse,
 
 // duckdbLock matches DuckDB's message for a file another process holds.
 var duckdbLock = regexp.MustCompile(`Could not set lock on file "([^"]*)": Conflicting lock is held in (.*?) \(PID (\d+)\)`)
+
+// openEngine opens the warehouse and a sync engine over it, and resolves
+// the sync names given on the command line (all syncs when none).
+func openEngine(ctx context.Context, p *config.Project, args []string) (warehouse.Warehouse, *engine.Engine, []string, error) {
+	w, err := openSyncWarehouse(ctx, p)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	eng, err := engine.New(p, w)
+	if err != nil {
+		w.Close()
+		return nil, nil, nil, &exitError{code: exitFailure, err: err}
+	}
+	names, err := eng.Names(args)
+	if err != nil {
+		w.Close()
+		return nil, nil, nil, usageErr("%v", err)
+	}
+	return w, eng, names, nil
+}
 
 // openSyncWarehouse opens the warehouse, turning DuckDB's file lock (a
 // second process on an embedded database file) into the lock message of a
