@@ -173,6 +173,20 @@ identity:
 			},
 		},
 		{
+			name: "region without a phone id type",
+			files: map[string]string{
+				"sluice.yml": minimalRoot,
+				"id.yml": `sources:
+  - { name: crm, table: raw.crm, primary_key: id }
+identity:
+  id_types: { email: { normalize: email } }
+  edges:
+    - { source: crm, ids: { email: email }, region: country }
+`,
+			},
+			want: []string{"id.yml:6:53: region applies to phone numbers, but this edge has no id type with normalize: phone_e164"},
+		},
+		{
 			name: "trait mistakes",
 			files: map[string]string{
 				"sluice.yml": minimalRoot,

@@ -113,6 +113,7 @@ type Edge struct {
 	IDs       Mapping   `yaml:"ids" required:"true" doc:"Identifier type to column."`
 	Timestamp string    `yaml:"timestamp" doc:"Column telling when the identifiers were seen; default: the source's timestamp."`
 	Where     string    `yaml:"where" doc:"SQL condition limiting which rows link identifiers."`
+	Region    string    `yaml:"region" doc:"Column holding each row's ISO country code (FR, GB, US...): phone numbers written without a country prefix are read in that country. Rows without one, or with an unsupported one, use the id type's default_region."`
 	At        Positions `yaml:"-"`
 }
 

@@ -183,7 +183,7 @@ func (v *validator) identity(sources map[string]Source) map[string]IDType {
 	}
 	typeNames := sortedKeys(types)
 	for _, e := range id.Edges {
-		src, ok := v.sourceRef(e.Source, e.At.Of("source"), sources)
+		v.sourceRef(e.Source, e.At.Of("source"), sources)
 		for _, m := range e.IDs {
 			if _, known := types[m.Key]; !known {
 				v.add(m.KeyPos, "unknown id type %s%s (declared: %s)", quote(m.Key), didYouMean(m.Key, typeNames), strings.Join(typeNames, ", "))
@@ -195,8 +195,9 @@ func (v *validator) identity(sources map[string]Source) map[string]IDType {
 		if _, present := e.At["ids"]; present && len(e.IDs) == 0 {
 			v.add(e.At.Of("ids"), "an edge needs at least one identifier column")
 		}
-		_ = src
-		_ = ok
+		if e.Region != "" && !slices.ContainsFunc(e.IDs, func(m MappingEntry) bool { return types[m.Key].Normalize == "phone_e164" }) {
+			v.add(e.At.Of("region"), "region applies to phone numbers, but this edge has no id type with normalize: phone_e164")
+		}
 	}
 	return types
 }

@@ -80,6 +80,17 @@ type compiler struct {
 	id      *config.Identity
 	types   []config.IDType // in declaration order
 	limited []config.IDType // the types with limit_per_profile
+	regions bool            // some edge reads each row's phone region from a column
+}
+
+// isPhone reports whether the named id type is normalised to E.164.
+func (k *compiler) isPhone(name string) bool {
+	for _, t := range k.types {
+		if t.Name == name {
+			return t.Normalize == "phone_e164"
+		}
+	}
+	return false
 }
 
 func (k *compiler) table(suffix string) string {
@@ -96,6 +107,9 @@ func Stage(c *models.Compiler, plan *models.Plan) error {
 		return nil
 	}
 	k := &compiler{c: c, d: c.D, id: id, types: id.IDTypes}
+	for _, e := range id.Edges {
+		k.regions = k.regions || e.Region != ""
+	}
 	for _, t := range id.IDTypes {
 		if t.LimitPerProfile > 0 {
 			k.limited = append(k.limited, t)
@@ -196,12 +210,23 @@ func (k *compiler) edgesStep() (models.Step, error) {
 			RowKey(d, src, "s") + " AS row_key",
 			seen + " AS seen_at",
 		}
+		if e.Region != "" {
+			cols = append(cols, "upper(trim("+d.CastText("s."+d.Ident(e.Region))+")) AS region  -- country of national phone numbers")
+		}
+		regionless := "NULL AS region, "
+		if !k.regions {
+			regionless = ""
+		}
 		for j, m := range e.IDs {
 			cols = append(cols, d.CastText("s."+d.Ident(m.Value))+fmt.Sprintf(" AS v%d  -- %s", j+1, m.Key))
-			found = append(found, fmt.Sprintf("SELECT %d AS edge, rn, row_key, seen_at, %d AS t, v%d AS raw FROM %s WHERE v%d IS NOT NULL  -- %s",
-				i+1, k.typeNumber(m.Key), j+1, name, j+1, m.Key))
+			region := regionless
+			if e.Region != "" && k.isPhone(m.Key) {
+				region = "region, "
+			}
+			found = append(found, fmt.Sprintf("SELECT %d AS edge, rn, row_key, seen_at, %d AS t, %sv%d AS raw FROM %s WHERE v%d IS NOT NULL  -- %s",
+				i+1, k.typeNumber(m.Key), region, j+1, name, j+1, m.Key))
 		}
-		found = append(found, fmt.Sprintf("SELECT %d AS edge, rn, row_key, seen_at, 0 AS t, NULL AS raw FROM %s  -- the row itself", i+1, name))
+		found = append(found, fmt.Sprintf("SELECT %d AS edge, rn, row_key, seen_at, 0 AS t, %sNULL AS raw FROM %s  -- the row itself", i+1, regionless, name))
 		// The comment must not end a line that a column follows.
 		for c := range cols[:len(cols)-1] {
 			if i := strings.Index(cols[c], "  -- "); i >= 0 {
@@ -220,10 +245,19 @@ func (k *compiler) edgesStep() (models.Step, error) {
 	var formats, blocks []string
 	for _, t := range k.types {
 		n := k.typeNumber(t.Name)
-		formats = append(formats, fmt.Sprintf("WHEN %d THEN %s", n, indentRest(formatExpr(d, t, "raw"), "                ")+"  -- "+t.Name))
+		region := ""
+		if k.regions {
+			region = "region"
+		}
+		formats = append(formats, fmt.Sprintf("WHEN %d THEN %s", n, indentRest(formatExprIn(d, t, "raw", region), "                ")+"  -- "+t.Name))
 		if b := blockedExpr(d, t, "value"); b != "false" {
 			blocks = append(blocks, fmt.Sprintf("WHEN %d THEN %s", n, b))
 		}
+	}
+	regionCol, regionJoin := "", ""
+	if k.regions {
+		regionCol = "region, "
+		regionJoin = " AND coalesce(v.region, '') = coalesce(f.region, '')"
 	}
 	blocked := "false"
 	if len(blocks) > 0 {
@@ -231,10 +265,10 @@ func (k *compiler) edgesStep() (models.Step, error) {
 	}
 	ctes = append(ctes,
 		"-- every (row, id type) with a value, t being the id type's number, and\n-- every row itself (t = 0), which alone keeps the row's key\nfound AS (\n    "+strings.Join(found, "\n    UNION ALL\n    ")+"\n)",
-		"-- each distinct value is normalised once: the same e-mail or phone\n-- recurs in many rows, and the rules are regular expressions\nvalues_seen AS (\n    SELECT DISTINCT t, raw FROM found WHERE t > 0\n)",
-		"values_normalised AS (\n    SELECT\n        t,\n        raw,\n        "+junkExpr(d, "raw")+" AS junk,\n        CASE t\n            "+
+		"-- each distinct value is normalised once: the same e-mail or phone\n-- recurs in many rows, and the rules are regular expressions\nvalues_seen AS (\n    SELECT DISTINCT t, "+regionCol+"raw FROM found WHERE t > 0\n)",
+		"values_normalised AS (\n    SELECT\n        t,\n        "+regionCol+"raw,\n        "+junkExpr(d, "raw")+" AS junk,\n        CASE t\n            "+
 			strings.Join(formats, "\n            ")+"\n        END AS value\n    FROM values_seen\n)",
-		"normalised AS (\n    SELECT f.*, v.junk, v.value\n    FROM found AS f\n    LEFT JOIN values_normalised AS v ON v.t = f.t AND v.raw = f.raw\n)",
+		"normalised AS (\n    SELECT f.*, v.junk, v.value\n    FROM found AS f\n    LEFT JOIN values_normalised AS v ON v.t = f.t AND v.raw = f.raw"+regionJoin+"\n)",
 		"judged AS (\n    SELECT\n        *,\n        CASE\n            WHEN t = 0 THEN NULL\n            WHEN junk THEN 'junk'\n            WHEN value IS NULL THEN 'rejected'\n            WHEN "+
 			blocked+" THEN 'blocklisted'\n        END AS problem\n    FROM normalised\n)",
 	)
@@ -636,6 +670,9 @@ func CheckColumns(p *config.Project, cat models.Catalog, report func(config.Pos,
 		}
 		if e.Timestamp != "" {
 			models.RequireColumn(cat, e.Source, e.Timestamp, e.At.Of("timestamp"), report)
+		}
+		if e.Region != "" {
+			models.RequireColumn(cat, e.Source, e.Region, e.At.Of("region"), report)
 		}
 	}
 }

@@ -268,7 +268,12 @@ const (
 // formatExpr applies the type's normalize rule to the text expression x;
 // NULL when unreadable. The phone rule spans several lines, one per step,
 // each with a comment saying what it does.
-func formatExpr(d dialect.Dialect, t config.IDType, x string) string {
+func formatExpr(d dialect.Dialect, t config.IDType, x string) string { return formatExprIn(d, t, x, "") }
+
+// formatExprIn is formatExpr where region, when not empty, is an SQL
+// expression giving each row's ISO country: national phone numbers are read
+// in that country when it is supported, else in the type's default region.
+func formatExprIn(d dialect.Dialect, t config.IDType, x, region string) string {
 	fast := func(pattern, full string) string {
 		return "CASE WHEN " + d.RegexpFullMatch(x, pattern) + " THEN " + x + " ELSE " + full + " END"
 	}
@@ -290,7 +295,24 @@ func formatExpr(d dialect.Dialect, t config.IDType, x string) string {
 			return fmt.Sprintf(" -- %d. %s\n", n, why) + indent(v, "    ") + "\n"
 		}
 		v := d.RegexpReplace(wrap(1, `delete separators: white space, dots, dashes, slashes, parentheses, "(0)"`, x), phoneSeparatorPattern, "")
-		v = d.RegexpReplace(wrap(2, "put the country code in front, then the first that applies: "+strings.Join(rule.branches, "; "), d.Concat(d.String(rule.prefix), v)), rule.pattern, rule.repl)
+		v2 := d.RegexpReplace(wrap(2, "put the country code in front, then the first that applies: "+strings.Join(rule.branches, "; "), d.Concat(d.String(rule.prefix), v)), rule.pattern, rule.repl)
+		if region != "" {
+			// Each supported country has its own step 2; the separators
+			// are deleted (step 1) and the result checked (step 3) alike.
+			var whens []string
+			for _, r := range PhoneRegions() {
+				if r == t.DefaultRegion {
+					continue
+				}
+				rr, err := phoneRuleFor(r)
+				if err != nil {
+					continue
+				}
+				whens = append(whens, "WHEN "+d.String(r)+" THEN "+d.RegexpReplace(d.Concat(d.String(rr.prefix), v), rr.pattern, rr.repl))
+			}
+			v2 = "CASE " + region + "\n" + strings.Join(whens, "\n") + "\nELSE " + v2 + "\nEND"
+		}
+		v = v2
 		v = d.RegexpFullMatchOrNull(wrap(3, "the result must be a valid E.164 number (letters and the like fail here)", v), rule.valid)
 		// A number already in E.164 is left as it is (the steps would not change it).
 		return "CASE WHEN " + d.RegexpFullMatch(x, rule.valid) + " THEN " + x + "  -- already E.164\nELSE " + v + "END"
