@@ -268,7 +268,9 @@ const (
 // formatExpr applies the type's normalize rule to the text expression x;
 // NULL when unreadable. The phone rule spans several lines, one per step,
 // each with a comment saying what it does.
-func formatExpr(d dialect.Dialect, t config.IDType, x string) string { return formatExprIn(d, t, x, "") }
+func formatExpr(d dialect.Dialect, t config.IDType, x string) string {
+	return formatExprIn(d, t, x, "")
+}
 
 // formatExprIn is formatExpr where region, when not empty, is an SQL
 // expression giving each row's ISO country: national phone numbers are read
