@@ -615,15 +615,20 @@ GROUP BY %s, r.row_key  -- these sources are read by several edges`, strings.Tri
 	}
 	// Rows sharing a primary key (reported by the source's key check) are
 	// folded into one entry, so that a trait joining on row_key counts each
-	// source row once; the smallest profile id wins, deterministically.
+	// source row once; the smallest group wins, deterministically. Folding
+	// on numbers before naming sources and profiles keeps it cheap.
 	return fmt.Sprintf(`WITH per_row AS (
 %[1]s
+),
+folded AS (
+    SELECT r.edge, r.row_key, min(g.grp) AS grp, max(r.seen_at) AS seen_at
+    FROM per_row AS r
+    JOIN %[3]s AS g ON g.id = r.decider
+    GROUP BY r.edge, r.row_key
 )
-SELECT %[2]s AS source, r.row_key, min(p.profile_id) AS profile_id, max(r.seen_at) AS seen_at
-FROM per_row AS r
-JOIN %[3]s AS g ON g.id = r.decider
-JOIN %[4]s AS p ON p.grp = g.grp
-GROUP BY %[2]s, r.row_key`, indent(strings.Join(parts, "\nUNION ALL\n"), "    "), k.sourceName("r.edge"), groups, profiles)
+SELECT %[2]s AS source, r.row_key, p.profile_id, r.seen_at
+FROM folded AS r
+JOIN %[4]s AS p ON p.grp = r.grp`, indent(strings.Join(parts, "\nUNION ALL\n"), "    "), k.sourceName("r.edge"), groups, profiles)
 }
 
 // metrics are the identity figures of the build summary.

@@ -614,12 +614,16 @@ WITH per_row AS (
     FROM "sluice"."customer_identity_rows" AS r
     JOIN "sluice"."customer_identity_row_hubs" AS h ON h.row_id = r.row_id
     WHERE r.row_key IS NOT NULL
+),
+folded AS (
+    SELECT r.edge, r.row_key, min(g.grp) AS grp, max(r.seen_at) AS seen_at
+    FROM per_row AS r
+    JOIN "sluice"."customer_identity_groups" AS g ON g.id = r.decider
+    GROUP BY r.edge, r.row_key
 )
-SELECT CASE r.edge WHEN 1 THEN 'crm' WHEN 2 THEN 'web' WHEN 3 THEN 'orders' END AS source, r.row_key, min(p.profile_id) AS profile_id, max(r.seen_at) AS seen_at
-FROM per_row AS r
-JOIN "sluice"."customer_identity_groups" AS g ON g.id = r.decider
-JOIN "sluice"."customer_identity_profiles" AS p ON p.grp = g.grp
-GROUP BY CASE r.edge WHEN 1 THEN 'crm' WHEN 2 THEN 'web' WHEN 3 THEN 'orders' END, r.row_key;
+SELECT CASE r.edge WHEN 1 THEN 'crm' WHEN 2 THEN 'web' WHEN 3 THEN 'orders' END AS source, r.row_key, p.profile_id, r.seen_at
+FROM folded AS r
+JOIN "sluice"."customer_identity_profiles" AS p ON p.grp = r.grp;
 
 DROP TABLE IF EXISTS "sluice"."customer_identity_cc_links";
 
