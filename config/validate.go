@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -774,5 +773,3 @@ func (v *validator) syncFrom(s Sync, sources map[string]Source, segs map[string]
 		v.add(at, "invalid from %s: write profiles, segment.NAME or source.NAME", quote(s.From))
 	}
 }
-
-var _ = fmt.Sprintf
