@@ -36,10 +36,24 @@ It refuses to touch a directory that already holds a sluice.yml.`,
 			if _, err := demodata.Generate(data, demodata.Options{Profiles: examples.QuickstartProfiles, Seed: examples.QuickstartSeed}); err != nil {
 				return fmt.Errorf("writing sample data: %w", err)
 			}
+			// The warehouse file and compiled SQL are build output, not source.
+			ignore := filepath.Join(dir, ".gitignore")
+			if _, err := os.Stat(ignore); errors.Is(err, fs.ErrNotExist) {
+				if err := os.WriteFile(ignore, []byte(".sluice/\ntarget/\n"), 0o644); err != nil {
+					return fmt.Errorf("writing %s: %w", ignore, err)
+				}
+			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "Created a sluice project in %s with sample data for %d people.\n\nNext:\n", dir, examples.QuickstartProfiles)
-			fmt.Fprintf(out, "  sluice validate --project %s\n  sluice build --project %s\n", dir, dir)
-			fmt.Fprintf(out, "  sluice query --project %s \"SELECT count(*) FROM sluice.src_orders\"\n", dir)
+			for _, step := range []string{
+				"validate",
+				"build",
+				`query "SELECT rfm, count(*) FROM sluice.customer_profiles GROUP BY 1 ORDER BY 2 DESC LIMIT 5"`,
+				"plan",
+				"sync",
+			} {
+				fmt.Fprintf(out, "  sluice %s --project %s\n", step, dir)
+			}
 			return nil
 		},
 	}
