@@ -19,6 +19,11 @@ RUN apt-get update \
 COPY --from=build /out/sluice /usr/local/bin/sluice
 USER 10001
 WORKDIR /project
+# sluice run: the scheduler daemon, with probes, metrics and the status page
+# on port 8080 (see README, Running in production).
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 CMD ["sluice", "healthcheck"]
 ENTRYPOINT ["sluice"]
-# Mount the project at /project; override the command for other verbs.
-CMD ["build", "--project", "/project"]
+# Mount the project at /project; override the command for other verbs
+# (docker run ... sluice sync --project /project).
+CMD ["run", "--project", "/project", "--listen", ":8080", "--log-format", "json"]

@@ -113,7 +113,11 @@ func stepError(s *models.Step, err error) error {
 func runStep(ctx context.Context, w warehouse.Warehouse, s *models.Step, opt Options, res *Result) (StepResult, error) {
 	start := time.Now()
 	sr := StepResult{Name: s.Name, Kind: s.Kind}
-	if err := execAll(ctx, w, s.SQL); err != nil {
+	if l, ok := w.(warehouse.CSVLoader); ok && s.Seed != nil {
+		if err := l.LoadCSV(ctx, s.Seed.Schema, s.Seed.Name, s.Seed.Path, s.Seed.Types); err != nil {
+			return sr, err
+		}
+	} else if err := execAll(ctx, w, s.SQL); err != nil {
 		return sr, err
 	}
 	if l := s.Loop; l != nil {

@@ -70,6 +70,7 @@ func Load(dir string, opt Options) (*Project, error) {
 	p := &Project{
 		Dir: abs, Files: []string{ProjectFileName}, Version: pf.Version, Name: pf.Name,
 		Warehouse: pf.Warehouse, Schema: pf.Schema, StateSchema: pf.StateSchema, TimeZone: pf.TimeZone,
+		Daemon: pf.Daemon,
 	}
 	l.merge(p, pf.Sections)
 
@@ -138,8 +139,8 @@ func (l *loader) decodeFile(name string, data []byte, into any) {
 	}
 	d.decode(top, reflect.ValueOf(into))
 	if sf, ok := into.(*sectionsFile); ok {
-		projectKeys := []string{"version", "name", "warehouse", "schema", "state_schema", "time_zone", "include", "exclude"}
-		sectionKeys := []string{"seeds", "sources", "identity", "traits", "segments", "destinations", "syncs"}
+		projectKeys := []string{"version", "name", "warehouse", "schema", "state_schema", "time_zone", "include", "exclude", "daemon"}
+		sectionKeys := []string{"seeds", "sources", "identity", "traits", "segments", "destinations", "syncs", "alerts"}
 		for _, k := range sortedKeys(sf.Misplaced) {
 			v := sf.Misplaced[k]
 			keyPos := keyPosition(top, k, name)
@@ -178,6 +179,7 @@ func (l *loader) merge(p *Project, s Sections) {
 	p.Segments = append(p.Segments, s.Segments...)
 	p.Destinations = append(p.Destinations, s.Destinations...)
 	p.Syncs = append(p.Syncs, s.Syncs...)
+	p.Alerts = append(p.Alerts, s.Alerts...)
 }
 
 // findFiles lists the project's YAML files other than sluice.yml, in a

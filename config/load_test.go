@@ -81,7 +81,7 @@ func TestLoadProblems(t *testing.T) {
 		{
 			name:  "enum with suggestion",
 			files: map[string]string{"sluice.yml": "version: 1\nname: t\nwarehouse: { type: duckbd }\n"},
-			want:  []string{"sluice.yml:3:20: invalid type \"duckbd\": must be one of duckdb; did you mean `duckdb`?"},
+			want:  []string{"sluice.yml:3:20: invalid type \"duckbd\": must be one of duckdb, clickhouse, snowflake, bigquery; did you mean `duckdb`?"},
 		},
 		{
 			name:  "unsupported version",

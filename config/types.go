@@ -29,6 +29,7 @@ type Project struct {
 	Schema      string // where sluice builds its tables
 	StateSchema string // where sync state lives
 	TimeZone    string
+	Daemon      Daemon // settings of `sluice run`
 
 	Sections
 }
@@ -43,6 +44,7 @@ type ProjectFile struct {
 	TimeZone    string    `yaml:"time_zone" doc:"IANA time zone for schedules and time windows. Default: UTC."`
 	Include     []string  `yaml:"include" doc:"Glob patterns (relative to the project) of further YAML files to load. Default: *.yml, *.yaml, models/**/*.yml, models/**/*.yaml."`
 	Exclude     []string  `yaml:"exclude" doc:"Glob patterns of YAML files to skip, e.g. docker-compose.yml (always skipped)."`
+	Daemon      Daemon    `yaml:"daemon" doc:"Settings of sluice run, the scheduler daemon."`
 	Sections    `yaml:",inline"`
 	At          Positions `yaml:"-"`
 }
@@ -56,15 +58,40 @@ type Sections struct {
 	Segments     []Segment     `yaml:"segments" doc:"Audiences: subsets of profiles."`
 	Destinations []Destination `yaml:"destinations" doc:"Systems that receive data (Klaviyo, webhooks, files...)."`
 	Syncs        []Sync        `yaml:"syncs" doc:"What goes where, how and when."`
+	Alerts       []Alert       `yaml:"alerts" doc:"Webhooks (generic JSON or Slack) told when syncs fail, reject too much or fall behind schedule; sent by sluice run."`
 }
 
 // Warehouse selects and configures the warehouse connection.
 type Warehouse struct {
-	Type        string    `yaml:"type" required:"true" enum:"duckdb" doc:"Warehouse kind."`
-	Path        string    `yaml:"path" doc:"duckdb: database file, relative to the project; empty or :memory: for an in-memory database."`
-	MemoryLimit string    `yaml:"memory_limit" doc:"duckdb: cap on DuckDB's own memory, e.g. 2GB (DuckDB's memory_limit setting)."`
-	Threads     int       `yaml:"threads" doc:"duckdb: worker threads; default: all cores."`
-	At          Positions `yaml:"-"`
+	Type        string `yaml:"type" required:"true" enum:"duckdb,clickhouse,snowflake,bigquery" doc:"Warehouse kind."`
+	Path        string `yaml:"path" doc:"duckdb: database file, relative to the project; empty or :memory: for an in-memory database."`
+	MemoryLimit string `yaml:"memory_limit" doc:"duckdb: cap on DuckDB's own memory, e.g. 2GB (DuckDB's memory_limit setting)."`
+	Threads     int    `yaml:"threads" doc:"duckdb: worker threads; default: all cores."`
+
+	// ClickHouse connection: a DSN, or its parts.
+	DSN           Secret `yaml:"dsn" doc:"clickhouse: connection URL such as clickhouse://user:password@host:9000/db?secure=true (native protocol). It holds the password, so write it as a ${VAR} reference. Exclusive with host. snowflake: a gosnowflake DSN, user:password@account/database?warehouse=WH&role=ROLE, instead of account, user, password..."`
+	Host          string `yaml:"host" doc:"clickhouse: server host name. Default: 127.0.0.1."`
+	Port          int    `yaml:"port" doc:"clickhouse: native protocol port. Default: 9000, or 9440 with tls."`
+	Database      string `yaml:"database" doc:"clickhouse: default database, where sources written without a schema are read. Default: default. snowflake: database sluice reads and builds in (required without dsn)."`
+	User          string `yaml:"user" doc:"clickhouse: user name. Default: default. snowflake: login name (required without dsn)."`
+	Password      Secret `yaml:"password" doc:"clickhouse: password, as a ${VAR} reference. snowflake: password, unless private_key_file is given."`
+	TLS           bool   `yaml:"tls" doc:"clickhouse: connect with TLS (the secure native port)."`
+	TLSCAFile     string `yaml:"tls_ca_file" doc:"clickhouse: PEM file of the certificate authorities to trust, relative to the project; default: the system's."`
+	TLSSkipVerify bool   `yaml:"tls_skip_verify" doc:"clickhouse: accept any server certificate (tests only: this disables TLS's protection)."`
+
+	// Snowflake connection: a DSN, or account, user and password or key.
+	Account          string `yaml:"account" doc:"snowflake: account identifier, such as myorg-myaccount (what precedes .snowflakecomputing.com)."`
+	PrivateKeyFile   string `yaml:"private_key_file" doc:"snowflake: unencrypted PEM file of the user's RSA private key (PKCS#8 or PKCS#1) for key-pair authentication, relative to the project; used instead of password."`
+	VirtualWarehouse string `yaml:"warehouse" doc:"snowflake: virtual warehouse that runs sluice's queries; default: the user's default warehouse."`
+	Role             string `yaml:"role" doc:"snowflake: role to use; default: the user's default role."`
+
+	// BigQuery connection.
+	Project         string `yaml:"project" doc:"bigquery: Google Cloud project that runs the query jobs and holds the datasets sluice builds (schema and state_schema are datasets)."`
+	Dataset         string `yaml:"dataset" doc:"bigquery: default dataset, where sources written without a dataset are read."`
+	Location        string `yaml:"location" doc:"bigquery: location of the datasets and jobs, such as EU or us-central1. Default: the location BigQuery picks from the data."`
+	CredentialsFile string `yaml:"credentials_file" doc:"bigquery: service-account key file (JSON), relative to the project. Default: Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud auth, or the metadata server)."`
+
+	At Positions `yaml:"-"`
 }
 
 // Seed is a CSV file that build loads into a warehouse table.

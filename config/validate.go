@@ -42,6 +42,7 @@ func validate(p *Project, at Positions, sink *problemSink) {
 	segments := v.segments()
 	dests := v.destinations()
 	v.syncs(sources, traits, segments, dests)
+	v.daemonAndAlerts()
 }
 
 func (v *validator) add(p Pos, format string, args ...any) { v.sink.add(p, format, args...) }
@@ -91,6 +92,30 @@ func (v *validator) project(at Positions) {
 	}
 	if w.Threads < 0 {
 		v.add(w.At.Of("threads"), "threads must be positive")
+	}
+	if w.Type == "clickhouse" {
+		if w.DSN != "" && w.Host != "" {
+			v.add(w.At.Of("host"), "give either dsn or host (with port, database, user, password), not both")
+		}
+		if w.Port < 0 || w.Port > 65535 {
+			v.add(w.At.Of("port"), "invalid port %d: must be between 1 and 65535", w.Port)
+		}
+	}
+	if w.Type == "snowflake" && w.DSN == "" {
+		for _, k := range []struct{ key, val string }{{"account", w.Account}, {"user", w.User}, {"database", w.Database}} {
+			if k.val == "" {
+				v.add(w.At.Of("type"), "snowflake warehouse needs %s (or a dsn)", k.key)
+			}
+		}
+		if w.Password == "" && w.PrivateKeyFile == "" {
+			v.add(w.At.Of("type"), "snowflake warehouse needs password or private_key_file (or a dsn)")
+		}
+		if w.Password != "" && w.PrivateKeyFile != "" {
+			v.add(w.At.Of("private_key_file"), "give either password or private_key_file, not both")
+		}
+	}
+	if w.Type == "bigquery" && w.Project == "" {
+		v.add(w.At.Of("type"), "bigquery warehouse needs project (the Google Cloud project id)")
 	}
 }
 

@@ -123,6 +123,7 @@ func (c *Compiler) seeds(plan *Plan) error {
 			Description: fmt.Sprintf("Load %s into %s.%s.", s.Path, s.Schema, s.Name),
 			Origin:      s.At.Of("name"),
 			SQL:         []string{q},
+			Seed:        &SeedLoad{Schema: s.Schema, Name: s.Name, Path: filepath.Join(c.P.Dir, s.Path), Types: types},
 		})
 	}
 	return nil

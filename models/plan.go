@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/models/dialect"
 )
 
 // StepKind groups build steps for display and selection.
@@ -42,6 +43,17 @@ type Step struct {
 	Loop        *Loop
 	Finally     []string
 	Checks      []Check
+	// Seed, on a seed step, is the file SQL loads: a warehouse whose client
+	// loads local files itself (warehouse.CSVLoader) loads it instead of
+	// running SQL.
+	Seed *SeedLoad
+}
+
+// SeedLoad is a CSV file to load into a table (schema and name unquoted).
+type SeedLoad struct {
+	Schema, Name string
+	Path         string // absolute
+	Types        []dialect.ColumnType
 }
 
 // Loop repeats Body until Changed returns 0, at most MaxRounds times.
@@ -89,8 +101,14 @@ func (s Step) File(dialect string) string {
 	}
 	write := func(stmts []string) {
 		for _, q := range stmts {
+			q = strings.TrimRight(q, "; \n")
 			b.WriteString("\n")
-			b.WriteString(strings.TrimRight(q, "; \n"))
+			b.WriteString(q)
+			// A statement ending in a -- comment gets its semicolon on the
+			// next line, where the comment does not swallow it.
+			if last := q[strings.LastIndex(q, "\n")+1:]; strings.Contains(last, "--") {
+				b.WriteString("\n")
+			}
 			b.WriteString(";\n")
 		}
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -18,6 +17,7 @@ var version = "dev"
 
 type globals struct {
 	project string
+	unset   map[string][]string // destination -> unset variables of its options
 }
 
 func newRootCmd() *cobra.Command {
@@ -69,16 +69,18 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 }
 
 // loadProject loads and validates the project, printing every problem.
+// Unset variables of destination options are not problems here (see
+// envvars.go): they are remembered for sync, which says so per sync.
 func loadProject(g *globals, stderr io.Writer) (*config.Project, error) {
-	p, err := config.Load(g.project, config.Options{})
-	var probs config.Problems
-	if errors.As(err, &probs) {
+	p, byDest, probs, err := loadLenient(g.project)
+	if len(probs) > 0 {
 		printProblems(stderr, probs)
 		return nil, &exitError{code: exitFailure, err: fmt.Errorf("%s", plural(len(probs), "problem", "problems")+" in the project")}
 	}
 	if err != nil {
 		return nil, &exitError{code: exitFailure, err: err}
 	}
+	g.unset = byDest
 	return p, nil
 }
 

@@ -77,6 +77,13 @@ already running. With several syncs, the first of 1, 4, 5, 3 that applies.`,
 			code := exitOK
 			failed := 0
 			for _, name := range names {
+				if vars := g.unset[destinationOf(p, name)]; len(vars) > 0 {
+					failed++
+					fmt.Fprintf(out, "%-24s failed: destination %s needs %s\n", name, destinationOf(p, name), strings.Join(vars, ", "))
+					fmt.Fprintf(errOut, "sync %s: environment variable %s not set (used by destination %s)\n", name, strings.Join(vars, ", "), destinationOf(p, name))
+					code = worse(code, exitFailure)
+					continue
+				}
 				bar := newProgress(errOut, name)
 				res, err := eng.Sync(ctx, name, engine.SyncOptions{Force: force, Progress: bar.update})
 				bar.finish()
@@ -103,6 +110,16 @@ already running. With several syncs, the first of 1, 4, 5, 3 that applies.`,
 	c.Flags().BoolVar(&force, "force", false, "let the removal guard pass: remove more than max_removals in this run")
 	c.Flags().BoolVar(&skipBuild, "skip-build", false, "do not build the models first; diff the tables of the last build")
 	return c
+}
+
+// destinationOf names a sync's destination.
+func destinationOf(p *config.Project, sync string) string {
+	for _, s := range p.Syncs {
+		if s.Name == sync {
+			return s.To
+		}
+	}
+	return ""
 }
 
 func exitCodeOf(err error) int {
@@ -336,6 +353,15 @@ func allInDestinations(p *config.Project, probs []config.Problem) bool {
 		for _, v := range d.Options {
 			walk(v.Pos.File, v.Node)
 		}
+	}
+	// Alerts and the daemon's token are only read by sluice run.
+	for _, a := range p.Alerts {
+		for _, pos := range a.At {
+			at[pos] = true
+		}
+	}
+	for _, pos := range p.Daemon.At {
+		at[pos] = true
 	}
 	for _, pr := range probs {
 		if !at[pr.Pos] {

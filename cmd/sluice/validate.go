@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -31,11 +30,11 @@ the warehouse for sources it can already read.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Column checks run even when the configuration has problems, so
 			// that one run reports everything.
-			p, err := config.Load(g.project, config.Options{})
-			var probs config.Problems
-			if !errors.As(err, &probs) && err != nil {
+			p, byDest, probs, err := loadLenient(g.project)
+			if err != nil {
 				return &exitError{code: exitFailure, err: err}
 			}
+			noteUnset(cmd.ErrOrStderr(), byDest)
 			if p != nil {
 				colProbs, err := checkColumns(cmd.Context(), p, offline || len(probs) > 0)
 				if err != nil {

@@ -40,7 +40,20 @@ type Record struct {
 	// are nested maps. Removals carry the key field and the sync's
 	// removal_fields only.
 	Fields map[string]any
+	// Reason tells why a removal happens, for destinations where the two
+	// differ (withdrawn consent unsubscribes; leaving the model may only
+	// leave a list). Empty for upserts and adds.
+	Reason Reason
 }
+
+// Reason is why a record is removed.
+type Reason string
+
+// Removal reasons.
+const (
+	ReasonGone    Reason = "gone"    // the record left the model, or the segment
+	ReasonConsent Reason = "consent" // the sync's consent turned false
+)
 
 // Batch is the unit a destination writes in one call.
 type Batch struct {

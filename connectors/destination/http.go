@@ -40,6 +40,22 @@ type HTTPOptions struct {
 	// limit resets (for example Brevo's x-sib-ratelimit-reset); values
 	// above 1e9 are read as Unix times. Retry-After is always honoured.
 	ResetHeaders []string
+	// Quota names the headers by which the server announces what is left
+	// of its limits, to slow down before they run out (see QuotaHeaders).
+	Quota *QuotaHeaders
+	// Endpoints limit requests per endpoint, with windows (a burst and a
+	// steady window, say) that must all have room, for vendors that
+	// publish such limits; the first endpoint a request matches applies.
+	// A 429 with a wait holds back every request to that endpoint.
+	Endpoints []EndpointLimit
+	// LimitKey, when set, shares the endpoint limiters with every client of
+	// the process that has the same key and endpoints: use one key per
+	// vendor account (a hash of the base URL and credentials), since
+	// vendors count per account and each sync run opens its own client.
+	LimitKey string
+	// WindowMargin is added to every endpoint window (default
+	// DefaultWindowMargin; negative: none).
+	WindowMargin time.Duration
 
 	Logger *slog.Logger
 }
@@ -86,9 +102,16 @@ func NewHTTPClient(o HTTPOptions) *HTTPClient {
 	if o.Rate > 0 {
 		limiter = rate.NewLimiter(rate.Limit(o.Rate), o.Burst)
 	}
+	switch {
+	case o.WindowMargin == 0:
+		o.WindowMargin = DefaultWindowMargin
+	case o.WindowMargin < 0:
+		o.WindowMargin = 0
+	}
 	c := &HTTPClient{transport: tr, limiter: limiter}
 	rc := retryablehttp.NewClient()
-	rc.HTTPClient = &http.Client{Transport: &pacedTransport{base: tr, limiter: limiter}, Timeout: o.Timeout}
+	rc.HTTPClient = &http.Client{Transport: &pacedTransport{base: tr, limiter: limiter, name: o.Name, quota: newQuotaPacer(o.Quota), maxWait: o.MaxRetryAfter,
+		endpoints: newEndpointLimiters(o.LimitKey, o.Endpoints, o.WindowMargin), resetHeaders: o.ResetHeaders}, Timeout: o.Timeout}
 	rc.Logger = nil
 	rc.RetryMax = o.MaxRetries
 	rc.RetryWaitMin = o.RetryWaitMin
@@ -164,10 +187,18 @@ func (c *HTTPClient) Do(ctx context.Context, method, url string, header http.Hea
 // Close releases idle connections (and their goroutines).
 func (c *HTTPClient) Close() { c.transport.CloseIdleConnections() }
 
-// pacedTransport waits for a token before every attempt.
+// pacedTransport waits for a token before every attempt, and tells the
+// context's HTTPObserver, if any, how each attempt went.
 type pacedTransport struct {
 	base    http.RoundTripper
 	limiter *rate.Limiter
+	name    string
+	quota   *quotaPacer
+	maxWait time.Duration
+	// endpoints pace each endpoint's windows; resetHeaders read a 429's
+	// wait for them.
+	endpoints    *endpointLimiters
+	resetHeaders []string
 }
 
 func (t *pacedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -176,7 +207,71 @@ func (t *pacedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
-	return t.base.RoundTrip(req)
+	if t.quota != nil {
+		g, err := t.quota.wait(req, t.name, t.maxWait)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := t.roundTrip(req)
+		t.quota.observe(g, resp)
+		return resp, err
+	}
+	return t.roundTrip(req)
+}
+
+func (t *pacedTransport) roundTrip(req *http.Request) (*http.Response, error) {
+	// The endpoint's turn is taken last, right before sending, so that the
+	// times its windows book are the times requests leave.
+	if ep := t.endpoints.For(req); ep != nil {
+		if err := ep.Wait(req.Context()); err != nil {
+			return nil, err
+		}
+		resp, err := t.observed(req)
+		if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
+			if wait, ok := serverWait(resp, t.resetHeaders); ok {
+				ep.PauseUntil(time.Now().Add(wait))
+			}
+		}
+		return resp, err
+	}
+	return t.observed(req)
+}
+
+func (t *pacedTransport) observed(req *http.Request) (*http.Response, error) {
+	observe, _ := req.Context().Value(observerKey{}).(HTTPObserver)
+	if observe == nil {
+		return t.base.RoundTrip(req)
+	}
+	start := time.Now()
+	resp, err := t.base.RoundTrip(req)
+	ev := HTTPEvent{Destination: t.name, Method: req.Method, Duration: time.Since(start), Err: err}
+	if resp != nil {
+		ev.Status = resp.StatusCode
+	}
+	observe(ev)
+	return resp, err
+}
+
+// HTTPEvent is one attempt of a destination request, as its observer sees
+// it: no URL, header or body, which may carry secrets or personal data.
+type HTTPEvent struct {
+	Destination string // HTTPOptions.Name
+	Method      string
+	Status      int // 0 when no answer came (Err says why)
+	Duration    time.Duration
+	Err         error
+}
+
+// HTTPObserver is told about every attempt (retries included) of the
+// requests sent with a context that carries it: metrics, for instance.
+type HTTPObserver func(HTTPEvent)
+
+type observerKey struct{}
+
+// WithHTTPObserver returns a context whose destination requests are
+// reported to observe.
+func WithHTTPObserver(ctx context.Context, observe HTTPObserver) context.Context {
+	return context.WithValue(ctx, observerKey{}, observe)
 }
 
 // serverWait reads how long the server asks to wait: Retry-After (seconds

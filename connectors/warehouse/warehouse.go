@@ -35,6 +35,25 @@ type Warehouse interface {
 	Close() error
 }
 
+// CSVLoader is implemented by warehouses whose SQL cannot read a file on
+// the machine sluice runs on (cloud warehouses): their client loads a
+// seed's CSV file (header row, column types pinned by types, the others
+// detected) into schema.table, replacing it. The builder uses it instead of
+// the seed step's SQL.
+type CSVLoader interface {
+	LoadCSV(ctx context.Context, schema, table, path string, types []dialect.ColumnType) error
+}
+
+// RowAppender is implemented by warehouses whose client appends rows to a
+// table faster than SQL text can carry them (DuckDB's appender,
+// ClickHouse's native column blocks). The sync state store commits each
+// batch's outcomes through it when the warehouse offers it. Every row holds
+// one value per column of the table, in the table's column order; nil is
+// NULL.
+type RowAppender interface {
+	AppendRows(ctx context.Context, schema, table string, rows [][]any) error
+}
+
 // Rows is a streaming result. *sql.Rows satisfies it.
 type Rows interface {
 	Columns() ([]string, error)

@@ -87,6 +87,29 @@ type Dialect interface {
 	HexDigest(expr string) string
 	// ArgMin is an aggregate: arg on the row with the smallest key.
 	ArgMin(arg, key string) string
+	// Mod is the remainder of the integer division of a by b (it may be an
+	// operator expression: parenthesise it where it is an operand).
+	Mod(a, b string) string
+
+	// Portable building blocks: what SQL engines spell differently, or
+	// what some (ClickHouse 18.16) lack, so that models write one query
+	// for every warehouse.
+
+	// Lower and Upper change the case of text, Unicode included.
+	Lower(expr string) string
+	Upper(expr string) string
+	// Trim removes leading and trailing spaces.
+	Trim(expr string) string
+	// Bool is a boolean literal.
+	Bool(b bool) string
+	// RowNumber numbers the rows of a SELECT from 1, in no given order
+	// (every row gets a distinct number).
+	RowNumber() string
+	// NumberRows is a query returning every column of query plus col, the
+	// row's position (from 1) in the given order.
+	NumberRows(query, col string, order []SortKey) string
+	// SupportsCTE reports whether WITH name AS (subquery) works; see Scope.
+	SupportsCTE() bool
 }
 
 // ColumnType pins one column's SQL type.
@@ -97,6 +120,9 @@ type ColumnType struct{ Column, Type string }
 type SortKey struct {
 	Expr string
 	Desc bool
+	// NullsFirst puts NULLs first (NumberRows only; FirstBy always puts
+	// them last).
+	NullsFirst bool
 }
 
 var (

@@ -168,3 +168,44 @@ func (DuckDB) HexDigest(expr string) string { return "md5(" + expr + ")" }
 
 // ArgMin implements Dialect.
 func (DuckDB) ArgMin(arg, key string) string { return "arg_min(" + arg + ", " + key + ")" }
+
+// Lower implements Dialect.
+func (DuckDB) Lower(expr string) string { return "lower(" + expr + ")" }
+
+// Upper implements Dialect.
+func (DuckDB) Upper(expr string) string { return "upper(" + expr + ")" }
+
+// Trim implements Dialect.
+func (DuckDB) Trim(expr string) string { return "trim(" + expr + ")" }
+
+// Bool implements Dialect.
+func (DuckDB) Bool(b bool) string {
+	if b {
+		return "TRUE"
+	}
+	return "FALSE"
+}
+
+// RowNumber implements Dialect.
+func (DuckDB) RowNumber() string { return "row_number() OVER ()" }
+
+// NumberRows implements Dialect with row_number().
+func (DuckDB) NumberRows(query, col string, order []SortKey) string {
+	keys := make([]string, len(order))
+	for i, k := range order {
+		keys[i] = k.Expr
+		if k.Desc {
+			keys[i] += " DESC"
+		}
+		if k.NullsFirst {
+			keys[i] += " NULLS FIRST"
+		} else {
+			keys[i] += " NULLS LAST"
+		}
+	}
+	return "SELECT row_number() OVER (ORDER BY " + strings.Join(keys, ", ") + ") AS " + col + ", unnumbered.*\nFROM (\n" +
+		indentLines(query, "    ") + "\n) AS unnumbered"
+}
+
+// SupportsCTE implements Dialect.
+func (DuckDB) SupportsCTE() bool { return true }

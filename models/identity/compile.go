@@ -157,9 +157,9 @@ func (k *compiler) typeNumber(name string) int {
 func (k *compiler) typeName(col string) string {
 	whens := make([]string, len(k.types))
 	for i, name := range k.typeNames() {
-		whens[i] = fmt.Sprintf("WHEN %d THEN %s", i+1, k.d.String(name))
+		whens[i] = fmt.Sprintf("WHEN %s = %d THEN %s", col, i+1, k.d.String(name))
 	}
-	return "CASE " + col + " " + strings.Join(whens, " ") + " END"
+	return "CASE " + strings.Join(whens, " ") + " END"
 }
 
 func (k *compiler) typeNames() []string {
@@ -175,9 +175,9 @@ func (k *compiler) typeNames() []string {
 func (k *compiler) sourceName(col string) string {
 	whens := make([]string, len(k.id.Edges))
 	for i, e := range k.id.Edges {
-		whens[i] = fmt.Sprintf("WHEN %d THEN %s", i+1, k.d.String(e.Source))
+		whens[i] = fmt.Sprintf("WHEN %s = %d THEN %s", col, i+1, k.d.String(e.Source))
 	}
-	return "CASE " + col + " " + strings.Join(whens, " ") + " END"
+	return "CASE " + strings.Join(whens, " ") + " END"
 }
 
 // edgesStep reads every edge source once: it normalises the identifiers,
@@ -187,46 +187,41 @@ func (k *compiler) sourceName(col string) string {
 func (k *compiler) edgesStep() (models.Step, error) {
 	d := k.d
 	occ := k.table("occurrences")
-	var ctes, found []string
+	scope := dialect.NewScope(d, func(name string) string { return k.table("w_" + name) })
+	var found []string
 	for i, e := range k.id.Edges {
 		src, ok := k.c.Source(e.Source)
 		if !ok {
 			return models.Step{}, fmt.Errorf("%s: identity edge: unknown source %s", e.At.Of("source"), e.Source)
 		}
-		// The edge's CTE is read once per id column; its row numbers must
-		// agree between the reads, so it is evaluated once (DuckDB
-		// materialises a CTE that is referenced several times).
+		// The edge's subquery is read once per id column; its row numbers
+		// must agree between the reads, so it is evaluated once (DuckDB
+		// materialises a CTE that is referenced several times; other
+		// dialects a work table).
 		name := fmt.Sprintf("edge_%d", i+1)
 		ts := e.Timestamp
 		if ts == "" {
 			ts = src.Timestamp
 		}
-		seen := "CAST(NULL AS TIMESTAMP)"
+		seen := d.Cast("NULL", "TIMESTAMP")
 		if ts != "" {
 			seen = d.TryCast("s."+d.Ident(ts), "TIMESTAMP")
 		}
 		cols := []string{
-			"row_number() OVER () AS rn",
+			d.RowNumber() + " AS rn",
 			RowKey(d, src, "s") + " AS row_key",
 			seen + " AS seen_at",
 		}
 		if e.Region != "" {
-			cols = append(cols, "upper(trim("+d.CastText("s."+d.Ident(e.Region))+")) AS region  -- country of national phone numbers")
+			cols = append(cols, d.Upper(d.Trim(d.CastText("s."+d.Ident(e.Region))))+" AS region  -- country of national phone numbers")
 		}
-		regionless := "NULL AS region, "
+		regionless := d.CastText("NULL") + " AS region, "
 		if !k.regions {
 			regionless = ""
 		}
 		for j, m := range e.IDs {
 			cols = append(cols, d.CastText("s."+d.Ident(m.Value))+fmt.Sprintf(" AS v%d  -- %s", j+1, m.Key))
-			region := regionless
-			if e.Region != "" && k.isPhone(m.Key) {
-				region = "region, "
-			}
-			found = append(found, fmt.Sprintf("SELECT %d AS edge, rn, row_key, seen_at, %d AS t, %sv%d AS raw FROM %s WHERE v%d IS NOT NULL  -- %s",
-				i+1, k.typeNumber(m.Key), region, j+1, name, j+1, m.Key))
 		}
-		found = append(found, fmt.Sprintf("SELECT %d AS edge, rn, row_key, seen_at, 0 AS t, %sNULL AS raw FROM %s  -- the row itself", i+1, regionless, name))
 		// The comment must not end a line that a column follows.
 		for c := range cols[:len(cols)-1] {
 			if i := strings.Index(cols[c], "  -- "); i >= 0 {
@@ -237,10 +232,19 @@ func (k *compiler) edgesStep() (models.Step, error) {
 		}
 		where := ""
 		if strings.TrimSpace(e.Where) != "" {
-			where = "\n    WHERE (" + strings.TrimSpace(e.Where) + ")"
+			where = "\nWHERE (" + strings.TrimSpace(e.Where) + ")"
 		}
-		ctes = append(ctes, fmt.Sprintf("-- edge %d: source %s%s\n%s AS (\n    SELECT\n        %s\n    FROM %s AS s%s\n)",
-			i+1, e.Source, posComment(e.At.Of("source")), name, strings.Join(cols, "\n        "), k.c.SourceView(e.Source), where))
+		ref := scope.Add(name, fmt.Sprintf("edge %d: source %s%s", i+1, e.Source, posComment(e.At.Of("source"))),
+			fmt.Sprintf("SELECT\n    %s\nFROM %s AS s%s", strings.Join(cols, "\n    "), k.c.SourceView(e.Source), where))
+		for j, m := range e.IDs {
+			region := regionless
+			if e.Region != "" && k.isPhone(m.Key) {
+				region = "region, "
+			}
+			found = append(found, fmt.Sprintf("SELECT %d AS edge, rn, row_key, seen_at, %d AS t, %sv%d AS raw FROM %s WHERE v%d IS NOT NULL  -- %s",
+				i+1, k.typeNumber(m.Key), region, j+1, ref, j+1, m.Key))
+		}
+		found = append(found, fmt.Sprintf("SELECT %d AS edge, rn, row_key, seen_at, 0 AS t, %s%s AS raw FROM %s  -- the row itself", i+1, regionless, d.CastText("NULL"), ref))
 	}
 	var formats, blocks []string
 	for _, t := range k.types {
@@ -249,31 +253,36 @@ func (k *compiler) edgesStep() (models.Step, error) {
 		if k.regions {
 			region = "region"
 		}
-		formats = append(formats, fmt.Sprintf("WHEN %d THEN %s", n, indentRest(formatExprIn(d, t, "raw", region), "                ")+"  -- "+t.Name))
-		if b := blockedExpr(d, t, "value"); b != "false" {
-			blocks = append(blocks, fmt.Sprintf("WHEN %d THEN %s", n, b))
+		formats = append(formats, fmt.Sprintf("WHEN t = %d THEN %s", n, indentRest(formatExprIn(d, t, "raw", region), "            ")+"  -- "+t.Name))
+		if b := blockedExpr(d, t, "value"); b != d.Bool(false) {
+			blocks = append(blocks, fmt.Sprintf("WHEN t = %d THEN %s", n, b))
 		}
 	}
-	regionCol, regionJoin := "", ""
+	regionCol, regionKey, regionJoin := "", "", ""
 	if k.regions {
 		regionCol = "region, "
-		regionJoin = " AND coalesce(v.region, '') = coalesce(f.region, '')"
+		regionKey = "coalesce(region, '') AS v_region, "
+		regionJoin = " AND v.v_region = coalesce(f.region, '')"
 	}
-	blocked := "false"
+	blocked := d.Bool(false)
 	if len(blocks) > 0 {
-		blocked = "CASE t\n                " + strings.Join(blocks, "\n                ") + "\n                ELSE false\n            END"
+		blocked = "CASE\n            " + strings.Join(blocks, "\n            ") + "\n            ELSE " + d.Bool(false) + "\n        END"
 	}
-	ctes = append(ctes,
-		"-- every (row, id type) with a value, t being the id type's number, and\n-- every row itself (t = 0), which alone keeps the row's key\nfound AS (\n    "+strings.Join(found, "\n    UNION ALL\n    ")+"\n)",
-		"-- each distinct value is normalised once: the same e-mail or phone\n-- recurs in many rows, and the rules are regular expressions\nvalues_seen AS (\n    SELECT DISTINCT t, "+regionCol+"raw FROM found WHERE t > 0\n)",
-		"values_normalised AS (\n    SELECT\n        t,\n        "+regionCol+"raw,\n        "+junkExpr(d, "raw")+" AS junk,\n        CASE t\n            "+
-			strings.Join(formats, "\n            ")+"\n        END AS value\n    FROM values_seen\n)",
-		"normalised AS (\n    SELECT f.*, v.junk, v.value\n    FROM found AS f\n    LEFT JOIN values_normalised AS v ON v.t = f.t AND v.raw = f.raw"+regionJoin+"\n)",
-		"judged AS (\n    SELECT\n        *,\n        CASE\n            WHEN t = 0 THEN NULL\n            WHEN junk THEN 'junk'\n            WHEN value IS NULL THEN 'rejected'\n            WHEN "+
-			blocked+" THEN 'blocklisted'\n        END AS problem\n    FROM normalised\n)",
-	)
-	occurrences := d.ReplaceTable(occ, "WITH\n"+indent(strings.Join(ctes, ",\n"), "    ")+`
-SELECT
+	foundRef := scope.Add("found", "every (row, id type) with a value, t being the id type's number, and\nevery row itself (t = 0), which alone keeps the row's key",
+		strings.Join(found, "\nUNION ALL\n"))
+	seenRef := scope.Add("values_seen", "each distinct value is normalised once: the same e-mail or phone\nrecurs in many rows, and the rules are regular expressions",
+		"SELECT DISTINCT t, "+regionCol+"raw FROM "+foundRef+" WHERE t > 0")
+	normRef := scope.Add("values_normalised", "",
+		"SELECT\n    t AS v_t,\n    "+regionKey+"raw AS v_raw,\n    "+junkExpr(d, "raw")+" AS junk,\n    CASE\n        "+
+			strings.Join(formats, "\n        ")+"\n    END AS value\nFROM "+seenRef)
+	// The join's right side has names of its own: ClickHouse 18.16
+	// mishandles a join on several keys whose names both sides share.
+	joinedRef := scope.Add("normalised", "",
+		"SELECT f.*, v.junk, v.value\nFROM "+foundRef+" AS f\nLEFT JOIN "+normRef+" AS v ON v.v_t = f.t AND v.v_raw = f.raw"+regionJoin)
+	judgedRef := scope.Add("judged", "",
+		"SELECT\n    *,\n    CASE\n        WHEN t = 0 THEN NULL\n        WHEN junk THEN 'junk'\n        WHEN value IS NULL THEN 'rejected'\n        WHEN "+
+			blocked+" THEN 'blocklisted'\n    END AS problem\nFROM "+joinedRef)
+	occurrences := scope.ReplaceTable(occ, `SELECT
     edge * `+rowIDStride+` + rn AS row_id,
     edge,
     t,
@@ -282,11 +291,15 @@ SELECT
     CASE WHEN problem IS NULL THEN value END AS value,
     problem,                                -- NULL when the value is stitched
     CASE WHEN problem IS NOT NULL THEN raw END AS raw  -- kept for inspection only
-FROM judged`)
+FROM `+judgedRef)
+	occurrences[0] = "-- Every identifier value found in the rows of the edge sources, normalised\n" +
+		"-- (see the package documentation of models/identity), and what became of it:\n" +
+		"-- stitched, or a problem: junk (null, undefined, 0000...), rejected by\n" +
+		"-- normalisation, blocklisted. Rows get a row_id: edge number x 2^40 + row number.\n" + occurrences[0]
 
 	typeRows := make([]string, len(k.types))
 	for i, name := range k.typeNames() {
-		typeRows[i] = fmt.Sprintf("(%d, %s)", i+1, d.String(name))
+		typeRows[i] = fmt.Sprintf("SELECT %d AS t, %s AS id_type", i+1, d.String(name))
 	}
 	count := func(problem, as string) string {
 		cond := "o.problem = '" + problem + "'"
@@ -296,54 +309,40 @@ FROM judged`)
 		return "sum(CASE WHEN " + cond + " THEN 1 ELSE 0 END) AS " + as
 	}
 	ids := IDsTable(k.c)
-	sqls := []string{
-		"-- Every identifier value found in the rows of the edge sources, normalised\n" +
-			"-- (see the package documentation of models/identity), and what became of it:\n" +
-			"-- stitched, or a problem: junk (null, undefined, 0000...), rejected by\n" +
-			"-- normalisation, blocklisted. Rows get a row_id: edge number x 2^40 + row number.\n" + occurrences,
-		"-- Per id type: values stitched, rejected, junk and blocklisted (build summary).\n" +
+	sqls := append(occurrences,
+		"-- Per id type: values stitched, rejected, junk and blocklisted (build summary).\n"+
 			d.ReplaceTable(StatsTable(k.c), `SELECT
     t.id_type,
     `+count("", "ok")+`,
     `+count("rejected", "rejected")+`,
     `+count("junk", "junk")+`,
     `+count("blocklisted", "blocklisted")+`
-FROM (VALUES `+strings.Join(typeRows, ", ")+`) AS t(t, id_type)
-LEFT JOIN `+occ+` AS o ON o.t = t.t
+FROM (`+strings.Join(typeRows, " UNION ALL ")+`) AS t
+LEFT JOIN (SELECT row_id, t AS o_t, problem FROM `+occ+` WHERE t > 0) AS o ON o.o_t = t.t
 GROUP BY t.id_type`),
-		"-- Values that were not stitched, with their row, for inspection.\n" +
+		"-- Values that were not stitched, with their row, for inspection.\n"+
 			d.ReplaceTable(RejectsTable(k.c), `SELECT `+k.sourceName("edge")+` AS source, row_key, `+k.typeName("t")+` AS id_type, raw, problem AS status
 FROM `+occ+`
 WHERE problem IS NOT NULL`),
-		"-- One row per distinct identifier, numbered by first sighting (then type and\n" +
-			"-- value): the stitching works on these compact numbers, and the smallest\n" +
-			"-- number of a profile is its earliest-seen identifier.\n" +
-			d.ReplaceTable(ids, `SELECT
-    row_number() OVER (ORDER BY first_seen_at NULLS LAST, t, id_value) AS id,  -- t sorts like id_type
-    t,
-    id_type,
-    id_value,
-    first_seen_at,
-    last_seen_at,
-    seen_count
-FROM (
-    SELECT t, `+k.typeName("t")+` AS id_type, value AS id_value, min(seen_at) AS first_seen_at, max(seen_at) AS last_seen_at, count(*) AS seen_count
-    FROM `+occ+`
-    WHERE t > 0 AND problem IS NULL
-    GROUP BY t, value
-) AS distinct_ids`),
-		"-- The rows of the edge sources, by number (edge: position in identity.edges,\n" +
-			"-- 1-based), for identity explain and the row map.\n" +
+		"-- One row per distinct identifier, numbered by first sighting (then type and\n"+
+			"-- value): the stitching works on these compact numbers, and the smallest\n"+
+			"-- number of a profile is its earliest-seen identifier.\n"+
+			d.ReplaceTable(ids, d.NumberRows(`SELECT t, `+k.typeName("t")+` AS id_type, value AS id_value, min(seen_at) AS first_seen_at, max(seen_at) AS last_seen_at, count(*) AS seen_count
+FROM `+occ+`
+WHERE t > 0 AND problem IS NULL
+GROUP BY t, value`, "id", []dialect.SortKey{{Expr: "first_seen_at"}, {Expr: "t"}, {Expr: "id_value"}})), // t sorts like id_type
+		"-- The rows of the edge sources, by number (edge: position in identity.edges,\n"+
+			"-- 1-based), for identity explain and the row map.\n"+
 			d.ReplaceTable(RowsTable(k.c), `SELECT row_id, edge, row_key, seen_at
 FROM `+occ+`
 WHERE t = 0`),
-		"-- Which row carries which identifier: the hyperedges of the identity graph.\n" +
+		"-- Which row carries which identifier: the hyperedges of the identity graph.\n"+
 			d.ReplaceTable(EdgesTable(k.c), `SELECT o.row_id, i.id, o.t
 FROM `+occ+` AS o
-JOIN `+ids+` AS i ON i.t = o.t AND i.id_value = o.value
+JOIN (SELECT id, t AS i_t, id_value AS i_value FROM `+ids+`) AS i ON i.i_t = o.t AND i.i_value = o.value
 WHERE o.t > 0 AND o.problem IS NULL`),
 		d.DropTable(occ),
-	}
+	)
 	var checks []models.Check
 	for _, t := range k.types {
 		if t.Normalize != "email" && t.Normalize != "phone_e164" {
@@ -373,7 +372,7 @@ func (k *compiler) componentsStep() models.Step {
 	pairs := `-- each row is linked as a star around its smallest identifier
 SELECT e.id AS a, r.hub AS b
 FROM ` + EdgesTable(k.c) + ` AS e
-JOIN (SELECT row_id, hub FROM ` + rows + ` WHERE ids > 1) AS r ON r.row_id = e.row_id`
+JOIN (SELECT row_id AS r_row, hub FROM ` + rows + ` WHERE ids > 1) AS r ON r.r_row = e.row_id`
 	sqls := append([]string{
 		"-- Per source row with identifiers: how many, the smallest (the hub of its\n" +
 			"-- links) and the one that decides its profile in the row map (choice; see\n" +
@@ -407,9 +406,9 @@ func (k *compiler) choiceKey(typeCol, idCol string) string {
 	slices.SortStableFunc(ranked, func(a, b config.IDType) int { return a.LimitPerProfile - b.LimitPerProfile })
 	whens := make([]string, len(ranked))
 	for i, t := range ranked {
-		whens[i] = fmt.Sprintf("WHEN %d THEN %d", k.typeNumber(t.Name), i)
+		whens[i] = fmt.Sprintf("WHEN %s = %d THEN %d", typeCol, k.typeNumber(t.Name), i)
 	}
-	return fmt.Sprintf("min(CASE %s %s ELSE %d END * %s + %s)", typeCol, strings.Join(whens, " "), len(ranked), rankStride, idCol)
+	return fmt.Sprintf("min(CASE %s ELSE %d END * %s + %s)", strings.Join(whens, " "), len(ranked), rankStride, idCol)
 }
 
 // guardsStep enforces limit_per_profile. A component holding more values
@@ -439,75 +438,82 @@ func (k *compiler) guardsStep() models.Step {
 	var names, limits []string
 	for _, t := range k.limited {
 		names = append(names, d.String(t.Name))
-		limits = append(limits, fmt.Sprintf("WHEN %s THEN %d", d.String(t.Name), t.LimitPerProfile))
+		limits = append(limits, fmt.Sprintf("WHEN i.id_type = %s THEN %d", d.String(t.Name), t.LimitPerProfile))
 	}
 	sqls := []string{
 		"-- Components holding more values of a limited type than its limit.\n" +
-			d.ReplaceTable(conflicts, fmt.Sprintf(`SELECT c.label AS component, i.id_type, count(*) AS value_count
+			d.ReplaceTable(conflicts, fmt.Sprintf(`SELECT c.label AS component, i.id_type AS id_type, count(*) AS value_count
 FROM %[1]s AS c
-JOIN %[2]s AS i ON i.id = c.id
+JOIN (SELECT id AS i_id, id_type FROM %[2]s) AS i ON i.i_id = c.id
 WHERE i.id_type IN (%[3]s)
 GROUP BY c.label, i.id_type
-HAVING count(*) > CASE i.id_type %[4]s END`, cc.done, ids, strings.Join(names, ", "), strings.Join(limits, " "))),
+HAVING count(*) > CASE %[4]s END`, cc.done, ids, strings.Join(names, ", "), strings.Join(limits, " "))),
 		"-- Anchors: the values of the over-limit types; each heads its own profile.\n" +
-			d.ReplaceTable(anchors, fmt.Sprintf(`SELECT c.id, c.label AS component
-FROM %[1]s AS c
-JOIN %[2]s AS i ON i.id = c.id
-JOIN %[3]s AS x ON x.component = c.label AND x.id_type = i.id_type`, cc.done, ids, conflicts)),
+			d.ReplaceTable(anchors, fmt.Sprintf(`SELECT ci.c_id AS id, ci.c_label AS component
+FROM (
+    SELECT c.id AS c_id, c.label AS c_label, i.id_type AS c_type
+    FROM %[1]s AS c
+    JOIN (SELECT id AS i_id, id_type FROM %[2]s) AS i ON i.i_id = c.id
+) AS ci
+JOIN (SELECT component AS x_component, id_type AS x_type FROM %[3]s) AS x ON x.x_component = ci.c_label AND x.x_type = ci.c_type`, cc.done, ids, conflicts)),
 		"-- Identifiers sharing a row with anchors join the earliest-seen of them\n" +
 			"-- (the smallest number: identifiers are numbered by first sighting).\n" +
-			d.ReplaceTable(attached, fmt.Sprintf(`SELECT em.id, min(a.id) AS anchor
-FROM %[1]s AS a
-JOIN %[2]s AS ea ON ea.id = a.id
-JOIN %[2]s AS em ON em.row_id = ea.row_id
-WHERE em.id NOT IN (SELECT id FROM %[1]s)
-GROUP BY em.id`, anchors, edges)),
+			d.ReplaceTable(attached, fmt.Sprintf(`SELECT em.em_id AS id, min(ar.anchor_id) AS anchor
+FROM (
+    SELECT a.id AS anchor_id, ea.ea_row AS arow
+    FROM %[1]s AS a
+    JOIN (SELECT id AS ea_id, row_id AS ea_row FROM %[2]s) AS ea ON ea.ea_id = a.id
+) AS ar
+JOIN (SELECT row_id AS em_row, id AS em_id FROM %[2]s) AS em ON em.em_row = ar.arow
+WHERE em.em_id NOT IN (SELECT id FROM %[1]s)
+GROUP BY em.em_id`, anchors, edges)),
 		"-- The other identifiers of those components.\n" +
-			d.ReplaceTable(rest, fmt.Sprintf(`SELECT c.id, c.label AS component
+			d.ReplaceTable(rest, fmt.Sprintf(`SELECT c.id AS id, c.label AS component
 FROM %[1]s AS c
 WHERE c.label IN (SELECT component FROM %[2]s)
   AND c.id NOT IN (SELECT id FROM %[3]s)
   AND c.id NOT IN (SELECT id FROM %[4]s)`, cc.done, conflicts, anchors, attached)),
 	}
+	restEdges := fmt.Sprintf("SELECT row_id, id FROM %s WHERE id IN (SELECT id FROM %s)", edges, rest)
 	pairs := fmt.Sprintf(`-- rows restricted to those other identifiers, each as a star around its
 -- smallest such identifier: their components are the regions
-WITH e AS (
-    SELECT e.row_id, e.id
-    FROM %[1]s AS e
-    WHERE e.id IN (SELECT id FROM %[2]s)
-)
 SELECT e.id AS a, h.hub AS b
-FROM e
-JOIN (SELECT row_id, min(id) AS hub FROM e GROUP BY row_id HAVING count(*) > 1) AS h ON h.row_id = e.row_id`, edges, rest)
+FROM (%[1]s) AS e
+JOIN (
+    SELECT row_id AS h_row, min(id) AS hub
+    FROM (%[1]s) AS r
+    GROUP BY row_id
+    HAVING count(*) > 1
+) AS h ON h.h_row = e.row_id`, restEdges)
 	sqls = append(sqls, ccInit(d, g, pairs)...)
-	finally := []string{
-		"-- Each region joins the earliest-seen anchor among those of the attached\n" +
-			"-- identifiers it shares a row with; attached identifiers join their anchor,\n" +
-			"-- and anchors head their own group.\n" +
-			d.ReplaceTable(assign, fmt.Sprintf(`WITH
-    region AS (  -- region of every remaining identifier
-        SELECT m.id, coalesce(r.label, m.id) AS region
-        FROM %[1]s AS m
-        LEFT JOIN %[2]s AS r ON r.id = m.id
-    ),
-    touch AS (  -- anchor of the attached identifiers sharing a row with a region
-        SELECT g.region, min(t.anchor) AS anchor
-        FROM %[3]s AS t
-        JOIN %[4]s AS et ON et.id = t.id
-        JOIN %[4]s AS em ON em.row_id = et.row_id
-        JOIN region AS g ON g.id = em.id
-        GROUP BY g.region
-    )
-SELECT g.id, coalesce(t.anchor, g.region) AS grp
-FROM region AS g
-LEFT JOIN touch AS t ON t.region = g.region
+	s := dialect.NewScope(d, g.work)
+	region := s.Add("region", "region of every remaining identifier", fmt.Sprintf(`SELECT m.id AS id, coalesce(r.r_label, m.id) AS region
+FROM %[1]s AS m
+LEFT JOIN (SELECT id AS r_id, label AS r_label FROM %[2]s) AS r ON r.r_id = m.id`, rest, g.done))
+	touch := s.Add("touch", "anchor of the attached identifiers sharing a row with a region", fmt.Sprintf(`SELECT g.g_region AS touched, min(tm.anchor) AS touch_anchor
+FROM (
+    SELECT tr.anchor AS anchor, em.em_id AS mid
+    FROM (
+        SELECT t.anchor AS anchor, et.et_row AS trow
+        FROM %[1]s AS t
+        JOIN (SELECT id AS et_id, row_id AS et_row FROM %[2]s) AS et ON et.et_id = t.id
+    ) AS tr
+    JOIN (SELECT row_id AS em_row, id AS em_id FROM %[2]s) AS em ON em.em_row = tr.trow
+) AS tm
+JOIN (SELECT id AS g_id, region AS g_region FROM %[3]s) AS g ON g.g_id = tm.mid
+GROUP BY g.g_region`, attached, edges, region))
+	finally := s.ReplaceTable(assign, fmt.Sprintf(`SELECT g.id AS id, coalesce(t.touch_anchor, g.region) AS grp
+FROM %[1]s AS g
+LEFT JOIN %[2]s AS t ON t.touched = g.region
 UNION ALL
 SELECT id, anchor AS grp
 FROM %[3]s
 UNION ALL
 SELECT id, id AS grp
-FROM %[5]s`, rest, g.done, attached, edges, anchors)),
-	}
+FROM %[4]s`, region, touch, attached, anchors))
+	finally[0] = "-- Each region joins the earliest-seen anchor among those of the attached\n" +
+		"-- identifiers it shares a row with; attached identifiers join their anchor,\n" +
+		"-- and anchors head their own group.\n" + finally[0]
 	for _, tb := range append(g.all(), anchors, attached, rest) {
 		finally = append(finally, d.DropTable(tb))
 	}
@@ -533,35 +539,40 @@ func (k *compiler) mapStep() models.Step {
 	groups := k.table("groups")
 	profiles := k.table("profiles")
 	assign := k.table("guard_assignment")
-	grp, join := "coalesce(c.label, i.id)", ""
+	labelled := fmt.Sprintf(`SELECT i.id AS i_id, c.c_label AS i_label
+FROM %[1]s AS i
+LEFT JOIN (SELECT id AS c_id, label AS c_label FROM %[2]s) AS c ON c.c_id = i.id`, ids, cc.done)
+	groupsQuery := "SELECT x.i_id AS id, coalesce(x.i_label, x.i_id) AS grp\nFROM (\n" + indent(labelled, "    ") + "\n) AS x"
 	if len(k.limited) > 0 {
-		grp = "coalesce(a.grp, c.label, i.id)"
-		join = "\nLEFT JOIN " + assign + " AS a ON a.id = i.id"
+		groupsQuery = "SELECT x.i_id AS id, coalesce(a.a_grp, x.i_label, x.i_id) AS grp\nFROM (\n" + indent(labelled, "    ") +
+			"\n) AS x\nLEFT JOIN (SELECT id AS a_id, grp AS a_grp FROM " + assign + ") AS a ON a.a_id = x.i_id"
 	}
 	profileID := d.HexDigest(d.Concat("i.id_type", d.String(":"), "i.id_value"))
 	sqls := []string{
 		"-- The group (future profile) of every identifier.\n" +
-			d.ReplaceTable(groups, fmt.Sprintf(`SELECT i.id, %[1]s AS grp
-FROM %[2]s AS i
-LEFT JOIN %[3]s AS c ON c.id = i.id%[4]s`, grp, ids, cc.done, join)),
+			d.ReplaceTable(groups, groupsQuery),
 		"-- Stable profile ids: a profile is named after its earliest-seen identifier\n" +
 			"-- (smallest first_seen_at, then id_type, then id_value; the smallest number),\n" +
 			"-- as md5(id_type || ':' || id_value). It changes only when that identifier\n" +
 			"-- changes: a merge with an older profile, a split, or backfilled older data.\n" +
-			d.ReplaceTable(profiles, fmt.Sprintf(`SELECT a.grp, %[3]s AS profile_id
-FROM (SELECT grp, min(id) AS id FROM %[1]s GROUP BY grp) AS a
-JOIN %[2]s AS i ON i.id = a.id`, groups, ids, profileID)),
+			d.ReplaceTable(profiles, fmt.Sprintf(`SELECT a.grp AS grp, %[3]s AS profile_id
+FROM (SELECT grp, min(id) AS first_id FROM %[1]s GROUP BY grp) AS a
+JOIN (SELECT id AS i_id, id_type, id_value FROM %[2]s) AS i ON i.i_id = a.first_id`, groups, ids, profileID)),
 		"-- The identity map: one row per identifier, with its profile.\n" +
-			d.ReplaceTable(MapTable(k.c), fmt.Sprintf(`SELECT p.profile_id, i.id_type, i.id_value, i.first_seen_at, i.last_seen_at, i.seen_count
-FROM %[1]s AS i
-JOIN %[2]s AS g ON g.id = i.id
-JOIN %[3]s AS p ON p.grp = g.grp`, ids, groups, profiles)),
-		"-- The row map: the profile of every edge-source row with an identifier. When\n" +
-			"-- a limit split a row's identifiers, the row goes with its identifier of the\n" +
-			"-- type with the strictest limit (types without a limit last), the earliest\n" +
-			"-- seen among equals.\n" +
-			d.ReplaceTable(RowMapTable(k.c), k.rowMapQuery(groups, profiles)),
+			d.ReplaceTable(MapTable(k.c), fmt.Sprintf(`SELECT p.p_profile AS profile_id, x.id_type AS id_type, x.id_value AS id_value, x.first_seen_at AS first_seen_at, x.last_seen_at AS last_seen_at, x.seen_count AS seen_count
+FROM (
+    SELECT i.id_type AS id_type, i.id_value AS id_value, i.first_seen_at AS first_seen_at, i.last_seen_at AS last_seen_at, i.seen_count AS seen_count, g.g_grp AS igrp
+    FROM %[1]s AS i
+    JOIN (SELECT id AS g_id, grp AS g_grp FROM %[2]s) AS g ON g.g_id = i.id
+) AS x
+JOIN (SELECT grp AS p_grp, profile_id AS p_profile FROM %[3]s) AS p ON p.p_grp = x.igrp`, ids, groups, profiles)),
 	}
+	rowMap := k.rowMapQuery(groups, profiles)
+	rowMap[0] = "-- The row map: the profile of every edge-source row with an identifier. When\n" +
+		"-- a limit split a row's identifiers, the row goes with its identifier of the\n" +
+		"-- type with the strictest limit (types without a limit last), the earliest\n" +
+		"-- seen among equals.\n" + rowMap[0]
+	sqls = append(sqls, rowMap...)
 	for _, tb := range append(cc.all(), groups, profiles, k.table("row_hubs")) {
 		sqls = append(sqls, d.DropTable(tb))
 	}
@@ -580,8 +591,9 @@ JOIN %[3]s AS p ON p.grp = g.grp`, ids, groups, profiles)),
 // rowMapQuery gives each row the profile of its deciding identifier (see
 // choiceKey), from the rows table: one join, no grouping. A source read by
 // several edges has each row under several row numbers; those are grouped
-// by (source, row_key).
-func (k *compiler) rowMapQuery(groups, profiles string) string {
+// by (source, row_key). It returns the statements building the row map.
+func (k *compiler) rowMapQuery(groups, profiles string) []string {
+	d := k.d
 	hubs := k.table("row_hubs")
 	perSource := map[string]int{}
 	for _, e := range k.id.Edges {
@@ -595,40 +607,38 @@ func (k *compiler) rowMapQuery(groups, profiles string) string {
 			single = append(single, fmt.Sprint(i+1))
 		}
 	}
-	decide := "h.choice"
+	// decide turns the smallest choice key into the identifier it encodes.
+	decide := func(choice string) string { return choice }
 	if len(k.limited) > 0 {
-		decide = "h.choice % " + rankStride
+		decide = func(choice string) string { return k.d.Mod(choice, rankStride) }
 	}
-	from := RowsTable(k.c) + " AS r\nJOIN " + hubs + " AS h ON h.row_id = r.row_id\nWHERE r.row_key IS NOT NULL"
+	from := RowsTable(k.c) + " AS r\nJOIN (SELECT row_id AS h_row, choice FROM " + hubs + ") AS h ON h.h_row = r.row_id\nWHERE r.row_key IS NOT NULL"
 	var parts []string
 	if len(single) > 0 {
 		filter := ""
 		if len(shared) > 0 {
 			filter = " AND r.edge IN (" + strings.Join(single, ", ") + ")"
 		}
-		parts = append(parts, fmt.Sprintf("SELECT r.edge, r.row_key, r.seen_at, %s AS decider\nFROM %s%s", decide, from, filter))
+		parts = append(parts, fmt.Sprintf("SELECT r.edge AS p_edge, r.row_key AS p_key, r.seen_at AS p_seen, %s AS decider\nFROM %s%s", decide("h.choice"), from, filter))
 	}
 	if len(shared) > 0 {
-		parts = append(parts, fmt.Sprintf(`SELECT min(r.edge) AS edge, r.row_key, max(r.seen_at) AS seen_at, min(h.choice)%s AS decider
+		parts = append(parts, fmt.Sprintf(`SELECT min(r.edge) AS p_edge, r.row_key AS p_key, max(r.seen_at) AS p_seen, %s AS decider
 FROM %s AND r.edge IN (%s)
-GROUP BY %s, r.row_key  -- these sources are read by several edges`, strings.TrimPrefix(decide, "h.choice"), from, strings.Join(shared, ", "), k.sourceName("r.edge")))
+GROUP BY %s, r.row_key  -- these sources are read by several edges`, decide("min(h.choice)"), from, strings.Join(shared, ", "), k.sourceName("r.edge")))
 	}
 	// Rows sharing a primary key (reported by the source's key check) are
 	// folded into one entry, so that a trait joining on row_key counts each
 	// source row once; the smallest group wins, deterministically. Folding
 	// on numbers before naming sources and profiles keeps it cheap.
-	return fmt.Sprintf(`WITH per_row AS (
-%[1]s
-),
-folded AS (
-    SELECT r.edge, r.row_key, min(g.grp) AS grp, max(r.seen_at) AS seen_at
-    FROM per_row AS r
-    JOIN %[3]s AS g ON g.id = r.decider
-    GROUP BY r.edge, r.row_key
-)
-SELECT %[2]s AS source, r.row_key, p.profile_id, r.seen_at
-FROM folded AS r
-JOIN %[4]s AS p ON p.grp = r.grp`, indent(strings.Join(parts, "\nUNION ALL\n"), "    "), k.sourceName("r.edge"), groups, profiles)
+	s := dialect.NewScope(d, func(name string) string { return k.table("w_" + name) })
+	perRow := s.Add("per_row", "", strings.Join(parts, "\nUNION ALL\n"))
+	folded := s.Add("folded", "", fmt.Sprintf(`SELECT r.p_edge AS f_edge, r.p_key AS f_key, min(g.g_grp) AS f_grp, max(r.p_seen) AS f_seen
+FROM %[1]s AS r
+JOIN (SELECT id AS g_id, grp AS g_grp FROM %[2]s) AS g ON g.g_id = r.decider
+GROUP BY r.p_edge, r.p_key`, perRow, groups))
+	return s.ReplaceTable(RowMapTable(k.c), fmt.Sprintf(`SELECT %[1]s AS source, r.f_key AS row_key, p.p_profile AS profile_id, r.f_seen AS seen_at
+FROM %[2]s AS r
+JOIN (SELECT grp AS p_grp, profile_id AS p_profile FROM %[3]s) AS p ON p.p_grp = r.f_grp`, k.sourceName("r.f_edge"), folded, profiles))
 }
 
 // metrics are the identity figures of the build summary.
@@ -690,7 +700,7 @@ func posComment(p config.Pos) string {
 }
 
 // plainTable drops the quotes of a quoted table name, for messages.
-func plainTable(q string) string { return strings.ReplaceAll(q, `"`, "") }
+func plainTable(q string) string { return strings.NewReplacer(`"`, "", "`", "").Replace(q) }
 
 // indentRest indents every line but the first.
 func indentRest(s, prefix string) string {

@@ -15,7 +15,8 @@ type ccTables struct {
 	ptr   string // (v, p): the pointer of each live supernode in this round
 	live  string // (id, label): identifiers of components still being contracted, and their supernode
 	done  string // (id, label): identifiers of finished components, and their final label
-	round string // (round): the round number, which seeds the random priorities
+	round string // (n): the round number, which seeds the random priorities
+	work  func(name string) string
 }
 
 func (k *compiler) ccTables(prefix string) ccTables {
@@ -25,57 +26,56 @@ func (k *compiler) ccTables(prefix string) ccTables {
 		live:  k.table(prefix + "live"),
 		done:  k.table(prefix + "done"),
 		round: k.table(prefix + "round"),
+		work:  func(name string) string { return k.table(prefix + "w_" + name) },
 	}
 }
 
 func (t ccTables) all() []string { return []string{t.links, t.ptr, t.live, t.done, t.round} }
+
+// The queries below keep to SQL every warehouse runs (ClickHouse 18.16
+// included): one join per SELECT, the right side of a join renamed so that
+// no name is shared, and no alias that shadows a column the query reads.
 
 // ccInit starts a components computation over pairs, a query returning
 // BIGINT columns a and b (one direction is enough, self-pairs are ignored).
 // Identifiers on no pair are components of their own and never enter the
 // working tables: their label is themselves.
 func ccInit(d dialect.Dialect, t ccTables, pairs string) []string {
-	return append([]string{
-		`-- The graph to split into components, with every link in both directions
--- (deduplicated one way first, which is half the work).
-` + d.ReplaceTable(t.links, `WITH
-    pairs AS (
-`+indent(pairs, "        ")+`
-    ),
-    one_way AS (
-        SELECT DISTINCT greatest(a, b) AS a, least(a, b) AS b
-        FROM pairs
-        WHERE a <> b
-    )
-SELECT a, b FROM one_way
+	links := dialect.NewScope(d, t.work)
+	oneWay := links.Add("one_way", "", `SELECT DISTINCT greatest(p.a, p.b) AS x, least(p.a, p.b) AS y
+FROM (
+`+indent(pairs, "    ")+`
+) AS p
+WHERE p.a <> p.b`)
+	ptr := dialect.NewScope(d, t.work)
+	smallest := ptr.Add("smallest", "", `SELECT a AS v, least(a, min(b)) AS p
+FROM `+t.links+`
+GROUP BY a`)
+	jump := ptr.Add("jump", "follow the pointer once more", `SELECT s.v AS v, u.u_p AS p
+FROM `+smallest+` AS s
+JOIN (SELECT v AS u_v, p AS u_p FROM `+smallest+`) AS u ON u.u_v = s.p`)
+	stmts := links.ReplaceTable(t.links, `SELECT x AS a, y AS b FROM `+oneWay+`
 UNION ALL
-SELECT b AS a, a AS b FROM one_way`),
+SELECT y AS a, x AS b FROM `+oneWay)
+	stmts[0] = "-- The graph to split into components, with every link in both directions\n-- (deduplicated one way first, which is half the work).\n" + stmts[0]
+	stmts = append(stmts,
 		`-- Every linked identifier starts as a supernode of its own.
-` + d.ReplaceTable(t.live, `SELECT DISTINCT a AS id, a AS label
+`+d.ReplaceTable(t.live, `SELECT DISTINCT a AS id, a AS label
 FROM `+t.links),
 		`-- Identifiers of finished components land here with their final label.
-` + d.ReplaceTable(t.done, `SELECT CAST(NULL AS BIGINT) AS id, CAST(NULL AS BIGINT) AS label
+`+d.ReplaceTable(t.done, `SELECT id, label
+FROM `+t.live+`
 WHERE 1 = 0`),
-		d.ReplaceTable(t.round, `SELECT 0 AS round`),
-		`-- A first, cheap contraction before the rounds: each identifier points to
+		d.ReplaceTable(t.round, `SELECT 0 AS n`))
+	first := ptr.ReplaceTable(t.ptr, `SELECT j.v AS v, k.k_p AS p
+FROM `+jump+` AS j
+JOIN (SELECT v AS k_v, p AS k_p FROM `+jump+`) AS k ON k.k_v = j.p`)
+	first[0] = `-- A first, cheap contraction before the rounds: each identifier points to
 -- the smallest identifier it is linked to (itself when smaller), and pointers
 -- are followed twice more. Source rows are stars around their smallest
 -- identifier, so this collapses every row, and most small profiles entirely.
-` + d.ReplaceTable(t.ptr, `WITH
-    smallest AS (
-        SELECT a AS v, least(a, min(b)) AS p
-        FROM `+t.links+`
-        GROUP BY a
-    ),
-    jump AS (  -- follow the pointer once more
-        SELECT s.v, u.p
-        FROM smallest AS s
-        JOIN smallest AS u ON u.v = s.p
-    )
-SELECT j.v, k.p
-FROM jump AS j
-JOIN jump AS k ON k.v = j.p`),
-	}, contract(d, t)...)
+` + first[0]
+	return append(append(stmts, first...), contract(d, t)...)
 }
 
 // contract applies the pointers of a round: the links are rewritten
@@ -85,23 +85,30 @@ func contract(d dialect.Dialect, t ccTables) []string {
 	return []string{
 		`-- Contract: each link now joins the supernodes its ends point to; links
 -- inside a supernode disappear.
-` + d.ReplaceTable(t.links, fmt.Sprintf(`SELECT DISTINCT pa.p AS a, pb.p AS b
-FROM %[1]s AS l
-JOIN %[2]s AS pa ON pa.v = l.a
-JOIN %[2]s AS pb ON pb.v = l.b
-WHERE pa.p <> pb.p`, t.links, t.ptr)),
+` + d.ReplaceTable(t.links, fmt.Sprintf(`SELECT DISTINCT h.pa AS a, pb.pb_p AS b
+FROM (
+    SELECT pa.pa_p AS pa, l.b AS lb
+    FROM %[1]s AS l
+    JOIN (SELECT v AS pa_v, p AS pa_p FROM %[2]s) AS pa ON pa.pa_v = l.a
+) AS h
+JOIN (SELECT v AS pb_v, p AS pb_p FROM %[2]s) AS pb ON pb.pb_v = h.lb
+WHERE h.pa <> pb.pb_p`, t.links, t.ptr)),
 		`-- Identifiers follow their supernode.
-` + d.ReplaceTable(t.live, fmt.Sprintf(`SELECT i.id, p.p AS label
-FROM %[1]s AS i
-JOIN %[2]s AS p ON p.v = i.label`, t.live, t.ptr)),
+` + d.ReplaceTable(t.live, fmt.Sprintf(`SELECT f.i_id AS id, f.i_label AS label
+FROM (
+    SELECT i.id AS i_id, p.p_p AS i_label
+    FROM %[1]s AS i
+    JOIN (SELECT v AS p_v, p AS p_p FROM %[2]s) AS p ON p.p_v = i.label
+) AS f`, t.live, t.ptr)),
 		`-- A supernode without links is a finished component: it leaves the
 -- working set, which only keeps what can still change.
 INSERT INTO ` + t.done + fmt.Sprintf(`
-SELECT i.id, i.label
-FROM %[1]s AS i
-WHERE NOT EXISTS (SELECT 1 FROM %[2]s AS l WHERE l.a = i.label)`, t.live, t.links),
-		`DELETE FROM ` + t.live + fmt.Sprintf(`
-WHERE NOT EXISTS (SELECT 1 FROM %[1]s AS l WHERE l.a = %[2]s.label)`, t.links, t.live),
+SELECT id, label
+FROM %[1]s
+WHERE label NOT IN (SELECT a FROM %[2]s)`, t.live, t.links),
+		d.ReplaceTable(t.live, fmt.Sprintf(`SELECT id, label
+FROM %[1]s
+WHERE label IN (SELECT a FROM %[2]s)`, t.live, t.links)),
 	}
 }
 
@@ -112,42 +119,42 @@ WHERE NOT EXISTS (SELECT 1 FROM %[1]s AS l WHERE l.a = %[2]s.label)`, t.links, t
 // components never change; every round merges each supernode with at least
 // its best neighbour, and finished components leave the working set.
 func ccLoop(d dialect.Dialect, t ccTables, maxRounds int, what string) *models.Loop {
-	prio := func(col string) string { return d.Hash64(col, "r.round") }
-	return &models.Loop{
-		Body: append([]string{
-			`-- A new round draws new random priorities.
-UPDATE ` + t.round + ` SET round = round + 1`,
-			`-- Each supernode points to the supernode with the smallest priority within
+	round := "(SELECT n FROM " + t.round + ")"
+	prio := func(col string) string { return d.Hash64(col, round) }
+	s := dialect.NewScope(d, t.work)
+	near := s.Add("near", "best supernode within one link, itself included", fmt.Sprintf(`SELECT
+    l.a AS v,
+    CASE WHEN %[1]s <= min(%[2]s) THEN l.a ELSE %[3]s END AS u,
+    least(%[1]s, min(%[2]s)) AS h
+FROM %[4]s AS l
+GROUP BY l.a`, prio("l.a"), prio("l.b"), d.ArgMin("l.b", prio("l.b")), t.links))
+	far := s.Add("far", "best supernode within two links", fmt.Sprintf(`SELECT
+    nl.v AS v,
+    CASE WHEN nl.h <= min(m.m_h) THEN nl.u ELSE %[1]s END AS p
+FROM (
+    SELECT n.v AS v, n.u AS u, n.h AS h, l.l_b AS lb
+    FROM %[2]s AS n
+    JOIN (SELECT a AS l_a, b AS l_b FROM %[3]s) AS l ON l.l_a = n.v
+) AS nl
+JOIN (SELECT v AS m_v, u AS m_u, h AS m_h FROM %[2]s) AS m ON m.m_v = nl.lb
+GROUP BY nl.v, nl.u, nl.h`, d.ArgMin("m.m_u", "m.m_h"), near, t.links))
+	jump := s.Add("jump", "follow the pointer once more", `SELECT f.v AS v, g.g_p AS p
+FROM `+far+` AS f
+JOIN (SELECT v AS g_v, p AS g_p FROM `+far+`) AS g ON g.g_v = f.p`)
+	pointers := s.ReplaceTable(t.ptr, `SELECT j.v AS v, k.k_p AS p
+FROM `+jump+` AS j
+JOIN (SELECT v AS k_v, p AS k_p FROM `+jump+`) AS k ON k.k_v = j.p`)
+	pointers[0] = `-- Each supernode points to the supernode with the smallest priority within
 -- two links (itself included); then pointers are followed twice (pointer
 -- jumping), so chains of up to four pointers collapse within the round.
-` + d.ReplaceTable(t.ptr, fmt.Sprintf(`WITH
-    r AS (SELECT round FROM %[1]s),
-    near AS (  -- best supernode within one link, itself included
-        SELECT
-            l.a AS v,
-            CASE WHEN %[2]s <= min(%[3]s) THEN l.a ELSE %[4]s END AS u,
-            least(%[2]s, min(%[3]s)) AS h
-        FROM %[5]s AS l, r
-        GROUP BY l.a, r.round
-    ),
-    far AS (  -- best supernode within two links
-        SELECT
-            n.v,
-            CASE WHEN n.h <= min(m.h) THEN n.u ELSE %[6]s END AS p
-        FROM near AS n
-        JOIN %[5]s AS l ON l.a = n.v
-        JOIN near AS m ON m.v = l.b
-        GROUP BY n.v, n.u, n.h
-    ),
-    jump AS (  -- follow the pointer once more
-        SELECT f.v, g.p
-        FROM far AS f
-        JOIN far AS g ON g.v = f.p
-    )
-SELECT j.v, k.p
-FROM jump AS j
-JOIN jump AS k ON k.v = j.p`, t.round, prio("l.a"), prio("l.b"), d.ArgMin("l.b", prio("l.b")), t.links, d.ArgMin("m.u", "m.h"))),
-		}, contract(d, t)...),
+` + pointers[0]
+	body := []string{
+		`-- A new round draws new random priorities.
+` + d.ReplaceTable(t.round, `SELECT r.n + 1 AS n FROM `+t.round+` AS r`),
+	}
+	body = append(body, pointers...)
+	return &models.Loop{
+		Body:      append(body, contract(d, t)...),
 		Changed:   "-- Links left between different supernodes (0: every component is found).\nSELECT count(*) FROM " + t.links,
 		MaxRounds: maxRounds,
 		What:      what,

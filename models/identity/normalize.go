@@ -283,13 +283,13 @@ func formatExprIn(d dialect.Dialect, t config.IDType, x, region string) string {
 	case "none":
 		return x
 	case "lower":
-		return fast(cleanLower, "lower("+trimExpr(d, x)+")")
+		return fast(cleanLower, d.Lower(trimExpr(d, x)))
 	case "email":
-		return fast(cleanEmail, d.RegexpFullMatchOrNull("lower("+trimExpr(d, x)+")", emailPattern))
+		return fast(cleanEmail, d.RegexpFullMatchOrNull(d.Lower(trimExpr(d, x)), emailPattern))
 	case "phone_e164":
 		rule, err := phoneRuleFor(t.DefaultRegion)
 		if err != nil {
-			return "CAST(NULL AS VARCHAR)"
+			return d.CastText("NULL")
 		}
 		// Built inside out; printed outside in, so the comments read from
 		// the last step (top) to the first (bottom).
@@ -310,9 +310,9 @@ func formatExprIn(d dialect.Dialect, t config.IDType, x, region string) string {
 				if err != nil {
 					continue
 				}
-				whens = append(whens, "WHEN "+d.String(r)+" THEN "+d.RegexpReplace(d.Concat(d.String(rr.prefix), v), rr.pattern, rr.repl))
+				whens = append(whens, "WHEN "+region+" = "+d.String(r)+" THEN "+d.RegexpReplace(d.Concat(d.String(rr.prefix), v), rr.pattern, rr.repl))
 			}
-			v2 = "CASE " + region + "\n" + strings.Join(whens, "\n") + "\nELSE " + v2 + "\nEND"
+			v2 = "CASE\n" + strings.Join(whens, "\n") + "\nELSE " + v2 + "\nEND"
 		}
 		v = v2
 		v = d.RegexpFullMatchOrNull(wrap(3, "the result must be a valid E.164 number (letters and the like fail here)", v), rule.valid)
@@ -356,7 +356,7 @@ func blockedExpr(d dialect.Dialect, t config.IDType, value string) string {
 		conds = append(conds, d.RegexpFullMatch(value, p))
 	}
 	if len(conds) == 0 {
-		return "false"
+		return d.Bool(false)
 	}
 	return "(" + strings.Join(conds, " OR ") + ")"
 }

@@ -84,7 +84,7 @@ func Stage(c *models.Compiler, plan *models.Plan) error {
 	if c.P.Identity == nil {
 		return nil
 	}
-	q, err := Query(c)
+	stmts, err := Statements(c)
 	if err != nil {
 		return err
 	}
@@ -102,22 +102,23 @@ func Stage(c *models.Compiler, plan *models.Plan) error {
 		Description: fmt.Sprintf("Profiles: one row per profile of %s with its %d trait column(s), the golden record.",
 			c.IdentityMapTable(), n),
 		Origin: origin,
-		SQL:    []string{c.D.ReplaceTable(c.ProfilesTable(), q)},
+		SQL:    stmts,
 	})
 	return nil
 }
 
-// Query returns the SELECT that computes the profiles table.
-func Query(c *models.Compiler) (string, error) {
+// Statements returns the statements that build the profiles table.
+func Statements(c *models.Compiler) ([]string, error) {
 	b := &builder{c: c, d: c.D, sources: map[string]*sourcePass{}}
+	b.scope = dialect.NewScope(c.D, func(name string) string { return c.Table(c.Entity() + "_profiles_w_" + name) })
 	now, err := b.nowExpr()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	b.now = now
 	for _, t := range c.P.Traits {
 		if err := b.trait(t); err != nil {
-			return "", fmt.Errorf("%s: trait %s: %w", t.At.Of("name"), t.Name, err)
+			return nil, fmt.Errorf("%s: trait %s: %w", t.At.Of("name"), t.Name, err)
 		}
 	}
 	return b.render(), nil
@@ -137,6 +138,7 @@ type builder struct {
 	extra   []cte  // per-trait CTEs (most_frequent, rfm), after the source passes
 	joins   []join // CTEs joined to the profiles in the base layer
 	base    []column
+	scope   *dialect.Scope
 }
 
 type cte struct {
@@ -147,8 +149,12 @@ type column struct {
 	comment, expr, alias string
 }
 
+// join is a CTE joined to the profiles in the base layer, and the columns
+// of it the base reads. Those columns are named CTE__TRAIT (see col), so
+// that the joins can be chained one per SELECT with unique names.
 type join struct {
-	cte string
+	cte  string
+	cols []string
 }
 
 // sourcePass is the single grouped pass over one source.
@@ -192,11 +198,27 @@ func (b *builder) pass(name string) (*sourcePass, error) {
 func rowsCTE(source string) string   { return "rows_" + source }
 func traitsCTE(source string) string { return "traits_" + source }
 
-func (b *builder) joinOnce(name string) {
-	if !slices.Contains(b.joins, join{name}) {
-		b.joins = append(b.joins, join{name})
+// col is the name of a trait's column in a CTE joined to the profiles:
+// unique across CTEs, and never the name of a source column, so that no
+// warehouse can confuse the alias with a column it reads.
+func col(cte, name string) string { return cte + "__" + name }
+
+// joinCol records that the base layer reads column name of cte, and
+// returns how the base refers to it.
+func (b *builder) joinCol(cte, name string) string {
+	i := slices.IndexFunc(b.joins, func(j join) bool { return j.cte == cte })
+	if i < 0 {
+		b.joins = append(b.joins, join{cte: cte})
+		i = len(b.joins) - 1
 	}
+	if !slices.Contains(b.joins[i].cols, name) {
+		b.joins[i].cols = append(b.joins[i].cols, name)
+	}
+	return b.ident(col(cte, name))
 }
+
+// ref is how a query refers to a CTE of the profiles query.
+func (b *builder) ref(cte string) string { return b.scope.Ref(cte) }
 
 // cast applies the trait's type, when it has one.
 func (b *builder) cast(t config.Trait, expr string) string {
@@ -286,13 +308,12 @@ func (b *builder) identifier(t config.Trait) {
 	b.ids = append(b.ids, column{
 		comment: fmt.Sprintf("%s: identifier %s, %s", t.Name, t.Pick, why),
 		expr:    b.d.FirstBy("id_value", "id_type = "+b.d.String(t.Pick), order),
-		alias:   b.ident(t.Name),
+		alias:   b.ident(col("identifiers", t.Name)),
 	})
 	if !slices.Contains(b.idTypes, t.Pick) {
 		b.idTypes = append(b.idTypes, t.Pick)
 	}
-	b.joinOnce("identifiers")
-	b.base = append(b.base, column{expr: b.cast(t, "identifiers."+b.ident(t.Name)), alias: b.ident(t.Name)})
+	b.base = append(b.base, column{expr: b.cast(t, b.joinCol("identifiers", t.Name)), alias: b.ident(t.Name)})
 }
 
 // recentOrder is the order of the most recent rows of a source, newest
@@ -326,10 +347,9 @@ func (b *builder) columnPick(t config.Trait) error {
 	p.cols = append(p.cols, column{
 		comment: fmt.Sprintf("%s: %s.%s, %s non-NULL value%s", t.Name, t.From, t.Pick, why, describeFilter(t)),
 		expr:    b.d.FirstBy(value, filter, b.recentOrder(p.src, value, desc)),
-		alias:   b.ident(t.Name),
+		alias:   b.ident(col(traitsCTE(t.From), t.Name)),
 	})
-	b.joinOnce(traitsCTE(t.From))
-	b.base = append(b.base, column{expr: b.cast(t, traitsCTE(t.From)+"."+b.ident(t.Name)), alias: b.ident(t.Name)})
+	b.base = append(b.base, column{expr: b.cast(t, b.joinCol(traitsCTE(t.From), t.Name)), alias: b.ident(t.Name)})
 	return nil
 }
 
@@ -355,7 +375,7 @@ func (b *builder) mostFrequent(t config.Trait, src config.Source, value, filter 
         count(*) AS occurrences%[3]s
     FROM %[4]s
     WHERE %[5]s
-    GROUP BY %[1]s, %[2]s`, ProfileColumn, value, lastSeen, rowsCTE(src.Name), and(value+" IS NOT NULL", filter)),
+    GROUP BY %[1]s, %[2]s`, ProfileColumn, value, lastSeen, b.ref(rowsCTE(src.Name)), and(value+" IS NOT NULL", filter)),
 	})
 	b.extra = append(b.extra, cte{
 		name:    pick,
@@ -364,10 +384,9 @@ func (b *builder) mostFrequent(t config.Trait, src config.Source, value, filter 
         %[1]s AS profile_id,
         %[2]s AS %[3]s
     FROM %[4]s
-    GROUP BY %[1]s`, ProfileColumn, b.d.FirstBy("value", "", order), b.ident(t.Name), counts),
+    GROUP BY %[1]s`, ProfileColumn, b.d.FirstBy("value", "", order), b.ident(col(pick, t.Name)), b.ref(counts)),
 	})
-	b.joinOnce(pick)
-	b.base = append(b.base, column{expr: b.cast(t, pick+"."+b.ident(t.Name)), alias: b.ident(t.Name)})
+	b.base = append(b.base, column{expr: b.cast(t, b.joinCol(pick, t.Name)), alias: b.ident(t.Name)})
 }
 
 // sourcePriority computes the most recent value in each listed source (in
@@ -387,10 +406,9 @@ func (b *builder) sourcePriority(t config.Trait) error {
 		p.cols = append(p.cols, column{
 			comment: fmt.Sprintf("%s: priority %d of %d, %s.%s, %s%s", t.Name, i+1, len(t.Priority), name, t.Pick, why, describeFilter(t)),
 			expr:    b.d.FirstBy(value, b.rowFilter(t, p.src), b.recentOrder(p.src, value, true)),
-			alias:   b.ident(t.Name),
+			alias:   b.ident(col(traitsCTE(name), t.Name)),
 		})
-		b.joinOnce(traitsCTE(name))
-		alts = append(alts, traitsCTE(name)+"."+b.ident(t.Name))
+		alts = append(alts, b.joinCol(traitsCTE(name), t.Name))
 	}
 	expr := alts[0]
 	if len(alts) > 1 {
@@ -433,10 +451,9 @@ func (b *builder) aggregate(t config.Trait) error {
 	p.cols = append(p.cols, column{
 		comment: fmt.Sprintf("%s: %s over %s%s", t.Name, oneLine(t.Aggregate), t.From, describeFilter(t)),
 		expr:    aggregateExpr(a, b.rowFilter(t, p.src)),
-		alias:   b.ident(t.Name),
+		alias:   b.ident(col(traitsCTE(t.From), t.Name)),
 	})
-	b.joinOnce(traitsCTE(t.From))
-	expr := traitsCTE(t.From) + "." + b.ident(t.Name)
+	expr := b.joinCol(traitsCTE(t.From), t.Name)
 	var comment string
 	if a.Func == "count" {
 		expr = "COALESCE(" + expr + ", 0)"
@@ -465,7 +482,8 @@ func (b *builder) rfm(t config.Trait) error {
 		}
 		return "CASE WHEN " + where + " THEN " + v + " END"
 	}
-	last, freq, money := b.ident(t.Name+"__last_purchase"), b.ident(t.Name+"__purchases"), b.ident(t.Name+"__spend")
+	pass := traitsCTE(r.From)
+	last, freq, money := b.ident(col(pass, t.Name+"__last_purchase")), b.ident(col(pass, t.Name+"__purchases")), b.ident(col(pass, t.Name+"__spend"))
 	filter := ""
 	if where != "" {
 		filter = ", where " + oneLine(where)
@@ -476,54 +494,105 @@ func (b *builder) rfm(t config.Trait) error {
 		column{expr: "count(" + only("1") + ")", alias: freq},
 		column{expr: "sum(" + only(b.ident(r.Amount)) + ")", alias: money},
 	)
-	col := func(suffix string) string { return b.ident(t.Name + suffix) }
-	tiles, scores := "tiles_"+t.Name, "scores_"+t.Name
+	// The scores are quintiles: NTILE(5) over the purchasers, written with
+	// row numbers (portable: ClickHouse 18.16 has no window functions).
+	// Tied values share the score of their group's first row, the lowest
+	// the group reaches, so the order among ties does not matter.
+	purchasers := "purchasers_" + t.Name
 	b.extra = append(b.extra, cte{
-		name:    tiles,
-		comment: fmt.Sprintf("%s: quintiles over the profiles with a purchase; 5 = most recent, most frequent, highest spend.", t.Name),
+		name:    purchasers,
+		comment: fmt.Sprintf("%s: the profiles with a purchase, with recency (days), frequency and monetary.", t.Name),
 		body: fmt.Sprintf(`SELECT
-        profile_id,
-        recency,
-        frequency,
-        monetary,
-        NTILE(5) OVER (ORDER BY recency DESC NULLS FIRST) AS r_tile,
-        NTILE(5) OVER (ORDER BY frequency) AS f_tile,
-        NTILE(5) OVER (ORDER BY monetary NULLS FIRST) AS m_tile
-    FROM (
-        SELECT
-            profile_id,
-            %[1]s AS recency,
-            %[2]s AS frequency,
-            %[3]s AS monetary
-        FROM %[4]s
-        WHERE %[2]s > 0
-    ) AS purchasers`, b.d.DaysBetween(last, b.now), freq, money, traitsCTE(r.From)),
+        profile_id AS pid,
+        %[1]s AS recency,
+        %[2]s AS frequency,
+        %[3]s AS monetary
+    FROM %[4]s
+    WHERE %[2]s > 0`, b.d.DaysBetween(last, b.now), freq, money, b.ref(traitsCTE(r.From))),
 	})
-	score := func(tile, value string) string { return "min(" + tile + ") OVER (PARTITION BY " + value + ")" }
+	n := "(SELECT count(*) FROM " + b.ref(purchasers) + ")"
+	dims := []struct {
+		name, value string
+		order       dialect.SortKey
+	}{
+		{"r", "recency", dialect.SortKey{Expr: "v", Desc: true, NullsFirst: true}},
+		{"f", "frequency", dialect.SortKey{Expr: "v"}},
+		{"m", "monetary", dialect.SortKey{Expr: "v", NullsFirst: true}},
+	}
+	for _, dim := range dims {
+		ranked, firsts, score := "ranked_"+dim.name+"_"+t.Name, "firsts_"+dim.name+"_"+t.Name, "score_"+dim.name+"_"+t.Name
+		b.extra = append(b.extra,
+			cte{
+				name:    ranked,
+				comment: fmt.Sprintf("%s: purchasers in order of %s (5 = best), NULLs grouped under a key.", t.Name, dim.value),
+				body: b.d.NumberRows(fmt.Sprintf(`SELECT
+    pid,
+    %[1]s AS v,
+    CASE WHEN %[1]s IS NULL THEN 1 ELSE 0 END AS v_null,
+    coalesce(%[1]s, 0) AS v_key
+FROM %[2]s`, dim.value, b.ref(purchasers)), "rn", []dialect.SortKey{dim.order}),
+			},
+			cte{
+				name:    firsts,
+				comment: "the first row number of each group of tied values",
+				body: fmt.Sprintf(`SELECT v_null AS g_null, v_key AS g_key, min(rn) AS g_first
+    FROM %s
+    GROUP BY v_null, v_key`, b.ref(ranked)),
+			},
+			cte{
+				name:    score,
+				comment: "NTILE(5) of each group's first row: with q = n / 5 and r = n % 5, the first r tiles hold q + 1 rows, the others q",
+				body: fmt.Sprintf(`SELECT k.pid AS s_pid, %[1]s AS s_score
+    FROM %[2]s AS k
+    JOIN %[3]s AS g ON g.g_null = k.v_null AND g.g_key = k.v_key`, ntile("g.g_first", n, b.d), b.ref(ranked), b.ref(firsts)),
+			},
+		)
+	}
+	scores := "scores_" + t.Name
+	c := func(suffix string) string { return b.ident(col(scores, t.Name+suffix)) }
 	b.extra = append(b.extra, cte{
 		name:    scores,
-		comment: fmt.Sprintf("%s: tied values share a score (the lowest of their group), so equal customers are scored alike.", t.Name),
+		comment: fmt.Sprintf("%s: quintiles over the profiles with a purchase; 5 = most recent, most frequent, highest spend.", t.Name),
 		body: fmt.Sprintf(`SELECT
-        profile_id,
-        recency AS %[1]s,
-        frequency AS %[2]s,
-        monetary AS %[3]s,
-        %[7]s AS %[4]s,
-        %[8]s AS %[5]s,
-        %[9]s AS %[6]s
-    FROM %[10]s`, col("_recency"), col("_frequency"), col("_monetary"), col("_r"), col("_f"), col("_m"),
-			score("r_tile", "recency"), score("f_tile", "frequency"), score("m_tile", "monetary"), tiles),
+        pm.pid AS profile_id,
+        pm.recency AS %[1]s,
+        pm.frequency AS %[2]s,
+        pm.monetary AS %[3]s,
+        pm.r_score AS %[4]s,
+        pm.f_score AS %[5]s,
+        sm.s_score AS %[6]s
+    FROM (
+        SELECT pf.*, sf.s_score AS f_score
+        FROM (
+            SELECT p.*, sr.s_score AS r_score
+            FROM %[7]s AS p
+            JOIN %[8]s AS sr ON sr.s_pid = p.pid
+        ) AS pf
+        JOIN %[9]s AS sf ON sf.s_pid = pf.pid
+    ) AS pm
+    JOIN %[10]s AS sm ON sm.s_pid = pm.pid`, c("_recency"), c("_frequency"), c("_monetary"), c("_r"), c("_f"), c("_m"),
+			b.ref(purchasers), b.ref("score_r_"+t.Name), b.ref("score_f_"+t.Name), b.ref("score_m_"+t.Name)),
 	})
-	b.joinOnce(scores)
-	code := b.d.Concat(b.d.CastText(scores+"."+col("_r")), b.d.CastText(scores+"."+col("_f")), b.d.CastText(scores+"."+col("_m")))
+	ref := func(suffix string) string { return b.joinCol(scores, t.Name+suffix) }
+	code := b.d.Concat(b.d.CastText(ref("_r")), b.d.CastText(ref("_f")), b.d.CastText(ref("_m")))
 	b.base = append(b.base,
 		column{comment: fmt.Sprintf("%s: RFM code, e.g. 545; NULL without purchases", t.Name), expr: code, alias: b.ident(t.Name)},
-		column{expr: scores + "." + col("_recency"), alias: col("_recency")},
-		column{comment: t.Name + ": no purchase counts 0", expr: "COALESCE(" + scores + "." + col("_frequency") + ", 0)", alias: col("_frequency")},
-		column{expr: scores + "." + col("_monetary"), alias: col("_monetary")},
-		column{expr: scores + "." + col("_r"), alias: col("_r")},
-		column{expr: scores + "." + col("_f"), alias: col("_f")},
-		column{expr: scores + "." + col("_m"), alias: col("_m")},
+		column{expr: ref("_recency"), alias: b.ident(t.Name + "_recency")},
+		column{comment: t.Name + ": no purchase counts 0", expr: "COALESCE(" + ref("_frequency") + ", 0)", alias: b.ident(t.Name + "_frequency")},
+		column{expr: ref("_monetary"), alias: b.ident(t.Name + "_monetary")},
+		column{expr: ref("_r"), alias: b.ident(t.Name + "_r")},
+		column{expr: ref("_f"), alias: b.ident(t.Name + "_f")},
+		column{expr: ref("_m"), alias: b.ident(t.Name + "_m")},
 	)
 	return nil
+}
+
+// ntile is NTILE(5) of row number rn among n rows, without window
+// functions: the first n % 5 tiles hold n / 5 + 1 rows, the others n / 5.
+func ntile(rn, n string, d dialect.Dialect) string {
+	q := "floor(" + n + " / 5)"
+	r := "(" + n + " - 5 * " + q + ")"
+	big := "(" + r + " * (" + q + " + 1))"
+	return d.Cast(fmt.Sprintf("CASE WHEN %[1]s <= %[4]s THEN floor((%[1]s - 1) / (%[2]s + 1)) + 1 ELSE %[3]s + floor((%[1]s - 1 - %[4]s) / %[2]s) + 1 END",
+		rn, q, r, big), "BIGINT")
 }

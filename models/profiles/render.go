@@ -10,13 +10,15 @@ import (
 
 // render assembles the query: CTEs for the identity map and each source
 // pass, the per-trait CTEs, a base layer joining them to every profile,
-// one layer per depth of expressions, and the final column list.
-func (b *builder) render() string {
+// one layer per depth of expressions, and the final column list. It
+// returns the statements that build the profiles table (one, in dialects
+// with CTEs; see dialect.Scope).
+func (b *builder) render() []string {
 	var ctes []cte
 	ctes = append(ctes, cte{
 		name:    "profiles",
 		comment: "Every profile of the identity map.",
-		body:    "SELECT DISTINCT profile_id\n    FROM " + b.c.IdentityMapTable(),
+		body:    "SELECT DISTINCT profile_id\nFROM " + b.c.IdentityMapTable(),
 	})
 	if len(b.ids) > 0 {
 		types := make([]string, len(b.idTypes))
@@ -26,8 +28,8 @@ func (b *builder) render() string {
 		ctes = append(ctes, cte{
 			name:    "identifiers",
 			comment: "Identifier traits: one pass over the identity map picks them all.",
-			body: fmt.Sprintf("SELECT\n        profile_id,\n%s\n    FROM %s\n    WHERE id_type IN (%s)\n    GROUP BY profile_id",
-				renderColumns(b.ids, "        "), b.c.IdentityMapTable(), strings.Join(types, ", ")),
+			body: fmt.Sprintf("SELECT\n    profile_id,\n%s\nFROM %s\nWHERE id_type IN (%s)\nGROUP BY profile_id",
+				renderColumns(b.ids, "    "), b.c.IdentityMapTable(), strings.Join(types, ", ")),
 		})
 	}
 	for _, name := range b.order {
@@ -36,12 +38,11 @@ func (b *builder) render() string {
 			name:    rowsCTE(name),
 			comment: fmt.Sprintf("Rows of %s with the profile each belongs to (from %s).", name, b.c.RowMapTable()),
 			body: fmt.Sprintf(`SELECT
-        r.profile_id AS %s,
-        s.*
-    FROM %s AS s
-    JOIN %s AS r
-        ON r.source = %s
-        AND r.row_key = %s`, ProfileColumn, b.c.SourceView(name), b.c.RowMapTable(), b.d.String(name), models.RowKey(b.c, p.src, "s")),
+    r.rm_profile AS %s,
+    s.*
+FROM %s AS s
+JOIN (SELECT row_key AS rm_key, profile_id AS rm_profile FROM %s WHERE source = %s) AS r
+    ON r.rm_key = %s`, ProfileColumn, b.c.SourceView(name), b.c.RowMapTable(), b.d.String(name), models.RowKey(b.c, p.src, "s")),
 		})
 		if len(p.cols) == 0 {
 			continue
@@ -49,22 +50,34 @@ func (b *builder) render() string {
 		ctes = append(ctes, cte{
 			name:    traitsCTE(name),
 			comment: fmt.Sprintf("One pass over %s computes every trait that reads it.", name),
-			body: fmt.Sprintf("SELECT\n        %s AS profile_id,\n%s\n    FROM %s\n    GROUP BY %s",
-				ProfileColumn, renderColumns(p.cols, "        "), rowsCTE(name), ProfileColumn),
+			body: fmt.Sprintf("SELECT\n    %s AS profile_id,\n%s\nFROM %s\nGROUP BY %s",
+				ProfileColumn, renderColumns(p.cols, "    "), b.ref(rowsCTE(name)), ProfileColumn),
 		})
 	}
 	ctes = append(ctes, b.extra...)
 
-	base := []column{{expr: "profiles.profile_id", alias: "profile_id"}}
-	base = append(base, b.base...)
-	from := "profiles"
-	for _, j := range b.joins {
-		from += fmt.Sprintf("\n    LEFT JOIN %[1]s ON %[1]s.profile_id = profiles.profile_id", j.cte)
+	// The joins are chained, one per SELECT (some warehouses run no more),
+	// each adding its CTE's columns to every profile.
+	chain := "SELECT profile_id FROM " + b.ref("profiles")
+	for i, j := range b.joins {
+		cols := make([]string, len(j.cols))
+		for k, c := range j.cols {
+			cols[k] = "j." + b.ident(col(j.cte, c))
+		}
+		right := make([]string, len(j.cols))
+		for k, c := range j.cols {
+			right[k] = b.ident(col(j.cte, c))
+		}
+		chain = fmt.Sprintf("SELECT c.*, %s\nFROM (\n%s\n) AS c\nLEFT JOIN (SELECT profile_id AS j_profile_id, %s FROM %s) AS j ON j.j_profile_id = c.profile_id",
+			strings.Join(cols, ", "), indent(chain, "    "), strings.Join(right, ", "), b.ref(j.cte))
+		_ = i
 	}
+	base := []column{{expr: "joined.profile_id", alias: "profile_id"}}
+	base = append(base, b.base...)
 	ctes = append(ctes, cte{
 		name:    "base",
 		comment: "Traits read from the identity map and sources, one row per profile.",
-		body:    fmt.Sprintf("SELECT\n%s\n    FROM %s", renderColumns(base, "        "), from),
+		body:    fmt.Sprintf("SELECT\n%s\nFROM (\n%s\n) AS joined", renderColumns(base, "    "), indent(chain, "    ")),
 	})
 	last := "base"
 	for i, layer := range b.layers() {
@@ -84,21 +97,12 @@ func (b *builder) render() string {
 		ctes = append(ctes, cte{
 			name:    name,
 			comment: comment,
-			body:    fmt.Sprintf("SELECT\n%s\n    FROM %s", renderColumns(cols, "        "), last),
+			body:    fmt.Sprintf("SELECT\n%s\nFROM %s", renderColumns(cols, "    "), b.ref(last)),
 		})
 		last = name
 	}
-
-	var sb strings.Builder
-	sb.WriteString("WITH\n")
-	for i, c := range ctes {
-		if i > 0 {
-			sb.WriteString(",\n")
-		}
-		if c.comment != "" {
-			sb.WriteString("-- " + c.comment + "\n")
-		}
-		sb.WriteString(c.name + " AS (\n    " + c.body + "\n)")
+	for _, c := range ctes {
+		b.scope.Add(c.name, c.comment, c.body)
 	}
 	final := []string{"profile_id"}
 	for _, t := range b.c.P.Traits {
@@ -106,8 +110,17 @@ func (b *builder) render() string {
 			final = append(final, b.ident(col))
 		}
 	}
-	sb.WriteString("\nSELECT\n    " + strings.Join(final, ",\n    ") + "\nFROM " + last)
-	return sb.String()
+	return b.scope.ReplaceTable(b.c.ProfilesTable(), "SELECT\n    "+strings.Join(final, ",\n    ")+"\nFROM "+b.ref(last))
+}
+
+func indent(s, prefix string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = prefix + l
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // renderColumns writes a select list, one column per line, each preceded by

@@ -348,6 +348,11 @@ func (e *Engine) Sync(ctx context.Context, name string, opt SyncOptions) (res *R
 		return res, err
 	}
 	finish := func(status string, cause error) {
+		if status == state.RunFailed && ctx.Err() != nil {
+			// Whatever step the cancellation interrupted, the run was
+			// cancelled, not broken.
+			status = state.RunCancelled
+		}
 		res.Status = status
 		run.Status, run.FinishedAt = status, e.Now()
 		run.Adds, run.Updates, run.Removes = res.Adds, res.Updates, res.Removes

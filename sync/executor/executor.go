@@ -193,7 +193,7 @@ func Run(ctx context.Context, pl *planner.Planner, o Options) (*Result, error) {
 
 	streamErr := pl.Stream(ctx, func(c planner.Change) error {
 		return p.Add(destination.Item[meta]{
-			Record: destination.Record{Op: c.Op, Key: c.Key, Fields: c.Fields},
+			Record: destination.Record{Op: c.Op, Key: c.Key, Fields: c.Fields, Reason: reasonOf(c.Class)},
 			Meta:   meta{class: c.Class, hash: c.Hash, kept: c.Kept},
 		})
 	})
@@ -219,4 +219,15 @@ func Run(ctx context.Context, pl *planner.Planner, o Options) (*Result, error) {
 		return res, fmt.Errorf("%w", streamErr)
 	}
 	return res, nil
+}
+
+// reasonOf tells a destination why a removal happens.
+func reasonOf(c spec.Class) destination.Reason {
+	switch c {
+	case spec.Consent:
+		return destination.ReasonConsent
+	case spec.Gone:
+		return destination.ReasonGone
+	}
+	return ""
 }

@@ -23,6 +23,7 @@ import (
 
 // Mapper builds records. It is safe for concurrent use.
 type Mapper struct {
+	columns  []string
 	fields   []field
 	keyField string
 	keyPath  []string
@@ -39,13 +40,15 @@ type field struct {
 	reg   string
 	clear bool
 	isKey bool
+	// boolean: the column holds booleans the warehouse returns as 0 and 1.
+	boolean bool
 }
 
 // New builds a mapper for a mapping whose rows hold columns (in order).
 // keyField is the destination field of the key: it always carries the key
 // as computed by the warehouse. nulls is the sync's null policy.
 func New(m config.FieldMappings, columns []string, keyField, nulls string, removal []string) (*Mapper, error) {
-	mp := &Mapper{keyField: keyField, keyPath: strings.Split(keyField, "."), removal: removal}
+	mp := &Mapper{columns: columns, keyField: keyField, keyPath: strings.Split(keyField, "."), removal: removal}
 	idx := map[string]int{}
 	for i, c := range columns {
 		idx[strings.ToLower(c)] = i
@@ -86,6 +89,21 @@ func constant(n *yaml.Node) any {
 	return n.Value
 }
 
+// Booleans marks columns that hold booleans returned as integers (by
+// warehouses without a boolean type): their 0 and 1 are sent as false and
+// true, like the same column read from a warehouse that has booleans.
+func (m *Mapper) Booleans(columns []string) {
+	set := map[string]bool{}
+	for _, c := range columns {
+		set[strings.ToLower(c)] = true
+	}
+	for i := range m.fields {
+		if f := &m.fields[i]; f.col >= 0 {
+			f.boolean = set[strings.ToLower(m.columns[f.col])]
+		}
+	}
+}
+
 // Record returns the fields of a record with the given key from a row.
 func (m *Mapper) Record(key string, row []any) map[string]any {
 	return m.record(&key, row)
@@ -106,6 +124,9 @@ func (m *Mapper) record(key *string, row []any) map[string]any {
 		} else {
 			if f.col >= 0 {
 				v = Normalize(row[f.col])
+				if f.boolean {
+					v = integerBoolean(v)
+				}
 			} else {
 				v = f.value
 			}
@@ -127,6 +148,15 @@ func (m *Mapper) record(key *string, row []any) map[string]any {
 		set(out, m.keyPath, *key)
 	}
 	return out
+}
+
+// integerBoolean turns 0 and 1 into false and true, and leaves anything
+// else as it is.
+func integerBoolean(v any) any {
+	if n, ok := v.(int64); ok && (n == 0 || n == 1) {
+		return n == 1
+	}
+	return v
 }
 
 // Removal returns the key field and the removal fields of a record's

@@ -125,3 +125,29 @@ func TestRecord(t *testing.T) {
 		t.Errorf("record = %v", rec)
 	}
 }
+
+// Columns the model says are boolean send 0 and 1 as false and true, as a
+// warehouse with a boolean type would; other values and columns are left
+// alone.
+func TestBooleans(t *testing.T) {
+	m := config.FieldMappings{{Field: "id"}, {Field: "opt_in", From: "OPT_IN"}, {Field: "orders"}, {Field: "flag", From: "flag", Transform: []string{"string"}}}
+	mp, err := New(m, []string{"id", "opt_in", "orders", "flag"}, "id", "clear", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp.Booleans([]string{"Opt_In", "flag"})
+	for _, tt := range []struct {
+		row  []any
+		want string
+	}{
+		{[]any{"a", uint8(1), int64(1), uint8(0)}, `{"flag":"false","id":"a","opt_in":true,"orders":1}`},
+		{[]any{"b", uint8(0), int64(0), uint8(1)}, `{"flag":"true","id":"b","opt_in":false,"orders":0}`},
+		{[]any{"c", nil, nil, nil}, `{"flag":null,"id":"c","opt_in":null,"orders":null}`},
+		{[]any{"d", true, int64(2), int64(7)}, `{"flag":"7","id":"d","opt_in":true,"orders":2}`},
+	} {
+		b, _ := json.Marshal(mp.Record(tt.row[0].(string), tt.row))
+		if string(b) != tt.want {
+			t.Errorf("record of %v = %s, want %s", tt.row, b, tt.want)
+		}
+	}
+}

@@ -73,6 +73,7 @@ func New(ctx context.Context, w warehouse.Warehouse, store *state.Store, sp *spe
 	if p.mapper, err = mapping.New(sp.Mapping, sp.Columns, sp.KeyField, sp.Sync.Nulls, sp.Sync.RemovalFields); err != nil {
 		return nil, fmt.Errorf("sync %s: %w", sp.Sync.Name, err)
 	}
+	p.mapper.Booleans(sp.Booleans)
 	if err := p.Refresh(ctx); err != nil {
 		return nil, err
 	}
@@ -158,7 +159,7 @@ func (p *Planner) hashExpr(alias string) string {
 
 func (p *Planner) consentExpr(alias string) string {
 	if p.spec.Consent == "" {
-		return "TRUE"
+		return p.f.Bool(true)
 	}
 	return p.f.IsTrue(alias + "." + p.f.Ident(p.spec.Consent))
 }
@@ -192,34 +193,40 @@ func classOfCode(code int) spec.Class {
 func (p *Planner) Classified() string {
 	f := p.f
 	k := f.Ident("key")
-	changed := "m.h IS DISTINCT FROM s.hash"
+	changed := p.f.IsDistinct("m.m_h", "s.s_hash")
 	if p.hashChanged {
-		changed = "TRUE"
+		changed = p.f.Bool(true)
 	}
 	c := func(cl spec.Class) string { return strconv.Itoa(ClassCode(cl)) }
-	return `SELECT coalesce(m.k, s.` + k + `) AS k,
+	// The snapshot's key is joined on under one name and read under another:
+	// some engines (ClickHouse 18.16) do not return a join's right-hand keys,
+	// and give a snapshot-only row the snapshot's key as the model's key
+	// (m_k), so such a row is told by its missing count (m_n). Inner columns
+	// are named apart from the outer aliases: in ClickHouse 18.16 an alias
+	// shadows a column of the same name, even a qualified one.
+	return `SELECT coalesce(m.m_k, s.s_key) AS k,
     CASE
-        WHEN m.n IS NOT NULL AND m.k IS NULL THEN ` + c(spec.NullKey) + `
-        WHEN m.n > 1 THEN ` + c(spec.Duplicate) + `
-        WHEN m.k IS NULL THEN ` + c(spec.Gone) + `
-        WHEN NOT m.ok AND s.` + k + ` IS NOT NULL THEN ` + c(spec.Consent) + `
-        WHEN NOT m.ok THEN ` + c(spec.NoConsent) + `
-        WHEN s.` + k + ` IS NULL THEN ` + c(spec.Add) + `
+        WHEN m.m_n IS NOT NULL AND m.m_k IS NULL THEN ` + c(spec.NullKey) + `
+        WHEN m.m_n > 1 THEN ` + c(spec.Duplicate) + `
+        WHEN m.m_n IS NULL THEN ` + c(spec.Gone) + `
+        WHEN NOT m.m_ok AND s.s_key IS NOT NULL THEN ` + c(spec.Consent) + `
+        WHEN NOT m.m_ok THEN ` + c(spec.NoConsent) + `
+        WHEN s.s_key IS NULL THEN ` + c(spec.Add) + `
         WHEN ` + changed + ` THEN ` + c(spec.Update) + `
         ELSE ` + c(spec.Unchanged) + `
     END AS class,
-    m.h AS h,
-    m.hk AS hk,
-    coalesce(m.n, 0) AS n
+    m.m_h AS h,
+    m.m_hk AS hk,
+    coalesce(m.m_n, 0) AS n
 FROM (
-    SELECT r.k, count(*) AS n, min(r.h) AS h, min(r.hk) AS hk, bool_and(r.ok) AS ok
+    SELECT r.sluice_k AS m_k, count(*) AS m_n, min(r.sluice_h) AS m_h, min(r.sluice_hk) AS m_hk, ` + f.BoolAnd("r.sluice_ok") + ` AS m_ok
     FROM (
-        SELECT ` + p.KeyExpr("src") + ` AS k, ` + p.hashExpr("src") + ` AS h, ` + p.rawKeyHash("src") + ` AS hk, ` + p.consentExpr("src") + ` AS ok
+        SELECT ` + p.KeyExpr("src") + ` AS sluice_k, ` + p.hashExpr("src") + ` AS sluice_h, ` + p.rawKeyHash("src") + ` AS sluice_hk, ` + p.consentExpr("src") + ` AS sluice_ok
         FROM ` + p.spec.Model + ` AS src
     ) AS r
-    GROUP BY r.k
+    GROUP BY r.sluice_k
 ) AS m
-FULL OUTER JOIN ` + p.snapshot + ` AS s ON m.k = s.` + k
+FULL OUTER JOIN (SELECT ` + k + ` AS s_join, ` + k + ` AS s_key, hash AS s_hash FROM ` + p.snapshot + ` AS snap) AS s ON m.m_k = s.s_join`
 }
 
 // rawKeyHash hashes the key column as stored, a cheap filter to find the
@@ -256,7 +263,7 @@ func (p *Planner) Plan(ctx context.Context, samples int) (*Plan, error) {
 	n := max(samples, 1)
 	filter := "d.class <> " + codes(spec.Unchanged)
 	if samples <= 0 {
-		filter = "FALSE"
+		filter = p.f.Bool(false)
 	}
 	// Sample keys are the smallest of each class; the NULL-key class is one
 	// row, whose raw key hash min(hk) gives.
@@ -345,8 +352,8 @@ func (p *Planner) samples(ctx context.Context, out *Plan, keys, hashes map[spec.
 	if len(lits) > 0 {
 		// A key spelt many ways, or shared by many rows, gives at most a
 		// few sample rows.
-		qs = append(qs, "SELECT "+p.KeyExpr("m")+" AS __sluice_key, "+p.selectColumns("m")+" FROM "+p.spec.Model+" AS m WHERE "+
-			p.rawKeyHash("m")+" IN ("+in(lits)+") QUALIFY row_number() OVER (PARTITION BY "+p.rawKeyHash("m")+") <= "+strconv.Itoa(n))
+		qs = append(qs, p.f.FirstPerKey("SELECT "+p.KeyExpr("m")+" AS __sluice_key, "+p.selectColumns("m")+" FROM "+p.spec.Model+" AS m WHERE "+
+			p.rawKeyHash("m")+" IN ("+in(lits)+")", p.rawKeyHash("m"), n))
 	}
 	if len(nullLits) > 0 {
 		qs = append(qs, "SELECT * FROM (SELECT "+p.KeyExpr("m")+" AS __sluice_key, "+p.selectColumns("m")+" FROM "+p.spec.Model+" AS m WHERE "+
@@ -497,8 +504,8 @@ func (p *Planner) Stream(ctx context.Context, fn func(Change) error) error {
 	removals, others := codes(spec.Consent, spec.Gone), codes(spec.Add, spec.Update)
 	// Removals need the kept fields of the snapshot; the others the
 	// model's row.
-	rq := "SELECT d." + k + ", d.class, d.hash, s.fields FROM " + p.DeltaTable() + " AS d" +
-		" LEFT JOIN " + p.snapshot + " AS s ON s." + k + " = d." + k +
+	rq := "SELECT d." + k + ", d.class, d.hash, s.s_fields FROM " + p.DeltaTable() + " AS d" +
+		" LEFT JOIN (SELECT " + k + " AS s_key, fields AS s_fields FROM " + p.snapshot + " AS snap) AS s ON s.s_key = d." + k +
 		" WHERE d.class IN (" + removals + ")"
 	oq := "SELECT d." + k + ", d.class, d.hash, NULL, " + p.selectColumns("m") + " FROM " + p.DeltaTable() + " AS d" +
 		" JOIN (SELECT " + p.KeyExpr("x") + " AS __sluice_key, x.* FROM " + p.spec.Model + " AS x) AS m ON m.__sluice_key = d." + k +

@@ -74,6 +74,11 @@ type Spec struct {
 	// each once.
 	Columns []string
 
+	// Booleans are the model columns holding true/false that the warehouse
+	// returns as 0 and 1; their values are sent as booleans. Empty where
+	// the warehouse has a boolean type.
+	Booleans []string
+
 	MaxRemovalShare float64 // or -1
 	MaxRemovalCount int64   // or -1
 	Retention       time.Duration
@@ -152,6 +157,9 @@ func Resolve(p *config.Project, d dialect.Dialect, name string) (*Spec, error) {
 	}
 	if len(sp.Mapping) > 0 {
 		sp.Columns = sp.columns()
+	}
+	if ib, ok := d.(dialect.IntegerBooleans); ok && ib.IntegerBooleans() {
+		sp.Booleans = models.BooleanColumns(p, s.From)
 	}
 	return sp, nil
 }
@@ -250,7 +258,10 @@ func (s *Spec) Fingerprint() string {
 		Mapping   []fm
 		Segment   bool
 		KeyColumn string
-	}{s.KeyField, s.KeyTransforms, s.Sync.Nulls, s.Sync.List, nil, s.Segment, s.KeyColumn}
+		// Booleans change what is sent, not the hash; empty (and left out)
+		// where the warehouse has a boolean type.
+		Booleans []string `json:",omitempty"`
+	}{s.KeyField, s.KeyTransforms, s.Sync.Nulls, s.Sync.List, nil, s.Segment, s.KeyColumn, s.Booleans}
 	for _, f := range s.Mapping {
 		val := ""
 		if f.HasValue() {

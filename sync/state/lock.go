@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"time"
 )
 
@@ -41,40 +40,14 @@ func Me(runID string, now time.Time) Holder {
 // declares dead is taken over (its run is marked abandoned); a live one
 // gives a *LockedError.
 func (s *Store) Lock(ctx context.Context, sync string, h Holder, stale func(Holder) bool) error {
-	f := s.f
-	for attempt := 0; attempt < 5; attempt++ {
-		err := s.w.Exec(ctx, "INSERT INTO "+s.Table("sync_locks")+" VALUES ("+f.String(sync)+", "+f.String(h.RunID)+", "+
-			f.String(fmt.Sprintf("%s:%d", h.Host, h.PID))+", "+f.String(h.Host)+", "+strconv.FormatInt(h.PID, 10)+", "+
-			f.TimestampLiteral(h.AcquiredAt.UTC())+", "+f.TimestampLiteral(h.HeartbeatAt.UTC())+")")
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		cur, ok, rerr := s.lockHolder(ctx, sync)
-		if rerr != nil {
-			return fmt.Errorf("locking %s: %w (reading the lock: %v)", sync, err, rerr)
-		}
-		if !ok {
-			time.Sleep(time.Duration(attempt+1) * 10 * time.Millisecond)
-			continue // released meanwhile, or a concurrent insert failed
-		}
-		if !stale(cur) {
-			return &LockedError{Sync: sync, Holder: cur}
-		}
-		if err := s.w.Exec(ctx, "DELETE FROM "+s.Table("sync_locks")+" WHERE sync = "+f.String(sync)+" AND run_id = "+f.String(cur.RunID)); err != nil {
-			return fmt.Errorf("taking over the stale lock of %s: %w", sync, err)
-		}
-		if err := s.Abandon(ctx, cur.RunID, h.AcquiredAt); err != nil {
-			return err
-		}
-	}
-	return fmt.Errorf("locking %s: gave up after repeated conflicts", sync)
+	return s.b.lock(ctx, sync, h, stale)
 }
 
+// lockHolder reads the holder of a sync's lock: the earliest claim, where
+// claims can briefly be several (insert-only warehouses).
 func (s *Store) lockHolder(ctx context.Context, sync string) (Holder, bool, error) {
-	rows, err := s.w.Query(ctx, "SELECT run_id, host, pid, acquired_at, heartbeat_at FROM "+s.Table("sync_locks")+" WHERE sync = "+s.f.String(sync))
+	rows, err := s.w.Query(ctx, "SELECT run_id, host, pid, acquired_at, heartbeat_at FROM "+s.Table("sync_locks")+" WHERE sync = "+s.f.String(sync)+
+		" ORDER BY acquired_at, run_id")
 	if err != nil {
 		return Holder{}, false, err
 	}
@@ -99,13 +72,12 @@ func (s *Store) LockHolder(ctx context.Context, sync string) (Holder, bool, erro
 
 // Heartbeat refreshes a held lock.
 func (s *Store) Heartbeat(ctx context.Context, sync, runID string, now time.Time) error {
-	return s.w.Exec(ctx, "UPDATE "+s.Table("sync_locks")+" SET heartbeat_at = "+s.f.TimestampLiteral(now.UTC())+
-		" WHERE sync = "+s.f.String(sync)+" AND run_id = "+s.f.String(runID))
+	return s.b.heartbeat(ctx, sync, runID, now)
 }
 
 // Unlock releases a lock held by runID.
 func (s *Store) Unlock(ctx context.Context, sync, runID string) error {
-	return s.w.Exec(ctx, "DELETE FROM "+s.Table("sync_locks")+" WHERE sync = "+s.f.String(sync)+" AND run_id = "+s.f.String(runID))
+	return s.b.unlock(ctx, sync, runID)
 }
 
 // ForceUnlock releases a sync's lock whoever holds it (sluice state unlock).

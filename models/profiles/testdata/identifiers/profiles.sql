@@ -14,13 +14,13 @@ identifiers AS (
     SELECT
         profile_id,
         -- email: identifier email, most recent (last seen)
-        first(id_value ORDER BY last_seen_at DESC NULLS LAST, id_value ASC NULLS LAST) FILTER (WHERE id_value IS NOT NULL AND (id_type = 'email')) AS "email",
+        first(id_value ORDER BY last_seen_at DESC NULLS LAST, id_value ASC NULLS LAST) FILTER (WHERE id_value IS NOT NULL AND (id_type = 'email')) AS "identifiers__email",
         -- email_first: identifier email, first seen
-        first(id_value ORDER BY first_seen_at ASC NULLS LAST, id_value ASC NULLS LAST) FILTER (WHERE id_value IS NOT NULL AND (id_type = 'email')) AS "email_first",
+        first(id_value ORDER BY first_seen_at ASC NULLS LAST, id_value ASC NULLS LAST) FILTER (WHERE id_value IS NOT NULL AND (id_type = 'email')) AS "identifiers__email_first",
         -- email_frequent: identifier email, most frequent (seen_count, then last seen)
-        first(id_value ORDER BY seen_count DESC NULLS LAST, last_seen_at DESC NULLS LAST, id_value ASC NULLS LAST) FILTER (WHERE id_value IS NOT NULL AND (id_type = 'email')) AS "email_frequent",
+        first(id_value ORDER BY seen_count DESC NULLS LAST, last_seen_at DESC NULLS LAST, id_value ASC NULLS LAST) FILTER (WHERE id_value IS NOT NULL AND (id_type = 'email')) AS "identifiers__email_frequent",
         -- phone: identifier phone, most recent (last seen)
-        first(id_value ORDER BY last_seen_at DESC NULLS LAST, id_value ASC NULLS LAST) FILTER (WHERE id_value IS NOT NULL AND (id_type = 'phone')) AS "phone"
+        first(id_value ORDER BY last_seen_at DESC NULLS LAST, id_value ASC NULLS LAST) FILTER (WHERE id_value IS NOT NULL AND (id_type = 'phone')) AS "identifiers__phone"
     FROM "sluice"."customer_identity_map"
     WHERE id_type IN ('email', 'phone')
     GROUP BY profile_id
@@ -28,13 +28,18 @@ identifiers AS (
 -- Traits read from the identity map and sources, one row per profile.
 base AS (
     SELECT
-        profiles.profile_id AS profile_id,
-        identifiers."email" AS "email",
-        identifiers."email_first" AS "email_first",
-        identifiers."email_frequent" AS "email_frequent",
-        identifiers."phone" AS "phone"
-    FROM profiles
-    LEFT JOIN identifiers ON identifiers.profile_id = profiles.profile_id
+        joined.profile_id AS profile_id,
+        "identifiers__email" AS "email",
+        "identifiers__email_first" AS "email_first",
+        "identifiers__email_frequent" AS "email_frequent",
+        "identifiers__phone" AS "phone"
+    FROM (
+        SELECT c.*, j."identifiers__email", j."identifiers__email_first", j."identifiers__email_frequent", j."identifiers__phone"
+        FROM (
+            SELECT profile_id FROM profiles
+        ) AS c
+        LEFT JOIN (SELECT profile_id AS j_profile_id, "identifiers__email", "identifiers__email_first", "identifiers__email_frequent", "identifiers__phone" FROM identifiers) AS j ON j.j_profile_id = c.profile_id
+    ) AS joined
 )
 SELECT
     profile_id,

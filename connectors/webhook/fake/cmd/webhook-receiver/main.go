@@ -3,6 +3,9 @@
 //
 //	go run ./connectors/webhook/fake/cmd/webhook-receiver -addr 127.0.0.1:8787 -token dev-token
 //
+// With port 0 (-addr 127.0.0.1:0) the system picks a free port, which the
+// first line printed names.
+//
 // It accepts the sluice webhook protocol, keeps the records in memory and
 // prints one line per batch.
 package main
@@ -41,9 +44,15 @@ func main() {
 		sort.Strings(parts)
 		fmt.Printf("%s run %s: %s; holding %d records\n", time.Now().Format("15:04:05"), runID, strings.Join(parts, ", "), held)
 	}})
-	fmt.Printf("webhook receiver on http://%s/ (token: %q)\n", *addr, *token)
-	hs := &http.Server{Addr: *addr, Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	if err := hs.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	// Listen first, so that with port 0 the line below says which port the
+	// system chose (scripts read it).
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("webhook receiver on http://%s/ (token: %q)\n", ln.Addr(), *token)
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
 }

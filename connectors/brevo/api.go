@@ -1,0 +1,213 @@
+package brevo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/sluicehq/sluice/connectors/destination"
+)
+
+// APIError is an answer of Brevo's that is not a success: the HTTP status
+// and Brevo's {"code", "message"} body.
+type APIError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *APIError) Error() string {
+	msg := e.Message
+	if msg == "" {
+		msg = "(no message)"
+	}
+	if e.Code != "" {
+		return fmt.Sprintf("HTTP %d %s: %s", e.Status, e.Code, msg)
+	}
+	return fmt.Sprintf("HTTP %d: %s", e.Status, msg)
+}
+
+// fatal reports whether an answer means the destination is not usable
+// (credentials refused, or still failing after retries): the run stops.
+func (e *APIError) fatal() bool {
+	return e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || destination.Retryable(e.Status)
+}
+
+// errFatal wraps the errors that stop a run with what to do about them.
+func (b *Brevo) errFatal(what string, err error) error {
+	var ae *APIError
+	if errors.As(err, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden) {
+		return b.cfg.Errorf("%s: Brevo refused the API key (%v): check api_key", what, err)
+	}
+	return b.cfg.Errorf("%s: %w", what, err)
+}
+
+// call sends a JSON request to path (under base_url) and decodes a JSON
+// answer into out (nil: ignored). A non-2xx answer is an *APIError.
+func (b *Brevo) call(ctx context.Context, method, path string, in, out any) error {
+	_, err := b.callStatus(ctx, method, path, in, out)
+	return err
+}
+
+func (b *Brevo) callStatus(ctx context.Context, method, path string, in, out any) (int, error) {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return 0, fmt.Errorf("encoding the request: %w", err)
+		}
+	}
+	return b.send(ctx, method, path, body, out)
+}
+
+func (b *Brevo) send(ctx context.Context, method, path string, body []byte, out any) (int, error) {
+	resp, err := b.client.Do(ctx, method, b.base+path, b.header, body)
+	if err != nil {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		return 0, fmt.Errorf("%s %s: %w", method, redactPath(path), err)
+	}
+	rb, err := destination.ReadBody(resp, maxAnswer)
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("reading the answer to %s %s: %w", method, redactPath(path), err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		ae := &APIError{Status: resp.StatusCode}
+		var eb struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(rb, &eb) == nil && (eb.Code != "" || eb.Message != "") {
+			ae.Code, ae.Message = eb.Code, eb.Message
+		} else {
+			ae.Message = destination.Snippet(rb)
+		}
+		return resp.StatusCode, ae
+	}
+	if out != nil && len(bytes.TrimSpace(rb)) > 0 {
+		if err := json.Unmarshal(rb, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("reading the answer to %s %s: %w (body: %s)", method, redactPath(path), err, destination.Snippet(rb))
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// redactPath keeps contact identifiers (e-mails, phone numbers) out of
+// messages.
+func redactPath(p string) string {
+	if strings.HasPrefix(p, "/contacts/") {
+		rest := strings.TrimPrefix(p, "/contacts/")
+		if i := strings.IndexAny(rest, "/?"); i < 0 && !strings.Contains(rest, "batch") && !strings.Contains(rest, "import") {
+			return "/contacts/{identifier}"
+		}
+	}
+	return p
+}
+
+// listInfo is a Brevo list.
+type listInfo struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+}
+
+// list resolves the sync's list to its id: a number is an id (checked),
+// anything else a name looked up among the account's lists. A missing
+// named list is created when create is set and create_lists allows it.
+func (b *Brevo) list(ctx context.Context, create bool) (int64, error) {
+	b.listMu.Lock()
+	defer b.listMu.Unlock()
+	if b.listID != 0 {
+		return b.listID, nil
+	}
+	if id, err := strconv.ParseInt(b.listRef, 10, 64); err == nil && id > 0 {
+		var li listInfo
+		if err := b.call(ctx, http.MethodGet, fmt.Sprintf("/contacts/lists/%d", id), nil, &li); err != nil {
+			var ae *APIError
+			if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+				return 0, fmt.Errorf("Brevo has no list with id %d (write an existing list's id, or its name)", id)
+			}
+			return 0, err
+		}
+		b.listID = id
+		return id, nil
+	}
+	id, err := b.findList(ctx, b.listRef)
+	if err != nil {
+		return 0, err
+	}
+	if id != 0 {
+		b.listID = id
+		return id, nil
+	}
+	if !b.createLists {
+		return 0, fmt.Errorf("Brevo has no list named %q: create it, write its id, or set create_lists: true", b.listRef)
+	}
+	if !create {
+		return 0, nil // created by the first run that sends something
+	}
+	folder := b.folderID
+	if folder == 0 {
+		var fs struct {
+			Folders []struct {
+				ID int64 `json:"id"`
+			} `json:"folders"`
+		}
+		if err := b.call(ctx, http.MethodGet, "/contacts/folders?limit=1&offset=0&sort=asc", nil, &fs); err != nil {
+			return 0, fmt.Errorf("finding a folder for list %q: %w", b.listRef, err)
+		}
+		if len(fs.Folders) == 0 {
+			return 0, fmt.Errorf("the Brevo account has no folder to create list %q in: create one, or set list_folder_id", b.listRef)
+		}
+		folder = fs.Folders[0].ID
+	}
+	var created struct {
+		ID int64 `json:"id"`
+	}
+	if err := b.call(ctx, http.MethodPost, "/contacts/lists", map[string]any{"name": b.listRef, "folderId": folder}, &created); err != nil {
+		return 0, fmt.Errorf("creating list %q: %w", b.listRef, err)
+	}
+	b.cfg.Logger.Info("created a Brevo list", "list", b.listRef, "id", created.ID)
+	b.listID = created.ID
+	return created.ID, nil
+}
+
+// findList pages through the account's lists (50 a page, Brevo's most)
+// for one named name; 0 when there is none.
+func (b *Brevo) findList(ctx context.Context, name string) (int64, error) {
+	var found []int64
+	for offset := 0; ; offset += 50 {
+		var page struct {
+			Lists []listInfo `json:"lists"`
+			Count int        `json:"count"`
+		}
+		q := url.Values{"limit": {"50"}, "offset": {strconv.Itoa(offset)}, "sort": {"asc"}}
+		if err := b.call(ctx, http.MethodGet, "/contacts/lists?"+q.Encode(), nil, &page); err != nil {
+			return 0, fmt.Errorf("looking up list %q: %w", name, err)
+		}
+		for _, l := range page.Lists {
+			if l.Name == name {
+				found = append(found, l.ID)
+			}
+		}
+		if len(page.Lists) < 50 || offset+50 >= page.Count {
+			break
+		}
+	}
+	switch len(found) {
+	case 0:
+		return 0, nil
+	case 1:
+		return found[0], nil
+	}
+	return 0, fmt.Errorf("%d Brevo lists are named %q: write the id of the one to use (ids %v)", len(found), name, found)
+}

@@ -1,0 +1,73 @@
+// Command brevo-fake runs the fake Brevo API on a loopback address, to try
+// the brevo destination (or the quickstart's Brevo syncs) without an
+// account:
+//
+//	go run ./connectors/brevo/fake/cmd/brevo-fake -addr 127.0.0.1:8788 -key dev-key
+//
+// It prints its base URL (for base_url, or BREVO_BASE_URL in the
+// quickstart), keeps contacts and lists in memory, enforces Brevo's rate
+// limits and answers with its error shapes. -list creates lists at start.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sluicehq/sluice/connectors/brevo/fake"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8788", "loopback address to listen on (port 0: any free port)")
+	key := flag.String("key", "", "the api-key requests must carry (required)")
+	lists := flag.String("list", "", "comma-separated list names to create at start")
+	contactsRate := flag.Int("contacts-rate", 10, "requests a second allowed on /contacts endpoints (-1: no limit)")
+	otherRate := flag.Int("other-rate", 100, "requests an hour allowed on the other endpoints (-1: no limit)")
+	quiet := flag.Bool("quiet", false, "do not print a line per request")
+	flag.Parse()
+	if *key == "" {
+		log.Fatal("brevo-fake: -key is required (the value of BREVO_API_KEY)")
+	}
+	host, _, err := net.SplitHostPort(*addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		log.Fatalf("listen on a loopback address (127.0.0.1, ::1 or localhost), not %s", host)
+	}
+	opts := fake.Options{APIKey: *key, ContactsPerSecond: *contactsRate, OtherPerHour: *otherRate}
+	if !*quiet {
+		opts.OnRequest = func(method, path string, status int) {
+			fmt.Printf("%s %s %s -> %d\n", time.Now().Format("15:04:05.000"), method, path, status)
+		}
+	}
+	srv := fake.Handler(opts)
+	for _, name := range strings.Split(*lists, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			fmt.Printf("list %q has id %d\n", name, srv.AddList(name))
+		}
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("fake Brevo API on http://%s/v3\n", ln.Addr())
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		<-sig
+		_ = hs.Close()
+	}()
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Fatal(err)
+	}
+}

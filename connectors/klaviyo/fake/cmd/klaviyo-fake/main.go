@@ -1,0 +1,88 @@
+// Command klaviyo-fake runs the fake Klaviyo on a loopback address, to try
+// the klaviyo destination without an account, and for CI:
+//
+//	go run ./connectors/klaviyo/fake/cmd/klaviyo-fake -addr 127.0.0.1:8789 -key pk_dev
+//	export KLAVIYO_API_KEY=pk_dev KLAVIYO_BASE_URL=http://127.0.0.1:8789
+//
+// It prints its URL on the first line, then a line per bulk import job.
+// GET /_fake/state shows the lists, the number of profiles, the requests
+// throttled and, with -spec, the requests that did not match Klaviyo's API
+// description; GET /_fake/profiles lists every profile.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sluicehq/sluice/connectors/internal/apispec"
+	"github.com/sluicehq/sluice/connectors/klaviyo/fake"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8789", "loopback address to listen on (port 0 picks a free one)")
+	key := flag.String("key", "pk_dev", "private API key to accept")
+	limits := flag.String("limits", "klaviyo", "rate limits: klaviyo (the published ones) or none")
+	jobTime := flag.Duration("job-time", 200*time.Millisecond, "how long a bulk import job processes")
+	spec := flag.String("spec", "", "Klaviyo's OpenAPI file (klaviyo-openapi-stable.json): check every request against it")
+	flag.Parse()
+	host, _, err := net.SplitHostPort(*addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		log.Fatalf("listen on a loopback address (127.0.0.1, ::1 or localhost), not %s", host)
+	}
+	opts := fake.Options{APIKey: *key, JobProcessing: *jobTime, OnJob: func(j fake.JobInfo) {
+		fmt.Printf("%s job %s: %d profiles, %d imported, %d failed\n", time.Now().Format("15:04:05"), j.ID, j.Total, j.Imported, j.Failed)
+	}}
+	switch *limits {
+	case "klaviyo":
+		opts.Limits = fake.KlaviyoLimits()
+	case "none":
+	default:
+		log.Fatalf("-limits: klaviyo or none, not %q", *limits)
+	}
+	if *spec != "" {
+		s, err := apispec.Load(*spec)
+		if err != nil {
+			log.Fatal(err)
+		}
+		opts.Validator = s
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := fake.Handler(opts)
+	srv.URL = "http://" + ln.Addr().String()
+	fmt.Printf("%s (key %s, limits %s)\n", srv.URL, *key, *limits)
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(shut)
+	}()
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Fatal(err)
+	}
+	srv.Close()
+	if v := srv.Violations(); len(v) > 0 {
+		fmt.Fprintf(os.Stderr, "%d requests did not match Klaviyo's API description:\n", len(v))
+		for _, x := range v {
+			fmt.Fprintln(os.Stderr, "  "+x)
+		}
+		os.Exit(1)
+	}
+}
