@@ -169,13 +169,15 @@ func unescapeBackslash(body string, doubledQuote bool) (string, error) {
 // against the vendors' function references), and the keywords that an
 // opening parenthesis may follow.
 var (
-	commonKeywords = words("IN EXISTS AS AND OR NOT THEN ELSE WHEN FROM JOIN ON WHERE SELECT OVER BY HAVING WITH UNION ALL IS NULL CASE LIKE")
+	commonKeywords = words("IN EXISTS AS AND OR NOT THEN ELSE WHEN FROM JOIN ON WHERE SELECT OVER BY HAVING WITH UNION ALL IS NULL CASE LIKE VALUES USING INSERT")
 	snowflakeFuncs = words("ARRAY_AGG CAST COALESCE COUNT SUM MIN MAX MIN_BY LEAST GREATEST HASH MD5 REGEXP_LIKE REGEXP_REPLACE REGEXP_SUBSTR REGEXP_INSTR " +
 		"MOD TRY_CAST LOWER UPPER TRIM IFF NULLIF ROW_NUMBER DATEADD DATEDIFF CONVERT_TIMEZONE CURRENT_TIMESTAMP FLOOR OBJECT_CONSTRUCT INFER_SCHEMA TABLE " +
-		"NUMBER DECIMAL VARCHAR WITHIN GROUP TEMPLATE FORMAT_NAME")
+		"NUMBER DECIMAL VARCHAR WITHIN GROUP TEMPLATE FORMAT_NAME " +
+		"BITAND TO_JSON BOOLAND_AGG TRY_TO_BOOLEAN TO_VARCHAR GET FLATTEN PARSE_JSON SHA2")
 	bigqueryFuncs = words("ARRAY_AGG CAST SAFE_CAST COALESCE COUNT COUNTIF SUM MIN MAX MIN_BY LEAST GREATEST FARM_FINGERPRINT FORMAT TO_HEX MD5 " +
 		"REGEXP_CONTAINS REGEXP_REPLACE REGEXP_EXTRACT LOWER UPPER TRIM IF NULLIF ROW_NUMBER TIMESTAMP_SUB TIMESTAMP CURRENT_DATETIME DATE_DIFF DATE FLOOR " +
-		"SAFE_OFFSET NUMERIC BIGNUMERIC LOGICAL_AND MOD OPTIONS TIMESTAMP_ADD CURRENT_TIMESTAMP")
+		"SAFE_OFFSET NUMERIC BIGNUMERIC LOGICAL_AND MOD OPTIONS TIMESTAMP_ADD CURRENT_TIMESTAMP " +
+		"TO_JSON_STRING JSON_VALUE JSON_QUERY_ARRAY UNNEST SHA256")
 )
 
 func words(s string) map[string]bool {
@@ -283,6 +285,32 @@ func TestCloudSQLIsWellFormed(t *testing.T) {
 	}
 }
 
+// The SQL of the sync state (the planner's diff and the state store's
+// statements for one plan and one sync), recorded against each engine's
+// loopback fake by the connectors' TestSyncStateSQL, holds to the same
+// rules.
+func TestCloudStateSQLIsWellFormed(t *testing.T) {
+	for _, d := range cloudDialects {
+		t.Run(d.name, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("..", "..", "connectors", d.name, "testdata", "state-"+d.name+".sql"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			toks, err := d.lex(string(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			stmts := statements(toks)
+			if len(stmts) < 30 {
+				t.Fatalf("only %d statements: the golden file looks truncated", len(stmts))
+			}
+			for _, st := range stmts {
+				checkStatement(t, d, st)
+			}
+		})
+	}
+}
+
 // reporter is what the checks report to: a test, or a collector.
 type reporter interface {
 	Helper()
@@ -326,6 +354,9 @@ func checkStatement(t reporter, d sqlDialect, st []token) {
 		}
 		if tk.kind == "word" && i > 0 && strings.EqualFold(st[i-1].text, "AS") && d.reserved[up] && up != "SELECT" && up != "WITH" {
 			t.Errorf("line %d: alias %s is a reserved keyword in %s: quote it", tk.line, tk.text, d.name)
+		}
+		if tk.kind == "word" && i > 0 && st[i-1].text == "." && d.reserved[up] {
+			t.Errorf("line %d: column %s is a reserved keyword in %s: quote it", tk.line, tk.text, d.name)
 		}
 		if tk.kind == "word" && d.regexFns[up] {
 			checkRegexp(t, d, st, i)
@@ -417,6 +448,7 @@ func TestCloudSQLChecksCatchMistakes(t *testing.T) {
 		{1, "DELETE FROM `t`", "requires WHERE"},
 		{1, "SELECT 'a\nb'", "line break inside"},
 		{1, "SELECT 1 AS rows", "reserved keyword"},
+		{1, "SELECT c.hash FROM `t` AS c", "column hash is a reserved keyword"},
 		{0, "SELECT 1 AS sample", "reserved keyword"},
 	}
 	for _, tc := range tests {

@@ -2,12 +2,16 @@ package engine_test
 
 // The engine's behaviour, checked on every warehouse with a sync state
 // store: DuckDB always, ClickHouse when SLUICE_CLICKHOUSE_DSN names a server
-// (.ci/clickhouse.sh starts one). The model is a people table whose rows
+// (.ci/clickhouse.sh starts one), Snowflake when SLUICE_SNOWFLAKE_DSN names
+// an account and BigQuery when SLUICE_BIGQUERY_PROJECT names a project (with
+// SLUICE_BIGQUERY_LOCATION and SLUICE_BIGQUERY_CREDENTIALS_FILE as for the
+// connector's conformance suite). The model is a people table whose rows
 // the test keeps in Go and writes whole before each run, so the same steps
 // run on every warehouse and what the destination must hold is computed in
 // Go, not by either warehouse.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +19,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,12 +27,15 @@ import (
 
 	"github.com/sluicehq/sluice/connectors/warehouse"
 	"github.com/sluicehq/sluice/connectors/webhook/fake"
+	"github.com/sluicehq/sluice/models/dialect"
 	"github.com/sluicehq/sluice/sync/engine"
 	"github.com/sluicehq/sluice/sync/executor"
 	"github.com/sluicehq/sluice/sync/state"
 	"github.com/sluicehq/sluice/sync/synctest"
 
+	_ "github.com/sluicehq/sluice/connectors/bigquery"
 	_ "github.com/sluicehq/sluice/connectors/clickhouse"
+	_ "github.com/sluicehq/sluice/connectors/snowflake"
 )
 
 // person is a row of the people table; nil pointers are NULLs.
@@ -66,7 +74,7 @@ type onWarehouse struct {
 
 // forEachWarehouse runs fn on a fresh people project on each warehouse.
 func forEachWarehouse(t *testing.T, opts fake.Options, yml func(raw string) string, fn func(t *testing.T, p *onWarehouse)) {
-	for _, kind := range []string{"duckdb", "clickhouse"} {
+	for _, kind := range []string{"duckdb", "clickhouse", "snowflake", "bigquery"} {
 		t.Run(kind, func(t *testing.T) { fn(t, newOnWarehouse(t, kind, opts, yml)) })
 	}
 }
@@ -98,21 +106,42 @@ func newOnWarehouse(t *testing.T, kind string, opts fake.Options, yml func(raw s
 		env["CH_DSN"] = dsn
 		files["sluice.yml"] = "version: 1\nname: synctest\nwarehouse: {type: clickhouse, dsn: \"${CH_DSN}\"}\nschema: " + base + "\nstate_schema: " + base + "_state\n"
 	}
+	if kind == "snowflake" || kind == "bigquery" {
+		base := fmt.Sprintf("sluice_engine_test_%d", rand.Uint32())
+		raw = base + "_raw"
+		drop = []string{base, base + "_state", raw}
+		files["sluice.yml"] = cloudProject(t, kind, env) + "schema: " + base + "\nstate_schema: " + base + "_state\n"
+	}
 	srv := fake.New(t, opts)
 	env["HOOK_URL"] = srv.URL
 	files["sync.yml"] = yml(raw)
 	p := synctest.New(t, synctest.Options{Files: files, Env: env})
 	t.Cleanup(func() {
 		for _, db := range drop {
-			if err := p.W.Exec(context.Background(), "DROP DATABASE IF EXISTS "+p.W.Dialect().Ident(db)); err != nil {
+			q := "DROP DATABASE IF EXISTS " + p.W.Dialect().Ident(db)
+			if kind != "clickhouse" {
+				q = "DROP SCHEMA IF EXISTS " + p.W.Dialect().Ident(db) + " CASCADE"
+			}
+			if err := p.W.Exec(context.Background(), q); err != nil {
 				t.Error(err)
 			}
 		}
 	})
-	if kind == "clickhouse" {
+	switch d := p.W.Dialect(); kind {
+	case "clickhouse":
 		p.Exec(t, "CREATE DATABASE "+raw,
 			"CREATE TABLE "+raw+".people (id Int32, email Nullable(String), name Nullable(String), ltv Nullable(Float64), tier Nullable(String), opt_in Nullable(UInt8)) ENGINE = MergeTree ORDER BY id")
-	} else {
+	case "snowflake", "bigquery":
+		types := []string{"INTEGER", "VARCHAR", "VARCHAR", "DOUBLE", "VARCHAR", "BOOLEAN"}
+		if kind == "bigquery" {
+			types = []string{"INT64", "STRING", "STRING", "FLOAT64", "STRING", "BOOL"}
+		}
+		cols := make([]string, len(peopleColumns))
+		for i, c := range peopleColumns {
+			cols[i] = d.Ident(c) + " " + types[i]
+		}
+		p.Exec(t, d.CreateSchema(raw), "CREATE TABLE "+d.Table(raw, "people")+" ("+strings.Join(cols, ", ")+")")
+	default:
 		p.Exec(t, "CREATE SCHEMA raw", "CREATE TABLE raw.people (id INTEGER, email VARCHAR, name VARCHAR, ltv DOUBLE, tier VARCHAR, opt_in BOOLEAN)")
 	}
 	p.Build(t)
@@ -124,8 +153,11 @@ func (p *onWarehouse) write(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
 	clear := "DELETE FROM raw.people"
-	if p.kind == "clickhouse" {
+	switch p.kind {
+	case "clickhouse":
 		clear = "TRUNCATE TABLE " + p.raw + ".people"
+	case "snowflake", "bigquery":
+		clear = "DELETE FROM " + p.W.Dialect().Table(p.raw, "people") + " WHERE TRUE"
 	}
 	p.Exec(t, clear)
 	var rows [][]any
@@ -150,9 +182,71 @@ func (p *onWarehouse) write(t *testing.T) {
 		}
 		rows = append(rows, row)
 	}
-	if err := p.W.(warehouse.RowAppender).AppendRows(ctx, p.raw, "people", rows); err != nil {
-		t.Fatal(err)
+	if a, ok := p.W.(warehouse.RowAppender); ok {
+		if err := a.AppendRows(ctx, p.raw, "people", rows); err != nil {
+			t.Fatal(err)
+		}
+		return
 	}
+	if len(rows) > 0 {
+		p.Exec(t, insertValues(p.W.Dialect(), p.W.Dialect().Table(p.raw, "people"), rows))
+	}
+}
+
+// peopleColumns are the people table's columns, in order.
+var peopleColumns = []string{"id", "email", "name", "ltv", "tier", "opt_in"}
+
+// insertValues writes rows as one INSERT of literals, for warehouses
+// without a bulk appender.
+func insertValues(d dialect.Dialect, table string, rows [][]any) string {
+	cols := make([]string, len(peopleColumns))
+	for i, c := range peopleColumns {
+		cols[i] = d.Ident(c)
+	}
+	tuples := make([]string, len(rows))
+	for i, r := range rows {
+		vals := make([]string, len(r))
+		for j, v := range r {
+			switch x := v.(type) {
+			case nil:
+				vals[j] = "NULL"
+			case string:
+				vals[j] = d.String(x)
+			case bool:
+				vals[j] = d.Bool(x)
+			case float64:
+				vals[j] = strconv.FormatFloat(x, 'g', -1, 64)
+			default:
+				vals[j] = fmt.Sprint(x)
+			}
+		}
+		tuples[i] = "(" + strings.Join(vals, ", ") + ")"
+	}
+	return "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES " + strings.Join(tuples, ", ")
+}
+
+// cloudProject is the warehouse part of sluice.yml for a real Snowflake
+// account or BigQuery project named by the environment; it skips the test
+// when none is named.
+func cloudProject(t *testing.T, kind string, env map[string]string) string {
+	t.Helper()
+	if kind == "snowflake" {
+		dsn := os.Getenv("SLUICE_SNOWFLAKE_DSN")
+		if dsn == "" {
+			t.Skip("SLUICE_SNOWFLAKE_DSN is not set: the Snowflake engine tests need a real account (see README, Running against Snowflake)")
+		}
+		env["SF_DSN"] = dsn
+		return "version: 1\nname: synctest\nwarehouse: {type: snowflake, dsn: \"${SF_DSN}\"}\n"
+	}
+	project := os.Getenv("SLUICE_BIGQUERY_PROJECT")
+	if project == "" {
+		t.Skip("SLUICE_BIGQUERY_PROJECT is not set: the BigQuery engine tests need a real project and credentials (see README, Running against BigQuery)")
+	}
+	location := cmp.Or(os.Getenv("SLUICE_BIGQUERY_LOCATION"), "US")
+	if f := os.Getenv("SLUICE_BIGQUERY_CREDENTIALS_FILE"); f != "" {
+		t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", f)
+	}
+	return "version: 1\nname: synctest\nwarehouse: {type: bigquery, project: " + strconv.Quote(project) + ", location: " + strconv.Quote(location) + "}\n"
 }
 
 // seed puts n generated people in the table, as seedPeople does.

@@ -108,7 +108,10 @@ func (p *Planner) Refresh(ctx context.Context) error {
 		p.snapshot = p.store.Snapshot(name, pending)
 	} else {
 		t := p.f.Text()
-		p.snapshot = "(SELECT CAST(NULL AS " + t + ") AS " + p.f.Ident("key") + ", CAST(NULL AS " + p.f.HashType() + ") AS hash, CAST(NULL AS " + t + ") AS fields WHERE 1 = 0)"
+		// An empty relation: selected from a one-row table, since BigQuery
+		// takes no WHERE in a SELECT without FROM.
+		p.snapshot = "(SELECT CAST(NULL AS " + t + ") AS " + p.f.Ident("key") + ", CAST(NULL AS " + p.f.HashType() + ") AS " + p.f.Ident("hash") +
+			", CAST(NULL AS " + t + ") AS fields FROM (SELECT 1 AS one) AS one_row WHERE 1 = 0)"
 	}
 	return nil
 }
@@ -226,7 +229,7 @@ FROM (
     ) AS r
     GROUP BY r.sluice_k
 ) AS m
-FULL OUTER JOIN (SELECT ` + k + ` AS s_join, ` + k + ` AS s_key, hash AS s_hash FROM ` + p.snapshot + ` AS snap) AS s ON m.m_k = s.s_join`
+FULL OUTER JOIN (SELECT ` + k + ` AS s_join, ` + k + ` AS s_key, ` + f.Ident("hash") + ` AS s_hash FROM ` + p.snapshot + ` AS snap) AS s ON m.m_k = s.s_join`
 }
 
 // rawKeyHash hashes the key column as stored, a cheap filter to find the
@@ -458,7 +461,7 @@ func (p *Planner) DeltaTable() string { return p.store.Table("delta_" + p.spec.S
 func (p *Planner) Materialize(ctx context.Context) (map[spec.Class]int64, error) {
 	f := p.f
 	k := f.Ident("key")
-	q := f.ReplaceTable(p.DeltaTable(), "SELECT d.k AS "+k+", d.class, d.h AS hash FROM ("+p.Classified()+") AS d WHERE d.class IN ("+p.sentClasses()+")")
+	q := f.ReplaceTable(p.DeltaTable(), "SELECT d.k AS "+k+", d.class, d.h AS "+f.Ident("hash")+" FROM ("+p.Classified()+") AS d WHERE d.class IN ("+p.sentClasses()+")")
 	if err := p.w.Exec(ctx, q); err != nil {
 		return nil, fmt.Errorf("sync %s: computing the changes: %w", p.spec.Sync.Name, err)
 	}
@@ -504,10 +507,10 @@ func (p *Planner) Stream(ctx context.Context, fn func(Change) error) error {
 	removals, others := codes(spec.Consent, spec.Gone), codes(spec.Add, spec.Update)
 	// Removals need the kept fields of the snapshot; the others the
 	// model's row.
-	rq := "SELECT d." + k + ", d.class, d.hash, s.s_fields FROM " + p.DeltaTable() + " AS d" +
+	rq := "SELECT d." + k + ", d.class, d." + f.Ident("hash") + ", s.s_fields FROM " + p.DeltaTable() + " AS d" +
 		" LEFT JOIN (SELECT " + k + " AS s_key, fields AS s_fields FROM " + p.snapshot + " AS snap) AS s ON s.s_key = d." + k +
 		" WHERE d.class IN (" + removals + ")"
-	oq := "SELECT d." + k + ", d.class, d.hash, NULL, " + p.selectColumns("m") + " FROM " + p.DeltaTable() + " AS d" +
+	oq := "SELECT d." + k + ", d.class, d." + f.Ident("hash") + ", NULL, " + p.selectColumns("m") + " FROM " + p.DeltaTable() + " AS d" +
 		" JOIN (SELECT " + p.KeyExpr("x") + " AS __sluice_key, x.* FROM " + p.spec.Model + " AS x) AS m ON m.__sluice_key = d." + k +
 		" WHERE d.class IN (" + others + ")"
 	if err := p.stream(ctx, rq, 0, fn); err != nil {

@@ -82,23 +82,31 @@ func settle(ctx context.Context, me string, read func() ([]claim, error), withdr
 // winner names the claimant that won, once the others have withdrawn:
 // the earliest claim seen may itself be waiting for a later one that won
 // (and withdraw after claimPolls polls), so this polls twice as long, then
-// guesses the earliest.
+// guesses the earliest. A lone claim is named once two reads a poll apart
+// find it alone: a claimant whose insert was still on its way may yet
+// arrive, earlier in order, and take the lock from it.
 func winner(ctx context.Context, read func() ([]claim, error), guess string) string {
+	alone := ""
 	for range 2 * claimPolls {
 		claims, err := read()
 		if err != nil || len(claims) == 0 {
 			return guess
 		}
 		if len(claims) == 1 {
-			return claims[0].by
-		}
-		first := claims[0]
-		for _, c := range claims[1:] {
-			if c.before(first) {
-				first = c
+			if claims[0].by == alone {
+				return alone
 			}
+			alone, guess = claims[0].by, claims[0].by
+		} else {
+			alone = ""
+			first := claims[0]
+			for _, c := range claims[1:] {
+				if c.before(first) {
+					first = c
+				}
+			}
+			guess = first.by
 		}
-		guess = first.by
 		select {
 		case <-ctx.Done():
 			return guess

@@ -11,21 +11,31 @@ import (
 
 // mutable keeps sync state in ordinary tables updated in place (UPDATE,
 // DELETE, MERGE): DuckDB, and any warehouse where those are plain
-// statements.
-type mutable struct{ s *Store }
+// statements. Where keys are enforced (DuckDB) a lock or a tick is taken by
+// an insert that a primary key lets only one process make; where they are
+// not (claims: Snowflake, BigQuery) it is claimed and read back
+// (mutableclaims.go).
+type mutable struct {
+	s      *Store
+	claims bool
+}
 
 func (m mutable) ensure(ctx context.Context) error {
 	s, f := m.s, m.s.f
 	txt, big, ts, b, h := f.Text(), f.BigInt(), f.Timestamp(), f.Boolean(), f.HashType()
+	pk := " PRIMARY KEY"
+	if m.claims {
+		pk = ""
+	}
 	stmts := []string{
 		f.CreateSchema(s.schema),
 		"CREATE TABLE IF NOT EXISTS " + s.Table("sync_runs") + " (run_id " + txt + ", sync " + txt + ", destination " + txt + ", mode " + txt +
 			", started_at " + ts + ", finished_at " + ts + ", status " + txt +
 			", adds " + big + ", updates " + big + ", removes " + big + ", sent " + big + ", accepted " + big + ", rejected " + big + ", invalid " + big +
 			", error " + txt + ", holder " + txt + ", folded " + b + ")",
-		"CREATE TABLE IF NOT EXISTS " + s.Table("sync_locks") + " (sync " + txt + " PRIMARY KEY, run_id " + txt + ", holder " + txt + ", host " + txt + ", pid " + big + ", acquired_at " + ts + ", heartbeat_at " + ts + ")",
+		"CREATE TABLE IF NOT EXISTS " + s.Table("sync_locks") + " (sync " + txt + pk + ", run_id " + txt + ", holder " + txt + ", host " + txt + ", pid " + big + ", acquired_at " + ts + ", heartbeat_at " + ts + ")",
 		"CREATE TABLE IF NOT EXISTS " + s.Table("sync_changes") + " (run_id " + txt + ", sync " + txt + ", seq " + big + ", " + f.Ident("key") + " " + txt + ", op " + txt + ", class " + txt +
-			", status " + txt + ", error " + txt + ", hash " + h + ", fields " + txt + ", changed_at " + ts + ")",
+			", status " + txt + ", error " + txt + ", " + f.Ident("hash") + " " + h + ", fields " + txt + ", changed_at " + ts + ")",
 		"CREATE TABLE IF NOT EXISTS " + s.Table("sync_rejections") + " (sync " + txt + ", " + f.Ident("key") + " " + txt + ", op " + txt + ", error " + txt + ", attempts " + big +
 			", first_failed_at " + ts + ", last_failed_at " + ts + ", last_run_id " + txt + ")",
 		"CREATE TABLE IF NOT EXISTS " + s.Table("sync_snapshots") + " (sync " + txt + ", hash_canary " + h + ", created_at " + ts + ")",
@@ -40,7 +50,7 @@ func (m mutable) ensure(ctx context.Context) error {
 
 func (m mutable) createSnapshot(ctx context.Context, sync string) error {
 	f := m.s.f
-	return m.s.w.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+m.s.SnapshotTable(sync)+" ("+f.Ident("key")+" "+f.Text()+", hash "+f.HashType()+
+	return m.s.w.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+m.s.SnapshotTable(sync)+" ("+f.Ident("key")+" "+f.Text()+", "+f.Ident("hash")+" "+f.HashType()+
 		", fields "+f.Text()+", run_id "+f.Text()+", synced_at "+f.Timestamp()+")")
 }
 
@@ -84,7 +94,7 @@ func (m mutable) commit(ctx context.Context, sync, runID string, at time.Time, c
 	}
 	f := m.s.f
 	q := "INSERT INTO " + m.s.Table("sync_changes") + " SELECT " + f.String(runID) + ", " + f.String(sync) +
-		", CAST(j.seq AS " + f.BigInt() + "), j." + f.Ident("key") + ", j.op, j.class, j.status, j.error, CAST(j.hash AS " + f.HashType() + "), j.fields, " + f.TimestampLiteral(at.UTC()) +
+		", CAST(j.seq AS " + f.BigInt() + "), j." + f.Ident("key") + ", j.op, j.class, j.status, j.error, CAST(j." + f.Ident("hash") + " AS " + f.HashType() + "), j.fields, " + f.TimestampLiteral(at.UTC()) +
 		" FROM " + f.FromJSON([]string{"seq", "key", "op", "class", "status", "error", "hash", "fields"}) + " AS j"
 	return m.s.w.Exec(ctx, q, string(data))
 }
@@ -103,29 +113,29 @@ func (m mutable) latest(sync, status string) string {
 }
 
 func (m mutable) snapshot(sync string, _ bool) string {
-	k := m.s.f.Ident("key")
+	k, h := m.s.f.Ident("key"), m.s.f.Ident("hash")
 	snap := m.s.SnapshotTable(sync)
 	latest := m.latest(sync, "")
-	return "(SELECT " + k + ", hash, fields FROM " + snap + " WHERE " + k + " NOT IN (SELECT " + k + " FROM (" + latest + ") AS a)" +
-		" UNION ALL SELECT l." + k + ", CASE WHEN l.status = 'accepted' THEN l.hash ELSE s.hash END, CASE WHEN l.status = 'accepted' THEN l.fields ELSE s.fields END" +
+	return "(SELECT " + k + ", " + h + ", fields FROM " + snap + " WHERE " + k + " NOT IN (SELECT " + k + " FROM (" + latest + ") AS a)" +
+		" UNION ALL SELECT l." + k + ", CASE WHEN l.status = 'accepted' THEN l." + h + " ELSE s." + h + " END AS " + h + ", CASE WHEN l.status = 'accepted' THEN l.fields ELSE s.fields END AS fields" +
 		" FROM (" + latest + ") AS l LEFT JOIN " + snap + " AS s ON s." + k + " = l." + k +
 		" WHERE NOT (l.status = 'accepted' AND l.class IN ('consent', 'gone'))" +
-		" AND NOT (l.status = 'rejected' AND l.class IN ('consent', 'gone') AND s.hash IS NULL))"
+		" AND NOT (l.status = 'rejected' AND l.class IN ('consent', 'gone') AND s." + h + " IS NULL))"
 }
 
 func (m mutable) fold(ctx context.Context, sync string) error {
 	s, f := m.s, m.s.f
-	k := f.Ident("key")
+	k, h := f.Ident("key"), f.Ident("hash")
 	snap := s.SnapshotTable(sync)
 	latestAny := m.latest(sync, "")
 	removal := "c.class IN ('consent', 'gone')"
 	stmts := []string{
 		"MERGE INTO " + snap + " AS s USING (" + latestAny + ") AS c ON s." + k + " = c." + k +
 			" WHEN MATCHED AND c.status = 'accepted' AND " + removal + " THEN DELETE" +
-			" WHEN MATCHED AND c.status = 'rejected' AND " + removal + " AND s.hash IS NULL THEN DELETE" +
-			" WHEN MATCHED AND c.status = 'accepted' THEN UPDATE SET hash = c.hash, fields = c.fields, run_id = c.run_id, synced_at = c.changed_at" +
-			" WHEN NOT MATCHED AND c.status = 'accepted' AND NOT " + removal + " THEN INSERT (" + k + ", hash, fields, run_id, synced_at) VALUES (c." + k + ", c.hash, c.fields, c.run_id, c.changed_at)" +
-			" WHEN NOT MATCHED AND c.status = 'rejected' AND NOT " + removal + " THEN INSERT (" + k + ", hash, fields, run_id, synced_at) VALUES (c." + k + ", NULL, NULL, c.run_id, c.changed_at)",
+			" WHEN MATCHED AND c.status = 'rejected' AND " + removal + " AND s." + h + " IS NULL THEN DELETE" +
+			" WHEN MATCHED AND c.status = 'accepted' THEN UPDATE SET " + h + " = c." + h + ", fields = c.fields, run_id = c.run_id, synced_at = c.changed_at" +
+			" WHEN NOT MATCHED AND c.status = 'accepted' AND NOT " + removal + " THEN INSERT (" + k + ", " + h + ", fields, run_id, synced_at) VALUES (c." + k + ", c." + h + ", c.fields, c.run_id, c.changed_at)" +
+			" WHEN NOT MATCHED AND c.status = 'rejected' AND NOT " + removal + " THEN INSERT (" + k + ", " + h + ", fields, run_id, synced_at) VALUES (c." + k + ", NULL, NULL, c.run_id, c.changed_at)",
 		// A record's latest outcome decides whether it is still rejected.
 		"DELETE FROM " + s.Table("sync_rejections") + " WHERE sync = " + f.String(sync) + " AND " + k + " IN (SELECT " + k + " FROM (" + latestAny + ") AS l WHERE l.status = 'accepted')",
 		"MERGE INTO " + s.Table("sync_rejections") + " AS r USING (SELECT * FROM (" + latestAny + ") AS l WHERE l.status = 'rejected') AS c" +
@@ -204,12 +214,17 @@ func (m mutable) markFolded(ctx context.Context, runID string) error {
 }
 
 func (m mutable) forgetHashes(ctx context.Context, sync string) error {
-	return m.s.w.Exec(ctx, "UPDATE "+m.s.SnapshotTable(sync)+" SET hash = NULL")
+	// The WHERE is for BigQuery, which takes no UPDATE without one.
+	h := m.s.f.Ident("hash")
+	return m.s.w.Exec(ctx, "UPDATE "+m.s.SnapshotTable(sync)+" SET "+h+" = NULL WHERE "+h+" IS NOT NULL")
 }
 
 // lock inserts the sync's row in sync_locks, whose primary key lets one
 // insert win.
 func (m mutable) lock(ctx context.Context, sync string, h Holder, stale func(Holder) bool) error {
+	if m.claims {
+		return m.claimLock(ctx, sync, h, stale)
+	}
 	s, f := m.s, m.s.f
 	for attempt := 0; attempt < 5; attempt++ {
 		err := s.w.Exec(ctx, "INSERT INTO "+s.Table("sync_locks")+" VALUES ("+f.String(sync)+", "+f.String(h.RunID)+", "+
@@ -255,13 +270,20 @@ func (m mutable) unlock(ctx context.Context, sync, runID string) error {
 
 func (m mutable) ensureTicks(ctx context.Context) error {
 	s, f := m.s, m.s.f
+	pk := ", PRIMARY KEY (sync, scheduled_at)"
+	if m.claims {
+		pk = ""
+	}
 	return s.w.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+s.Table(ticksTable)+" (sync "+f.Text()+", scheduled_at "+f.Timestamp()+
-		", claimed_by "+f.Text()+", claimed_at "+f.Timestamp()+", PRIMARY KEY (sync, scheduled_at))")
+		", claimed_by "+f.Text()+", claimed_at "+f.Timestamp()+pk+")")
 }
 
 // claimTick inserts the tick's row in sync_ticks, whose primary key lets
 // the first insert win.
 func (m mutable) claimTick(ctx context.Context, sync string, at time.Time, holder string, now time.Time) (bool, string, error) {
+	if m.claims {
+		return m.claimTickBack(ctx, sync, at, holder, now)
+	}
 	s, f := m.s, m.s.f
 	var err error
 	for attempt := range 5 {

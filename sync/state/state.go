@@ -20,7 +20,9 @@
 //
 // How the state is written depends on the warehouse, chosen by its dialect:
 // where UPDATE, DELETE and MERGE are ordinary statements (DuckDB) the
-// tables are updated in place (mutable.go); where they are asynchronous
+// tables are updated in place (mutable.go), with locks claimed and read
+// back where keys are not enforced (Snowflake, BigQuery:
+// mutableclaims.go); where they are asynchronous
 // mutations (ClickHouse, sqlfn.InsertOnly) rows are only ever inserted, as
 // versions read back by latest version, behind views with the same names
 // and columns (insertonly.go). Outcomes are appended through the
@@ -112,7 +114,8 @@ func New(w warehouse.Warehouse, schema string) (*Store, error) {
 		}
 		st.b = newInsertOnly(st, io)
 	} else {
-		st.b = mutable{st}
+		_, claims := f.(sqlfn.UnenforcedKeys)
+		st.b = mutable{s: st, claims: claims}
 	}
 	return st, nil
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/connectors/warehouse"
+	"github.com/sluicehq/sluice/models/dialect"
+	"github.com/sluicehq/sluice/sync/internal/sqlfn"
 
 	_ "github.com/sluicehq/sluice/connectors/clickhouse"
 	_ "github.com/sluicehq/sluice/connectors/duckdb"
@@ -23,8 +25,9 @@ type target struct {
 	open func(t *testing.T) (*Store, warehouse.Warehouse)
 }
 
-// targets are DuckDB (with its appender, and through the portable JSON
-// insert) and, when SLUICE_CLICKHOUSE_DSN names a server, ClickHouse (the
+// targets are DuckDB (with its appender, through the portable JSON
+// insert, and posing as a warehouse that enforces no keys, as Snowflake and
+// BigQuery) and, when SLUICE_CLICKHOUSE_DSN names a server, ClickHouse (the
 // insert-only store).
 func targets() []target {
 	duck := func(fast bool) func(t *testing.T) (*Store, warehouse.Warehouse) {
@@ -47,8 +50,42 @@ func targets() []target {
 	return []target{
 		{"duckdb-appender", duck(true)},
 		{"duckdb-json", duck(false)},
+		{"duckdb-unenforced-keys", openUnenforced},
 		{"clickhouse", openClickHouse},
 	}
+}
+
+// unenforced is a DuckDB warehouse whose dialect says its keys are not
+// enforced: its state tables get no PRIMARY KEY, so two inserts of one lock
+// both succeed, as on Snowflake and BigQuery, and locks and ticks must be
+// claimed. It hides the appender, as those connectors have none.
+type unenforced struct {
+	warehouse.Warehouse
+	f sqlfn.Funcs
+}
+
+func (u unenforced) Dialect() dialect.Dialect { return unenforcedFuncs{u.f} }
+
+type unenforcedFuncs struct{ sqlfn.Funcs }
+
+func (unenforcedFuncs) KeysUnenforced() bool { return true }
+
+func openUnenforced(t *testing.T) (*Store, warehouse.Warehouse) {
+	w, err := warehouse.Open(context.Background(), warehouse.Config{ProjectDir: t.TempDir(), Warehouse: config.Warehouse{Type: "duckdb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	f, err := sqlfn.For(w.Dialect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	uw := unenforced{w, f}
+	s := newStore(t, uw, "sluice_state")
+	if m, ok := s.b.(mutable); !ok || !m.claims || s.appender != nil {
+		t.Fatalf("store %T on a warehouse without enforced keys should claim its locks, without an appender", s.b)
+	}
+	return s, uw
 }
 
 // openClickHouse opens a store in a database of its own on the server of

@@ -72,6 +72,9 @@ type Server struct {
 	Handler func(Statement) Result
 	// Tables are the tables tables.get finds, as dataset.table.
 	Tables map[string]bool
+	// Exists, when set, is asked instead of Tables (for tests whose
+	// statements create tables as they go).
+	Exists func(dataset, table string) bool
 
 	mu         sync.Mutex
 	jobs       map[string]*job
@@ -330,7 +333,11 @@ func (s *Server) cancel(w http.ResponseWriter, id string) {
 func (s *Server) getTable(w http.ResponseWriter, project, dataset, table string) {
 	s.mu.Lock()
 	ok := s.Tables[dataset+"."+table]
+	exists := s.Exists
 	s.mu.Unlock()
+	if exists != nil {
+		ok = exists(dataset, table)
+	}
 	if !ok {
 		apiError(w, http.StatusNotFound, "NOT_FOUND", "notFound", "Not found: Table "+project+":"+dataset+"."+table)
 		return

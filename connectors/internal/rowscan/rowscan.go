@@ -130,6 +130,33 @@ func Assign(dest, v any) error {
 			e.SetString(asString(v))
 			return nil
 		}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		// Through text, so that the whole unsigned range survives.
+		if v == nil {
+			break
+		}
+		n, err := strconv.ParseUint(asString(v), 10, 64)
+		if err != nil {
+			return fmt.Errorf("converting %v to %s: %w", v, e.Type(), err)
+		}
+		if e.OverflowUint(n) {
+			return fmt.Errorf("value %d overflows %s", n, e.Type())
+		}
+		e.SetUint(n)
+		return nil
+	case reflect.Pointer:
+		// A pointer destination (*string, *time.Time...) is how callers
+		// read a nullable column, as database/sql allows: nil for NULL.
+		if v == nil {
+			e.SetZero()
+			return nil
+		}
+		p := reflect.New(e.Type().Elem())
+		if err := Assign(p.Interface(), v); err != nil {
+			return err
+		}
+		e.Set(p)
+		return nil
 	}
 	return fmt.Errorf("cannot store %T in %T", v, dest)
 }

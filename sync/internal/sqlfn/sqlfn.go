@@ -90,6 +90,18 @@ type InsertOnly interface {
 	DropPartition(table, value string) string
 }
 
+// UnenforcedKeys is implemented by the dialects of warehouses that accept
+// PRIMARY KEY and UNIQUE but do not enforce them (Snowflake, BigQuery).
+// Their UPDATE, DELETE and MERGE are ordinary statements, so the sync state
+// is updated in place, but a lock cannot rely on a duplicate insert
+// failing: locks and scheduled ticks are claimed and read back instead
+// (sync/state/claims.go).
+type UnenforcedKeys interface {
+	Funcs
+	// KeysUnenforced is true: the marker of this interface.
+	KeysUnenforced() bool
+}
+
 // For returns the functions of a dialect: the dialect itself when it
 // implements them (a warehouse plugs in through its dialect alone), the
 // built-in ones otherwise.
@@ -154,3 +166,9 @@ func (duckDB) Placeholder() string { return "?" }
 
 // ClickHouse is insert-only: its sync state takes that path.
 var _ InsertOnly = dialect.ClickHouse{}
+
+// Snowflake and BigQuery update in place but enforce no keys.
+var (
+	_ UnenforcedKeys = dialect.Snowflake{}
+	_ UnenforcedKeys = dialect.BigQuery{}
+)
