@@ -123,21 +123,33 @@ func (b *insertOnly) lock(ctx context.Context, sync string, h Holder, stale func
 	if err != nil {
 		return fmt.Errorf("locking %s: %w", sync, err)
 	}
+	return settleLock(ctx, sync, h, stale, b)
+}
+
+// claimStore is what settling a claimed lock needs from a store.
+type claimStore interface {
+	lockClaims(ctx context.Context, sync string) ([]Holder, error)
+	unlock(ctx context.Context, sync, runID string) error
+	abandon(ctx context.Context, runID string, at time.Time) error
+}
+
+// settleLock decides a lock h has just claimed: stale claims of dead
+// holders are taken back (their runs abandoned, as with an enforced key),
+// then settle picks the winner among the live ones; a loser withdraws.
+func settleLock(ctx context.Context, sync string, h Holder, stale func(Holder) bool, st claimStore) error {
 	holders := map[string]Holder{}
 	read := func() ([]claim, error) {
-		hs, err := b.lockClaims(ctx, sync)
+		hs, err := st.lockClaims(ctx, sync)
 		if err != nil {
 			return nil, err
 		}
 		var out []claim
 		for _, c := range hs {
 			if c.RunID != h.RunID && stale(c) {
-				// A dead holder's claim is taken back and its run
-				// abandoned, as the mutable lock does.
-				if err := b.unlock(ctx, sync, c.RunID); err != nil {
+				if err := st.unlock(ctx, sync, c.RunID); err != nil {
 					return nil, fmt.Errorf("taking over the stale lock of %s: %w", sync, err)
 				}
-				if err := b.abandon(ctx, c.RunID, h.AcquiredAt); err != nil {
+				if err := st.abandon(ctx, c.RunID, h.AcquiredAt); err != nil {
 					return nil, err
 				}
 				continue
@@ -147,7 +159,7 @@ func (b *insertOnly) lock(ctx context.Context, sync string, h Holder, stale func
 		}
 		return out, nil
 	}
-	winner, err := settle(ctx, h.RunID, read, func() error { return b.unlock(context.WithoutCancel(ctx), sync, h.RunID) })
+	winner, err := settle(ctx, h.RunID, read, func() error { return st.unlock(context.WithoutCancel(ctx), sync, h.RunID) })
 	switch {
 	case err != nil:
 		return fmt.Errorf("locking %s: %w", sync, err)

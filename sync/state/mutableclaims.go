@@ -25,38 +25,7 @@ func (m mutable) claimLock(ctx context.Context, sync string, h Holder, stale fun
 	if err != nil {
 		return fmt.Errorf("locking %s: %w", sync, err)
 	}
-	holders := map[string]Holder{}
-	read := func() ([]claim, error) {
-		hs, err := m.lockClaims(ctx, sync)
-		if err != nil {
-			return nil, err
-		}
-		var out []claim
-		for _, c := range hs {
-			if c.RunID != h.RunID && stale(c) {
-				// A dead holder's claim is taken back and its run
-				// abandoned, as with an enforced key.
-				if err := m.unlock(ctx, sync, c.RunID); err != nil {
-					return nil, fmt.Errorf("taking over the stale lock of %s: %w", sync, err)
-				}
-				if err := m.abandon(ctx, c.RunID, h.AcquiredAt); err != nil {
-					return nil, err
-				}
-				continue
-			}
-			holders[c.RunID] = c
-			out = append(out, claim{by: c.RunID, at: c.AcquiredAt})
-		}
-		return out, nil
-	}
-	winner, err := settle(ctx, h.RunID, read, func() error { return m.unlock(context.WithoutCancel(ctx), sync, h.RunID) })
-	switch {
-	case err != nil:
-		return fmt.Errorf("locking %s: %w", sync, err)
-	case winner != h.RunID:
-		return &LockedError{Sync: sync, Holder: holders[winner]}
-	}
-	return nil
+	return settleLock(ctx, sync, h, stale, m)
 }
 
 // lockClaims reads every claim of a sync's lock.
