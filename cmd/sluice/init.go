@@ -54,6 +54,12 @@ It refuses to touch a directory that already holds a sluice.yml.`,
 			} {
 				fmt.Fprintf(out, "  sluice %s --project %s\n", step, dir)
 			}
+			// The SaaS syncs are part of the example but need keys; say so
+			// before the first sync reports them as failed.
+			fmt.Fprintf(out, "\nsync writes the file syncs offline. klaviyo.yml and brevo.yml need KLAVIYO_API_KEY,\n"+
+				"KLAVIYO_BASE_URL, BREVO_API_KEY and BREVO_BASE_URL (a real account, or the fakes in\n"+
+				"connectors/klaviyo/fake and connectors/brevo/fake); until then sync reports those syncs as\n"+
+				"not sent and exits 1. Delete the two files if you do not use them.\n")
 			return nil
 		},
 	}
