@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -413,49 +413,24 @@ func (s *Server) getImportJobs(c *call) {
 		c.invalid("Invalid sort: created_at or -created_at.", parameter("sort"))
 		return
 	}
-	offset := cursor(q.Get("page[cursor]"))
+	pg := newPager(q, size)
 	s.mu.Lock()
 	ids := s.jobOrder
-	var page []map[string]any
-	next, n := -1, 0
 	for i := range ids {
 		id := ids[i]
 		if desc {
 			id = ids[len(ids)-1-i]
 		}
 		j := s.jobs[id]
-		if status != nil && !contains(status, j.status) {
+		if status != nil && !slices.Contains(status, j.status) {
 			continue
 		}
-		if n >= offset {
-			if len(page) == size {
-				next = n
-				break
-			}
-			page = append(page, jobResource(c, j))
+		if !pg.add(func() map[string]any { return jobResource(c, j) }) {
+			break
 		}
-		n++
 	}
 	s.mu.Unlock()
-	links := map[string]any{"self": c.base() + c.r.URL.RequestURI()}
-	if next >= 0 {
-		nq := maps.Clone(q)
-		nq.Set("page[cursor]", strconv.Itoa(next))
-		links["next"] = c.base() + c.r.URL.Path + "?" + nq.Encode()
-	}
-	if page == nil {
-		page = []map[string]any{}
-	}
-	c.json(http.StatusOK, map[string]any{"data": page, "links": links})
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	pg.write(c, q)
 }
 
 // getImportErrors serves GET /api/profile-bulk-import-jobs/{id}/import-errors.
@@ -465,7 +440,7 @@ func (s *Server) getImportErrors(c *call) {
 	if !ok {
 		return
 	}
-	offset := cursor(q.Get("page[cursor]"))
+	pg := newPager(q, size)
 	s.mu.Lock()
 	j := s.jobs[c.params["id"]]
 	if j == nil {
@@ -475,23 +450,16 @@ func (s *Server) getImportErrors(c *call) {
 	}
 	errs := j.errors
 	s.mu.Unlock()
-	end := min(len(errs), offset+size)
-	data := []map[string]any{}
-	for k, e := range errs[min(offset, end):end] {
+	lo, hi := pg.window(len(errs))
+	for k, e := range errs[lo:hi] {
 		ptr := fmt.Sprintf("/data/attributes/profiles/data/%d/attributes", e.index)
 		if e.field != "" {
 			ptr += "/" + e.field
 		}
-		data = append(data, map[string]any{
-			"type": "import-error", "id": fmt.Sprintf("%s-%d", j.id, offset+k),
+		pg.data = append(pg.data, map[string]any{
+			"type": "import-error", "id": fmt.Sprintf("%s-%d", j.id, lo+k),
 			"attributes": map[string]any{"code": e.code, "title": e.title, "detail": e.detail, "source": map[string]any{"pointer": ptr}, "original_payload": e.payload},
 		})
 	}
-	links := map[string]any{"self": c.base() + c.r.URL.RequestURI()}
-	if end < len(errs) {
-		nq := maps.Clone(q)
-		nq.Set("page[cursor]", strconv.Itoa(end))
-		links["next"] = c.base() + c.r.URL.Path + "?" + nq.Encode()
-	}
-	c.json(http.StatusOK, map[string]any{"data": data, "links": links})
+	pg.write(c, q)
 }

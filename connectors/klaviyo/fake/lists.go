@@ -3,10 +3,8 @@ package fake
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -129,35 +127,19 @@ func (s *Server) getLists(c *call) {
 			return
 		}
 	}
-	offset := cursor(q.Get("page[cursor]"))
+	pg := newPager(q, size)
 	s.mu.Lock()
-	var page []map[string]any
-	next, n := -1, 0
 	for _, id := range s.listOrder {
 		l := s.lists[id]
 		if field == "name" && !slices.Contains(values, l.Name) || field == "id" && !slices.Contains(values, l.ID) {
 			continue
 		}
-		if n >= offset {
-			if len(page) == size {
-				next = n
-				break
-			}
-			page = append(page, listResource(c, l))
+		if !pg.add(func() map[string]any { return listResource(c, l) }) {
+			break
 		}
-		n++
 	}
 	s.mu.Unlock()
-	links := map[string]any{"self": c.base() + c.r.URL.RequestURI()}
-	if next >= 0 {
-		nq := maps.Clone(q)
-		nq.Set("page[cursor]", strconv.Itoa(next))
-		links["next"] = c.base() + c.r.URL.Path + "?" + nq.Encode()
-	}
-	if page == nil {
-		page = []map[string]any{}
-	}
-	c.json(http.StatusOK, map[string]any{"data": page, "links": links})
+	pg.write(c, q)
 }
 
 // getList serves GET /api/lists/{id}.
@@ -209,7 +191,7 @@ func (s *Server) getListProfileIDs(c *call) {
 	if !ok {
 		return
 	}
-	offset := cursor(q.Get("page[cursor]"))
+	pg := newPager(q, size)
 	s.mu.Lock()
 	l := s.lists[c.params["id"]]
 	if l == nil {
@@ -217,20 +199,12 @@ func (s *Server) getListProfileIDs(c *call) {
 		s.listNotFound(c, c.params["id"])
 		return
 	}
-	data := []map[string]any{}
-	end := min(len(l.Members), offset+size)
-	for _, id := range l.Members[min(offset, end):end] {
-		data = append(data, map[string]any{"type": "profile", "id": id})
+	lo, hi := pg.window(len(l.Members))
+	for _, id := range l.Members[lo:hi] {
+		pg.data = append(pg.data, map[string]any{"type": "profile", "id": id})
 	}
-	more := end < len(l.Members)
 	s.mu.Unlock()
-	links := map[string]any{"self": c.base() + c.r.URL.RequestURI()}
-	if more {
-		nq := maps.Clone(q)
-		nq.Set("page[cursor]", strconv.Itoa(end))
-		links["next"] = c.base() + c.r.URL.Path + "?" + nq.Encode()
-	}
-	c.json(http.StatusOK, map[string]any{"data": data, "links": links})
+	pg.write(c, q)
 }
 
 // relationshipIDs reads {"data": [{"type": "profile", "id": ...}]}, at most

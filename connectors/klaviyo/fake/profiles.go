@@ -200,36 +200,19 @@ func (s *Server) getProfiles(c *call) {
 	}
 	withSubs := strings.Contains(q.Get("additional-fields[profile]"), "subscriptions")
 	fields := splitList(q.Get("fields[profile]"))
-	offset := cursor(q.Get("page[cursor]"))
+	pg := newPager(q, size)
 	s.mu.Lock()
-	var page []map[string]any
-	next := -1
-	n := 0
 	for _, id := range s.order {
 		p := s.profiles[id]
 		if match != nil && !match(p) {
 			continue
 		}
-		if n >= offset {
-			if len(page) == size {
-				next = n
-				break
-			}
-			page = append(page, profileResource(c, p, fields, withSubs))
+		if !pg.add(func() map[string]any { return profileResource(c, p, fields, withSubs) }) {
+			break
 		}
-		n++
 	}
 	s.mu.Unlock()
-	links := map[string]any{"self": c.base() + c.r.URL.RequestURI()}
-	if next >= 0 {
-		nq := maps.Clone(q)
-		nq.Set("page[cursor]", strconv.Itoa(next))
-		links["next"] = c.base() + c.r.URL.Path + "?" + nq.Encode()
-	}
-	if page == nil {
-		page = []map[string]any{}
-	}
-	c.json(http.StatusOK, map[string]any{"data": page, "links": links})
+	pg.write(c, q)
 }
 
 func profileResource(c *call, p *Profile, fields []string, withSubs bool) map[string]any {
