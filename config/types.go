@@ -65,7 +65,7 @@ type Sections struct {
 type Warehouse struct {
 	Type        string `yaml:"type" required:"true" enum:"duckdb,clickhouse,snowflake,bigquery" doc:"Warehouse kind."`
 	Path        string `yaml:"path" doc:"duckdb: database file, relative to the project; empty or :memory: for an in-memory database."`
-	MemoryLimit string `yaml:"memory_limit" doc:"duckdb: cap on DuckDB's own memory, e.g. 2GB (DuckDB's memory_limit setting)."`
+	MemoryLimit string `yaml:"memory_limit" doc:"duckdb: cap on DuckDB's own memory, e.g. 2GB (DuckDB's memory_limit setting). Builds keep their intermediate tables in an in-memory database attached as sluice_work, which counts against it and spills to DuckDB's temporary directory beyond it; the quickstart built over a million demo people fits in 4GB (at 1GB its profiles step stops with DuckDB's out-of-memory error)."`
 	Threads     int    `yaml:"threads" doc:"duckdb: worker threads; default: all cores."`
 
 	// ClickHouse connection: a DSN, or its parts.

@@ -79,6 +79,16 @@ func Compile(p *config.Project, d dialect.Dialect, opts ...Option) (*Plan, error
 // Table names a table in the project's schema.
 func (c *Compiler) Table(name string) string { return c.D.Table(c.P.Schema, name) }
 
+// WorkTable names an intermediate table of the build: one that later steps
+// of the same build read and that is dropped before it ends. Dialects with a
+// WorkSpace keep these apart from the published tables.
+func (c *Compiler) WorkTable(name string) string {
+	if ws, ok := c.D.(dialect.WorkSpace); ok {
+		return ws.WorkTable(c.P.Schema, name)
+	}
+	return c.Table(name)
+}
+
 // SourceView is the view through which every later stage reads a source,
 // so that table and sql sources look alike.
 func (c *Compiler) SourceView(source string) string { return c.Table("src_" + source) }
@@ -103,6 +113,9 @@ func (c *Compiler) schemas(plan *Plan) {
 	step := Step{Name: "schemas", Kind: KindSchema, Description: "Schemas sluice builds into."}
 	for _, s := range schemas {
 		step.SQL = append(step.SQL, c.D.CreateSchema(s))
+	}
+	if ws, ok := c.D.(dialect.WorkSpace); ok {
+		step.SQL = append(step.SQL, ws.WorkSetup(c.P.Schema)...)
 	}
 	plan.Steps = append(plan.Steps, step)
 }

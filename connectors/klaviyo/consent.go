@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/sluicehq/sluice/connectors/internal/jsonenc"
 )
 
 // Klaviyo's limits per subscription call.
@@ -48,7 +50,7 @@ func (k *Klaviyo) subscribe(ctx context.Context, cs []consentChange, errs []erro
 			chunk := group.cs[start:min(len(group.cs), start+maxSubscribe)]
 			build := func(cs []consentChange) []byte {
 				b := append([]byte(nil), `{"data":{"type":"profile-subscription-bulk-create-job","attributes":{"custom_source":`...)
-				b = appendString(b, k.customSource)
+				b = jsonenc.AppendString(b, k.customSource)
 				b = append(b, `,"profiles":{"data":[`...)
 				b = appendSubscriptions(b, cs, "SUBSCRIBED")
 				b = append(b, `]},"historical_import":`...)
@@ -96,7 +98,7 @@ func appendSubscriptions(b []byte, cs []consentChange, consent string) []byte {
 		sep := false
 		if c.ids.email != "" {
 			b = append(b, `"email":`...)
-			b = appendString(b, c.ids.email)
+			b = jsonenc.AppendString(b, c.ids.email)
 			sep = true
 		}
 		if c.ids.phone != "" {
@@ -104,20 +106,20 @@ func appendSubscriptions(b []byte, cs []consentChange, consent string) []byte {
 				b = append(b, ',')
 			}
 			b = append(b, `"phone_number":`...)
-			b = appendString(b, c.ids.phone)
+			b = jsonenc.AppendString(b, c.ids.phone)
 		}
 		b = append(b, `,"subscriptions":{`...)
 		for j, ch := range c.channels {
 			if j > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, ch)
+			b = jsonenc.AppendString(b, ch)
 			b = append(b, `:{"marketing":{"consent":"`...)
 			b = append(b, consent...)
 			b = append(b, '"')
 			if c.at != "" {
 				b = append(b, `,"consented_at":`...)
-				b = appendString(b, c.at)
+				b = jsonenc.AppendString(b, c.at)
 			}
 			b = append(b, "}}"...)
 		}

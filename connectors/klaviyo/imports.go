@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+
+	"github.com/sluicehq/sluice/connectors/internal/jsonenc"
 )
 
 // Klaviyo's limits for one bulk import job.
@@ -55,7 +57,7 @@ func jobBody(ps []*profile, listID string) []byte {
 	b = append(b, "]}}"...)
 	if listID != "" {
 		b = append(b, `,"relationships":{"lists":{"data":[{"type":"list","id":`...)
-		b = appendString(b, listID)
+		b = jsonenc.AppendString(b, listID)
 		b = append(b, "}]}}"...)
 	}
 	return append(b, "}}"...)

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/sluicehq/sluice/connectors/destination"
+
+	"github.com/sluicehq/sluice/connectors/internal/jsonenc"
 )
 
 // listIDShape is what Klaviyo list ids look like (six letters and digits,
@@ -85,7 +87,7 @@ func (k *Klaviyo) findList(ctx context.Context, ref string) (l list, found bool,
 }
 
 // quoteFilter quotes a value for Klaviyo's filter syntax.
-func quoteFilter(s string) string { return string(appendString(nil, s)) }
+func quoteFilter(s string) string { return string(jsonenc.AppendText(nil, s)) }
 
 // listID returns the id of the sync's list, creating the list when it is
 // missing and create_list is set. The answer is kept for the destination's
@@ -177,7 +179,7 @@ func (k *Klaviyo) removeFromList(ctx context.Context, listID string, rs []remova
 				b = append(b, ',')
 			}
 			b = append(b, `{"type":"profile","id":`...)
-			b = appendString(b, m.id)
+			b = jsonenc.AppendString(b, m.id)
 			b = append(b, '}')
 		}
 		b = append(b, "]}"...)
@@ -234,7 +236,7 @@ func (k *Klaviyo) lookup(ctx context.Context, rs []removal, errs []error) (map[i
 				if i > 0 {
 					filter = append(filter, ',')
 				}
-				filter = appendString(filter, v)
+				filter = jsonenc.AppendText(filter, v)
 			}
 			filter = append(filter, "])"...)
 			q := url.Values{}

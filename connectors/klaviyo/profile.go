@@ -14,6 +14,8 @@ import (
 
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/connectors/destination"
+
+	"github.com/sluicehq/sluice/connectors/internal/jsonenc"
 )
 
 // Klaviyo's standard profile attributes, as bulk imports take them.
@@ -154,7 +156,7 @@ func (p *fieldPlan) profile(r destination.Record) (*profile, error) {
 			attrs = append(attrs, ',')
 		}
 		first = false
-		attrs = appendString(attrs, name)
+		attrs = jsonenc.AppendString(attrs, name)
 		attrs = append(attrs, ':')
 	}
 	var properties map[string]any
@@ -197,7 +199,7 @@ func (p *fieldPlan) profile(r destination.Record) (*profile, error) {
 			out.ids.external = s
 		}
 		field(name)
-		attrs = appendString(attrs, s)
+		attrs = jsonenc.AppendString(attrs, s)
 	}
 	if v, ok := r.Fields["location"]; ok && v != nil {
 		loc, isMap := v.(map[string]any)
@@ -216,7 +218,7 @@ func (p *fieldPlan) profile(r destination.Record) (*profile, error) {
 				attrs = append(attrs, ',')
 			}
 			n++
-			attrs = appendString(attrs, k)
+			attrs = jsonenc.AppendString(attrs, k)
 			attrs = append(attrs, ':')
 			switch {
 			case lv == nil:
@@ -232,7 +234,7 @@ func (p *fieldPlan) profile(r destination.Record) (*profile, error) {
 				if err != nil {
 					return nil, err
 				}
-				attrs = appendString(attrs, s)
+				attrs = jsonenc.AppendString(attrs, s)
 			}
 		}
 		attrs = append(attrs, '}')
@@ -254,7 +256,7 @@ func (p *fieldPlan) profile(r destination.Record) (*profile, error) {
 	if len(properties) > 0 {
 		field("properties")
 		var err error
-		if attrs, err = appendValue(attrs, properties); err != nil {
+		if attrs, err = jsonenc.AppendValue(attrs, properties); err != nil {
 			return nil, fmt.Errorf("properties: %w", err)
 		}
 	}
@@ -275,7 +277,7 @@ func (p *fieldPlan) profile(r destination.Record) (*profile, error) {
 	if len(unset) > 0 {
 		sort.Strings(unset)
 		js = append(js, `,"meta":{"patch_properties":{"unset":`...)
-		js, _ = appendValue(js, unset)
+		js, _ = jsonenc.AppendValue(js, unset)
 		js = append(js, "}}"...)
 	}
 	js = append(js, '}')

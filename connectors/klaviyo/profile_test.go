@@ -120,21 +120,6 @@ func TestProfile(t *testing.T) {
 	}
 }
 
-func TestAppendString(t *testing.T) {
-	for _, s := range []string{"plain", `quote " and \ backslash`, "tab\tnewline\nbell\x07", "é ü 中文 🎉", "bad \xff utf8", "sep \u2028 \u2029", "<script>&"} {
-		got := appendString(nil, s)
-		var back string
-		if err := json.Unmarshal(got, &back); err != nil {
-			t.Errorf("%q encodes to invalid JSON %s: %v", s, got, err)
-			continue
-		}
-		want := strings.ToValidUTF8(s, "\uFFFD")
-		if back != want {
-			t.Errorf("%q round-trips to %q", s, back)
-		}
-	}
-}
-
 func TestSplitJobs(t *testing.T) {
 	mk := func(sizes ...int) []*profile {
 		out := make([]*profile, len(sizes))

@@ -186,7 +186,7 @@ func (w *Webhook) Write(ctx context.Context, b *destination.Batch) ([]error, err
 }
 
 func (w *Webhook) post(ctx context.Context, p *Payload, records []destination.Record) ([]error, error) {
-	body, err := json.Marshal(p)
+	body, err := appendPayload(make([]byte, 0, 256*len(p.Operations)+128), p)
 	if err != nil {
 		return nil, w.cfg.Errorf("encoding batch: %w", err)
 	}

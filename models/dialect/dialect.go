@@ -187,3 +187,15 @@ func quoteWith(s string, q byte) string {
 // splitRef splits a dotted table reference; empty parts are kept so that
 // callers can reject them.
 func splitRef(ref string) []string { return strings.Split(ref, ".") }
+
+// WorkSpace is implemented by dialects that keep a build's intermediate
+// tables apart from the tables it publishes, where that is cheaper: DuckDB
+// writes a table to its database file compressed and checkpointed, which
+// costs about a third of the CPU of a statement that only feeds the next one.
+type WorkSpace interface {
+	// WorkSetup makes the work space for schema available; every statement
+	// is idempotent.
+	WorkSetup(schema string) []string
+	// WorkTable names an intermediate table of schema.
+	WorkTable(schema, name string) string
+}

@@ -22,6 +22,25 @@ func (DuckDB) Ident(name string) string { return quoteWith(name, '"') }
 // Table implements Dialect.
 func (d DuckDB) Table(schema, name string) string { return d.Ident(schema) + "." + d.Ident(name) }
 
+// workDatabase is the in-memory database DuckDB builds attach for their
+// intermediate tables. It spills to DuckDB's temporary directory under
+// memory pressure, like any table, and vanishes with the process.
+const workDatabase = "sluice_work"
+
+// WorkSetup implements WorkSpace: an in-memory database attached beside the
+// warehouse's own, with a schema of the same name.
+func (d DuckDB) WorkSetup(schema string) []string {
+	return []string{
+		"ATTACH IF NOT EXISTS ':memory:' AS " + d.Ident(workDatabase),
+		"CREATE SCHEMA IF NOT EXISTS " + d.Ident(workDatabase) + "." + d.Ident(schema),
+	}
+}
+
+// WorkTable implements WorkSpace.
+func (d DuckDB) WorkTable(schema, name string) string {
+	return d.Ident(workDatabase) + "." + d.Table(schema, name)
+}
+
 // TableRef implements Dialect.
 func (d DuckDB) TableRef(ref string) string {
 	parts := splitRef(ref)
@@ -110,8 +129,11 @@ func interval(d time.Duration) string {
 }
 
 // DaysBetween implements Dialect.
+//
+// Subtracting dates counts the same day boundaries as date_diff('day', ...),
+// at a fraction of its cost (date_diff took a second per million rows).
 func (DuckDB) DaysBetween(from, to string) string {
-	return "date_diff('day', " + from + ", " + to + ")"
+	return "(CAST(" + to + " AS DATE) - CAST(" + from + " AS DATE))"
 }
 
 // FirstBy implements Dialect with an ordered aggregate and a filter:

@@ -251,7 +251,7 @@ GROUP BY l.id, l.label`)
 // to index, then union by size with path halving.
 func unionFindStrings(b *testing.B, w warehouse.Warehouse) (time.Duration, uint64, int) {
 	rows, err := w.Query(context.Background(), `SELECT e.row_id, i.id_type || ':' || i.id_value
-FROM sluice.customer_identity_edges AS e JOIN sluice.customer_identity_ids AS i ON i.id = e.id
+FROM sluice.customer_identity_edges AS e JOIN sluice.customer_identity_map AS i ON i.id_no = e.id
 ORDER BY e.row_id`)
 	if err != nil {
 		b.Fatal(err)
@@ -358,9 +358,9 @@ func naiveNeeds(b *testing.B, w warehouse.Warehouse) int64 {
 	var n int64
 	// On a chain every identifier but the ends has two links; walk it in SQL
 	// by position instead: nodes n<i> and links e<i> alternate.
-	q := `WITH m AS (SELECT id_type, id_value FROM sluice.customer_identity_ids ORDER BY id LIMIT 1),
+	q := `WITH m AS (SELECT id_type, id_value FROM sluice.customer_identity_map ORDER BY id_no LIMIT 1),
 pos AS (SELECT CASE WHEN id_type = 'node' THEN 2 * CAST(substr(id_value, 2) AS BIGINT) ELSE 2 * CAST(substr(id_value, 2) AS BIGINT) + 1 END AS p FROM m)
-SELECT greatest(p, (SELECT count(*) FROM sluice.customer_identity_ids) - 1 - p) FROM pos`
+SELECT greatest(p, (SELECT count(*) FROM sluice.customer_identity_map) - 1 - p) FROM pos`
 	if err := warehouse.QueryRow(context.Background(), w, q, &n); err != nil {
 		b.Fatal(err)
 	}

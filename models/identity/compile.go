@@ -46,10 +46,6 @@ func EdgesTable(c *models.Compiler) string { return c.Table(c.Entity() + "_ident
 // the edge sources; edge is the position of the edge in identity.edges.
 func RowsTable(c *models.Compiler) string { return c.Table(c.Entity() + "_identity_rows") }
 
-// IDsTable is E_identity_ids: the identity map with each identifier's
-// number (id), which numbers identifiers by first_seen_at, id_type, id_value.
-func IDsTable(c *models.Compiler) string { return c.Table(c.Entity() + "_identity_ids") }
-
 // StatsTable is E_identity_stats: per id type, how many values were
 // accepted, rejected by normalisation, junk or blocklisted.
 func StatsTable(c *models.Compiler) string { return c.Table(c.Entity() + "_identity_stats") }
@@ -94,7 +90,7 @@ func (k *compiler) isPhone(name string) bool {
 }
 
 func (k *compiler) table(suffix string) string {
-	return k.c.Table(k.c.Entity() + "_identity_" + suffix)
+	return k.c.WorkTable(k.c.Entity() + "_identity_" + suffix)
 }
 
 // Stage adds the identity steps: identity_edges, identity_components,
@@ -241,8 +237,10 @@ func (k *compiler) edgesStep() (models.Step, error) {
 			if e.Region != "" && k.isPhone(m.Key) {
 				region = "region, "
 			}
-			found = append(found, fmt.Sprintf("SELECT %d AS edge, rn, row_key, seen_at, %d AS t, %sv%d AS raw FROM %s WHERE v%d IS NOT NULL  -- %s",
-				i+1, k.typeNumber(m.Key), region, j+1, ref, j+1, m.Key))
+			// Only the row itself (t = 0 below) carries the row's key: the
+			// values do not drag it through the normalisation join.
+			found = append(found, fmt.Sprintf("SELECT %d AS edge, rn, %s AS row_key, seen_at, %d AS t, %sv%d AS raw FROM %s WHERE v%d IS NOT NULL  -- %s",
+				i+1, d.CastText("NULL"), k.typeNumber(m.Key), region, j+1, ref, j+1, m.Key))
 		}
 		found = append(found, fmt.Sprintf("SELECT %d AS edge, rn, row_key, seen_at, 0 AS t, %s%s AS raw FROM %s  -- the row itself", i+1, regionless, d.CastText("NULL"), ref))
 	}
@@ -277,8 +275,12 @@ func (k *compiler) edgesStep() (models.Step, error) {
 			strings.Join(formats, "\n        ")+"\n    END AS value\nFROM "+seenRef)
 	// The join's right side has names of its own: ClickHouse 18.16
 	// mishandles a join on several keys whose names both sides share.
+	// The rows themselves (t = 0) have no value to look up: they skip the
+	// join, a third of its input.
 	joinedRef := scope.Add("normalised", "",
-		"SELECT f.*, v.junk, v.value\nFROM "+foundRef+" AS f\nLEFT JOIN "+normRef+" AS v ON v.v_t = f.t AND v.v_raw = f.raw"+regionJoin)
+		"SELECT f.*, v.junk, v.value\nFROM (SELECT * FROM "+foundRef+" WHERE t > 0) AS f\nLEFT JOIN "+normRef+" AS v ON v.v_t = f.t AND v.v_raw = f.raw"+regionJoin+
+			"\nUNION ALL\nSELECT f.*, f.t < 0 AS junk, "+d.CastText("NULL")+" AS value\nFROM "+foundRef+" AS f\nWHERE t = 0")
+
 	judgedRef := scope.Add("judged", "",
 		"SELECT\n    *,\n    CASE\n        WHEN t = 0 THEN NULL\n        WHEN junk THEN 'junk'\n        WHEN value IS NULL THEN 'rejected'\n        WHEN "+
 			blocked+" THEN 'blocklisted'\n    END AS problem\nFROM "+joinedRef)
@@ -286,7 +288,7 @@ func (k *compiler) edgesStep() (models.Step, error) {
     edge * `+rowIDStride+` + rn AS row_id,
     edge,
     t,
-    CASE WHEN t = 0 OR problem IS NOT NULL THEN row_key END AS row_key,  -- once per row
+    row_key,                                -- once per row: on t = 0 only
     seen_at,
     CASE WHEN problem IS NULL THEN value END AS value,
     problem,                                -- NULL when the value is stitched
@@ -308,7 +310,7 @@ FROM `+judgedRef)
 		}
 		return "sum(CASE WHEN " + cond + " THEN 1 ELSE 0 END) AS " + as
 	}
-	ids := IDsTable(k.c)
+	ids := k.table("ids")
 	sqls := append(occurrences,
 		"-- Per id type: values stitched, rejected, junk and blocklisted (build summary).\n"+
 			d.ReplaceTable(StatsTable(k.c), `SELECT
@@ -320,22 +322,27 @@ FROM `+judgedRef)
 FROM (`+strings.Join(typeRows, " UNION ALL ")+`) AS t
 LEFT JOIN (SELECT row_id, t AS o_t, problem FROM `+occ+` WHERE t > 0) AS o ON o.o_t = t.t
 GROUP BY t.id_type`),
-		"-- Values that were not stitched, with their row, for inspection.\n"+
-			d.ReplaceTable(RejectsTable(k.c), `SELECT `+k.sourceName("edge")+` AS source, row_key, `+k.typeName("t")+` AS id_type, raw, problem AS status
-FROM `+occ+`
-WHERE problem IS NOT NULL`),
-		"-- One row per distinct identifier, numbered by first sighting (then type and\n"+
-			"-- value): the stitching works on these compact numbers, and the smallest\n"+
-			"-- number of a profile is its earliest-seen identifier.\n"+
-			d.ReplaceTable(ids, d.NumberRows(`SELECT t, `+k.typeName("t")+` AS id_type, value AS id_value, min(seen_at) AS first_seen_at, max(seen_at) AS last_seen_at, count(*) AS seen_count
-FROM `+occ+`
-WHERE t > 0 AND problem IS NULL
-GROUP BY t, value`, "id", []dialect.SortKey{{Expr: "first_seen_at"}, {Expr: "t"}, {Expr: "id_value"}})), // t sorts like id_type
 		"-- The rows of the edge sources, by number (edge: position in identity.edges,\n"+
 			"-- 1-based), for identity explain and the row map.\n"+
 			d.ReplaceTable(RowsTable(k.c), `SELECT row_id, edge, row_key, seen_at
 FROM `+occ+`
 WHERE t = 0`),
+		"-- Values that were not stitched, with their row, for inspection.\n"+
+			d.ReplaceTable(RejectsTable(k.c), `SELECT `+k.sourceName("edge")+` AS source, r_key AS row_key, `+k.typeName("t")+` AS id_type, raw, problem AS status
+FROM (SELECT row_id AS o_row, edge, t, raw, problem FROM `+occ+` WHERE problem IS NOT NULL) AS o
+JOIN (SELECT row_id AS r_row, row_key AS r_key FROM `+RowsTable(k.c)+`) AS r ON r.r_row = o.o_row`),
+		"-- One row per distinct identifier, numbered by first sighting (then type and\n"+
+			"-- value): the stitching works on these compact numbers, and the smallest\n"+
+			"-- number of a profile is its earliest-seen identifier.\n"+
+			// The type's name is added after numbering: the sort carries every
+			// column along, and a narrower row sorts faster.
+			d.ReplaceTable(ids, `SELECT id, t, `+k.typeName("t")+` AS id_type, id_value, first_seen_at, last_seen_at, seen_count
+FROM (
+`+indent(d.NumberRows(`SELECT t, value AS id_value, min(seen_at) AS first_seen_at, max(seen_at) AS last_seen_at, count(*) AS seen_count
+FROM `+occ+`
+WHERE t > 0 AND problem IS NULL
+GROUP BY t, value`, "id", []dialect.SortKey{{Expr: "first_seen_at"}, {Expr: "t"}, {Expr: "id_value"}}), "    ")+`
+) AS numbered`), // t sorts like id_type
 		"-- Which row carries which identifier: the hyperedges of the identity graph.\n"+
 			d.ReplaceTable(EdgesTable(k.c), `SELECT o.row_id, i.id, o.t
 FROM `+occ+` AS o
@@ -428,7 +435,7 @@ func (k *compiler) guardsStep() models.Step {
 	d := k.d
 	cc := k.ccTables("cc_")
 	g := k.ccTables("guard_cc_")
-	ids := IDsTable(k.c)
+	ids := k.table("ids")
 	edges := EdgesTable(k.c)
 	anchors := k.table("guard_anchors")
 	attached := k.table("guard_attached")
@@ -535,7 +542,7 @@ FROM %[4]s`, region, touch, attached, anchors))
 func (k *compiler) mapStep() models.Step {
 	d := k.d
 	cc := k.ccTables("cc_")
-	ids := IDsTable(k.c)
+	ids := k.table("ids")
 	groups := k.table("groups")
 	profiles := k.table("profiles")
 	assign := k.table("guard_assignment")
@@ -558,10 +565,12 @@ LEFT JOIN (SELECT id AS c_id, label AS c_label FROM %[2]s) AS c ON c.c_id = i.id
 			d.ReplaceTable(profiles, fmt.Sprintf(`SELECT a.grp AS grp, %[3]s AS profile_id
 FROM (SELECT grp, min(id) AS first_id FROM %[1]s GROUP BY grp) AS a
 JOIN (SELECT id AS i_id, id_type, id_value FROM %[2]s) AS i ON i.i_id = a.first_id`, groups, ids, profileID)),
-		"-- The identity map: one row per identifier, with its profile.\n" +
-			d.ReplaceTable(MapTable(k.c), fmt.Sprintf(`SELECT p.p_profile AS profile_id, x.id_type AS id_type, x.id_value AS id_value, x.first_seen_at AS first_seen_at, x.last_seen_at AS last_seen_at, x.seen_count AS seen_count
+		"-- The identity map: one row per identifier, with its profile. profile_no\n" +
+			"-- numbers the profile within this build only (its group): later steps\n" +
+			"-- join and group on it, which is cheaper than on profile_id.\n" +
+			d.ReplaceTable(MapTable(k.c), fmt.Sprintf(`SELECT p.p_profile AS profile_id, x.id_type AS id_type, x.id_value AS id_value, x.first_seen_at AS first_seen_at, x.last_seen_at AS last_seen_at, x.seen_count AS seen_count, x.igrp AS profile_no, x.id_no AS id_no
 FROM (
-    SELECT i.id_type AS id_type, i.id_value AS id_value, i.first_seen_at AS first_seen_at, i.last_seen_at AS last_seen_at, i.seen_count AS seen_count, g.g_grp AS igrp
+    SELECT i.id AS id_no, i.id_type AS id_type, i.id_value AS id_value, i.first_seen_at AS first_seen_at, i.last_seen_at AS last_seen_at, i.seen_count AS seen_count, g.g_grp AS igrp
     FROM %[1]s AS i
     JOIN (SELECT id AS g_id, grp AS g_grp FROM %[2]s) AS g ON g.g_id = i.id
 ) AS x
@@ -573,7 +582,7 @@ JOIN (SELECT grp AS p_grp, profile_id AS p_profile FROM %[3]s) AS p ON p.p_grp =
 		"-- type with the strictest limit (types without a limit last), the earliest\n" +
 		"-- seen among equals.\n" + rowMap[0]
 	sqls = append(sqls, rowMap...)
-	for _, tb := range append(cc.all(), groups, profiles, k.table("row_hubs")) {
+	for _, tb := range append(cc.all(), groups, profiles, k.table("row_hubs"), k.table("ids")) {
 		sqls = append(sqls, d.DropTable(tb))
 	}
 	if len(k.limited) > 0 {
@@ -636,7 +645,7 @@ GROUP BY %s, r.row_key  -- these sources are read by several edges`, decide("min
 FROM %[1]s AS r
 JOIN (SELECT id AS g_id, grp AS g_grp FROM %[2]s) AS g ON g.g_id = r.decider
 GROUP BY r.p_edge, r.p_key`, perRow, groups))
-	return s.ReplaceTable(RowMapTable(k.c), fmt.Sprintf(`SELECT %[1]s AS source, r.f_key AS row_key, p.p_profile AS profile_id, r.f_seen AS seen_at
+	return s.ReplaceTable(RowMapTable(k.c), fmt.Sprintf(`SELECT %[1]s AS source, r.f_key AS row_key, p.p_profile AS profile_id, r.f_seen AS seen_at, r.f_grp AS profile_no
 FROM %[2]s AS r
 JOIN (SELECT grp AS p_grp, profile_id AS p_profile FROM %[3]s) AS p ON p.p_grp = r.f_grp`, k.sourceName("r.f_edge"), folded, profiles))
 }
@@ -647,8 +656,8 @@ func (k *compiler) metrics() []models.Metric {
 	m := MapTable(k.c)
 	out := []models.Metric{
 		{Name: "identifiers", SQL: "SELECT count(*) FROM " + m},
-		{Name: "profiles", SQL: "SELECT count(DISTINCT profile_id) FROM " + m},
-		{Name: "largest profile (identifiers)", SQL: "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM " + m + " GROUP BY profile_id) AS sizes"},
+		{Name: "profiles", SQL: "SELECT count(DISTINCT profile_no) FROM " + m},
+		{Name: "largest profile (identifiers)", SQL: "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM " + m + " GROUP BY profile_no) AS sizes"},
 	}
 	for _, t := range k.types {
 		if t.Normalize == "email" || t.Normalize == "phone_e164" {

@@ -8,13 +8,13 @@
 //
 // For entity E (default customer), in the project schema:
 //
-//	E_identity_map(profile_id, id_type, id_value, first_seen_at, last_seen_at, seen_count)
-//	    one row per distinct valid identifier; every identifier in exactly one profile
-//	E_row_map(source, row_key, profile_id, seen_at)
+//	E_identity_map(profile_id, id_type, id_value, first_seen_at, last_seen_at, seen_count, profile_no, id_no)
+//	    one row per distinct valid identifier; every identifier in exactly one profile;
+//	    profile_no numbers the profile and id_no the identifier (by first sighting,
+//	    as E_identity_edges.id), within this build only (cheap to join on)
+//	E_row_map(source, row_key, profile_id, seen_at, profile_no)
 //	    one row per edge-source row carrying at least one valid identifier;
 //	    row_key is RowKey (models.RowKey): how traits join sources to profiles
-//	E_identity_ids      each identifier's number (id) and type number (t), with the
-//	                    map's columns but profile_id
 //	E_identity_rows     (row_id, edge, row_key, seen_at): the rows of the edge sources;
 //	                    edge is the position of the edge in identity.edges, from 1
 //	E_identity_edges    (row_id, id, t): which row carries which identifier; identity

@@ -107,7 +107,7 @@ func ParseIdentifier(s string) (typ, value string, err error) {
 // normalises it), every identifier of that profile, and for each the
 // shortest chain of source rows linking it to the given one: a breadth-first
 // search over the rows of that profile only. It reads the tables the last
-// build left (E_identity_ids, E_identity_edges).
+// build left (E_identity_map, E_identity_rows, E_identity_edges).
 func Explain(ctx context.Context, w warehouse.Warehouse, c *models.Compiler, idType, value string) (*Explanation, error) {
 	id := c.P.Identity
 	if id == nil {
@@ -142,21 +142,21 @@ func Explain(ctx context.Context, w warehouse.Warehouse, c *models.Compiler, idT
 	}
 	ex := &Explanation{Input: value, Identifier: Identifier{idType, normalised.String}}
 
-	schema, table := c.P.Schema, c.Entity()+"_identity_ids"
+	schema, table := c.P.Schema, c.Entity()+"_identity_edges"
 	if ok, err := w.TableExists(ctx, schema, table); err != nil {
 		return nil, err
 	} else if !ok {
 		return nil, fmt.Errorf("%w: %s.%s does not exist; run sluice build first", ErrNotBuilt, schema, table)
 	}
-	ids, edges := IDsTable(c), EdgesTable(c)
+	edges := EdgesTable(c)
 	var self int64
 	found := false
 	k := &compiler{c: c, d: d, id: id, types: id.IDTypes}
 	idMap := MapTable(c)
 	// Joins keep to what every warehouse runs: one per SELECT, with the
 	// right side's names its own.
-	rows, err := w.Query(ctx, "SELECT i.id, m.m_profile FROM "+ids+" AS i JOIN (SELECT id_type AS m_type, id_value AS m_value, profile_id AS m_profile FROM "+idMap+") AS m ON m.m_type = i.id_type AND m.m_value = i.id_value"+
-		" WHERE i.id_type = "+d.String(idType)+" AND i.id_value = "+d.String(ex.Identifier.Value))
+	rows, err := w.Query(ctx, "SELECT id_no, profile_id FROM "+idMap+
+		" WHERE id_type = "+d.String(idType)+" AND id_value = "+d.String(ex.Identifier.Value))
 	if err != nil {
 		return nil, fmt.Errorf("looking up %s: %w", ex.Identifier, err)
 	}
@@ -181,8 +181,8 @@ func Explain(ctx context.Context, w warehouse.Warehouse, c *models.Compiler, idT
 
 	// The profile's identifiers.
 	members := map[int64]ProfileIdentifier{}
-	rows, err = w.Query(ctx, "SELECT i.id, i.id_type, i.id_value, i.first_seen_at, i.last_seen_at, i.seen_count FROM "+ids+
-		" AS i JOIN (SELECT id_type AS m_type, id_value AS m_value FROM "+idMap+" WHERE profile_id = "+d.String(ex.ProfileID)+") AS m ON m.m_type = i.id_type AND m.m_value = i.id_value")
+	rows, err = w.Query(ctx, "SELECT id_no, id_type, id_value, first_seen_at, last_seen_at, seen_count FROM "+idMap+
+		" WHERE profile_id = "+d.String(ex.ProfileID))
 	if err != nil {
 		return nil, fmt.Errorf("reading profile %s: %w", ex.ProfileID, err)
 	}
@@ -210,21 +210,15 @@ func Explain(ctx context.Context, w warehouse.Warehouse, c *models.Compiler, idT
 	byRow := map[int64]*rowInfo{}
 	outside := map[int64]Identifier{}
 	outsideProfile := map[int64]string{}
-	memberIDs := `SELECT i.i_id FROM ` + idMap + ` AS m
-JOIN (SELECT id AS i_id, id_type AS i_type, id_value AS i_value FROM ` + ids + `) AS i ON i.i_type = m.id_type AND i.i_value = m.id_value
-WHERE m.profile_id = ` + d.String(ex.ProfileID)
-	rows, err = w.Query(ctx, `SELECT er.row_id, `+k.sourceName("er.edge")+`, er.row_key, er.seen_at, er.id, er.id_type, er.id_value, m.m_profile
+	memberIDs := `SELECT id_no FROM ` + idMap + ` WHERE profile_id = ` + d.String(ex.ProfileID)
+	rows, err = w.Query(ctx, `SELECT er.row_id, `+k.sourceName("er.edge")+`, er.row_key, er.seen_at, er.id, m.m_type, m.m_value, m.m_profile
 FROM (
-    SELECT eri.row_id AS row_id, eri.edge AS edge, eri.row_key AS row_key, eri.seen_at AS seen_at, eri.id AS id, i.i_type AS id_type, i.i_value AS id_value
-    FROM (
-        SELECT e.row_id AS row_id, r.r_edge AS edge, r.r_key AS row_key, r.r_seen AS seen_at, e.id AS id
-        FROM `+edges+` AS e
-        JOIN (SELECT row_id AS r_row, edge AS r_edge, row_key AS r_key, seen_at AS r_seen FROM `+RowsTable(c)+`) AS r ON r.r_row = e.row_id
-        WHERE e.row_id IN (SELECT x.row_id FROM `+edges+` AS x WHERE x.id IN (`+memberIDs+`))
-    ) AS eri
-    JOIN (SELECT id AS i_id, id_type AS i_type, id_value AS i_value FROM `+ids+`) AS i ON i.i_id = eri.id
+    SELECT e.row_id AS row_id, r.r_edge AS edge, r.r_key AS row_key, r.r_seen AS seen_at, e.id AS id
+    FROM `+edges+` AS e
+    JOIN (SELECT row_id AS r_row, edge AS r_edge, row_key AS r_key, seen_at AS r_seen FROM `+RowsTable(c)+`) AS r ON r.r_row = e.row_id
+    WHERE e.row_id IN (SELECT x.row_id FROM `+edges+` AS x WHERE x.id IN (`+memberIDs+`))
 ) AS er
-JOIN (SELECT id_type AS m_type, id_value AS m_value, profile_id AS m_profile FROM `+idMap+`) AS m ON m.m_type = er.id_type AND m.m_value = er.id_value`)
+JOIN (SELECT id_no AS m_id, id_type AS m_type, id_value AS m_value, profile_id AS m_profile FROM `+idMap+`) AS m ON m.m_id = er.id`)
 	if err != nil {
 		return nil, fmt.Errorf("reading the rows of profile %s: %w", ex.ProfileID, err)
 	}

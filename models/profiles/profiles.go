@@ -73,10 +73,10 @@ func init() {
 	models.RegisterColumnCheck(CheckColumns)
 }
 
-// ProfileColumn is the column that links the rows of a source to their
-// profile inside the compiled query; it is prefixed so that it cannot clash
+// ProfileColumn is the column that links the rows of a source to the number
+// of their profile (profile_no) inside the compiled query; it is prefixed so that it cannot clash
 // with a source column that a where or aggregate names.
-const ProfileColumn = "sluice_profile_id"
+const ProfileColumn = "sluice_profile_no"
 
 // Stage adds the step that builds ENTITY_profiles. A project without an
 // identity section has no profiles, so it adds nothing.
@@ -110,7 +110,7 @@ func Stage(c *models.Compiler, plan *models.Plan) error {
 // Statements returns the statements that build the profiles table.
 func Statements(c *models.Compiler) ([]string, error) {
 	b := &builder{c: c, d: c.D, sources: map[string]*sourcePass{}}
-	b.scope = dialect.NewScope(c.D, func(name string) string { return c.Table(c.Entity() + "_profiles_w_" + name) })
+	b.scope = dialect.NewScope(c.D, func(name string) string { return c.WorkTable(c.Entity() + "_profiles_w_" + name) })
 	now, err := b.nowExpr()
 	if err != nil {
 		return nil, err
@@ -381,7 +381,7 @@ func (b *builder) mostFrequent(t config.Trait, src config.Source, value, filter 
 		name:    pick,
 		comment: fmt.Sprintf("%s: the most frequent value (%s).", t.Name, ties),
 		body: fmt.Sprintf(`SELECT
-        %[1]s AS profile_id,
+        %[1]s AS profile_no,
         %[2]s AS %[3]s
     FROM %[4]s
     GROUP BY %[1]s`, ProfileColumn, b.d.FirstBy("value", "", order), b.ident(col(pick, t.Name)), b.ref(counts)),
@@ -503,7 +503,7 @@ func (b *builder) rfm(t config.Trait) error {
 		name:    purchasers,
 		comment: fmt.Sprintf("%s: the profiles with a purchase, with recency (days), frequency and monetary.", t.Name),
 		body: fmt.Sprintf(`SELECT
-        profile_id AS pid,
+        profile_no AS pid,
         %[1]s AS recency,
         %[2]s AS frequency,
         %[3]s AS monetary
@@ -554,7 +554,7 @@ FROM %[2]s`, dim.value, b.ref(purchasers)), "rn", []dialect.SortKey{dim.order}),
 		name:    scores,
 		comment: fmt.Sprintf("%s: quintiles over the profiles with a purchase; 5 = most recent, most frequent, highest spend.", t.Name),
 		body: fmt.Sprintf(`SELECT
-        pm.pid AS profile_id,
+        pm.pid AS profile_no,
         pm.recency AS %[1]s,
         pm.frequency AS %[2]s,
         pm.monetary AS %[3]s,

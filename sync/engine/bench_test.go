@@ -246,6 +246,46 @@ func BenchmarkPlanNoChange(b *testing.B) {
 	}
 }
 
+// timedDest records how long the send workers spend in Write (waiting on
+// the destination, the webhook's own JSON encoding included) during the
+// send phase, to tell whether a run was bound by the destination or by
+// sluice's pipeline feeding it.
+type timedDest struct {
+	destination.Destination
+	mu          sync.Mutex
+	inWrite     time.Duration
+	first, last time.Time
+}
+
+func (d *timedDest) Write(ctx context.Context, b *destination.Batch) ([]error, error) {
+	start := time.Now()
+	errs, err := d.Destination.Write(ctx, b)
+	end := time.Now()
+	d.mu.Lock()
+	d.inWrite += end.Sub(start)
+	if d.first.IsZero() || start.Before(d.first) {
+		d.first = start
+	}
+	if end.After(d.last) {
+		d.last = end
+	}
+	d.mu.Unlock()
+	return errs, err
+}
+
+// busyShare is the share of the send phase's worker time spent in Write:
+// near 1, the workers always had a batch to send (bound by the
+// destination); lower, they waited on sluice.
+func (d *timedDest) busyShare(workers int) float64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	span := d.last.Sub(d.first)
+	if span <= 0 || workers <= 0 {
+		return 0
+	}
+	return d.inWrite.Seconds() / (span.Seconds() * float64(workers))
+}
+
 // BenchmarkSync: a first sync of every row (all changed). Destinations:
 //   - null: accepts instantly; what sluice itself sustains (read the
 //     warehouse, map, batch, commit outcomes, fold);
@@ -254,6 +294,15 @@ func BenchmarkPlanNoChange(b *testing.B) {
 //   - webhook-100ms: the same, answering each request after 100 ms, like a
 //     remote API: its ceiling is concurrency 4 x 1000 records / 0.1 s =
 //     40,000 records/s.
+//
+// Besides rows/s it reports the process's CPU per row (cpu-us/row), the
+// share of the send phase the 4 send workers spent in Write (busy-share:
+// near 1 means bound by the destination), rows/s over the send phase alone
+// (send-rows/s) and, for the instant webhook, the webhook's own capacity
+// measured right after on the same server with pre-encoded payloads
+// (alone-rows/s) with the CPU the webhook and the HTTP exchange take per row
+// (alone-cpu-us/row, part of the sync's cpu-us/row too), so that the bound
+// is read from one run.
 func BenchmarkSync(b *testing.B) {
 	for _, sz := range sizes[:2] {
 		for _, dest := range []struct {
@@ -269,6 +318,16 @@ func BenchmarkSync(b *testing.B) {
 				if os.Getenv("SLUICE_BENCH_DEBUG") != "" {
 					p.Engine.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 				}
+				var td *timedDest
+				open := p.Engine.Open
+				p.Engine.Open = func(ctx context.Context, d config.Destination, dir string, s destination.SyncInfo, l *slog.Logger) (destination.Destination, error) {
+					dst, err := open(ctx, d, dir, s, l)
+					if err != nil {
+						return nil, err
+					}
+					td = &timedDest{Destination: dst}
+					return td, nil
+				}
 				name := "people_sync"
 				if dest.name == "null" {
 					name = "people_void"
@@ -276,12 +335,15 @@ func BenchmarkSync(b *testing.B) {
 				ctx := context.Background()
 				var sent int64
 				var peak uint64
+				var cpu, sendSpan time.Duration
+				var busy float64
 				for b.Loop() {
 					b.StopTimer()
 					if err := p.Engine.Reset(ctx, name); err != nil {
 						b.Fatal(err)
 					}
 					b.StartTimer()
+					c0 := cpuTime()
 					peak = max(peak, heapPeak(func() {
 						res, err := p.Engine.Sync(ctx, name, engine.SyncOptions{})
 						if err != nil {
@@ -289,62 +351,88 @@ func BenchmarkSync(b *testing.B) {
 						}
 						sent += res.Accepted
 					}))
+					cpu += cpuTime() - c0
+					if td == nil {
+						b.Fatal("the sync opened no destination")
+					}
+					busy += td.busyShare(4)
+					sendSpan += td.last.Sub(td.first)
 				}
 				b.ReportMetric(float64(sent)/b.Elapsed().Seconds(), "rows/s")
+				b.ReportMetric(float64(sent)/sendSpan.Seconds(), "send-rows/s")
+				b.ReportMetric(float64(cpu.Microseconds())/float64(sent), "cpu-us/row")
+				b.ReportMetric(busy/float64(b.N), "busy-share")
 				b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+				if dest.name == "webhook" {
+					b.StopTimer()
+					rate, cpu := webhookAlone(b, srv.URL, sz.n)
+					b.ReportMetric(rate, "alone-rows/s")
+					b.ReportMetric(cpu, "alone-cpu-us/row")
+				}
 			})
 		}
 	}
 }
 
-// BenchmarkWebhookAlone: what the loopback webhook absorbs by itself, with
-// payloads encoded in advance and posted by as many workers as the webhook
-// destination uses (4), in batches of the same size (1000): the ceiling of
-// BenchmarkSync's webhook case on this machine.
+// webhookAlone measures what the webhook at url absorbs by itself, with n
+// records' payloads encoded in advance and posted by as many workers as the
+// webhook destination uses (4), in batches of the same size (1000): rows/s
+// and the process's CPU per row (the webhook's and the HTTP client's).
+func webhookAlone(b *testing.B, url string, n int) (rate, cpuPerRow float64) {
+	b.Helper()
+	const batch = 1000
+	payloads := make([][]byte, 0, n/batch)
+	for i := 0; i < n; i += batch {
+		ops := make([]map[string]any, batch)
+		for j := range ops {
+			k := fmt.Sprintf("user%d@example.com", i+j)
+			ops[j] = map[string]any{"op": "upsert", "key": k, "fields": map[string]any{
+				"email": k, "first_name": "name 42", "country": "FR",
+				"properties": map[string]any{"ltv": json.Number("123.45"), "orders": 7, "last_order_at": "2024-03-01T10:00:00Z"}}}
+		}
+		body, _ := json.Marshal(map[string]any{"sync": "people_sync", "run_id": "r", "mode": "mirror", "operations": ops})
+		payloads = append(payloads, body)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start, c0 := time.Now(), cpuTime()
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if int(i) >= len(payloads) {
+					return
+				}
+				resp, err := http.Post(url, "application/json", bytes.NewReader(payloads[i]))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	rows := float64(len(payloads) * batch)
+	return rows / time.Since(start).Seconds(), float64((cpuTime() - c0).Microseconds()) / rows
+}
+
+// BenchmarkWebhookAlone: what the loopback webhook absorbs by itself (see
+// webhookAlone): the ceiling of BenchmarkSync's webhook case on this
+// machine.
 func BenchmarkWebhookAlone(b *testing.B) {
 	for _, sz := range sizes[:2] {
 		b.Run("rows="+sz.name, func(b *testing.B) {
 			srv := fake.New(b, fake.Options{Discard: true})
-			const batch = 1000
-			payloads := make([][]byte, 0, sz.n/batch)
-			for i := 0; i < sz.n; i += batch {
-				ops := make([]map[string]any, batch)
-				for j := range ops {
-					k := fmt.Sprintf("user%d@example.com", i+j)
-					ops[j] = map[string]any{"op": "upsert", "key": k, "fields": map[string]any{
-						"email": k, "first_name": "name 42", "country": "FR",
-						"properties": map[string]any{"ltv": json.Number("123.45"), "orders": 7, "last_order_at": "2024-03-01T10:00:00Z"}}}
-				}
-				body, _ := json.Marshal(map[string]any{"sync": "people_sync", "run_id": "r", "mode": "mirror", "operations": ops})
-				payloads = append(payloads, body)
-			}
-			var sent atomic.Int64
+			var rate, cpu float64
 			for b.Loop() {
-				next := atomic.Int64{}
-				var wg sync.WaitGroup
-				for range 4 {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for {
-							i := next.Add(1) - 1
-							if int(i) >= len(payloads) {
-								return
-							}
-							resp, err := http.Post(srv.URL, "application/json", bytes.NewReader(payloads[i]))
-							if err != nil {
-								b.Error(err)
-								return
-							}
-							_, _ = io.Copy(io.Discard, resp.Body)
-							resp.Body.Close()
-							sent.Add(batch)
-						}
-					}()
-				}
-				wg.Wait()
+				rate, cpu = webhookAlone(b, srv.URL, sz.n)
 			}
-			b.ReportMetric(float64(sent.Load())/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric(rate, "rows/s")
+			b.ReportMetric(cpu, "cpu-us/row")
 		})
 	}
 }

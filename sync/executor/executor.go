@@ -2,7 +2,9 @@
 // warehouse, maps them to records, sends them in batches through the
 // destination pipeline (batching, bounded concurrency; pacing and retries
 // live in the destination's HTTP client), and commits every batch's
-// outcomes to the state store as soon as they are known.
+// outcomes to the state store as soon as they are known. Accepted records
+// are committed by ranges of their delta rows' numbers where the delta has
+// them, so that only rejections travel from Go to the change log.
 package executor
 
 import (
@@ -28,9 +30,14 @@ type Options struct {
 	Now         func() time.Time
 	Progress    func(Progress)
 	// GroupSize and GroupWait bound group commits (defaults 20,000
-	// outcomes, 250 ms).
-	GroupSize int
-	GroupWait time.Duration
+	// outcomes, 250 ms). RangeGroupSize and RangeGroupWait bound them when
+	// every waiting outcome is an accepted record committed by ranges
+	// (defaults 250,000 outcomes, 1 s): those cost Go no memory, and fewer,
+	// larger inserts cost the warehouse less per record.
+	GroupSize      int
+	GroupWait      time.Duration
+	RangeGroupSize int
+	RangeGroupWait time.Duration
 	// CrashAfter, when positive, simulates the process dying right after
 	// the destination answered batch number CrashAfter and before that
 	// answer is committed. For crash-safety tests.
@@ -49,6 +56,20 @@ func (o Options) groupWait() time.Duration {
 		return o.GroupWait
 	}
 	return 250 * time.Millisecond
+}
+
+func (o Options) rangeGroupSize() int64 {
+	if o.RangeGroupSize > 0 {
+		return int64(o.RangeGroupSize)
+	}
+	return 250000
+}
+
+func (o Options) rangeGroupWait() time.Duration {
+	if o.RangeGroupWait > 0 {
+		return o.RangeGroupWait
+	}
+	return time.Second
 }
 
 // Progress is reported after each commit.
@@ -76,10 +97,15 @@ type Result struct {
 var ErrCrash = errors.New("simulated crash between send and commit")
 
 type meta struct {
-	class spec.Class
-	hash  uint64
-	kept  string
+	class   spec.Class
+	hash    uint64
+	kept    string
+	ordinal int64
 }
+
+// maxRanges bounds the ranges of one set-based commit, so that its SQL
+// stays short when rejections break batches into many runs.
+const maxRanges = 200
 
 const maxRejectionSamples = 5
 
@@ -106,20 +132,32 @@ func Run(ctx context.Context, pl *planner.Planner, o Options) (*Result, error) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		// Outcomes wait as change-log rows (pending) or, for accepted
+		// records whose delta rows are numbered and who keep no removal
+		// fields, as ranges of those numbers (ranges, waiting of them),
+		// committed in SQL from the delta table.
 		var pending []state.Change
-		var acc, rej int64
+		var ranges []planner.Range
+		var acc, rej, waiting int64
 		flush := func() {
-			if len(pending) == 0 || commitErr != nil || res.Crashed {
-				pending = pending[:0]
+			if (len(pending) == 0 && len(ranges) == 0) || commitErr != nil || res.Crashed {
+				pending, ranges, waiting = pending[:0], ranges[:0], 0
 				return
 			}
 			cctx, cancel := context.WithTimeout(commitCtx, 2*time.Minute)
-			err := o.Store.Commit(cctx, sp.Sync.Name, o.Batch.RunID, o.Now(), pending)
+			at := o.Now()
+			var err error
+			if len(ranges) > 0 {
+				err = o.Store.CommitAccepted(cctx, sp.Sync.Name, o.Batch.RunID, at, pl.AcceptedRows(ranges))
+			}
+			if err == nil {
+				err = o.Store.Commit(cctx, sp.Sync.Name, o.Batch.RunID, at, pending)
+			}
 			cancel()
 			if err != nil {
 				commitErr = err
 				p.Abort(err)
-				pending = pending[:0]
+				pending, ranges, waiting = pending[:0], ranges[:0], 0
 				return
 			}
 			mu.Lock()
@@ -129,7 +167,7 @@ func Run(ctx context.Context, pl *planner.Planner, o Options) (*Result, error) {
 			done := res.Sent
 			mu.Unlock()
 			acc, rej = 0, 0
-			pending = pending[:0]
+			pending, ranges, waiting = pending[:0], ranges[:0], 0
 			if o.Progress != nil {
 				o.Progress(Progress{Done: done, Accepted: res.Accepted, Rejected: res.Rejected})
 			}
@@ -157,18 +195,28 @@ func Run(ctx context.Context, pl *planner.Planner, o Options) (*Result, error) {
 					mu.Lock()
 					res.AcceptedBy[it.Meta.class]++
 					mu.Unlock()
+					if n := it.Meta.ordinal; n > 0 && c.Fields == "" {
+						waiting++
+						if l := len(ranges) - 1; l >= 0 && ranges[l].Seq == out.Seq && ranges[l].Hi+1 == n {
+							ranges[l].Hi = n
+						} else {
+							ranges = append(ranges, planner.Range{Seq: out.Seq, Lo: n, Hi: n})
+						}
+						continue
+					}
 				}
 				pending = append(pending, c)
 			}
 		}
 		// Group commit: outcomes are committed as soon as GroupSize of them
-		// are waiting or the oldest has waited GroupWait, so that a fast
-		// destination does not pay one warehouse transaction per batch and
-		// a slow one still commits each batch promptly.
+		// are waiting or the oldest has waited GroupWait (RangeGroupSize,
+		// RangeGroupWait when all are ranges), so that a fast destination
+		// does not pay one warehouse transaction per batch and a slow one
+		// still commits each batch promptly.
 		outs := p.Outcomes()
 		timer := time.NewTimer(time.Hour)
 		timer.Stop()
-		armed := false
+		armed, long := false, false // long: armed for RangeGroupWait
 		for {
 			select {
 			case out, ok := <-outs:
@@ -178,11 +226,14 @@ func Run(ctx context.Context, pl *planner.Planner, o Options) (*Result, error) {
 				}
 				add(out)
 				switch {
-				case len(pending) >= o.groupSize():
+				case len(pending) >= o.groupSize() || waiting >= o.rangeGroupSize() || len(ranges) >= maxRanges:
 					flush()
-				case len(pending) > 0 && !armed:
+				case len(pending) > 0 && (!armed || long):
 					timer.Reset(o.groupWait())
-					armed = true
+					armed, long = true, false
+				case len(ranges) > 0 && !armed:
+					timer.Reset(o.rangeGroupWait())
+					armed, long = true, true
 				}
 			case <-timer.C:
 				armed = false
@@ -194,7 +245,7 @@ func Run(ctx context.Context, pl *planner.Planner, o Options) (*Result, error) {
 	streamErr := pl.Stream(ctx, func(c planner.Change) error {
 		return p.Add(destination.Item[meta]{
 			Record: destination.Record{Op: c.Op, Key: c.Key, Fields: c.Fields, Reason: reasonOf(c.Class)},
-			Meta:   meta{class: c.Class, hash: c.Hash, kept: c.Kept},
+			Meta:   meta{class: c.Class, hash: c.Hash, kept: c.Kept, ordinal: c.Ordinal},
 		})
 	})
 	if streamErr != nil {

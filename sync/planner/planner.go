@@ -195,12 +195,53 @@ func classOfCode(code int) spec.Class {
 // sample rows cheaply.
 func (p *Planner) Classified() string {
 	f := p.f
+	return p.classified(`SELECT r.sluice_k AS m_k, count(*) AS m_n, min(r.sluice_h) AS m_h, min(r.sluice_hk) AS m_hk, `+f.BoolAnd("r.sluice_ok")+` AS m_ok
+    FROM (
+        `+p.modelRows("sluice_", "")+`
+    ) AS r
+    GROUP BY r.sluice_k`, true)
+}
+
+// rowClassified is Classified without the GROUP BY on the key: one row per
+// model row, so it is only the diff when no key has several rows, which
+// its column fresh (a model row whose key is not in the snapshot) and
+// column sk (the snapshot's key) let Plan check in the same pass. It saves
+// a hash aggregation over the whole model, the bulk of the diff's cost
+// beyond the join.
+func (p *Planner) rowClassified() string {
+	return p.classified(p.modelRows("m_", "1 AS m_n"), false)
+}
+
+// modelRows reads the model as (key, hash, raw key hash, consent) columns
+// named with the prefix, and extra.
+func (p *Planner) modelRows(prefix, extra string) string {
+	if extra != "" {
+		extra = ", " + extra
+	}
+	return `SELECT ` + p.KeyExpr("src") + ` AS ` + prefix + `k, ` + p.hashExpr("src") + ` AS ` + prefix + `h, ` + p.rawKeyHash("src") + ` AS ` + prefix + `hk, ` + p.consentExpr("src") + ` AS ` + prefix + `ok` + extra + `
+        FROM ` + p.spec.Model + ` AS src`
+}
+
+// classified joins model keys m (m_k, m_n, m_h, m_hk, m_ok) with the
+// snapshot and classifies them; grouped says m has one row per key (else
+// the duplicate class is left to the caller's check).
+func (p *Planner) classified(m string, grouped bool) string {
+	f := p.f
 	k := f.Ident("key")
 	changed := p.f.IsDistinct("m.m_h", "s.s_hash")
 	if p.hashChanged {
 		changed = p.f.Bool(true)
 	}
 	c := func(cl spec.Class) string { return strconv.Itoa(ClassCode(cl)) }
+	dup, check := "", ""
+	if grouped {
+		dup = `
+        WHEN m.m_n > 1 THEN ` + c(spec.Duplicate)
+	} else {
+		check = `,
+    CASE WHEN m.m_n IS NOT NULL AND m.m_k IS NOT NULL AND s.s_key IS NULL THEN m.m_k END AS fresh,
+    s.s_key AS sk`
+	}
 	// The snapshot's key is joined on under one name and read under another:
 	// some engines (ClickHouse 18.16) do not return a join's right-hand keys,
 	// and give a snapshot-only row the snapshot's key as the model's key
@@ -209,8 +250,7 @@ func (p *Planner) Classified() string {
 	// shadows a column of the same name, even a qualified one.
 	return `SELECT coalesce(m.m_k, s.s_key) AS k,
     CASE
-        WHEN m.m_n IS NOT NULL AND m.m_k IS NULL THEN ` + c(spec.NullKey) + `
-        WHEN m.m_n > 1 THEN ` + c(spec.Duplicate) + `
+        WHEN m.m_n IS NOT NULL AND m.m_k IS NULL THEN ` + c(spec.NullKey) + dup + `
         WHEN m.m_n IS NULL THEN ` + c(spec.Gone) + `
         WHEN NOT m.m_ok AND s.s_key IS NOT NULL THEN ` + c(spec.Consent) + `
         WHEN NOT m.m_ok THEN ` + c(spec.NoConsent) + `
@@ -220,14 +260,9 @@ func (p *Planner) Classified() string {
     END AS class,
     m.m_h AS h,
     m.m_hk AS hk,
-    coalesce(m.m_n, 0) AS n
+    coalesce(m.m_n, 0) AS n` + check + `
 FROM (
-    SELECT r.sluice_k AS m_k, count(*) AS m_n, min(r.sluice_h) AS m_h, min(r.sluice_hk) AS m_hk, ` + f.BoolAnd("r.sluice_ok") + ` AS m_ok
-    FROM (
-        SELECT ` + p.KeyExpr("src") + ` AS sluice_k, ` + p.hashExpr("src") + ` AS sluice_h, ` + p.rawKeyHash("src") + ` AS sluice_hk, ` + p.consentExpr("src") + ` AS sluice_ok
-        FROM ` + p.spec.Model + ` AS src
-    ) AS r
-    GROUP BY r.sluice_k
+    ` + m + `
 ) AS m
 FULL OUTER JOIN (SELECT ` + k + ` AS s_join, ` + k + ` AS s_key, ` + f.Ident("hash") + ` AS s_hash FROM ` + p.snapshot + ` AS snap) AS s ON m.m_k = s.s_join`
 }
@@ -261,7 +296,36 @@ type Plan struct {
 
 // Plan runs the diff and returns counts per class and up to samples sample
 // records per class. It writes nothing.
+//
+// It first diffs model rows without grouping them by key, checking in the
+// same pass that no key has several rows: every snapshot row joins at most
+// one model row (the join's rows with a snapshot key number the snapshot's
+// rows) and the model rows whose key is not in the snapshot have distinct
+// keys. Only when that check fails is the diff run again grouped by key,
+// which classes the duplicated keys.
 func (p *Planner) Plan(ctx context.Context, samples int) (*Plan, error) {
+	_, rowDiff := p.f.(sqlfn.GroupingSets)
+	out, keys, hashes, ok, err := p.diff(ctx, samples, !rowDiff)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		if out, keys, hashes, _, err = p.diff(ctx, samples, true); err != nil {
+			return nil, err
+		}
+	}
+	if samples > 0 {
+		if err := p.samples(ctx, out, keys, hashes, samples); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// diff runs the aggregate diff query, over the rows of Classified (grouped)
+// or of rowClassified; ok is false when the rows showed a key with several
+// rows, so that only the grouped diff is right.
+func (p *Planner) diff(ctx context.Context, samples int, grouped bool) (out *Plan, keys, hashes map[spec.Class][]string, ok bool, err error) {
 	name := p.spec.Sync.Name
 	n := max(samples, 1)
 	filter := "d.class <> " + codes(spec.Unchanged)
@@ -270,19 +334,35 @@ func (p *Planner) Plan(ctx context.Context, samples int) (*Plan, error) {
 	}
 	// Sample keys are the smallest of each class; the NULL-key class is one
 	// row, whose raw key hash min(hk) gives.
-	txt := p.f.Text()
-	q := "SELECT d.class, count(*), CAST(sum(d.n) AS " + p.f.BigInt() + "), " +
+	txt, big := p.f.Text(), p.f.BigInt()
+	rel, check, snap, group := p.Classified(), "", "", " GROUP BY d.class"
+	if !grouped {
+		// Keys new to the snapshot are counted over the whole diff (the
+		// total row, class -2): a key with several rows may have them in
+		// different classes (one row consented, one not).
+		group = " " + p.f.(sqlfn.GroupingSets).GroupByAndTotal("d.class")
+		rel = p.rowClassified()
+		check = ", CAST(count(DISTINCT d.fresh) AS " + big + "), CAST(count(d.fresh) AS " + big + "), CAST(count(d.sk) AS " + big + ")"
+		// The snapshot is counted in the same statement as the diff, so
+		// that both see the same snapshot while a sync commits: one more
+		// row, of class -1.
+		null := func(t string) string { return "CAST(NULL AS " + t + ")" }
+		snap = " UNION ALL SELECT -1, CAST(count(*) AS " + big + "), " + null(big) + ", " + null(txt) + ", " + null(txt) + ", " + null(txt) +
+			", " + null(big) + ", " + null(big) + ", " + null(big) + " FROM " + p.snapshot + " AS snap"
+	}
+	q := "SELECT coalesce(d.class, -2), CAST(count(*) AS " + big + "), CAST(sum(d.n) AS " + big + "), " +
 		p.f.SampleBy("d.k", "d.k", n, filter) + ", " +
 		p.f.SampleBy("CAST(d.hk AS "+txt+")", "d.k", n, filter) + ", " +
-		"CAST(min(d.hk) AS " + txt + ")" +
-		" FROM (" + p.Classified() + ") AS d GROUP BY d.class"
+		"CAST(min(d.hk) AS " + txt + ")" + check +
+		" FROM (" + rel + ") AS d" + group + snap
 	rows, err := p.w.Query(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("sync %s: diffing %s against its snapshot: %w", name, p.spec.Sync.From, err)
+		return nil, nil, nil, false, fmt.Errorf("sync %s: diffing %s against its snapshot: %w", name, p.spec.Sync.From, err)
 	}
-	out := &Plan{Counts: map[spec.Class]Count{}, Samples: map[spec.Class][]Sample{}, HashChanged: p.hashChanged}
-	keys := map[spec.Class][]string{}
-	hashes := map[spec.Class][]string{}
+	defer rows.Close()
+	out = &Plan{Counts: map[spec.Class]Count{}, Samples: map[spec.Class][]Sample{}, HashChanged: p.hashChanged}
+	keys = map[spec.Class][]string{}
+	hashes = map[spec.Class][]string{}
 	list := func(js *string) []string {
 		var vs []*string
 		var out []string
@@ -296,15 +376,39 @@ func (p *Planner) Plan(ctx context.Context, samples int) (*Plan, error) {
 		}
 		return out
 	}
+	ok = true
+	var joined, snapRows int64
 	for rows.Next() {
 		var code int
 		var c Count
 		var sk, lo, minHash *string
 		var sumRows *int64
-		if err := rows.Scan(&code, &c.Keys, &sumRows, &sk, &lo, &minHash); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("sync %s: reading the diff: %w", name, err)
+		// Counts of nothing but NULLs are NULL on some engines (ClickHouse).
+		var freshKeys, freshRows, snapJoined *int64
+		dest := []any{&code, &c.Keys, &sumRows, &sk, &lo, &minHash}
+		if !grouped {
+			dest = append(dest, &freshKeys, &freshRows, &snapJoined)
 		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, nil, nil, false, fmt.Errorf("sync %s: reading the diff: %w", name, err)
+		}
+		orZero := func(v *int64) int64 {
+			if v == nil {
+				return 0
+			}
+			return *v
+		}
+		switch code {
+		case -1:
+			snapRows = c.Keys
+			continue
+		case -2:
+			if orZero(freshKeys) != orZero(freshRows) {
+				ok = false
+			}
+			continue
+		}
+		joined += orZero(snapJoined)
 		if sumRows != nil {
 			c.Rows = *sumRows
 		}
@@ -317,16 +421,12 @@ func (p *Planner) Plan(ctx context.Context, samples int) (*Plan, error) {
 		}
 	}
 	if err := rows.Err(); err != nil {
-		rows.Close()
-		return nil, fmt.Errorf("sync %s: diffing: %w", name, err)
+		return nil, nil, nil, false, fmt.Errorf("sync %s: diffing: %w", name, err)
 	}
-	rows.Close()
-	if samples > 0 {
-		if err := p.samples(ctx, out, keys, hashes, samples); err != nil {
-			return nil, err
-		}
+	if !grouped && joined != snapRows {
+		ok = false
 	}
-	return out, nil
+	return out, keys, hashes, ok, nil
 }
 
 // samples fetches the sample records: model rows for adds, updates,
@@ -456,12 +556,29 @@ func (p *Planner) sentClasses() string {
 // DeltaTable is the work table a sync run materialises its changes in.
 func (p *Planner) DeltaTable() string { return p.store.Table("delta_" + p.spec.Sync.Name) }
 
+// ordinal is the delta table's column numbering its rows, where the
+// warehouse numbers rows cheaply (see Ordinals).
+const ordinal = "sluice_i"
+
+// Ordinals reports whether the delta table numbers its rows, so that
+// accepted records can be committed by ranges of numbers (AcceptedRows).
+func (p *Planner) Ordinals() bool {
+	_, ok := p.f.(sqlfn.Ordinals)
+	return ok
+}
+
 // Materialize writes the changes the sync sends into the delta table and
-// counts them per class.
+// counts them per class. Where the warehouse numbers rows, they are
+// numbered from 1, removals first, in the order Stream reads them, so that
+// a batch of records is one range of numbers.
 func (p *Planner) Materialize(ctx context.Context) (map[spec.Class]int64, error) {
 	f := p.f
 	k := f.Ident("key")
-	q := f.ReplaceTable(p.DeltaTable(), "SELECT d.k AS "+k+", d.class, d.h AS "+f.Ident("hash")+" FROM ("+p.Classified()+") AS d WHERE d.class IN ("+p.sentClasses()+")")
+	num := ""
+	if o, ok := f.(sqlfn.Ordinals); ok {
+		num = o.OrdinalOver("CASE WHEN d.class IN ("+codes(spec.Consent, spec.Gone)+") THEN 0 ELSE 1 END") + " AS " + ordinal + ", "
+	}
+	q := f.ReplaceTable(p.DeltaTable(), "SELECT "+num+"d.k AS "+k+", d.class, d.h AS "+f.Ident("hash")+" FROM ("+p.Classified()+") AS d WHERE d.class IN ("+p.sentClasses()+")")
 	if err := p.w.Exec(ctx, q); err != nil {
 		return nil, fmt.Errorf("sync %s: computing the changes: %w", p.spec.Sync.Name, err)
 	}
@@ -482,6 +599,44 @@ func (p *Planner) Materialize(ctx context.Context) (map[spec.Class]int64, error)
 	return out, rows.Err()
 }
 
+// Range is a run of consecutive delta rows (by their Change.Ordinal, Lo to
+// Hi included) that the destination accepted in batch Seq.
+type Range struct {
+	Seq    int
+	Lo, Hi int64
+}
+
+// AcceptedRows is the SQL relation (seq, key, op, class, hash) of the delta
+// rows in the given ranges: the change-log rows of accepted records, built
+// in the warehouse from the delta table rather than sent from Go.
+func (p *Planner) AcceptedRows(ranges []Range) string {
+	f := p.f
+	k, h := f.Ident("key"), f.Ident("hash")
+	i := "d." + ordinal
+	lo, hi := ranges[0].Lo, ranges[0].Hi
+	var seq, in []string
+	for _, r := range ranges {
+		lo, hi = min(lo, r.Lo), max(hi, r.Hi)
+		cond := i + " BETWEEN " + strconv.FormatInt(r.Lo, 10) + " AND " + strconv.FormatInt(r.Hi, 10)
+		seq = append(seq, "WHEN "+cond+" THEN "+strconv.Itoa(r.Seq))
+		in = append(in, "("+cond+")")
+	}
+	var op, class []string
+	for _, c := range spec.Changes {
+		if p.spec.Sends(c) {
+			code := strconv.Itoa(ClassCode(c))
+			op = append(op, "WHEN "+code+" THEN "+f.String(string(p.spec.Op(c))))
+			class = append(class, "WHEN "+code+" THEN "+f.String(string(c)))
+		}
+	}
+	// The outer bounds let the warehouse skip the rest of the table by its
+	// min/max statistics: the delta is stored in the order of its numbers.
+	return "SELECT CAST(CASE " + strings.Join(seq, " ") + " END AS " + f.BigInt() + ") AS seq, d." + k + " AS " + k +
+		", CASE d.class " + strings.Join(op, " ") + " END AS op, CASE d.class " + strings.Join(class, " ") + " END AS class, d." + h + " AS " + h +
+		" FROM " + p.DeltaTable() + " AS d WHERE " + i + " BETWEEN " + strconv.FormatInt(lo, 10) + " AND " + strconv.FormatInt(hi, 10) +
+		" AND (" + strings.Join(in, " OR ") + ")"
+}
+
 // DropDelta removes the delta table.
 func (p *Planner) DropDelta(ctx context.Context) error {
 	return p.w.Exec(ctx, p.f.DropTable(p.DeltaTable()))
@@ -496,28 +651,38 @@ type Change struct {
 	Fields map[string]any
 	// Kept is the JSON of the removal fields to keep in the snapshot.
 	Kept string
+	// Ordinal numbers the change's delta row (see Ordinals); 0 when the
+	// delta has no numbers.
+	Ordinal int64
 }
 
 // Stream reads the materialised changes with their mapped fields, calling
-// fn for each: removals first, then adds and updates. Memory stays
-// proportional to a row.
+// fn for each: removals first, then adds and updates, in the order of
+// their numbers where the delta has them. Memory stays proportional to a
+// row.
 func (p *Planner) Stream(ctx context.Context, fn func(Change) error) error {
 	f := p.f
 	k := f.Ident("key")
 	removals, others := codes(spec.Consent, spec.Gone), codes(spec.Add, spec.Update)
+	num, order := "0", ""
+	if p.Ordinals() {
+		num, order = "d."+ordinal, " ORDER BY d."+ordinal
+	}
 	// Removals need the kept fields of the snapshot; the others the
 	// model's row.
-	rq := "SELECT d." + k + ", d.class, d." + f.Ident("hash") + ", s.s_fields FROM " + p.DeltaTable() + " AS d" +
+	rq := "SELECT d." + k + ", d.class, d." + f.Ident("hash") + ", s.s_fields, " + num + " FROM " + p.DeltaTable() + " AS d" +
 		" LEFT JOIN (SELECT " + k + " AS s_key, fields AS s_fields FROM " + p.snapshot + " AS snap) AS s ON s.s_key = d." + k +
-		" WHERE d.class IN (" + removals + ")"
-	oq := "SELECT d." + k + ", d.class, d." + f.Ident("hash") + ", NULL, " + p.selectColumns("m") + " FROM " + p.DeltaTable() + " AS d" +
+		" WHERE d.class IN (" + removals + ")" + order
+	oq := "SELECT d." + k + ", d.class, d." + f.Ident("hash") + ", NULL, " + num + ", " + p.selectColumns("m") + " FROM " + p.DeltaTable() + " AS d" +
 		" JOIN (SELECT " + p.KeyExpr("x") + " AS __sluice_key, x.* FROM " + p.spec.Model + " AS x) AS m ON m.__sluice_key = d." + k +
-		" WHERE d.class IN (" + others + ")"
+		" WHERE d.class IN (" + others + ")" + order
 	if err := p.stream(ctx, rq, 0, fn); err != nil {
 		return err
 	}
 	return p.stream(ctx, oq, len(p.spec.Columns), fn)
 }
+
+const streamFixed = 5 // key, class, hash, kept, ordinal
 
 func (p *Planner) stream(ctx context.Context, q string, ncols int, fn func(Change) error) error {
 	rows, err := p.w.Query(ctx, q)
@@ -526,21 +691,22 @@ func (p *Planner) stream(ctx context.Context, q string, ncols int, fn func(Chang
 	}
 	defer rows.Close()
 	row := make([]any, ncols)
-	dest := make([]any, ncols+4)
+	dest := make([]any, ncols+streamFixed)
 	var key string
 	var class int
 	var hash *uint64
 	var kept *string
-	dest[0], dest[1], dest[2], dest[3] = &key, &class, &hash, &kept
+	var num int64
+	dest[0], dest[1], dest[2], dest[3], dest[4] = &key, &class, &hash, &kept, &num
 	for i := range row {
-		dest[i+4] = &row[i]
+		dest[i+streamFixed] = &row[i]
 	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return fmt.Errorf("sync %s: reading the changes: %w", p.spec.Sync.Name, err)
 		}
 		cl := classOfCode(class)
-		c := Change{Class: cl, Op: p.spec.Op(cl), Key: key}
+		c := Change{Class: cl, Op: p.spec.Op(cl), Key: key, Ordinal: num}
 		if hash != nil {
 			c.Hash = *hash
 		}

@@ -219,6 +219,23 @@ func (s *Store) Commit(ctx context.Context, sync, runID string, at time.Time, ch
 	return nil
 }
 
+// CommitAccepted appends accepted outcomes given as a SQL relation with
+// columns seq, key, op, class and hash (records the destination accepted
+// whose rows are in the warehouse already, such as a run's delta table),
+// in one statement, so that a large run does not send one change-log row
+// per record from Go. Like Commit, once it returns they survive a crash.
+func (s *Store) CommitAccepted(ctx context.Context, sync, runID string, at time.Time, rel string) error {
+	f := s.f
+	k, h := f.Ident("key"), f.Ident("hash")
+	q := "INSERT INTO " + s.Table("sync_changes") + " (run_id, sync, seq, " + k + ", op, class, status, error, " + h + ", fields, changed_at)" +
+		" SELECT " + f.String(runID) + ", " + f.String(sync) + ", a.seq, a." + k + ", a.op, a.class, " + f.String(Accepted) +
+		", CAST(NULL AS " + f.Text() + "), a." + h + ", CAST(NULL AS " + f.Text() + "), " + f.TimestampLiteral(at.UTC()) + " FROM (" + rel + ") AS a"
+	if err := s.w.Exec(ctx, q); err != nil {
+		return fmt.Errorf("committing accepted outcomes of %s: %w", sync, err)
+	}
+	return nil
+}
+
 // changeRows lays outcomes out as rows of sync_changes, in its column order.
 func changeRows(sync, runID string, at time.Time, changes []Change) [][]any {
 	rows := make([][]any, len(changes))

@@ -102,7 +102,7 @@ const canary = "4242424242"
 
 var (
 	selectCount = regexp.MustCompile(`(?is)^SELECT count\(\*\) FROM`)
-	diffQuery   = regexp.MustCompile(`(?s)^SELECT d\.class, count\(\*\)`)
+	diffQuery   = regexp.MustCompile(`(?s)^SELECT coalesce\(d\.class, -2\), CAST\(count\(\*\)`)
 	modelCols   = regexp.MustCompile(`(?s)^SELECT \* FROM .* AS m WHERE 1 = 0$`)
 	samplesQ    = regexp.MustCompile(`(?s)^SELECT NULLIF\(.* AS __sluice_key, `)
 	canaryQ     = regexp.MustCompile(`(?s)^SELECT CAST\(.* AS \S+\)$`)
@@ -169,7 +169,7 @@ func (s *Script) Answer(sql string) (Result, error) {
 		return Result{Columns: []Column{{"class", Int}, {"n", Int}}, Rows: [][]any{{add, int64(2)}}}, nil
 	case streamQ.MatchString(sql):
 		if strings.Contains(sql, "s.s_fields") {
-			return Result{Columns: cols("key", "class", "hash", "s_fields")}, nil // no removals
+			return Result{Columns: cols("key", "class", "hash", "s_fields", "ordinal")}, nil // no removals
 		}
 		return s.modelRows([]any{add}), nil
 	case lockRead.MatchString(sql):
@@ -209,7 +209,7 @@ func (s *Script) modelRows(class []any) Result {
 	var res Result
 	res.Columns = append(res.Columns, Column{Name: "__sluice_key"})
 	if class != nil {
-		res.Columns = append(res.Columns, Column{"class", Int}, Column{"hash", Int}, Column{"kept", Text})
+		res.Columns = append(res.Columns, Column{"class", Int}, Column{"hash", Int}, Column{"kept", Text}, Column{"ordinal", Int})
 	}
 	for _, c := range s.sp.Columns {
 		res.Columns = append(res.Columns, Column{Name: c})
@@ -218,7 +218,7 @@ func (s *Script) modelRows(class []any) Result {
 		row := []any{r[1]}
 		if class != nil {
 			h, _ := strconv.ParseInt(hashes[i], 10, 64)
-			row = append(row, class[0], h, nil)
+			row = append(row, class[0], h, nil, int64(0))
 		}
 		for _, c := range s.sp.Columns {
 			for j, name := range Model.Columns {

@@ -5,7 +5,7 @@ SELECT * FROM (SELECT p.* FROM `sluice`.`customer_profiles` AS p WHERE p.`profil
 SELECT CAST((FARM_FINGERPRINT(FORMAT('%T|%T|%T|%T|%T|%T|%T|%T|%T', 'sluice', CAST(42 AS INT64), CAST(1.5 AS FLOAT64), CAST(2.25 AS NUMERIC), TIMESTAMP '2020-02-29 12:34:56', DATE '2020-02-29', TRUE, CAST(NULL AS STRING), 'éé')) & 9223372036854775807) AS STRING);
 
 -- statement 3
-SELECT d.class, count(*), CAST(sum(d.n) AS INT64), TO_JSON_STRING(ARRAY_AGG(IF(d.class <> 0, d.k, NULL) IGNORE NULLS ORDER BY d.k LIMIT 3)), TO_JSON_STRING(ARRAY_AGG(IF(d.class <> 0, CAST(d.hk AS STRING), NULL) IGNORE NULLS ORDER BY d.k LIMIT 3)), CAST(min(d.hk) AS STRING) FROM (SELECT coalesce(m.m_k, s.s_key) AS k,
+SELECT coalesce(d.class, -2), CAST(count(*) AS INT64), CAST(sum(d.n) AS INT64), TO_JSON_STRING(ARRAY_AGG(IF(d.class <> 0, d.k, NULL) IGNORE NULLS ORDER BY d.k LIMIT 3)), TO_JSON_STRING(ARRAY_AGG(IF(d.class <> 0, CAST(d.hk AS STRING), NULL) IGNORE NULLS ORDER BY d.k LIMIT 3)), CAST(min(d.hk) AS STRING) FROM (SELECT coalesce(m.m_k, s.s_key) AS k,
     CASE
         WHEN m.m_n IS NOT NULL AND m.m_k IS NULL THEN 7
         WHEN m.m_n > 1 THEN 6
@@ -98,10 +98,10 @@ FULL OUTER JOIN (SELECT `key` AS s_join, `key` AS s_key, `hash` AS s_hash FROM (
 SELECT class, count(*) FROM `sluice_state`.`delta_vip_to_file` GROUP BY class;
 
 -- statement 19
-SELECT d.`key`, d.class, d.`hash`, s.s_fields FROM `sluice_state`.`delta_vip_to_file` AS d LEFT JOIN (SELECT `key` AS s_key, fields AS s_fields FROM (SELECT CAST(NULL AS STRING) AS `key`, CAST(NULL AS INT64) AS `hash`, CAST(NULL AS STRING) AS fields FROM (SELECT 1 AS one) AS one_row WHERE 1 = 0) AS snap) AS s ON s.s_key = d.`key` WHERE d.class IN (1, 2);
+SELECT d.`key`, d.class, d.`hash`, s.s_fields, 0 FROM `sluice_state`.`delta_vip_to_file` AS d LEFT JOIN (SELECT `key` AS s_key, fields AS s_fields FROM (SELECT CAST(NULL AS STRING) AS `key`, CAST(NULL AS INT64) AS `hash`, CAST(NULL AS STRING) AS fields FROM (SELECT 1 AS one) AS one_row WHERE 1 = 0) AS snap) AS s ON s.s_key = d.`key` WHERE d.class IN (1, 2);
 
 -- statement 20
-SELECT d.`key`, d.class, d.`hash`, NULL, m.`email`, m.`first_name`, m.`lifetime_value` FROM `sluice_state`.`delta_vip_to_file` AS d JOIN (SELECT NULLIF(CAST(x.`email` AS STRING), '') AS __sluice_key, x.* FROM (SELECT p.* FROM `sluice`.`customer_profiles` AS p WHERE p.`profile_id` IN (SELECT m.`profile_id` FROM `sluice`.`customer_segment_vip` AS m)) AS x) AS m ON m.__sluice_key = d.`key` WHERE d.class IN (3, 4);
+SELECT d.`key`, d.class, d.`hash`, NULL, 0, m.`email`, m.`first_name`, m.`lifetime_value` FROM `sluice_state`.`delta_vip_to_file` AS d JOIN (SELECT NULLIF(CAST(x.`email` AS STRING), '') AS __sluice_key, x.* FROM (SELECT p.* FROM `sluice`.`customer_profiles` AS p WHERE p.`profile_id` IN (SELECT m.`profile_id` FROM `sluice`.`customer_segment_vip` AS m)) AS x) AS m ON m.__sluice_key = d.`key` WHERE d.class IN (3, 4);
 
 -- statement 21
 UPDATE `sluice_state`.`sync_locks` SET heartbeat_at = TIMESTAMP '2026-03-02 09:30:01' WHERE sync = 'vip_to_file' AND run_id = 'run-0001';
@@ -126,7 +126,7 @@ SELECT count(*) FROM (SELECT run_id FROM `sluice_state`.`sync_runs` WHERE sync =
 SELECT count(*) FROM `sluice_state`.`sync_changes` WHERE sync = 'vip_to_file' AND run_id IN (SELECT run_id FROM `sluice_state`.`sync_runs` WHERE sync = 'vip_to_file' AND NOT folded);
 
 -- statement 28
-SELECT d.class, count(*), CAST(sum(d.n) AS INT64), TO_JSON_STRING(ARRAY_AGG(IF(FALSE, d.k, NULL) IGNORE NULLS ORDER BY d.k LIMIT 1)), TO_JSON_STRING(ARRAY_AGG(IF(FALSE, CAST(d.hk AS STRING), NULL) IGNORE NULLS ORDER BY d.k LIMIT 1)), CAST(min(d.hk) AS STRING) FROM (SELECT coalesce(m.m_k, s.s_key) AS k,
+SELECT coalesce(d.class, -2), CAST(count(*) AS INT64), CAST(sum(d.n) AS INT64), TO_JSON_STRING(ARRAY_AGG(IF(FALSE, d.k, NULL) IGNORE NULLS ORDER BY d.k LIMIT 1)), TO_JSON_STRING(ARRAY_AGG(IF(FALSE, CAST(d.hk AS STRING), NULL) IGNORE NULLS ORDER BY d.k LIMIT 1)), CAST(min(d.hk) AS STRING) FROM (SELECT coalesce(m.m_k, s.s_key) AS k,
     CASE
         WHEN m.m_n IS NOT NULL AND m.m_k IS NULL THEN 7
         WHEN m.m_n > 1 THEN 6

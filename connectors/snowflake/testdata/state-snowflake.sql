@@ -5,7 +5,7 @@ SELECT * FROM (SELECT p.* FROM "SLUICE"."CUSTOMER_PROFILES" AS p WHERE p."PROFIL
 SELECT CAST(BITAND(HASH('sluice', CAST(42 AS BIGINT), CAST(1.5 AS DOUBLE), CAST(2.25 AS NUMBER(12, 2)), CAST('2020-02-29 12:34:56' AS TIMESTAMP_NTZ), CAST('2020-02-29' AS DATE), TRUE, CAST(NULL AS VARCHAR), 'éé'), 9223372036854775807) AS VARCHAR);
 
 -- statement 3
-SELECT d.class, count(*), CAST(sum(d.n) AS BIGINT), TO_JSON(MIN_BY(IFF(d.class <> 0, d.k, NULL), IFF(d.class <> 0, d.k, NULL), 3)), TO_JSON(MIN_BY(IFF(d.class <> 0, CAST(d.hk AS VARCHAR), NULL), IFF(d.class <> 0, d.k, NULL), 3)), CAST(min(d.hk) AS VARCHAR) FROM (SELECT coalesce(m.m_k, s.s_key) AS k,
+SELECT coalesce(d.class, -2), CAST(count(*) AS BIGINT), CAST(sum(d.n) AS BIGINT), TO_JSON(MIN_BY(IFF(d.class <> 0, d.k, NULL), IFF(d.class <> 0, d.k, NULL), 3)), TO_JSON(MIN_BY(IFF(d.class <> 0, CAST(d.hk AS VARCHAR), NULL), IFF(d.class <> 0, d.k, NULL), 3)), CAST(min(d.hk) AS VARCHAR) FROM (SELECT coalesce(m.m_k, s.s_key) AS k,
     CASE
         WHEN m.m_n IS NOT NULL AND m.m_k IS NULL THEN 7
         WHEN m.m_n > 1 THEN 6
@@ -98,10 +98,10 @@ FULL OUTER JOIN (SELECT "KEY" AS s_join, "KEY" AS s_key, "HASH" AS s_hash FROM (
 SELECT class, count(*) FROM "SLUICE_STATE"."DELTA_VIP_TO_FILE" GROUP BY class;
 
 -- statement 19
-SELECT d."KEY", d.class, d."HASH", s.s_fields FROM "SLUICE_STATE"."DELTA_VIP_TO_FILE" AS d LEFT JOIN (SELECT "KEY" AS s_key, fields AS s_fields FROM (SELECT CAST(NULL AS VARCHAR) AS "KEY", CAST(NULL AS BIGINT) AS "HASH", CAST(NULL AS VARCHAR) AS fields FROM (SELECT 1 AS one) AS one_row WHERE 1 = 0) AS snap) AS s ON s.s_key = d."KEY" WHERE d.class IN (1, 2);
+SELECT d."KEY", d.class, d."HASH", s.s_fields, 0 FROM "SLUICE_STATE"."DELTA_VIP_TO_FILE" AS d LEFT JOIN (SELECT "KEY" AS s_key, fields AS s_fields FROM (SELECT CAST(NULL AS VARCHAR) AS "KEY", CAST(NULL AS BIGINT) AS "HASH", CAST(NULL AS VARCHAR) AS fields FROM (SELECT 1 AS one) AS one_row WHERE 1 = 0) AS snap) AS s ON s.s_key = d."KEY" WHERE d.class IN (1, 2);
 
 -- statement 20
-SELECT d."KEY", d.class, d."HASH", NULL, m."EMAIL", m."FIRST_NAME", m."LIFETIME_VALUE" FROM "SLUICE_STATE"."DELTA_VIP_TO_FILE" AS d JOIN (SELECT NULLIF(CAST(x."EMAIL" AS VARCHAR), '') AS __sluice_key, x.* FROM (SELECT p.* FROM "SLUICE"."CUSTOMER_PROFILES" AS p WHERE p."PROFILE_ID" IN (SELECT m."PROFILE_ID" FROM "SLUICE"."CUSTOMER_SEGMENT_VIP" AS m)) AS x) AS m ON m.__sluice_key = d."KEY" WHERE d.class IN (3, 4);
+SELECT d."KEY", d.class, d."HASH", NULL, 0, m."EMAIL", m."FIRST_NAME", m."LIFETIME_VALUE" FROM "SLUICE_STATE"."DELTA_VIP_TO_FILE" AS d JOIN (SELECT NULLIF(CAST(x."EMAIL" AS VARCHAR), '') AS __sluice_key, x.* FROM (SELECT p.* FROM "SLUICE"."CUSTOMER_PROFILES" AS p WHERE p."PROFILE_ID" IN (SELECT m."PROFILE_ID" FROM "SLUICE"."CUSTOMER_SEGMENT_VIP" AS m)) AS x) AS m ON m.__sluice_key = d."KEY" WHERE d.class IN (3, 4);
 
 -- statement 21
 UPDATE "SLUICE_STATE"."SYNC_LOCKS" SET heartbeat_at = CAST('2026-03-02 09:30:01' AS TIMESTAMP_NTZ) WHERE sync = 'vip_to_file' AND run_id = 'run-0001';
@@ -126,7 +126,7 @@ SELECT count(*) FROM (SELECT run_id FROM "SLUICE_STATE"."SYNC_RUNS" WHERE sync =
 SELECT count(*) FROM "SLUICE_STATE"."SYNC_CHANGES" WHERE sync = 'vip_to_file' AND run_id IN (SELECT run_id FROM "SLUICE_STATE"."SYNC_RUNS" WHERE sync = 'vip_to_file' AND NOT folded);
 
 -- statement 28
-SELECT d.class, count(*), CAST(sum(d.n) AS BIGINT), TO_JSON(MIN_BY(IFF(FALSE, d.k, NULL), IFF(FALSE, d.k, NULL), 1)), TO_JSON(MIN_BY(IFF(FALSE, CAST(d.hk AS VARCHAR), NULL), IFF(FALSE, d.k, NULL), 1)), CAST(min(d.hk) AS VARCHAR) FROM (SELECT coalesce(m.m_k, s.s_key) AS k,
+SELECT coalesce(d.class, -2), CAST(count(*) AS BIGINT), CAST(sum(d.n) AS BIGINT), TO_JSON(MIN_BY(IFF(FALSE, d.k, NULL), IFF(FALSE, d.k, NULL), 1)), TO_JSON(MIN_BY(IFF(FALSE, CAST(d.hk AS VARCHAR), NULL), IFF(FALSE, d.k, NULL), 1)), CAST(min(d.hk) AS VARCHAR) FROM (SELECT coalesce(m.m_k, s.s_key) AS k,
     CASE
         WHEN m.m_n IS NOT NULL AND m.m_k IS NULL THEN 7
         WHEN m.m_n > 1 THEN 6

@@ -6,7 +6,7 @@
 -- (see the package documentation of models/identity), and what became of it:
 -- stitched, or a problem: junk (null, undefined, 0000...), rejected by
 -- normalisation, blocklisted. Rows get a row_id: edge number x 2^40 + row number.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_occurrences" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_occurrences" AS
 WITH
 -- edge 1: source crm (identity.yml:13:17)
 edge_1 AS (
@@ -44,25 +44,25 @@ edge_3 AS (
 -- every (row, id type) with a value, t being the id type's number, and
 -- every row itself (t = 0), which alone keeps the row's key
 found AS (
-    SELECT 1 AS edge, rn, row_key, seen_at, 4 AS t, v1 AS raw FROM edge_1 WHERE v1 IS NOT NULL  -- user_id
+    SELECT 1 AS edge, rn, CAST(NULL AS VARCHAR) AS row_key, seen_at, 4 AS t, v1 AS raw FROM edge_1 WHERE v1 IS NOT NULL  -- user_id
     UNION ALL
-    SELECT 1 AS edge, rn, row_key, seen_at, 2 AS t, v2 AS raw FROM edge_1 WHERE v2 IS NOT NULL  -- email
+    SELECT 1 AS edge, rn, CAST(NULL AS VARCHAR) AS row_key, seen_at, 2 AS t, v2 AS raw FROM edge_1 WHERE v2 IS NOT NULL  -- email
     UNION ALL
-    SELECT 1 AS edge, rn, row_key, seen_at, 3 AS t, v3 AS raw FROM edge_1 WHERE v3 IS NOT NULL  -- phone
+    SELECT 1 AS edge, rn, CAST(NULL AS VARCHAR) AS row_key, seen_at, 3 AS t, v3 AS raw FROM edge_1 WHERE v3 IS NOT NULL  -- phone
     UNION ALL
     SELECT 1 AS edge, rn, row_key, seen_at, 0 AS t, CAST(NULL AS VARCHAR) AS raw FROM edge_1  -- the row itself
     UNION ALL
-    SELECT 2 AS edge, rn, row_key, seen_at, 1 AS t, v1 AS raw FROM edge_2 WHERE v1 IS NOT NULL  -- anonymous_id
+    SELECT 2 AS edge, rn, CAST(NULL AS VARCHAR) AS row_key, seen_at, 1 AS t, v1 AS raw FROM edge_2 WHERE v1 IS NOT NULL  -- anonymous_id
     UNION ALL
-    SELECT 2 AS edge, rn, row_key, seen_at, 4 AS t, v2 AS raw FROM edge_2 WHERE v2 IS NOT NULL  -- user_id
+    SELECT 2 AS edge, rn, CAST(NULL AS VARCHAR) AS row_key, seen_at, 4 AS t, v2 AS raw FROM edge_2 WHERE v2 IS NOT NULL  -- user_id
     UNION ALL
-    SELECT 2 AS edge, rn, row_key, seen_at, 2 AS t, v3 AS raw FROM edge_2 WHERE v3 IS NOT NULL  -- email
+    SELECT 2 AS edge, rn, CAST(NULL AS VARCHAR) AS row_key, seen_at, 2 AS t, v3 AS raw FROM edge_2 WHERE v3 IS NOT NULL  -- email
     UNION ALL
     SELECT 2 AS edge, rn, row_key, seen_at, 0 AS t, CAST(NULL AS VARCHAR) AS raw FROM edge_2  -- the row itself
     UNION ALL
-    SELECT 3 AS edge, rn, row_key, seen_at, 2 AS t, v1 AS raw FROM edge_3 WHERE v1 IS NOT NULL  -- email
+    SELECT 3 AS edge, rn, CAST(NULL AS VARCHAR) AS row_key, seen_at, 2 AS t, v1 AS raw FROM edge_3 WHERE v1 IS NOT NULL  -- email
     UNION ALL
-    SELECT 3 AS edge, rn, row_key, seen_at, 3 AS t, v2 AS raw FROM edge_3 WHERE v2 IS NOT NULL  -- phone
+    SELECT 3 AS edge, rn, CAST(NULL AS VARCHAR) AS row_key, seen_at, 3 AS t, v2 AS raw FROM edge_3 WHERE v2 IS NOT NULL  -- phone
     UNION ALL
     SELECT 3 AS edge, rn, row_key, seen_at, 0 AS t, CAST(NULL AS VARCHAR) AS raw FROM edge_3  -- the row itself
 ),
@@ -93,8 +93,12 @@ values_normalised AS (
 ),
 normalised AS (
     SELECT f.*, v.junk, v.value
-    FROM found AS f
+    FROM (SELECT * FROM found WHERE t > 0) AS f
     LEFT JOIN values_normalised AS v ON v.v_t = f.t AND v.v_raw = f.raw
+    UNION ALL
+    SELECT f.*, f.t < 0 AS junk, CAST(NULL AS VARCHAR) AS value
+    FROM found AS f
+    WHERE t = 0
 ),
 judged AS (
     SELECT
@@ -114,7 +118,7 @@ SELECT
     edge * 1099511627776 + rn AS row_id,
     edge,
     t,
-    CASE WHEN t = 0 OR problem IS NOT NULL THEN row_key END AS row_key,  -- once per row
+    row_key,                                -- once per row: on t = 0 only
     seen_at,
     CASE WHEN problem IS NULL THEN value END AS value,
     problem,                                -- NULL when the value is stitched
@@ -130,42 +134,45 @@ SELECT
     sum(CASE WHEN o.problem = 'junk' THEN 1 ELSE 0 END) AS junk,
     sum(CASE WHEN o.problem = 'blocklisted' THEN 1 ELSE 0 END) AS blocklisted
 FROM (SELECT 1 AS t, 'anonymous_id' AS id_type UNION ALL SELECT 2 AS t, 'email' AS id_type UNION ALL SELECT 3 AS t, 'phone' AS id_type UNION ALL SELECT 4 AS t, 'user_id' AS id_type) AS t
-LEFT JOIN (SELECT row_id, t AS o_t, problem FROM "sluice"."customer_identity_occurrences" WHERE t > 0) AS o ON o.o_t = t.t
+LEFT JOIN (SELECT row_id, t AS o_t, problem FROM "sluice_work"."sluice"."customer_identity_occurrences" WHERE t > 0) AS o ON o.o_t = t.t
 GROUP BY t.id_type;
-
--- Values that were not stitched, with their row, for inspection.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_rejects" AS
-SELECT CASE WHEN edge = 1 THEN 'crm' WHEN edge = 2 THEN 'web' WHEN edge = 3 THEN 'orders' END AS source, row_key, CASE WHEN t = 1 THEN 'anonymous_id' WHEN t = 2 THEN 'email' WHEN t = 3 THEN 'phone' WHEN t = 4 THEN 'user_id' END AS id_type, raw, problem AS status
-FROM "sluice"."customer_identity_occurrences"
-WHERE problem IS NOT NULL;
-
--- One row per distinct identifier, numbered by first sighting (then type and
--- value): the stitching works on these compact numbers, and the smallest
--- number of a profile is its earliest-seen identifier.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_ids" AS
-SELECT row_number() OVER (ORDER BY first_seen_at NULLS LAST, t NULLS LAST, id_value NULLS LAST) AS id, unnumbered.*
-FROM (
-    SELECT t, CASE WHEN t = 1 THEN 'anonymous_id' WHEN t = 2 THEN 'email' WHEN t = 3 THEN 'phone' WHEN t = 4 THEN 'user_id' END AS id_type, value AS id_value, min(seen_at) AS first_seen_at, max(seen_at) AS last_seen_at, count(*) AS seen_count
-    FROM "sluice"."customer_identity_occurrences"
-    WHERE t > 0 AND problem IS NULL
-    GROUP BY t, value
-) AS unnumbered;
 
 -- The rows of the edge sources, by number (edge: position in identity.edges,
 -- 1-based), for identity explain and the row map.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_rows" AS
 SELECT row_id, edge, row_key, seen_at
-FROM "sluice"."customer_identity_occurrences"
+FROM "sluice_work"."sluice"."customer_identity_occurrences"
 WHERE t = 0;
+
+-- Values that were not stitched, with their row, for inspection.
+CREATE OR REPLACE TABLE "sluice"."customer_identity_rejects" AS
+SELECT CASE WHEN edge = 1 THEN 'crm' WHEN edge = 2 THEN 'web' WHEN edge = 3 THEN 'orders' END AS source, r_key AS row_key, CASE WHEN t = 1 THEN 'anonymous_id' WHEN t = 2 THEN 'email' WHEN t = 3 THEN 'phone' WHEN t = 4 THEN 'user_id' END AS id_type, raw, problem AS status
+FROM (SELECT row_id AS o_row, edge, t, raw, problem FROM "sluice_work"."sluice"."customer_identity_occurrences" WHERE problem IS NOT NULL) AS o
+JOIN (SELECT row_id AS r_row, row_key AS r_key FROM "sluice"."customer_identity_rows") AS r ON r.r_row = o.o_row;
+
+-- One row per distinct identifier, numbered by first sighting (then type and
+-- value): the stitching works on these compact numbers, and the smallest
+-- number of a profile is its earliest-seen identifier.
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_ids" AS
+SELECT id, t, CASE WHEN t = 1 THEN 'anonymous_id' WHEN t = 2 THEN 'email' WHEN t = 3 THEN 'phone' WHEN t = 4 THEN 'user_id' END AS id_type, id_value, first_seen_at, last_seen_at, seen_count
+FROM (
+    SELECT row_number() OVER (ORDER BY first_seen_at NULLS LAST, t NULLS LAST, id_value NULLS LAST) AS id, unnumbered.*
+    FROM (
+        SELECT t, value AS id_value, min(seen_at) AS first_seen_at, max(seen_at) AS last_seen_at, count(*) AS seen_count
+        FROM "sluice_work"."sluice"."customer_identity_occurrences"
+        WHERE t > 0 AND problem IS NULL
+        GROUP BY t, value
+    ) AS unnumbered
+) AS numbered;
 
 -- Which row carries which identifier: the hyperedges of the identity graph.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_edges" AS
 SELECT o.row_id, i.id, o.t
-FROM "sluice"."customer_identity_occurrences" AS o
-JOIN (SELECT id, t AS i_t, id_value AS i_value FROM "sluice"."customer_identity_ids") AS i ON i.i_t = o.t AND i.i_value = o.value
+FROM "sluice_work"."sluice"."customer_identity_occurrences" AS o
+JOIN (SELECT id, t AS i_t, id_value AS i_value FROM "sluice_work"."sluice"."customer_identity_ids") AS i ON i.i_t = o.t AND i.i_value = o.value
 WHERE o.t > 0 AND o.problem IS NULL;
 
-DROP TABLE IF EXISTS "sluice"."customer_identity_occurrences";
+DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_occurrences";
 
 -- Check: normalisation of email (email) (values rejected as unreadable (see sluice.customer_identity_rejects))
 
@@ -183,14 +190,14 @@ SELECT coalesce(sum(rejected), 0) FROM "sluice"."customer_identity_stats" WHERE 
 -- Per source row with identifiers: how many, the smallest (the hub of its
 -- links) and the one that decides its profile in the row map (choice; see
 -- choiceKey in models/identity).
-CREATE OR REPLACE TABLE "sluice"."customer_identity_row_hubs" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_row_hubs" AS
 SELECT row_id, count(*) AS ids, min(id) AS hub, min(CASE WHEN t = 4 THEN 0 WHEN t = 3 THEN 1 ELSE 2 END * 281474976710656 + id) AS choice
 FROM "sluice"."customer_identity_edges"
 GROUP BY row_id;
 
 -- The graph to split into components, with every link in both directions
 -- (deduplicated one way first, which is half the work).
-CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_links" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_cc_links" AS
 WITH
 one_way AS (
     SELECT DISTINCT greatest(p.a, p.b) AS x, least(p.a, p.b) AS y
@@ -198,7 +205,7 @@ one_way AS (
         -- each row is linked as a star around its smallest identifier
         SELECT e.id AS a, r.hub AS b
         FROM "sluice"."customer_identity_edges" AS e
-        JOIN (SELECT row_id AS r_row, hub FROM "sluice"."customer_identity_row_hubs" WHERE ids > 1) AS r ON r.r_row = e.row_id
+        JOIN (SELECT row_id AS r_row, hub FROM "sluice_work"."sluice"."customer_identity_row_hubs" WHERE ids > 1) AS r ON r.r_row = e.row_id
     ) AS p
     WHERE p.a <> p.b
 )
@@ -207,28 +214,28 @@ UNION ALL
 SELECT y AS a, x AS b FROM one_way;
 
 -- Every linked identifier starts as a supernode of its own.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_live" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_cc_live" AS
 SELECT DISTINCT a AS id, a AS label
-FROM "sluice"."customer_identity_cc_links";
+FROM "sluice_work"."sluice"."customer_identity_cc_links";
 
 -- Identifiers of finished components land here with their final label.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_done" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_cc_done" AS
 SELECT id, label
-FROM "sluice"."customer_identity_cc_live"
+FROM "sluice_work"."sluice"."customer_identity_cc_live"
 WHERE 1 = 0;
 
-CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_round" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_cc_round" AS
 SELECT 0 AS n;
 
 -- A first, cheap contraction before the rounds: each identifier points to
 -- the smallest identifier it is linked to (itself when smaller), and pointers
 -- are followed twice more. Source rows are stars around their smallest
 -- identifier, so this collapses every row, and most small profiles entirely.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_pointers" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_cc_pointers" AS
 WITH
 smallest AS (
     SELECT a AS v, least(a, min(b)) AS p
-    FROM "sluice"."customer_identity_cc_links"
+    FROM "sluice_work"."sluice"."customer_identity_cc_links"
     GROUP BY a
 ),
 -- follow the pointer once more
@@ -243,55 +250,55 @@ JOIN (SELECT v AS k_v, p AS k_p FROM jump) AS k ON k.k_v = j.p;
 
 -- Contract: each link now joins the supernodes its ends point to; links
 -- inside a supernode disappear.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_links" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_cc_links" AS
 SELECT DISTINCT h.pa AS a, pb.pb_p AS b
 FROM (
     SELECT pa.pa_p AS pa, l.b AS lb
-    FROM "sluice"."customer_identity_cc_links" AS l
-    JOIN (SELECT v AS pa_v, p AS pa_p FROM "sluice"."customer_identity_cc_pointers") AS pa ON pa.pa_v = l.a
+    FROM "sluice_work"."sluice"."customer_identity_cc_links" AS l
+    JOIN (SELECT v AS pa_v, p AS pa_p FROM "sluice_work"."sluice"."customer_identity_cc_pointers") AS pa ON pa.pa_v = l.a
 ) AS h
-JOIN (SELECT v AS pb_v, p AS pb_p FROM "sluice"."customer_identity_cc_pointers") AS pb ON pb.pb_v = h.lb
+JOIN (SELECT v AS pb_v, p AS pb_p FROM "sluice_work"."sluice"."customer_identity_cc_pointers") AS pb ON pb.pb_v = h.lb
 WHERE h.pa <> pb.pb_p;
 
 -- Identifiers follow their supernode.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_live" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_cc_live" AS
 SELECT f.i_id AS id, f.i_label AS label
 FROM (
     SELECT i.id AS i_id, p.p_p AS i_label
-    FROM "sluice"."customer_identity_cc_live" AS i
-    JOIN (SELECT v AS p_v, p AS p_p FROM "sluice"."customer_identity_cc_pointers") AS p ON p.p_v = i.label
+    FROM "sluice_work"."sluice"."customer_identity_cc_live" AS i
+    JOIN (SELECT v AS p_v, p AS p_p FROM "sluice_work"."sluice"."customer_identity_cc_pointers") AS p ON p.p_v = i.label
 ) AS f;
 
 -- A supernode without links is a finished component: it leaves the
 -- working set, which only keeps what can still change.
-INSERT INTO "sluice"."customer_identity_cc_done"
+INSERT INTO "sluice_work"."sluice"."customer_identity_cc_done"
 SELECT id, label
-FROM "sluice"."customer_identity_cc_live"
-WHERE label NOT IN (SELECT a FROM "sluice"."customer_identity_cc_links");
+FROM "sluice_work"."sluice"."customer_identity_cc_live"
+WHERE label NOT IN (SELECT a FROM "sluice_work"."sluice"."customer_identity_cc_links");
 
-CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_live" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_cc_live" AS
 SELECT id, label
-FROM "sluice"."customer_identity_cc_live"
-WHERE label IN (SELECT a FROM "sluice"."customer_identity_cc_links");
+FROM "sluice_work"."sluice"."customer_identity_cc_live"
+WHERE label IN (SELECT a FROM "sluice_work"."sluice"."customer_identity_cc_links");
 
 -- Repeat the statements below until the check returns 0 (at most 64 rounds).
 
 -- A new round draws new random priorities.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_round" AS
-SELECT r.n + 1 AS n FROM "sluice"."customer_identity_cc_round" AS r;
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_cc_round" AS
+SELECT r.n + 1 AS n FROM "sluice_work"."sluice"."customer_identity_cc_round" AS r;
 
 -- Each supernode points to the supernode with the smallest priority within
 -- two links (itself included); then pointers are followed twice (pointer
 -- jumping), so chains of up to four pointers collapse within the round.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_pointers" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_cc_pointers" AS
 WITH
 -- best supernode within one link, itself included
 near AS (
     SELECT
         l.a AS v,
-        CASE WHEN hash(l.a, (SELECT n FROM "sluice"."customer_identity_cc_round")) <= min(hash(l.b, (SELECT n FROM "sluice"."customer_identity_cc_round"))) THEN l.a ELSE arg_min(l.b, hash(l.b, (SELECT n FROM "sluice"."customer_identity_cc_round"))) END AS u,
-        least(hash(l.a, (SELECT n FROM "sluice"."customer_identity_cc_round")), min(hash(l.b, (SELECT n FROM "sluice"."customer_identity_cc_round")))) AS h
-    FROM "sluice"."customer_identity_cc_links" AS l
+        CASE WHEN hash(l.a, (SELECT n FROM "sluice_work"."sluice"."customer_identity_cc_round")) <= min(hash(l.b, (SELECT n FROM "sluice_work"."sluice"."customer_identity_cc_round"))) THEN l.a ELSE arg_min(l.b, hash(l.b, (SELECT n FROM "sluice_work"."sluice"."customer_identity_cc_round"))) END AS u,
+        least(hash(l.a, (SELECT n FROM "sluice_work"."sluice"."customer_identity_cc_round")), min(hash(l.b, (SELECT n FROM "sluice_work"."sluice"."customer_identity_cc_round")))) AS h
+    FROM "sluice_work"."sluice"."customer_identity_cc_links" AS l
     GROUP BY l.a
 ),
 -- best supernode within two links
@@ -302,7 +309,7 @@ far AS (
     FROM (
         SELECT n.v AS v, n.u AS u, n.h AS h, l.l_b AS lb
         FROM near AS n
-        JOIN (SELECT a AS l_a, b AS l_b FROM "sluice"."customer_identity_cc_links") AS l ON l.l_a = n.v
+        JOIN (SELECT a AS l_a, b AS l_b FROM "sluice_work"."sluice"."customer_identity_cc_links") AS l ON l.l_a = n.v
     ) AS nl
     JOIN (SELECT v AS m_v, u AS m_u, h AS m_h FROM near) AS m ON m.m_v = nl.lb
     GROUP BY nl.v, nl.u, nl.h
@@ -319,41 +326,41 @@ JOIN (SELECT v AS k_v, p AS k_p FROM jump) AS k ON k.k_v = j.p;
 
 -- Contract: each link now joins the supernodes its ends point to; links
 -- inside a supernode disappear.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_links" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_cc_links" AS
 SELECT DISTINCT h.pa AS a, pb.pb_p AS b
 FROM (
     SELECT pa.pa_p AS pa, l.b AS lb
-    FROM "sluice"."customer_identity_cc_links" AS l
-    JOIN (SELECT v AS pa_v, p AS pa_p FROM "sluice"."customer_identity_cc_pointers") AS pa ON pa.pa_v = l.a
+    FROM "sluice_work"."sluice"."customer_identity_cc_links" AS l
+    JOIN (SELECT v AS pa_v, p AS pa_p FROM "sluice_work"."sluice"."customer_identity_cc_pointers") AS pa ON pa.pa_v = l.a
 ) AS h
-JOIN (SELECT v AS pb_v, p AS pb_p FROM "sluice"."customer_identity_cc_pointers") AS pb ON pb.pb_v = h.lb
+JOIN (SELECT v AS pb_v, p AS pb_p FROM "sluice_work"."sluice"."customer_identity_cc_pointers") AS pb ON pb.pb_v = h.lb
 WHERE h.pa <> pb.pb_p;
 
 -- Identifiers follow their supernode.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_live" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_cc_live" AS
 SELECT f.i_id AS id, f.i_label AS label
 FROM (
     SELECT i.id AS i_id, p.p_p AS i_label
-    FROM "sluice"."customer_identity_cc_live" AS i
-    JOIN (SELECT v AS p_v, p AS p_p FROM "sluice"."customer_identity_cc_pointers") AS p ON p.p_v = i.label
+    FROM "sluice_work"."sluice"."customer_identity_cc_live" AS i
+    JOIN (SELECT v AS p_v, p AS p_p FROM "sluice_work"."sluice"."customer_identity_cc_pointers") AS p ON p.p_v = i.label
 ) AS f;
 
 -- A supernode without links is a finished component: it leaves the
 -- working set, which only keeps what can still change.
-INSERT INTO "sluice"."customer_identity_cc_done"
+INSERT INTO "sluice_work"."sluice"."customer_identity_cc_done"
 SELECT id, label
-FROM "sluice"."customer_identity_cc_live"
-WHERE label NOT IN (SELECT a FROM "sluice"."customer_identity_cc_links");
+FROM "sluice_work"."sluice"."customer_identity_cc_live"
+WHERE label NOT IN (SELECT a FROM "sluice_work"."sluice"."customer_identity_cc_links");
 
-CREATE OR REPLACE TABLE "sluice"."customer_identity_cc_live" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_cc_live" AS
 SELECT id, label
-FROM "sluice"."customer_identity_cc_live"
-WHERE label IN (SELECT a FROM "sluice"."customer_identity_cc_links");
+FROM "sluice_work"."sluice"."customer_identity_cc_live"
+WHERE label IN (SELECT a FROM "sluice_work"."sluice"."customer_identity_cc_links");
 
 -- Check: still changing
 
 -- Links left between different supernodes (0: every component is found).
-SELECT count(*) FROM "sluice"."customer_identity_cc_links";
+SELECT count(*) FROM "sluice_work"."sluice"."customer_identity_cc_links";
 
 -- End of repeated part.
 
@@ -366,46 +373,46 @@ SELECT count(*) FROM "sluice"."customer_identity_cc_links";
 -- Components holding more values of a limited type than its limit.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_limit_conflicts" AS
 SELECT c.label AS component, i.id_type AS id_type, count(*) AS value_count
-FROM "sluice"."customer_identity_cc_done" AS c
-JOIN (SELECT id AS i_id, id_type FROM "sluice"."customer_identity_ids") AS i ON i.i_id = c.id
+FROM "sluice_work"."sluice"."customer_identity_cc_done" AS c
+JOIN (SELECT id AS i_id, id_type FROM "sluice_work"."sluice"."customer_identity_ids") AS i ON i.i_id = c.id
 WHERE i.id_type IN ('phone', 'user_id')
 GROUP BY c.label, i.id_type
 HAVING count(*) > CASE WHEN i.id_type = 'phone' THEN 2 WHEN i.id_type = 'user_id' THEN 1 END;
 
 -- Anchors: the values of the over-limit types; each heads its own profile.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_anchors" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_guard_anchors" AS
 SELECT ci.c_id AS id, ci.c_label AS component
 FROM (
     SELECT c.id AS c_id, c.label AS c_label, i.id_type AS c_type
-    FROM "sluice"."customer_identity_cc_done" AS c
-    JOIN (SELECT id AS i_id, id_type FROM "sluice"."customer_identity_ids") AS i ON i.i_id = c.id
+    FROM "sluice_work"."sluice"."customer_identity_cc_done" AS c
+    JOIN (SELECT id AS i_id, id_type FROM "sluice_work"."sluice"."customer_identity_ids") AS i ON i.i_id = c.id
 ) AS ci
 JOIN (SELECT component AS x_component, id_type AS x_type FROM "sluice"."customer_identity_limit_conflicts") AS x ON x.x_component = ci.c_label AND x.x_type = ci.c_type;
 
 -- Identifiers sharing a row with anchors join the earliest-seen of them
 -- (the smallest number: identifiers are numbered by first sighting).
-CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_attached" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_guard_attached" AS
 SELECT em.em_id AS id, min(ar.anchor_id) AS anchor
 FROM (
     SELECT a.id AS anchor_id, ea.ea_row AS arow
-    FROM "sluice"."customer_identity_guard_anchors" AS a
+    FROM "sluice_work"."sluice"."customer_identity_guard_anchors" AS a
     JOIN (SELECT id AS ea_id, row_id AS ea_row FROM "sluice"."customer_identity_edges") AS ea ON ea.ea_id = a.id
 ) AS ar
 JOIN (SELECT row_id AS em_row, id AS em_id FROM "sluice"."customer_identity_edges") AS em ON em.em_row = ar.arow
-WHERE em.em_id NOT IN (SELECT id FROM "sluice"."customer_identity_guard_anchors")
+WHERE em.em_id NOT IN (SELECT id FROM "sluice_work"."sluice"."customer_identity_guard_anchors")
 GROUP BY em.em_id;
 
 -- The other identifiers of those components.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_rest" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_guard_rest" AS
 SELECT c.id AS id, c.label AS component
-FROM "sluice"."customer_identity_cc_done" AS c
+FROM "sluice_work"."sluice"."customer_identity_cc_done" AS c
 WHERE c.label IN (SELECT component FROM "sluice"."customer_identity_limit_conflicts")
-  AND c.id NOT IN (SELECT id FROM "sluice"."customer_identity_guard_anchors")
-  AND c.id NOT IN (SELECT id FROM "sluice"."customer_identity_guard_attached");
+  AND c.id NOT IN (SELECT id FROM "sluice_work"."sluice"."customer_identity_guard_anchors")
+  AND c.id NOT IN (SELECT id FROM "sluice_work"."sluice"."customer_identity_guard_attached");
 
 -- The graph to split into components, with every link in both directions
 -- (deduplicated one way first, which is half the work).
-CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_links" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_guard_cc_links" AS
 WITH
 one_way AS (
     SELECT DISTINCT greatest(p.a, p.b) AS x, least(p.a, p.b) AS y
@@ -413,10 +420,10 @@ one_way AS (
         -- rows restricted to those other identifiers, each as a star around its
         -- smallest such identifier: their components are the regions
         SELECT e.id AS a, h.hub AS b
-        FROM (SELECT row_id, id FROM "sluice"."customer_identity_edges" WHERE id IN (SELECT id FROM "sluice"."customer_identity_guard_rest")) AS e
+        FROM (SELECT row_id, id FROM "sluice"."customer_identity_edges" WHERE id IN (SELECT id FROM "sluice_work"."sluice"."customer_identity_guard_rest")) AS e
         JOIN (
             SELECT row_id AS h_row, min(id) AS hub
-            FROM (SELECT row_id, id FROM "sluice"."customer_identity_edges" WHERE id IN (SELECT id FROM "sluice"."customer_identity_guard_rest")) AS r
+            FROM (SELECT row_id, id FROM "sluice"."customer_identity_edges" WHERE id IN (SELECT id FROM "sluice_work"."sluice"."customer_identity_guard_rest")) AS r
             GROUP BY row_id
             HAVING count(*) > 1
         ) AS h ON h.h_row = e.row_id
@@ -428,28 +435,28 @@ UNION ALL
 SELECT y AS a, x AS b FROM one_way;
 
 -- Every linked identifier starts as a supernode of its own.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_live" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_guard_cc_live" AS
 SELECT DISTINCT a AS id, a AS label
-FROM "sluice"."customer_identity_guard_cc_links";
+FROM "sluice_work"."sluice"."customer_identity_guard_cc_links";
 
 -- Identifiers of finished components land here with their final label.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_done" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_guard_cc_done" AS
 SELECT id, label
-FROM "sluice"."customer_identity_guard_cc_live"
+FROM "sluice_work"."sluice"."customer_identity_guard_cc_live"
 WHERE 1 = 0;
 
-CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_round" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_guard_cc_round" AS
 SELECT 0 AS n;
 
 -- A first, cheap contraction before the rounds: each identifier points to
 -- the smallest identifier it is linked to (itself when smaller), and pointers
 -- are followed twice more. Source rows are stars around their smallest
 -- identifier, so this collapses every row, and most small profiles entirely.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_pointers" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_guard_cc_pointers" AS
 WITH
 smallest AS (
     SELECT a AS v, least(a, min(b)) AS p
-    FROM "sluice"."customer_identity_guard_cc_links"
+    FROM "sluice_work"."sluice"."customer_identity_guard_cc_links"
     GROUP BY a
 ),
 -- follow the pointer once more
@@ -464,55 +471,55 @@ JOIN (SELECT v AS k_v, p AS k_p FROM jump) AS k ON k.k_v = j.p;
 
 -- Contract: each link now joins the supernodes its ends point to; links
 -- inside a supernode disappear.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_links" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_guard_cc_links" AS
 SELECT DISTINCT h.pa AS a, pb.pb_p AS b
 FROM (
     SELECT pa.pa_p AS pa, l.b AS lb
-    FROM "sluice"."customer_identity_guard_cc_links" AS l
-    JOIN (SELECT v AS pa_v, p AS pa_p FROM "sluice"."customer_identity_guard_cc_pointers") AS pa ON pa.pa_v = l.a
+    FROM "sluice_work"."sluice"."customer_identity_guard_cc_links" AS l
+    JOIN (SELECT v AS pa_v, p AS pa_p FROM "sluice_work"."sluice"."customer_identity_guard_cc_pointers") AS pa ON pa.pa_v = l.a
 ) AS h
-JOIN (SELECT v AS pb_v, p AS pb_p FROM "sluice"."customer_identity_guard_cc_pointers") AS pb ON pb.pb_v = h.lb
+JOIN (SELECT v AS pb_v, p AS pb_p FROM "sluice_work"."sluice"."customer_identity_guard_cc_pointers") AS pb ON pb.pb_v = h.lb
 WHERE h.pa <> pb.pb_p;
 
 -- Identifiers follow their supernode.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_live" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_guard_cc_live" AS
 SELECT f.i_id AS id, f.i_label AS label
 FROM (
     SELECT i.id AS i_id, p.p_p AS i_label
-    FROM "sluice"."customer_identity_guard_cc_live" AS i
-    JOIN (SELECT v AS p_v, p AS p_p FROM "sluice"."customer_identity_guard_cc_pointers") AS p ON p.p_v = i.label
+    FROM "sluice_work"."sluice"."customer_identity_guard_cc_live" AS i
+    JOIN (SELECT v AS p_v, p AS p_p FROM "sluice_work"."sluice"."customer_identity_guard_cc_pointers") AS p ON p.p_v = i.label
 ) AS f;
 
 -- A supernode without links is a finished component: it leaves the
 -- working set, which only keeps what can still change.
-INSERT INTO "sluice"."customer_identity_guard_cc_done"
+INSERT INTO "sluice_work"."sluice"."customer_identity_guard_cc_done"
 SELECT id, label
-FROM "sluice"."customer_identity_guard_cc_live"
-WHERE label NOT IN (SELECT a FROM "sluice"."customer_identity_guard_cc_links");
+FROM "sluice_work"."sluice"."customer_identity_guard_cc_live"
+WHERE label NOT IN (SELECT a FROM "sluice_work"."sluice"."customer_identity_guard_cc_links");
 
-CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_live" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_guard_cc_live" AS
 SELECT id, label
-FROM "sluice"."customer_identity_guard_cc_live"
-WHERE label IN (SELECT a FROM "sluice"."customer_identity_guard_cc_links");
+FROM "sluice_work"."sluice"."customer_identity_guard_cc_live"
+WHERE label IN (SELECT a FROM "sluice_work"."sluice"."customer_identity_guard_cc_links");
 
 -- Repeat the statements below until the check returns 0 (at most 64 rounds).
 
 -- A new round draws new random priorities.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_round" AS
-SELECT r.n + 1 AS n FROM "sluice"."customer_identity_guard_cc_round" AS r;
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_guard_cc_round" AS
+SELECT r.n + 1 AS n FROM "sluice_work"."sluice"."customer_identity_guard_cc_round" AS r;
 
 -- Each supernode points to the supernode with the smallest priority within
 -- two links (itself included); then pointers are followed twice (pointer
 -- jumping), so chains of up to four pointers collapse within the round.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_pointers" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_guard_cc_pointers" AS
 WITH
 -- best supernode within one link, itself included
 near AS (
     SELECT
         l.a AS v,
-        CASE WHEN hash(l.a, (SELECT n FROM "sluice"."customer_identity_guard_cc_round")) <= min(hash(l.b, (SELECT n FROM "sluice"."customer_identity_guard_cc_round"))) THEN l.a ELSE arg_min(l.b, hash(l.b, (SELECT n FROM "sluice"."customer_identity_guard_cc_round"))) END AS u,
-        least(hash(l.a, (SELECT n FROM "sluice"."customer_identity_guard_cc_round")), min(hash(l.b, (SELECT n FROM "sluice"."customer_identity_guard_cc_round")))) AS h
-    FROM "sluice"."customer_identity_guard_cc_links" AS l
+        CASE WHEN hash(l.a, (SELECT n FROM "sluice_work"."sluice"."customer_identity_guard_cc_round")) <= min(hash(l.b, (SELECT n FROM "sluice_work"."sluice"."customer_identity_guard_cc_round"))) THEN l.a ELSE arg_min(l.b, hash(l.b, (SELECT n FROM "sluice_work"."sluice"."customer_identity_guard_cc_round"))) END AS u,
+        least(hash(l.a, (SELECT n FROM "sluice_work"."sluice"."customer_identity_guard_cc_round")), min(hash(l.b, (SELECT n FROM "sluice_work"."sluice"."customer_identity_guard_cc_round")))) AS h
+    FROM "sluice_work"."sluice"."customer_identity_guard_cc_links" AS l
     GROUP BY l.a
 ),
 -- best supernode within two links
@@ -523,7 +530,7 @@ far AS (
     FROM (
         SELECT n.v AS v, n.u AS u, n.h AS h, l.l_b AS lb
         FROM near AS n
-        JOIN (SELECT a AS l_a, b AS l_b FROM "sluice"."customer_identity_guard_cc_links") AS l ON l.l_a = n.v
+        JOIN (SELECT a AS l_a, b AS l_b FROM "sluice_work"."sluice"."customer_identity_guard_cc_links") AS l ON l.l_a = n.v
     ) AS nl
     JOIN (SELECT v AS m_v, u AS m_u, h AS m_h FROM near) AS m ON m.m_v = nl.lb
     GROUP BY nl.v, nl.u, nl.h
@@ -540,54 +547,54 @@ JOIN (SELECT v AS k_v, p AS k_p FROM jump) AS k ON k.k_v = j.p;
 
 -- Contract: each link now joins the supernodes its ends point to; links
 -- inside a supernode disappear.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_links" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_guard_cc_links" AS
 SELECT DISTINCT h.pa AS a, pb.pb_p AS b
 FROM (
     SELECT pa.pa_p AS pa, l.b AS lb
-    FROM "sluice"."customer_identity_guard_cc_links" AS l
-    JOIN (SELECT v AS pa_v, p AS pa_p FROM "sluice"."customer_identity_guard_cc_pointers") AS pa ON pa.pa_v = l.a
+    FROM "sluice_work"."sluice"."customer_identity_guard_cc_links" AS l
+    JOIN (SELECT v AS pa_v, p AS pa_p FROM "sluice_work"."sluice"."customer_identity_guard_cc_pointers") AS pa ON pa.pa_v = l.a
 ) AS h
-JOIN (SELECT v AS pb_v, p AS pb_p FROM "sluice"."customer_identity_guard_cc_pointers") AS pb ON pb.pb_v = h.lb
+JOIN (SELECT v AS pb_v, p AS pb_p FROM "sluice_work"."sluice"."customer_identity_guard_cc_pointers") AS pb ON pb.pb_v = h.lb
 WHERE h.pa <> pb.pb_p;
 
 -- Identifiers follow their supernode.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_live" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_guard_cc_live" AS
 SELECT f.i_id AS id, f.i_label AS label
 FROM (
     SELECT i.id AS i_id, p.p_p AS i_label
-    FROM "sluice"."customer_identity_guard_cc_live" AS i
-    JOIN (SELECT v AS p_v, p AS p_p FROM "sluice"."customer_identity_guard_cc_pointers") AS p ON p.p_v = i.label
+    FROM "sluice_work"."sluice"."customer_identity_guard_cc_live" AS i
+    JOIN (SELECT v AS p_v, p AS p_p FROM "sluice_work"."sluice"."customer_identity_guard_cc_pointers") AS p ON p.p_v = i.label
 ) AS f;
 
 -- A supernode without links is a finished component: it leaves the
 -- working set, which only keeps what can still change.
-INSERT INTO "sluice"."customer_identity_guard_cc_done"
+INSERT INTO "sluice_work"."sluice"."customer_identity_guard_cc_done"
 SELECT id, label
-FROM "sluice"."customer_identity_guard_cc_live"
-WHERE label NOT IN (SELECT a FROM "sluice"."customer_identity_guard_cc_links");
+FROM "sluice_work"."sluice"."customer_identity_guard_cc_live"
+WHERE label NOT IN (SELECT a FROM "sluice_work"."sluice"."customer_identity_guard_cc_links");
 
-CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_cc_live" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_guard_cc_live" AS
 SELECT id, label
-FROM "sluice"."customer_identity_guard_cc_live"
-WHERE label IN (SELECT a FROM "sluice"."customer_identity_guard_cc_links");
+FROM "sluice_work"."sluice"."customer_identity_guard_cc_live"
+WHERE label IN (SELECT a FROM "sluice_work"."sluice"."customer_identity_guard_cc_links");
 
 -- Check: still changing
 
 -- Links left between different supernodes (0: every component is found).
-SELECT count(*) FROM "sluice"."customer_identity_guard_cc_links";
+SELECT count(*) FROM "sluice_work"."sluice"."customer_identity_guard_cc_links";
 
 -- End of repeated part.
 
 -- Each region joins the earliest-seen anchor among those of the attached
 -- identifiers it shares a row with; attached identifiers join their anchor,
 -- and anchors head their own group.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_guard_assignment" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_guard_assignment" AS
 WITH
 -- region of every remaining identifier
 region AS (
     SELECT m.id AS id, coalesce(r.r_label, m.id) AS region
-    FROM "sluice"."customer_identity_guard_rest" AS m
-    LEFT JOIN (SELECT id AS r_id, label AS r_label FROM "sluice"."customer_identity_guard_cc_done") AS r ON r.r_id = m.id
+    FROM "sluice_work"."sluice"."customer_identity_guard_rest" AS m
+    LEFT JOIN (SELECT id AS r_id, label AS r_label FROM "sluice_work"."sluice"."customer_identity_guard_cc_done") AS r ON r.r_id = m.id
 ),
 -- anchor of the attached identifiers sharing a row with a region
 touch AS (
@@ -596,7 +603,7 @@ touch AS (
         SELECT tr.anchor AS anchor, em.em_id AS mid
         FROM (
             SELECT t.anchor AS anchor, et.et_row AS trow
-            FROM "sluice"."customer_identity_guard_attached" AS t
+            FROM "sluice_work"."sluice"."customer_identity_guard_attached" AS t
             JOIN (SELECT id AS et_id, row_id AS et_row FROM "sluice"."customer_identity_edges") AS et ON et.et_id = t.id
         ) AS tr
         JOIN (SELECT row_id AS em_row, id AS em_id FROM "sluice"."customer_identity_edges") AS em ON em.em_row = tr.trow
@@ -609,59 +616,61 @@ FROM region AS g
 LEFT JOIN touch AS t ON t.touched = g.region
 UNION ALL
 SELECT id, anchor AS grp
-FROM "sluice"."customer_identity_guard_attached"
+FROM "sluice_work"."sluice"."customer_identity_guard_attached"
 UNION ALL
 SELECT id, id AS grp
-FROM "sluice"."customer_identity_guard_anchors";
+FROM "sluice_work"."sluice"."customer_identity_guard_anchors";
 
-DROP TABLE IF EXISTS "sluice"."customer_identity_guard_cc_links";
+DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_guard_cc_links";
 
-DROP TABLE IF EXISTS "sluice"."customer_identity_guard_cc_pointers";
+DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_guard_cc_pointers";
 
-DROP TABLE IF EXISTS "sluice"."customer_identity_guard_cc_live";
+DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_guard_cc_live";
 
-DROP TABLE IF EXISTS "sluice"."customer_identity_guard_cc_done";
+DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_guard_cc_done";
 
-DROP TABLE IF EXISTS "sluice"."customer_identity_guard_cc_round";
+DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_guard_cc_round";
 
-DROP TABLE IF EXISTS "sluice"."customer_identity_guard_anchors";
+DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_guard_anchors";
 
-DROP TABLE IF EXISTS "sluice"."customer_identity_guard_attached";
+DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_guard_attached";
 
-DROP TABLE IF EXISTS "sluice"."customer_identity_guard_rest";
+DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_guard_rest";
 
 -- identity_map (identity, duckdb)
 -- Identity: stable profile ids, the identity map and the row map.
 -- declared at identity.yml:7:3
 
 -- The group (future profile) of every identifier.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_groups" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_groups" AS
 SELECT x.i_id AS id, coalesce(a.a_grp, x.i_label, x.i_id) AS grp
 FROM (
     SELECT i.id AS i_id, c.c_label AS i_label
-    FROM "sluice"."customer_identity_ids" AS i
-    LEFT JOIN (SELECT id AS c_id, label AS c_label FROM "sluice"."customer_identity_cc_done") AS c ON c.c_id = i.id
+    FROM "sluice_work"."sluice"."customer_identity_ids" AS i
+    LEFT JOIN (SELECT id AS c_id, label AS c_label FROM "sluice_work"."sluice"."customer_identity_cc_done") AS c ON c.c_id = i.id
 ) AS x
-LEFT JOIN (SELECT id AS a_id, grp AS a_grp FROM "sluice"."customer_identity_guard_assignment") AS a ON a.a_id = x.i_id;
+LEFT JOIN (SELECT id AS a_id, grp AS a_grp FROM "sluice_work"."sluice"."customer_identity_guard_assignment") AS a ON a.a_id = x.i_id;
 
 -- Stable profile ids: a profile is named after its earliest-seen identifier
 -- (smallest first_seen_at, then id_type, then id_value; the smallest number),
 -- as md5(id_type || ':' || id_value). It changes only when that identifier
 -- changes: a merge with an older profile, a split, or backfilled older data.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_profiles" AS
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_profiles" AS
 SELECT a.grp AS grp, md5((i.id_type || ':' || i.id_value)) AS profile_id
-FROM (SELECT grp, min(id) AS first_id FROM "sluice"."customer_identity_groups" GROUP BY grp) AS a
-JOIN (SELECT id AS i_id, id_type, id_value FROM "sluice"."customer_identity_ids") AS i ON i.i_id = a.first_id;
+FROM (SELECT grp, min(id) AS first_id FROM "sluice_work"."sluice"."customer_identity_groups" GROUP BY grp) AS a
+JOIN (SELECT id AS i_id, id_type, id_value FROM "sluice_work"."sluice"."customer_identity_ids") AS i ON i.i_id = a.first_id;
 
--- The identity map: one row per identifier, with its profile.
+-- The identity map: one row per identifier, with its profile. profile_no
+-- numbers the profile within this build only (its group): later steps
+-- join and group on it, which is cheaper than on profile_id.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_map" AS
-SELECT p.p_profile AS profile_id, x.id_type AS id_type, x.id_value AS id_value, x.first_seen_at AS first_seen_at, x.last_seen_at AS last_seen_at, x.seen_count AS seen_count
+SELECT p.p_profile AS profile_id, x.id_type AS id_type, x.id_value AS id_value, x.first_seen_at AS first_seen_at, x.last_seen_at AS last_seen_at, x.seen_count AS seen_count, x.igrp AS profile_no, x.id_no AS id_no
 FROM (
-    SELECT i.id_type AS id_type, i.id_value AS id_value, i.first_seen_at AS first_seen_at, i.last_seen_at AS last_seen_at, i.seen_count AS seen_count, g.g_grp AS igrp
-    FROM "sluice"."customer_identity_ids" AS i
-    JOIN (SELECT id AS g_id, grp AS g_grp FROM "sluice"."customer_identity_groups") AS g ON g.g_id = i.id
+    SELECT i.id AS id_no, i.id_type AS id_type, i.id_value AS id_value, i.first_seen_at AS first_seen_at, i.last_seen_at AS last_seen_at, i.seen_count AS seen_count, g.g_grp AS igrp
+    FROM "sluice_work"."sluice"."customer_identity_ids" AS i
+    JOIN (SELECT id AS g_id, grp AS g_grp FROM "sluice_work"."sluice"."customer_identity_groups") AS g ON g.g_id = i.id
 ) AS x
-JOIN (SELECT grp AS p_grp, profile_id AS p_profile FROM "sluice"."customer_identity_profiles") AS p ON p.p_grp = x.igrp;
+JOIN (SELECT grp AS p_grp, profile_id AS p_profile FROM "sluice_work"."sluice"."customer_identity_profiles") AS p ON p.p_grp = x.igrp;
 
 -- The row map: the profile of every edge-source row with an identifier. When
 -- a limit split a row's identifiers, the row goes with its identifier of the
@@ -672,44 +681,46 @@ WITH
 per_row AS (
     SELECT r.edge AS p_edge, r.row_key AS p_key, r.seen_at AS p_seen, h.choice % 281474976710656 AS decider
     FROM "sluice"."customer_identity_rows" AS r
-    JOIN (SELECT row_id AS h_row, choice FROM "sluice"."customer_identity_row_hubs") AS h ON h.h_row = r.row_id
+    JOIN (SELECT row_id AS h_row, choice FROM "sluice_work"."sluice"."customer_identity_row_hubs") AS h ON h.h_row = r.row_id
     WHERE r.row_key IS NOT NULL
 ),
 folded AS (
     SELECT r.p_edge AS f_edge, r.p_key AS f_key, min(g.g_grp) AS f_grp, max(r.p_seen) AS f_seen
     FROM per_row AS r
-    JOIN (SELECT id AS g_id, grp AS g_grp FROM "sluice"."customer_identity_groups") AS g ON g.g_id = r.decider
+    JOIN (SELECT id AS g_id, grp AS g_grp FROM "sluice_work"."sluice"."customer_identity_groups") AS g ON g.g_id = r.decider
     GROUP BY r.p_edge, r.p_key
 )
-SELECT CASE WHEN r.f_edge = 1 THEN 'crm' WHEN r.f_edge = 2 THEN 'web' WHEN r.f_edge = 3 THEN 'orders' END AS source, r.f_key AS row_key, p.p_profile AS profile_id, r.f_seen AS seen_at
+SELECT CASE WHEN r.f_edge = 1 THEN 'crm' WHEN r.f_edge = 2 THEN 'web' WHEN r.f_edge = 3 THEN 'orders' END AS source, r.f_key AS row_key, p.p_profile AS profile_id, r.f_seen AS seen_at, r.f_grp AS profile_no
 FROM folded AS r
-JOIN (SELECT grp AS p_grp, profile_id AS p_profile FROM "sluice"."customer_identity_profiles") AS p ON p.p_grp = r.f_grp;
+JOIN (SELECT grp AS p_grp, profile_id AS p_profile FROM "sluice_work"."sluice"."customer_identity_profiles") AS p ON p.p_grp = r.f_grp;
 
-DROP TABLE IF EXISTS "sluice"."customer_identity_cc_links";
+DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_cc_links";
 
-DROP TABLE IF EXISTS "sluice"."customer_identity_cc_pointers";
+DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_cc_pointers";
 
-DROP TABLE IF EXISTS "sluice"."customer_identity_cc_live";
+DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_cc_live";
 
-DROP TABLE IF EXISTS "sluice"."customer_identity_cc_done";
+DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_cc_done";
 
-DROP TABLE IF EXISTS "sluice"."customer_identity_cc_round";
+DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_cc_round";
 
-DROP TABLE IF EXISTS "sluice"."customer_identity_groups";
+DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_groups";
 
-DROP TABLE IF EXISTS "sluice"."customer_identity_profiles";
+DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_profiles";
 
-DROP TABLE IF EXISTS "sluice"."customer_identity_row_hubs";
+DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_row_hubs";
 
-DROP TABLE IF EXISTS "sluice"."customer_identity_guard_assignment";
+DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_ids";
+
+DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_guard_assignment";
 
 -- Build summary
 -- identifiers
 SELECT count(*) FROM "sluice"."customer_identity_map";
 -- profiles
-SELECT count(DISTINCT profile_id) FROM "sluice"."customer_identity_map";
+SELECT count(DISTINCT profile_no) FROM "sluice"."customer_identity_map";
 -- largest profile (identifiers)
-SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM "sluice"."customer_identity_map" GROUP BY profile_id) AS sizes;
+SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM "sluice"."customer_identity_map" GROUP BY profile_no) AS sizes;
 -- email values rejected by normalisation (email)
 SELECT coalesce(sum(rejected), 0) FROM "sluice"."customer_identity_stats" WHERE id_type = 'email';
 -- phone values rejected by normalisation (phone_e164)

@@ -72,13 +72,7 @@ func Run(t testing.TB, dir string, p *config.Project, plan *models.Plan) *Case {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Close() })
-	fixture, err := os.ReadFile(filepath.Join(dir, "fixture.sql"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Exec(ctx, string(fixture)); err != nil {
-		t.Fatalf("running fixture of %s: %v", dir, err)
-	}
+	runFixture(t, w, dir, p)
 	res, err := builder.Run(ctx, w, plan, builder.Options{})
 	if err != nil {
 		t.Fatalf("building %s: %v", dir, err)
@@ -273,6 +267,18 @@ func ColumnProblems(t testing.TB, dir string) string {
 		t.Fatal(err)
 	}
 	defer w.Close()
+	runFixture(t, w, dir, p)
+	cat := models.Catalog{}
+	builder.WarehouseCatalog(ctx, w, p, cat)
+	return render(dir, models.CheckColumns(p, cat))
+}
+
+// runFixture runs the fixture.sql of dir. A fixture writes the identity and
+// row maps as a user reads them; the identity stage also numbers each
+// profile within the build (profile_no), which runFixture adds.
+func runFixture(t testing.TB, w warehouse.Warehouse, dir string, p *config.Project) {
+	t.Helper()
+	ctx := context.Background()
 	fixture, err := os.ReadFile(filepath.Join(dir, "fixture.sql"))
 	if err != nil {
 		t.Fatal(err)
@@ -280,9 +286,22 @@ func ColumnProblems(t testing.TB, dir string) string {
 	if err := w.Exec(ctx, string(fixture)); err != nil {
 		t.Fatalf("running fixture of %s: %v", dir, err)
 	}
-	cat := models.Catalog{}
-	builder.WarehouseCatalog(ctx, w, p, cat)
-	return render(dir, models.CheckColumns(p, cat))
+	c := &models.Compiler{P: p, D: dialect.DuckDB{}}
+	if ok, err := w.TableExists(ctx, p.Schema, c.Entity()+"_identity_map"); err != nil || !ok {
+		return // a fixture for column checks only
+	}
+	idMap, rowMap := c.IdentityMapTable(), c.RowMapTable()
+	numbers := c.Table("fixture_profile_numbers")
+	for _, q := range []string{
+		"CREATE TABLE " + numbers + " AS SELECT profile_id, row_number() OVER (ORDER BY profile_id) AS profile_no FROM (SELECT DISTINCT profile_id FROM " + idMap + ") AS p",
+		"CREATE OR REPLACE TABLE " + idMap + " AS SELECT m.*, n.profile_no FROM " + idMap + " AS m JOIN " + numbers + " AS n USING (profile_id)",
+		"CREATE OR REPLACE TABLE " + rowMap + " AS SELECT r.*, n.profile_no FROM " + rowMap + " AS r LEFT JOIN " + numbers + " AS n USING (profile_id)",
+		"DROP TABLE " + numbers,
+	} {
+		if err := w.Exec(ctx, q); err != nil {
+			t.Fatalf("numbering the profiles of the fixture of %s: %v", dir, err)
+		}
+	}
 }
 
 func render(dir string, ps config.Problems) string {

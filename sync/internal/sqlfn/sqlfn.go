@@ -102,6 +102,28 @@ type UnenforcedKeys interface {
 	KeysUnenforced() bool
 }
 
+// GroupingSets is implemented by the dialects that run GROUP BY GROUPING
+// SETS. There the plan diffs model rows without grouping them by key: one
+// statement gives both the per-class counts and the whole diff's count of
+// distinct new keys, which a key with several rows would lower.
+type GroupingSets interface {
+	Funcs
+	// GroupByAndTotal groups by expr and adds one row over all rows, whose
+	// expr is NULL.
+	GroupByAndTotal(expr string) string
+}
+
+// Ordinals is implemented by the dialects that number a query's rows
+// cheaply. There the sync engine numbers the changes it materialises and
+// commits accepted records by ranges of those numbers, in SQL, instead of
+// one change-log row per record from Go.
+type Ordinals interface {
+	Funcs
+	// OrdinalOver numbers the rows of a SELECT from 1 in the order of the
+	// expression order, ties in any order.
+	OrdinalOver(order string) string
+}
+
 // For returns the functions of a dialect: the dialect itself when it
 // implements them (a warehouse plugs in through its dialect alone), the
 // built-in ones otherwise.
@@ -158,11 +180,19 @@ func (d duckDB) FromJSON(cols []string) string {
 	}
 	return "(SELECT " + strings.Join(sel, ", ") + " FROM (SELECT unnest(from_json(CAST(? AS JSON), " + d.String("[{"+strings.Join(types, ",")+"}]") + ")) AS r))"
 }
+func (duckDB) GroupByAndTotal(expr string) string {
+	return "GROUP BY GROUPING SETS ((" + expr + "), ())"
+}
+func (duckDB) OrdinalOver(order string) string {
+	return "row_number() OVER (ORDER BY " + order + ")"
+}
 func (duckDB) Text() string        { return "VARCHAR" }
 func (duckDB) BigInt() string      { return "BIGINT" }
 func (duckDB) Timestamp() string   { return "TIMESTAMP" }
 func (duckDB) Boolean() string     { return "BOOLEAN" }
 func (duckDB) Placeholder() string { return "?" }
+
+var _ Ordinals = duckDB{}
 
 // ClickHouse is insert-only: its sync state takes that path.
 var _ InsertOnly = dialect.ClickHouse{}

@@ -4,24 +4,26 @@
 
 CREATE OR REPLACE TABLE "sluice"."customer_profiles" AS
 WITH
--- Every profile of the identity map.
+-- Every profile of the identity map, by its number in this build (profile_no):
+-- the passes below group and join on it, cheaper than on profile_id.
 profiles AS (
-    SELECT DISTINCT profile_id
+    SELECT profile_no, min(profile_id) AS profile_id
     FROM "sluice"."customer_identity_map"
+    GROUP BY profile_no
 ),
 -- Rows of orders with the profile each belongs to (from "sluice"."customer_row_map").
 rows_orders AS (
     SELECT
-        r.rm_profile AS sluice_profile_id,
+        r.rm_profile AS sluice_profile_no,
         s.*
     FROM "sluice"."src_orders" AS s
-    JOIN (SELECT row_key AS rm_key, profile_id AS rm_profile FROM "sluice"."customer_row_map" WHERE source = 'orders') AS r
+    JOIN (SELECT row_key AS rm_key, profile_no AS rm_profile FROM "sluice"."customer_row_map" WHERE source = 'orders') AS r
         ON r.rm_key = (CAST(s."shop" AS VARCHAR) || '' || CAST(s."order_no" AS VARCHAR))
 ),
 -- One pass over orders computes every trait that reads it.
 traits_orders AS (
     SELECT
-        sluice_profile_id AS profile_id,
+        sluice_profile_no AS profile_no,
         -- order_count: count(*) over orders
         count(*) AS "traits_orders__order_count",
         -- paid_orders: count(*) over orders, where status = 'paid'
@@ -45,7 +47,7 @@ traits_orders AS (
         -- skus_90d: COUNT(DISTINCT sku) over orders, within 90d
         count(DISTINCT CASE WHEN "ordered_at" >= TIMESTAMP '2025-07-01 00:00:00' - INTERVAL 90 DAY THEN sku END) AS "traits_orders__skus_90d"
     FROM rows_orders
-    GROUP BY sluice_profile_id
+    GROUP BY sluice_profile_no
 ),
 -- Traits read from the identity map and sources, one row per profile.
 base AS (
@@ -71,9 +73,9 @@ base AS (
     FROM (
         SELECT c.*, j."traits_orders__order_count", j."traits_orders__paid_orders", j."traits_orders__skus", j."traits_orders__orders_with_sku", j."traits_orders__revenue", j."traits_orders__first_order_at", j."traits_orders__last_order_at", j."traits_orders__avg_paid_basket", j."traits_orders__orders_90d", j."traits_orders__paid_revenue_90d", j."traits_orders__skus_90d"
         FROM (
-            SELECT profile_id FROM profiles
+            SELECT profile_no, profile_id FROM profiles
         ) AS c
-        LEFT JOIN (SELECT profile_id AS j_profile_id, "traits_orders__order_count", "traits_orders__paid_orders", "traits_orders__skus", "traits_orders__orders_with_sku", "traits_orders__revenue", "traits_orders__first_order_at", "traits_orders__last_order_at", "traits_orders__avg_paid_basket", "traits_orders__orders_90d", "traits_orders__paid_revenue_90d", "traits_orders__skus_90d" FROM traits_orders) AS j ON j.j_profile_id = c.profile_id
+        LEFT JOIN (SELECT profile_no AS j_profile_no, "traits_orders__order_count", "traits_orders__paid_orders", "traits_orders__skus", "traits_orders__orders_with_sku", "traits_orders__revenue", "traits_orders__first_order_at", "traits_orders__last_order_at", "traits_orders__avg_paid_basket", "traits_orders__orders_90d", "traits_orders__paid_revenue_90d", "traits_orders__skus_90d" FROM traits_orders) AS j ON j.j_profile_no = c.profile_no
     ) AS joined
 )
 SELECT

@@ -4,24 +4,26 @@
 
 CREATE OR REPLACE TABLE "sluice"."customer_profiles" AS
 WITH
--- Every profile of the identity map.
+-- Every profile of the identity map, by its number in this build (profile_no):
+-- the passes below group and join on it, cheaper than on profile_id.
 profiles AS (
-    SELECT DISTINCT profile_id
+    SELECT profile_no, min(profile_id) AS profile_id
     FROM "sluice"."customer_identity_map"
+    GROUP BY profile_no
 ),
 -- Rows of orders with the profile each belongs to (from "sluice"."customer_row_map").
 rows_orders AS (
     SELECT
-        r.rm_profile AS sluice_profile_id,
+        r.rm_profile AS sluice_profile_no,
         s.*
     FROM "sluice"."src_orders" AS s
-    JOIN (SELECT row_key AS rm_key, profile_id AS rm_profile FROM "sluice"."customer_row_map" WHERE source = 'orders') AS r
+    JOIN (SELECT row_key AS rm_key, profile_no AS rm_profile FROM "sluice"."customer_row_map" WHERE source = 'orders') AS r
         ON r.rm_key = CAST(s."order_id" AS VARCHAR)
 ),
 -- One pass over orders computes every trait that reads it.
 traits_orders AS (
     SELECT
-        sluice_profile_id AS profile_id,
+        sluice_profile_no AS profile_no,
         -- rfm: purchases in orders, where status <> 'refunded': last time, count, total amount
         max(CASE WHEN status <> 'refunded' THEN "ordered_at" END) AS "traits_orders__rfm__last_purchase",
         count(CASE WHEN status <> 'refunded' THEN 1 END) AS "traits_orders__rfm__purchases",
@@ -31,13 +33,13 @@ traits_orders AS (
         count(CASE WHEN ordered_at >= TIMESTAMP '2025-06-01' AND status <> 'refunded' THEN 1 END) AS "traits_orders__rfm_june__purchases",
         sum(CASE WHEN ordered_at >= TIMESTAMP '2025-06-01' AND status <> 'refunded' THEN "amount" END) AS "traits_orders__rfm_june__spend"
     FROM rows_orders
-    GROUP BY sluice_profile_id
+    GROUP BY sluice_profile_no
 ),
 -- rfm: the profiles with a purchase, with recency (days), frequency and monetary.
 purchasers_rfm AS (
     SELECT
-            profile_id AS pid,
-            date_diff('day', "traits_orders__rfm__last_purchase", TIMESTAMP '2025-07-01 00:00:00') AS recency,
+            profile_no AS pid,
+            (CAST(TIMESTAMP '2025-07-01 00:00:00' AS DATE) - CAST("traits_orders__rfm__last_purchase" AS DATE)) AS recency,
             "traits_orders__rfm__purchases" AS frequency,
             "traits_orders__rfm__spend" AS monetary
         FROM traits_orders
@@ -118,7 +120,7 @@ score_m_rfm AS (
 -- rfm: quintiles over the profiles with a purchase; 5 = most recent, most frequent, highest spend.
 scores_rfm AS (
     SELECT
-            pm.pid AS profile_id,
+            pm.pid AS profile_no,
             pm.recency AS "scores_rfm__rfm_recency",
             pm.frequency AS "scores_rfm__rfm_frequency",
             pm.monetary AS "scores_rfm__rfm_monetary",
@@ -139,8 +141,8 @@ scores_rfm AS (
 -- rfm_june: the profiles with a purchase, with recency (days), frequency and monetary.
 purchasers_rfm_june AS (
     SELECT
-            profile_id AS pid,
-            date_diff('day', "traits_orders__rfm_june__last_purchase", TIMESTAMP '2025-07-01 00:00:00') AS recency,
+            profile_no AS pid,
+            (CAST(TIMESTAMP '2025-07-01 00:00:00' AS DATE) - CAST("traits_orders__rfm_june__last_purchase" AS DATE)) AS recency,
             "traits_orders__rfm_june__purchases" AS frequency,
             "traits_orders__rfm_june__spend" AS monetary
         FROM traits_orders
@@ -221,7 +223,7 @@ score_m_rfm_june AS (
 -- rfm_june: quintiles over the profiles with a purchase; 5 = most recent, most frequent, highest spend.
 scores_rfm_june AS (
     SELECT
-            pm.pid AS profile_id,
+            pm.pid AS profile_no,
             pm.recency AS "scores_rfm_june__rfm_june_recency",
             pm.frequency AS "scores_rfm_june__rfm_june_frequency",
             pm.monetary AS "scores_rfm_june__rfm_june_monetary",
@@ -266,11 +268,11 @@ base AS (
         FROM (
             SELECT c.*, j."scores_rfm__rfm_r", j."scores_rfm__rfm_f", j."scores_rfm__rfm_m", j."scores_rfm__rfm_recency", j."scores_rfm__rfm_frequency", j."scores_rfm__rfm_monetary"
             FROM (
-                SELECT profile_id FROM profiles
+                SELECT profile_no, profile_id FROM profiles
             ) AS c
-            LEFT JOIN (SELECT profile_id AS j_profile_id, "scores_rfm__rfm_r", "scores_rfm__rfm_f", "scores_rfm__rfm_m", "scores_rfm__rfm_recency", "scores_rfm__rfm_frequency", "scores_rfm__rfm_monetary" FROM scores_rfm) AS j ON j.j_profile_id = c.profile_id
+            LEFT JOIN (SELECT profile_no AS j_profile_no, "scores_rfm__rfm_r", "scores_rfm__rfm_f", "scores_rfm__rfm_m", "scores_rfm__rfm_recency", "scores_rfm__rfm_frequency", "scores_rfm__rfm_monetary" FROM scores_rfm) AS j ON j.j_profile_no = c.profile_no
         ) AS c
-        LEFT JOIN (SELECT profile_id AS j_profile_id, "scores_rfm_june__rfm_june_r", "scores_rfm_june__rfm_june_f", "scores_rfm_june__rfm_june_m", "scores_rfm_june__rfm_june_recency", "scores_rfm_june__rfm_june_frequency", "scores_rfm_june__rfm_june_monetary" FROM scores_rfm_june) AS j ON j.j_profile_id = c.profile_id
+        LEFT JOIN (SELECT profile_no AS j_profile_no, "scores_rfm_june__rfm_june_r", "scores_rfm_june__rfm_june_f", "scores_rfm_june__rfm_june_m", "scores_rfm_june__rfm_june_recency", "scores_rfm_june__rfm_june_frequency", "scores_rfm_june__rfm_june_monetary" FROM scores_rfm_june) AS j ON j.j_profile_no = c.profile_no
     ) AS joined
 ),
 -- Expressions over the traits above.
