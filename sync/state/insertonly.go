@@ -169,11 +169,8 @@ func (b *insertOnly) latestChanges(sync string) string {
 // same as the mutable fold's MERGE.
 const (
 	accepted = "l.l_status = 'accepted'"
-	// kept: an accepted removal leaves the snapshot, and so does a
-	// rejected removal of a record whose hash is unknown (likely never
-	// there).
-	kept = "NOT (l.l_status = 'accepted' AND l.l_class IN ('consent', 'gone'))" +
-		" AND NOT (l.l_status = 'rejected' AND l.l_class IN ('consent', 'gone') AND s.s_hash IS NULL)"
+	// kept: only an accepted removal leaves the snapshot.
+	kept = "NOT (l.l_status = 'accepted' AND l.l_class IN ('consent', 'gone'))"
 )
 
 // foldedJoin joins the latest changes with the snapshot's rows. The key is

@@ -119,8 +119,7 @@ func (m mutable) snapshot(sync string, _ bool) string {
 	return "(SELECT " + k + ", " + h + ", fields FROM " + snap + " WHERE " + k + " NOT IN (SELECT " + k + " FROM (" + latest + ") AS a)" +
 		" UNION ALL SELECT l." + k + ", CASE WHEN l.status = 'accepted' THEN l." + h + " ELSE s." + h + " END AS " + h + ", CASE WHEN l.status = 'accepted' THEN l.fields ELSE s.fields END AS fields" +
 		" FROM (" + latest + ") AS l LEFT JOIN " + snap + " AS s ON s." + k + " = l." + k +
-		" WHERE NOT (l.status = 'accepted' AND l.class IN ('consent', 'gone'))" +
-		" AND NOT (l.status = 'rejected' AND l.class IN ('consent', 'gone') AND s." + h + " IS NULL))"
+		" WHERE NOT (l.status = 'accepted' AND l.class IN ('consent', 'gone')))"
 }
 
 func (m mutable) fold(ctx context.Context, sync string) error {
@@ -132,7 +131,6 @@ func (m mutable) fold(ctx context.Context, sync string) error {
 	stmts := []string{
 		"MERGE INTO " + snap + " AS s USING (" + latestAny + ") AS c ON s." + k + " = c." + k +
 			" WHEN MATCHED AND c.status = 'accepted' AND " + removal + " THEN DELETE" +
-			" WHEN MATCHED AND c.status = 'rejected' AND " + removal + " AND s." + h + " IS NULL THEN DELETE" +
 			" WHEN MATCHED AND c.status = 'accepted' THEN UPDATE SET " + h + " = c." + h + ", fields = c.fields, run_id = c.run_id, synced_at = c.changed_at" +
 			" WHEN NOT MATCHED AND c.status = 'accepted' AND NOT " + removal + " THEN INSERT (" + k + ", " + h + ", fields, run_id, synced_at) VALUES (c." + k + ", c." + h + ", c.fields, c.run_id, c.changed_at)" +
 			" WHEN NOT MATCHED AND c.status = 'rejected' AND NOT " + removal + " THEN INSERT (" + k + ", " + h + ", fields, run_id, synced_at) VALUES (c." + k + ", NULL, NULL, c.run_id, c.changed_at)",

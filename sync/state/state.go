@@ -292,8 +292,11 @@ func (s *Store) Snapshot(sync string, pending bool) string {
 // rejected add may still have reached the destination (an earlier attempt
 // of the same request may have been applied before an error), so it enters
 // the snapshot with an unknown (NULL) hash: it is sent again while in the
-// model, and removed when it leaves it. A rejected removal of a record whose
-// hash is unknown is forgotten: it was most likely never there.
+// model, and removed when it leaves it. A rejected removal stays, and is
+// sent again, until the destination accepts it: destinations accept the
+// removal of a record they do not hold (its goal holds), so a record that
+// was never there leaves at the next attempt, and one that was (an add
+// applied, then refused on a retry) is not left behind.
 func (s *Store) Fold(ctx context.Context, sync string) error {
 	if err := s.b.fold(ctx, sync); err != nil {
 		return fmt.Errorf("advancing the snapshot of %s: %w", sync, err)
