@@ -291,3 +291,38 @@ func TestChangeLogRetention(t *testing.T) {
 		t.Errorf("after 31 days the log should hold only the last run's entry, has %d", n)
 	}
 }
+
+// An add the destination applied and then refused (an earlier attempt of
+// the request went through before an error) leaves the record there
+// although sluice saw a rejection. When the record then leaves the model,
+// its removal must be retried until accepted, even if it is refused once:
+// forgetting it would leave the record behind for good.
+func TestRefusedRemovalOfUnknownRecordIsRetried(t *testing.T) {
+	p, srv := newPeople(t, fake.Options{})
+	ctx := context.Background()
+	seedPeople(t, p, 5)
+	p.Exec(t, "INSERT INTO raw.people VALUES (100, 'x@x.com', 'Xavier', 1, NULL, true)")
+	srv.RejectKeys("busy", "x@x.com")
+	if _, err := p.Engine.Sync(ctx, "people_hook", engine.SyncOptions{}); err == nil {
+		t.Fatal("the refused add should fail the run")
+	}
+	// The refused add had reached the destination after all.
+	srv.Apply("earlier-attempt", "upsert", "x@x.com", map[string]any{"email": "x@x.com", "name": "Xavier"})
+
+	p.Exec(t, "UPDATE raw.people SET opt_in = false WHERE id = 100")
+	if _, err := p.Engine.Sync(ctx, "people_hook", engine.SyncOptions{}); err == nil {
+		t.Fatal("the refused removal should fail the run")
+	}
+	srv.RejectKeys("", "x@x.com")
+	res, err := p.Engine.Sync(ctx, "people_hook", engine.SyncOptions{})
+	if err != nil {
+		t.Fatalf("sync once the destination accepts: %v", err)
+	}
+	if res.Pending != 0 {
+		t.Errorf("%d rejections still pending", res.Pending)
+	}
+	equalRecords(t, srv.Records(), expected(t, p))
+	if pl, _ := p.Engine.Plan(ctx, "people_hook", engine.PlanOptions{}); pl.Adds+pl.Updates+pl.Removes != 0 {
+		t.Errorf("re-plan not empty: %+v", pl)
+	}
+}
