@@ -350,6 +350,11 @@ JOIN (SELECT id, t AS i_t, id_value AS i_value FROM `+ids+`) AS i ON i.i_t = o.t
 WHERE o.t > 0 AND o.problem IS NULL`),
 		d.DropTable(occ),
 	)
+	if _, ok := d.(dialect.WorkSpace); ok {
+		// Earlier releases published the numbered identifiers in the
+		// project schema; the identity map's id_no replaced them.
+		sqls = append(sqls, d.DropTable(k.c.Table(k.c.Entity()+"_identity_ids")))
+	}
 	var checks []models.Check
 	for _, t := range k.types {
 		if t.Normalize != "email" && t.Normalize != "phone_e164" {

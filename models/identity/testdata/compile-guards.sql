@@ -174,6 +174,8 @@ WHERE o.t > 0 AND o.problem IS NULL;
 
 DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_occurrences";
 
+DROP TABLE IF EXISTS "sluice"."customer_identity_ids";
+
 -- Check: normalisation of email (email) (values rejected as unreadable (see sluice.customer_identity_rejects))
 
 SELECT coalesce(sum(rejected), 0) FROM "sluice"."customer_identity_stats" WHERE id_type = 'email';
