@@ -15,6 +15,7 @@ import (
 	"github.com/sluicehq/sluice/sync/engine"
 	"github.com/sluicehq/sluice/sync/executor"
 	"github.com/sluicehq/sluice/sync/state"
+	"github.com/sluicehq/sluice/sync/synctest"
 )
 
 func seedPeople(t *testing.T, p interface {
@@ -166,17 +167,7 @@ func TestFaultInjectionConverges(t *testing.T) {
 		}
 	}
 	srv.SetFaults(fake.Faults{})
-	res, err := p.NewEngine(t).Sync(ctx, "people_hook", engine.SyncOptions{Force: true})
-	if err != nil {
-		t.Fatalf("final sync without faults: %v", err)
-	}
-	if res.Pending != 0 {
-		t.Errorf("%d rejections still pending", res.Pending)
-	}
-	equalRecords(t, srv.Records(), expected(t, p))
-	if pl, _ := p.Engine.Plan(ctx, "people_hook", engine.PlanOptions{}); pl.Adds+pl.Updates+pl.Removes != 0 {
-		t.Errorf("re-plan not empty: %+v", pl)
-	}
+	syncConverges(t, p, srv, engine.SyncOptions{Force: true})
 	if p.Int(t, "SELECT count(*) FROM sluice_state.sync_rejections") != 0 {
 		t.Error("rejections table should be empty once everything is delivered")
 	}
@@ -314,9 +305,18 @@ func TestRefusedRemovalOfUnknownRecordIsRetried(t *testing.T) {
 		t.Fatal("the refused removal should fail the run")
 	}
 	srv.RejectKeys("", "x@x.com")
-	res, err := p.Engine.Sync(ctx, "people_hook", engine.SyncOptions{})
+	syncConverges(t, p, srv, engine.SyncOptions{})
+}
+
+// syncConverges runs one more sync once the destination accepts everything
+// and checks that the destination then holds exactly the model, with
+// nothing pending and nothing left to plan.
+func syncConverges(t *testing.T, p *synctest.Project, srv *fake.Server, opt engine.SyncOptions) {
+	t.Helper()
+	ctx := context.Background()
+	res, err := p.NewEngine(t).Sync(ctx, "people_hook", opt)
 	if err != nil {
-		t.Fatalf("sync once the destination accepts: %v", err)
+		t.Fatalf("sync once the destination accepts everything: %v", err)
 	}
 	if res.Pending != 0 {
 		t.Errorf("%d rejections still pending", res.Pending)
