@@ -74,3 +74,20 @@ func TestParseIdentifier(t *testing.T) {
 		}
 	}
 }
+
+// An identity map from an earlier release (no id_no) asks for a build
+// instead of failing on SQL.
+func TestExplainAsksForABuildOnAnOldIdentityMap(t *testing.T) {
+	w := openDuckDB(t)
+	exec(t, w, guardData...)
+	p := loadProject(t, map[string]string{"identity.yml": guardProject})
+	c := newCompiler(p)
+	build(t, w, p)
+	if err := w.Exec(context.Background(), "ALTER TABLE "+MapTable(c)+" DROP COLUMN id_no"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Explain(context.Background(), w, c, "email", "jane@example.com")
+	if !errors.Is(err, ErrNotBuilt) || !strings.Contains(err.Error(), "run sluice build") {
+		t.Fatalf("want ErrNotBuilt asking for a build, got %v", err)
+	}
+}
