@@ -199,3 +199,15 @@ type WorkSpace interface {
 	// WorkTable names an intermediate table of schema.
 	WorkTable(schema, name string) string
 }
+
+// Lists is implemented by dialects that aggregate values into a list and
+// unnest it again cheaply: grouping rows by a value, working on each
+// value once and unnesting the rows costs less than joining every row back
+// to its value.
+type Lists interface {
+	// ListAgg aggregates expr into a list.
+	ListAgg(expr string) string
+	// Unnest turns a list back into rows; several in one SELECT are
+	// unnested side by side.
+	Unnest(expr string) string
+}

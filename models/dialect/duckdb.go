@@ -41,6 +41,12 @@ func (d DuckDB) WorkTable(schema, name string) string {
 	return d.Ident(workDatabase) + "." + d.Table(schema, name)
 }
 
+// ListAgg implements Lists.
+func (DuckDB) ListAgg(expr string) string { return "list(" + expr + ")" }
+
+// Unnest implements Lists.
+func (DuckDB) Unnest(expr string) string { return "unnest(" + expr + ")" }
+
 // TableRef implements Dialect.
 func (d DuckDB) TableRef(ref string) string {
 	parts := splitRef(ref)

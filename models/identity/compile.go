@@ -268,32 +268,64 @@ func (k *compiler) edgesStep() (models.Step, error) {
 	}
 	foundRef := scope.Add("found", "every (row, id type) with a value, t being the id type's number, and\nevery row itself (t = 0), which alone keeps the row's key",
 		strings.Join(found, "\nUNION ALL\n"))
-	seenRef := scope.Add("values_seen", "each distinct value is normalised once: the same e-mail or phone\nrecurs in many rows, and the rules are regular expressions",
-		"SELECT DISTINCT t, "+regionCol+"raw FROM "+foundRef+" WHERE t > 0")
-	normRef := scope.Add("values_normalised", "",
-		"SELECT\n    t AS v_t,\n    "+regionKey+"raw AS v_raw,\n    "+junkExpr(d, "raw")+" AS junk,\n    CASE\n        "+
-			strings.Join(formats, "\n        ")+"\n    END AS value\nFROM "+seenRef)
-	// The join's right side has names of its own: ClickHouse 18.16
-	// mishandles a join on several keys whose names both sides share.
-	// The rows themselves (t = 0) have no value to look up: they skip the
-	// join, a third of its input.
-	joinedRef := scope.Add("normalised", "",
-		"SELECT f.*, v.junk, v.value\nFROM (SELECT * FROM "+foundRef+" WHERE t > 0) AS f\nLEFT JOIN "+normRef+" AS v ON v.v_t = f.t AND v.v_raw = f.raw"+regionJoin+
-			"\nUNION ALL\nSELECT f.*, f.t < 0 AS junk, "+d.CastText("NULL")+" AS value\nFROM "+foundRef+" AS f\nWHERE t = 0")
-
-	judgedRef := scope.Add("judged", "",
-		"SELECT\n    *,\n    CASE\n        WHEN t = 0 THEN NULL\n        WHEN junk THEN 'junk'\n        WHEN value IS NULL THEN 'rejected'\n        WHEN "+
-			blocked+" THEN 'blocklisted'\n    END AS problem\nFROM "+joinedRef)
-	occurrences := scope.ReplaceTable(occ, `SELECT
-    edge * `+rowIDStride+` + rn AS row_id,
-    edge,
+	var occurrences []string
+	if l, ok := d.(dialect.Lists); ok {
+		// Each distinct value is normalised once, and its rows come back by
+		// unnesting the lists of its row numbers and sightings, with no join.
+		regionSel, regionGroup := "", ""
+		if k.regions {
+			regionSel, regionGroup = "coalesce(region, '') AS region, ", "coalesce(region, ''), "
+		}
+		groupedRef := scope.Add("values_seen", "each distinct value once, with the rows it occurs in: the same e-mail or\nphone recurs in many rows, and the rules are regular expressions",
+			"SELECT t, "+regionSel+"raw, "+l.ListAgg("edge * "+rowIDStride+" + rn")+" AS row_ids, "+l.ListAgg("seen_at")+" AS seens\nFROM "+foundRef+"\nWHERE t > 0\nGROUP BY t, "+regionGroup+"raw")
+		normRef := scope.Add("values_normalised", "",
+			"SELECT\n    *,\n    "+junkExpr(d, "raw")+" AS junk,\n    CASE\n        "+
+				strings.Join(formats, "\n        ")+"\n    END AS value\nFROM "+groupedRef)
+		judgedRef := scope.Add("judged", "",
+			"SELECT\n    *,\n    "+"CASE\n        WHEN junk THEN 'junk'\n        WHEN value IS NULL THEN 'rejected'\n        WHEN "+
+				blocked+" THEN 'blocklisted'\n    END AS problem\nFROM "+normRef)
+		occurrences = scope.ReplaceTable(occ, `SELECT
+    `+l.Unnest("row_ids")+` AS row_id,
+    `+d.Cast("NULL", "INTEGER")+` AS edge,  -- the row's, in the rows table
     t,
-    row_key,                                -- once per row: on t = 0 only
-    seen_at,
+    `+d.CastText("NULL")+` AS row_key,      -- once per row: on t = 0 only
+    `+l.Unnest("seens")+` AS seen_at,
     CASE WHEN problem IS NULL THEN value END AS value,
     problem,                                -- NULL when the value is stitched
     CASE WHEN problem IS NOT NULL THEN raw END AS raw  -- kept for inspection only
-FROM `+judgedRef)
+FROM `+judgedRef+`
+UNION ALL
+SELECT edge * `+rowIDStride+` + rn, edge, 0, row_key, seen_at, NULL, NULL, NULL
+FROM `+foundRef+`
+WHERE t = 0`)
+	} else {
+		seenRef := scope.Add("values_seen", "each distinct value is normalised once: the same e-mail or phone\nrecurs in many rows, and the rules are regular expressions",
+			"SELECT DISTINCT t, "+regionCol+"raw FROM "+foundRef+" WHERE t > 0")
+		normRef := scope.Add("values_normalised", "",
+			"SELECT\n    t AS v_t,\n    "+regionKey+"raw AS v_raw,\n    "+junkExpr(d, "raw")+" AS junk,\n    CASE\n        "+
+				strings.Join(formats, "\n        ")+"\n    END AS value\nFROM "+seenRef)
+		// The join's right side has names of its own: ClickHouse 18.16
+		// mishandles a join on several keys whose names both sides share.
+		// The rows themselves (t = 0) have no value to look up: they skip the
+		// join, a third of its input.
+		joinedRef := scope.Add("normalised", "",
+			"SELECT f.*, v.junk, v.value\nFROM (SELECT * FROM "+foundRef+" WHERE t > 0) AS f\nLEFT JOIN "+normRef+" AS v ON v.v_t = f.t AND v.v_raw = f.raw"+regionJoin+
+				"\nUNION ALL\nSELECT f.*, f.t < 0 AS junk, "+d.CastText("NULL")+" AS value\nFROM "+foundRef+" AS f\nWHERE t = 0")
+
+		judgedRef := scope.Add("judged", "",
+			"SELECT\n    *,\n    CASE\n        WHEN t = 0 THEN NULL\n        WHEN junk THEN 'junk'\n        WHEN value IS NULL THEN 'rejected'\n        WHEN "+
+				blocked+" THEN 'blocklisted'\n    END AS problem\nFROM "+joinedRef)
+		occurrences = scope.ReplaceTable(occ, `SELECT
+	    edge * `+rowIDStride+` + rn AS row_id,
+	    edge,
+	    t,
+	    row_key,                                -- once per row: on t = 0 only
+	    seen_at,
+	    CASE WHEN problem IS NULL THEN value END AS value,
+	    problem,                                -- NULL when the value is stitched
+	    CASE WHEN problem IS NOT NULL THEN raw END AS raw  -- kept for inspection only
+	FROM `+judgedRef)
+	}
 	occurrences[0] = "-- Every identifier value found in the rows of the edge sources, normalised\n" +
 		"-- (see the package documentation of models/identity), and what became of it:\n" +
 		"-- stitched, or a problem: junk (null, undefined, 0000...), rejected by\n" +
@@ -329,8 +361,8 @@ FROM `+occ+`
 WHERE t = 0`),
 		"-- Values that were not stitched, with their row, for inspection.\n"+
 			d.ReplaceTable(RejectsTable(k.c), `SELECT `+k.sourceName("edge")+` AS source, r_key AS row_key, `+k.typeName("t")+` AS id_type, raw, problem AS status
-FROM (SELECT row_id AS o_row, edge, t, raw, problem FROM `+occ+` WHERE problem IS NOT NULL) AS o
-JOIN (SELECT row_id AS r_row, row_key AS r_key FROM `+RowsTable(k.c)+`) AS r ON r.r_row = o.o_row`),
+FROM (SELECT row_id AS o_row, t, raw, problem FROM `+occ+` WHERE problem IS NOT NULL) AS o
+JOIN (SELECT row_id AS r_row, edge, row_key AS r_key FROM `+RowsTable(k.c)+`) AS r ON r.r_row = o.o_row`),
 		"-- One row per distinct identifier, numbered by first sighting (then type and\n"+
 			"-- value): the stitching works on these compact numbers, and the smallest\n"+
 			"-- number of a profile is its earliest-seen identifier.\n"+

@@ -66,15 +66,17 @@ found AS (
     UNION ALL
     SELECT 3 AS edge, rn, row_key, seen_at, 0 AS t, CAST(NULL AS VARCHAR) AS raw FROM edge_3  -- the row itself
 ),
--- each distinct value is normalised once: the same e-mail or phone
--- recurs in many rows, and the rules are regular expressions
+-- each distinct value once, with the rows it occurs in: the same e-mail or
+-- phone recurs in many rows, and the rules are regular expressions
 values_seen AS (
-    SELECT DISTINCT t, raw FROM found WHERE t > 0
+    SELECT t, raw, list(edge * 1099511627776 + rn) AS row_ids, list(seen_at) AS seens
+    FROM found
+    WHERE t > 0
+    GROUP BY t, raw
 ),
 values_normalised AS (
     SELECT
-        t AS v_t,
-        raw AS v_raw,
+        *,
         regexp_full_match(raw, '(?i)[\s\x{00A0}\x{202F}]*(?:null|undefined|none|n/a|nil|nan|[0.()/+_\-\s\x{00A0}\x{202F}]*)[\s\x{00A0}\x{202F}]*') AS junk,
         CASE
             WHEN t = 2 THEN CASE WHEN regexp_full_match(raw, '[^A-Z\s@\x{0080}-\x{10FFFF}]+@[^A-Z\s@\x{0080}-\x{10FFFF}]+\.[^A-Z\s@\x{0080}-\x{10FFFF}]+') THEN raw ELSE nullif(regexp_extract(lower(CASE WHEN regexp_matches(raw, '^[\s\x{00A0}\x{202F}]|[\s\x{00A0}\x{202F}]$') THEN regexp_replace(raw, '^[\s\x{00A0}\x{202F}]+|[\s\x{00A0}\x{202F}]+$', '', 'g') ELSE raw END), '^(?:[^\s@]+@[^\s@]+\.[^\s@]+)$'), '') END  -- email
@@ -91,20 +93,10 @@ values_normalised AS (
         END AS value
     FROM values_seen
 ),
-normalised AS (
-    SELECT f.*, v.junk, v.value
-    FROM (SELECT * FROM found WHERE t > 0) AS f
-    LEFT JOIN values_normalised AS v ON v.v_t = f.t AND v.v_raw = f.raw
-    UNION ALL
-    SELECT f.*, f.t < 0 AS junk, CAST(NULL AS VARCHAR) AS value
-    FROM found AS f
-    WHERE t = 0
-),
 judged AS (
     SELECT
         *,
         CASE
-            WHEN t = 0 THEN NULL
             WHEN junk THEN 'junk'
             WHEN value IS NULL THEN 'rejected'
             WHEN CASE
@@ -112,18 +104,22 @@ judged AS (
                 ELSE FALSE
             END THEN 'blocklisted'
         END AS problem
-    FROM normalised
+    FROM values_normalised
 )
 SELECT
-    edge * 1099511627776 + rn AS row_id,
-    edge,
+    unnest(row_ids) AS row_id,
+    CAST(NULL AS INTEGER) AS edge,  -- the row's, in the rows table
     t,
-    row_key,                                -- once per row: on t = 0 only
-    seen_at,
+    CAST(NULL AS VARCHAR) AS row_key,      -- once per row: on t = 0 only
+    unnest(seens) AS seen_at,
     CASE WHEN problem IS NULL THEN value END AS value,
     problem,                                -- NULL when the value is stitched
     CASE WHEN problem IS NOT NULL THEN raw END AS raw  -- kept for inspection only
-FROM judged;
+FROM judged
+UNION ALL
+SELECT edge * 1099511627776 + rn, edge, 0, row_key, seen_at, NULL, NULL, NULL
+FROM found
+WHERE t = 0;
 
 -- Per id type: values stitched, rejected, junk and blocklisted (build summary).
 CREATE OR REPLACE TABLE "sluice"."customer_identity_stats" AS
@@ -147,8 +143,8 @@ WHERE t = 0;
 -- Values that were not stitched, with their row, for inspection.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_rejects" AS
 SELECT CASE WHEN edge = 1 THEN 'crm' WHEN edge = 2 THEN 'web' WHEN edge = 3 THEN 'orders' END AS source, r_key AS row_key, CASE WHEN t = 1 THEN 'anonymous_id' WHEN t = 2 THEN 'email' WHEN t = 3 THEN 'phone' WHEN t = 4 THEN 'user_id' END AS id_type, raw, problem AS status
-FROM (SELECT row_id AS o_row, edge, t, raw, problem FROM "sluice_work"."sluice"."customer_identity_occurrences" WHERE problem IS NOT NULL) AS o
-JOIN (SELECT row_id AS r_row, row_key AS r_key FROM "sluice"."customer_identity_rows") AS r ON r.r_row = o.o_row;
+FROM (SELECT row_id AS o_row, t, raw, problem FROM "sluice_work"."sluice"."customer_identity_occurrences" WHERE problem IS NOT NULL) AS o
+JOIN (SELECT row_id AS r_row, edge, row_key AS r_key FROM "sluice"."customer_identity_rows") AS r ON r.r_row = o.o_row;
 
 -- One row per distinct identifier, numbered by first sighting (then type and
 -- value): the stitching works on these compact numbers, and the smallest
