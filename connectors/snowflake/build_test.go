@@ -2,38 +2,23 @@ package snowflake_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sluicehq/sluice/builder"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/connectors/snowflake/sffake"
+	"github.com/sluicehq/sluice/examples/examplestest"
 	"github.com/sluicehq/sluice/models"
 	_ "github.com/sluicehq/sluice/models/all"
 	"github.com/sluicehq/sluice/models/dialect"
 )
 
-// quickstartModel copies the quickstart's model files (not its syncs,
+// quickstartModel copies the quickstart's model and data (not its syncs,
 // whose destinations this package does not register) into a directory.
 func quickstartModel(t *testing.T) string {
-	t.Helper()
-	src := filepath.Join("..", "..", "examples", "quickstart")
-	dir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, "data"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"sluice.yml", "sources.yml", "identity.yml", "traits.yml", "segments.yml", "data/crm_contacts.csv", "data/web_events.csv", "data/orders.csv"} {
-		data, err := os.ReadFile(filepath.Join(src, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	return examplestest.CopyQuickstart(t, "sluice.yml", "sources.yml", "identity.yml", "traits.yml", "segments.yml",
+		"data/crm_contacts.csv", "data/web_events.csv", "data/orders.csv")
 }
 
 // statementKind strips the leading comment lines sluice writes above a

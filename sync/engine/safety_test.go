@@ -174,42 +174,6 @@ func TestFaultInjectionConverges(t *testing.T) {
 	t.Logf("run outcomes: %v; faults injected: %v", outcomes, injected)
 }
 
-// Per-record rejections are stored with their error, make the run exit as
-// rejected, and are retried (and cleared) on later runs.
-func TestRejectionsAreStoredAndRetried(t *testing.T) {
-	p, srv := newPeople(t, fake.Options{})
-	seedPeople(t, p, 12)
-	srv.RejectKeys("invalid e-mail domain", "u1@x.com", "u2@x.com")
-	ctx := context.Background()
-	res, err := p.Engine.Sync(ctx, "people_hook", engine.SyncOptions{})
-	var rerr *engine.RejectedError
-	if !errors.As(err, &rerr) || res.Status != state.RunRejected || res.Rejected != 2 || res.Pending != 2 {
-		t.Fatalf("want 2 rejections, got %v (status %s, rejected %d, pending %d)", err, res.Status, res.Rejected, res.Pending)
-	}
-	rej, total, err := p.Engine.Store().Rejections(ctx, "people_hook", 10)
-	if err != nil || total != 2 || rej[0].Error != "invalid e-mail domain" || rej[0].Attempts != 1 {
-		t.Fatalf("stored rejections: %+v %d %v", rej, total, err)
-	}
-	// Still rejected: retried, attempts counted.
-	res, _ = p.Engine.Sync(ctx, "people_hook", engine.SyncOptions{})
-	if res.Sent != 2 || res.Rejected != 2 {
-		t.Errorf("second run should retry exactly the 2 rejected records: %+v", res)
-	}
-	rej, _, _ = p.Engine.Store().Rejections(ctx, "people_hook", 10)
-	if rej[0].Attempts != 2 {
-		t.Errorf("attempts = %d, want 2", rej[0].Attempts)
-	}
-	srv.RejectKeys("", "u1@x.com", "u2@x.com")
-	res, err = p.Engine.Sync(ctx, "people_hook", engine.SyncOptions{})
-	if err != nil || res.Sent != 2 || res.Pending != 0 {
-		t.Fatalf("third run: %+v %v", res, err)
-	}
-	equalRecords(t, srv.Records(), expected(t, p))
-	if n := p.Int(t, "SELECT count(*) FROM sluice_state.sync_changes WHERE status = 'rejected' AND error = 'invalid e-mail domain'"); n != 4 {
-		t.Errorf("change log has %d rejections, want 4", n)
-	}
-}
-
 // A webhook that refuses the credentials fails the run before anything is
 // sent, with a message that says so.
 func TestBadCredentialsFailTheRun(t *testing.T) {
