@@ -236,6 +236,9 @@ type SyncOptions struct {
 	// CrashAfter simulates a crash after the destination answered batch
 	// CrashAfter, before it is committed (tests only).
 	CrashAfter int
+	// GroupCommit, when positive, commits outcomes as soon as that many
+	// wait, instead of the executor's defaults (tests only).
+	GroupCommit int
 }
 
 // Result is one sync run.
@@ -463,7 +466,7 @@ func (e *Engine) Sync(ctx context.Context, name string, opt SyncOptions) (res *R
 		Dest:      dest,
 		Batch:     destination.Batch{Sync: name, RunID: runID, Mode: sp.Sync.Mode, List: sp.Sync.List},
 		BatchSize: batch, Concurrency: conc, Store: e.store, Now: e.Now, Progress: progress,
-		CrashAfter: opt.CrashAfter,
+		CrashAfter: opt.CrashAfter, GroupSize: opt.GroupCommit, RangeGroupSize: opt.GroupCommit,
 	})
 	res.Sent, res.Accepted, res.Rejected, res.Rejections = xr.Sent, xr.Accepted, xr.Rejected, xr.Rejections
 	res.Failures = pl.Mapper().Failures()

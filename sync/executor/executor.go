@@ -2,7 +2,8 @@
 // warehouse, maps them to records, sends them in batches through the
 // destination pipeline (batching, bounded concurrency; pacing and retries
 // live in the destination's HTTP client), and commits every batch's
-// outcomes to the state store as soon as they are known. Accepted records
+// outcomes to the state store as soon as they are known, one group commit
+// at a time while sending goes on. Accepted records
 // are committed by ranges of their delta rows' numbers where the delta has
 // them, so that only rejections travel from Go to the change log.
 package executor
@@ -103,8 +104,22 @@ type meta struct {
 	ordinal int64
 }
 
-// maxRanges bounds the ranges of one set-based commit, so that its SQL
-// stays short when rejections break batches into many runs.
+// group is the outcomes of one commit.
+type group struct {
+	pending  []state.Change // committed as change-log rows from Go
+	ranges   []planner.Range
+	waiting  int64 // records in ranges
+	acc, rej int64
+	by       map[spec.Class]int64 // accepted, per class
+}
+
+func newGroup() group { return group{by: map[spec.Class]int64{}} }
+
+func (g group) empty() bool { return len(g.pending) == 0 && len(g.ranges) == 0 }
+
+// maxRanges bounds the ranges of one set-based commit (twice that while
+// the previous commit runs), so that its SQL stays short when rejections
+// break batches into many runs.
 const maxRanges = 200
 
 const maxRejectionSamples = 5
@@ -129,48 +144,72 @@ func Run(ctx context.Context, pl *planner.Planner, o Options) (*Result, error) {
 	// destination gave is worth keeping.
 	commitCtx, cancelCommit := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelCommit()
-	wg.Add(1)
+
+	// The committer runs one commit at a time, apart from the intake of
+	// outcomes below: while a commit runs, outcomes keep arriving and wait
+	// for the next one, so that the send workers never stall on a
+	// warehouse statement.
+	work := make(chan group)
+	finished := make(chan error)
 	go func() {
-		defer wg.Done()
-		// Outcomes wait as change-log rows (pending) or, for accepted
-		// records whose delta rows are numbered and who keep no removal
-		// fields, as ranges of those numbers (ranges, waiting of them),
-		// committed in SQL from the delta table.
-		var pending []state.Change
-		var ranges []planner.Range
-		var acc, rej, waiting int64
-		flush := func() {
-			if (len(pending) == 0 && len(ranges) == 0) || commitErr != nil || res.Crashed {
-				pending, ranges, waiting = pending[:0], ranges[:0], 0
-				return
-			}
+		for g := range work {
 			cctx, cancel := context.WithTimeout(commitCtx, 2*time.Minute)
 			at := o.Now()
 			var err error
-			if len(ranges) > 0 {
-				err = o.Store.CommitAccepted(cctx, sp.Sync.Name, o.Batch.RunID, at, pl.AcceptedRows(ranges))
+			if len(g.ranges) > 0 {
+				err = o.Store.CommitAccepted(cctx, sp.Sync.Name, o.Batch.RunID, at, pl.AcceptedRows(g.ranges))
 			}
 			if err == nil {
-				err = o.Store.Commit(cctx, sp.Sync.Name, o.Batch.RunID, at, pending)
+				err = o.Store.Commit(cctx, sp.Sync.Name, o.Batch.RunID, at, g.pending)
 			}
 			cancel()
-			if err != nil {
-				commitErr = err
-				p.Abort(err)
-				pending, ranges, waiting = pending[:0], ranges[:0], 0
+			if err == nil {
+				mu.Lock()
+				res.Accepted += g.acc
+				res.Rejected += g.rej
+				res.Sent += g.acc + g.rej
+				for c, n := range g.by {
+					res.AcceptedBy[c] += n
+				}
+				progress := Progress{Done: res.Sent, Accepted: res.Accepted, Rejected: res.Rejected}
+				mu.Unlock()
+				if o.Progress != nil {
+					o.Progress(progress)
+				}
+			}
+			finished <- err
+		}
+		close(finished)
+	}()
+
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		// Outcomes wait in cur as change-log rows (pending) or, for
+		// accepted records whose delta rows are numbered and who keep no
+		// removal fields, as ranges of those numbers, committed in SQL from
+		// the delta table.
+		cur := newGroup()
+		busy := false // a commit is running
+		// send hands cur to the committer when it is idle; when it is not,
+		// cur keeps growing until it is, or (wait) until the commit ends.
+		send := func(wait bool) {
+			if cur.empty() || commitErr != nil || res.Crashed {
 				return
 			}
-			mu.Lock()
-			res.Accepted += acc
-			res.Rejected += rej
-			res.Sent += acc + rej
-			done := res.Sent
-			mu.Unlock()
-			acc, rej = 0, 0
-			pending, ranges, waiting = pending[:0], ranges[:0], 0
-			if o.Progress != nil {
-				o.Progress(Progress{Done: done, Accepted: res.Accepted, Rejected: res.Rejected})
+			if busy {
+				if !wait {
+					return
+				}
+				busy = false
+				if err := <-finished; err != nil {
+					commitErr = err
+					p.Abort(err)
+					return
+				}
 			}
+			work <- cur
+			busy, cur = true, newGroup()
 		}
 		add := func(out destination.Outcome[meta]) {
 			if out.Err != nil || res.Crashed || commitErr != nil {
@@ -185,29 +224,37 @@ func Run(ctx context.Context, pl *planner.Planner, o Options) (*Result, error) {
 				c := state.Change{Seq: int64(out.Seq), Key: it.Record.Key, Op: string(it.Record.Op), Class: string(it.Meta.class), Hash: it.Meta.hash}
 				if err := out.Errs[i]; err != nil {
 					c.Status, c.Error = state.Rejected, err.Error()
-					rej++
+					cur.rej++
+					mu.Lock()
 					if len(res.Rejections) < maxRejectionSamples {
 						res.Rejections = append(res.Rejections, Rejection{Key: c.Key, Op: c.Op, Error: c.Error})
 					}
+					mu.Unlock()
 				} else {
 					c.Status, c.Fields = state.Accepted, it.Meta.kept
-					acc++
-					mu.Lock()
-					res.AcceptedBy[it.Meta.class]++
-					mu.Unlock()
+					cur.acc++
+					cur.by[it.Meta.class]++
 					if n := it.Meta.ordinal; n > 0 && c.Fields == "" {
-						waiting++
-						if l := len(ranges) - 1; l >= 0 && ranges[l].Seq == out.Seq && ranges[l].Hi+1 == n {
-							ranges[l].Hi = n
+						cur.waiting++
+						if l := len(cur.ranges) - 1; l >= 0 && cur.ranges[l].Seq == out.Seq && cur.ranges[l].Hi+1 == n {
+							cur.ranges[l].Hi = n
 						} else {
-							ranges = append(ranges, planner.Range{Seq: out.Seq, Lo: n, Hi: n})
+							cur.ranges = append(cur.ranges, planner.Range{Seq: out.Seq, Lo: n, Hi: n})
 						}
 						continue
 					}
 				}
-				pending = append(pending, c)
+				cur.pending = append(cur.pending, c)
 			}
 		}
+		// due: the group is as large as a commit should be. full: past twice
+		// that in rows from Go or ranges, the intake waits for the running
+		// commit, which bounds the memory outcomes take and the length of a
+		// commit's SQL (ranges themselves cost nothing to keep).
+		due := func() bool {
+			return len(cur.pending) >= o.groupSize() || cur.waiting >= o.rangeGroupSize() || len(cur.ranges) >= maxRanges
+		}
+		full := func() bool { return len(cur.pending) >= 2*o.groupSize() || len(cur.ranges) >= 2*maxRanges }
 		// Group commit: outcomes are committed as soon as GroupSize of them
 		// are waiting or the oldest has waited GroupWait (RangeGroupSize,
 		// RangeGroupWait when all are ranges), so that a fast destination
@@ -217,27 +264,49 @@ func Run(ctx context.Context, pl *planner.Planner, o Options) (*Result, error) {
 		timer := time.NewTimer(time.Hour)
 		timer.Stop()
 		armed, long := false, false // long: armed for RangeGroupWait
+		late := false               // a commit was due while another ran
 		for {
 			select {
 			case out, ok := <-outs:
 				if !ok {
-					flush()
+					send(true)
+					if busy {
+						if err := <-finished; err != nil && commitErr == nil {
+							commitErr = err
+						}
+					}
+					close(work)
 					return
 				}
 				add(out)
 				switch {
-				case len(pending) >= o.groupSize() || waiting >= o.rangeGroupSize() || len(ranges) >= maxRanges:
-					flush()
-				case len(pending) > 0 && (!armed || long):
+				case full():
+					send(true)
+				case due():
+					send(false)
+					late = !cur.empty()
+				case len(cur.pending) > 0 && (!armed || long):
 					timer.Reset(o.groupWait())
 					armed, long = true, false
-				case len(ranges) > 0 && !armed:
+				case len(cur.ranges) > 0 && !armed:
 					timer.Reset(o.rangeGroupWait())
 					armed, long = true, true
 				}
 			case <-timer.C:
 				armed = false
-				flush()
+				send(false)
+				late = !cur.empty()
+			case err := <-finished:
+				busy = false
+				if err != nil {
+					commitErr = err
+					p.Abort(err)
+					continue
+				}
+				if late {
+					send(false)
+					late = false
+				}
 			}
 		}
 	}()
