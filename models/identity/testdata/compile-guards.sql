@@ -69,7 +69,7 @@ found AS (
 -- each distinct value once, with the rows it occurs in: the same e-mail or
 -- phone recurs in many rows, and the rules are regular expressions
 values_seen AS (
-    SELECT t, raw, list(edge * 1099511627776 + rn) AS row_ids, list(seen_at) AS seens
+    SELECT t, raw, list(edge * 1099511627776 + rn) AS row_ids, min(seen_at) AS first_seen_at, max(seen_at) AS last_seen_at, count(*) AS n
     FROM found
     WHERE t > 0
     GROUP BY t, raw
@@ -107,17 +107,20 @@ judged AS (
     FROM values_normalised
 )
 SELECT
-    unnest(row_ids) AS row_id,
-    CAST(NULL AS INTEGER) AS edge,  -- the row's, in the rows table
     t,
-    CAST(NULL AS VARCHAR) AS row_key,      -- once per row: on t = 0 only
-    unnest(seens) AS seen_at,
+    CAST(NULL AS BIGINT) AS row_id,    -- rows (t = 0) only
+    CAST(NULL AS INTEGER) AS edge,
+    CAST(NULL AS VARCHAR) AS row_key,
+    first_seen_at AS seen_at,               -- a row's own; a value's first
+    last_seen_at,
+    n,                                      -- occurrences of the value
+    row_ids,
     CASE WHEN problem IS NULL THEN value END AS value,
     problem,                                -- NULL when the value is stitched
     CASE WHEN problem IS NOT NULL THEN raw END AS raw  -- kept for inspection only
 FROM judged
 UNION ALL
-SELECT edge * 1099511627776 + rn, edge, 0, row_key, seen_at, NULL, NULL, NULL
+SELECT 0, edge * 1099511627776 + rn, edge, row_key, seen_at, NULL, NULL, NULL, NULL, NULL, NULL
 FROM found
 WHERE t = 0;
 
@@ -125,12 +128,12 @@ WHERE t = 0;
 CREATE OR REPLACE TABLE "sluice"."customer_identity_stats" AS
 SELECT
     t.id_type,
-    sum(CASE WHEN o.row_id IS NOT NULL AND o.problem IS NULL THEN 1 ELSE 0 END) AS ok,
-    sum(CASE WHEN o.problem = 'rejected' THEN 1 ELSE 0 END) AS rejected,
-    sum(CASE WHEN o.problem = 'junk' THEN 1 ELSE 0 END) AS junk,
-    sum(CASE WHEN o.problem = 'blocklisted' THEN 1 ELSE 0 END) AS blocklisted
+    sum(CASE WHEN o.n IS NOT NULL AND o.problem IS NULL THEN n ELSE 0 END) AS ok,
+    sum(CASE WHEN o.problem = 'rejected' THEN n ELSE 0 END) AS rejected,
+    sum(CASE WHEN o.problem = 'junk' THEN n ELSE 0 END) AS junk,
+    sum(CASE WHEN o.problem = 'blocklisted' THEN n ELSE 0 END) AS blocklisted
 FROM (SELECT 1 AS t, 'anonymous_id' AS id_type UNION ALL SELECT 2 AS t, 'email' AS id_type UNION ALL SELECT 3 AS t, 'phone' AS id_type UNION ALL SELECT 4 AS t, 'user_id' AS id_type) AS t
-LEFT JOIN (SELECT row_id, t AS o_t, problem FROM "sluice_work"."sluice"."customer_identity_occurrences" WHERE t > 0) AS o ON o.o_t = t.t
+LEFT JOIN (SELECT n, t AS o_t, problem FROM "sluice_work"."sluice"."customer_identity_occurrences" WHERE t > 0) AS o ON o.o_t = t.t
 GROUP BY t.id_type;
 
 -- The rows of the edge sources, by number (edge: position in identity.edges,
@@ -143,7 +146,7 @@ WHERE t = 0;
 -- Values that were not stitched, with their row, for inspection.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_rejects" AS
 SELECT CASE WHEN edge = 1 THEN 'crm' WHEN edge = 2 THEN 'web' WHEN edge = 3 THEN 'orders' END AS source, r_key AS row_key, CASE WHEN t = 1 THEN 'anonymous_id' WHEN t = 2 THEN 'email' WHEN t = 3 THEN 'phone' WHEN t = 4 THEN 'user_id' END AS id_type, raw, problem AS status
-FROM (SELECT row_id AS o_row, t, raw, problem FROM "sluice_work"."sluice"."customer_identity_occurrences" WHERE problem IS NOT NULL) AS o
+FROM (SELECT unnest(row_ids) AS o_row, t, raw, problem FROM "sluice_work"."sluice"."customer_identity_occurrences" WHERE problem IS NOT NULL) AS o
 JOIN (SELECT row_id AS r_row, edge, row_key AS r_key FROM "sluice"."customer_identity_rows") AS r ON r.r_row = o.o_row;
 
 -- One row per distinct identifier, numbered by first sighting (then type and
@@ -154,7 +157,7 @@ SELECT id, t, CASE WHEN t = 1 THEN 'anonymous_id' WHEN t = 2 THEN 'email' WHEN t
 FROM (
     SELECT row_number() OVER (ORDER BY first_seen_at NULLS LAST, t NULLS LAST, id_value NULLS LAST) AS id, unnumbered.*
     FROM (
-        SELECT t, value AS id_value, min(seen_at) AS first_seen_at, max(seen_at) AS last_seen_at, count(*) AS seen_count
+        SELECT t, value AS id_value, min(seen_at) AS first_seen_at, max(last_seen_at) AS last_seen_at, CAST(sum(n) AS BIGINT) AS seen_count
         FROM "sluice_work"."sluice"."customer_identity_occurrences"
         WHERE t > 0 AND problem IS NULL
         GROUP BY t, value
@@ -163,7 +166,7 @@ FROM (
 
 -- Which row carries which identifier: the hyperedges of the identity graph.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_edges" AS
-SELECT o.row_id, i.id, o.t
+SELECT unnest(o.row_ids) AS row_id, i.id, o.t
 FROM "sluice_work"."sluice"."customer_identity_occurrences" AS o
 JOIN (SELECT id, t AS i_t, id_value AS i_value FROM "sluice_work"."sluice"."customer_identity_ids") AS i ON i.i_t = o.t AND i.i_value = o.value
 WHERE o.t > 0 AND o.problem IS NULL;
