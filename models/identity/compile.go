@@ -184,7 +184,10 @@ func (k *compiler) edgesStep() (models.Step, error) {
 	d := k.d
 	occ := k.table("occurrences")
 	scope := dialect.NewScope(d, func(name string) string { return k.table("w_" + name) })
-	var found []string
+	// found: every (row, id type) with a value; rowsOf: every row itself
+	// (t = 0), which alone keeps the row's key; edgeRows: the same, read
+	// from the edge subqueries where found does not carry them.
+	var found, rowsOf, edgeRows []string
 	for i, e := range k.id.Edges {
 		src, ok := k.c.Source(e.Source)
 		if !ok {
@@ -242,7 +245,8 @@ func (k *compiler) edgesStep() (models.Step, error) {
 			found = append(found, fmt.Sprintf("SELECT %d AS edge, rn, %s AS row_key, seen_at, %d AS t, %sv%d AS raw FROM %s WHERE v%d IS NOT NULL  -- %s",
 				i+1, d.CastText("NULL"), k.typeNumber(m.Key), region, j+1, ref, j+1, m.Key))
 		}
-		found = append(found, fmt.Sprintf("SELECT %d AS edge, rn, row_key, seen_at, 0 AS t, %s%s AS raw FROM %s  -- the row itself", i+1, regionless, d.CastText("NULL"), ref))
+		rowsOf = append(rowsOf, fmt.Sprintf("SELECT %d AS edge, rn, row_key, seen_at, 0 AS t, %s%s AS raw FROM %s  -- the row itself", i+1, regionless, d.CastText("NULL"), ref))
+		edgeRows = append(edgeRows, fmt.Sprintf("SELECT 0, %d * %s + rn, %d, row_key, seen_at, NULL, NULL, NULL, NULL, NULL, NULL FROM %s", i+1, rowIDStride, i+1, ref))
 	}
 	var formats, blocks []string
 	for _, t := range k.types {
@@ -266,8 +270,6 @@ func (k *compiler) edgesStep() (models.Step, error) {
 	if len(blocks) > 0 {
 		blocked = "CASE\n            " + strings.Join(blocks, "\n            ") + "\n            ELSE " + d.Bool(false) + "\n        END"
 	}
-	foundRef := scope.Add("found", "every (row, id type) with a value, t being the id type's number, and\nevery row itself (t = 0), which alone keeps the row's key",
-		strings.Join(found, "\nUNION ALL\n"))
 	var occurrences []string
 	// What the later statements read from the occurrences: per id type and
 	// problem, how many occurrences (stats); the rows of the values that were
@@ -288,8 +290,13 @@ func (k *compiler) edgesStep() (models.Step, error) {
 		if k.regions {
 			regionSel, regionGroup = "coalesce(region, '') AS region, ", "coalesce(region, ''), "
 		}
+		// The rows come straight from the edge subqueries, so that found is
+		// read once and not materialised (DuckDB materialises a CTE that is
+		// read twice).
+		foundRef := scope.Add("found", "every (row, id type) with a value, t being the id type's number",
+			strings.Join(found, "\nUNION ALL\n"))
 		groupedRef := scope.Add("values_seen", "each distinct value once, with the rows it occurs in: the same e-mail or\nphone recurs in many rows, and the rules are regular expressions",
-			"SELECT t, "+regionSel+"raw, "+l.ListAgg("edge * "+rowIDStride+" + rn")+" AS row_ids, min(seen_at) AS first_seen_at, max(seen_at) AS last_seen_at, count(*) AS n\nFROM "+foundRef+"\nWHERE t > 0\nGROUP BY t, "+regionGroup+"raw")
+			"SELECT t, "+regionSel+"raw, "+l.ListAgg("edge * "+rowIDStride+" + rn")+" AS row_ids, min(seen_at) AS first_seen_at, max(seen_at) AS last_seen_at, count(*) AS n\nFROM "+foundRef+"\nGROUP BY t, "+regionGroup+"raw")
 		normRef := scope.Add("values_normalised", "",
 			"SELECT\n    *,\n    "+junkExpr(d, "raw")+" AS junk,\n    CASE\n        "+
 				strings.Join(formats, "\n        ")+"\n    END AS value\nFROM "+groupedRef)
@@ -310,14 +317,14 @@ func (k *compiler) edgesStep() (models.Step, error) {
     CASE WHEN problem IS NOT NULL THEN raw END AS raw  -- kept for inspection only
 FROM `+judgedRef+`
 UNION ALL
-SELECT 0, edge * `+rowIDStride+` + rn, edge, row_key, seen_at, NULL, NULL, NULL, NULL, NULL, NULL
-FROM `+foundRef+`
-WHERE t = 0`)
+`+strings.Join(edgeRows, "\nUNION ALL\n"))
 		occCount, occOK, occCols = "n", "o.n IS NOT NULL AND o.problem IS NULL", "n"
 		rejectRow = l.Unnest("row_ids")
 		seenFirst, seenLast, seenCount = "min(seen_at)", "max(last_seen_at)", d.Cast("sum(n)", "BIGINT")
 		edgeRow = l.Unnest("o.row_ids") + " AS row_id"
 	} else {
+		foundRef := scope.Add("found", "every (row, id type) with a value, t being the id type's number, and\nevery row itself (t = 0), which alone keeps the row's key",
+			strings.Join(append(found, rowsOf...), "\nUNION ALL\n"))
 		seenRef := scope.Add("values_seen", "each distinct value is normalised once: the same e-mail or phone\nrecurs in many rows, and the rules are regular expressions",
 			"SELECT DISTINCT t, "+regionCol+"raw FROM "+foundRef+" WHERE t > 0")
 		normRef := scope.Add("values_normalised", "",

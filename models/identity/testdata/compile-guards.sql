@@ -41,8 +41,7 @@ edge_3 AS (
     FROM "sluice"."src_orders" AS s
     WHERE (status <> 'test')
 ),
--- every (row, id type) with a value, t being the id type's number, and
--- every row itself (t = 0), which alone keeps the row's key
+-- every (row, id type) with a value, t being the id type's number
 found AS (
     SELECT 1 AS edge, rn, CAST(NULL AS VARCHAR) AS row_key, seen_at, 4 AS t, v1 AS raw FROM edge_1 WHERE v1 IS NOT NULL  -- user_id
     UNION ALL
@@ -50,28 +49,21 @@ found AS (
     UNION ALL
     SELECT 1 AS edge, rn, CAST(NULL AS VARCHAR) AS row_key, seen_at, 3 AS t, v3 AS raw FROM edge_1 WHERE v3 IS NOT NULL  -- phone
     UNION ALL
-    SELECT 1 AS edge, rn, row_key, seen_at, 0 AS t, CAST(NULL AS VARCHAR) AS raw FROM edge_1  -- the row itself
-    UNION ALL
     SELECT 2 AS edge, rn, CAST(NULL AS VARCHAR) AS row_key, seen_at, 1 AS t, v1 AS raw FROM edge_2 WHERE v1 IS NOT NULL  -- anonymous_id
     UNION ALL
     SELECT 2 AS edge, rn, CAST(NULL AS VARCHAR) AS row_key, seen_at, 4 AS t, v2 AS raw FROM edge_2 WHERE v2 IS NOT NULL  -- user_id
     UNION ALL
     SELECT 2 AS edge, rn, CAST(NULL AS VARCHAR) AS row_key, seen_at, 2 AS t, v3 AS raw FROM edge_2 WHERE v3 IS NOT NULL  -- email
     UNION ALL
-    SELECT 2 AS edge, rn, row_key, seen_at, 0 AS t, CAST(NULL AS VARCHAR) AS raw FROM edge_2  -- the row itself
-    UNION ALL
     SELECT 3 AS edge, rn, CAST(NULL AS VARCHAR) AS row_key, seen_at, 2 AS t, v1 AS raw FROM edge_3 WHERE v1 IS NOT NULL  -- email
     UNION ALL
     SELECT 3 AS edge, rn, CAST(NULL AS VARCHAR) AS row_key, seen_at, 3 AS t, v2 AS raw FROM edge_3 WHERE v2 IS NOT NULL  -- phone
-    UNION ALL
-    SELECT 3 AS edge, rn, row_key, seen_at, 0 AS t, CAST(NULL AS VARCHAR) AS raw FROM edge_3  -- the row itself
 ),
 -- each distinct value once, with the rows it occurs in: the same e-mail or
 -- phone recurs in many rows, and the rules are regular expressions
 values_seen AS (
     SELECT t, raw, list(edge * 1099511627776 + rn) AS row_ids, min(seen_at) AS first_seen_at, max(seen_at) AS last_seen_at, count(*) AS n
     FROM found
-    WHERE t > 0
     GROUP BY t, raw
 ),
 values_normalised AS (
@@ -120,9 +112,11 @@ SELECT
     CASE WHEN problem IS NOT NULL THEN raw END AS raw  -- kept for inspection only
 FROM judged
 UNION ALL
-SELECT 0, edge * 1099511627776 + rn, edge, row_key, seen_at, NULL, NULL, NULL, NULL, NULL, NULL
-FROM found
-WHERE t = 0;
+SELECT 0, 1 * 1099511627776 + rn, 1, row_key, seen_at, NULL, NULL, NULL, NULL, NULL, NULL FROM edge_1
+UNION ALL
+SELECT 0, 2 * 1099511627776 + rn, 2, row_key, seen_at, NULL, NULL, NULL, NULL, NULL, NULL FROM edge_2
+UNION ALL
+SELECT 0, 3 * 1099511627776 + rn, 3, row_key, seen_at, NULL, NULL, NULL, NULL, NULL, NULL FROM edge_3;
 
 -- Per id type: values stitched, rejected, junk and blocklisted (build summary).
 CREATE OR REPLACE TABLE "sluice"."customer_identity_stats" AS
