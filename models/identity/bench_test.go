@@ -24,7 +24,10 @@ import (
 // web events and orders with messy e-mails, phones and shared junk), sized
 // to about 100k, 1M and 10M distinct identifiers, and compare in the same
 // run with (a) naive min-label propagation in SQL and (b) union-find in Go
-// over the same string identifiers.
+// over the same string identifiers. Both the whole identity stage (reading
+// and normalising every source row, guards, maps) and the stitching proper
+// (numbering the normalised identifiers, edges, components: what union-find
+// does) are compared with the union-find.
 //
 //	go test ./models/identity -run '^$' -bench 'Stitch/100k' -benchtime 1x
 //	go test ./models/identity -run '^$' -bench Stitch -benchtime 1x -timeout 60m
@@ -130,6 +133,10 @@ func benchStitch(b *testing.B, identifiers int) {
 	b.ReportMetric(float64(r), "rounds")
 	b.ReportMetric(total.Seconds(), "identity-s")
 	b.ReportMetric(stepSeconds(res, StepComponents), "components-s")
+	// stitch: from normalised identifiers to the partition (numbering,
+	// edges, components), the work union-find does below.
+	stitch := stepSeconds(res, StepEdges) + stepSeconds(res, StepComponents)
+	b.ReportMetric(stitch, "stitch-s")
 	b.ReportMetric(cpu.Seconds(), "identity-cpu-s")
 	b.ReportMetric(float64(peak.rss)/(1<<20), "peak-rss-MB")
 	b.ReportMetric(float64(peak.duck)/(1<<20), "peak-duckdb-MB")
@@ -145,8 +152,11 @@ func benchStitch(b *testing.B, identifiers int) {
 	// (b) union-find in Go over the same string identifiers.
 	ufTime, ufHeap, comps := unionFindStrings(b, w)
 	b.ReportMetric(ufTime.Seconds(), "unionfind-s")
+	b.ReportMetric(total.Seconds()/ufTime.Seconds(), "stage/unionfind")
+	b.ReportMetric(stitch/ufTime.Seconds(), "stitch/unionfind")
 	b.ReportMetric(float64(ufHeap)/(1<<20), "unionfind-heap-MB")
-	b.Logf("union-find in Go: %s, %d components, heap %d MB", ufTime.Round(time.Millisecond), comps, ufHeap>>20)
+	b.Logf("union-find in Go: %s, %d components, heap %d MB; identity stage %.1f×, stitching (%s + %s) %.1f× the union-find",
+		ufTime.Round(time.Millisecond), comps, ufHeap>>20, total.Seconds()/ufTime.Seconds(), StepEdges, StepComponents, stitch/ufTime.Seconds())
 }
 
 func stepSeconds(res *builder.Result, name string) float64 {

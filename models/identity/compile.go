@@ -17,6 +17,7 @@ func init() {
 
 // Step names.
 const (
+	StepNormalise  = "identity_normalise"
 	StepEdges      = "identity_edges"
 	StepComponents = "identity_components"
 	StepGuards     = "identity_guards"
@@ -93,7 +94,7 @@ func (k *compiler) table(suffix string) string {
 	return k.c.WorkTable(k.c.Entity() + "_identity_" + suffix)
 }
 
-// Stage adds the identity steps: identity_edges, identity_components,
+// Stage adds the identity steps: identity_normalise, identity_edges, identity_components,
 // identity_guards (only with limits) and identity_map, and the identity
 // figures of the build summary. A project without an identity section has
 // none.
@@ -116,11 +117,12 @@ func Stage(c *models.Compiler, plan *models.Plan) error {
 			}
 		}
 	}
-	edges, err := k.edgesStep()
+	edges, err := k.edgesSteps()
 	if err != nil {
 		return err
 	}
-	plan.Steps = append(plan.Steps, edges, k.componentsStep())
+	plan.Steps = append(plan.Steps, edges...)
+	plan.Steps = append(plan.Steps, k.componentsStep())
 	if len(k.limited) > 0 {
 		plan.Steps = append(plan.Steps, k.guardsStep())
 	}
@@ -180,7 +182,7 @@ func (k *compiler) sourceName(col string) string {
 // numbers the distinct ones and records which rows carry which. Work tables
 // hold numbers (edge, type, row) rather than names: materialising strings
 // is what costs most.
-func (k *compiler) edgesStep() (models.Step, error) {
+func (k *compiler) edgesSteps() ([]models.Step, error) {
 	d := k.d
 	occ := k.table("occurrences")
 	scope := dialect.NewScope(d, func(name string) string { return k.table("w_" + name) })
@@ -191,7 +193,7 @@ func (k *compiler) edgesStep() (models.Step, error) {
 	for i, e := range k.id.Edges {
 		src, ok := k.c.Source(e.Source)
 		if !ok {
-			return models.Step{}, fmt.Errorf("%s: identity edge: unknown source %s", e.At.Of("source"), e.Source)
+			return nil, fmt.Errorf("%s: identity edge: unknown source %s", e.At.Of("source"), e.Source)
 		}
 		// The edge's subquery is read once per id column; its row numbers
 		// must agree between the reads, so it is evaluated once (DuckDB
@@ -393,30 +395,7 @@ WHERE t = 0`),
 			d.ReplaceTable(RejectsTable(k.c), `SELECT `+k.sourceName("edge")+` AS source, r_key AS row_key, `+k.typeName("t")+` AS id_type, raw, problem AS status
 FROM (SELECT `+rejectRow+` AS o_row, t, raw, problem FROM `+occ+` WHERE problem IS NOT NULL) AS o
 JOIN (SELECT row_id AS r_row, edge, row_key AS r_key FROM `+RowsTable(k.c)+`) AS r ON r.r_row = o.o_row`),
-		"-- One row per distinct identifier, numbered by first sighting (then type and\n"+
-			"-- value): the stitching works on these compact numbers, and the smallest\n"+
-			"-- number of a profile is its earliest-seen identifier.\n"+
-			// The type's name is added after numbering: the sort carries every
-			// column along, and a narrower row sorts faster.
-			d.ReplaceTable(ids, `SELECT id, t, `+k.typeName("t")+` AS id_type, id_value, first_seen_at, last_seen_at, seen_count
-FROM (
-`+indent(d.NumberRows(`SELECT t, value AS id_value, `+seenFirst+` AS first_seen_at, `+seenLast+` AS last_seen_at, `+seenCount+` AS seen_count
-FROM `+occ+`
-WHERE t > 0 AND problem IS NULL
-GROUP BY t, value`, "id", []dialect.SortKey{{Expr: "first_seen_at"}, {Expr: "t"}, {Expr: "id_value"}}), "    ")+`
-) AS numbered`), // t sorts like id_type
-		"-- Which row carries which identifier: the hyperedges of the identity graph.\n"+
-			d.ReplaceTable(EdgesTable(k.c), `SELECT `+edgeRow+`, i.id, o.t
-FROM `+occ+` AS o
-JOIN (SELECT id, t AS i_t, id_value AS i_value FROM `+ids+`) AS i ON i.i_t = o.t AND i.i_value = o.value
-WHERE o.t > 0 AND o.problem IS NULL`),
-		d.DropTable(occ),
 	)
-	if _, ok := d.(dialect.WorkSpace); ok {
-		// Earlier releases published the numbered identifiers in the
-		// project schema; the identity map's id_no replaced them.
-		sqls = append(sqls, d.DropTable(k.c.Table(k.c.Entity()+"_identity_ids")))
-	}
 	var checks []models.Check
 	for _, t := range k.types {
 		if t.Normalize != "email" && t.Normalize != "phone_e164" {
@@ -429,14 +408,49 @@ WHERE o.t > 0 AND o.problem IS NULL`),
 			Origin:  t.At.Of("normalize"),
 		})
 	}
-	return models.Step{
-		Name:        StepEdges,
+	normalise := models.Step{
+		Name:        StepNormalise,
 		Kind:        models.KindIdentity,
-		Description: "Identity: normalise the identifiers of every edge source and record which rows link them.",
+		Description: "Identity: read the identifiers of every edge source and normalise them.",
 		Origin:      k.id.At.Of("edges"),
 		SQL:         sqls,
 		Checks:      checks,
-	}, nil
+	}
+	// Numbering and edges are a step of their own: from here on the work
+	// is on normalised identifiers, what the stitching benchmark compares
+	// with union-find.
+	sqls = []string{
+		"-- One row per distinct identifier, numbered by first sighting (then type and\n" +
+			"-- value): the stitching works on these compact numbers, and the smallest\n" +
+			"-- number of a profile is its earliest-seen identifier.\n" +
+			// The type's name is added after numbering: the sort carries every
+			// column along, and a narrower row sorts faster.
+			d.ReplaceTable(ids, `SELECT id, t, `+k.typeName("t")+` AS id_type, id_value, first_seen_at, last_seen_at, seen_count
+FROM (
+`+indent(d.NumberRows(`SELECT t, value AS id_value, `+seenFirst+` AS first_seen_at, `+seenLast+` AS last_seen_at, `+seenCount+` AS seen_count
+FROM `+occ+`
+WHERE t > 0 AND problem IS NULL
+GROUP BY t, value`, "id", []dialect.SortKey{{Expr: "first_seen_at"}, {Expr: "t"}, {Expr: "id_value"}}), "    ")+`
+) AS numbered`), // t sorts like id_type
+		"-- Which row carries which identifier: the hyperedges of the identity graph.\n" +
+			d.ReplaceTable(EdgesTable(k.c), `SELECT `+edgeRow+`, i.id, o.t
+FROM `+occ+` AS o
+JOIN (SELECT id, t AS i_t, id_value AS i_value FROM `+ids+`) AS i ON i.i_t = o.t AND i.i_value = o.value
+WHERE o.t > 0 AND o.problem IS NULL`),
+		d.DropTable(occ),
+	}
+	if _, ok := d.(dialect.WorkSpace); ok {
+		// Earlier releases published the numbered identifiers in the
+		// project schema; the identity map's id_no replaced them.
+		sqls = append(sqls, d.DropTable(k.c.Table(k.c.Entity()+"_identity_ids")))
+	}
+	return []models.Step{normalise, {
+		Name:        StepEdges,
+		Kind:        models.KindIdentity,
+		Description: "Identity: number the identifiers and record which rows link them.",
+		Origin:      k.id.At.Of("edges"),
+		SQL:         sqls,
+	}}, nil
 }
 
 // componentsStep finds the connected components of the identity graph.

@@ -25,16 +25,17 @@
 //
 // # Steps
 //
-// identity_edges reads every edge source once and normalises each
+// identity_normalise reads every edge source once and normalises each
 // identifier value (see NormalizeExpr): junk values (blank, 'null',
 // 'undefined', 'none', 'n/a', 'nil', 'nan', only zeros and separators) and
 // blocklisted ones are skipped and counted, values the type's rule cannot
 // read (an e-mail without @, a phone number of the wrong length) are
-// rejected and counted; nothing crashes the build. Distinct identifiers are
-// numbered by first sighting (first_seen_at, then id_type, then id_value):
-// the graph work uses these compact BIGINT numbers, never strings. A row
-// carrying several identifiers links them: it enters the graph as a star
-// around its smallest number (same connectivity, linear size).
+// rejected and counted; nothing crashes the build. identity_edges numbers
+// the distinct identifiers by first sighting (first_seen_at, then id_type,
+// then id_value): the graph work uses these compact BIGINT numbers, never
+// strings. A row carrying several identifiers links them: it enters the
+// graph as a star around its smallest number (same connectivity, linear
+// size).
 //
 // identity_components finds the connected components. A first, cheap
 // contraction pass points every identifier to the smallest one it is linked

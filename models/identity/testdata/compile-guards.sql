@@ -1,5 +1,5 @@
--- identity_edges (identity, duckdb)
--- Identity: normalise the identifiers of every edge source and record which rows link them.
+-- identity_normalise (identity, duckdb)
+-- Identity: read the identifiers of every edge source and normalise them.
 -- declared at identity.yml:13:5
 
 -- Every identifier value found in the rows of the edge sources, normalised
@@ -143,6 +143,18 @@ SELECT CASE WHEN edge = 1 THEN 'crm' WHEN edge = 2 THEN 'web' WHEN edge = 3 THEN
 FROM (SELECT unnest(row_ids) AS o_row, t, raw, problem FROM "sluice_work"."sluice"."customer_identity_occurrences" WHERE problem IS NOT NULL) AS o
 JOIN (SELECT row_id AS r_row, edge, row_key AS r_key FROM "sluice"."customer_identity_rows") AS r ON r.r_row = o.o_row;
 
+-- Check: normalisation of email (email) (values rejected as unreadable (see sluice.customer_identity_rejects))
+
+SELECT coalesce(sum(rejected), 0) FROM "sluice"."customer_identity_stats" WHERE id_type = 'email';
+
+-- Check: normalisation of phone (phone_e164) (values rejected as unreadable (see sluice.customer_identity_rejects))
+
+SELECT coalesce(sum(rejected), 0) FROM "sluice"."customer_identity_stats" WHERE id_type = 'phone';
+
+-- identity_edges (identity, duckdb)
+-- Identity: number the identifiers and record which rows link them.
+-- declared at identity.yml:13:5
+
 -- One row per distinct identifier, numbered by first sighting (then type and
 -- value): the stitching works on these compact numbers, and the smallest
 -- number of a profile is its earliest-seen identifier.
@@ -168,14 +180,6 @@ WHERE o.t > 0 AND o.problem IS NULL;
 DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_occurrences";
 
 DROP TABLE IF EXISTS "sluice"."customer_identity_ids";
-
--- Check: normalisation of email (email) (values rejected as unreadable (see sluice.customer_identity_rejects))
-
-SELECT coalesce(sum(rejected), 0) FROM "sluice"."customer_identity_stats" WHERE id_type = 'email';
-
--- Check: normalisation of phone (phone_e164) (values rejected as unreadable (see sluice.customer_identity_rejects))
-
-SELECT coalesce(sum(rejected), 0) FROM "sluice"."customer_identity_stats" WHERE id_type = 'phone';
 
 -- identity_components (identity, duckdb)
 -- Identity: connected components of the identity graph, in O(log n) rounds on any
