@@ -156,34 +156,40 @@ func (c *Compiler) sources(plan *Plan) {
 			Kind:        KindSource,
 			Description: "Source " + s.Name + ": " + firstNonEmpty(s.Description, "read through a view so tables and queries look alike."),
 			Origin:      s.At.Of("name"),
-			SQL:         []string{c.D.ReplaceView(view, body)},
+			SQL:         []string{c.D.ReplaceView(view, body), c.duplicateKeys(s, view)},
 			Checks:      []Check{c.keyCheck(s, view)},
 		})
 	}
 }
 
+// duplicateKeys writes the source's DuplicateKeysTable: the primary keys
+// (not NULL) that several rows share.
+func (c *Compiler) duplicateKeys(s config.Source, view string) string {
+	cols := make([]string, len(s.PrimaryKey))
+	notNulls := make([]string, len(s.PrimaryKey))
+	for i, k := range s.PrimaryKey {
+		cols[i] = "s." + c.D.Ident(k)
+		notNulls[i] = cols[i] + " IS NOT NULL"
+	}
+	return "-- The primary keys several rows share (see the key check below).\n" +
+		c.D.ReplaceTable(c.DuplicateKeysTable(s.Name), fmt.Sprintf(`SELECT %s AS row_key, count(*) AS row_count
+FROM %s AS s
+WHERE %s
+GROUP BY %s
+HAVING count(*) > 1`, RowKey(c, s, "s"), view, strings.Join(notNulls, " AND "), strings.Join(cols, ", ")))
+}
+
 // keyCheck counts rows whose primary key is NULL or shared with another row.
 // Such rows cannot be told apart, so later stages never send them.
 func (c *Compiler) keyCheck(s config.Source, view string) Check {
-	cols := make([]string, len(s.PrimaryKey))
 	nulls := make([]string, len(s.PrimaryKey))
-	notNulls := make([]string, len(s.PrimaryKey))
 	for i, k := range s.PrimaryKey {
-		cols[i] = c.D.Ident(k)
-		nulls[i] = cols[i] + " IS NULL"
-		notNulls[i] = cols[i] + " IS NOT NULL"
+		nulls[i] = c.D.Ident(k) + " IS NULL"
 	}
-	keys := strings.Join(cols, ", ")
 	q := fmt.Sprintf(`SELECT
     (SELECT count(*) FROM %[1]s) AS row_count,
     (SELECT count(*) FROM %[1]s WHERE %[2]s) AS null_keys,
-    (SELECT count(*) FROM (
-        SELECT %[3]s
-        FROM %[1]s
-        WHERE %[4]s
-        GROUP BY %[3]s
-        HAVING count(*) > 1
-    ) AS dup) AS duplicate_keys`, view, strings.Join(nulls, " OR "), keys, strings.Join(notNulls, " AND "))
+    (SELECT count(*) FROM %[3]s) AS duplicate_keys`, view, strings.Join(nulls, " OR "), c.DuplicateKeysTable(s.Name))
 	return Check{
 		Name:    "primary key of source " + s.Name,
 		SQL:     q,

@@ -22,6 +22,14 @@ func (c *Compiler) IdentityMapTable() string { return c.Table(c.Entity() + "_ide
 // identifier, which is how traits read sources.
 func (c *Compiler) RowMapTable() string { return c.Table(c.Entity() + "_row_map") }
 
+// DuplicateKeysTable holds the primary keys of a source that several of its
+// rows share (row_key as RowKey gives it, and row_count): the source's key
+// check counts them, users see which they are, and the row map folds only
+// these rows instead of grouping every row by its key.
+func (c *Compiler) DuplicateKeysTable(source string) string {
+	return c.Table("src_" + source + "_duplicate_keys")
+}
+
 // ProfilesTable is E_profiles: one row per profile with its traits.
 func (c *Compiler) ProfilesTable() string { return c.Table(c.Entity() + "_profiles") }
 

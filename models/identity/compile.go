@@ -679,9 +679,11 @@ JOIN (SELECT grp AS p_grp, profile_id AS p_profile FROM %[3]s) AS p ON p.p_grp =
 }
 
 // rowMapQuery gives each row the profile of its deciding identifier (see
-// choiceKey), from the rows table: one join, no grouping. A source read by
-// several edges has each row under several row numbers; those are grouped
-// by (source, row_key). It returns the statements building the row map.
+// choiceKey), from the rows table: one join, no grouping, except for rows
+// whose primary key other rows share (the source step lists those keys). A
+// source read by several edges has each row under several row numbers;
+// those are grouped by (source, row_key). It returns the statements
+// building the row map.
 func (k *compiler) rowMapQuery(groups, profiles string) []string {
 	d := k.d
 	hubs := k.table("row_hubs")
@@ -702,30 +704,53 @@ func (k *compiler) rowMapQuery(groups, profiles string) []string {
 	if len(k.limited) > 0 {
 		decide = func(choice string) string { return k.d.Mod(choice, rankStride) }
 	}
-	from := RowsTable(k.c) + " AS r\nJOIN (SELECT row_id AS h_row, choice FROM " + hubs + ") AS h ON h.h_row = r.row_id\nWHERE r.row_key IS NOT NULL"
-	var parts []string
+	hubJoin := func(rows string) string {
+		return "FROM " + rows + " AS r\nJOIN (SELECT row_id AS h_row, choice FROM " + hubs + ") AS h ON h.h_row = r.row_id"
+	}
+	groupOf := func(rel string) string {
+		return "JOIN (SELECT id AS g_id, grp AS g_grp FROM " + groups + ") AS g ON g.g_id = " + rel + ".decider"
+	}
+	s := dialect.NewScope(d, func(name string) string { return k.table("w_" + name) })
+	var parts []string // each gives (f_edge, f_key, f_grp, f_seen), one row per key
 	if len(single) > 0 {
-		filter := ""
-		if len(shared) > 0 {
-			filter = " AND r.edge IN (" + strings.Join(single, ", ") + ")"
+		// Rows sharing a primary key (reported by the source's key check,
+		// listed in its duplicate-keys table) are folded into one entry, so
+		// that a trait joining on row_key counts each source row once; the
+		// smallest group wins, deterministically. Only those rows are
+		// grouped: the others are one entry each as they are.
+		var dups []string
+		for i, e := range k.id.Edges {
+			if perSource[e.Source] == 1 {
+				dups = append(dups, fmt.Sprintf("SELECT %d AS d_edge, row_key AS d_key, 1 AS d_dup FROM %s", i+1, k.c.DuplicateKeysTable(e.Source)))
+			}
 		}
-		parts = append(parts, fmt.Sprintf("SELECT r.edge AS p_edge, r.row_key AS p_key, r.seen_at AS p_seen, %s AS decider\nFROM %s%s", decide("h.choice"), from, filter))
+		dupRel := "(" + strings.Join(dups, " UNION ALL ") + ")"
+		in := "r.row_key IS NOT NULL AND r.edge IN (" + strings.Join(single, ", ") + ")"
+		// One join per SELECT: some warehouses run no more.
+		unique := s.Add("unique_rows", "", fmt.Sprintf(`SELECT r.row_id AS row_id, r.edge AS edge, r.row_key AS row_key, r.seen_at AS seen_at
+FROM %s AS r
+LEFT JOIN %s AS d ON d.d_edge = r.edge AND d.d_key = r.row_key
+WHERE %s AND coalesce(d.d_dup, 0) = 0`, RowsTable(k.c), dupRel, in))
+		dupRows := s.Add("duplicated_rows", "", fmt.Sprintf(`SELECT r.row_id AS row_id, r.edge AS edge, r.row_key AS row_key, r.seen_at AS seen_at
+FROM %s AS r
+JOIN %s AS d ON d.d_edge = r.edge AND d.d_key = r.row_key
+WHERE %s`, RowsTable(k.c), dupRel, in))
+		uniqueHubs := s.Add("unique_hubs", "", fmt.Sprintf("SELECT r.edge AS p_edge, r.row_key AS p_key, r.seen_at AS p_seen, %s AS decider\n%s", decide("h.choice"), hubJoin(unique)))
+		dupHubs := s.Add("duplicated_hubs", "", fmt.Sprintf("SELECT r.edge AS p_edge, r.row_key AS p_key, r.seen_at AS p_seen, %s AS decider\n%s", decide("h.choice"), hubJoin(dupRows)))
+		parts = append(parts,
+			fmt.Sprintf("SELECT r.p_edge AS f_edge, r.p_key AS f_key, g.g_grp AS f_grp, r.p_seen AS f_seen\nFROM %s AS r\n%s", uniqueHubs, groupOf("r")),
+			fmt.Sprintf("SELECT r.p_edge AS f_edge, r.p_key AS f_key, min(g.g_grp) AS f_grp, max(r.p_seen) AS f_seen\nFROM %s AS r\n%s\nGROUP BY r.p_edge, r.p_key", dupHubs, groupOf("r")))
 	}
 	if len(shared) > 0 {
-		parts = append(parts, fmt.Sprintf(`SELECT min(r.edge) AS p_edge, r.row_key AS p_key, max(r.seen_at) AS p_seen, %s AS decider
-FROM %s AND r.edge IN (%s)
-GROUP BY %s, r.row_key  -- these sources are read by several edges`, decide("min(h.choice)"), from, strings.Join(shared, ", "), k.sourceName("r.edge")))
+		// A source read by several edges has each row under several row
+		// numbers: its rows are grouped by key (which folds shared keys too).
+		several := s.Add("several_edges", "", fmt.Sprintf(`SELECT min(r.edge) AS p_edge, r.row_key AS p_key, max(r.seen_at) AS p_seen, %s AS decider
+%s
+WHERE r.row_key IS NOT NULL AND r.edge IN (%s)
+GROUP BY %s, r.row_key`, decide("min(h.choice)"), hubJoin(RowsTable(k.c)), strings.Join(shared, ", "), k.sourceName("r.edge")))
+		parts = append(parts, fmt.Sprintf("SELECT r.p_edge AS f_edge, r.p_key AS f_key, g.g_grp AS f_grp, r.p_seen AS f_seen\nFROM %s AS r\n%s", several, groupOf("r")))
 	}
-	// Rows sharing a primary key (reported by the source's key check) are
-	// folded into one entry, so that a trait joining on row_key counts each
-	// source row once; the smallest group wins, deterministically. Folding
-	// on numbers before naming sources and profiles keeps it cheap.
-	s := dialect.NewScope(d, func(name string) string { return k.table("w_" + name) })
-	perRow := s.Add("per_row", "", strings.Join(parts, "\nUNION ALL\n"))
-	folded := s.Add("folded", "", fmt.Sprintf(`SELECT r.p_edge AS f_edge, r.p_key AS f_key, min(g.g_grp) AS f_grp, max(r.p_seen) AS f_seen
-FROM %[1]s AS r
-JOIN (SELECT id AS g_id, grp AS g_grp FROM %[2]s) AS g ON g.g_id = r.decider
-GROUP BY r.p_edge, r.p_key`, perRow, groups))
+	folded := s.Add("folded", "", strings.Join(parts, "\nUNION ALL\n"))
 	return s.ReplaceTable(RowMapTable(k.c), fmt.Sprintf(`SELECT %[1]s AS source, r.f_key AS row_key, p.p_profile AS profile_id, r.f_seen AS seen_at, r.f_grp AS profile_no
 FROM %[2]s AS r
 JOIN (SELECT grp AS p_grp, profile_id AS p_profile FROM %[3]s) AS p ON p.p_grp = r.f_grp`, k.sourceName("r.f_edge"), folded, profiles))

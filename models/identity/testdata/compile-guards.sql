@@ -677,15 +677,35 @@ JOIN (SELECT grp AS p_grp, profile_id AS p_profile FROM "sluice_work"."sluice"."
 -- seen among equals.
 CREATE OR REPLACE TABLE "sluice"."customer_row_map" AS
 WITH
-per_row AS (
-    SELECT r.edge AS p_edge, r.row_key AS p_key, r.seen_at AS p_seen, h.choice % 281474976710656 AS decider
+unique_rows AS (
+    SELECT r.row_id AS row_id, r.edge AS edge, r.row_key AS row_key, r.seen_at AS seen_at
     FROM "sluice"."customer_identity_rows" AS r
+    LEFT JOIN (SELECT 1 AS d_edge, row_key AS d_key, 1 AS d_dup FROM "sluice"."src_crm_duplicate_keys" UNION ALL SELECT 2 AS d_edge, row_key AS d_key, 1 AS d_dup FROM "sluice"."src_web_duplicate_keys" UNION ALL SELECT 3 AS d_edge, row_key AS d_key, 1 AS d_dup FROM "sluice"."src_orders_duplicate_keys") AS d ON d.d_edge = r.edge AND d.d_key = r.row_key
+    WHERE r.row_key IS NOT NULL AND r.edge IN (1, 2, 3) AND coalesce(d.d_dup, 0) = 0
+),
+duplicated_rows AS (
+    SELECT r.row_id AS row_id, r.edge AS edge, r.row_key AS row_key, r.seen_at AS seen_at
+    FROM "sluice"."customer_identity_rows" AS r
+    JOIN (SELECT 1 AS d_edge, row_key AS d_key, 1 AS d_dup FROM "sluice"."src_crm_duplicate_keys" UNION ALL SELECT 2 AS d_edge, row_key AS d_key, 1 AS d_dup FROM "sluice"."src_web_duplicate_keys" UNION ALL SELECT 3 AS d_edge, row_key AS d_key, 1 AS d_dup FROM "sluice"."src_orders_duplicate_keys") AS d ON d.d_edge = r.edge AND d.d_key = r.row_key
+    WHERE r.row_key IS NOT NULL AND r.edge IN (1, 2, 3)
+),
+unique_hubs AS (
+    SELECT r.edge AS p_edge, r.row_key AS p_key, r.seen_at AS p_seen, h.choice % 281474976710656 AS decider
+    FROM unique_rows AS r
     JOIN (SELECT row_id AS h_row, choice FROM "sluice_work"."sluice"."customer_identity_row_hubs") AS h ON h.h_row = r.row_id
-    WHERE r.row_key IS NOT NULL
+),
+duplicated_hubs AS (
+    SELECT r.edge AS p_edge, r.row_key AS p_key, r.seen_at AS p_seen, h.choice % 281474976710656 AS decider
+    FROM duplicated_rows AS r
+    JOIN (SELECT row_id AS h_row, choice FROM "sluice_work"."sluice"."customer_identity_row_hubs") AS h ON h.h_row = r.row_id
 ),
 folded AS (
+    SELECT r.p_edge AS f_edge, r.p_key AS f_key, g.g_grp AS f_grp, r.p_seen AS f_seen
+    FROM unique_hubs AS r
+    JOIN (SELECT id AS g_id, grp AS g_grp FROM "sluice_work"."sluice"."customer_identity_groups") AS g ON g.g_id = r.decider
+    UNION ALL
     SELECT r.p_edge AS f_edge, r.p_key AS f_key, min(g.g_grp) AS f_grp, max(r.p_seen) AS f_seen
-    FROM per_row AS r
+    FROM duplicated_hubs AS r
     JOIN (SELECT id AS g_id, grp AS g_grp FROM "sluice_work"."sluice"."customer_identity_groups") AS g ON g.g_id = r.decider
     GROUP BY r.p_edge, r.p_key
 )
