@@ -25,23 +25,14 @@ func TestRowMapWithSharedKeysAsDuckDB(t *testing.T) {
 	schema := fmt.Sprintf("sluice_rm_%d", time.Now().UnixNano()%1_000_000_000)
 	raw := schema + "_raw"
 	dir := t.TempDir()
+	// The project of models/identity's row map test, on a schema of its own.
+	project, err := os.ReadFile("../../models/identity/testdata/rowmap-project.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	files := map[string]string{
-		"sluice.yml": "version: 1\nname: rowmap\nwarehouse:\n  type: duckdb\nschema: " + schema + "\n",
-		"project.yml": strings.ReplaceAll(`
-sources:
-  - { name: crm, table: RAW.crm, primary_key: contact_id, timestamp: updated_at }
-  - { name: web, table: RAW.web, primary_key: event_id, timestamp: occurred_at }
-  - { name: orders, table: RAW.orders, primary_key: [shop, order_no], timestamp: ordered_at }
-identity:
-  id_types:
-    email: { normalize: email }
-    anonymous_id: {}
-  edges:
-    - { source: crm, ids: { email: email } }
-    - { source: web, ids: { anonymous_id: anonymous_id, email: email } }
-    - { source: orders, ids: { email: email } }
-    - { source: orders, ids: { anonymous_id: device } }
-`, "RAW", raw),
+		"sluice.yml":  "version: 1\nname: rowmap\nwarehouse:\n  type: duckdb\nschema: " + schema + "\n",
+		"project.yml": strings.ReplaceAll(string(project), "raw.", raw+"."),
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {

@@ -3,28 +3,12 @@ package identity
 import (
 	"context"
 	"database/sql"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/sluicehq/sluice/connectors/warehouse"
 )
-
-// rowMapProject has sources whose primary keys some rows share: web (one
-// edge) and orders (two edges, so each row appears under two row numbers).
-const rowMapProject = `
-sources:
-  - { name: crm, table: raw.crm, primary_key: contact_id, timestamp: updated_at }
-  - { name: web, table: raw.web, primary_key: event_id, timestamp: occurred_at }
-  - { name: orders, table: raw.orders, primary_key: [shop, order_no], timestamp: ordered_at }
-identity:
-  id_types:
-    email: { normalize: email }
-    anonymous_id: {}
-  edges:
-    - { source: crm, ids: { email: email } }
-    - { source: web, ids: { anonymous_id: anonymous_id, email: email } }
-    - { source: orders, ids: { email: email } }
-    - { source: orders, ids: { anonymous_id: device } }
-`
 
 var rowMapData = []string{
 	"CREATE SCHEMA IF NOT EXISTS raw",
@@ -56,7 +40,11 @@ var rowMapData = []string{
 func TestRowMapFoldsSharedPrimaryKeys(t *testing.T) {
 	w := openDuckDB(t)
 	exec(t, w, rowMapData...)
-	p := loadProject(t, map[string]string{"identity.yml": rowMapProject})
+	project, err := os.ReadFile(filepath.Join("testdata", "rowmap-project.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := loadProject(t, map[string]string{"identity.yml": string(project)})
 	res := build(t, w, p)
 
 	q := `SELECT r.source, replace(r.row_key, chr(31), '/'), e.id_value, CAST(r.seen_at AS VARCHAR)

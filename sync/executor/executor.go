@@ -3,9 +3,9 @@
 // destination pipeline (batching, bounded concurrency; pacing and retries
 // live in the destination's HTTP client), and commits every batch's
 // outcomes to the state store as soon as they are known, one group commit
-// at a time while sending goes on. Accepted records
-// are committed by ranges of their delta rows' numbers where the delta has
-// them, so that only rejections travel from Go to the change log.
+// at a time while sending goes on. Accepted records are committed by ranges
+// of their delta rows' numbers where the delta has them, so that only
+// rejections travel from Go to the change log.
 package executor
 
 import (
