@@ -24,10 +24,11 @@ import (
 // web events and orders with messy e-mails, phones and shared junk), sized
 // to about 100k, 1M and 10M distinct identifiers, and compare in the same
 // run with (a) naive min-label propagation in SQL and (b) union-find in Go
-// over the same string identifiers. Both the whole identity stage (reading
-// and normalising every source row, guards, maps) and the stitching proper
-// (numbering the normalised identifiers, edges, components: what union-find
-// does) are compared with the union-find.
+// over the same string identifiers. Three spans are compared with the
+// union-find: the stitching proper (numbering the normalised identifiers,
+// edges, components: what union-find does), the stitching on to the identity
+// map (guards and stable ids too), and the whole identity stage (reading and
+// normalising every source row, and the row map as well).
 //
 //	go test ./models/identity -run '^$' -bench 'Stitch/100k' -benchtime 1x
 //	go test ./models/identity -run '^$' -bench Stitch -benchtime 1x -timeout 60m
@@ -137,6 +138,11 @@ func benchStitch(b *testing.B, identifiers int) {
 	// edges, components), the work union-find does below.
 	stitch := stepSeconds(res, StepEdges) + stepSeconds(res, StepComponents)
 	b.ReportMetric(stitch, "stitch-s")
+	// toMap: on to the identity map, E_identity_map (guards and stable ids
+	// included); what the stage adds beyond it is reading and normalising
+	// the source rows, and the row map.
+	toMap := stitch + stepSeconds(res, StepGuards) + stepSeconds(res, StepMap)
+	b.ReportMetric(toMap, "to-identity-map-s")
 	b.ReportMetric(cpu.Seconds(), "identity-cpu-s")
 	b.ReportMetric(float64(peak.rss)/(1<<20), "peak-rss-MB")
 	b.ReportMetric(float64(peak.duck)/(1<<20), "peak-duckdb-MB")
@@ -154,9 +160,11 @@ func benchStitch(b *testing.B, identifiers int) {
 	b.ReportMetric(ufTime.Seconds(), "unionfind-s")
 	b.ReportMetric(total.Seconds()/ufTime.Seconds(), "stage/unionfind")
 	b.ReportMetric(stitch/ufTime.Seconds(), "stitch/unionfind")
+	b.ReportMetric(toMap/ufTime.Seconds(), "to-identity-map/unionfind")
 	b.ReportMetric(float64(ufHeap)/(1<<20), "unionfind-heap-MB")
-	b.Logf("union-find in Go: %s, %d components, heap %d MB; identity stage %.1f×, stitching (%s + %s) %.1f× the union-find",
-		ufTime.Round(time.Millisecond), comps, ufHeap>>20, total.Seconds()/ufTime.Seconds(), StepEdges, StepComponents, stitch/ufTime.Seconds())
+	b.Logf("union-find in Go: %s, %d components, heap %d MB; identity stage %.1f×, stitching (%s + %s) %.1f×, to the identity map (+ %s, %s) %.1f× the union-find",
+		ufTime.Round(time.Millisecond), comps, ufHeap>>20, total.Seconds()/ufTime.Seconds(), StepEdges, StepComponents, stitch/ufTime.Seconds(),
+		StepGuards, StepMap, toMap/ufTime.Seconds())
 }
 
 func stepSeconds(res *builder.Result, name string) float64 {

@@ -22,6 +22,7 @@ const (
 	StepComponents = "identity_components"
 	StepGuards     = "identity_guards"
 	StepMap        = "identity_map"
+	StepRowMap     = "identity_row_map"
 )
 
 // rowIDStride separates the row numbers of different edges in row_id:
@@ -126,7 +127,7 @@ func Stage(c *models.Compiler, plan *models.Plan) error {
 	if len(k.limited) > 0 {
 		plan.Steps = append(plan.Steps, k.guardsStep())
 	}
-	plan.Steps = append(plan.Steps, k.mapStep())
+	plan.Steps = append(plan.Steps, k.mapStep(), k.rowMapStep())
 	plan.Report = append(plan.Report, k.metrics()...)
 	return nil
 }
@@ -619,7 +620,7 @@ FROM %[4]s`, region, touch, attached, anchors))
 }
 
 // mapStep gives every identifier its profile, derives stable profile ids
-// and builds the identity map and the row map.
+// and builds the identity map.
 func (k *compiler) mapStep() models.Step {
 	d := k.d
 	cc := k.ccTables("cc_")
@@ -657,22 +658,38 @@ FROM (
 ) AS x
 JOIN (SELECT grp AS p_grp, profile_id AS p_profile FROM %[3]s) AS p ON p.p_grp = x.igrp`, ids, groups, profiles)),
 	}
-	rowMap := k.rowMapQuery(groups, profiles)
-	rowMap[0] = "-- The row map: the profile of every edge-source row with an identifier. When\n" +
-		"-- a limit split a row's identifiers, the row goes with its identifier of the\n" +
-		"-- type with the strictest limit (types without a limit last), the earliest\n" +
-		"-- seen among equals.\n" + rowMap[0]
-	sqls = append(sqls, rowMap...)
-	for _, tb := range append(cc.all(), groups, profiles, k.table("row_hubs"), k.table("ids")) {
-		sqls = append(sqls, d.DropTable(tb))
-	}
-	if len(k.limited) > 0 {
-		sqls = append(sqls, d.DropTable(assign))
-	}
 	return models.Step{
 		Name:        StepMap,
 		Kind:        models.KindIdentity,
-		Description: "Identity: stable profile ids, the identity map and the row map.",
+		Description: "Identity: stable profile ids and the identity map.",
+		Origin:      k.id.At.Of("entity"),
+		SQL:         sqls,
+	}
+}
+
+// rowMapStep gives every edge-source row its profile, then drops the work
+// tables of the identity stage. It is a step of its own so that the build
+// times the identity map (the stitching's result) and the row map (what
+// traits join through) apart.
+func (k *compiler) rowMapStep() models.Step {
+	d := k.d
+	groups := k.table("groups")
+	profiles := k.table("profiles")
+	sqls := k.rowMapQuery(groups, profiles)
+	sqls[0] = "-- The row map: the profile of every edge-source row with an identifier. When\n" +
+		"-- a limit split a row's identifiers, the row goes with its identifier of the\n" +
+		"-- type with the strictest limit (types without a limit last), the earliest\n" +
+		"-- seen among equals.\n" + sqls[0]
+	for _, tb := range append(k.ccTables("cc_").all(), groups, profiles, k.table("row_hubs"), k.table("ids")) {
+		sqls = append(sqls, d.DropTable(tb))
+	}
+	if len(k.limited) > 0 {
+		sqls = append(sqls, d.DropTable(k.table("guard_assignment")))
+	}
+	return models.Step{
+		Name:        StepRowMap,
+		Kind:        models.KindIdentity,
+		Description: "Identity: the row map, the profile of every edge-source row.",
 		Origin:      k.id.At.Of("entity"),
 		SQL:         sqls,
 	}

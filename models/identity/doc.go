@@ -86,7 +86,8 @@
 // components. The build summary reports, per limited type, the merges
 // blocked: the values beyond the first in each component over the limit.
 //
-// identity_map names the profiles and builds the maps.
+// identity_map names the profiles and builds the identity map;
+// identity_row_map gives every edge-source row its profile.
 //
 // # Stable profile ids
 //

@@ -637,7 +637,7 @@ DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_guard_attached";
 DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_guard_rest";
 
 -- identity_map (identity, duckdb)
--- Identity: stable profile ids, the identity map and the row map.
+-- Identity: stable profile ids and the identity map.
 -- declared at identity.yml:7:3
 
 -- The group (future profile) of every identifier.
@@ -670,6 +670,10 @@ FROM (
     JOIN (SELECT id AS g_id, grp AS g_grp FROM "sluice_work"."sluice"."customer_identity_groups") AS g ON g.g_id = i.id
 ) AS x
 JOIN (SELECT grp AS p_grp, profile_id AS p_profile FROM "sluice_work"."sluice"."customer_identity_profiles") AS p ON p.p_grp = x.igrp;
+
+-- identity_row_map (identity, duckdb)
+-- Identity: the row map, the profile of every edge-source row.
+-- declared at identity.yml:7:3
 
 -- The row map: the profile of every edge-source row with an identifier. When
 -- a limit split a row's identifiers, the row goes with its identifier of the
