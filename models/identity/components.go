@@ -58,15 +58,7 @@ JOIN (SELECT v AS u_v, p AS u_p FROM `+smallest+`) AS u ON u.u_v = s.p`)
 UNION ALL
 SELECT y AS a, x AS b FROM `+oneWay)
 	stmts[0] = "-- The graph to split into components, with every link in both directions\n-- (deduplicated one way first, which is half the work).\n" + stmts[0]
-	stmts = append(stmts,
-		`-- Every linked identifier starts as a supernode of its own.
-`+d.ReplaceTable(t.live, `SELECT DISTINCT a AS id, a AS label
-FROM `+t.links),
-		`-- Identifiers of finished components land here with their final label.
-`+d.ReplaceTable(t.done, `SELECT id, label
-FROM `+t.live+`
-WHERE 1 = 0`),
-		d.ReplaceTable(t.round, `SELECT 0 AS n`))
+	stmts = append(stmts, d.ReplaceTable(t.round, `SELECT 0 AS n`))
 	first := ptr.ReplaceTable(t.ptr, `SELECT j.v AS v, k.k_p AS p
 FROM `+jump+` AS j
 JOIN (SELECT v AS k_v, p AS k_p FROM `+jump+`) AS k ON k.k_v = j.p`)
@@ -75,15 +67,38 @@ JOIN (SELECT v AS k_v, p AS k_p FROM `+jump+`) AS k ON k.k_v = j.p`)
 -- are followed twice more. Source rows are stars around their smallest
 -- identifier, so this collapses every row, and most small profiles entirely.
 ` + first[0]
-	return append(append(stmts, first...), contract(d, t)...)
+	stmts = append(append(stmts, first...),
+		contractLinks(d, t),
+		// The pointers hold every linked identifier once, so they are the
+		// first working set as they are.
+		`-- Every linked identifier joins the supernode it points to.
+`+d.ReplaceTable(t.live, `SELECT v AS id, p AS label
+FROM `+t.ptr),
+		`-- Identifiers of finished components land here with their final label.
+`+d.ReplaceTable(t.done, `SELECT id, label
+FROM `+t.live+`
+WHERE 1 = 0`))
+	return append(stmts, retire(d, t)...)
 }
 
 // contract applies the pointers of a round: the links are rewritten
 // between the supernodes their ends point to, identifiers follow their
 // supernode, and components left without links are finished.
 func contract(d dialect.Dialect, t ccTables) []string {
-	return []string{
-		`-- Contract: each link now joins the supernodes its ends point to; links
+	return append([]string{contractLinks(d, t),
+		`-- Identifiers follow their supernode.
+` + d.ReplaceTable(t.live, fmt.Sprintf(`SELECT f.i_id AS id, f.i_label AS label
+FROM (
+    SELECT i.id AS i_id, p.p_p AS i_label
+    FROM %[1]s AS i
+    JOIN (SELECT v AS p_v, p AS p_p FROM %[2]s) AS p ON p.p_v = i.label
+) AS f`, t.live, t.ptr)),
+	}, retire(d, t)...)
+}
+
+// contractLinks rewrites each link between the supernodes its ends point to.
+func contractLinks(d dialect.Dialect, t ccTables) string {
+	return `-- Contract: each link now joins the supernodes its ends point to; links
 -- inside a supernode disappear.
 ` + d.ReplaceTable(t.links, fmt.Sprintf(`SELECT DISTINCT h.pa AS a, pb.pb_p AS b
 FROM (
@@ -92,14 +107,13 @@ FROM (
     JOIN (SELECT v AS pa_v, p AS pa_p FROM %[2]s) AS pa ON pa.pa_v = l.a
 ) AS h
 JOIN (SELECT v AS pb_v, p AS pb_p FROM %[2]s) AS pb ON pb.pb_v = h.lb
-WHERE h.pa <> pb.pb_p`, t.links, t.ptr)),
-		`-- Identifiers follow their supernode.
-` + d.ReplaceTable(t.live, fmt.Sprintf(`SELECT f.i_id AS id, f.i_label AS label
-FROM (
-    SELECT i.id AS i_id, p.p_p AS i_label
-    FROM %[1]s AS i
-    JOIN (SELECT v AS p_v, p AS p_p FROM %[2]s) AS p ON p.p_v = i.label
-) AS f`, t.live, t.ptr)),
+WHERE h.pa <> pb.pb_p`, t.links, t.ptr))
+}
+
+// retire moves the identifiers of supernodes left without links, which are
+// finished components, from the working set to the done table.
+func retire(d dialect.Dialect, t ccTables) []string {
+	return []string{
 		`-- A supernode without links is a finished component: it leaves the
 -- working set, which only keeps what can still change.
 INSERT INTO ` + t.done + fmt.Sprintf(`

@@ -212,17 +212,6 @@ SELECT x AS a, y AS b FROM one_way
 UNION ALL
 SELECT y AS a, x AS b FROM one_way;
 
--- Every linked identifier starts as a supernode of its own.
-CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_cc_live" AS
-SELECT DISTINCT a AS id, a AS label
-FROM "sluice_work"."sluice"."customer_identity_cc_links";
-
--- Identifiers of finished components land here with their final label.
-CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_cc_done" AS
-SELECT id, label
-FROM "sluice_work"."sluice"."customer_identity_cc_live"
-WHERE 1 = 0;
-
 CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_cc_round" AS
 SELECT 0 AS n;
 
@@ -259,14 +248,16 @@ FROM (
 JOIN (SELECT v AS pb_v, p AS pb_p FROM "sluice_work"."sluice"."customer_identity_cc_pointers") AS pb ON pb.pb_v = h.lb
 WHERE h.pa <> pb.pb_p;
 
--- Identifiers follow their supernode.
+-- Every linked identifier joins the supernode it points to.
 CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_cc_live" AS
-SELECT f.i_id AS id, f.i_label AS label
-FROM (
-    SELECT i.id AS i_id, p.p_p AS i_label
-    FROM "sluice_work"."sluice"."customer_identity_cc_live" AS i
-    JOIN (SELECT v AS p_v, p AS p_p FROM "sluice_work"."sluice"."customer_identity_cc_pointers") AS p ON p.p_v = i.label
-) AS f;
+SELECT v AS id, p AS label
+FROM "sluice_work"."sluice"."customer_identity_cc_pointers";
+
+-- Identifiers of finished components land here with their final label.
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_cc_done" AS
+SELECT id, label
+FROM "sluice_work"."sluice"."customer_identity_cc_live"
+WHERE 1 = 0;
 
 -- A supernode without links is a finished component: it leaves the
 -- working set, which only keeps what can still change.
@@ -433,17 +424,6 @@ SELECT x AS a, y AS b FROM one_way
 UNION ALL
 SELECT y AS a, x AS b FROM one_way;
 
--- Every linked identifier starts as a supernode of its own.
-CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_guard_cc_live" AS
-SELECT DISTINCT a AS id, a AS label
-FROM "sluice_work"."sluice"."customer_identity_guard_cc_links";
-
--- Identifiers of finished components land here with their final label.
-CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_guard_cc_done" AS
-SELECT id, label
-FROM "sluice_work"."sluice"."customer_identity_guard_cc_live"
-WHERE 1 = 0;
-
 CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_guard_cc_round" AS
 SELECT 0 AS n;
 
@@ -480,14 +460,16 @@ FROM (
 JOIN (SELECT v AS pb_v, p AS pb_p FROM "sluice_work"."sluice"."customer_identity_guard_cc_pointers") AS pb ON pb.pb_v = h.lb
 WHERE h.pa <> pb.pb_p;
 
--- Identifiers follow their supernode.
+-- Every linked identifier joins the supernode it points to.
 CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_guard_cc_live" AS
-SELECT f.i_id AS id, f.i_label AS label
-FROM (
-    SELECT i.id AS i_id, p.p_p AS i_label
-    FROM "sluice_work"."sluice"."customer_identity_guard_cc_live" AS i
-    JOIN (SELECT v AS p_v, p AS p_p FROM "sluice_work"."sluice"."customer_identity_guard_cc_pointers") AS p ON p.p_v = i.label
-) AS f;
+SELECT v AS id, p AS label
+FROM "sluice_work"."sluice"."customer_identity_guard_cc_pointers";
+
+-- Identifiers of finished components land here with their final label.
+CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_guard_cc_done" AS
+SELECT id, label
+FROM "sluice_work"."sluice"."customer_identity_guard_cc_live"
+WHERE 1 = 0;
 
 -- A supernode without links is a finished component: it leaves the
 -- working set, which only keeps what can still change.
