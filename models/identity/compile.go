@@ -95,10 +95,10 @@ func (k *compiler) table(suffix string) string {
 	return k.c.WorkTable(k.c.Entity() + "_identity_" + suffix)
 }
 
-// Stage adds the identity steps: identity_normalise, identity_edges, identity_components,
-// identity_guards (only with limits) and identity_map, and the identity
-// figures of the build summary. A project without an identity section has
-// none.
+// Stage adds the identity steps: identity_normalise, identity_edges,
+// identity_components, identity_guards (only with limits), identity_map and
+// identity_row_map, and the identity figures of the build summary. A project
+// without an identity section has none.
 func Stage(c *models.Compiler, plan *models.Plan) error {
 	id := c.P.Identity
 	if id == nil {
@@ -179,8 +179,9 @@ func (k *compiler) sourceName(col string) string {
 	return "CASE " + strings.Join(whens, " ") + " END"
 }
 
-// edgesStep reads every edge source once: it normalises the identifiers,
-// numbers the distinct ones and records which rows carry which. Work tables
+// edgesSteps reads every edge source once: it normalises the identifiers
+// (identity_normalise), then numbers the distinct ones and records which rows
+// carry which (identity_edges). Work tables
 // hold numbers (edge, type, row) rather than names: materialising strings
 // is what costs most.
 func (k *compiler) edgesSteps() ([]models.Step, error) {
@@ -340,20 +341,19 @@ UNION ALL
 		joinedRef := scope.Add("normalised", "",
 			"SELECT f.*, v.junk, v.value\nFROM (SELECT * FROM "+foundRef+" WHERE t > 0) AS f\nLEFT JOIN "+normRef+" AS v ON v.v_t = f.t AND v.v_raw = f.raw"+regionJoin+
 				"\nUNION ALL\nSELECT f.*, f.t < 0 AS junk, "+d.CastText("NULL")+" AS value\nFROM "+foundRef+" AS f\nWHERE t = 0")
-
 		judgedRef := scope.Add("judged", "",
 			"SELECT\n    *,\n    CASE\n        WHEN t = 0 THEN NULL\n        WHEN junk THEN 'junk'\n        WHEN value IS NULL THEN 'rejected'\n        WHEN "+
 				blocked+" THEN 'blocklisted'\n    END AS problem\nFROM "+joinedRef)
 		occurrences = scope.ReplaceTable(occ, `SELECT
-	    edge * `+rowIDStride+` + rn AS row_id,
-	    edge,
-	    t,
-	    row_key,                                -- once per row: on t = 0 only
-	    seen_at,
-	    CASE WHEN problem IS NULL THEN value END AS value,
-	    problem,                                -- NULL when the value is stitched
-	    CASE WHEN problem IS NOT NULL THEN raw END AS raw  -- kept for inspection only
-	FROM `+judgedRef)
+    edge * `+rowIDStride+` + rn AS row_id,
+    edge,
+    t,
+    row_key,                                -- once per row: on t = 0 only
+    seen_at,
+    CASE WHEN problem IS NULL THEN value END AS value,
+    problem,                                -- NULL when the value is stitched
+    CASE WHEN problem IS NOT NULL THEN raw END AS raw  -- kept for inspection only
+FROM `+judgedRef)
 		occCount, occOK, occCols = "1", "o.row_id IS NOT NULL AND o.problem IS NULL", "row_id"
 		rejectRow = "row_id"
 		seenFirst, seenLast, seenCount = "min(seen_at)", "max(seen_at)", "count(*)"

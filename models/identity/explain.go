@@ -154,11 +154,11 @@ func Explain(ctx context.Context, w warehouse.Warehouse, c *models.Compiler, idT
 	k := &compiler{c: c, d: d, id: id, types: id.IDTypes}
 	idMap := MapTable(c)
 	// Identity maps built by earlier releases lack the identifiers' numbers.
-	if probe, err := w.Query(ctx, "SELECT id_no FROM "+idMap+" WHERE 1 = 0"); err != nil {
+	probe, err := w.Query(ctx, "SELECT id_no FROM "+idMap+" WHERE 1 = 0")
+	if err != nil {
 		return nil, fmt.Errorf("%w: %s has no id_no column (built by an earlier release); run sluice build again", ErrNotBuilt, plainTable(idMap))
-	} else {
-		probe.Close()
 	}
+	probe.Close()
 	// Joins keep to what every warehouse runs: one per SELECT, with the
 	// right side's names its own.
 	rows, err := w.Query(ctx, "SELECT id_no, profile_id FROM "+idMap+

@@ -74,8 +74,8 @@ func init() {
 }
 
 // ProfileColumn is the column that links the rows of a source to the number
-// of their profile (profile_no) inside the compiled query; it is prefixed so that it cannot clash
-// with a source column that a where or aggregate names.
+// of their profile (profile_no) inside the compiled query; it is prefixed so
+// that it cannot clash with a source column that a where or aggregate names.
 const ProfileColumn = "sluice_profile_no"
 
 // Stage adds the step that builds ENTITY_profiles. A project without an

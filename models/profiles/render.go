@@ -59,18 +59,15 @@ JOIN (SELECT row_key AS rm_key, profile_no AS rm_profile FROM %s WHERE source = 
 	// The joins are chained, one per SELECT (some warehouses run no more),
 	// each adding its CTE's columns to every profile.
 	chain := "SELECT profile_no, profile_id FROM " + b.ref("profiles")
-	for i, j := range b.joins {
+	for _, j := range b.joins {
 		cols := make([]string, len(j.cols))
-		for k, c := range j.cols {
-			cols[k] = "j." + b.ident(col(j.cte, c))
-		}
 		right := make([]string, len(j.cols))
 		for k, c := range j.cols {
 			right[k] = b.ident(col(j.cte, c))
+			cols[k] = "j." + right[k]
 		}
 		chain = fmt.Sprintf("SELECT c.*, %s\nFROM (\n%s\n) AS c\nLEFT JOIN (SELECT profile_no AS j_profile_no, %s FROM %s) AS j ON j.j_profile_no = c.profile_no",
 			strings.Join(cols, ", "), indent(chain, "    "), strings.Join(right, ", "), b.ref(j.cte))
-		_ = i
 	}
 	base := []column{{expr: "joined.profile_id", alias: "profile_id"}}
 	base = append(base, b.base...)
