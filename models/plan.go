@@ -53,6 +53,7 @@ type Step struct {
 type SeedLoad struct {
 	Schema, Name string
 	Path         string // absolute
+	File         string // as the project writes it, relative to the project: for messages
 	Types        []dialect.ColumnType
 }
 
