@@ -1,0 +1,370 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sluicehq/sluice/examples/examplestest"
+)
+
+func TestSandboxRefusesBadArguments(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want []string // in stderr
+	}{
+		{"no vendor", nil, []string{"takes one or more vendors: brevo, klaviyo, webhook"}},
+		{"unknown vendor", []string{"hubspot"}, []string{`unknown vendor "hubspot": the sandbox serves brevo, klaviyo, webhook`}},
+		{"vendor twice", []string{"klaviyo", "klaviyo"}, []string{"klaviyo given twice"}},
+		{"all interfaces", []string{"klaviyo", "--listen", "0.0.0.0:0"}, []string{"loopback only", `not "0.0.0.0"`}},
+		{"LAN address", []string{"brevo", "--listen", "brevo=192.168.1.10:8788"}, []string{"loopback only"}},
+		{"host name", []string{"webhook", "--listen", "example.com:80"}, []string{"loopback only"}},
+		{"no port", []string{"klaviyo", "--listen", "127.0.0.1"}, []string{"not HOST:PORT"}},
+		{"bad port", []string{"klaviyo", "--listen", "127.0.0.1:99999"}, []string{"0 to 65535"}},
+		{"one port for two", []string{"klaviyo", "brevo", "--listen", "127.0.0.1:8789"}, []string{"klaviyo and brevo would share port 8789"}},
+		{"spec for a vendor without", []string{"brevo", "--spec", "spec.json"}, []string{"none of the vendors served (brevo) takes it"}},
+		{"spec named for a vendor without", []string{"brevo", "klaviyo", "--spec", "brevo=spec.json"}, []string{"brevo's fake does not take it"}},
+		{"key for a vendor not served", []string{"klaviyo", "--key", "brevo=k"}, []string{"brevo is not among the vendors served (klaviyo)"}},
+		{"key for an unknown vendor", []string{"klaviyo", "--key", "klavio=k"}, []string{`unknown vendor "klavio"`, "brevo, klaviyo, webhook"}},
+		{"empty key", []string{"klaviyo", "--key", "klaviyo="}, []string{"the key for klaviyo is empty"}},
+		{"key twice", []string{"klaviyo", "--key", "klaviyo=a", "--key", "klaviyo=b"}, []string{"--key given twice for klaviyo"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := sluice(t, append([]string{"sandbox"}, tc.args...)...)
+			if code != exitUsage || stdout != "" {
+				t.Fatalf("exit %d, stdout %q, want exit %d and nothing on stdout\n%s", code, stdout, exitUsage, stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+		})
+	}
+}
+
+// runningSandbox is `sluice sandbox` run in-process.
+type runningSandbox struct {
+	exports []string          // the lines printed on stdout
+	env     map[string]string // the variables they export
+	stderr  *lockedBuffer
+	cancel  context.CancelFunc
+	code    chan int
+}
+
+// startSandboxCmd runs the sandbox until the test ends (or stop) and
+// returns once it printed its export lines, one per vendor.
+func startSandboxCmd(t *testing.T, vendors int, args ...string) *runningSandbox {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	s := &runningSandbox{env: map[string]string{}, stderr: &lockedBuffer{}, cancel: cancel, code: make(chan int, 1)}
+	go func() {
+		code := run(ctx, append([]string{"sandbox"}, args...), pw, s.stderr)
+		pw.Close()
+		s.code <- code
+	}()
+	t.Cleanup(func() { s.stop() })
+	sc := bufio.NewScanner(pr)
+	for len(s.exports) < vendors && sc.Scan() {
+		s.exports = append(s.exports, sc.Text())
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if len(s.exports) < vendors {
+		t.Fatalf("sandbox printed %d export lines, want %d; exit %d\n%s", len(s.exports), vendors, s.stop(), s.stderr)
+	}
+	for _, line := range s.exports {
+		words := strings.Fields(line)
+		if len(words) < 2 || words[0] != "export" {
+			t.Fatalf("not an export line: %q", line)
+		}
+		for _, w := range words[1:] {
+			k, v, ok := strings.Cut(w, "=")
+			if !ok {
+				t.Fatalf("not NAME=VALUE in %q", line)
+			}
+			s.env[k] = v
+		}
+	}
+	return s
+}
+
+// stop ends the sandbox as SIGINT would and returns its exit code.
+func (s *runningSandbox) stop() int {
+	s.cancel()
+	code := <-s.code
+	s.code <- code
+	return code
+}
+
+func (s *runningSandbox) setenv(t *testing.T) {
+	for k, v := range s.env {
+		t.Setenv(k, v)
+	}
+}
+
+// klaviyoSpec is Klaviyo's OpenAPI file when the vendor specs are at hand
+// ($SLUICE_SPECS_DIR, or ../shared/specs beside the repository), else "".
+func klaviyoSpec() string {
+	dir := os.Getenv("SLUICE_SPECS_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "..", "shared", "specs")
+	}
+	p := filepath.Join(dir, "klaviyo-openapi-stable.json")
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
+
+// TestSandboxQuickstart is the quickstart's sync step: with the sandbox
+// serving Klaviyo and Brevo, sync exits 0 having delivered the Klaviyo and
+// Brevo syncs, and a second sync sends nothing.
+func TestSandboxQuickstart(t *testing.T) {
+	var files []string
+	for _, pattern := range []string{"*.yml", "data/*.csv"} {
+		m, err := fs.Glob(os.DirFS(examplestest.Dir(t, "quickstart")), pattern)
+		if err != nil || len(m) == 0 {
+			t.Fatalf("quickstart %s: %v", pattern, err)
+		}
+		files = append(files, m...)
+	}
+	dir := examplestest.CopyQuickstart(t, files...)
+	envFile := filepath.Join(dir, ".sluice", "sandbox.env")
+	args := []string{"klaviyo", "brevo", "--env-file", envFile, "--quiet"}
+	if spec := klaviyoSpec(); spec != "" {
+		args = append(args, "--spec", "klaviyo="+spec)
+	} else {
+		t.Log("Klaviyo's OpenAPI file not found: requests are not checked against it")
+	}
+	sb := startSandboxCmd(t, 2, args...)
+	checkEnvFile(t, envFile, sb.exports)
+	for _, name := range []string{"KLAVIYO_API_KEY", "KLAVIYO_BASE_URL", "BREVO_API_KEY", "BREVO_BASE_URL"} {
+		if sb.env[name] == "" {
+			t.Fatalf("the sandbox does not export %s: %q", name, sb.exports)
+		}
+	}
+	if !strings.HasSuffix(sb.env["BREVO_BASE_URL"], "/v3") || !strings.HasPrefix(sb.env["KLAVIYO_API_KEY"], "pk_") {
+		t.Errorf("exports not shaped like the vendors': %q", sb.exports)
+	}
+	sb.setenv(t)
+
+	if code, out, errs := sluice(t, "build", "--project", dir); code != 0 {
+		t.Fatalf("build: exit %d\n%s%s", code, out, errs)
+	}
+	planned := map[string]int64{}
+	for _, s := range planJSON(t, dir).Syncs {
+		planned[s.Name] = s.Adds
+	}
+	code, out, errs := sluice(t, "sync", "--project", dir)
+	if code != 0 {
+		t.Fatalf("sync: exit %d\n%s%s", code, out, errs)
+	}
+	for _, name := range []string{"vip_to_klaviyo", "profiles_to_klaviyo", "sms_to_brevo"} {
+		if !strings.Contains(out, name) || planned[name] == 0 {
+			t.Errorf("sync %s: planned %d, output:\n%s", name, planned[name], out)
+		}
+	}
+	if got := klaviyoListMembers(t, sb.env["KLAVIYO_BASE_URL"], "VIP customers"); got != planned["vip_to_klaviyo"] {
+		t.Errorf("Klaviyo's VIP list has %d members, the plan added %d", got, planned["vip_to_klaviyo"])
+	}
+	if got := brevoListMembers(t, sb.env["BREVO_BASE_URL"], sb.env["BREVO_API_KEY"], "SMS audience"); got != planned["sms_to_brevo"] {
+		t.Errorf("Brevo's SMS audience has %d members, the plan added %d", got, planned["sms_to_brevo"])
+	}
+
+	code, out, errs = sluice(t, "sync", "--project", dir)
+	if code != 0 || strings.Count(out, "up to date") != len(planned) {
+		t.Fatalf("second sync: exit %d, want every one of %d syncs up to date\n%s%s", code, len(planned), out, errs)
+	}
+	if code := sb.stop(); code != 0 {
+		t.Fatalf("sandbox: exit %d\n%s", code, sb.stderr)
+	}
+	for _, want := range []string{`sandbox klaviyo: `, `"VIP customers" `, ", 0 failed, 0 spec violations", "sandbox brevo: "} {
+		if !strings.Contains(sb.stderr.String(), want) {
+			t.Errorf("the sandbox's summary lacks %q:\n%s", want, sb.stderr)
+		}
+	}
+	if _, err := os.Stat(envFile); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the env file outlives the sandbox: %v", err)
+	}
+}
+
+// checkEnvFile checks that the env file holds the export lines and only
+// its owner can read it (it holds keys).
+func checkEnvFile(t *testing.T, path string, exports []string) {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("env file mode %v, want 0600", st.Mode().Perm())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range exports {
+		if !strings.Contains(string(data), line+"\n") {
+			t.Errorf("env file lacks %q:\n%s", line, data)
+		}
+	}
+}
+
+func getJSON(t *testing.T, rawURL string, header http.Header, v any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, rawURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = header
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", rawURL, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", rawURL, err)
+	}
+}
+
+// klaviyoListMembers reads the fake Klaviyo's inspection page.
+func klaviyoListMembers(t *testing.T, base, list string) int64 {
+	var state struct {
+		Lists []struct {
+			Name    string
+			Members int64
+		}
+	}
+	getJSON(t, base+"/_fake/state", nil, &state)
+	for _, l := range state.Lists {
+		if l.Name == list {
+			return l.Members
+		}
+	}
+	return -1
+}
+
+// brevoListMembers asks the fake Brevo as a client asks Brevo.
+func brevoListMembers(t *testing.T, base, key, list string) int64 {
+	var lists struct {
+		Lists []struct {
+			Name             string `json:"name"`
+			TotalSubscribers int64  `json:"totalSubscribers"`
+		} `json:"lists"`
+	}
+	getJSON(t, base+"/contacts/lists?limit=50", http.Header{"api-key": {key}, "Accept": {"application/json"}}, &lists)
+	for _, l := range lists.Lists {
+		if l.Name == list {
+			return l.TotalSubscribers
+		}
+	}
+	return -1
+}
+
+// sandboxProbes are a request each fake refuses without its key, so that
+// every vendor of the sandbox is checked to be served with the key it
+// prints. A vendor added to the sandbox needs one here.
+var sandboxProbes = map[string]struct{ method, path string }{
+	"klaviyo": {http.MethodGet, "/api/lists"},
+	"brevo":   {http.MethodGet, "/account"},
+	"webhook": {http.MethodPost, ""},
+}
+
+func TestSandboxServesEveryVendor(t *testing.T) {
+	for _, name := range sandboxVendorNames() {
+		t.Run(name, func(t *testing.T) {
+			probe, ok := sandboxProbes[name]
+			if !ok {
+				t.Fatalf("no probe for %s in sandboxProbes", name)
+			}
+			v := sandboxVendors[name]
+			sb := startSandboxCmd(t, 1, name, "--key", "given-key")
+			if got := sb.env[v.KeyEnv]; got != "given-key" {
+				t.Errorf("%s=%q, want the key given", v.KeyEnv, got)
+			}
+			base, err := url.Parse(sb.env[v.URLEnv])
+			if err != nil || base.Hostname() != "127.0.0.1" || base.Port() == "0" {
+				t.Fatalf("%s=%q is not a loopback URL with its port", v.URLEnv, sb.env[v.URLEnv])
+			}
+			req, err := http.NewRequest(probe.method, strings.TrimSuffix(base.String(), "/")+probe.path, strings.NewReader("{}"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("%s %s without the key: %s, want 401", probe.method, req.URL, resp.Status)
+			}
+			if code := sb.stop(); code != 0 {
+				t.Errorf("exit %d\n%s", code, sb.stderr)
+			}
+			if !strings.Contains(sb.stderr.String(), "sandbox "+name+": 1 request") {
+				t.Errorf("no summary line counting the request:\n%s", sb.stderr)
+			}
+		})
+	}
+}
+
+// TestSandboxFailsOnSpecViolations: a request that breaks Klaviyo's API
+// description makes the sandbox exit 1 and list it, as CI needs.
+func TestSandboxFailsOnSpecViolations(t *testing.T) {
+	spec := klaviyoSpec()
+	if spec == "" {
+		t.Skip("Klaviyo's OpenAPI file not found ($SLUICE_SPECS_DIR or ../shared/specs)")
+	}
+	sb := startSandboxCmd(t, 1, "klaviyo", "--spec", spec, "--quiet")
+	req, err := http.NewRequest(http.MethodPost, sb.env["KLAVIYO_BASE_URL"]+"/api/lists", strings.NewReader(`{"data":{"type":"list","attributes":{"nom":"x"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Klaviyo-API-Key "+sb.env["KLAVIYO_API_KEY"])
+	req.Header.Set("revision", "2026-07-15")
+	req.Header.Set("Content-Type", "application/vnd.api+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a list without a name: %s, want 400", resp.Status)
+	}
+	code := sb.stop()
+	errs := sb.stderr.String()
+	if code != exitFailure || !strings.Contains(errs, "1 request did not match Klaviyo's API description") ||
+		!strings.Contains(errs, "POST /api/lists") || !strings.Contains(errs, ", 1 spec violation\n") {
+		t.Fatalf("exit %d, want %d with the violation listed:\n%s", code, exitFailure, errs)
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	cases := map[string]string{
+		"pk_sandbox_0a1b":          "pk_sandbox_0a1b",
+		"http://127.0.0.1:8789/v3": "http://127.0.0.1:8789/v3",
+		"it's a key":               `'it'\''s a key'`,
+		"$(rm -rf /)":              `'$(rm -rf /)'`,
+		"":                         "''",
+	}
+	for in, want := range cases {
+		if got := shellQuote(in); got != want {
+			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

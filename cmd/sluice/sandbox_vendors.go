@@ -1,0 +1,191 @@
+package main
+
+import (
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+
+	brevofake "github.com/sluicehq/sluice/connectors/brevo/fake"
+	klaviyofake "github.com/sluicehq/sluice/connectors/klaviyo/fake"
+	webhookfake "github.com/sluicehq/sluice/connectors/webhook/fake"
+)
+
+// sandboxVendors are the vendor APIs `sluice sandbox` serves: the
+// project's fakes of them. A destination with a fake joins with one entry.
+var sandboxVendors = map[string]sandboxVendor{
+	"klaviyo": {
+		Title: "Klaviyo", KeyEnv: "KLAVIYO_API_KEY", URLEnv: "KLAVIYO_BASE_URL",
+		KeyPrefix: "pk_sandbox_", Spec: true, New: newKlaviyoSandbox,
+	},
+	"brevo": {
+		Title: "Brevo", KeyEnv: "BREVO_API_KEY", URLEnv: "BREVO_BASE_URL",
+		KeyPrefix: "xkeysib-sandbox-", URLPath: "/v3", New: newBrevoSandbox,
+	},
+	"webhook": {
+		Title: "webhook receiver", KeyEnv: "WEBHOOK_TOKEN", URLEnv: "WEBHOOK_URL",
+		KeyPrefix: "whsandbox_", URLPath: "/", New: newWebhookSandbox,
+	},
+}
+
+// sandboxVendor is one vendor API the sandbox serves. The variable names
+// are the ones the examples' YAML references (examples/quickstart,
+// examples/webhook).
+type sandboxVendor struct {
+	Title     string // for messages
+	KeyEnv    string // variable for the API key or token
+	URLEnv    string // variable for the base URL
+	KeyPrefix string // generated keys start with it, shaped like the vendor's
+	URLPath   string // appended to http://ADDR for the base URL (Brevo's /v3)
+	Spec      bool   // requests can be checked against the vendor's API description (--spec)
+	New       func(sandboxConfig) (sandboxServer, error)
+}
+
+// sandboxConfig is what a vendor's fake is started with.
+type sandboxConfig struct {
+	Key      string
+	Spec     string // API description file; "" for none
+	BaseURL  string
+	NoLimits bool
+	Log      func(format string, args ...any) // nil: quiet
+}
+
+// sandboxServer is a running fake: its handler, and what it says on
+// shutdown.
+type sandboxServer interface {
+	http.Handler
+	Summary() string
+	Violations() []string // requests that broke the vendor's API description
+	Close()
+}
+
+func sandboxVendorNames() []string { return slices.Sorted(maps.Keys(sandboxVendors)) }
+
+// logStatus wraps a handler with a line per request: method, path (no
+// query, which may carry identifiers) and status.
+func logStatus(h http.Handler, logf func(string, ...any)) http.Handler {
+	if logf == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		logf("%s %s -> %d", r.Method, r.URL.Path, rec.status)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// --- Klaviyo ---
+
+type klaviyoSandbox struct {
+	*klaviyofake.Server
+	h http.Handler
+}
+
+func newKlaviyoSandbox(c sandboxConfig) (sandboxServer, error) {
+	opts := klaviyofake.Options{APIKey: c.Key}
+	if !c.NoLimits {
+		opts.Limits = klaviyofake.KlaviyoLimits()
+	}
+	if c.Log != nil {
+		opts.OnJob = func(j klaviyofake.JobInfo) {
+			c.Log("job %s: %d profiles, %d imported, %d failed", j.ID, j.Total, j.Imported, j.Failed)
+		}
+	}
+	if c.Spec != "" {
+		v, err := klaviyofake.LoadSpec(c.Spec)
+		if err != nil {
+			return nil, fmt.Errorf("--spec: %w", err)
+		}
+		opts.Validator = v
+	}
+	srv := klaviyofake.Handler(opts)
+	srv.URL = c.BaseURL
+	return &klaviyoSandbox{Server: srv, h: logStatus(srv, c.Log)}, nil
+}
+
+func (k *klaviyoSandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) { k.h.ServeHTTP(w, r) }
+
+func (k *klaviyoSandbox) Summary() string {
+	st := k.Stats()
+	var lists []string
+	for _, l := range k.Lists() {
+		lists = append(lists, fmt.Sprintf("%q %d members", l.Name, len(l.Members)))
+	}
+	return fmt.Sprintf("%s (%d throttled), %d profiles, lists: [%s], bulk imports: %d imported, %d failed, %s",
+		plural(st.Requests, "request", "requests"), st.Throttled, st.Profiles, strings.Join(lists, ", "), st.Imported, st.ImportFails,
+		plural(len(k.Violations()), "spec violation", "spec violations"))
+}
+
+// --- Brevo ---
+
+type brevoSandbox struct{ *brevofake.Server }
+
+func newBrevoSandbox(c sandboxConfig) (sandboxServer, error) {
+	opts := brevofake.Options{APIKey: c.Key}
+	if c.NoLimits {
+		opts.ContactsPerSecond, opts.OtherPerHour = -1, -1
+	}
+	if c.Log != nil {
+		// The fake names endpoints with identifiers (e-mails, phone
+		// numbers) replaced, so the log carries no personal data.
+		opts.OnRequest = func(method, endpoint string, status int) { c.Log("%s -> %d", endpoint, status) }
+	}
+	srv := brevofake.Handler(opts)
+	srv.URL = c.BaseURL
+	return brevoSandbox{srv}, nil
+}
+
+func (b brevoSandbox) Summary() string {
+	st := b.Stats()
+	contacts := b.Contacts()
+	members := map[int64]int{}
+	for _, c := range contacts {
+		for _, l := range c.Lists {
+			members[l]++
+		}
+	}
+	var lists []string
+	for _, id := range slices.Sorted(maps.Keys(members)) {
+		lists = append(lists, fmt.Sprintf("id %d %d members", id, members[id]))
+	}
+	return fmt.Sprintf("%s (%d throttled), %d contacts, lists: [%s], imports: %d started, %d rows, %s",
+		plural(st.Requests, "request", "requests"), st.TooMany, len(contacts), strings.Join(lists, ", "), st.Imports, st.ImportedRow,
+		plural(len(b.Violations()), "spec violation", "spec violations"))
+}
+
+// --- webhook ---
+
+type webhookSandbox struct{ *webhookfake.Server }
+
+func newWebhookSandbox(c sandboxConfig) (sandboxServer, error) {
+	opts := webhookfake.Options{Token: c.Key}
+	if c.Log != nil {
+		opts.OnBatch = func(runID string, ops map[string]int, held int) {
+			var parts []string
+			for _, op := range slices.Sorted(maps.Keys(ops)) {
+				parts = append(parts, fmt.Sprintf("%s %d", op, ops[op]))
+			}
+			c.Log("run %s: %s; holding %d records", runID, strings.Join(parts, ", "), held)
+		}
+	}
+	srv := webhookfake.Handler(opts)
+	srv.URL = c.BaseURL
+	return webhookSandbox{srv}, nil
+}
+
+func (w webhookSandbox) Summary() string {
+	return fmt.Sprintf("%s, %d operations applied, %d records held", plural(len(w.Requests()), "request", "requests"), len(w.Log()), len(w.Records()))
+}
+
+func (webhookSandbox) Violations() []string { return nil }
