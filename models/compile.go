@@ -73,6 +73,13 @@ func Compile(p *config.Project, d dialect.Dialect, opts ...Option) (*Plan, error
 			return nil, err
 		}
 	}
+	// The settings a connector applies to every query open every step, so
+	// that a step's file run by hand gives what build gives.
+	if sd, ok := d.(dialect.Session); ok {
+		for i := range plan.Steps {
+			plan.Steps[i].SQL = append(sd.SessionStatements(), plan.Steps[i].SQL...)
+		}
+	}
 	return plan, nil
 }
 
@@ -136,7 +143,7 @@ func (c *Compiler) seeds(plan *Plan) error {
 			Description: fmt.Sprintf("Load %s into %s.%s.", s.Path, s.Schema, s.Name),
 			Origin:      s.At.Of("name"),
 			SQL:         []string{q},
-			Seed:        &SeedLoad{Schema: s.Schema, Name: s.Name, Path: filepath.Join(c.P.Dir, s.Path), Types: types},
+			Seed:        &SeedLoad{Schema: s.Schema, Name: s.Name, Path: filepath.Join(c.P.Dir, s.Path), File: s.Path, Types: types},
 		})
 	}
 	return nil

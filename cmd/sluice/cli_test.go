@@ -62,6 +62,7 @@ func TestGolden(t *testing.T) {
 		{"validate-quickstart", []string{"validate", "--offline", "--project", quickstart}},
 		{"compile-quickstart-duckdb", []string{"compile", "--dialect", "duckdb", "--project", quickstart}},
 		{"compile-quickstart-clickhouse", []string{"compile", "--dialect", "clickhouse", "--project", quickstart}},
+		{"compile-quickstart-clickhouse-18", []string{"compile", "--dialect", "clickhouse-18", "--project", quickstart}},
 		{"compile-quickstart-snowflake", []string{"compile", "--dialect", "snowflake", "--project", quickstart}},
 		{"compile-quickstart-bigquery", []string{"compile", "--dialect", "bigquery", "--project", quickstart}},
 		{"validate-no-project", []string{"validate", "--project", "testdata/projects/does-not-exist"}},

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sluicehq/sluice/connectors/clickhouse"
 	"github.com/sluicehq/sluice/models"
 	"github.com/sluicehq/sluice/models/dialect"
 )
@@ -20,7 +21,8 @@ func newCompileCmd(g *globals) *cobra.Command {
 step, numbered in build order. Without --out the SQL is printed.
 The dialect defaults to the project's warehouse type.`,
 		Example: `  sluice compile --out target/sql
-  sluice compile --dialect duckdb`,
+  sluice compile --dialect duckdb
+  sluice compile --dialect clickhouse-18 --out target/sql`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := loadProject(g, cmd.ErrOrStderr())
@@ -37,6 +39,14 @@ The dialect defaults to the project's warehouse type.`,
 			plan, err := models.Compile(p, d)
 			if err != nil {
 				return err
+			}
+			// The ClickHouse connector's seed statements depend on each
+			// file's values (the column types), which the compiler does not
+			// read.
+			if chd, ok := d.(dialect.ClickHouse); ok {
+				if err := clickhouse.PlanSeeds(plan, chd); err != nil {
+					return err
+				}
 			}
 			if out == "" {
 				for i, s := range plan.Steps {
@@ -68,7 +78,7 @@ The dialect defaults to the project's warehouse type.`,
 			return nil
 		},
 	}
-	c.Flags().StringVar(&dialectName, "dialect", "", "SQL dialect: "+joinNames(dialect.Names())+" (default: the project's warehouse)")
+	c.Flags().StringVar(&dialectName, "dialect", "", "SQL dialect: "+joinNames(dialect.Names())+" (default: the project's warehouse; clickhouse is for current servers, clickhouse-18 for 18.16-era ones)")
 	c.Flags().StringVar(&out, "out", "", "directory to write one .sql file per step into (default: print)")
 	return c
 }

@@ -74,6 +74,9 @@ func (w *Warehouse) nativeConn() (chdriver.Conn, error) {
 	if w.native != nil {
 		return w.native, nil
 	}
+	if w.opts == nil {
+		return nil, fmt.Errorf("clickhouse (%s): no native client for this handle", w.addr)
+	}
 	opts := *w.opts
 	opts.MaxOpenConns, opts.MaxIdleConns = 2, 1
 	conn, err := ch.Open(&opts)

@@ -6,8 +6,9 @@
 // A ClickHouse database plays the part of a schema. Statements reach the
 // server one at a time (the protocol runs one per query), so Exec splits
 // a script on its semicolons; the one statement the client itself carries
-// out is INSERT INTO t FROM INFILE 'file.csv' (as clickhouse-client does),
-// which loads seeds from the machine running sluice.
+// out is INSERT INTO t FROM INFILE 'file.csv' FORMAT CSVWithNames (as
+// clickhouse-client does), which sends a file from the machine running
+// sluice into an existing table.
 package clickhouse
 
 import (
@@ -47,16 +48,28 @@ type Warehouse struct {
 	nativeMu sync.Mutex
 	native   chdriver.Conn
 	// noBatches is set once the server answered a batch insert without
-	// the table's structure (18.16): AppendRows then sends text.
+	// the table's structure (18.16), or when the handle is not this
+	// package's driver (OpenDB): AppendRows then sends text.
 	noBatches atomic.Bool
+	// trace, in tests, sees each statement of a seed load.
+	trace func(stmt string)
 }
 
 var _ warehouse.Warehouse = (*Warehouse)(nil)
 
-// settings are sent with every query. join_use_nulls makes an outer join
-// give NULL, not the type's default, for a missing row, as SQL and every
-// other warehouse do; sluice's diffs rely on it.
-var settings = ch.Settings{"join_use_nulls": 1}
+// settings are sent with every query: those the dialect's SQL relies on
+// (join_use_nulls), which compiled files state in SET statements.
+func settings() ch.Settings {
+	out := ch.Settings{}
+	for _, kv := range (dialect.ClickHouse{}).SessionSettings() {
+		if n, err := strconv.Atoi(kv[1]); err == nil {
+			out[kv[0]] = n
+		} else {
+			out[kv[0]] = kv[1]
+		}
+	}
+	return out
+}
 
 // Open connects to the server the config names and reads its version, which
 // decides the SQL the dialect writes.
@@ -69,18 +82,41 @@ func Open(ctx context.Context, cfg warehouse.Config) (warehouse.Warehouse, error
 	db.SetMaxOpenConns(4)
 	db.SetMaxIdleConns(2)
 	w := &Warehouse{db: db, opts: opts, addr: strings.Join(opts.Addr, ",")}
-	var version string
-	if err := db.QueryRowContext(ctx, "SELECT version()").Scan(&version); err != nil {
+	if err := w.readVersion(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connecting to clickhouse at %s as %s: %w", w.addr, opts.Auth.Username, err)
 	}
+	return w, nil
+}
+
+// OpenDB makes a warehouse of a database/sql handle of another ClickHouse
+// driver: tests run chDB (ClickHouse in-process) through one. The handle
+// must apply dialect.ClickHouse's SessionSettings to its queries itself,
+// since only this package's driver sends them with each query; AppendRows
+// sends text rather than native blocks. name stands for the server in
+// messages. Closing the warehouse closes db.
+func OpenDB(ctx context.Context, db *sql.DB, name string) (*Warehouse, error) {
+	w := &Warehouse{db: db, addr: name}
+	w.noBatches.Store(true)
+	if err := w.readVersion(ctx); err != nil {
+		return nil, fmt.Errorf("connecting to clickhouse (%s): %w", name, err)
+	}
+	return w, nil
+}
+
+// readVersion asks the server its version, which picks the dialect's
+// flavour.
+func (w *Warehouse) readVersion(ctx context.Context) error {
+	var version string
+	if err := w.db.QueryRowContext(ctx, "SELECT version()").Scan(&version); err != nil {
+		return err
+	}
 	v, err := dialect.ParseClickHouseVersion(version)
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("clickhouse at %s: %w", w.addr, err)
+		return err
 	}
 	w.dialect = dialect.ClickHouse{Version: v}
-	return w, nil
+	return nil
 }
 
 // options turns the project's warehouse section into driver options: a
@@ -148,7 +184,7 @@ func options(cfg warehouse.Config) (*ch.Options, error) {
 	if opts.Settings == nil {
 		opts.Settings = ch.Settings{}
 	}
-	for k, v := range settings {
+	for k, v := range settings() {
 		opts.Settings[k] = v
 	}
 	if opts.DialTimeout == 0 {
@@ -193,7 +229,11 @@ func (w *Warehouse) Exec(ctx context.Context, query string, args ...any) error {
 
 func (w *Warehouse) exec(ctx context.Context, conn *sql.Conn, q string, args ...any) error {
 	if load, ok := parseInfile(q); ok {
-		return w.loadCSV(ctx, conn, load)
+		target := w.dialect.Ident(load.table)
+		if load.schema != "" {
+			target = w.dialect.Table(load.schema, load.table)
+		}
+		return w.sendCSV(ctx, conn, load.path, target)
 	}
 	_, err := conn.ExecContext(ctx, q, args...)
 	return err

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/connectors/warehouse"
+	"github.com/sluicehq/sluice/models"
 	"github.com/sluicehq/sluice/models/dialect"
 )
 
@@ -200,50 +201,105 @@ func unescape(s string, q byte) string {
 // server's default max_query_size (256 KiB).
 const loadBatchBytes = 200 << 10
 
-// loadCSV loads a CSV file with a header row into a new table. The file is
-// read twice: once to infer each column's type from all its values (as
-// DuckDB's read_csv with sample_size = -1), once to send the rows, as text,
-// in batches to a staging table; the server then converts them into the
-// table. An empty field is NULL.
-func (w *Warehouse) loadCSV(ctx context.Context, conn *sql.Conn, l infileLoad) error {
-	header, kinds, err := inferCSV(l.path)
+// seedLoad is how a seed reaches the server: statements, and where in them
+// the rows go into the staging table.
+type seedLoad struct {
+	stmts   []string
+	load    int    // the rows go in before stmts[load] runs (clickhouse-18), or by it (INFILE)
+	staging string // where the rows go
+	path    string
+}
+
+// SeedStatements are the statements that load a seed (a CSV file with a
+// header row) into schema.table on a server of d's flavour, as sluice
+// compile prints them and the connector runs them. The file is read whole:
+// each column gets the type all its values fit (as DuckDB's read_csv with
+// sample_size = -1), or its type from types. An empty field is NULL.
+func SeedStatements(d dialect.ClickHouse, schema, table, path string, types []dialect.ColumnType) ([]string, error) {
+	l, err := planSeed(d, schema, table, path, types)
+	return l.stmts, err
+}
+
+// PlanSeeds puts in a plan's seed steps the statements of SeedStatements,
+// after the dialect's session statements, for sluice compile: the compiler
+// does no I/O, so its seed steps only describe the load.
+func PlanSeeds(plan *models.Plan, d dialect.ClickHouse) error {
+	for i := range plan.Steps {
+		s := &plan.Steps[i]
+		if s.Seed == nil {
+			continue
+		}
+		stmts, err := SeedStatements(d, s.Seed.Schema, s.Seed.Name, s.Seed.Path, s.Seed.Types)
+		if err != nil {
+			return fmt.Errorf("%s: seed %s: %w", s.Origin, s.Seed.Name, err)
+		}
+		s.SQL = append(d.SessionStatements(), stmts...)
+	}
+	return nil
+}
+
+// planSeed writes the load: the rows go as text into a staging table of
+// Nullable(String) columns, then the server converts them into the table.
+// On current servers clickhouse-client reads the file itself (INSERT ...
+// FROM INFILE, which this connector carries out the same way); the 18.16
+// client cannot, so the file says to pipe it in.
+func planSeed(d dialect.ClickHouse, schema, table, path string, types []dialect.ColumnType) (seedLoad, error) {
+	header, kinds, err := inferCSV(path)
 	if err != nil {
-		return err
+		return seedLoad{}, err
 	}
-	d := w.dialect
-	target := d.Ident(l.table)
-	staging := d.Ident(l.table + "__sluice_load")
-	if l.schema != "" {
-		target = d.Table(l.schema, l.table)
-		staging = d.Table(l.schema, l.table+"__sluice_load")
+	hints := map[string]string{}
+	for _, t := range types {
+		hints[t.Column] = d.SQLType(t.Type)
 	}
+	target, staging := d.Table(schema, table), d.Table(schema, table+"__sluice_load")
 	cols := make([]string, len(header))
 	conv := make([]string, len(header))
 	for i, h := range header {
 		cols[i] = d.Ident(h) + " Nullable(String)"
-		typ, ok := l.hints[h]
+		typ, ok := hints[h]
 		if !ok {
 			typ = kinds[i].sqlType()
 		}
-		conv[i] = convertText(d.Ident(h), typ, d) + " AS " + d.Ident(h)
+		conv[i] = convertText("nullIf("+d.Ident(h)+", '')", typ, d) + " AS " + d.Ident(h)
 	}
-	if err := execAll(ctx, conn,
-		"DROP TABLE IF EXISTS "+staging,
-		"CREATE TABLE "+staging+" ("+strings.Join(cols, ", ")+") "+engine,
-	); err != nil {
-		return fmt.Errorf("loading %s: %w", l.path, err)
+	l := seedLoad{staging: staging, path: path}
+	l.stmts = []string{"DROP TABLE IF EXISTS " + staging, "CREATE TABLE " + staging + " (" + strings.Join(cols, ", ") + ") " + engine}
+	l.load = len(l.stmts)
+	if d.Legacy() {
+		insert := "INSERT INTO " + staging + " FORMAT CSVWithNames"
+		l.stmts = append(l.stmts, "-- clickhouse-client 18.16 reads no file itself: first pipe the rows in with\n"+
+			"--   clickhouse-client --query "+shellQuote(insert)+" < "+shellQuote(path)+"\n"+
+			"DROP TABLE IF EXISTS "+target)
+	} else {
+		l.stmts = append(l.stmts, "INSERT INTO "+staging+" FROM INFILE "+d.String(path)+" FORMAT CSVWithNames", "DROP TABLE IF EXISTS "+target)
 	}
-	if err := w.sendCSV(ctx, conn, l.path, staging, len(header)); err != nil {
-		_ = execAll(context.WithoutCancel(ctx), conn, "DROP TABLE IF EXISTS "+staging)
-		return err
-	}
-	err = execAll(ctx, conn,
-		"CREATE TABLE "+target+" "+engine+" AS SELECT "+strings.Join(conv, ", ")+" FROM "+staging,
-		"DROP TABLE IF EXISTS "+staging,
-	)
-	if err != nil {
-		_ = execAll(context.WithoutCancel(ctx), conn, "DROP TABLE IF EXISTS "+staging)
-		return fmt.Errorf("loading %s into %s: %w", l.path, l.table, err)
+	l.stmts = append(l.stmts,
+		"CREATE TABLE "+target+" "+engine+" AS\nSELECT "+strings.Join(conv, ",\n    ")+"\nFROM "+staging,
+		"DROP TABLE IF EXISTS "+staging)
+	return l, nil
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// runSeed runs a seed's statements on one connection, sending the rows
+// where they go; the staging table does not outlive a failure.
+func (w *Warehouse) runSeed(ctx context.Context, conn *sql.Conn, l seedLoad) error {
+	for i, q := range l.stmts {
+		if i == l.load && w.dialect.Legacy() {
+			if err := w.sendCSV(ctx, conn, l.path, l.staging); err != nil {
+				_ = execAll(context.WithoutCancel(ctx), conn, "DROP TABLE IF EXISTS "+l.staging)
+				return err
+			}
+		}
+		if w.trace != nil {
+			w.trace(q)
+		}
+		if err := w.exec(ctx, conn, q); err != nil {
+			_ = execAll(context.WithoutCancel(ctx), conn, "DROP TABLE IF EXISTS "+l.staging)
+			return fmt.Errorf("loading %s (%s): %w", l.path, abbreviate(q), err)
+		}
 	}
 	return nil
 }
@@ -276,18 +332,19 @@ func convertText(col, typ string, d interface {
 // server splits. Over the native protocol, inline VALUES wait for data
 // blocks, the driver's batch protocol does not work with 18.16 servers, and
 // 18.16 parses large array literals slowly; one string parses fast.
-func (w *Warehouse) sendCSV(ctx context.Context, conn *sql.Conn, path, table string, ncols int) error {
+func (w *Warehouse) sendCSV(ctx context.Context, conn *sql.Conn, path, table string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("loading %s: %w", path, err)
 	}
 	defer f.Close()
 	r := csv.NewReader(f)
-	r.FieldsPerRecord = ncols
 	r.ReuseRecord = true
-	if _, err := r.Read(); err != nil {
+	header, err := r.Read()
+	if err != nil {
 		return fmt.Errorf("reading %s: %w", path, err)
 	}
+	ncols := len(header)
 	cols := make([]string, ncols)
 	for i := range cols {
 		cols[i] = "nullIf(f[" + strconv.Itoa(i+1) + "], '')"
@@ -458,17 +515,15 @@ func inferCSV(path string) ([]string, []kind, error) {
 var _ warehouse.CSVLoader = (*Warehouse)(nil)
 
 // LoadCSV implements warehouse.CSVLoader: the builder loads seeds through
-// it, reading the file where sluice runs. It replaces schema.table.
+// it, reading the file where sluice runs, with the statements of
+// SeedStatements. It replaces schema.table.
 func (w *Warehouse) LoadCSV(ctx context.Context, schema, table, path string, types []dialect.ColumnType) error {
-	l := infileLoad{schema: schema, table: table, path: path, hints: map[string]string{}}
-	for _, t := range types {
-		l.hints[t.Column] = w.dialect.SQLType(t.Type)
+	l, err := planSeed(w.dialect, schema, table, path, types)
+	if err != nil {
+		return fmt.Errorf("clickhouse: %w", err)
 	}
 	return w.withConn(ctx, func(conn *sql.Conn) error {
-		if err := execAll(ctx, conn, w.dialect.DropTable(w.dialect.Table(schema, table))); err != nil {
-			return fmt.Errorf("clickhouse: replacing %s.%s: %w", schema, table, err)
-		}
-		if err := w.loadCSV(ctx, conn, l); err != nil {
+		if err := w.runSeed(ctx, conn, l); err != nil {
 			return fmt.Errorf("clickhouse: %w", err)
 		}
 		return nil

@@ -70,3 +70,55 @@ func TestParseClickHouseVersion(t *testing.T) {
 		t.Error("AtLeast")
 	}
 }
+
+// TestClickHouseFlavours pins what differs between the SQL for current
+// servers (clickhouse) and for 18.16-era ones (clickhouse-18), and what
+// both state: the session settings their SQL relies on.
+func TestClickHouseFlavours(t *testing.T) {
+	current, err := Get("clickhouse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy, err := Get("clickhouse-18")
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := func(major, minor int) ClickHouse { return ClickHouse{Version: Version{major, minor}} }
+	tests := []struct {
+		name, got, want string
+	}{
+		{"current name", current.Name(), "clickhouse"},
+		{"18.16 name", legacy.Name(), "clickhouse-18"},
+		{"26.7 server is current", server(26, 7).Name(), "clickhouse"},
+		{"19.17 server is 18.16-era", server(19, 17).Name(), "clickhouse-18"},
+		{"current trim", current.Trim("x"), "trimBoth(x)"},
+		{"18.16 trim", legacy.Trim("x"), "replaceRegexpAll(x, '^ +| +$', '')"},
+		{"current timestamps", current.Cast("x", "timestamp"), "CAST(x AS Nullable(DateTime64(6, 'UTC')))"},
+		{"18.16 timestamps", legacy.Cast("x", "timestamp"), "CAST(x AS Nullable(DateTime('UTC')))"},
+		{"current session", strings.Join(current.(Session).SessionStatements(), ";"), "SET join_use_nulls = 1"},
+		{"18.16 session", strings.Join(legacy.(Session).SessionStatements(), ";"), "SET join_use_nulls = 1"},
+		{"current and 26.7 write the same", current.TryCast("x", "timestamp"), server(26, 7).TryCast("x", "timestamp")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Errorf("got %s, want %s", tc.got, tc.want)
+			}
+		})
+	}
+}
+
+func TestClickHouseLoadCSVDescribesTheConnector(t *testing.T) {
+	q, err := ClickHouse{}.LoadCSV("`raw`.`people`", "/d/people.csv", []ColumnType{{Column: "phone", Type: "varchar"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"/d/people.csv", "phone String", "\nDROP TABLE IF EXISTS `raw`.`people__sluice_load`"} {
+		if !strings.Contains(q, want) {
+			t.Errorf("%q lacks %q", q, want)
+		}
+	}
+	if _, err := (ClickHouse{}).LoadCSV("t", "", nil); err == nil {
+		t.Error("an empty path must be an error")
+	}
+}

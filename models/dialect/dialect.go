@@ -211,3 +211,11 @@ type Lists interface {
 	// unnested side by side.
 	Unnest(expr string) string
 }
+
+// Session is implemented by dialects whose SQL relies on session settings
+// that their connector applies to every query: the statements that apply
+// them open every compiled step, so that a step's file run by hand gives
+// what a build gives.
+type Session interface {
+	SessionStatements() []string
+}
