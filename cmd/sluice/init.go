@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -43,27 +44,41 @@ It refuses to touch a directory that already holds a sluice.yml.`,
 					return fmt.Errorf("writing %s: %w", ignore, err)
 				}
 			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "Created a sluice project in %s with sample data for %d people.\n\nNext:\n", dir, examples.QuickstartProfiles)
-			for _, step := range []string{
-				"validate",
-				"build",
-				`query "SELECT rfm, count(*) FROM sluice.customer_profiles GROUP BY 1 ORDER BY 2 DESC LIMIT 5"`,
-				"plan",
-				"sync",
-			} {
-				fmt.Fprintf(out, "  sluice %s --project %s\n", step, dir)
-			}
-			// The SaaS syncs are part of the example but need keys; say so
-			// before the first sync reports them as failed.
-			fmt.Fprintf(out, "\nsync writes the file syncs offline. klaviyo.yml and brevo.yml need KLAVIYO_API_KEY,\n"+
-				"KLAVIYO_BASE_URL, BREVO_API_KEY and BREVO_BASE_URL (a real account, or the fakes in\n"+
-				"connectors/klaviyo/fake and connectors/brevo/fake); until then sync reports those syncs as\n"+
-				"not sent and exits 1. Delete the two files if you do not use them.\n")
+			printNextSteps(cmd.OutOrStdout(), dir)
 			return nil
 		},
 	}
 	return c
+}
+
+// printNextSteps walks a newcomer through the quickstart. Its Klaviyo and
+// Brevo syncs need keys: the sandbox provides them, so that the first
+// sync succeeds instead of failing on variables nobody has set yet.
+func printNextSteps(out io.Writer, dir string) {
+	fmt.Fprintf(out, "Created a sluice project in %s with sample data for %d people.\n\nNext:\n", dir, examples.QuickstartProfiles)
+	for _, step := range []string{
+		"validate",
+		"build",
+		`query "SELECT rfm, count(*) FROM sluice.customer_profiles GROUP BY 1 ORDER BY 2 DESC LIMIT 5"`,
+		"plan",
+	} {
+		fmt.Fprintf(out, "  sluice %s --project %s\n", step, dir)
+	}
+	env := filepath.Join(dir, ".sluice", "sandbox.env")
+	fmt.Fprintf(out, `
+klaviyo.yml and brevo.yml sync to Klaviyo and Brevo. To sync offline, serve the project's fakes of
+both APIs (they print the variables to export) in a second terminal:
+  sluice sandbox klaviyo brevo
+and run the export lines it prints in this one; or, in one shell:
+  sluice sandbox klaviyo brevo --env-file %[2]s 2>/dev/null &
+  until [ -s %[2]s ]; do sleep 0.1; done; . %[2]s
+Then:
+  sluice sync --project %[1]s    # every sync delivered: exit 0
+  sluice sync --project %[1]s    # nothing changed: nothing sent
+With real accounts, set KLAVIYO_API_KEY, KLAVIYO_BASE_URL, BREVO_API_KEY and BREVO_BASE_URL instead
+(delete either file if you do not use that tool); without them, sync sends the file syncs and
+exits 1 naming what is missing.
+`, dir, env)
 }
 
 // writeTree copies an embedded tree to dir, refusing to overwrite files.
