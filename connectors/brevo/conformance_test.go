@@ -1,6 +1,8 @@
 package brevo_test
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -16,6 +18,13 @@ const specFile = "brevo-swagger-v3.yaml"
 // request broke it.
 func newFake(t *testing.T, opts fake.Options) *fake.Server {
 	t.Helper()
+	return newFakeBehind(t, opts, nil)
+}
+
+// newFakeBehind is newFake with the fake served behind wrap (nil: none),
+// which may rewrite its answers.
+func newFakeBehind(t *testing.T, opts fake.Options, wrap func(*fake.Server) http.Handler) *fake.Server {
+	t.Helper()
 	if opts.APIKey == "" {
 		opts.APIKey = "test-key"
 	}
@@ -24,7 +33,16 @@ func newFake(t *testing.T, opts fake.Options) *fake.Server {
 	} else {
 		t.Log("vendor specs not found: requests are not checked against Brevo's spec")
 	}
-	srv := fake.New(t, opts)
+	var srv *fake.Server
+	if wrap == nil {
+		srv = fake.New(t, opts)
+	} else {
+		srv = fake.Handler(opts)
+		ts := httptest.NewServer(wrap(srv))
+		srv.URL = ts.URL + "/v3"
+		t.Cleanup(srv.Close) // after the listener: cleanups run last first
+		t.Cleanup(ts.Close)
+	}
 	t.Cleanup(func() {
 		if v := srv.Violations(); len(v) > 0 {
 			t.Errorf("%d requests broke Brevo's spec, first: %s", len(v), v[0])
@@ -33,9 +51,17 @@ func newFake(t *testing.T, opts fake.Options) *fake.Server {
 	return srv
 }
 
+// TestConformance runs the suite against each of the fake's answers to
+// /contacts/batch (Brevo's observed 404 and its documented 207).
 func TestConformance(t *testing.T) {
+	for _, answer := range fake.BatchAnswers {
+		t.Run(answer, func(t *testing.T) { conformance(t, answer) })
+	}
+}
+
+func conformance(t *testing.T, answer string) {
 	destinationtest.Run(t, destinationtest.Harness{Type: "brevo", New: func(t *testing.T) *destinationtest.Env {
-		srv := newFake(t, fake.Options{})
+		srv := newFake(t, fake.Options{BatchAnswer: answer})
 		return &destinationtest.Env{
 			Options:        `api_key: "${BREVO_KEY}", base_url: "${BREVO_URL}"`,
 			BadCredentials: `api_key: "${BREVO_BAD_KEY}", base_url: "${BREVO_URL}"`,

@@ -103,6 +103,10 @@ type contact struct {
 	err     error // the record's outcome, nil for accepted
 	existed bool  // /contacts/batch found it
 	created bool  // sluice created it in this batch (already in the list)
+	// notUpdated: a 2xx answer of /contacts/batch listed it as not
+	// updated, which says neither "unknown" nor "refused" (a 404 says
+	// unknown).
+	notUpdated bool
 }
 
 // hasData reports whether an update would change more than membership.

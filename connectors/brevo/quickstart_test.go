@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/sluicehq/sluice/connectors/brevo/fake"
@@ -128,36 +130,78 @@ func editCSV(t *testing.T, p *synctest.Project, name string, edit func(header []
 
 func col(header []string, name string) int { return slices.Index(header, name) }
 
+const smsSync, smsList = "sms_to_brevo", "SMS audience"
+
 // TestQuickstartSMSAudience syncs the quickstart's SMS audience to the fake
 // Brevo, changes the data (new customers, SMS consent withdrawn, a member
 // losing their phone, an invalid phone, a number Brevo refuses) and checks
 // that each run sends exactly the delta, that the refused record is
-// reported and retried, and that the list always equals the model.
+// reported and retried, and that the list always equals the model. It runs
+// against each of the fake's answers to /contacts/batch for contacts it
+// does not have: Brevo's observed 404 and its documented 207.
 func TestQuickstartSMSAudience(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the quickstart")
 	}
-	srv := newFake(t, fake.Options{ContactsPerSecond: -1})
-	p := quickstart(t, srv)
-	ctx := context.Background()
-	const sync, list = "sms_to_brevo", "SMS audience"
+	for _, answer := range fake.BatchAnswers {
+		t.Run(answer, func(t *testing.T) { quickstartSMSAudience(t, answer) })
+	}
+}
 
-	// 1. First sync: every member enters the list.
+// firstSMSSync runs the first sync: every member enters the list, and a
+// second sync right after sends nothing.
+func firstSMSSync(t *testing.T, p *synctest.Project, srv *fake.Server) {
+	t.Helper()
+	ctx := context.Background()
 	want := smsAudience(t, p)
-	res, err := p.Engine.Sync(ctx, sync, engine.SyncOptions{})
+	res, err := p.Engine.Sync(ctx, smsSync, engine.SyncOptions{})
 	if err != nil {
 		t.Fatalf("first sync: %v", err)
 	}
 	if res.Adds != int64(len(want)) || res.Accepted != res.Adds {
 		t.Errorf("first sync: %d adds, %d accepted; the segment has %d consenting members", res.Adds, res.Accepted, len(want))
 	}
-	if got := listPhones(srv, list); !slices.Equal(got, want) {
+	if got := listPhones(srv, smsList); !slices.Equal(got, want) {
 		t.Fatalf("the list holds %d numbers, the model %d", len(got), len(want))
 	}
 	c, _ := srv.Find(want[0])
 	if c.Attributes["FIRSTNAME"] == nil {
 		t.Errorf("first names are sent as FIRSTNAME: %+v", c.Attributes)
 	}
+	pl, err := p.Engine.Plan(ctx, smsSync, engine.PlanOptions{})
+	if err != nil || pl.Adds+pl.Updates+pl.Removes != 0 {
+		t.Errorf("re-plan after the first sync: %v %+v", err, pl)
+	}
+	srv.ResetStats()
+	res, err = p.Engine.Sync(ctx, smsSync, engine.SyncOptions{})
+	if err != nil || res.Sent != 0 {
+		t.Errorf("second sync: %v, sent %d, want nothing", err, res.Sent)
+	}
+	if n := srv.Stats().ByEndpoint["POST /contacts/batch"]; n != 0 {
+		t.Errorf("the second sync sent %d /contacts/batch requests", n)
+	}
+}
+
+func quickstartSMSAudience(t *testing.T, answer string) {
+	// The answer to look for: the run must meet the one under test.
+	unknownStatus := map[string]int{fake.BatchObserved: http.StatusNotFound, fake.BatchDocumented: http.StatusMultiStatus}[answer]
+	var met atomic.Int64
+	srv := newFake(t, fake.Options{ContactsPerSecond: -1, BatchAnswer: answer, OnRequest: func(_, endpoint string, status int) {
+		if endpoint == "POST /contacts/batch" && status == unknownStatus {
+			met.Add(1)
+		}
+	}})
+	t.Cleanup(func() {
+		if met.Load() == 0 {
+			t.Errorf("no /contacts/batch answer was HTTP %d", unknownStatus)
+		}
+	})
+	p := quickstart(t, srv)
+	ctx := context.Background()
+	const sync, list = smsSync, smsList
+
+	// 1. First sync: every member enters the list; nothing is left to send.
+	firstSMSSync(t, p, srv)
 
 	// 2. The data changes.
 	members := strings1(t, p, `SELECT profile_id FROM sluice.customer_segment_sms_audience ORDER BY 1 LIMIT 3`)
@@ -204,7 +248,7 @@ func TestQuickstartSMSAudience(t *testing.T) {
 
 	// 3. The next sync sends exactly the delta; the refused number is
 	// reported, the others are delivered.
-	res, err = p.Engine.Sync(ctx, sync, engine.SyncOptions{})
+	res, err := p.Engine.Sync(ctx, sync, engine.SyncOptions{})
 	var rej *engine.RejectedError
 	if !errors.As(err, &rej) {
 		t.Fatalf("second sync: %v, want a rejection", err)
@@ -217,7 +261,7 @@ func TestQuickstartSMSAudience(t *testing.T) {
 	if len(res.Rejections) != 1 || res.Rejections[0].Key != refused || !strings.Contains(res.Rejections[0].Error, "cannot receive SMS") {
 		t.Errorf("rejections: %+v", res.Rejections)
 	}
-	want = smsAudience(t, p)
+	want := smsAudience(t, p)
 	wantAtBrevo := slices.DeleteFunc(slices.Clone(want), func(s string) bool { return s == refused })
 	if got := listPhones(srv, list); !slices.Equal(got, wantAtBrevo) {
 		t.Errorf("after the delta the list holds %d numbers, want %d", len(got), len(wantAtBrevo))

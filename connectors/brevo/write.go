@@ -93,17 +93,20 @@ func (b *Brevo) upsert(ctx context.Context, cs []*contact, list int64, mode stri
 		}
 		b.noteProbe(len(cs), len(missing))
 	}
-	switch {
-	case mode == "update":
-		return nil // update mode: Brevo updates only the contacts it has
-	case !b.createContacts:
-		for _, c := range missing {
-			c.err = errors.New("Brevo has no such contact and create_contacts is false")
+	if mode == "update" || !b.createContacts {
+		lack, err := b.lacking(ctx, missing)
+		if err != nil || mode == "update" {
+			return err // update mode: Brevo updates only the contacts it has
+		}
+		for _, c := range lack {
+			c.err = errNoCreate
 		}
 		return nil
 	}
 	return b.create(ctx, missing, list)
 }
+
+var errNoCreate = errors.New("Brevo has no such contact and create_contacts is false")
 
 // probe tells whether to ask /contacts/batch which contacts exist before
 // creating: not while batch after batch were all new (a first sync), when
@@ -151,12 +154,10 @@ func (b *Brevo) updateBatch(ctx context.Context, cs []*contact, listAdd, listRem
 	for i, c := range cs {
 		items[i] = c.batchItem(listAdd, listRemove)
 	}
-	err := b.call(ctx, http.MethodPost, "/contacts/batch", map[string]any{"contacts": items}, nil)
+	var ans batchAnswer
+	err := b.call(ctx, http.MethodPost, "/contacts/batch", map[string]any{"contacts": items}, &ans)
 	if err == nil {
-		for _, c := range cs {
-			c.existed = true
-		}
-		return nil, nil
+		return b.updated(ctx, cs, ans, listAdd, listRemove)
 	}
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.fatal() {
@@ -186,6 +187,11 @@ func (b *Brevo) updateBatch(ctx context.Context, cs []*contact, listAdd, listRem
 		return nil, nil
 	}
 	// Narrow the refusal down to the contacts that cause it.
+	return b.updateHalves(ctx, cs, listAdd, listRemove)
+}
+
+// updateHalves sends each half of cs again.
+func (b *Brevo) updateHalves(ctx context.Context, cs []*contact, listAdd, listRemove int64) ([]*contact, error) {
 	half := len(cs) / 2
 	m1, err := b.updateBatch(ctx, cs[:half], listAdd, listRemove)
 	if err != nil {
@@ -193,6 +199,75 @@ func (b *Brevo) updateBatch(ctx context.Context, cs []*contact, listAdd, listRem
 	}
 	m2, err := b.updateBatch(ctx, cs[half:], listAdd, listRemove)
 	return append(m1, m2...), err
+}
+
+// updated reads a 2xx answer (the documented 207, or a 204): the contacts
+// it lists as not updated are returned like those a 404 names, to be
+// created (creating updates one that exists, and gives Brevo's reason for
+// one it refuses). Contacts it does not tell about are sent again, by
+// halves when it tells about none (an update applied twice is the same).
+func (b *Brevo) updated(ctx context.Context, cs []*contact, ans batchAnswer, listAdd, listRemove int64) ([]*contact, error) {
+	var missing, unsure []*contact
+	for i, o := range ans.outcomes(cs) {
+		switch o {
+		case applied:
+			cs[i].existed = true
+		case notApplied:
+			cs[i].notUpdated = true
+			missing = append(missing, cs[i])
+		default:
+			unsure = append(unsure, cs[i])
+		}
+	}
+	var more []*contact
+	var err error
+	switch {
+	case len(unsure) == 0:
+	case len(unsure) < len(cs):
+		more, err = b.updateBatch(ctx, unsure, listAdd, listRemove)
+	default: // several contacts (one always has an outcome)
+		more, err = b.updateHalves(ctx, cs, listAdd, listRemove)
+	}
+	return append(missing, more...), err
+}
+
+// errNotApplied is the rejection of a contact that exists but that a 2xx
+// answer of /contacts/batch lists as not updated, without a reason.
+var errNotApplied = errors.New("Brevo did not apply the change: its /contacts/batch answer lists the contact under failureIds, without a reason")
+
+// lacking keeps, of contacts /contacts/batch did not update, those Brevo
+// does not have, for the steps that create nothing (mode update,
+// create_contacts false, removals, unsubscribes). A 404 says which are
+// unknown; a 2xx answer does not say why, so each contact it lists is
+// looked up: one that exists refused the change, and is rejected.
+func (b *Brevo) lacking(ctx context.Context, cs []*contact) ([]*contact, error) {
+	var out []*contact
+	for _, c := range cs {
+		if c.err != nil {
+			continue
+		}
+		if !c.notUpdated {
+			out = append(out, c)
+			continue
+		}
+		id := c.email
+		if id == "" {
+			id = c.sms
+		}
+		err := b.call(ctx, http.MethodGet, "/contacts/"+url.PathEscape(id), nil, nil)
+		var ae *APIError
+		switch {
+		case err == nil:
+			c.err = errNotApplied
+		case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+			out = append(out, c)
+		case errors.As(err, &ae) && !ae.fatal():
+			c.err = ae
+		default:
+			return nil, b.errFatal("looking up a contact Brevo did not update", err)
+		}
+	}
+	return out, nil
 }
 
 func parseIndexes(msg string, n int) (map[int]bool, bool) {
@@ -434,10 +509,11 @@ func (b *Brevo) addToList(ctx context.Context, cs []*contact, list int64) error 
 	}
 	missing = append(missing, more...)
 	if !b.createContacts {
-		for _, c := range missing {
-			c.err = errors.New("Brevo has no such contact and create_contacts is false")
+		lack, err := b.lacking(ctx, missing)
+		for _, c := range lack {
+			c.err = errNoCreate
 		}
-		return nil
+		return err
 	}
 	return b.create(ctx, missing, list)
 }
@@ -455,12 +531,16 @@ func (b *Brevo) removeFromList(ctx context.Context, cs []*contact, list int64) e
 		}
 	}
 	// A contact Brevo does not have is not in the list: nothing to do.
-	if _, err := b.update(ctx, others, 0, list); err != nil {
+	missing, err := b.update(ctx, others, 0, list)
+	if err != nil {
+		return err
+	}
+	if _, err := b.lacking(ctx, missing); err != nil {
 		return err
 	}
 	// Failures mean "already out of the list, or no such contact": the
 	// removal holds either way.
-	_, err := b.listCall(ctx, "remove", byEmail, list)
+	_, err = b.listCall(ctx, "remove", byEmail, list)
 	return err
 }
 
@@ -553,7 +633,11 @@ func (b *Brevo) unsubscribe(ctx context.Context, cs []*contact, list int64) erro
 		}
 	}
 	// A contact Brevo does not have needs no unsubscribing.
-	_, err := b.update(ctx, cs, 0, list)
+	missing, err := b.update(ctx, cs, 0, list)
+	if err != nil {
+		return err
+	}
+	_, err = b.lacking(ctx, missing)
 	return err
 }
 

@@ -39,8 +39,20 @@ func openDest(t *testing.T, srv *fake.Server, extra string, sync destination.Syn
 }
 
 // fast is a fake without rate limits, for tests about behaviour.
-func fast(t *testing.T) *fake.Server {
-	return newFake(t, fake.Options{ContactsPerSecond: -1, OtherPerHour: -1, ImportDelay: 1})
+func fast(t *testing.T) *fake.Server { return fastAnswer(t, "") }
+
+// fastAnswer is fast answering /contacts/batch as answer says
+// (fake.Options.BatchAnswer).
+func fastAnswer(t *testing.T, answer string) *fake.Server {
+	return newFake(t, fake.Options{ContactsPerSecond: -1, OtherPerHour: -1, ImportDelay: 1, BatchAnswer: answer})
+}
+
+// eachAnswer runs test against each of the fake's answers to
+// /contacts/batch: Brevo's observed 404 and its documented 207.
+func eachAnswer(t *testing.T, test func(t *testing.T, answer string)) {
+	for _, answer := range fake.BatchAnswers {
+		t.Run(answer, func(t *testing.T) { test(t, answer) })
+	}
 }
 
 func write(t *testing.T, d destination.Destination, list string, recs ...destination.Record) []error {
@@ -84,8 +96,10 @@ func TestUpsertCreatesThenUpdates(t *testing.T) {
 	}
 }
 
-func TestRejectionsArePerRecord(t *testing.T) {
-	srv := fast(t)
+func TestRejectionsArePerRecord(t *testing.T) { eachAnswer(t, testRejectionsArePerRecord) }
+
+func testRejectionsArePerRecord(t *testing.T, answer string) {
+	srv := fastAnswer(t, answer)
 	d := openDest(t, srv, "rate: 1000", destination.SyncInfo{Key: "email", Fields: []string{"email", "n"}})
 	var recs []destination.Record
 	for i := range 10 {
@@ -113,8 +127,10 @@ func TestRejectionsArePerRecord(t *testing.T) {
 	}
 }
 
-func TestImportForManyNewContacts(t *testing.T) {
-	srv := fast(t)
+func TestImportForManyNewContacts(t *testing.T) { eachAnswer(t, testImportForManyNewContacts) }
+
+func testImportForManyNewContacts(t *testing.T, answer string) {
+	srv := fastAnswer(t, answer)
 	srv.AddList("Customers")
 	d := openDest(t, srv, "rate: 1000, list: Customers, import_threshold: 20", destination.SyncInfo{Key: "email", Fields: []string{"email", "ext_id", "email_consent"}})
 	var recs []destination.Record
@@ -146,8 +162,10 @@ func TestImportForManyNewContacts(t *testing.T) {
 	}
 }
 
-func TestListMembership(t *testing.T) {
-	srv := fast(t)
+func TestListMembership(t *testing.T) { eachAnswer(t, testListMembership) }
+
+func testListMembership(t *testing.T, answer string) {
+	srv := fastAnswer(t, answer)
 	vip := srv.AddList("VIP")
 	srv.Put(fake.Contact{Email: "old@example.com", Lists: []int64{vip}}) // already a member
 	srv.Put(fake.Contact{Email: "known@example.com"})                    // exists, not a member
@@ -258,19 +276,21 @@ func TestDeletes(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.onDelete+" "+strings.Join(tc.fields, ",")+" "+string(tc.reason), func(t *testing.T) {
-			srv := fast(t)
-			list := srv.AddList("All")
-			srv.Put(fake.Contact{Email: "ann@example.com", Attributes: map[string]any{"SMS": "+33612345678"}, Lists: []int64{list}})
-			d := openDest(t, srv, "rate: 1000, list: All, on_delete: "+tc.onDelete, destination.SyncInfo{Key: "email", Mode: "mirror", Fields: tc.fields})
-			del := func(e string) destination.Record {
-				return destination.Record{Op: destination.OpDelete, Key: e, Fields: map[string]any{"email": e}, Reason: tc.reason}
-			}
-			if errs := write(t, d, "", del("ann@example.com"), del("nobody@example.com")); errors.Join(errs...) != nil {
-				t.Fatal(errs)
-			}
-			if msg := tc.check(srv.Find("ann@example.com")); msg != "" {
-				t.Error(msg)
-			}
+			eachAnswer(t, func(t *testing.T, answer string) {
+				srv := fastAnswer(t, answer)
+				list := srv.AddList("All")
+				srv.Put(fake.Contact{Email: "ann@example.com", Attributes: map[string]any{"SMS": "+33612345678"}, Lists: []int64{list}})
+				d := openDest(t, srv, "rate: 1000, list: All, on_delete: "+tc.onDelete, destination.SyncInfo{Key: "email", Mode: "mirror", Fields: tc.fields})
+				del := func(e string) destination.Record {
+					return destination.Record{Op: destination.OpDelete, Key: e, Fields: map[string]any{"email": e}, Reason: tc.reason}
+				}
+				if errs := write(t, d, "", del("ann@example.com"), del("nobody@example.com")); errors.Join(errs...) != nil {
+					t.Fatal(errs)
+				}
+				if msg := tc.check(srv.Find("ann@example.com")); msg != "" {
+					t.Error(msg)
+				}
+			})
 		})
 	}
 }

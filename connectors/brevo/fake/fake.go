@@ -4,8 +4,10 @@
 // contacts per list call, 10 MB imports, 10 requests a second on /contacts
 // endpoints and 100 an hour on the others, with x-sib-ratelimit-* headers
 // on every answer and 429 past them), asynchronous imports followed with
-// GET /processes/{id}, and /contacts/batch's all-or-nothing 404 naming the
-// indexes of unknown contacts. Requests can be checked against Brevo's
+// GET /processes/{id}, and either of /contacts/batch's two answers to
+// unknown contacts (Options.BatchAnswer): the all-or-nothing 404 naming
+// their indexes that Brevo is observed to send, or the 207 with
+// successIds/failureIds its API reference documents. Requests can be checked against Brevo's
 // published spec (Options.Validator); a request that breaks it is answered
 // 400 and recorded (Violations). Tests can make chosen contacts fail
 // (Reject) and read back everything the server holds.
@@ -47,8 +49,44 @@ type Options struct {
 	// ImportDelay is how long an import process takes (default 100ms).
 	ImportDelay time.Duration
 	// OnRequest, when set, is called after each answer with the method,
-	// the path (identifiers replaced by {id}) and the status.
-	OnRequest func(method, path string, status int)
+	// the endpoint (the method and the path with identifiers replaced by
+	// {id}: "POST /contacts/batch", "GET /contacts/{id}") and the status.
+	OnRequest func(method, endpoint string, status int)
+	// BatchAnswer is how POST /contacts/batch answers contacts it cannot
+	// update: BatchObserved (the default, "" too) or BatchDocumented.
+	// Check a value from users with CheckBatchAnswer; Handler panics on
+	// one it does not know.
+	BatchAnswer string
+}
+
+// The answers of POST /contacts/batch to contacts it cannot update.
+const (
+	// BatchObserved is what Brevo is observed to answer: all or nothing.
+	// Unknown contacts: 404 document_not_found "No contact found for
+	// indexes 3,4" (0-based indexes in the request), nothing applied; a
+	// contact refused (Reject, an invalid or duplicate value): 400 with
+	// its message, nothing applied.
+	BatchObserved = "observed"
+	// BatchDocumented is what Brevo's API reference documents: the
+	// contacts it can update are updated, and when some are unknown or
+	// refused the answer is 207 {"successIds": [...], "failureIds":
+	// [...]}, both lists holding 0-based indexes in the request (the spec
+	// types them int64 "IDs"; an unknown contact has no id). No failure:
+	// 204. A malformed request (not one identifier per contact, a list
+	// that does not exist) is still refused as a whole.
+	BatchDocumented = "documented"
+)
+
+// BatchAnswers are the values of Options.BatchAnswer, the default first.
+var BatchAnswers = []string{BatchObserved, BatchDocumented}
+
+// CheckBatchAnswer tells whether v is a value of Options.BatchAnswer ("" is
+// the default, BatchObserved).
+func CheckBatchAnswer(v string) error {
+	if v == "" || slices.Contains(BatchAnswers, v) {
+		return nil
+	}
+	return fmt.Errorf("batch answer %q: want one of %s", v, strings.Join(BatchAnswers, ", "))
 }
 
 // Contact is a contact as the server holds it.
@@ -140,6 +178,12 @@ func Handler(opts Options) *Server {
 	}
 	if opts.ImportDelay <= 0 {
 		opts.ImportDelay = 100 * time.Millisecond
+	}
+	if err := CheckBatchAnswer(opts.BatchAnswer); err != nil {
+		panic("fake.Handler: " + err.Error())
+	}
+	if opts.BatchAnswer == "" {
+		opts.BatchAnswer = BatchObserved
 	}
 	s := &Server{
 		opts: opts, contacts: map[int64]*contact{}, byEmail: map[string]int64{}, bySMS: map[string]int64{},
@@ -612,7 +656,7 @@ func decode(body []byte, v any) *answer {
 	return nil
 }
 
-// batch is POST /contacts/batch: all or nothing.
+// batch is POST /contacts/batch, answered as Options.BatchAnswer says.
 func (s *Server) batch(body []byte) answer {
 	var req struct {
 		Contacts []change `json:"contacts"`
@@ -622,9 +666,21 @@ func (s *Server) batch(body []byte) answer {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	found := make([]*contact, len(req.Contacts))
-	var missing []string
-	for i, ch := range req.Contacts {
+	found, a := s.batchContacts(req.Contacts)
+	if a != nil {
+		return *a
+	}
+	if s.opts.BatchAnswer == BatchDocumented {
+		return s.batchDocumented(req.Contacts, found)
+	}
+	return s.batchObserved(req.Contacts, found)
+}
+
+// batchContacts finds the contact each change names (nil: unknown). A
+// request without exactly one identifier per contact is refused.
+func (s *Server) batchContacts(chs []change) ([]*contact, *answer) {
+	found := make([]*contact, len(chs))
+	for i, ch := range chs {
 		n := 0
 		var c *contact
 		if ch.Email != nil {
@@ -644,30 +700,71 @@ func (s *Server) batch(body []byte) answer {
 			}
 		}
 		if n != 1 {
-			return fail(http.StatusBadRequest, "invalid_parameter", "contacts[%d]: pass exactly one identifier among email, id and sms", i)
-		}
-		if c == nil {
-			missing = append(missing, strconv.Itoa(i))
-			continue
+			a := fail(http.StatusBadRequest, "invalid_parameter", "contacts[%d]: pass exactly one identifier among email, id and sms", i)
+			return nil, &a
 		}
 		found[i] = c
+	}
+	return found, nil
+}
+
+// batchObserved is all or nothing: a 404 naming the indexes of unknown
+// contacts, else a 400 for the first refused one, else every change.
+func (s *Server) batchObserved(chs []change, found []*contact) answer {
+	var missing []string
+	for i, c := range found {
+		if c == nil {
+			missing = append(missing, strconv.Itoa(i))
+		}
 	}
 	if len(missing) > 0 {
 		return fail(http.StatusNotFound, "document_not_found", "No contact found for indexes %s", strings.Join(missing, ","))
 	}
-	for i, ch := range req.Contacts {
-		c := found[i]
-		if msg, bad := s.rejected(c.Email, c.SMS()); bad {
-			return fail(http.StatusBadRequest, "invalid_parameter", "%s", msg)
-		}
-		if a := s.check(ch, c); a != nil {
+	for i, ch := range chs {
+		if a := s.refusal(ch, found[i]); a != nil {
 			return *a
 		}
 	}
-	for i, ch := range req.Contacts {
+	for i, ch := range chs {
 		s.apply(found[i], ch)
 	}
 	return answer{status: http.StatusNoContent}
+}
+
+// batchDocumented applies the changes it can and lists, by their index
+// in the request, those it applied and those it did not (unknown or
+// refused contacts): 207, or 204 when there are none of the latter.
+func (s *Server) batchDocumented(chs []change, found []*contact) answer {
+	for _, ch := range chs {
+		for _, l := range ch.ListIDs {
+			if s.lists[l] == nil { // the request's fault, not a contact's
+				return fail(http.StatusNotFound, "document_not_found", "List ID does not exist")
+			}
+		}
+	}
+	success, failure := []int{}, []int{}
+	for i, ch := range chs {
+		c := found[i]
+		if c == nil || s.refusal(ch, c) != nil {
+			failure = append(failure, i)
+			continue
+		}
+		s.apply(c, ch)
+		success = append(success, i)
+	}
+	if len(failure) == 0 {
+		return answer{status: http.StatusNoContent}
+	}
+	return answer{http.StatusMultiStatus, map[string][]int{"successIds": success, "failureIds": failure}}
+}
+
+// refusal is why a change to an existing contact is refused, or nil.
+func (s *Server) refusal(ch change, c *contact) *answer {
+	if msg, bad := s.rejected(c.Email, c.SMS()); bad {
+		a := fail(http.StatusBadRequest, "invalid_parameter", "%s", msg)
+		return &a
+	}
+	return s.check(ch, c)
 }
 
 // create is POST /contacts.

@@ -7,6 +7,10 @@
 // It prints its base URL (for base_url, or BREVO_BASE_URL in the
 // quickstart), keeps contacts and lists in memory, enforces Brevo's rate
 // limits and answers with its error shapes. -list creates lists at start.
+// -batch-answer picks how POST /contacts/batch answers contacts it cannot
+// update: "observed" (the default; Brevo's all-or-nothing 404 naming their
+// indexes) or "documented" (the 207 with successIds and failureIds of
+// Brevo's API reference).
 package main
 
 import (
@@ -32,9 +36,14 @@ func main() {
 	contactsRate := flag.Int("contacts-rate", 10, "requests a second allowed on /contacts endpoints (-1: no limit)")
 	otherRate := flag.Int("other-rate", 100, "requests an hour allowed on the other endpoints (-1: no limit)")
 	quiet := flag.Bool("quiet", false, "do not print a line per request")
+	batchAnswer := flag.String("batch-answer", fake.BatchObserved, "how POST /contacts/batch answers unknown or refused contacts: "+
+		"observed (all-or-nothing 404 naming their indexes, as Brevo answers) or documented (207 with successIds/failureIds, as Brevo documents)")
 	flag.Parse()
 	if *key == "" {
 		log.Fatal("brevo-fake: -key is required (the value of BREVO_API_KEY)")
+	}
+	if err := fake.CheckBatchAnswer(*batchAnswer); err != nil {
+		log.Fatalf("brevo-fake: -batch-answer: %v", err)
 	}
 	host, _, err := net.SplitHostPort(*addr)
 	if err != nil {
@@ -43,10 +52,10 @@ func main() {
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		log.Fatalf("listen on a loopback address (127.0.0.1, ::1 or localhost), not %s", host)
 	}
-	opts := fake.Options{APIKey: *key, ContactsPerSecond: *contactsRate, OtherPerHour: *otherRate}
+	opts := fake.Options{APIKey: *key, ContactsPerSecond: *contactsRate, OtherPerHour: *otherRate, BatchAnswer: *batchAnswer}
 	if !*quiet {
-		opts.OnRequest = func(method, path string, status int) {
-			fmt.Printf("%s %s %s -> %d\n", time.Now().Format("15:04:05.000"), method, path, status)
+		opts.OnRequest = func(_, endpoint string, status int) {
+			fmt.Printf("%s %s -> %d\n", time.Now().Format("15:04:05.000"), endpoint, status)
 		}
 	}
 	srv := fake.Handler(opts)
