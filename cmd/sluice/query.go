@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicehq/sluice/connectors/warehouse"
+	"github.com/sluicehq/sluice/sync/mapping"
 )
 
 func newQueryCmd(g *globals) *cobra.Command {
@@ -70,10 +72,11 @@ rows as they arrive (any size); table aligns columns and shows at most
 
 // scanner reads rows as generic values.
 type scanner struct {
-	rows warehouse.Rows
-	cols []string
-	vals []any
-	ptrs []any
+	rows  warehouse.Rows
+	cols  []string
+	kinds []timeKind // per column: how its time values print
+	vals  []any
+	ptrs  []any
 }
 
 func newScanner(rows warehouse.Rows) (*scanner, error) {
@@ -81,7 +84,7 @@ func newScanner(rows warehouse.Rows) (*scanner, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &scanner{rows: rows, cols: cols, vals: make([]any, len(cols)), ptrs: make([]any, len(cols))}
+	s := &scanner{rows: rows, cols: cols, kinds: columnTimeKinds(rows, len(cols)), vals: make([]any, len(cols)), ptrs: make([]any, len(cols))}
 	for i := range s.vals {
 		s.ptrs[i] = &s.vals[i]
 	}
@@ -95,8 +98,62 @@ func (s *scanner) next() (bool, error) {
 	return true, s.rows.Scan(s.ptrs...)
 }
 
+// timeKind says how a column's time.Time values print. Drivers hand DATE,
+// TIME and TIMESTAMP columns over alike, as time.Time; only the column's
+// type tells a date from a timestamp at midnight.
+type timeKind int
+
+const (
+	pointInTime timeKind = iota // TIMESTAMP, TIMESTAMPTZ, DateTime...: RFC 3339 in UTC, as syncs send it
+	dateOnly                    // DATE, Date32
+	timeOfDay                   // TIME
+)
+
+// columnTimeKinds reads the result's column types where the warehouse's
+// rows offer them (database/sql results do). Without them every time value
+// is a point in time: printing a date with its midnight loses nothing,
+// printing a timestamp as a date would.
+func columnTimeKinds(rows warehouse.Rows, n int) []timeKind {
+	kinds := make([]timeKind, n)
+	typed, ok := rows.(interface {
+		ColumnTypes() ([]*sql.ColumnType, error)
+	})
+	if !ok {
+		return kinds
+	}
+	types, err := typed.ColumnTypes()
+	if err != nil || len(types) != n {
+		return kinds
+	}
+	for i, t := range types {
+		kinds[i] = timeKindOf(t.DatabaseTypeName())
+	}
+	return kinds
+}
+
+// timeKindOf classifies a database type name: DuckDB's and Snowflake's
+// (DATE, TIME, TIMESTAMP_NTZ...) and ClickHouse's, wrappers included
+// (Nullable(Date32), LowCardinality(Nullable(DateTime('UTC')))).
+func timeKindOf(dbType string) timeKind {
+	t := strings.ToUpper(strings.TrimSpace(dbType))
+	for _, wrapper := range []string{"LOWCARDINALITY(", "NULLABLE("} {
+		if strings.HasPrefix(t, wrapper) {
+			t = strings.TrimPrefix(t, wrapper)
+		}
+	}
+	switch {
+	case strings.HasPrefix(t, "DATETIME"), strings.HasPrefix(t, "TIMESTAMP"):
+		return pointInTime
+	case strings.HasPrefix(t, "DATE"):
+		return dateOnly
+	case strings.HasPrefix(t, "TIME"):
+		return timeOfDay
+	}
+	return pointInTime
+}
+
 // text renders a value for csv and table output; ok is false for NULL.
-func text(v any) (string, bool) {
+func text(v any, k timeKind) (string, bool) {
 	switch x := v.(type) {
 	case nil:
 		return "", false
@@ -105,10 +162,7 @@ func text(v any) (string, bool) {
 	case string:
 		return x, true
 	case time.Time:
-		if x.Hour() == 0 && x.Minute() == 0 && x.Second() == 0 && x.Nanosecond() == 0 {
-			return x.Format("2006-01-02"), true
-		}
-		return x.Format(time.RFC3339Nano), true
+		return formatTime(x, k), true
 	case *big.Int:
 		return x.String(), true
 	case fmt.Stringer:
@@ -118,8 +172,24 @@ func text(v any) (string, bool) {
 	}
 }
 
+// formatTime prints a date as a date, a time of day as a clock, and a
+// point in time as syncs send it (the sync mapping's own formatting), so
+// that what query shows is what a destination receives.
+func formatTime(t time.Time, k timeKind) string {
+	switch k {
+	case dateOnly:
+		return t.Format(time.DateOnly)
+	case timeOfDay:
+		return t.Format("15:04:05.999999999")
+	}
+	if s, ok := mapping.Normalize(t).(string); ok {
+		return s
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
 // jsonValue keeps JSON-native types and renders the rest as text.
-func jsonValue(v any) any {
+func jsonValue(v any, k timeKind) any {
 	switch x := v.(type) {
 	case nil, bool, string, int8, int16, int32, int64, int, uint8, uint16, uint32, uint64, float32, float64:
 		return x
@@ -132,7 +202,7 @@ func jsonValue(v any) any {
 		// Exact decimals (e.g. DuckDB's DECIMAL) stay numbers, digit for digit.
 		return json.Number(x.String())
 	default:
-		s, _ := text(x)
+		s, _ := text(x, k)
 		return s
 	}
 }
@@ -157,7 +227,16 @@ func writeCSV(out io.Writer, rows warehouse.Rows) error {
 			return err
 		}
 		for i, v := range s.vals {
-			rec[i], _ = text(v)
+			rec[i], _ = text(v, s.kinds[i])
+		}
+		if len(rec) == 1 && rec[0] == "" {
+			// A lone empty field would be an empty line, which CSV
+			// readers skip: the row would vanish.
+			w.Flush()
+			if _, err := io.WriteString(out, "\"\"\n"); err != nil {
+				return err
+			}
+			continue
 		}
 		if err := w.Write(rec); err != nil {
 			return err
@@ -193,7 +272,7 @@ func writeJSON(out io.Writer, rows warehouse.Rows) error {
 			if i > 0 {
 				io.WriteString(out, ", ")
 			}
-			b, err := json.Marshal(jsonValue(v))
+			b, err := json.Marshal(jsonValue(v, s.kinds[i]))
 			if err != nil {
 				return fmt.Errorf("column %s: %w", s.cols[i], err)
 			}
@@ -236,7 +315,7 @@ func writeTable(out io.Writer, rows warehouse.Rows, maxRows int) error {
 		}
 		rec := make([]string, len(s.cols))
 		for i, v := range s.vals {
-			t, ok := text(v)
+			t, ok := text(v, s.kinds[i])
 			if !ok {
 				t = "NULL"
 			}
