@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sluicehq/sluice/builder/seedcheck"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/connectors/warehouse"
 	"github.com/sluicehq/sluice/models"
@@ -78,6 +79,11 @@ var ErrNotConverged = errors.New("did not converge")
 func Run(ctx context.Context, w warehouse.Warehouse, plan *models.Plan, opt Options) (*Result, error) {
 	start := time.Now()
 	res := &Result{}
+	// Seeds are checked before the first step, so that a bad seed file
+	// leaves the warehouse as it was rather than half loaded.
+	if probs := seedcheck.Check(seedFiles(plan, opt)); len(probs) > 0 {
+		return res, &SeedError{Problems: probs}
+	}
 	for i := range plan.Steps {
 		s := &plan.Steps[i]
 		if opt.Only != nil && !opt.Only(*s) {
@@ -101,6 +107,39 @@ func Run(ctx context.Context, w warehouse.Warehouse, plan *models.Plan, opt Opti
 	}
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// SeedError says that seed files would not load, with every problem of
+// every file; Run returns it before running anything.
+type SeedError struct {
+	Problems config.Problems
+}
+
+func (e *SeedError) Error() string {
+	n := "1 problem"
+	if len(e.Problems) != 1 {
+		n = fmt.Sprintf("%d problems", len(e.Problems))
+	}
+	return fmt.Sprintf("seed files would not load (%s; nothing was built):\n%s", n, e.Problems.Error())
+}
+
+// Unwrap gives the problems, for callers that list them their own way.
+func (e *SeedError) Unwrap() error { return e.Problems }
+
+// seedFiles lists the seed files of the steps the run includes.
+func seedFiles(plan *models.Plan, opt Options) []seedcheck.File {
+	var files []seedcheck.File
+	for _, s := range plan.Steps {
+		if s.Seed == nil || opt.Only != nil && !opt.Only(s) {
+			continue
+		}
+		name := s.Seed.File
+		if name == "" {
+			name = s.Seed.Path
+		}
+		files = append(files, seedcheck.File{Name: name, Path: s.Seed.Path, Types: s.Seed.Types})
+	}
+	return files
 }
 
 func stepError(s *models.Step, err error) error {

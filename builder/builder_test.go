@@ -127,3 +127,60 @@ func TestSQLErrorNamesStepAndDeclaration(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestBadSeedsLoadNothing: seed problems of every file are reported
+// together, and the warehouse is left untouched, even by the good seed
+// that comes first and the schema step before it.
+func TestBadSeedsLoadNothing(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("sluice.yml", "version: 1\nname: t\nwarehouse: { type: duckdb }\n")
+	write("data/good.csv", "id,n\n1,2\n")
+	write("data/short.csv", "id,n\n1,2\n3\n")
+	write("data/typed.csv", "id,n\n1,x\n")
+	write("sources.yml", `seeds:
+  - { name: good, path: data/good.csv }
+  - { name: short, path: data/short.csv }
+  - { name: typed, path: data/typed.csv, column_types: { n: integer } }
+sources:
+  - { name: good, table: raw.good, primary_key: id }
+`)
+	p, err := config.Load(dir, config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := memWarehouse(t)
+	plan, err := models.Compile(p, w.Dialect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = builder.Run(context.Background(), w, plan, builder.Options{})
+	var se *builder.SeedError
+	if !errors.As(err, &se) {
+		t.Fatalf("err = %v, want a SeedError", err)
+	}
+	want := "seed files would not load (2 problems; nothing was built):\n" +
+		"data/short.csv:3: 1 field, but the header row has 2\n" +
+		`data/typed.csv:2: column "n": "x" is not a whole number, declared integer in column_types`
+	if err.Error() != want {
+		t.Errorf("error:\n%s\nwant:\n%s", err, want)
+	}
+	var probs config.Problems
+	if !errors.As(err, &probs) || len(probs) != 2 {
+		t.Errorf("the error should unwrap to its 2 problems, got %v", probs)
+	}
+	var n int
+	if err := warehouse.QueryRow(context.Background(), w, "SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'raw'", &n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("schema raw was created: a failed seed check must leave the warehouse untouched")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicehq/sluice/builder"
+	"github.com/sluicehq/sluice/builder/seedcheck"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/models"
 )
@@ -18,9 +19,11 @@ func newValidateCmd(g *globals) *cobra.Command {
 		Short: "Check the project and report every problem as path:line:col: message",
 		Long: `validate reads every project file and reports all problems at once:
 unknown or misspelt keys, wrong types, missing required keys, references to
-things that do not exist, duplicate names, unset environment variables, and
-columns that sources do not have. Exit code 0 when the project is valid, 1
-otherwise.
+things that do not exist, duplicate names, unset environment variables,
+columns that sources do not have, and seed CSV files that would not load
+(broken quoting, rows with the wrong number of fields, values that do not
+fit column_types, as path:line: message). Exit code 0 when the project is
+valid, 1 otherwise.
 
 Columns are checked against seed CSV headers and, unless --offline, against
 the warehouse for sources it can already read.`,
@@ -40,7 +43,8 @@ the warehouse for sources it can already read.`,
 				if err != nil {
 					return &exitError{code: exitFailure, err: err}
 				}
-				probs = append(probs, colProbs...).Sorted()
+				probs = append(probs, colProbs...)
+				probs = append(probs, seedcheck.Check(seedcheck.ProjectFiles(p))...).Sorted()
 			}
 			if len(probs) > 0 {
 				printProblems(cmd.ErrOrStderr(), probs)
