@@ -49,6 +49,19 @@ import (
 // (2.50 and 2.5 are the same amount).
 func TestSameResultsAsDuckDB(t *testing.T) {
 	chDSN := dsn(t)
+	sameResultsAsDuckDB(t, func(t *testing.T) warehouse.Warehouse {
+		w, err := warehouse.Open(context.Background(), warehouse.Config{ProjectDir: t.TempDir(),
+			Warehouse: config.Warehouse{Type: "clickhouse", DSN: config.Secret(chDSN)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	})
+}
+
+// sameResultsAsDuckDB is TestSameResultsAsDuckDB on the ClickHouse that
+// openCH opens: a server, or chDB in-process.
+func sameResultsAsDuckDB(t *testing.T, openCH func(t *testing.T) warehouse.Warehouse) {
 	if testing.Short() {
 		t.Skip("builds the quickstart twice")
 	}
@@ -63,7 +76,7 @@ func TestSameResultsAsDuckDB(t *testing.T) {
 	build := func(t *testing.T, wh config.Warehouse) (warehouse.Warehouse, *config.Project) {
 		p, err := config.Load(dir, config.Options{Env: func(k string) (string, bool) {
 			if k == "SLUICE_CLICKHOUSE_DSN" {
-				return chDSN, true
+				return "clickhouse://127.0.0.1:9000/default", true // replaced below
 			}
 			return "", false
 		}})
@@ -80,8 +93,10 @@ func TestSameResultsAsDuckDB(t *testing.T) {
 			p.Sources[i].Table = strings.Replace(p.Sources[i].Table, "raw.", schema+"_raw.", 1)
 			p.Sources[i].SQL = strings.Replace(p.Sources[i].SQL, "raw.", schema+"_raw.", 1)
 		}
-		w, err := warehouse.Open(ctx, warehouse.Config{ProjectDir: t.TempDir(), Warehouse: wh})
-		if err != nil {
+		var w warehouse.Warehouse
+		if wh.Type == "clickhouse" {
+			w = openCH(t)
+		} else if w, err = warehouse.Open(ctx, warehouse.Config{ProjectDir: t.TempDir(), Warehouse: wh}); err != nil {
 			t.Fatal(err)
 		}
 		plan, err := models.Compile(p, w.Dialect(), models.WithNow(now))
@@ -93,7 +108,7 @@ func TestSameResultsAsDuckDB(t *testing.T) {
 		}
 		return w, p
 	}
-	ch, chProject := build(t, config.Warehouse{Type: "clickhouse", DSN: config.Secret(chDSN)})
+	ch, chProject := build(t, config.Warehouse{Type: "clickhouse"})
 	defer func() {
 		for _, s := range []string{schema, schema + "_raw", schema + "_state"} {
 			if err := ch.Exec(ctx, "DROP DATABASE IF EXISTS "+ch.Dialect().Ident(s)); err != nil {
