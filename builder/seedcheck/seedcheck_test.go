@@ -1,6 +1,7 @@
 package seedcheck
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,6 +125,24 @@ func TestCheckFiles(t *testing.T) {
 	for i := range want {
 		if got[i].String() != want[i] {
 			t.Errorf("problem %d:\n got %s\nwant %s", i, got[i], want[i])
+		}
+	}
+}
+
+// BenchmarkCheckReader measures the common case: typed columns of valid
+// values, which every build pays for before its first step.
+func BenchmarkCheckReader(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("id,email,amount,at,ok\n")
+	for i := 0; i < 10000; i++ {
+		fmt.Fprintf(&sb, "%d,user%d@example.org,%d.%02d,2026-03-%02d 10:%02d:00,%t\n", i, i, i%1000, i%100, 1+i%28, i%60, i%2 == 0)
+	}
+	data := sb.String()
+	ts := types("id", "BIGINT", "amount", "DECIMAL(12,2)", "at", "TIMESTAMP", "ok", "BOOLEAN")
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if probs := CheckReader("data/x.csv", strings.NewReader(data), ts); len(probs) > 0 {
+			b.Fatal(probs)
 		}
 	}
 }

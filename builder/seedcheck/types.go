@@ -131,8 +131,17 @@ func roundHalfAway(r *big.Rat) *big.Int {
 }
 
 func integerCheck(rg intRange) valueCheck {
+	fast := rg.min.IsInt64() && rg.max.IsInt64()
+	lo, hi := rg.min.Int64(), rg.max.Int64()
 	return func(v string) string {
 		v = strings.TrimSpace(v)
+		// Plain digits, by far the common case, skip the exact parse.
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && fast {
+			if n < lo || n > hi {
+				return "out of range (" + rg.min.String() + " to " + rg.max.String() + ")"
+			}
+			return ""
+		}
 		var n *big.Int
 		switch {
 		case hexText.MatchString(v), binaryText.MatchString(v):
@@ -173,7 +182,11 @@ func decimalCheck(args string) valueCheck {
 	limit := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(p)), nil)
 	shift := new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(s)), nil))
 	return func(v string) string {
-		r, ok := exactNumber(strings.TrimSpace(v))
+		v = strings.TrimSpace(v)
+		if plainDecimalFits(v, p, s) {
+			return ""
+		}
+		r, ok := exactNumber(v)
 		if !ok {
 			return "not a number"
 		}
@@ -184,8 +197,31 @@ func decimalCheck(args string) valueCheck {
 	}
 }
 
+// plainDecimalFits is the fast path of DECIMAL(p,s): digits with at most s
+// after the point, which need no rounding, and at most p-s before it.
+func plainDecimalFits(v string, p, s int) bool {
+	v = strings.TrimLeft(strings.TrimPrefix(strings.TrimPrefix(v, "-"), "+"), "0")
+	intDigits, fracDigits, point := 0, 0, false
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '.' && !point:
+			point = true
+		case c >= '0' && c <= '9' && point:
+			fracDigits++
+		case c >= '0' && c <= '9':
+			intDigits++
+		default:
+			return false
+		}
+	}
+	return (intDigits > 0 || fracDigits > 0) && fracDigits <= s && intDigits <= p-s
+}
+
 func floatCheck(v string) string {
 	v = strings.TrimSpace(v)
+	if _, err := strconv.ParseFloat(v, 64); err == nil && !strings.ContainsAny(v, "xXpP_") {
+		return "" // the common case; inf, nan and underscores come below
+	}
 	switch strings.ToLower(strings.TrimLeft(v, "+-")) {
 	case "inf", "infinity", "nan":
 		return ""
@@ -220,8 +256,15 @@ var (
 
 const dateHint = " (write YYYY-MM-DD)"
 
+// commonTimestamps are layouts that DuckDB reads as timestamps and Go
+// parses as strictly, tried first because they are most of the data.
+var commonTimestamps = []string{"2006-01-02 15:04:05", time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05", time.DateOnly}
+
 func dateCheck(v string) string {
 	v = strings.TrimSpace(v)
+	if _, err := time.Parse(time.DateOnly, v); err == nil {
+		return ""
+	}
 	if special[strings.ToLower(v)] {
 		return ""
 	}
@@ -275,6 +318,11 @@ func timestampCheck(zoneNames bool) valueCheck {
 		v = strings.TrimSpace(v)
 		if special[strings.ToLower(v)] {
 			return ""
+		}
+		for _, layout := range commonTimestamps {
+			if _, err := time.Parse(layout, v); err == nil {
+				return "" // the common forms, without the regular expressions
+			}
 		}
 		v = bcEra.ReplaceAllString(v, "")
 		rest, why := datePrefix(v)
