@@ -86,7 +86,6 @@ func CheckReader(name string, r io.Reader, types []dialect.ColumnType) config.Pr
 		return c.done()
 	}
 	cols := c.header(header, types)
-	c.peeked = false
 	for {
 		rec, err := c.next(cr, guard)
 		if errors.Is(err, io.EOF) {
@@ -218,6 +217,9 @@ func (c *checker) row(cr *csv.Reader, rec []string, cols []typedColumn) {
 			line, _ := cr.FieldPos(col.index)
 			c.add(line, "column %s: %s is %s, declared %s in column_types", quote(col.name), quote(short(v, 40)), why, col.typ)
 		}
+	}
+	if len(rec) == 0 {
+		return
 	}
 	last := len(rec) - 1
 	line, _ := cr.FieldPos(last)

@@ -146,3 +146,19 @@ func BenchmarkCheckReader(b *testing.B) {
 		}
 	}
 }
+
+// FuzzCheckReader: no input makes the checker panic, and every problem
+// points into the file.
+func FuzzCheckReader(f *testing.F) {
+	for _, s := range []string{"id,n\n1,2\n", "a,b\n\"x\n", "n\n\"a\"b\n1\n", "\ufeffn\r\n1e999\r\n", "n,d\n,\n1,2026-02-30\n"} {
+		f.Add(s)
+	}
+	ts := types("n", "DECIMAL(5,2)", "d", "TIMESTAMP", "b", "BOOLEAN", "a", "TINYINT")
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, p := range CheckReader("f.csv", strings.NewReader(s), ts) {
+			if p.Pos.File != "f.csv" || p.Pos.Line < 0 || p.Pos.Line > strings.Count(s, "\n")+1 {
+				t.Errorf("problem outside the file: %s", p)
+			}
+		}
+	})
+}
