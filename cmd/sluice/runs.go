@@ -23,7 +23,10 @@ func newRunsCmd(g *globals) *cobra.Command {
 run log in the warehouse (sluice_state.sync_runs): whoever ran them, sluice
 sync by hand or the sluice run daemon. 'runs show RUN_ID' details one run,
 with samples of the records the destination rejected and their errors (from
-the change log, kept for the sync's change_log_retention).`,
+the change log, kept for the sync's change_log_retention). A run whose
+process died (killed, out of memory, a lost machine) is logged as abandoned
+by the next run of its sync, with what it delivered before it died and its
+last sign of life as end time.`,
 		Example: `  sluice runs
   sluice runs vip_to_klaviyo --limit 50
   sluice runs show 20250301T120000.000000Z-a1b2c3`,
@@ -121,7 +124,27 @@ func newRunsShowCmd(g *globals) *cobra.Command {
 	return c
 }
 
+// delivered is what a run delivered, every figure from one source, so that
+// `runs show` never contradicts itself (a "sent 0" beside accepted
+// outcomes): the change log when it holds all the run's outcomes (a run
+// still going, or one whose process died, has its outcomes there first),
+// else the run log (the change log was pruned after change_log_retention,
+// possibly in part), without the per-operation counts it no longer has.
+type delivered struct {
+	sent, accepted, rejected int64
+	byOp                     []state.OpCount
+}
+
+func deliveredBy(r state.Run, outcomes []state.OpCount) delivered {
+	sent, accepted, rejected := state.Totals(outcomes)
+	if len(outcomes) == 0 || sent < r.Sent {
+		return delivered{sent: r.Sent, accepted: r.Accepted, rejected: r.Rejected}
+	}
+	return delivered{sent: sent, accepted: accepted, rejected: rejected, byOp: outcomes}
+}
+
 func printRun(out io.Writer, r state.Run, outcomes []state.OpCount, rejected []state.RejectedRecord, total int64) {
+	d := deliveredBy(r, outcomes)
 	fmt.Fprintf(out, "Run %s of sync %s → %s (mode %s)\n", r.RunID, r.Sync, r.Destination, r.Mode)
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "  outcome\t%s\n", r.Status)
@@ -132,13 +155,13 @@ func printRun(out io.Writer, r state.Run, outcomes []state.OpCount, rejected []s
 	fmt.Fprintf(tw, "  started\t%s\n", r.StartedAt.UTC().Format(time.RFC3339))
 	fmt.Fprintf(tw, "  finished\t%s (%s)\n", fin, runDuration(r))
 	fmt.Fprintf(tw, "  planned\t+%s ~%s -%s\n", group(r.Adds), group(r.Updates), group(r.Removes))
-	fmt.Fprintf(tw, "  sent\t%s: %s accepted, %s rejected\n", group(r.Sent), group(r.Accepted), group(r.Rejected))
+	fmt.Fprintf(tw, "  sent\t%s: %s accepted, %s rejected\n", group(d.sent), group(d.accepted), group(d.rejected))
 	if r.Invalid > 0 {
 		fmt.Fprintf(tw, "  invalid rows\t%s (NULL or shared keys: never sent)\n", group(r.Invalid))
 	}
-	if len(outcomes) > 0 {
+	if len(d.byOp) > 0 {
 		var parts []string
-		for _, o := range outcomes {
+		for _, o := range d.byOp {
 			parts = append(parts, fmt.Sprintf("%s %s %s", o.Op, o.Status, group(o.N)))
 		}
 		fmt.Fprintf(tw, "  by operation\t%s\n", strings.Join(parts, ", "))
@@ -151,7 +174,7 @@ func printRun(out io.Writer, r state.Run, outcomes []state.OpCount, rejected []s
 	}
 	tw.Flush()
 	if total == 0 {
-		if r.Rejected > 0 {
+		if d.rejected > 0 {
 			fmt.Fprintf(out, "\nThe change log no longer holds this run's rejected records (older than change_log_retention).\n")
 		}
 		return

@@ -92,7 +92,8 @@ func newStateUnlockCmd(g *globals) *cobra.Command {
 		Short: "Release a sync's lock left by a process that died",
 		Long: `sync takes over the lock of a dead run by itself (a process of this host that
 is gone, or a heartbeat older than 5 minutes from another host). unlock
-releases it at once; use it only when you know no run is in progress.`,
+releases it at once, and logs its run as abandoned with what it delivered; use
+it only when you know no run is in progress.`,
 		Example: `  sluice state unlock vip_to_klaviyo`,
 		Args:    exactArgs(1, "one sync name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -104,7 +105,7 @@ releases it at once; use it only when you know no run is in progress.`,
 			if _, err := eng.Names(args); err != nil {
 				return usageErr("%v", err)
 			}
-			h, ok, err := eng.Store().ForceUnlock(cmd.Context(), args[0], time.Now())
+			h, ok, err := eng.Store().ForceUnlock(cmd.Context(), args[0])
 			if err != nil {
 				return &exitError{code: exitFailure, err: err}
 			}
@@ -162,7 +163,11 @@ func newStateShowCmd(g *globals) *cobra.Command {
 				}
 				lock := "-"
 				if h, ok, err := st.LockHolder(ctx, name); err == nil && ok {
-					lock = h.String()
+					dead := eng.Dead(h)
+					lock = lockState(h, dead, time.Now())
+					if dead && len(last) > 0 && last[0].RunID == h.RunID && status == state.RunRunning {
+						status = "dead" // logged as abandoned when the next run takes over
+					}
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, group(n), group(pending), lastAt, status, lock)
 			}
@@ -175,6 +180,35 @@ func newStateShowCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().IntVar(&runs, "runs", 10, "runs to list with a sync name")
 	return c
+}
+
+// lockState describes a lock's holder: a dead one (its process is gone,
+// or its heartbeat is older than the lease) is not running, whatever the
+// lock says, and the next run will take the lock over.
+func lockState(h state.Holder, dead bool, now time.Time) string {
+	since := roughly(now.Sub(h.HeartbeatAt))
+	if dead {
+		return fmt.Sprintf("dead: last heartbeat %s ago, host %s pid %d run %s (the next run takes the lock over)", since, h.Host, h.PID, h.RunID)
+	}
+	return fmt.Sprintf("running: %s, last heartbeat %s ago", h, since)
+}
+
+// roughly is a duration for people: 42s, 3m, 2h5m, 3d.
+func roughly(d time.Duration) string {
+	d = max(d, 0)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		h := int(d.Hours())
+		if m := int(d.Minutes()) - 60*h; m > 0 {
+			return fmt.Sprintf("%dh%dm", h, m)
+		}
+		return fmt.Sprintf("%dh", h)
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
 
 func showSync(ctx context.Context, out io.Writer, st *state.Store, name string, n int) error {

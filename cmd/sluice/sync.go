@@ -87,6 +87,9 @@ already running. With several syncs, the first of 1, 4, 5, 3 that applies.`,
 				bar := newProgress(errOut, name)
 				res, err := eng.Sync(ctx, name, engine.SyncOptions{Force: force, Progress: bar.update})
 				bar.finish()
+				for _, t := range res.Takeovers {
+					fmt.Fprintf(errOut, "sync %s: warning: %s\n", name, takeoverLine(t, time.Now()))
+				}
 				fmt.Fprintln(out, syncLine(res))
 				if err != nil {
 					failed++
@@ -120,6 +123,12 @@ func destinationOf(p *config.Project, sync string) string {
 		}
 	}
 	return ""
+}
+
+// takeoverLine reports a lock taken over from a dead run.
+func takeoverLine(t state.Takeover, now time.Time) string {
+	return fmt.Sprintf("took over the lock of run %s (host %s, pid %d, last heartbeat %s ago), whose process died: logged as abandoned, having delivered %s (%s accepted, %s rejected)",
+		t.Dead.RunID, t.Dead.Host, t.Dead.PID, roughly(now.Sub(t.Dead.HeartbeatAt)), plural(int(t.Run.Sent), "record", "records"), group(t.Run.Accepted), group(t.Run.Rejected))
 }
 
 func exitCodeOf(err error) int {
@@ -189,6 +198,10 @@ func syncWarnings(p *engine.Plan) []string {
 	return out
 }
 
+// progressEvery is how often progress is printed as plain lines (not on a
+// terminal); tests print every commit.
+var progressEvery = 5 * time.Second
+
 // progress shows a bar on a terminal, and a few plain lines otherwise.
 type progress struct {
 	name  string
@@ -227,7 +240,7 @@ func (p *progress) update(pr executor.Progress, total int64) {
 		p.last = time.Now()
 		return
 	}
-	if time.Since(p.last) >= 5*time.Second {
+	if time.Since(p.last) >= progressEvery {
 		fmt.Fprintf(p.w, "%s: %s of %s sent\n", p.name, group(pr.Done), group(total))
 		p.last = time.Now()
 	}

@@ -1,6 +1,8 @@
 // Package metrics holds the Prometheus metrics of `sluice run`: runs by sync
 // and outcome, records by operation and outcome, run and build durations,
-// destination requests (latency, 429s), last success per sync, alerts sent.
+// destination requests (latency, 429s), last success per sync, alerts sent,
+// and the sync locks taken over from dead runs (counted by sync/engine,
+// which every sync path goes through).
 // Every method is safe on a nil *Metrics, which records nothing.
 package metrics
 
@@ -14,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sluicehq/sluice/connectors/destination"
+	"github.com/sluicehq/sluice/sync/engine"
 )
 
 // Metrics is one daemon's collectors, on a registry of their own (so that
@@ -74,7 +77,7 @@ func New() *Metrics {
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_config_reloads_total",
 		Help: "Configuration reloads (SIGHUP) by outcome (applied, invalid)."}, []string{"outcome"})
 	for _, c := range []prometheus.Collector{m.runs, m.runSeconds, m.records, m.skipped, m.running, m.lastSuccess, m.lastRun,
-		m.builds, m.buildSecs, m.requests, m.reqSeconds, m.throttled, m.alerts, m.reloads,
+		m.builds, m.buildSecs, m.requests, m.reqSeconds, m.throttled, m.alerts, m.reloads, engine.LockTakeovers,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

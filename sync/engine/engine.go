@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/connectors/destination"
 	"github.com/sluicehq/sluice/connectors/warehouse"
@@ -254,6 +256,9 @@ type Result struct {
 	Failures   map[string]int64     `json:"transform_failures,omitempty"`
 	Error      string               `json:"error,omitempty"`
 	Err        error                `json:"-"`
+	// Takeovers are the locks this run took over from dead runs (logged
+	// as abandoned), for the caller to report.
+	Takeovers []state.Takeover `json:"-"`
 }
 
 // active lists the runs of this process, so that a lock held by this
@@ -264,6 +269,31 @@ func newRunID(now time.Time) string {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
 	return now.UTC().Format("20060102T150405.000000Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// Dead reports whether a lock's holder is gone, so that the next run
+// takes its lock over: a process of this host that no longer runs (or, in
+// this process, a run no longer active), or a holder on another host whose
+// heartbeat is older than the lease.
+func (e *Engine) Dead(h state.Holder) bool { return e.stale(h) }
+
+// LockTakeovers counts the sync locks this process took over from dead
+// runs. The daemon's registry exposes it (daemon/metrics).
+var LockTakeovers = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_sync_lock_takeovers_total",
+	Help: "Sync locks taken over from a run whose process died (that run is logged as abandoned), by sync."}, []string{"sync"})
+
+// lock takes a sync's lock for me, taking it over from a dead holder: a
+// takeover means a process died mid-run, so it is logged and counted.
+func (e *Engine) lock(ctx context.Context, sync string, me state.Holder, log *slog.Logger) ([]state.Takeover, error) {
+	took, err := e.store.Acquire(ctx, sync, me, e.stale)
+	for _, t := range took {
+		LockTakeovers.WithLabelValues(sync).Inc()
+		log.Warn("took over the lock of a dead run; it is logged as abandoned",
+			"dead_run_id", t.Dead.RunID, "dead_host", t.Dead.Host, "dead_pid", t.Dead.PID,
+			"last_heartbeat", t.Dead.HeartbeatAt.UTC().Format(time.RFC3339),
+			"sent", t.Run.Sent, "accepted", t.Run.Accepted, "rejected", t.Run.Rejected)
+	}
+	return took, err
 }
 
 func (e *Engine) stale(h state.Holder) bool {
@@ -308,7 +338,7 @@ func (e *Engine) Reset(ctx context.Context, name string) error {
 	me := state.Me(runID, now)
 	active.Store(runID, true)
 	defer active.Delete(runID)
-	if err := e.store.Lock(ctx, name, me, e.stale); err != nil {
+	if _, err := e.lock(ctx, name, me, e.Logger.With("sync", name, "run_id", runID)); err != nil {
 		return err
 	}
 	defer e.store.Unlock(context.WithoutCancel(ctx), name, runID)

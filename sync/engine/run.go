@@ -104,7 +104,9 @@ func (r *syncRun) resolve() error {
 
 // lock takes the sync's lock, taking it over from a dead holder.
 func (r *syncRun) lock() error {
-	if err := r.e.store.Lock(r.ctx, r.name, r.me, r.e.stale); err != nil {
+	took, err := r.e.lock(r.ctx, r.name, r.me, r.log)
+	r.res.Takeovers = took
+	if err != nil {
 		return err
 	}
 	r.phase = time.Now()
@@ -217,6 +219,11 @@ func (r *syncRun) plan() (*Plan, error) {
 	p := summarise(r.sp, d, size)
 	p.Seconds = 0
 	r.res.Plan = *p
+	// Logged now, so that a run that dies midway still shows its plan.
+	r.run.Adds, r.run.Updates, r.run.Removes, r.run.Invalid = p.Adds, p.Updates, p.Removes, p.Invalid.Rows()
+	if err := r.e.store.RecordPlan(r.ctx, r.run); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

@@ -116,28 +116,29 @@ func winner(ctx context.Context, read func() ([]claim, error), guess string) str
 	return guess
 }
 
-func (b *insertOnly) lock(ctx context.Context, sync string, h Holder, stale func(Holder) bool) error {
+func (b *insertOnly) lock(ctx context.Context, sync string, h Holder, stale func(Holder) bool) ([]Takeover, error) {
 	f := b.f
 	err := b.exec(ctx, b.locks.put([]string{f.String(sync), f.String(h.RunID), f.String(fmt.Sprintf("%s:%d", h.Host, h.PID)), f.String(h.Host),
 		fmt.Sprint(h.PID), f.TimestampLiteral(h.AcquiredAt.UTC()), f.TimestampLiteral(h.HeartbeatAt.UTC()), "0"}))
 	if err != nil {
-		return fmt.Errorf("locking %s: %w", sync, err)
+		return nil, fmt.Errorf("locking %s: %w", sync, err)
 	}
-	return settleLock(ctx, sync, h, stale, b)
+	return settleLock(ctx, b.s, sync, h, stale, b)
 }
 
 // claimStore is what settling a claimed lock needs from a store.
 type claimStore interface {
 	lockClaims(ctx context.Context, sync string) ([]Holder, error)
 	unlock(ctx context.Context, sync, runID string) error
-	abandon(ctx context.Context, runID string, at time.Time) error
 }
 
 // settleLock decides a lock h has just claimed: stale claims of dead
 // holders are taken back (their runs abandoned, as with an enforced key),
 // then settle picks the winner among the live ones; a loser withdraws.
-func settleLock(ctx context.Context, sync string, h Holder, stale func(Holder) bool, st claimStore) error {
+// It returns the takeovers with the outcome.
+func settleLock(ctx context.Context, s *Store, sync string, h Holder, stale func(Holder) bool, st claimStore) ([]Takeover, error) {
 	holders := map[string]Holder{}
+	var took []Takeover
 	read := func() ([]claim, error) {
 		hs, err := st.lockClaims(ctx, sync)
 		if err != nil {
@@ -146,12 +147,11 @@ func settleLock(ctx context.Context, sync string, h Holder, stale func(Holder) b
 		var out []claim
 		for _, c := range hs {
 			if c.RunID != h.RunID && stale(c) {
-				if err := st.unlock(ctx, sync, c.RunID); err != nil {
-					return nil, fmt.Errorf("taking over the stale lock of %s: %w", sync, err)
-				}
-				if err := st.abandon(ctx, c.RunID, h.AcquiredAt); err != nil {
+				t, err := s.takeOver(ctx, sync, c)
+				if err != nil {
 					return nil, err
 				}
+				took = append(took, t)
 				continue
 			}
 			holders[c.RunID] = c
@@ -162,11 +162,11 @@ func settleLock(ctx context.Context, sync string, h Holder, stale func(Holder) b
 	winner, err := settle(ctx, h.RunID, read, func() error { return st.unlock(context.WithoutCancel(ctx), sync, h.RunID) })
 	switch {
 	case err != nil:
-		return fmt.Errorf("locking %s: %w", sync, err)
+		return took, fmt.Errorf("locking %s: %w", sync, err)
 	case winner != h.RunID:
-		return &LockedError{Sync: sync, Holder: holders[winner]}
+		return took, &LockedError{Sync: sync, Holder: holders[winner]}
 	}
-	return nil
+	return took, nil
 }
 
 // lockClaims reads the live claims of a sync's lock.

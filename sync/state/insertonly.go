@@ -362,10 +362,20 @@ func (b *insertOnly) finishRun(ctx context.Context, r Run) error {
 	}))
 }
 
-func (b *insertOnly) abandon(ctx context.Context, runID string, at time.Time) error {
+func (b *insertOnly) recordPlan(ctx context.Context, r Run) error {
 	f := b.f
-	return b.exec(ctx, b.runs.update("run_id = "+f.String(runID), "status = 'running'", map[string]string{
-		"status": f.String(RunAbandoned), "finished_at": f.TimestampLiteral(at.UTC()), "error": f.String(abandonedError),
+	n := func(v int64) string { return strconv.FormatInt(v, 10) }
+	return b.exec(ctx, b.runs.update("run_id = "+f.String(r.RunID), "status = "+f.String(RunRunning), map[string]string{
+		"adds": n(r.Adds), "updates": n(r.Updates), "removes": n(r.Removes), "invalid": n(r.Invalid),
+	}))
+}
+
+func (b *insertOnly) abandon(ctx context.Context, r Run) error {
+	f := b.f
+	n := func(v int64) string { return strconv.FormatInt(v, 10) }
+	return b.exec(ctx, b.runs.update("run_id = "+f.String(r.RunID), "status = "+f.String(RunRunning), map[string]string{
+		"status": f.String(RunAbandoned), "finished_at": f.TimestampLiteral(r.FinishedAt.UTC()), "error": f.String(r.Error),
+		"sent": n(r.Sent), "accepted": n(r.Accepted), "rejected": n(r.Rejected),
 	}))
 }
 

@@ -40,7 +40,31 @@ func Me(runID string, now time.Time) Holder {
 // declares dead is taken over (its run is marked abandoned); a live one
 // gives a *LockedError.
 func (s *Store) Lock(ctx context.Context, sync string, h Holder, stale func(Holder) bool) error {
+	_, err := s.b.lock(ctx, sync, h, stale)
+	return err
+}
+
+// Takeover is a lock taken over from a holder found dead, and its run as
+// now logged: abandoned, with what it delivered before it died.
+type Takeover struct {
+	Sync string
+	Dead Holder
+	Run  Run
+}
+
+// Acquire is Lock, also returning the locks it took over, for the caller
+// to report (a takeover means a process died mid-run).
+func (s *Store) Acquire(ctx context.Context, sync string, h Holder, stale func(Holder) bool) ([]Takeover, error) {
 	return s.b.lock(ctx, sync, h, stale)
+}
+
+// takeOver releases a dead holder's lock and abandons its run.
+func (s *Store) takeOver(ctx context.Context, sync string, dead Holder) (Takeover, error) {
+	if err := s.b.unlock(ctx, sync, dead.RunID); err != nil {
+		return Takeover{}, fmt.Errorf("taking over the stale lock of %s: %w", sync, err)
+	}
+	r, err := s.abandon(ctx, sync, dead)
+	return Takeover{Sync: sync, Dead: dead, Run: r}, err
 }
 
 // lockHolder reads the holder of a sync's lock: the earliest claim, where
@@ -80,14 +104,13 @@ func (s *Store) Unlock(ctx context.Context, sync, runID string) error {
 	return s.b.unlock(ctx, sync, runID)
 }
 
-// ForceUnlock releases a sync's lock whoever holds it (sluice state unlock).
-func (s *Store) ForceUnlock(ctx context.Context, sync string, now time.Time) (Holder, bool, error) {
+// ForceUnlock releases a sync's lock whoever holds it (sluice state
+// unlock); its run is logged as abandoned, as by a takeover.
+func (s *Store) ForceUnlock(ctx context.Context, sync string) (Holder, bool, error) {
 	h, ok, err := s.LockHolder(ctx, sync)
 	if err != nil || !ok {
 		return h, ok, err
 	}
-	if err := s.Unlock(ctx, sync, h.RunID); err != nil {
-		return h, true, err
-	}
-	return h, true, s.Abandon(ctx, h.RunID, now)
+	_, err = s.takeOver(ctx, sync, h)
+	return h, true, err
 }

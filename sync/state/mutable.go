@@ -185,10 +185,19 @@ func (m mutable) finishRun(ctx context.Context, r Run) error {
 	return m.s.w.Exec(ctx, q)
 }
 
-func (m mutable) abandon(ctx context.Context, runID string, at time.Time) error {
-	s := m.s
-	return s.w.Exec(ctx, "UPDATE "+s.Table("sync_runs")+" SET status = "+s.f.String(RunAbandoned)+", finished_at = "+s.f.TimestampLiteral(at.UTC())+
-		", error = "+s.f.String(abandonedError)+" WHERE run_id = "+s.f.String(runID)+" AND status = 'running'")
+func (m mutable) recordPlan(ctx context.Context, r Run) error {
+	f := m.s.f
+	n := func(v int64) string { return strconv.FormatInt(v, 10) }
+	return m.s.w.Exec(ctx, "UPDATE "+m.s.Table("sync_runs")+" SET adds = "+n(r.Adds)+", updates = "+n(r.Updates)+", removes = "+n(r.Removes)+
+		", invalid = "+n(r.Invalid)+" WHERE run_id = "+f.String(r.RunID)+" AND status = "+f.String(RunRunning))
+}
+
+func (m mutable) abandon(ctx context.Context, r Run) error {
+	f := m.s.f
+	n := func(v int64) string { return strconv.FormatInt(v, 10) }
+	return m.s.w.Exec(ctx, "UPDATE "+m.s.Table("sync_runs")+" SET status = "+f.String(RunAbandoned)+", finished_at = "+f.TimestampLiteral(r.FinishedAt.UTC())+
+		", sent = "+n(r.Sent)+", accepted = "+n(r.Accepted)+", rejected = "+n(r.Rejected)+
+		", error = "+f.String(r.Error)+" WHERE run_id = "+f.String(r.RunID)+" AND status = "+f.String(RunRunning))
 }
 
 func (m mutable) reset(ctx context.Context, sync string) error {
@@ -219,40 +228,40 @@ func (m mutable) forgetHashes(ctx context.Context, sync string) error {
 
 // lock inserts the sync's row in sync_locks, whose primary key lets one
 // insert win.
-func (m mutable) lock(ctx context.Context, sync string, h Holder, stale func(Holder) bool) error {
+func (m mutable) lock(ctx context.Context, sync string, h Holder, stale func(Holder) bool) ([]Takeover, error) {
 	if m.claims {
 		return m.claimLock(ctx, sync, h, stale)
 	}
 	s, f := m.s, m.s.f
+	var took []Takeover
 	for attempt := 0; attempt < 5; attempt++ {
 		err := s.w.Exec(ctx, "INSERT INTO "+s.Table("sync_locks")+" VALUES ("+f.String(sync)+", "+f.String(h.RunID)+", "+
 			f.String(fmt.Sprintf("%s:%d", h.Host, h.PID))+", "+f.String(h.Host)+", "+strconv.FormatInt(h.PID, 10)+", "+
 			f.TimestampLiteral(h.AcquiredAt.UTC())+", "+f.TimestampLiteral(h.HeartbeatAt.UTC())+")")
 		if err == nil {
-			return nil
+			return took, nil
 		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return took, ctx.Err()
 		}
 		cur, ok, rerr := s.lockHolder(ctx, sync)
 		if rerr != nil {
-			return fmt.Errorf("locking %s: %w (reading the lock: %v)", sync, err, rerr)
+			return took, fmt.Errorf("locking %s: %w (reading the lock: %v)", sync, err, rerr)
 		}
 		if !ok {
 			time.Sleep(time.Duration(attempt+1) * 10 * time.Millisecond)
 			continue // released meanwhile, or a concurrent insert failed
 		}
 		if !stale(cur) {
-			return &LockedError{Sync: sync, Holder: cur}
+			return took, &LockedError{Sync: sync, Holder: cur}
 		}
-		if err := s.w.Exec(ctx, "DELETE FROM "+s.Table("sync_locks")+" WHERE sync = "+f.String(sync)+" AND run_id = "+f.String(cur.RunID)); err != nil {
-			return fmt.Errorf("taking over the stale lock of %s: %w", sync, err)
+		t, err := s.takeOver(ctx, sync, cur)
+		if err != nil {
+			return took, err
 		}
-		if err := s.Abandon(ctx, cur.RunID, h.AcquiredAt); err != nil {
-			return err
-		}
+		took = append(took, t)
 	}
-	return fmt.Errorf("locking %s: gave up after repeated conflicts", sync)
+	return took, fmt.Errorf("locking %s: gave up after repeated conflicts", sync)
 }
 
 func (m mutable) heartbeat(ctx context.Context, sync, runID string, now time.Time) error {

@@ -17,15 +17,15 @@ import (
 // returns.
 
 // claimLock takes a sync's lock by claiming it.
-func (m mutable) claimLock(ctx context.Context, sync string, h Holder, stale func(Holder) bool) error {
+func (m mutable) claimLock(ctx context.Context, sync string, h Holder, stale func(Holder) bool) ([]Takeover, error) {
 	s, f := m.s, m.s.f
 	err := s.w.Exec(ctx, "INSERT INTO "+s.Table("sync_locks")+" VALUES ("+f.String(sync)+", "+f.String(h.RunID)+", "+
 		f.String(fmt.Sprintf("%s:%d", h.Host, h.PID))+", "+f.String(h.Host)+", "+strconv.FormatInt(h.PID, 10)+", "+
 		f.TimestampLiteral(h.AcquiredAt.UTC())+", "+f.TimestampLiteral(h.HeartbeatAt.UTC())+")")
 	if err != nil {
-		return fmt.Errorf("locking %s: %w", sync, err)
+		return nil, fmt.Errorf("locking %s: %w", sync, err)
 	}
-	return settleLock(ctx, sync, h, stale, m)
+	return settleLock(ctx, m.s, sync, h, stale, m)
 }
 
 // lockClaims reads every claim of a sync's lock.

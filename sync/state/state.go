@@ -81,15 +81,21 @@ type backend interface {
 	clearStaleRejections(ctx context.Context, sync, runID string) error
 	prune(ctx context.Context, sync string, before time.Time) error
 	startRun(ctx context.Context, r Run) error
+	// recordPlan writes the planned counts of a running run.
+	recordPlan(ctx context.Context, r Run) error
 	finishRun(ctx context.Context, r Run) error
-	abandon(ctx context.Context, runID string, at time.Time) error
+	// abandon marks a running run abandoned, with its end time and the
+	// counts of r.
+	abandon(ctx context.Context, r Run) error
 	// reset forgets a sync's snapshot and rejections and marks its runs
 	// folded; markFolded marks one run folded.
 	reset(ctx context.Context, sync string) error
 	markFolded(ctx context.Context, runID string) error
 	forgetHashes(ctx context.Context, sync string) error
 
-	lock(ctx context.Context, sync string, h Holder, stale func(Holder) bool) error
+	// lock takes a sync's lock and returns the dead holders it took it
+	// over from (their runs abandoned).
+	lock(ctx context.Context, sync string, h Holder, stale func(Holder) bool) ([]Takeover, error)
 	heartbeat(ctx context.Context, sync, runID string, now time.Time) error
 	unlock(ctx context.Context, sync, runID string) error
 
@@ -336,6 +342,16 @@ func (s *Store) StartRun(ctx context.Context, r Run) error {
 	return nil
 }
 
+// RecordPlan writes the planned counts (adds, updates, removes, invalid)
+// of a running run, so that a run that dies before it finishes still shows
+// what it meant to do.
+func (s *Store) RecordPlan(ctx context.Context, r Run) error {
+	if err := s.b.recordPlan(ctx, r); err != nil {
+		return fmt.Errorf("recording the plan of %s: %w", r.Sync, err)
+	}
+	return nil
+}
+
 // FinishRun records a run's outcome.
 func (s *Store) FinishRun(ctx context.Context, r Run) error {
 	if err := s.b.finishRun(ctx, r); err != nil {
@@ -344,9 +360,45 @@ func (s *Store) FinishRun(ctx context.Context, r Run) error {
 	return nil
 }
 
-// Abandon marks a run whose process died.
-func (s *Store) Abandon(ctx context.Context, runID string, at time.Time) error {
-	return s.b.abandon(ctx, runID, at)
+// abandon logs the run of a dead holder as abandoned, with what it
+// delivered: its outcomes in the change log, counted by the warehouse (a
+// few rows per run, whatever its size), and as end time its last sign of
+// life, the later of its last heartbeat and its last commit.
+func (s *Store) abandon(ctx context.Context, sync string, dead Holder) (Run, error) {
+	r := Run{RunID: dead.RunID, Sync: sync, Status: RunAbandoned, FinishedAt: dead.HeartbeatAt, Error: abandonedError}
+	outcomes, err := s.RunOutcomes(ctx, sync, dead.RunID)
+	if err != nil {
+		return r, fmt.Errorf("counting what abandoned run %s delivered: %w", dead.RunID, err)
+	}
+	r.Sent, r.Accepted, r.Rejected = Totals(outcomes)
+	if r.Sent > 0 {
+		var last time.Time
+		q := "SELECT max(changed_at) FROM " + s.Table("sync_changes") + " WHERE sync = " + s.f.String(sync) + " AND run_id = " + s.f.String(dead.RunID)
+		if err := warehouse.QueryRow(ctx, s.w, q, &last); err != nil {
+			return r, fmt.Errorf("reading the last commit of abandoned run %s: %w", dead.RunID, err)
+		}
+		if last.After(r.FinishedAt) {
+			r.FinishedAt = last
+		}
+	}
+	if err := s.b.abandon(ctx, r); err != nil {
+		return r, fmt.Errorf("logging run %s of %s as abandoned: %w", dead.RunID, sync, err)
+	}
+	return r, nil
+}
+
+// Totals sums a run's outcomes: sent, accepted and rejected.
+func Totals(outcomes []OpCount) (sent, accepted, rejected int64) {
+	for _, o := range outcomes {
+		sent += o.N
+		switch o.Status {
+		case Accepted:
+			accepted += o.N
+		case Rejected:
+			rejected += o.N
+		}
+	}
+	return sent, accepted, rejected
 }
 
 const abandonedError = "the process running it stopped before it finished"

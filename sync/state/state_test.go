@@ -394,13 +394,81 @@ func TestLock(t *testing.T) {
 		if err := s.Lock(ctx, "x", Me("run-c", now), never); err != nil {
 			t.Fatal(err)
 		}
-		if h, ok, err := s.ForceUnlock(ctx, "x", now); err != nil || !ok || h.RunID != "run-c" {
+		if h, ok, err := s.ForceUnlock(ctx, "x"); err != nil || !ok || h.RunID != "run-c" {
 			t.Fatalf("force unlock: %+v %v %v", h, ok, err)
 		}
 		if err := s.Lock(ctx, "x", Me("run-d", now), never); err != nil {
 			t.Fatalf("locking after a forced unlock: %v", err)
 		}
 	})
+}
+
+// A lock taken over from a dead holder logs its run as abandoned with
+// what it had committed (counted in the warehouse) and, as end time, its
+// last sign of life: the later of its last heartbeat and its last commit.
+func TestTakeoverAbandonsWithCounts(t *testing.T) {
+	base := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
+	heartbeat := base.Add(time.Minute)
+	cases := []struct {
+		name                     string
+		accepted, rejected       int
+		committedAt, wantEnd     time.Time
+		wantSent, wantAcc, wantR int64
+	}{
+		{"nothing committed", 0, 0, time.Time{}, heartbeat, 0, 0, 0},
+		{"commits after the last heartbeat", 3, 1, base.Add(2 * time.Minute), base.Add(2 * time.Minute), 4, 3, 1},
+		{"commits before the last heartbeat", 2, 0, base.Add(30 * time.Second), heartbeat, 2, 2, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			forEach(t, func(t *testing.T, s *Store, _ warehouse.Warehouse) {
+				ctx := context.Background()
+				dead := Holder{RunID: "run-dead", Host: "gone.example", PID: 4242, AcquiredAt: base, HeartbeatAt: base}
+				if err := s.StartRun(ctx, Run{RunID: dead.RunID, Sync: "x", Destination: "d", Mode: "upsert", StartedAt: base, Holder: "gone.example:4242"}); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Lock(ctx, "x", dead, func(Holder) bool { return false }); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Heartbeat(ctx, "x", dead.RunID, heartbeat); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.RecordPlan(ctx, Run{RunID: dead.RunID, Sync: "x", Adds: 7, Updates: 2, Removes: 1, Invalid: 3}); err != nil {
+					t.Fatal(err)
+				}
+				var changes []Change
+				for i := range tc.accepted + tc.rejected {
+					c := Change{Seq: 1, Key: fmt.Sprintf("k%d", i), Op: "upsert", Class: "add", Status: Accepted, Hash: uint64(i)}
+					if i >= tc.accepted {
+						c.Status, c.Error = Rejected, "refused"
+					}
+					changes = append(changes, c)
+				}
+				if err := s.Commit(ctx, "x", dead.RunID, tc.committedAt, changes); err != nil {
+					t.Fatal(err)
+				}
+				took, err := s.Acquire(ctx, "x", Me("run-next", base.Add(time.Hour)), func(h Holder) bool { return h.RunID == dead.RunID })
+				if err != nil {
+					t.Fatalf("taking over: %v", err)
+				}
+				if len(took) != 1 || took[0].Dead.RunID != dead.RunID || took[0].Dead.Host != "gone.example" || took[0].Dead.PID != 4242 ||
+					took[0].Run.Sent != tc.wantSent || took[0].Run.Accepted != tc.wantAcc || took[0].Run.Rejected != tc.wantR {
+					t.Fatalf("takeovers: %+v", took)
+				}
+				r, ok, err := s.RunByID(ctx, dead.RunID)
+				if err != nil || !ok {
+					t.Fatalf("reading the run: %v %v", ok, err)
+				}
+				if r.Status != RunAbandoned || r.Sent != tc.wantSent || r.Accepted != tc.wantAcc || r.Rejected != tc.wantR ||
+					r.Adds != 7 || r.Updates != 2 || r.Removes != 1 || r.Invalid != 3 || r.Error == "" {
+					t.Errorf("abandoned run: %+v", r)
+				}
+				if !r.FinishedAt.Equal(tc.wantEnd) {
+					t.Errorf("ended %s, want %s (its last sign of life)", r.FinishedAt.UTC(), tc.wantEnd)
+				}
+			})
+		})
+	}
 }
 
 // Processes racing for one lock: exactly one gets it, every other is told
