@@ -41,3 +41,18 @@ func TestChDBLoadCSVRunsTheCompiledStatements(t *testing.T) {
 	defer w.Close()
 	clickhouse.CheckSeedLoad(t, w.(*clickhouse.Warehouse))
 }
+
+// TestChDBCompiledFilesRunInChDB runs the files sluice compile writes for
+// current servers as scripts in chDB, which reads INSERT ... FROM INFILE
+// itself as clickhouse-client does, and compares the tables with build's.
+func TestChDBCompiledFilesRunInChDB(t *testing.T) {
+	w := openChDB(t)
+	defer w.Close()
+	compiledFilesGiveTheBuild(t, w, func(sql string) string {
+		out, err := chdbtest.Run(sql)
+		if err != nil {
+			t.Fatalf("chdb: %v\n%s", err, sql)
+		}
+		return out
+	}, func(cmd string) { t.Fatalf("a file for current servers says to pipe rows: %s", cmd) })
+}

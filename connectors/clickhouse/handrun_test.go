@@ -38,9 +38,30 @@ func TestCompiledFilesRunInClickHouseClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := []string{"clickhouse-client", "--host", u.Hostname(), "--port", u.Port()}
-	ctx := context.Background()
 	w := open(t)
 	defer w.Close()
+	compiledFilesGiveTheBuild(t, w, func(sql string) string {
+		cmd := exec.Command(client[0], append(client[1:], "--multiquery")...)
+		cmd.Stdin = strings.NewReader(sql)
+		var out, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("clickhouse-client: %v: %s\n%s", err, stderr.String(), sql)
+		}
+		return out.String()
+	}, func(pipe string) {
+		cmd := exec.Command("sh", "-c", strings.Replace(pipe, "clickhouse-client", strings.Join(client, " "), 1))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("piping the rows: %v: %s", err, out)
+		}
+	})
+}
+
+// compiledFilesGiveTheBuild builds the quickstart on w, runs its compiled
+// files with run (one session per call; its output is the last result as
+// text) and pipe (a seed file's shell command), and compares the tables.
+func compiledFilesGiveTheBuild(t *testing.T, w warehouse.Warehouse, run func(sql string) string, pipe func(cmd string)) {
+	ctx := context.Background()
 	stamp := time.Now().UnixNano() % 1_000_000_000
 	built, byHand := fmt.Sprintf("sluice_built_%d", stamp), fmt.Sprintf("sluice_hand_%d", stamp)
 	defer func() {
@@ -63,7 +84,7 @@ func TestCompiledFilesRunInClickHouseClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range plan(byHand).Steps {
-		runFile(t, client, s.File(w.Dialect().Name()))
+		runFile(t, s.File(w.Dialect().Name()), run, pipe)
 	}
 	for _, q := range []string{
 		"SELECT count() FROM %s.customer_profiles",
@@ -112,8 +133,8 @@ var (
 )
 
 // runFile does what a compiled file says, as a person at a shell would:
-// its SET statements open every clickhouse-client session.
-func runFile(t *testing.T, client []string, file string) {
+// its SET statements open every session.
+func runFile(t *testing.T, file string, run func(sql string) string, pipe func(cmd string)) {
 	t.Helper()
 	var session strings.Builder
 	for _, l := range strings.Split(file, "\n") {
@@ -121,42 +142,29 @@ func runFile(t *testing.T, client []string, file string) {
 			session.WriteString(l + "\n")
 		}
 	}
-	run := func(sql string) string {
-		cmd := exec.Command(client[0], append(client[1:], "--multiquery")...)
-		cmd.Stdin = strings.NewReader(session.String() + sql)
-		var out, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("clickhouse-client: %v: %s\n%s", err, stderr.String(), sql)
-		}
-		return out.String()
-	}
+	runs := func(sql string) string { return run(session.String() + sql) }
 	if m := pipeLine.FindStringSubmatchIndex(file); m != nil {
-		run(file[:m[0]])
-		cmd := exec.Command("sh", "-c", strings.Replace(file[m[2]:m[3]], "clickhouse-client", strings.Join(client, " "), 1))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("piping the rows: %v: %s", err, out)
-		}
-		run(file[m[1]:])
+		runs(file[:m[0]])
+		pipe(file[m[2]:m[3]])
+		runs(file[m[1]:])
 		return
 	}
 	m := repeatLine.FindStringIndex(file)
 	if m == nil {
-		run(file)
+		runs(file)
 		return
 	}
-	run(file[:m[0]])
-	rest := file[m[1]:]
-	body, rest, _ := strings.Cut(rest, "\n-- Check: still changing\n")
+	runs(file[:m[0]])
+	body, rest, _ := strings.Cut(file[m[1]:], "\n-- Check: still changing\n")
 	check, rest, _ := strings.Cut(rest, "\n-- End of repeated part.\n")
 	for round := 1; ; round++ {
-		run(body)
-		if strings.TrimSpace(run(check)) == "0" {
+		runs(body)
+		if strings.TrimSpace(runs(check)) == "0" {
 			break
 		}
 		if round == 64 {
 			t.Fatal("the loop did not converge in 64 rounds")
 		}
 	}
-	run(rest)
+	runs(rest)
 }

@@ -316,3 +316,22 @@ func parseTime(f, typ string) (time.Time, error) {
 	}
 	return time.ParseInLocation("2006-01-02 15:04:05.999999999", f, loc)
 }
+
+// Run runs a script of statements in chDB's session, as clickhouse-client
+// --multiquery does, and returns what it printed (TabSeparated).
+func Run(script string) (string, error) {
+	sessionMu.Lock()
+	defer sessionMu.Unlock()
+	if session == nil {
+		return "", errors.New("chdb: no session: open one with DB first")
+	}
+	res, err := session.Query(script, "TabSeparated")
+	if err != nil {
+		return "", err
+	}
+	if res == nil {
+		return "", nil
+	}
+	defer res.Free()
+	return string(res.Buf()), nil
+}
