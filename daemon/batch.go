@@ -201,8 +201,12 @@ func (d *Daemon) build(ctx context.Context, p *config.Project, w warehouse.Wareh
 	activeBuilds.Store(runID, true)
 	defer activeBuilds.Delete(runID)
 	for {
-		err := st.Lock(ctx, buildLock, state.Me(runID, d.clock.Now()), d.staleBuild)
+		took, err := st.Acquire(ctx, buildLock, state.Me(runID, d.clock.Now()), d.staleBuild)
 		if err == nil {
+			for _, t := range took {
+				// A build whose daemon died left its lock: say whose.
+				d.log.Warn("took over the build lock of a dead daemon", "host", t.Dead.Host, "pid", t.Dead.PID, "run_id", t.Dead.RunID)
+			}
 			break
 		}
 		if !engine.IsLocked(err) {
