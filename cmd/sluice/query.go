@@ -115,20 +115,37 @@ const (
 // printing a timestamp as a date would.
 func columnTimeKinds(rows warehouse.Rows, n int) []timeKind {
 	kinds := make([]timeKind, n)
+	names, err := columnTypeNames(rows)
+	if err != nil || len(names) != n {
+		return kinds
+	}
+	for i, t := range names {
+		kinds[i] = timeKindOf(t)
+	}
+	return kinds
+}
+
+// columnTypeNames reads the result's database type names, from database/sql
+// rows or from a warehouse's own (warehouse.TypedRows); nil when neither.
+func columnTypeNames(rows warehouse.Rows) ([]string, error) {
+	if typed, ok := rows.(warehouse.TypedRows); ok {
+		return typed.ColumnTypeNames()
+	}
 	typed, ok := rows.(interface {
 		ColumnTypes() ([]*sql.ColumnType, error)
 	})
 	if !ok {
-		return kinds
+		return nil, nil
 	}
 	types, err := typed.ColumnTypes()
-	if err != nil || len(types) != n {
-		return kinds
+	if err != nil {
+		return nil, err
 	}
+	names := make([]string, len(types))
 	for i, t := range types {
-		kinds[i] = timeKindOf(t.DatabaseTypeName())
+		names[i] = t.DatabaseTypeName()
 	}
-	return kinds
+	return names, nil
 }
 
 // timeKindOf classifies a database type name: DuckDB's and Snowflake's

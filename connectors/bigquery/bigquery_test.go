@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluicehq/sluice/connectors/bigquery"
 	"github.com/sluicehq/sluice/connectors/bigquery/bqfake"
+	"github.com/sluicehq/sluice/connectors/warehouse"
 	"github.com/sluicehq/sluice/models/dialect"
 )
 
@@ -122,6 +123,11 @@ func TestRowsTypesAndPages(t *testing.T) {
 	cols, _ := rows.Columns()
 	if strings.Join(cols, ",") != "profile_id,orders,score,vip,ltv,last_order_at,birthday" {
 		t.Errorf("columns %v", cols)
+	}
+	// The types tell a DATE from a TIMESTAMP at midnight (sluice query).
+	types, err := rows.(warehouse.TypedRows).ColumnTypeNames()
+	if err != nil || strings.Join(types, ",") != "STRING,INTEGER,FLOAT,BOOLEAN,NUMERIC,TIMESTAMP,DATE" {
+		t.Errorf("column types %v, %v", types, err)
 	}
 	n := 0
 	for rows.Next() {

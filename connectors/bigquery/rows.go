@@ -12,6 +12,7 @@ import (
 	"google.golang.org/api/iterator"
 
 	"github.com/sluicehq/sluice/connectors/internal/rowscan"
+	"github.com/sluicehq/sluice/connectors/warehouse"
 )
 
 // rows streams a job's result; the iterator fetches one page at a time.
@@ -34,8 +35,20 @@ func newRows(ctx context.Context, w *Warehouse, jobID string, it *bq.RowIterator
 	return &rows{ctx: ctx, w: w, jobID: jobID, it: it, cols: cols}
 }
 
+var _ warehouse.TypedRows = (*rows)(nil)
+
 // Columns implements warehouse.Rows.
 func (r *rows) Columns() ([]string, error) { return r.cols, nil }
+
+// ColumnTypeNames implements warehouse.TypedRows: DATE, TIMESTAMP,
+// DATETIME, TIME... as the result's schema gives them.
+func (r *rows) ColumnTypeNames() ([]string, error) {
+	names := make([]string, len(r.it.Schema))
+	for i, f := range r.it.Schema {
+		names[i] = string(f.Type)
+	}
+	return names, nil
+}
 
 // Next implements warehouse.Rows.
 func (r *rows) Next() bool {

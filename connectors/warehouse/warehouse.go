@@ -35,6 +35,13 @@ type Warehouse interface {
 	Close() error
 }
 
+// TypedRows is implemented by results that know their columns' database
+// type names without database/sql (whose rows offer ColumnTypes): callers
+// need them to tell a DATE from a TIMESTAMP at midnight.
+type TypedRows interface {
+	ColumnTypeNames() ([]string, error)
+}
+
 // CSVLoader is implemented by warehouses whose SQL cannot read a file on
 // the machine sluice runs on (cloud warehouses): their client loads a
 // seed's CSV file (header row, column types pinned by types, the others
