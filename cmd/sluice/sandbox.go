@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	brevofake "github.com/sluicehq/sluice/connectors/brevo/fake"
 )
 
 func init() { extraCommands = append(extraCommands, newSandboxCmd) }
@@ -27,6 +29,7 @@ type sandboxFlags struct {
 	listen, keys, specs []string
 	envFile             string
 	quiet, noLimits     bool
+	brevoBatchAnswer    string
 }
 
 func newSandboxCmd(*globals) *cobra.Command {
@@ -74,6 +77,8 @@ VENDOR=VALUE. With --spec, Klaviyo's fake checks every request against Klaviyo's
 	fl.StringVar(&f.envFile, "env-file", "", "also write the export lines to `PATH` (mode 0600; removed on shutdown)")
 	fl.BoolVar(&f.quiet, "quiet", false, "no line per request")
 	fl.BoolVar(&f.noLimits, "no-limits", false, "lift the vendors' rate limits")
+	fl.StringVar(&f.brevoBatchAnswer, "brevo-batch-answer", brevofake.BatchObserved, "how Brevo's POST /contacts/batch answers unknown or refused contacts: `"+
+		strings.Join(brevofake.BatchAnswers, "|")+"` (observed: Brevo's all-or-nothing 404; documented: the 207 with successIds/failureIds of its API reference)")
 	return c
 }
 
@@ -110,6 +115,12 @@ func planSandbox(f *sandboxFlags, args []string) ([]*sandboxPlan, error) {
 	specs, err := perVendor("--spec", f.specs, args, func(n string) bool { return sandboxVendors[n].Spec })
 	if err != nil {
 		return nil, err
+	}
+	if err := brevofake.CheckBatchAnswer(f.brevoBatchAnswer); err != nil {
+		return nil, usageErr("--brevo-batch-answer: %w", err)
+	}
+	if f.brevoBatchAnswer != brevofake.BatchObserved && !slices.Contains(args, "brevo") {
+		return nil, usageErr("--brevo-batch-answer: brevo is not among the vendors served (%s)", strings.Join(args, ", "))
 	}
 	ports := map[string]string{} // fixed port -> vendor
 	for _, p := range plans {
@@ -246,6 +257,9 @@ func sandboxNotes(r *sandboxRunning, f *sandboxFlags) string {
 	if r.spec != "" {
 		notes = append(notes, "requests checked against "+r.spec)
 	}
+	if r.name == "brevo" && f.brevoBatchAnswer != brevofake.BatchObserved {
+		notes = append(notes, "/contacts/batch answered as "+f.brevoBatchAnswer)
+	}
 	if len(notes) == 0 {
 		return ""
 	}
@@ -271,7 +285,7 @@ func serveVendor(p *sandboxPlan, f *sandboxFlags, log *sandboxLog, errc chan<- e
 	if p.key == "" {
 		p.key = p.vendor.KeyPrefix + randomHex(16)
 	}
-	cfg := sandboxConfig{Key: p.key, Spec: p.spec, NoLimits: f.noLimits}
+	cfg := sandboxConfig{Key: p.key, Spec: p.spec, NoLimits: f.noLimits, BrevoBatchAnswer: f.brevoBatchAnswer}
 	if !f.quiet {
 		cfg.Log = log.vendor(p.name)
 	}

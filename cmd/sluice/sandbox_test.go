@@ -38,6 +38,8 @@ func TestSandboxRefusesBadArguments(t *testing.T) {
 		{"key for an unknown vendor", []string{"klaviyo", "--key", "klavio=k"}, []string{`unknown vendor "klavio"`, "brevo, klaviyo, webhook"}},
 		{"empty key", []string{"klaviyo", "--key", "klaviyo="}, []string{"the key for klaviyo is empty"}},
 		{"key twice", []string{"klaviyo", "--key", "klaviyo=a", "--key", "klaviyo=b"}, []string{"--key given twice for klaviyo"}},
+		{"unknown batch answer", []string{"brevo", "--brevo-batch-answer", "sometimes"}, []string{"--brevo-batch-answer", "observed, documented"}},
+		{"batch answer without brevo", []string{"klaviyo", "--brevo-batch-answer", "documented"}, []string{"brevo is not among the vendors served (klaviyo)"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -351,6 +353,39 @@ func TestSandboxFailsOnSpecViolations(t *testing.T) {
 	if code != exitFailure || !strings.Contains(errs, "1 request did not match Klaviyo's API description") ||
 		!strings.Contains(errs, "POST /api/lists") || !strings.Contains(errs, ", 1 spec violation\n") {
 		t.Fatalf("exit %d, want %d with the violation listed:\n%s", code, exitFailure, errs)
+	}
+}
+
+// TestSandboxBrevoBatchAnswer: --brevo-batch-answer picks how Brevo's fake
+// answers /contacts/batch for a contact it does not know.
+func TestSandboxBrevoBatchAnswer(t *testing.T) {
+	cases := []struct {
+		args []string
+		want int
+	}{
+		{nil, http.StatusNotFound}, // observed, the default
+		{[]string{"--brevo-batch-answer", "observed"}, http.StatusNotFound},
+		{[]string{"--brevo-batch-answer", "documented"}, http.StatusMultiStatus},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			sb := startSandboxCmd(t, 1, append([]string{"brevo", "--quiet"}, tc.args...)...)
+			body := `{"contacts":[{"email":"nobody@example.com","attributes":{"FIRSTNAME":"N"}}]}`
+			req, err := http.NewRequest(http.MethodPost, sb.env["BREVO_BASE_URL"]+"/contacts/batch", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("api-key", sb.env["BREVO_API_KEY"])
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Errorf("an unknown contact: %s, want %d", resp.Status, tc.want)
+			}
+		})
 	}
 }
 

@@ -48,7 +48,10 @@ type sandboxConfig struct {
 	Spec     string // API description file; "" for none
 	BaseURL  string
 	NoLimits bool
-	Log      func(format string, args ...any) // nil: quiet
+	// BrevoBatchAnswer is how Brevo's fake answers /contacts/batch for
+	// contacts it cannot update (brevofake.BatchAnswers).
+	BrevoBatchAnswer string
+	Log              func(format string, args ...any) // nil: quiet
 }
 
 // sandboxServer is a running fake: its handler, and what it says on
@@ -132,7 +135,7 @@ func (k *klaviyoSandbox) Summary() string {
 type brevoSandbox struct{ *brevofake.Server }
 
 func newBrevoSandbox(c sandboxConfig) (sandboxServer, error) {
-	opts := brevofake.Options{APIKey: c.Key}
+	opts := brevofake.Options{APIKey: c.Key, BatchAnswer: c.BrevoBatchAnswer}
 	if c.NoLimits {
 		opts.ContactsPerSecond, opts.OtherPerHour = -1, -1
 	}
