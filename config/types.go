@@ -51,7 +51,7 @@ type ProjectFile struct {
 
 // Sections are the definitions any project file may hold.
 type Sections struct {
-	Seeds        []Seed        `yaml:"seeds" doc:"CSV files loaded into the warehouse by build, like dbt seeds."`
+	Seeds        []Seed        `yaml:"seeds" doc:"CSV files loaded into the warehouse by build, like dbt seeds. validate and build check every file first (quoting, field counts, values against column_types) and report each problem as file:line; a build with a bad seed loads nothing."`
 	Sources      []Source      `yaml:"sources" doc:"The customer's own tables (or SELECTs) that sluice reads."`
 	Identity     *Identity     `yaml:"identity" doc:"How identifiers found in sources are stitched into profiles."`
 	Traits       []Trait       `yaml:"traits" doc:"Profile attributes, keyed by trait name."`
