@@ -76,9 +76,10 @@ func TestLoopConvergesAndIsCapped(t *testing.T) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-func TestSourceKeyChecksWarnWithPosition(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, content string) {
+// projectWriter writes files of a test project under dir.
+func projectWriter(t *testing.T, dir string) func(name, content string) {
+	return func(name, content string) {
+		t.Helper()
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -86,6 +87,11 @@ func TestSourceKeyChecksWarnWithPosition(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+func TestSourceKeyChecksWarnWithPosition(t *testing.T) {
+	dir := t.TempDir()
+	write := projectWriter(t, dir)
 	write("sluice.yml", "version: 1\nname: t\nwarehouse: { type: duckdb }\n")
 	write("data/people.csv", "id,email\n1,a@x.org\n1,b@x.org\n,c@x.org\n2,d@x.org\n")
 	write("sources.yml", "seeds:\n  - { name: people, path: data/people.csv }\nsources:\n  - { name: people, table: raw.people, primary_key: id }\n")
@@ -133,14 +139,7 @@ func TestSQLErrorNamesStepAndDeclaration(t *testing.T) {
 // that comes first and the schema step before it.
 func TestBadSeedsLoadNothing(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, content string) {
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := projectWriter(t, dir)
 	write("sluice.yml", "version: 1\nname: t\nwarehouse: { type: duckdb }\n")
 	write("data/good.csv", "id,n\n1,2\n")
 	write("data/short.csv", "id,n\n1,2\n3\n")
