@@ -16,7 +16,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/sluicehq/sluice/config"
@@ -43,9 +45,23 @@ type File struct {
 // Check checks every file and returns all their problems; nil when every
 // file would load.
 func Check(files []File) config.Problems {
+	// Files are independent and reading them is CPU-bound: check them side
+	// by side, one per core, and report in the order given.
+	found := make([]config.Problems, len(files))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, f := range files {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			found[i] = checkFile(f)
+		}()
+	}
+	wg.Wait()
 	var out config.Problems
-	for _, f := range files {
-		out = append(out, checkFile(f)...)
+	for _, probs := range found {
+		out = append(out, probs...)
 	}
 	return out
 }
