@@ -113,6 +113,9 @@ func checkValue(f FieldSpec, v Value, sink *problemSink) {
 		sink.add(v.Pos, "%s is a secret: write it as a ${VAR} reference to an environment variable, not a literal", quote(f.Name))
 		return
 	}
+	if f.Secret && sink.literalSecret(v.Pos, f.Name) {
+		return
+	}
 	shown := func() string {
 		if v.FromEnv {
 			return "(value from environment)"
@@ -129,7 +132,7 @@ func checkValue(f FieldSpec, v Value, sink *problemSink) {
 			return
 		}
 		if f.Enum != nil && !slices.Contains(f.Enum, n.Value) {
-			sink.add(v.Pos, "invalid %s %s: must be one of %s%s", f.Name, shown(), strings.Join(f.Enum, ", "), didYouMean(n.Value, f.Enum))
+			sink.add(v.Pos, "invalid %s %s: must be one of %s%s", f.Name, shown(), public(strings.Join(f.Enum, ", ")), didYouMean(n.Value, f.Enum))
 		}
 		if f.Kind == DurationKind {
 			var d Duration

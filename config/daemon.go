@@ -141,6 +141,8 @@ func init() {
 		}
 		if !d.secrets[n] {
 			d.errorf(n, "%s is a secret: write it as a ${VAR} reference to an environment variable, not a literal", quote(d.key))
+		} else {
+			d.sink.literalSecret(d.pos(n), d.key)
 		}
 		v.SetString(n.Value)
 	}

@@ -105,9 +105,14 @@ func kindName(n *yaml.Node) string {
 // from the environment: those are secrets.
 func (d *decoder) shown(n *yaml.Node) string {
 	if d.secrets[n] {
-		return "(value from environment)"
+		return EnvMarker
 	}
 	v := n.Value
+	if lines := strings.Count(v, "\n"); lines > 0 {
+		// Nobody types a value over lines by mistake; it is more likely a
+		// file that is not YAML (a symlinked .env), not to be quoted.
+		return fmt.Sprintf("(%d lines of text)", lines+1)
+	}
 	if len(v) > 60 {
 		v = v[:57] + "..."
 	}
@@ -315,7 +320,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value) {
 		rv := resolve(val)
 		if f.enum != nil && rv != nil && rv.Kind == yaml.ScalarNode && rv.Tag != "!!null" && fv.Kind() == reflect.String {
 			if !contains(f.enum, rv.Value) {
-				d.errorf(rv, "invalid %s %s: must be one of %s%s", f.name, d.shown(rv), strings.Join(f.enum, ", "), didYouMean(rv.Value, f.enum))
+				d.errorf(rv, "invalid %s %s: must be one of %s%s", f.name, d.shown(rv), public(strings.Join(f.enum, ", ")), didYouMean(rv.Value, f.enum))
 				continue
 			}
 		}

@@ -61,8 +61,76 @@ func (ps Problems) Sorted() Problems {
 	return out
 }
 
-type problemSink struct{ list Problems }
+// problemSink collects the problems of a load. Every message goes through
+// add, which hides values from the environment (see Redactor).
+type problemSink struct {
+	list   Problems
+	redact *Redactor
+	envAt  map[Pos][]string // positions of values from the environment (or of lists holding them), with the values
+	// literalAt maps the position of a value mixing ${VAR} references with
+	// literal text to where that text starts: in a secret, it is a literal
+	// secret.
+	literalAt map[Pos]Pos
+}
+
+func (s *problemSink) literalBeside(value, literal Pos) {
+	if s.literalAt == nil {
+		s.literalAt = map[Pos]Pos{}
+	}
+	s.literalAt[value] = literal
+}
+
+// literalSecret reports a secret whose value has literal text beside its
+// ${VAR} references, at that text. The text is not quoted: it is part of
+// the secret.
+func (s *problemSink) literalSecret(value Pos, key string) bool {
+	lit, ok := s.literalAt[value]
+	if ok {
+		s.add(lit, "%s is a secret, and this literal text beside the ${VAR} reference is part of it, so it would sit in version control: put the whole value in the environment variable", quote(key))
+	}
+	return ok
+}
 
 func (s *problemSink) add(p Pos, format string, args ...any) {
+	if s.redact != nil {
+		args = s.redact.redactArgs(s.envAt[p], args)
+	}
 	s.list = append(s.list, Problem{Pos: p, Message: fmt.Sprintf(format, args...)})
+}
+
+// fromEnv records that the value at p came from the environment.
+func (s *problemSink) fromEnv(p Pos, value string, parts ...string) {
+	if s.redact == nil {
+		s.redact = &Redactor{}
+	}
+	s.fromEnvWithin(p, value)
+	for _, v := range parts {
+		s.redact.Add(v)
+	}
+}
+
+// fromEnvWithin records that the value at p holds value, from the
+// environment.
+func (s *problemSink) fromEnvWithin(p Pos, value string) {
+	if s.redact == nil {
+		s.redact = &Redactor{}
+	}
+	if s.envAt == nil {
+		s.envAt = map[Pos][]string{}
+	}
+	s.envAt[p] = append(s.envAt[p], value)
+	s.redact.Add(value)
+}
+
+// redacted returns the problems with every value from the environment
+// hidden, including values learnt after a message was made (a name from
+// one file suggested in a message about another).
+func (s *problemSink) redacted() Problems {
+	if s.redact == nil {
+		return s.list
+	}
+	for i := range s.list {
+		s.list[i].Message = s.redact.Redact(s.list[i].Message)
+	}
+	return s.list
 }

@@ -40,6 +40,9 @@ var (
 type Options struct {
 	// Env looks up ${VAR} references; default os.LookupEnv.
 	Env func(string) (string, bool)
+	// Redactor, when set, also learns every value from the environment
+	// (the CLI shares one with its output, so later errors hide them too).
+	Redactor *Redactor
 }
 
 // Load reads and validates the project in dir. Configuration mistakes are
@@ -53,7 +56,10 @@ func Load(dir string, opt Options) (*Project, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolving project directory %s: %w", dir, err)
 	}
-	sink := &problemSink{}
+	if opt.Redactor == nil {
+		opt.Redactor = &Redactor{}
+	}
+	sink := &problemSink{redact: opt.Redactor}
 	l := &loader{dir: dir, abs: abs, sink: sink, env: opt.Env}
 
 	var pf ProjectFile
@@ -70,7 +76,7 @@ func Load(dir string, opt Options) (*Project, error) {
 	p := &Project{
 		Dir: abs, Files: []string{ProjectFileName}, Version: pf.Version, Name: pf.Name,
 		Warehouse: pf.Warehouse, Schema: pf.Schema, StateSchema: pf.StateSchema, TimeZone: pf.TimeZone,
-		Daemon: pf.Daemon,
+		Daemon: pf.Daemon, Redactor: sink.redact,
 	}
 	l.merge(p, pf.Sections)
 
@@ -91,7 +97,7 @@ func Load(dir string, opt Options) (*Project, error) {
 	applyDefaults(p)
 	validate(p, pf.At, sink)
 	if len(sink.list) > 0 {
-		return p, sink.list.Sorted()
+		return p, sink.redacted().Sorted()
 	}
 	return p, nil
 }
@@ -124,7 +130,7 @@ func (l *loader) decodeFile(name string, data []byte, into any) {
 			line, _ = strconv.Atoi(m[1])
 			msg = m[2]
 		}
-		l.sink.add(Pos{File: name, Line: line, Col: 1}, "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+		l.sink.add(Pos{File: name, Line: line, Col: 1}, "invalid YAML: %s", yamlErrorText(strings.TrimPrefix(msg, "yaml: ")))
 		return
 	}
 	var extra yaml.Node
@@ -135,6 +141,12 @@ func (l *loader) decodeFile(name string, data []byte, into any) {
 	d.interpolate(&doc, l.env)
 	top := resolve(&doc)
 	if top == nil || (top.Kind == yaml.ScalarNode && top.Tag == "!!null") {
+		return
+	}
+	if top.Kind == yaml.ScalarNode {
+		// A file that is one text is not a project file (a symlink to a
+		// .env file or /etc/passwd parses so): never quote it.
+		l.sink.add(Pos{File: name, Line: top.Line, Col: top.Column}, "expected a mapping of keys, got %s: is this a sluice project file?", kindName(top))
 		return
 	}
 	d.decode(top, reflect.ValueOf(into))

@@ -211,8 +211,12 @@ func (w *refWriter) render(specs []ComponentSpec) {
 
 	w.heading(2, "Environment variables and secrets")
 	w.p("Any value may refer to an environment variable as `${NAME}` (letters, digits and `_`). sluice substitutes it when it loads the project; a variable that is not set is an error at the place that uses it. Write `$${` for a literal `${`. " +
-		"A value that came from the environment is never shown in messages. Numbers and booleans may come from the environment too, e.g. `threads: ${SLUICE_THREADS}`.")
-	w.p("Options marked **secret** (API keys, tokens) must be written as a `${VAR}` reference, never as a literal, so that secrets stay out of version control: `api_key: ${KLAVIYO_API_KEY}`.")
+		"Numbers and booleans may come from the environment too, e.g. `threads: ${SLUICE_THREADS}`.")
+	w.p("A value that came from the environment, wholly or partly, is never shown: every message sluice prints or logs (`validate`'s problems, build and sync errors, `sluice run`'s logs in text or JSON, run history, alerts) says `(value from environment)` in its place, and keeps the value's `path:line:col`. " +
+		"That holds for suggestions too (no \"did you mean\" names a value from the environment, or is offered for one), for parser explanations that would quote a piece of the value (cron, regular expression, number, URL: they are replaced by \"details not shown\"), and for a URL's host, user and path, which network errors quote on their own (`lookup HOST: no such host`). " +
+		"`compile` and `query` print SQL and data as they are. A project file that is not YAML (say, a link to a `.env` file) never has its content quoted either.")
+	w.p("Options marked **secret** (API keys, tokens, alert URLs) must be written as a `${VAR}` reference, never as a literal, so that secrets stay out of version control: `api_key: ${KLAVIYO_API_KEY}`. " +
+		"Literal text glued to the reference is a piece of the secret and is refused as well (`api_key: pk_live_abc${SUFFIX}`: put the whole key in the variable); text set apart by a space or punctuation is a format and is fine (`Bearer ${TOKEN}`, `clickhouse://sluice:${PASSWORD}@host:9000`).")
 
 	w.heading(2, "Value types")
 	w.p("| Type | How to write it |\n| --- | --- |\n" +

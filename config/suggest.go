@@ -17,10 +17,15 @@ func closest(s string, candidates []string) string {
 	return best
 }
 
+// suggestionPrefix starts every suggestion, so that the message function
+// (problemSink.add) can drop one that would name a value from the
+// environment.
+const suggestionPrefix = "; did you mean "
+
 // didYouMean formats a suggestion suffix for an error message.
 func didYouMean(s string, candidates []string) string {
 	if c := closest(s, candidates); c != "" {
-		return "; did you mean " + quote(c) + "?"
+		return suggestionPrefix + quote(c) + "?"
 	}
 	return ""
 }

@@ -31,6 +31,10 @@ type Project struct {
 	TimeZone    string
 	Daemon      Daemon // settings of `sluice run`
 
+	// Redactor knows every value that came from a ${VAR} reference: pass
+	// messages and logs that may quote the configuration through it.
+	Redactor *Redactor
+
 	Sections
 }
 

@@ -261,7 +261,7 @@ func (d *Daemon) build(ctx context.Context, p *config.Project, w warehouse.Wareh
 	}
 	if err != nil {
 		d.m.Build("failed", time.Since(start))
-		d.log.Error("build failed", "syncs", syncs, "error", Redact(err.Error()))
+		d.log.Error("build failed", "syncs", syncs, "error", d.redact(err.Error()))
 		return fmt.Errorf("building the models: %w", err)
 	}
 	d.m.Build("succeeded", time.Since(start))
@@ -303,7 +303,7 @@ func (d *Daemon) runSync(ctx context.Context, eng *engine.Engine, it item) {
 
 // fail records a run that could not start (warehouse, build).
 func (d *Daemon) fail(ctx context.Context, it item, err error) {
-	msg := Redact(err.Error())
+	msg := d.redact(err.Error())
 	d.log.Error("sync failed", "sync", it.sync, "error", msg)
 	now := d.clock.Now()
 	d.m.Run(it.sync, state.RunFailed, now, 0, false)
@@ -329,7 +329,7 @@ func (d *Daemon) record(ctx context.Context, st *state.Store, it item, start tim
 		// Its message quotes a record key: counts only.
 		msg = fmt.Sprintf("%d of %d records rejected by the destination (kept and retried next run)", rejected.Rejected, rejected.Sent)
 	case err != nil:
-		msg = Redact(err.Error())
+		msg = d.redact(err.Error())
 	}
 	attrs := []any{"sync", it.sync, "run_id", res.RunID, "status", res.Status,
 		"adds", res.Adds, "updates", res.Updates, "removes", res.Removes,
@@ -392,7 +392,7 @@ func (d *Daemon) refresh(ctx context.Context, st *state.Store, name string) {
 	}
 	if len(runs) > 0 {
 		r := runs[0]
-		r.Error = Redact(r.Error)
+		r.Error = d.redact(r.Error)
 		s.last = &r
 	}
 	if lastOK.After(s.lastSuccess) {

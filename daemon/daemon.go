@@ -61,6 +61,9 @@ type Daemon struct {
 	alerts *alerts.Manager
 	pool   *pool
 	holder string
+	// env knows the values from ${VAR} references of every configuration
+	// loaded, which error texts must not show (see redact).
+	env *config.Redactor
 
 	// gate keeps builds from replacing models that syncs are reading: a
 	// sync holds it shared from plan to last batch, a build exclusively.
@@ -127,6 +130,7 @@ func New(o Options) (*Daemon, error) {
 	d := &Daemon{
 		o: o, clock: o.Clock, log: o.Logger, m: o.Metrics, holder: o.Holder,
 		pool:   &pool{open: o.OpenWarehouse},
+		env:    config.NewRedactor(),
 		p:      o.Project,
 		scheds: scheds,
 		next:   map[string]time.Time{},
@@ -142,6 +146,7 @@ func New(o Options) (*Daemon, error) {
 		d.syncs[s.Name] = &syncState{}
 	}
 	d.workCtx, d.cancelWork = context.WithCancel(context.Background())
+	d.env.Merge(o.Project.Redactor)
 	return d, nil
 }
 
@@ -387,6 +392,7 @@ func (d *Daemon) Reload() error {
 		d.log.Error("configuration not reloaded: the running configuration stays in force", "error", err)
 		return err
 	}
+	d.env.Merge(p.Redactor)
 	now := d.clock.Now()
 	d.mu.Lock()
 	old := d.scheds

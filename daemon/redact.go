@@ -12,6 +12,15 @@ var (
 
 // Redact masks personal data in an error text.
 func Redact(s string) string {
+	return redactPersonal(s)
+}
+
+// redact masks personal data and values from the environment (webhook
+// URLs, tokens: config.Redactor) in an error text before it is logged,
+// stored in run history or shown on the status page.
+func (d *Daemon) redact(s string) string { return redactPersonal(d.env.Redact(s)) }
+
+func redactPersonal(s string) string {
 	s = emailRE.ReplaceAllString(s, "[email]")
 	return phoneRE.ReplaceAllString(s, "[phone]")
 }

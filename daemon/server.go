@@ -136,7 +136,7 @@ func (d *Daemon) Status() status.Page {
 			row.LastRun = lr
 		}
 		for _, rj := range st.rejections {
-			row.Rejections = append(row.Rejections, status.Rejection{Key: status.MaskKey(rj.Key), Op: rj.Op, Error: Redact(rj.Error),
+			row.Rejections = append(row.Rejections, status.Rejection{Key: status.MaskKey(rj.Key), Op: rj.Op, Error: d.redact(rj.Error),
 				Attempts: rj.Attempts, LastFailedAt: rj.LastFailedAt.UTC()})
 		}
 		page.Syncs = append(page.Syncs, row)

@@ -66,8 +66,8 @@ func noteUnset(w io.Writer, byDest map[string][]string) {
 // loadLenient loads the project; when its only problems are unset
 // variables of destination options, it loads it again with those empty and
 // returns them per destination. probs are the problems otherwise.
-func loadLenient(dir string) (p *config.Project, byDest map[string][]string, probs config.Problems, err error) {
-	p, err = config.Load(dir, config.Options{})
+func loadLenient(dir string, rd *config.Redactor) (p *config.Project, byDest map[string][]string, probs config.Problems, err error) {
+	p, err = config.Load(dir, config.Options{Redactor: rd})
 	if err == nil {
 		return p, nil, nil, nil
 	}
@@ -79,7 +79,7 @@ func loadLenient(dir string) (p *config.Project, byDest map[string][]string, pro
 			return v, true
 		}
 		return "", true
-	}})
+	}, Redactor: rd})
 	if lerr != nil {
 		return p, nil, probs, nil
 	}

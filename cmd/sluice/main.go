@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/sluicehq/sluice/config"
 	_ "github.com/sluicehq/sluice/connectors/all"
 	_ "github.com/sluicehq/sluice/models/all"
 )
@@ -42,8 +43,16 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cmd := newRootCmd()
+	g := &globals{redact: &config.Redactor{}}
+	cmd := newRoot(g)
 	cmd.SetArgs(args)
+	// Messages and logs never show a value from the environment (see
+	// config.Redactor). compile and query print SQL and data, not messages:
+	// their output is left as it is.
+	if sub, _, err := cmd.Find(args); err != nil || (sub.Name() != "compile" && sub.Name() != "query") {
+		stdout = g.redact.Writer(stdout)
+	}
+	stderr = g.redact.Writer(stderr)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
 	err := cmd.ExecuteContext(ctx)

@@ -18,10 +18,14 @@ var version = "dev"
 type globals struct {
 	project string
 	unset   map[string][]string // destination -> unset variables of its options
+	// redact learns every value from the environment the project uses;
+	// the CLI's messages and logs pass through it.
+	redact *config.Redactor
 }
 
-func newRootCmd() *cobra.Command {
-	g := &globals{}
+func newRootCmd() *cobra.Command { return newRoot(&globals{redact: &config.Redactor{}}) }
+
+func newRoot(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "sluice",
 		Short: "Warehouse-native activation: stitch identities, build profiles and segments, sync deltas",
@@ -72,7 +76,7 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 // Unset variables of destination options are not problems here (see
 // envvars.go): they are remembered for sync, which says so per sync.
 func loadProject(g *globals, stderr io.Writer) (*config.Project, error) {
-	p, byDest, probs, err := loadLenient(g.project)
+	p, byDest, probs, err := loadLenient(g.project, g.redact)
 	if len(probs) > 0 {
 		printProblems(stderr, probs)
 		return nil, &exitError{code: exitFailure, err: fmt.Errorf("%s", plural(len(probs), "problem", "problems")+" in the project")}

@@ -92,7 +92,7 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 func runDaemon(ctx context.Context, g *globals, p *config.Project, listen string, logger *slog.Logger) error {
 	d, err := daemon.New(daemon.Options{
 		Project: p, Metrics: metrics.New(), Logger: logger, Version: version,
-		Load: func() (*config.Project, error) { return config.Load(g.project, config.Options{}) },
+		Load: func() (*config.Project, error) { return config.Load(g.project, config.Options{Redactor: g.redact}) },
 	})
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}

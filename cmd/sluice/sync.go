@@ -313,7 +313,7 @@ func openSyncWarehouse(ctx context.Context, p *config.Project) (warehouse.Wareho
 // environment variables that only destination options use may be unset:
 // plan never connects to a destination, so it needs no credentials.
 func loadProjectForPlan(g *globals, stderr io.Writer) (*config.Project, []string, error) {
-	p, err := config.Load(g.project, config.Options{})
+	p, err := config.Load(g.project, config.Options{Redactor: g.redact})
 	var probs config.Problems
 	if err == nil || !errors.As(err, &probs) {
 		if err != nil {
@@ -335,7 +335,7 @@ func loadProjectForPlan(g *globals, stderr io.Writer) (*config.Project, []string
 				return v, true
 			}
 			return "", true
-		}})
+		}, Redactor: g.redact})
 		if lerr == nil && allInDestinations(lenient, missing) {
 			var vars []string
 			for _, m := range missing {

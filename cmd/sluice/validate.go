@@ -33,7 +33,7 @@ the warehouse for sources it can already read.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Column checks run even when the configuration has problems, so
 			// that one run reports everything.
-			p, byDest, probs, err := loadLenient(g.project)
+			p, byDest, probs, err := loadLenient(g.project, g.redact)
 			if err != nil {
 				return &exitError{code: exitFailure, err: err}
 			}

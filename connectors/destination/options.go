@@ -56,6 +56,10 @@ func (o Options) checkRequired() error {
 	return nil
 }
 
+// FromEnv reports whether the option's value came from a ${VAR}
+// reference: such a value is a secret, never to be quoted in a message.
+func (o Options) FromEnv(name string) bool { return o.values[name].FromEnv }
+
 // Has reports whether the option is set.
 func (o Options) Has(name string) bool { _, ok := o.values[name]; return ok }
 

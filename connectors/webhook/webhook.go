@@ -65,6 +65,8 @@ const (
 type Webhook struct {
 	cfg    destination.Config
 	url    string
+	where  string           // the URL as messages show it
+	hide   *config.Redactor // what error texts must not quote
 	header http.Header
 	client *destination.HTTPClient
 	limits destination.Limits
@@ -113,8 +115,9 @@ func Open(_ context.Context, cfg destination.Config) (destination.Destination, e
 	if retries == 0 {
 		retries = -1
 	}
+	where, hide := shownURL(u, o.FromEnv("url"))
 	return &Webhook{
-		cfg: cfg, url: u, header: h,
+		cfg: cfg, url: u, header: h, where: where, hide: hide,
 		client: destination.NewHTTPClient(destination.HTTPOptions{
 			Name: cfg.Name, Rate: rate, Burst: 1, Timeout: timeout, MaxRetries: retries,
 			ResetHeaders: []string{"X-RateLimit-Reset", "RateLimit-Reset"},
@@ -165,7 +168,7 @@ func (w *Webhook) Check(ctx context.Context) error {
 	if err != nil {
 		var rej *destination.BatchRejected
 		if errors.As(err, &rej) {
-			return w.cfg.Errorf("checking %s: %w", redact(w.url), rej.Err)
+			return w.cfg.Errorf("checking %s: %w", w.where, w.hide.Error(rej.Err))
 		}
 		return err
 	}
@@ -198,11 +201,11 @@ func (w *Webhook) post(ctx context.Context, p *Payload, records []destination.Re
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, w.cfg.Errorf("posting to %s: %w", redact(w.url), err)
+		return nil, w.cfg.Errorf("posting to %s: %w", w.where, w.hide.Error(err))
 	}
 	rb, err := destination.ReadBody(resp, maxBody)
 	if err != nil {
-		return nil, w.cfg.Errorf("reading the answer of %s: %w", redact(w.url), err)
+		return nil, w.cfg.Errorf("reading the answer of %s: %w", w.where, w.hide.Error(err))
 	}
 	status := resp.StatusCode
 	switch {
@@ -211,9 +214,9 @@ func (w *Webhook) post(ctx context.Context, p *Payload, records []destination.Re
 	case status >= 200 && status < 300:
 		return make([]error, len(records)), nil
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return nil, w.cfg.Errorf("%s refused the credentials (HTTP %d: %s): check bearer_token and headers", redact(w.url), status, destination.Snippet(rb))
+		return nil, w.cfg.Errorf("%s refused the credentials (HTTP %d: %s): check bearer_token and headers", w.where, status, w.hide.Redact(destination.Snippet(rb)))
 	case destination.Retryable(status):
-		return nil, w.cfg.Errorf("%s still answered HTTP %d after retries: %s", redact(w.url), status, destination.Snippet(rb))
+		return nil, w.cfg.Errorf("%s still answered HTTP %d after retries: %s", w.where, status, w.hide.Redact(destination.Snippet(rb)))
 	default:
 		return nil, destination.RejectBatch(fmt.Errorf("HTTP %d: %s", status, destination.Snippet(rb)))
 	}
@@ -243,6 +246,25 @@ func (w *Webhook) perRecord(body []byte, records []destination.Record) ([]error,
 		}
 	}
 	return errs, nil
+}
+
+// shownURL tells how messages name the webhook's URL, and what their error
+// texts must hide: Go's HTTP errors quote the whole URL (Post "URL": ...)
+// and DNS errors its host. A URL from the environment is a secret (the path
+// of a Slack-style hook is its token), so none of it is shown; a literal
+// one loses its credentials and query string.
+func shownURL(u string, fromEnv bool) (string, *config.Redactor) {
+	if fromEnv {
+		return "url " + config.EnvMarker, config.NewRedactor(u)
+	}
+	hide := &config.Redactor{}
+	if pu, err := url.Parse(u); err == nil && pu.User != nil {
+		hide.Add(pu.User.String())
+	}
+	if pu, err := url.Parse(u); err == nil && pu.RawQuery != "" {
+		hide.Add(pu.RawQuery)
+	}
+	return redact(u), hide
 }
 
 // redact drops credentials and the query string from a URL for messages.

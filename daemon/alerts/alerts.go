@@ -250,6 +250,10 @@ func (m *Manager) post(ctx context.Context, a config.Alert, n Notice) error {
 	if err != nil {
 		return err
 	}
+	// The URL and token are secrets (from the environment): Go's errors
+	// quote the URL (Post "URL": ...) and DNS errors its host, and an
+	// answer may echo either.
+	hide := config.NewRedactor(string(a.URL), string(a.BearerToken))
 	var last error
 	for attempt := range 3 {
 		if attempt > 0 {
@@ -270,7 +274,7 @@ func (m *Manager) post(ctx context.Context, a config.Alert, n Notice) error {
 		}
 		resp, err := m.o.Client.Do(req)
 		if err != nil {
-			last = fmt.Errorf("posting to the alert's url: %s", strings.ReplaceAll(err.Error(), string(a.URL), "(url)"))
+			last = fmt.Errorf("posting to the alert's url: %w", hide.Error(err))
 			continue
 		}
 		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
@@ -278,7 +282,7 @@ func (m *Manager) post(ctx context.Context, a config.Alert, n Notice) error {
 		if resp.StatusCode/100 == 2 {
 			return nil
 		}
-		last = fmt.Errorf("the alert's url answered HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(snippet)))
+		last = fmt.Errorf("the alert's url answered HTTP %d: %s", resp.StatusCode, hide.Redact(strings.TrimSpace(string(snippet))))
 		if resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
 			return last
 		}
