@@ -84,12 +84,13 @@ func Run(ctx context.Context, w warehouse.Warehouse, plan *models.Plan, opt Opti
 	if probs := seedcheck.Check(seedFiles(plan, opt)); len(probs) > 0 {
 		return res, &SeedError{Problems: probs}
 	}
+	guard := newGuard(plan)
 	for i := range plan.Steps {
 		s := &plan.Steps[i]
 		if opt.Only != nil && !opt.Only(*s) {
 			continue
 		}
-		sr, err := runStep(ctx, w, s, opt, res)
+		sr, err := runStep(ctx, w, guard, s, opt, res)
 		if err != nil {
 			return res, stepError(s, err)
 		}
@@ -100,6 +101,9 @@ func Run(ctx context.Context, w warehouse.Warehouse, plan *models.Plan, opt Opti
 	}
 	for _, m := range plan.Report {
 		var v any
+		if err := guard.check(nil, m.SQL); err != nil {
+			return res, fmt.Errorf("computing summary %q: %w", m.Name, err)
+		}
 		if err := warehouse.QueryRow(ctx, w, m.SQL, &v); err != nil {
 			return res, fmt.Errorf("computing summary %q: %w", m.Name, err)
 		}
@@ -149,23 +153,26 @@ func stepError(s *models.Step, err error) error {
 	return fmt.Errorf("building %s: %w", s.Name, err)
 }
 
-func runStep(ctx context.Context, w warehouse.Warehouse, s *models.Step, opt Options, res *Result) (StepResult, error) {
+func runStep(ctx context.Context, w warehouse.Warehouse, g statementGuard, s *models.Step, opt Options, res *Result) (StepResult, error) {
 	start := time.Now()
 	sr := StepResult{Name: s.Name, Kind: s.Kind}
 	if l, ok := w.(warehouse.CSVLoader); ok && s.Seed != nil {
 		if err := l.LoadCSV(ctx, s.Seed.Schema, s.Seed.Name, s.Seed.Path, s.Seed.Types); err != nil {
 			return sr, err
 		}
-	} else if err := execAll(ctx, w, s.SQL); err != nil {
+	} else if err := g.exec(ctx, w, s, s.SQL); err != nil {
 		return sr, err
 	}
 	if l := s.Loop; l != nil {
 		converged := false
 		for round := 1; round <= l.MaxRounds; round++ {
-			if err := execAll(ctx, w, l.Body); err != nil {
+			if err := g.exec(ctx, w, s, l.Body); err != nil {
 				return sr, fmt.Errorf("round %d: %w", round, err)
 			}
 			var changed int64
+			if err := g.check(s, l.Changed); err != nil {
+				return sr, fmt.Errorf("round %d: checking convergence: %w", round, err)
+			}
 			if err := warehouse.QueryRow(ctx, w, l.Changed, &changed); err != nil {
 				return sr, fmt.Errorf("round %d: checking convergence: %w", round, err)
 			}
@@ -182,10 +189,13 @@ func runStep(ctx context.Context, w warehouse.Warehouse, s *models.Step, opt Opt
 			return sr, fmt.Errorf("%s %w after %d rounds (the cap); raise it if the data really needs more", l.What, ErrNotConverged, l.MaxRounds)
 		}
 	}
-	if err := execAll(ctx, w, s.Finally); err != nil {
+	if err := g.exec(ctx, w, s, s.Finally); err != nil {
 		return sr, err
 	}
 	for _, c := range s.Checks {
+		if err := g.check(s, c.SQL); err != nil {
+			return sr, fmt.Errorf("check %s: %w", c.Name, err)
+		}
 		counts, err := runCheck(ctx, w, c)
 		if err != nil {
 			return sr, fmt.Errorf("check %s: %w", c.Name, err)
@@ -199,15 +209,6 @@ func runStep(ctx context.Context, w warehouse.Warehouse, s *models.Step, opt Opt
 	}
 	sr.Duration = time.Since(start)
 	return sr, nil
-}
-
-func execAll(ctx context.Context, w warehouse.Warehouse, stmts []string) error {
-	for _, q := range stmts {
-		if err := w.Exec(ctx, q); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func runCheck(ctx context.Context, w warehouse.Warehouse, c models.Check) ([]int64, error) {

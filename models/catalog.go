@@ -40,6 +40,12 @@ func RegisterColumnCheck(c ColumnCheck) { columnChecks = append(columnChecks, c)
 // CheckColumns runs every registered column check plus the sources' own
 // (primary key and timestamp columns).
 func CheckColumns(p *config.Project, cat Catalog) config.Problems {
+	return CheckColumnsAt(p, cat, nil)
+}
+
+// CheckColumnsAt is CheckColumns with the project's file texts, so that a
+// name inside a SQL fragment is reported at its own column.
+func CheckColumnsAt(p *config.Project, cat Catalog, files FileText) config.Problems {
 	var out config.Problems
 	report := func(pos config.Pos, format string, args ...any) {
 		out = append(out, config.Problem{Pos: pos, Message: fmt.Sprintf(format, args...)})
@@ -55,6 +61,7 @@ func CheckColumns(p *config.Project, cat Catalog) config.Problems {
 	for _, c := range columnChecks {
 		c(p, cat, report)
 	}
+	checkSourceFragments(p, cat, files, report)
 	return out.Sorted()
 }
 

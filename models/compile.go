@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/models/dialect"
+	"github.com/sluicehq/sluice/models/sqlfrag"
 )
 
 // Compiler turns a validated project into build steps for one dialect.
@@ -62,6 +63,11 @@ func Compile(p *config.Project, d dialect.Dialect, opts ...Option) (*Plan, error
 	for _, o := range opts {
 		o(c)
 	}
+	// SQL the project writes is spliced into statements: anything but one
+	// expression (or one query) could end a statement and start another.
+	if probs := CheckFragmentSyntax(p, d.Name()); len(probs) > 0 {
+		return nil, &FragmentError{Problems: probs}
+	}
 	plan := &Plan{Dialect: d.Name()}
 	c.schemas(plan)
 	if err := c.seeds(plan); err != nil {
@@ -80,7 +86,32 @@ func Compile(p *config.Project, d dialect.Dialect, opts ...Option) (*Plan, error
 			plan.Steps[i].SQL = append(sd.SessionStatements(), plan.Steps[i].SQL...)
 		}
 	}
+	if err := countStatements(plan, d.Name()); err != nil {
+		return nil, err
+	}
 	return plan, nil
+}
+
+// countStatements records the strings that hold several statements, so
+// that the builder can tell them from a string a fragment extended.
+func countStatements(plan *Plan, dialect string) error {
+	lex := sqlfrag.For(dialect)
+	for i := range plan.Steps {
+		s := &plan.Steps[i]
+		for _, q := range s.Strings() {
+			n, err := sqlfrag.Statements(lex, q)
+			if err != nil {
+				return fmt.Errorf("compiling step %s: %w", s.Name, err)
+			}
+			if n != 1 {
+				if s.Statements == nil {
+					s.Statements = map[string]int{}
+				}
+				s.Statements[q] = n
+			}
+		}
+	}
+	return nil
 }
 
 // Table names a table in the project's schema.

@@ -43,10 +43,39 @@ type Step struct {
 	Loop        *Loop
 	Finally     []string
 	Checks      []Check
+	// Statements counts the statements of each SQL string of the step that
+	// holds more than one (some dialects write DROP ...; CREATE ... in one
+	// string); every other string holds exactly one. The builder refuses a
+	// string that would run more statements than the compiler wrote.
+	Statements map[string]int
+	// Parts, on a step that computes several things declared apart (the
+	// profiles step: every trait), tell a failure which of them it names.
+	Parts []Part
 	// Seed, on a seed step, is the file SQL loads: a warehouse whose client
 	// loads local files itself (warehouse.CSVLoader) loads it instead of
 	// running SQL.
 	Seed *SeedLoad
+}
+
+// Part is one declared thing a step computes, with the SQL fragments the
+// project wrote for it and where each was written.
+type Part struct {
+	What      string // e.g. trait lifetime_value
+	Origin    config.Pos
+	Fragments []Fragment
+}
+
+// Strings lists every SQL string the step runs, checks included.
+func (s Step) Strings() []string {
+	out := append([]string(nil), s.SQL...)
+	if s.Loop != nil {
+		out = append(append(out, s.Loop.Body...), s.Loop.Changed)
+	}
+	out = append(out, s.Finally...)
+	for _, c := range s.Checks {
+		out = append(out, c.SQL)
+	}
+	return out
 }
 
 // SeedLoad is a CSV file to load into a table (schema and name unquoted).

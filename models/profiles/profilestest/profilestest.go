@@ -270,7 +270,11 @@ func ColumnProblems(t testing.TB, dir string) string {
 	runFixture(t, w, dir, p)
 	cat := models.Catalog{}
 	builder.WarehouseCatalog(ctx, w, p, cat)
-	return render(dir, models.CheckColumns(p, cat))
+	files := func(name string) ([]byte, bool) {
+		b, err := os.ReadFile(name) // positions name files as the loader opened them
+		return b, err == nil
+	}
+	return render(dir, models.CheckColumnsAt(p, cat, files))
 }
 
 // runFixture runs the fixture.sql of dir. A fixture writes the identity and
