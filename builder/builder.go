@@ -81,6 +81,9 @@ func Run(ctx context.Context, w warehouse.Warehouse, plan *models.Plan, opt Opti
 	res := &Result{}
 	// Seeds are checked before the first step, so that a bad seed file
 	// leaves the warehouse as it was rather than half loaded.
+	if probs := seedPaths(plan); len(probs) > 0 {
+		return res, &SeedError{Problems: probs}
+	}
 	if probs := seedcheck.Check(seedFiles(plan, opt)); len(probs) > 0 {
 		return res, &SeedError{Problems: probs}
 	}
@@ -144,6 +147,20 @@ func seedFiles(plan *models.Plan, opt Options) []seedcheck.File {
 		files = append(files, seedcheck.File{Name: name, Path: s.Seed.Path, Types: s.Seed.Types})
 	}
 	return files
+}
+
+// seedPaths checks again, where files are read, that seed files stay in
+// the project: one replaced by a symlink since validation is refused.
+func seedPaths(plan *models.Plan) config.Problems {
+	var probs config.Problems
+	for _, s := range plan.Steps {
+		if l := s.Seed; l != nil && len(l.Within) > 0 {
+			if _, err := config.ResolveInProject(l.Within[0], l.File, l.Within[1:]...); err != nil {
+				probs = append(probs, config.Problem{Pos: config.Pos{File: l.File}, Message: "seed file " + err.Error()})
+			}
+		}
+	}
+	return probs
 }
 
 func stepError(s *models.Step, err error) error {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/sluicehq/sluice/config"
@@ -28,7 +27,14 @@ func SeedCatalog(p *config.Project) (models.Catalog, error) {
 			if !refersTo(src.Table, seed) {
 				continue
 			}
-			cols, err := csvHeader(filepath.Join(p.Dir, seed.Path))
+			path, err := config.ResolveInProject(p.Dir, seed.Path, p.ExternalPaths...)
+			if err != nil {
+				continue // outside the project: never read, reported by validation
+			}
+			if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+				continue // a directory or a pipe: reported by validation
+			}
+			cols, err := csvHeader(path)
 			if errors.Is(err, fs.ErrNotExist) {
 				continue // reported by validation, with its position
 			}

@@ -29,7 +29,19 @@ type FieldSpec struct {
 	Secret   bool // must be a ${VAR} reference, never a literal
 	Enum     []string
 	Doc      string
+	Path     PathKind // the option names a file or folder: checked by the paths rule
 }
+
+// PathKind marks a component option that names a file or a folder. Such
+// paths may be written absolute; a relative one must stay inside the
+// project (see CheckPaths).
+type PathKind string
+
+// Path kinds.
+const (
+	PathFile   PathKind = "file"
+	PathFolder PathKind = "folder"
+)
 
 // FieldKind is the type of a component option.
 type FieldKind string

@@ -31,6 +31,9 @@ type Project struct {
 	TimeZone    string
 	Daemon      Daemon // settings of `sluice run`
 
+	Include       []string // include patterns of sluice.yml, as written
+	ExternalPaths []string // folders outside the project that seed files may be read from
+
 	// Redactor knows every value that came from a ${VAR} reference: pass
 	// messages and logs that may quote the configuration through it.
 	Redactor *Redactor
@@ -40,17 +43,18 @@ type Project struct {
 
 // ProjectFile is the layout of sluice.yml.
 type ProjectFile struct {
-	Version     int       `yaml:"version" required:"true" doc:"Configuration format version. Always 1."`
-	Name        string    `yaml:"name" required:"true" doc:"Project name, used in logs and run history."`
-	Warehouse   Warehouse `yaml:"warehouse" required:"true" doc:"Where sluice reads sources and builds its tables."`
-	Schema      string    `yaml:"schema" doc:"Schema that receives identity map, profiles and segments. Default: sluice."`
-	StateSchema string    `yaml:"state_schema" doc:"Schema that holds sync state (snapshots, run log). Default: sluice_state."`
-	TimeZone    string    `yaml:"time_zone" doc:"IANA time zone for schedules and time windows. Default: UTC."`
-	Include     []string  `yaml:"include" doc:"Glob patterns (relative to the project) of further YAML files to load. Default: *.yml, *.yaml, models/**/*.yml, models/**/*.yaml."`
-	Exclude     []string  `yaml:"exclude" doc:"Glob patterns of YAML files to skip, e.g. docker-compose.yml (always skipped)."`
-	Daemon      Daemon    `yaml:"daemon" doc:"Settings of sluice run, the scheduler daemon."`
-	Sections    `yaml:",inline"`
-	At          Positions `yaml:"-"`
+	Version       int       `yaml:"version" required:"true" doc:"Configuration format version. Always 1."`
+	Name          string    `yaml:"name" required:"true" doc:"Project name, used in logs and run history."`
+	Warehouse     Warehouse `yaml:"warehouse" required:"true" doc:"Where sluice reads sources and builds its tables."`
+	Schema        string    `yaml:"schema" doc:"Schema that receives identity map, profiles and segments. Default: sluice."`
+	StateSchema   string    `yaml:"state_schema" doc:"Schema that holds sync state (snapshots, run log). Default: sluice_state."`
+	TimeZone      string    `yaml:"time_zone" doc:"IANA time zone for schedules and time windows. Default: UTC."`
+	Include       []string  `yaml:"include" doc:"Glob patterns (relative to the project) of further YAML files to load. Default: *.yml, *.yaml, models/**/*.yml, models/**/*.yaml."`
+	Exclude       []string  `yaml:"exclude" doc:"Glob patterns of YAML files to skip, e.g. docker-compose.yml (always skipped)."`
+	Daemon        Daemon    `yaml:"daemon" doc:"Settings of sluice run, the scheduler daemon."`
+	ExternalPaths []string  `yaml:"external_paths" doc:"Folders outside the project directory that seed files may be read from, e.g. ../shared/data for data several projects share; relative to the project, or absolute. Any other path that leaves the project is refused (see Paths)."`
+	Sections      `yaml:",inline"`
+	At            Positions `yaml:"-"`
 }
 
 // Sections are the definitions any project file may hold.
@@ -71,6 +75,7 @@ type Warehouse struct {
 	Path        string `yaml:"path" doc:"duckdb: database file, relative to the project; empty or :memory: for an in-memory database."`
 	MemoryLimit string `yaml:"memory_limit" doc:"duckdb: cap on DuckDB's own memory, e.g. 2GB (DuckDB's memory_limit setting). Builds keep their intermediate tables in an in-memory database attached as sluice_work, which counts against it and spills to DuckDB's temporary directory beyond it; the quickstart built over a million demo people fits in 4GB (at 1GB its profiles step stops with DuckDB's out-of-memory error)."`
 	Threads     int    `yaml:"threads" doc:"duckdb: worker threads; default: all cores."`
+	FileMode    string `yaml:"file_mode" enum:"private,group" doc:"duckdb: permissions of the database file and its folder, which hold personal data: private (default) makes them readable by their owner only (0600 files, 0700 folder); group lets the owner's group read them too (0640, 0750). See docs/privacy.md."`
 
 	// ClickHouse connection: a DSN, or its parts.
 	DSN           Secret `yaml:"dsn" doc:"clickhouse: connection URL such as clickhouse://user:password@host:9000/db?secure=true (native protocol). It holds the password, so write it as a ${VAR} reference. Exclusive with host. snowflake: a gosnowflake DSN, user:password@account/database?warehouse=WH&role=ROLE, instead of account, user, password..."`

@@ -1,8 +1,6 @@
 package config
 
 import (
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -43,6 +41,7 @@ func validate(p *Project, at Positions, sink *problemSink) {
 	dests := v.destinations()
 	v.syncs(sources, traits, segments, dests)
 	v.daemonAndAlerts()
+	sink.list = append(sink.list, CheckPaths(p, at)...)
 }
 
 func (v *validator) add(p Pos, format string, args ...any) { v.sink.add(p, format, args...) }
@@ -130,11 +129,6 @@ func (v *validator) seeds() {
 			v.add(s.At.Of("name"), "duplicate seed %s.%s (first defined at %s)", s.Schema, s.Name, prev.At.Of("name"))
 		}
 		seen[k] = s
-		if s.Path != "" {
-			if _, err := os.Stat(filepath.Join(v.p.Dir, s.Path)); err != nil {
-				v.add(s.At.Of("path"), "seed file %s not found (paths are relative to the project directory)", quote(s.Path))
-			}
-		}
 		for _, c := range s.ColumnTypes {
 			if !sqlTypePattern.MatchString(c.Value) {
 				v.add(c.ValuePos, "invalid SQL type %s for column %s", quote(c.Value), quote(c.Key))

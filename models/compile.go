@@ -159,6 +159,7 @@ func (c *Compiler) schemas(plan *Plan) {
 }
 
 func (c *Compiler) seeds(plan *Plan) error {
+	within := append([]string{c.P.Dir}, c.P.ExternalPaths...)
 	for _, s := range c.P.Seeds {
 		types := make([]dialect.ColumnType, len(s.ColumnTypes))
 		for i, ct := range s.ColumnTypes {
@@ -174,7 +175,7 @@ func (c *Compiler) seeds(plan *Plan) error {
 			Description: fmt.Sprintf("Load %s into %s.%s.", s.Path, s.Schema, s.Name),
 			Origin:      s.At.Of("name"),
 			SQL:         []string{q},
-			Seed:        &SeedLoad{Schema: s.Schema, Name: s.Name, Path: filepath.Join(c.P.Dir, s.Path), File: s.Path, Types: types},
+			Seed:        &SeedLoad{Schema: s.Schema, Name: s.Name, Path: filepath.Join(c.P.Dir, s.Path), File: s.Path, Types: types, Within: within},
 		})
 	}
 	return nil

@@ -84,6 +84,9 @@ type SeedLoad struct {
 	Path         string // absolute
 	File         string // as the project writes it, relative to the project: for messages
 	Types        []dialect.ColumnType
+	// Within lists the folders File must stay in (the project directory,
+	// then external_paths), checked again before loading.
+	Within []string
 }
 
 // Loop repeats Body until Changed returns 0, at most MaxRounds times.

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -319,16 +318,21 @@ func (l *limitedRecord) Read(p []byte) (int, error) {
 }
 
 // ProjectFiles lists the project's seed files that exist, for checking
-// without a plan (sluice validate). A missing file is left out: validation
-// reports it where the project names it.
+// without a plan (sluice validate). A missing file, or one outside the
+// project, is left out: validation reports it where the project names it.
 func ProjectFiles(p *config.Project) []File {
 	var files []File
 	for _, s := range p.Seeds {
 		if s.Path == "" {
 			continue
 		}
-		path := filepath.Join(p.Dir, s.Path)
-		if _, err := os.Stat(path); err != nil {
+		// A file outside the project is never read, not even to check it:
+		// its content could end up in messages.
+		path, err := config.ResolveInProject(p.Dir, s.Path, p.ExternalPaths...)
+		if err != nil {
+			continue
+		}
+		if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
 			continue
 		}
 		types := make([]dialect.ColumnType, len(s.ColumnTypes))

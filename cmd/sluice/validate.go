@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sluicehq/sluice/builder"
 	"github.com/sluicehq/sluice/builder/seedcheck"
 	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/connectors/warehouse"
 	"github.com/sluicehq/sluice/models"
 )
 
@@ -39,7 +42,7 @@ the warehouse for sources it can already read.`,
 			}
 			noteUnset(cmd.ErrOrStderr(), byDest)
 			if p != nil {
-				colProbs, err := checkColumns(cmd.Context(), p, offline || len(probs) > 0)
+				colProbs, err := checkColumns(cmd.Context(), cmd.ErrOrStderr(), p, offline || len(probs) > 0)
 				if err != nil {
 					return &exitError{code: exitFailure, err: err}
 				}
@@ -61,17 +64,38 @@ the warehouse for sources it can already read.`,
 }
 
 // checkColumns checks column references against what can be known without
-// building anything.
-func checkColumns(ctx context.Context, p *config.Project, offline bool) (config.Problems, error) {
+// building anything. The warehouse is opened read-only: validate writes
+// nothing, so a DuckDB file that does not exist yet is not created, and
+// the check falls back to seed files.
+func checkColumns(ctx context.Context, stderr io.Writer, p *config.Project, offline bool) (config.Problems, error) {
 	cat, err := builder.SeedCatalog(p)
 	if err != nil {
 		return nil, err
 	}
 	if !offline && len(cat) < len(p.Sources) {
-		if w, err := openWarehouse(ctx, p); err == nil {
+		if missingDuckDB(p) {
+			fmt.Fprintf(stderr, "note: the warehouse file %s does not exist yet (sluice build creates it): columns are checked against seed files only\n", p.Warehouse.Path)
+			return models.CheckColumns(p, cat), nil
+		}
+		if w, err := warehouse.Open(ctx, warehouse.Config{ProjectDir: p.Dir, Warehouse: p.Warehouse, ReadOnly: true}); err == nil {
 			builder.WarehouseCatalog(ctx, w, p, cat)
 			w.Close()
 		}
 	}
 	return models.CheckColumns(p, cat), nil
+}
+
+// missingDuckDB tells whether the project's warehouse is a DuckDB file that
+// does not exist yet.
+func missingDuckDB(p *config.Project) bool {
+	w := p.Warehouse
+	if w.Type != "duckdb" || w.Path == "" || w.Path == ":memory:" {
+		return false
+	}
+	path, err := config.ResolvePath(p.Dir, w.Path)
+	if err != nil {
+		return true // reported by validation; never opened
+	}
+	_, err = os.Stat(path)
+	return err != nil
 }

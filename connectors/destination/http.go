@@ -57,6 +57,9 @@ type HTTPOptions struct {
 	// DefaultWindowMargin; negative: none).
 	WindowMargin time.Duration
 
+	// Logger receives the client's debug lines. A destination's logger
+	// (Config.Logger) already names the destination, so lines add no
+	// destination of their own: a JSON line carries each key once.
 	Logger *slog.Logger
 }
 
@@ -154,12 +157,12 @@ func NewHTTPClient(o HTTPOptions) *HTTPClient {
 	}
 	rc.ResponseLogHook = func(_ retryablehttp.Logger, resp *http.Response) {
 		if resp.StatusCode >= 400 {
-			o.Logger.Debug("request answered", "destination", o.Name, "status", resp.StatusCode, "retry_after", resp.Header.Get("Retry-After"))
+			o.Logger.Debug("request answered", "status", resp.StatusCode, "retry_after", resp.Header.Get("Retry-After"))
 		}
 	}
 	rc.RequestLogHook = func(_ retryablehttp.Logger, req *http.Request, attempt int) {
 		if attempt > 0 {
-			o.Logger.Debug("retrying request", "destination", o.Name, "method", req.Method, "host", req.URL.Host, "attempt", attempt)
+			o.Logger.Debug("retrying request", "method", req.Method, "host", req.URL.Host, "attempt", attempt)
 		}
 	}
 	c.rc = rc

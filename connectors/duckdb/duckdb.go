@@ -7,6 +7,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	duckdbdriver "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/connectors/warehouse"
 	"github.com/sluicehq/sluice/models/dialect"
 )
@@ -23,13 +25,16 @@ func init() { warehouse.Register("duckdb", Open) }
 
 // Warehouse is a DuckDB database.
 type Warehouse struct {
-	db   *sql.DB
-	path string
+	db       *sql.DB
+	path     string
+	fileMode os.FileMode
+	readOnly bool // opened by validate: nothing is changed, not even modes
 }
 
 var _ warehouse.Warehouse = (*Warehouse)(nil)
 
-// Open opens (creating if needed) the database file named by the config, or
+// Open opens (creating if needed, owner-only) the database file named by
+// the config, read-only when the config says so, or
 // an in-memory database when the path is empty or ":memory:".
 func Open(ctx context.Context, cfg warehouse.Config) (warehouse.Warehouse, error) {
 	w := cfg.Warehouse
@@ -37,15 +42,23 @@ func Open(ctx context.Context, cfg warehouse.Config) (warehouse.Warehouse, error
 	if path == ":memory:" {
 		path = ""
 	}
+	fileMode, dirMode, err := config.FileModes(w.FileMode)
+	if err != nil {
+		return nil, err
+	}
+	readOnly := false
 	if path != "" {
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(cfg.ProjectDir, path)
+		if path, err = config.ResolvePath(cfg.ProjectDir, path); err != nil {
+			return nil, fmt.Errorf("warehouse path %s: %w", w.Path, err)
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return nil, fmt.Errorf("creating directory for %s: %w", path, err)
+		if readOnly, err = prepareDir(cfg, path, dirMode); err != nil {
+			return nil, err
 		}
 	}
 	q := url.Values{}
+	if readOnly {
+		q.Set("access_mode", "read_only")
+	}
 	// sluice's tables carry no meaningful row order (every read that needs
 	// one says ORDER BY), and keeping insertion order makes DuckDB's large
 	// CREATE TABLE AS and INSERT statements markedly slower.
@@ -65,12 +78,49 @@ func Open(ctx context.Context, cfg warehouse.Config) (warehouse.Warehouse, error
 		return nil, fmt.Errorf("opening duckdb %s: %w", displayPath(path), err)
 	}
 	db := sql.OpenDB(connector)
-	wh := &Warehouse{db: db, path: path}
+	wh := &Warehouse{db: db, path: path, fileMode: fileMode, readOnly: readOnly}
 	if err := wh.Check(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
+	// DuckDB creates the file with the process's umask (and refuses an
+	// empty file made beforehand), so the mode is set right after; the
+	// folder, owner-only, keeps it out of reach meanwhile.
+	if err := wh.tighten(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return wh, nil
+}
+
+// prepareDir creates the database file's folder (owner-only), or, with
+// cfg.ReadOnly, reports whether the file exists to be opened read-only: a
+// read-only open creates nothing, so a missing file is an error.
+func prepareDir(cfg warehouse.Config, path string, dirMode os.FileMode) (readOnly bool, err error) {
+	if cfg.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			return false, fmt.Errorf("opening duckdb %s read-only: %w", path, err)
+		}
+		return true, nil
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, dirMode); err != nil {
+		return false, fmt.Errorf("creating directory for %s: %w", path, err)
+	}
+	// The project folder itself, or a shared absolute folder, is the
+	// user's to set; a folder of its own inside the project is sluice's.
+	if config.OwnFolder(cfg.ProjectDir, dir) {
+		return false, config.Tighten(dir, dirMode)
+	}
+	return false, nil
+}
+
+// tighten restricts the database file and its write-ahead log to fileMode.
+func (w *Warehouse) tighten() error {
+	if w.path == "" || w.readOnly {
+		return nil
+	}
+	return errors.Join(config.Tighten(w.path, w.fileMode), config.Tighten(w.path+".wal", w.fileMode))
 }
 
 func displayPath(p string) string {
@@ -129,5 +179,6 @@ func (w *Warehouse) TableExists(ctx context.Context, schema, table string) (bool
 	return n > 0, nil
 }
 
-// Close implements warehouse.Warehouse.
-func (w *Warehouse) Close() error { return w.db.Close() }
+// Close implements warehouse.Warehouse. The write-ahead log, recreated by
+// DuckDB as it writes, gets the file's mode again.
+func (w *Warehouse) Close() error { return errors.Join(w.db.Close(), w.tighten()) }

@@ -28,7 +28,8 @@ var Spec = config.ComponentSpec{
 	Type:    "file",
 	Summary: "Write each run's operations to a new file in a folder: PATH/SYNC/RUN_ID.jsonl, one {\"op\", \"key\", \"fields\"} object per line, or .csv with columns op, key and the mapping's fields.",
 	Fields: []config.FieldSpec{
-		{Name: "path", Kind: config.String, Required: true, Doc: "Folder that receives the files, relative to the project directory."},
+		{Name: "path", Kind: config.String, Required: true, Path: config.PathFolder, Doc: "Folder that receives the files, relative to the project directory (and inside it), or absolute."},
+		{Name: "file_mode", Kind: config.String, Enum: []string{"private", "group"}, Doc: "Permissions of the files and folders written, which hold personal data: private (default) for their owner only (0600 files, 0700 folders); group lets the owner's group read them too (0640, 0750). See docs/privacy.md."},
 		{Name: "format", Kind: config.String, Enum: []string{"jsonl", "csv"}, Doc: "jsonl (default) or csv."},
 		{Name: "batch_size", Kind: config.Int, Doc: "Records per write (and fsync). Default: 10000."},
 	},
@@ -38,10 +39,13 @@ func init() { destination.Register(Spec, Open) }
 
 // File is an opened file destination.
 type File struct {
-	cfg    destination.Config
-	dir    string
-	format string
-	batch  int
+	cfg      destination.Config
+	root     string // the path option, resolved
+	dir      string // root/SYNC
+	format   string
+	batch    int
+	fileMode os.FileMode
+	dirMode  os.FileMode
 
 	mu   sync.Mutex
 	f    *os.File
@@ -62,8 +66,18 @@ func Open(_ context.Context, cfg destination.Config) (destination.Destination, e
 	if strings.TrimSpace(path) == "" {
 		return nil, cfg.Errorf("path is empty")
 	}
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(cfg.ProjectDir, path)
+	// Checked again here, not only by validate: a folder replaced by a
+	// symlink since must not lead the export out of the project.
+	if path, err = config.ResolvePath(cfg.ProjectDir, path); err != nil {
+		return nil, cfg.Errorf("path: %w", err)
+	}
+	mode, err := cfg.Options.String("file_mode", "")
+	if err != nil {
+		return nil, cfg.Errorf("%w", err)
+	}
+	fileMode, dirMode, err := config.FileModes(mode)
+	if err != nil {
+		return nil, cfg.Errorf("%w", err)
 	}
 	format, err := cfg.Options.String("format", "jsonl")
 	if err != nil {
@@ -76,7 +90,8 @@ func Open(_ context.Context, cfg destination.Config) (destination.Destination, e
 	if err != nil {
 		return nil, cfg.Errorf("%w", err)
 	}
-	return &File{cfg: cfg, dir: filepath.Join(path, cfg.Sync.Name), format: format, batch: batch}, nil
+	return &File{cfg: cfg, root: path, dir: filepath.Join(path, safeName(cfg.Sync.Name)), format: format, batch: batch,
+		fileMode: fileMode, dirMode: dirMode}, nil
 }
 
 // Limits implements destination.Destination: one writer at a time.
@@ -86,8 +101,8 @@ func (f *File) Limits() destination.Limits {
 
 // Check implements destination.Destination: the folder must be writable.
 func (f *File) Check(context.Context) error {
-	if err := os.MkdirAll(f.dir, 0o755); err != nil {
-		return f.cfg.Errorf("creating folder: %w", err)
+	if err := f.mkdirs(); err != nil {
+		return f.cfg.Errorf("%w", err)
 	}
 	tmp, err := os.CreateTemp(f.dir, ".sluice-check-*")
 	if err != nil {
@@ -95,6 +110,20 @@ func (f *File) Check(context.Context) error {
 	}
 	tmp.Close()
 	return os.Remove(tmp.Name())
+}
+
+// mkdirs creates the export folder and the sync's folder in it, private,
+// and tightens them when an earlier version made them looser. The export
+// folder is left as it is when it is the project folder itself, or outside
+// the project (written absolute): those are the user's to set.
+func (f *File) mkdirs() error {
+	if err := config.MkdirPrivate(f.dir, f.dirMode); err != nil {
+		return err
+	}
+	if config.OwnFolder(f.cfg.ProjectDir, f.root) {
+		return config.Tighten(f.root, f.dirMode)
+	}
+	return nil
 }
 
 // Path is the file of the current run, once something was written.
@@ -108,12 +137,17 @@ func (f *File) open(runID string) error {
 	if f.f != nil {
 		return nil
 	}
-	if err := os.MkdirAll(f.dir, 0o755); err != nil {
+	if err := f.mkdirs(); err != nil {
 		return err
 	}
 	name := filepath.Join(f.dir, safeName(runID)+"."+f.format)
-	fh, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	fh, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_APPEND, f.fileMode)
 	if err != nil {
+		return err
+	}
+	// A file left by an earlier run (or version) keeps its mode on open.
+	if err := config.Tighten(name, f.fileMode); err != nil {
+		fh.Close()
 		return err
 	}
 	f.f, f.w, f.name = fh, bufio.NewWriterSize(fh, 1<<16), name

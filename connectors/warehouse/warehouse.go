@@ -74,6 +74,9 @@ type Rows interface {
 type Config struct {
 	ProjectDir string           // relative paths in the config are relative to it
 	Warehouse  config.Warehouse // the project's warehouse section, secrets already interpolated
+	// ReadOnly asks for a connection that changes nothing (sluice validate):
+	// an embedded warehouse opens its file read-only and creates none.
+	ReadOnly bool
 }
 
 // Opener connects to a warehouse.

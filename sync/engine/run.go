@@ -234,7 +234,7 @@ func (r *syncRun) send() error {
 	dest, err := r.e.Open(ctx, sp.Dest, r.e.p.Dir, destination.SyncInfo{
 		Name: r.name, Mode: sp.Sync.Mode, Key: sp.KeyField, List: sp.Sync.List, Fields: sp.Fields(),
 		BatchSize: sp.Sync.BatchSize, Rate: sp.Sync.Rate,
-	}, r.e.Logger)
+	}, r.log) // the destination adds its name: lines carry sync, run_id and destination once each
 	if err != nil {
 		return r.fail(err)
 	}

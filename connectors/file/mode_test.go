@@ -1,0 +1,156 @@
+package file_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/connectors/destination"
+	"github.com/sluicehq/sluice/connectors/file"
+)
+
+func open(t *testing.T, dir, options string) (destination.Destination, error) {
+	t.Helper()
+	opts, err := destination.ParseOptions(file.Spec, options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return file.Open(context.Background(), destination.Config{
+		Name: "files", Type: "file", Options: opts, ProjectDir: dir,
+		Sync: destination.SyncInfo{Name: "s", Fields: []string{"email"}},
+	})
+}
+
+func writeOne(t *testing.T, d destination.Destination) {
+	t.Helper()
+	errs, err := d.Write(context.Background(), &destination.Batch{Sync: "s", RunID: "run1", Records: []destination.Record{
+		{Op: destination.OpUpsert, Key: "a@x.com", Fields: map[string]any{"email": "a@x.com"}},
+	}})
+	if err != nil || errs[0] != nil {
+		t.Fatal(err, errs)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFileModes: export files and folders hold personal data: owner-only
+// unless file_mode says group, and tightened when found looser.
+func TestFileModes(t *testing.T) {
+	tests := []struct {
+		name, options     string
+		before            func(t *testing.T, dir string) // files an earlier version left
+		wantFile, wantDir fs.FileMode
+	}{
+		{"private by default", "{path: out}", nil, 0o600, 0o700},
+		{"private said", "{path: out, file_mode: private}", nil, 0o600, 0o700},
+		{"group", "{path: out, file_mode: group}", nil, 0o640, 0o750},
+		{"loose folders and file tightened", "{path: out}", func(t *testing.T, dir string) {
+			mustMkdir(t, filepath.Join(dir, "out", "s"), 0o777)
+			must(t, os.WriteFile(filepath.Join(dir, "out", "s", "run1.jsonl"), nil, 0o666))
+			must(t, os.Chmod(filepath.Join(dir, "out", "s", "run1.jsonl"), 0o666))
+		}, 0o600, 0o700},
+		{"nested export folder", "{path: exports/crm}", nil, 0o600, 0o700},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.before != nil {
+				tc.before(t, dir)
+			}
+			d, err := open(t, dir, tc.options)
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeOne(t, d)
+			out := filepath.Dir(filepath.Dir(d.(*file.File).Path()))
+			checkTree(t, out, tc.wantFile, tc.wantDir)
+			if st, _ := os.Stat(dir); st.Mode().Perm() == tc.wantDir && tc.wantDir == 0o700 {
+				t.Errorf("the project folder itself was changed to %04o", st.Mode().Perm())
+			}
+		})
+	}
+}
+
+// checkTree checks the mode of every file and folder under root, root
+// included.
+func checkTree(t *testing.T, root string, file, dir fs.FileMode) {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		st, err := e.Info()
+		if err != nil {
+			return err
+		}
+		want := file
+		if e.IsDir() {
+			want = dir
+		}
+		if got := st.Mode().Perm(); got != want {
+			t.Errorf("%s: mode %04o, want %04o", p, got, want)
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 3 {
+		t.Errorf("only %d entries under %s", n, root)
+	}
+}
+
+// TestPathRefusedAtOpen: the export folder is checked where it is used
+// too, so that a folder replaced by a symlink after validation does not
+// lead the export elsewhere.
+func TestPathRefusedAtOpen(t *testing.T) {
+	elsewhere := t.TempDir()
+	tests := []struct {
+		name, options string
+		setup         func(t *testing.T, dir string)
+		outside       bool
+	}{
+		{"dotdot", "{path: ../x}", nil, true},
+		{"dotdot after a folder", "{path: out/../../x}", nil, true},
+		{"symlinked folder", "{path: out}", func(t *testing.T, dir string) {
+			if err := os.Symlink(elsewhere, filepath.Join(dir, "out")); err != nil {
+				t.Skip(err)
+			}
+		}, true},
+		{"absolute, written so", "{path: " + elsewhere + "}", nil, false},
+		{"inside", "{path: out/./x}", nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.setup != nil {
+				tc.setup(t, dir)
+			}
+			_, err := open(t, dir, tc.options)
+			if got := errors.Is(err, config.ErrOutsideProject); got != tc.outside {
+				t.Errorf("err = %v, want outside=%v", err, tc.outside)
+			}
+		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustMkdir(t *testing.T, dir string, mode fs.FileMode) {
+	t.Helper()
+	must(t, os.MkdirAll(dir, mode))
+	must(t, os.Chmod(dir, mode))
+	must(t, os.Chmod(filepath.Dir(dir), mode))
+}
