@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"sort"
 	"strconv"
@@ -72,7 +73,7 @@ func (d *decoder) typeErrorf(n *yaml.Node, format string, args ...any) {
 		format = "%s: " + format
 		args = append([]any{quote(d.key)}, args...)
 	}
-	d.sink.add(d.pos(n), format, args...)
+	d.sink.unreadable(d.pos(n), format, args...)
 }
 
 var (
@@ -97,6 +98,10 @@ func kindName(n *yaml.Node) string {
 			return "a number"
 		}
 		return "a string"
+	case yaml.DocumentNode:
+		return "an empty document"
+	case yaml.AliasNode:
+		return "an alias"
 	}
 	return "an unknown node"
 }
@@ -158,7 +163,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value) {
 			return
 		}
 		if err := v.Addr().Interface().(scalarDecoder).decodeScalar(n.Value); err != nil {
-			d.errorf(n, "invalid value %s: %v", d.shown(n), err)
+			d.sink.unreadable(d.pos(n), "invalid value %s: %v", d.shown(n), err)
 		}
 		return
 	}
@@ -180,25 +185,57 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value) {
 			d.typeErrorf(n, "expected true or false, got %s", d.describe(n))
 			return
 		}
-		b, _ := strconv.ParseBool(n.Value)
+		b, err := strconv.ParseBool(n.Value)
+		if err != nil { // an explicit !!bool tag on a value that is not one
+			d.typeErrorf(n, "expected true or false, got %s", d.shown(n))
+			return
+		}
 		v.SetBool(b)
 	case reflect.Int, reflect.Int64, reflect.Int32:
-		i, err := strconv.ParseInt(n.Value, 0, 64)
-		if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && !d.secrets[n]) || err != nil {
-			d.typeErrorf(n, "expected a whole number, got %s", d.describe(n))
-			return
-		}
-		v.SetInt(i)
+		d.decodeInt(n, v)
 	case reflect.Float64:
-		f, err := strconv.ParseFloat(n.Value, 64)
-		if n.Kind != yaml.ScalarNode || err != nil {
-			d.typeErrorf(n, "expected a number, got %s", d.describe(n))
-			return
-		}
-		v.SetFloat(f)
+		d.decodeFloat(n, v)
 	default:
 		panic(fmt.Sprintf("config: unsupported field kind %s", v.Kind()))
 	}
+}
+
+func (d *decoder) decodeInt(n *yaml.Node, v reflect.Value) {
+	i, err := strconv.ParseInt(n.Value, 0, 64)
+	switch {
+	// A value that does not fit would otherwise wrap around silently.
+	case n.Kind == yaml.ScalarNode && (isRangeErr(err) || err == nil && v.OverflowInt(i)):
+		d.typeErrorf(n, "number %s is out of range", d.shown(n))
+	case n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && !d.secrets[n]) || err != nil:
+		d.typeErrorf(n, "expected a whole number, got %s", d.describe(n))
+	default:
+		v.SetInt(i)
+	}
+}
+
+// decodeFloat accepts finite numbers only: NaN and infinities compare and
+// print in surprising ways wherever a rate or threshold is used.
+func (d *decoder) decodeFloat(n *yaml.Node, v reflect.Value) {
+	s := n.Value
+	if n.Tag == "!!float" {
+		// YAML writes the special values .nan, .inf and -.inf.
+		s = strings.Replace(strings.ToLower(s), ".inf", "inf", 1)
+		s = strings.Replace(s, ".nan", "nan", 1)
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	switch {
+	case n.Kind != yaml.ScalarNode || n.Tag == "!!null" || n.Tag == "!!bool" || (err != nil && !isRangeErr(err)):
+		d.typeErrorf(n, "expected a number, got %s", d.describe(n))
+	case err != nil || math.IsNaN(f) || math.IsInf(f, 0):
+		d.typeErrorf(n, "expected a finite number, got %s", d.shown(n))
+	default:
+		v.SetFloat(f)
+	}
+}
+
+func isRangeErr(err error) bool {
+	ne, ok := err.(*strconv.NumError)
+	return ok && ne.Err == strconv.ErrRange
 }
 
 func (d *decoder) describe(n *yaml.Node) string {
@@ -271,36 +308,30 @@ func fieldsOf(t reflect.Type) (fields []field, rest, at, key []int) {
 }
 
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value) {
+	fields, rest, at, _ := fieldsOf(v.Type())
+	var positions Positions
+	if at != nil {
+		// Set even when the value is not a mapping, so later checks still
+		// have a place to point at.
+		positions = Positions{"": d.pos(n)}
+		v.FieldByIndex(at).Set(reflect.ValueOf(positions))
+	}
 	if n.Kind != yaml.MappingNode {
 		d.typeErrorf(n, "expected a mapping, got %s", d.describe(n))
 		return
 	}
-	fields, rest, at, _ := fieldsOf(v.Type())
 	byName := make(map[string]field, len(fields))
 	names := make([]string, 0, len(fields))
 	for _, f := range fields {
 		byName[f.name] = f
 		names = append(names, f.name)
 	}
-	var positions Positions
-	if at != nil {
-		positions = Positions{"": d.pos(n)}
-		v.FieldByIndex(at).Set(reflect.ValueOf(positions))
-	}
-	seen := map[string]*yaml.Node{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
-		if k.Kind != yaml.ScalarNode {
-			d.errorf(k, "expected a key, got %s", kindName(k))
-			continue
-		}
-		if prev, dup := seen[k.Value]; dup {
-			d.errorf(k, "duplicate key %s (first at line %d)", quote(k.Value), prev.Line)
-			continue
-		}
-		seen[k.Value] = k
+	seen := map[string]bool{}
+	for _, e := range d.entries(n) {
+		k, val := e.key, e.val
+		seen[k.Value] = true
 		if positions != nil {
-			positions[k.Value] = d.pos(resolve(val))
+			positions[k.Value] = d.pos(val)
 		}
 		f, ok := byName[k.Value]
 		if !ok {
@@ -309,18 +340,17 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value) {
 				if m.IsNil() {
 					m.Set(reflect.MakeMap(m.Type()))
 				}
-				rv := resolve(val)
-				m.SetMapIndex(reflect.ValueOf(k.Value), reflect.ValueOf(Value{Node: rv, Pos: d.pos(rv), FromEnv: d.secrets[rv]}))
+				m.SetMapIndex(reflect.ValueOf(k.Value), reflect.ValueOf(Value{Node: val, Pos: d.pos(val), FromEnv: d.secrets[val]}))
 				continue
 			}
 			d.errorf(k, "unknown key %s%s", quote(k.Value), didYouMean(k.Value, names))
 			continue
 		}
 		fv := v.FieldByIndex(f.index)
-		rv := resolve(val)
-		if f.enum != nil && rv != nil && rv.Kind == yaml.ScalarNode && rv.Tag != "!!null" && fv.Kind() == reflect.String {
+		rv := val
+		if f.enum != nil && rv.Kind == yaml.ScalarNode && rv.Tag != "!!null" && fv.Kind() == reflect.String {
 			if !contains(f.enum, rv.Value) {
-				d.errorf(rv, "invalid %s %s: must be one of %s%s", f.name, d.shown(rv), public(strings.Join(f.enum, ", ")), didYouMean(rv.Value, f.enum))
+				d.sink.unreadable(d.pos(rv), "invalid %s %s: must be one of %s%s", f.name, d.shown(rv), public(strings.Join(f.enum, ", ")), didYouMean(rv.Value, f.enum))
 				continue
 			}
 		}
@@ -330,7 +360,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value) {
 		d.key = outer
 	}
 	for _, f := range fields {
-		if f.required && seen[f.name] == nil {
+		if f.required && !seen[f.name] {
 			d.errorf(n, "missing required key %s", quote(f.name))
 		}
 	}
@@ -354,24 +384,27 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value) {
 		_, _, _, key := fieldsOf(et)
 		if key != nil {
 			out := reflect.MakeSlice(v.Type(), 0, len(n.Content)/2)
-			seen := map[string]int{}
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, val := n.Content[i], n.Content[i+1]
-				if line, dup := seen[k.Value]; dup {
-					d.errorf(k, "duplicate key %s (first at line %d)", quote(k.Value), line)
-					continue
-				}
-				seen[k.Value] = k.Line
+			_, _, at, _ := fieldsOf(et)
+			for _, e := range d.entries(n) {
 				elem := reflect.New(et).Elem()
-				elem.FieldByIndex(key).SetString(k.Value)
-				rv := resolve(val)
+				elem.FieldByIndex(key).SetString(e.key.Value)
+				rv := e.val
 				if rv.Kind == yaml.ScalarNode && rv.Tag == "!!null" {
 					// `anonymous_id:` or `anonymous_id: {}` both mean "all defaults".
 					rv = &yaml.Node{Kind: yaml.MappingNode, Line: rv.Line, Column: rv.Column}
 				}
+				outer := d.key
+				d.key = e.key.Value
 				d.decodeStruct(rv, elem)
-				if _, _, at, _ := fieldsOf(et); at != nil {
-					elem.FieldByIndex(at).Interface().(Positions)["name"] = d.pos(k)
+				d.key = outer
+				if rv.Kind != yaml.MappingNode {
+					// Checks of the empty definition left would only
+					// repeat the problem, at the name.
+					d.sink.markUnusable(d.pos(e.key))
+				}
+				if at != nil {
+					// decodeStruct always sets At, whatever the value's shape.
+					elem.FieldByIndex(at).Interface().(Positions)["name"] = d.pos(e.key)
 				}
 				out = reflect.Append(out, elem)
 			}
@@ -379,9 +412,12 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value) {
 			return
 		}
 	}
-	if n.Kind == yaml.SequenceNode && et.Kind() == reflect.Struct {
-		if _, _, _, key := fieldsOf(et); key != nil {
+	if et.Kind() == reflect.Struct && n.Tag != "!!null" {
+		if _, _, _, key := fieldsOf(et); key != nil && n.Kind == yaml.SequenceNode {
 			d.typeErrorf(n, "expected a mapping of name: definition, got a list (write `name: {...}` entries without dashes)")
+			return
+		} else if key != nil && n.Kind != yaml.MappingNode {
+			d.typeErrorf(n, "expected a mapping of name: definition, got %s", d.describe(n))
 			return
 		}
 	}
@@ -411,12 +447,75 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value) {
 	if v.IsNil() {
 		v.Set(reflect.MakeMap(v.Type()))
 	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
+	for _, e := range d.entries(n) {
 		ev := reflect.New(v.Type().Elem()).Elem()
-		d.decode(val, ev)
-		v.SetMapIndex(reflect.ValueOf(k.Value), ev)
+		d.decode(e.val, ev)
+		v.SetMapIndex(reflect.ValueOf(e.key.Value), ev)
 	}
+}
+
+// entry is one key/value pair of a mapping, aliases resolved.
+type entry struct{ key, val *yaml.Node }
+
+// entries lists a mapping's pairs in file order, merge keys (`<<: *base`)
+// expanded the YAML way: keys written in the mapping win over merged ones,
+// and an earlier merged mapping wins over a later one. Keys that are not
+// plain scalars and duplicate keys are problems and left out. Every decode
+// of a mapping goes through here, so no caller indexes Content itself.
+func (d *decoder) entries(n *yaml.Node) []entry {
+	var out, merged []entry
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := resolve(n.Content[i]), resolve(n.Content[i+1])
+		if k == nil || val == nil {
+			continue
+		}
+		switch {
+		case k.Kind == yaml.ScalarNode && k.Tag == "!!merge":
+			merged = append(merged, d.mergeEntries(val)...)
+			continue
+		case k.Kind != yaml.ScalarNode:
+			d.errorf(k, "expected a key, got %s: keys are plain names", kindName(k))
+			continue
+		}
+		if prev, dup := seen[k.Value]; dup {
+			d.errorf(k, "duplicate key %s (first at line %d)", quote(k.Value), prev.Line)
+			continue
+		}
+		seen[k.Value] = k
+		out = append(out, entry{key: k, val: val})
+	}
+	for _, e := range merged {
+		if seen[e.key.Value] == nil {
+			seen[e.key.Value] = e.key
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// mergeEntries returns the pairs a merge key brings in: those of a mapping,
+// or of each mapping of a list.
+func (d *decoder) mergeEntries(val *yaml.Node) []entry {
+	switch val.Kind {
+	case yaml.MappingNode:
+		return d.entries(val)
+	case yaml.SequenceNode:
+		var out []entry
+		for _, c := range val.Content {
+			if c = resolve(c); c == nil {
+				continue
+			}
+			if c.Kind == yaml.MappingNode {
+				out = append(out, d.entries(c)...)
+				continue
+			}
+			d.errorf(c, "a merge key (<<) takes a mapping or a list of mappings, got %s", kindName(c))
+		}
+		return out
+	}
+	d.errorf(val, "a merge key (<<) takes a mapping or a list of mappings, got %s", kindName(val))
+	return nil
 }
 
 // StringList is a list of strings that may be written as a single string.
@@ -459,14 +558,8 @@ func (d *decoder) decodeMapping(n *yaml.Node) Mapping {
 		return nil
 	}
 	var out Mapping
-	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], resolve(n.Content[i+1])
-		if line, dup := seen[k.Value]; dup {
-			d.errorf(k, "duplicate key %s (first at line %d)", quote(k.Value), line)
-			continue
-		}
-		seen[k.Value] = k.Line
+	for _, e := range d.entries(n) {
+		k, val := e.key, e.val
 		if val.Kind != yaml.ScalarNode || val.Tag == "!!null" {
 			d.typeErrorf(val, "expected a string, got %s", kindName(val))
 			continue

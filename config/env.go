@@ -40,8 +40,10 @@ func (d *decoder) interpolate(n *yaml.Node, lookup func(string) (string, bool)) 
 		if !ok {
 			// The reference is already reported; treat the value as coming
 			// from the environment so no second problem (e.g. "a secret must
-			// be a ${VAR} reference") piles on.
+			// be a ${VAR} reference") piles on; nor does a check of the
+			// value left unexpanded.
 			d.secrets[n] = true
+			d.sink.markUnusable(d.pos(n))
 			return
 		}
 		n.Value = out

@@ -71,6 +71,7 @@ type problemSink struct {
 	// literal text to where that text starts: in a secret, it is a literal
 	// secret.
 	literalAt map[Pos]Pos
+	unusable  map[Pos]bool // see unreadable
 }
 
 func (s *problemSink) literalBeside(value, literal Pos) {
@@ -92,10 +93,28 @@ func (s *problemSink) literalSecret(value Pos, key string) bool {
 }
 
 func (s *problemSink) add(p Pos, format string, args ...any) {
+	if s.unusable[p] {
+		return // the value there is already reported as unreadable
+	}
 	if s.redact != nil {
 		args = s.redact.redactArgs(s.envAt[p], args)
 	}
 	s.list = append(s.list, Problem{Pos: p, Message: fmt.Sprintf(format, args...)})
+}
+
+// unreadable adds a problem with the value at p (wrong shape or type,
+// invalid value) and drops any later one there: a check of what decoding
+// left behind (a zero, an empty definition) would only repeat it.
+func (s *problemSink) unreadable(p Pos, format string, args ...any) {
+	s.add(p, format, args...)
+	s.markUnusable(p)
+}
+
+func (s *problemSink) markUnusable(p Pos) {
+	if s.unusable == nil {
+		s.unusable = map[Pos]bool{}
+	}
+	s.unusable[p] = true
 }
 
 // fromEnv records that the value at p came from the environment.

@@ -10,9 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -64,19 +62,21 @@ func Load(dir string, opt Options) (*Project, error) {
 
 	var pf ProjectFile
 	rootName := filepath.Join(dir, ProjectFileName)
-	root, err := os.ReadFile(filepath.Join(abs, ProjectFileName))
-	if errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Lstat(filepath.Join(abs, ProjectFileName)); errors.Is(err, fs.ErrNotExist) {
 		sink.add(Pos{File: rootName}, "no %s here: is this a sluice project? (create one with `sluice init DIR`)", ProjectFileName)
 		return nil, sink.list
 	}
+	root, ok, err := l.read(ProjectFileName)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", rootName, err)
+		return nil, err
 	}
-	l.decodeFile(rootName, root, &pf)
+	if ok {
+		l.decodeFile(rootName, root, &pf)
+	}
 	p := &Project{
 		Dir: abs, Files: []string{ProjectFileName}, Version: pf.Version, Name: pf.Name,
 		Warehouse: pf.Warehouse, Schema: pf.Schema, StateSchema: pf.StateSchema, TimeZone: pf.TimeZone,
-		Daemon: pf.Daemon, Include: pf.Include, ExternalPaths: pf.ExternalPaths, Redactor: sink.redact,
+		Daemon: pf.Daemon, Redactor: sink.redact,
 	}
 	l.merge(p, pf.Sections)
 
@@ -85,9 +85,12 @@ func Load(dir string, opt Options) (*Project, error) {
 		return nil, err
 	}
 	for _, rel := range files {
-		data, err := os.ReadFile(filepath.Join(abs, rel))
+		data, ok, err := l.read(rel)
 		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", rel, err)
+			return nil, err
+		}
+		if !ok {
+			continue
 		}
 		var sec sectionsFile
 		l.decodeFile(filepath.Join(dir, rel), data, &sec)
@@ -116,7 +119,26 @@ type loader struct {
 	identity Pos
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+// read returns the content of the project file rel. A file that is not
+// YAML text (not a regular file, too large, binary, not UTF-8) is reported
+// as a problem and not ok, so the other files are still checked.
+func (l *loader) read(rel string) (data []byte, ok bool, err error) {
+	name := filepath.Join(l.dir, rel)
+	data, err = readProjectFile(filepath.Join(l.abs, rel), name)
+	var fp *fileProblem
+	if errors.As(err, &fp) {
+		l.sink.add(fp.pos, "%s", fp.msg)
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if line, col, what, good := checkText(data); !good {
+		l.sink.add(Pos{File: name, Line: line, Col: col}, "not a YAML text file: %s", what)
+		return nil, false, nil
+	}
+	return data, true, nil
+}
 
 func (l *loader) decodeFile(name string, data []byte, into any) {
 	var doc yaml.Node
@@ -125,19 +147,21 @@ func (l *loader) decodeFile(name string, data []byte, into any) {
 		if errors.Is(err, io.EOF) {
 			return // an empty file defines nothing
 		}
-		msg, line := err.Error(), 0
-		if m := yamlLine.FindStringSubmatch(msg); m != nil {
-			line, _ = strconv.Atoi(m[1])
-			msg = m[2]
-		}
-		l.sink.add(Pos{File: name, Line: line, Col: 1}, "invalid YAML: %s", yamlErrorText(strings.TrimPrefix(msg, "yaml: ")))
+		p := syntaxProblem(name, data, err)
+		l.sink.add(p.Pos, "%s", p.Message)
 		return
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		l.sink.add(Pos{File: name, Line: extra.Line, Col: extra.Column}, "a project file holds one YAML document; move this one to a file of its own")
+	} else if !errors.Is(err, io.EOF) {
+		p := syntaxProblem(name, data, err)
+		l.sink.add(p.Pos, "%s", p.Message)
 	}
 	d := &decoder{file: name, sink: l.sink, secrets: map[*yaml.Node]bool{}}
+	if !d.checkTree(&doc) {
+		return
+	}
 	d.interpolate(&doc, l.env)
 	top := resolve(&doc)
 	if top == nil || (top.Kind == yaml.ScalarNode && top.Tag == "!!null") {
@@ -155,7 +179,7 @@ func (l *loader) decodeFile(name string, data []byte, into any) {
 		sectionKeys := []string{"seeds", "sources", "identity", "traits", "segments", "destinations", "syncs", "alerts"}
 		for _, k := range sortedKeys(sf.Misplaced) {
 			v := sf.Misplaced[k]
-			keyPos := keyPosition(top, k, name)
+			keyPos := d.keyPosition(top, k)
 			if slices.Contains(projectKeys, k) {
 				l.sink.add(keyPos, "%s belongs in %s, not in this file", quote(k), ProjectFileName)
 				continue
@@ -166,14 +190,14 @@ func (l *loader) decodeFile(name string, data []byte, into any) {
 	}
 }
 
-// keyPosition finds the position of a top-level key.
-func keyPosition(m *yaml.Node, key, file string) Pos {
+// keyPosition finds the position of a top-level key, or of the mapping.
+func (d *decoder) keyPosition(m *yaml.Node, key string) Pos {
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return Pos{File: file, Line: m.Content[i].Line, Col: m.Content[i].Column}
+		if k := resolve(m.Content[i]); k != nil && k.Kind == yaml.ScalarNode && k.Value == key {
+			return d.pos(m.Content[i])
 		}
 	}
-	return Pos{File: file}
+	return d.pos(m)
 }
 
 func (l *loader) merge(p *Project, s Sections) {
@@ -203,20 +227,24 @@ func (l *loader) findFiles(include, exclude []string) ([]string, error) {
 	exclude = append(slices.Clone(exclude), alwaysExclude...)
 	var out []string
 	err := filepath.WalkDir(l.abs, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
 		rel, _ := filepath.Rel(l.abs, p)
 		rel = filepath.ToSlash(rel)
-		if e.IsDir() {
-			if rel != "." && (strings.HasPrefix(e.Name(), ".") || e.Name() == "node_modules" || e.Name() == "target") {
-				return filepath.SkipDir
+		if err != nil {
+			if rel == "." {
+				return err
 			}
+			// An unreadable folder is one problem among the others.
+			l.sink.add(Pos{File: filepath.Join(l.dir, rel), Line: 1, Col: 1}, "cannot list this folder: %v", unwrapPath(err))
+			return filepath.SkipDir
+		}
+		if e.IsDir() && rel != "." && (strings.HasPrefix(e.Name(), ".") || e.Name() == "node_modules" || e.Name() == "target") {
+			return filepath.SkipDir
+		}
+		if rel == "." || rel == ProjectFileName || !matchAny(include, rel) || matchAny(exclude, rel) {
 			return nil
 		}
-		if rel == ProjectFileName || !matchAny(include, rel) || matchAny(exclude, rel) {
-			return nil
-		}
+		// A folder named like a YAML file is listed too, so that reading
+		// it reports it rather than skipping it silently.
 		out = append(out, rel)
 		return nil
 	})

@@ -91,7 +91,7 @@ func TestLoadProblems(t *testing.T) {
 		{
 			name:  "invalid yaml",
 			files: map[string]string{"sluice.yml": minimalRoot, "a.yml": "sources:\n  - name: x\n   bad: indent\n"},
-			want:  []string{"a.yml:1:1: invalid YAML: did not find expected '-' indicator"},
+			want:  []string{"a.yml:3:4: invalid YAML: did not find expected list dash (-)"},
 		},
 		{
 			name: "duplicate names across files",

@@ -59,6 +59,7 @@ func TestGolden(t *testing.T) {
 		args []string
 	}{
 		{"validate-ten-mistakes", []string{"validate", "--offline", "--project", "testdata/projects/ten-mistakes"}},
+		{"validate-hostile-yaml", []string{"validate", "--offline", "--project", "testdata/projects/hostile-yaml"}},
 		{"validate-quickstart", []string{"validate", "--offline", "--project", quickstart}},
 		{"compile-quickstart-duckdb", []string{"compile", "--dialect", "duckdb", "--project", quickstart}},
 		{"compile-quickstart-clickhouse", []string{"compile", "--dialect", "clickhouse", "--project", quickstart}},
