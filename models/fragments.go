@@ -78,7 +78,7 @@ type FileText func(file string) ([]byte, bool)
 // Parser checks a fragment with the warehouse's own SQL parser, without
 // running it (see connectors/duckdb). It returns nil when the fragment
 // parses as exactly one expression, or one query.
-type Parser func(text string, query bool) error
+type Parser func(text string, query bool) *sqlfrag.Issue
 
 // CheckFragments reports every fragment that is not exactly one SQL
 // expression (or query) of the dialect, and every bare name in a segment's
@@ -110,8 +110,8 @@ func checkFragments(p *config.Project, dialect string, files FileText, parse Par
 			continue
 		}
 		if parse != nil {
-			if err := parse(f.Text, f.Query); err != nil {
-				out = append(out, config.Problem{Pos: f.Pos, Message: fmt.Sprintf("%s: %s", f.Key, err)})
+			if issue := parse(f.Text, f.Query); issue != nil {
+				out = append(out, config.Problem{Pos: loc.at(issue.Offset), Message: f.Key + ": " + issue.Message})
 				continue
 			}
 		}

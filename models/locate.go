@@ -60,7 +60,13 @@ func (l locator) at(off int) config.Pos {
 	switch {
 	case rest == "":
 	case rest[0] == '"' || rest[0] == '\'':
-		if !strings.Contains(prefix, "\n") && strings.HasPrefix(rest[1:], prefix) && !strings.ContainsAny(prefix, `\"'`) {
+		// Escapes (\x, "" or '') would shift the columns: only a prefix
+		// free of them is shown verbatim.
+		escapes := `\"`
+		if rest[0] == '\'' {
+			escapes = "'"
+		}
+		if !strings.Contains(prefix, "\n") && strings.HasPrefix(rest[1:], prefix) && !strings.ContainsAny(prefix, escapes) {
 			pos.Col += 1 + utf8.RuneCountInString(prefix)
 		}
 	case rest[0] == '|':

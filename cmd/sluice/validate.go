@@ -47,6 +47,7 @@ the warehouse for sources it can already read.`,
 					return &exitError{code: exitFailure, err: err}
 				}
 				probs = append(probs, colProbs...)
+				probs = append(probs, checkFragments(p)...)
 				probs = append(probs, seedcheck.Check(seedcheck.ProjectFiles(p))...).Sorted()
 			}
 			if len(probs) > 0 {
@@ -75,14 +76,14 @@ func checkColumns(ctx context.Context, stderr io.Writer, p *config.Project, offl
 	if !offline && len(cat) < len(p.Sources) {
 		if missingDuckDB(p) {
 			fmt.Fprintf(stderr, "note: the warehouse file %s does not exist yet (sluice build creates it): columns are checked against seed files only\n", p.Warehouse.Path)
-			return models.CheckColumns(p, cat), nil
+			return models.CheckColumnsAt(p, cat, fragmentFileText), nil
 		}
 		if w, err := warehouse.Open(ctx, warehouse.Config{ProjectDir: p.Dir, Warehouse: p.Warehouse, ReadOnly: true}); err == nil {
 			builder.WarehouseCatalog(ctx, w, p, cat)
 			w.Close()
 		}
 	}
-	return models.CheckColumns(p, cat), nil
+	return models.CheckColumnsAt(p, cat, fragmentFileText), nil
 }
 
 // missingDuckDB tells whether the project's warehouse is a DuckDB file that
