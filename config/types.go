@@ -433,18 +433,8 @@ func (d *decoder) decodeFieldMappings(n *yaml.Node) FieldMappings {
 		return nil
 	}
 	var out FieldMappings
-	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], resolve(n.Content[i+1])
-		if k.Kind != yaml.ScalarNode {
-			d.errorf(k, "expected a field name, got %s", kindName(k))
-			continue
-		}
-		if line, dup := seen[k.Value]; dup {
-			d.errorf(k, "duplicate key %s (first at line %d)", quote(k.Value), line)
-			continue
-		}
-		seen[k.Value] = k.Line
+	for _, e := range d.entries(n) { // aliases, merge keys, duplicates
+		k, val := e.key, e.val
 		f := FieldMap{Field: k.Value, At: Positions{"": d.pos(val), "name": d.pos(k)}}
 		switch {
 		case val.Kind == yaml.ScalarNode && val.Tag == "!!null":
