@@ -95,7 +95,7 @@ func Run(ctx context.Context, w warehouse.Warehouse, plan *models.Plan, opt Opti
 		}
 		sr, err := runStep(ctx, w, guard, s, opt, res)
 		if err != nil {
-			return res, stepError(s, err)
+			return res, stepError(s, plan.Dialect, err)
 		}
 		res.Steps = append(res.Steps, sr)
 		if opt.Progress != nil {
@@ -163,7 +163,13 @@ func seedPaths(plan *models.Plan) config.Problems {
 	return probs
 }
 
-func stepError(s *models.Step, err error) error {
+func stepError(s *models.Step, dialect string, err error) error {
+	// A step computing several declared things (the profiles step) names
+	// the one the error is about, at the SQL written for it.
+	var inj *InjectionError
+	if p, at, ok := blame(s.Parts, dialect, err.Error()); ok && !errors.As(err, &inj) {
+		return fmt.Errorf("%s: building %s: %s: %w", at, s.Name, p.What, err)
+	}
 	if s.Origin.File != "" {
 		return fmt.Errorf("%s: building %s: %w", s.Origin, s.Name, err)
 	}

@@ -103,8 +103,37 @@ func Stage(c *models.Compiler, plan *models.Plan) error {
 			c.IdentityMapTable(), n),
 		Origin: origin,
 		SQL:    stmts,
+		Parts:  parts(c.P),
 	})
 	return nil
+}
+
+// parts lists every trait with the SQL and column names written for it,
+// so that a failing build names the trait the warehouse complains about.
+func parts(p *config.Project) []models.Part {
+	frags := models.Fragments(p)
+	var out []models.Part
+	for _, t := range p.Traits {
+		part := models.Part{What: "trait " + t.Name, Origin: t.At.Of("name")}
+		for _, f := range frags {
+			if f.Trait == t.Name {
+				part.Fragments = append(part.Fragments, f)
+			}
+		}
+		names := map[string]config.Pos{"pick": t.At.Of("pick")}
+		vals := map[string]string{"pick": t.Pick}
+		if t.RFM != nil {
+			names["amount"], vals["amount"] = t.RFM.At.Of("amount"), t.RFM.Amount
+			names["timestamp"], vals["timestamp"] = t.RFM.At.Of("timestamp"), t.RFM.Timestamp
+		}
+		for _, k := range []string{"pick", "amount", "timestamp"} {
+			if vals[k] != "" {
+				part.Fragments = append(part.Fragments, models.Fragment{Key: k, Text: vals[k], Value: vals[k], Pos: names[k], Trait: t.Name})
+			}
+		}
+		out = append(out, part)
+	}
+	return out
 }
 
 // Statements returns the statements that build the profiles table.

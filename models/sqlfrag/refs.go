@@ -106,3 +106,10 @@ func isRef(toks []Token, i int) bool {
 	}
 	return true
 }
+
+// IsKeyword reports whether w (any case) is a keyword, type name or date
+// part: a word that names no column.
+func IsKeyword(w string) bool {
+	w = strings.ToLower(w)
+	return keywords[w] || statementWords[w]
+}
