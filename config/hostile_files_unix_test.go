@@ -68,6 +68,14 @@ func TestHostileFiles(t *testing.T) {
 		}, want: []string{"s.yml:1:1: is a socket"}},
 		{name: "broken symlink", setup: link("nowhere.yml", "gone.yml"),
 			want: []string{"gone.yml:1:1: broken symbolic link"}},
+		{name: "symlink loop", setup: link("loop.yml", "loop.yml"),
+			want: []string{"loop.yml:1:1: cannot read this file: too many levels of symbolic links"}},
+		{name: "sluice.yml is a directory", setup: func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, "sluice.yml"))
+			if err := os.Mkdir(filepath.Join(dir, "sluice.yml"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}, want: []string{"sluice.yml:1:1: is a directory, not a YAML file"}},
 		{name: "file over the limit", files: map[string]string{"big.yml": "sources: []\n"}, setup: sparse("big.yml", MaxFileSize+1),
 			want: []string{"big.yml:1:1: file is larger than 10 MiB"}},
 		{name: "sluice.yml over the limit", setup: sparse("sluice.yml", MaxFileSize+1),
