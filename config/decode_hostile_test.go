@@ -215,3 +215,19 @@ func TestHostileContent(t *testing.T) {
 			want: []string{"a.yml:1:1: not a YAML text file: invalid UTF-8"}},
 	})
 }
+
+// Keys are shown in messages: a hostile one is shortened and escaped so
+// that each problem stays one readable line.
+func TestHostileKeys(t *testing.T) {
+	long := strings.Repeat("k", 1000) // YAML's longest implicit key is 1024
+	runHostile(t, []hostileCase{
+		{name: "long key", files: map[string]string{"k.yml": long + ": 1\n"},
+			want: []string{"k.yml:1:1: unknown key `" + strings.Repeat("k", 77) + "...`"}},
+		{name: "megabyte explicit key", files: map[string]string{"k.yml": "? " + strings.Repeat("k", 1<<20) + "\n: 1\n"},
+			want: []string{"k.yml:1:3: unknown key `kkkk"}},
+		{name: "newline in a key", files: map[string]string{"k.yml": "\"sources\\nsegments\": []\n"},
+			want: []string{"k.yml:1:1: unknown key `sources\\nsegments`"}},
+		{name: "terminal escape in a key", files: map[string]string{"k.yml": "traits:\n  vip:\n    \"\\e[31mpick\": x\n"},
+			want: []string{"k.yml:3:5: unknown key `\\x1b[31mpick`"}},
+	})
+}

@@ -1,8 +1,18 @@
 package config
 
+import (
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
 // closest returns the candidate nearest to s by edit distance when it is close
 // enough to be a plausible typo, or "".
 func closest(s string, candidates []string) string {
+	if len(s) > 128 {
+		return "" // no name is that long, and the distance costs len(s) per candidate
+	}
 	best, bestD := "", -1
 	for _, c := range candidates {
 		d := editDistance(s, c)
@@ -57,7 +67,24 @@ func editDistance(a, b string) int {
 	return prev[len(rb)]
 }
 
-func quote(s string) string { return "`" + s + "`" }
+// quote shows a name in a message: in backquotes, shortened when long, and
+// with control characters escaped, so that a hostile key (a megabyte long,
+// or holding a newline or a terminal escape) cannot flood or break the
+// one-line-per-problem output.
+func quote(s string) string {
+	if len(s) > 80 {
+		cut := 77
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
+	}
+	if strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) || r == utf8.RuneError }) >= 0 {
+		q := strconv.Quote(s)
+		s = q[1 : len(q)-1]
+	}
+	return "`" + s + "`"
+}
 
 // DidYouMean returns "; did you mean `x`?" when a candidate is close to s,
 // else "". Other packages use it to keep suggestions alike.
