@@ -111,7 +111,11 @@ func checkFragments(p *config.Project, dialect string, files FileText, parse Par
 		}
 		if parse != nil {
 			if issue := parse(f.Text, f.Query); issue != nil {
-				out = append(out, config.Problem{Pos: loc.at(issue.Offset), Message: f.Key + ": " + issue.Message})
+				msg := issue.Message
+				if loc.fromEnv() { // the parser quotes the value
+					msg = "the warehouse's parser cannot read it (details not shown: the value comes from the environment)"
+				}
+				out = append(out, config.Problem{Pos: loc.at(issue.Offset), Message: f.Key + ": " + msg})
 				continue
 			}
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"strconv"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -90,6 +91,10 @@ func TestValidateRefusesHostileFragments(t *testing.T) {
 		// DuckDB's parser
 		{"not an expression", "segments.yml", `where: "vip AND reachable_by_email"`, `where: "vip AND AND reachable_by_email"`,
 			"segments.yml:7:21: where: DuckDB cannot parse it"},
+		{"case without end", "traits.yml", `vip: { expression: "coalesce(lifetime_value, 0) >= 500" }`, `vip: { expression: "CASE WHEN lifetime_value > 1 THEN 1" }`,
+			"traits.yml:28:58: expression: DuckDB cannot parse it: it ends too early"},
+		{"dangling operator", "segments.yml", `where: "orders_count > 0 AND orders_90d = 0"`, `where: "orders_count > 0 AND orders_90d ="`,
+			"segments.yml:20:46: where: DuckDB cannot parse it: it ends too early"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,5 +129,26 @@ func TestBuildRefusesHostileFragment(t *testing.T) {
 	}
 	if strings.Contains(stderr, "building ") {
 		t.Errorf("build ran steps although the project was refused:\n%s", stderr)
+	}
+}
+
+// TestFragmentFromEnvironmentNotShown: a fragment written as a ${VAR}
+// reference is checked like any other, and its content is never shown.
+func TestFragmentFromEnvironmentNotShown(t *testing.T) {
+	for i, value := range []string{"vip AND zz_secret_zz > 1", "vip AND AND zz_secret_zz", "vip; DROP TABLE zz_secret_zz"} {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			dir := copyQuickstart(t, "segments.yml", `where: "vip AND reachable_by_email"`, `where: "${SEGMENT_WHERE}"`)
+			t.Setenv("SEGMENT_WHERE", value)
+			code, stdout, stderr := sluice(t, "validate", "--offline", "--project", dir)
+			if code != exitFailure {
+				t.Fatalf("exit %d, want %d\n%s", code, exitFailure, stderr)
+			}
+			if strings.Contains(stdout+stderr, "zz_secret_zz") {
+				t.Errorf("validate shows the environment's value:\n%s", stderr)
+			}
+			if !strings.Contains(stderr, "segments.yml:7:") {
+				t.Errorf("the problem is not located at the reference:\n%s", stderr)
+			}
+		})
 	}
 }

@@ -54,8 +54,11 @@ func (p *Parser) Check(text string, query bool) *sqlfrag.Issue {
 	switch {
 	case res.Error && res.Type == "parser":
 		off, _ := strconv.Atoi(res.Position)
-		off = min(max(off-len(prefix), 0), len(text))
-		return &sqlfrag.Issue{Offset: off, Message: "DuckDB cannot parse it: " + res.Message}
+		off -= len(prefix)
+		if off >= len(text) { // at the closing parenthesis sluice added
+			return &sqlfrag.Issue{Offset: len(text), Message: "DuckDB cannot parse it: it ends too early (something is missing at its end)"}
+		}
+		return &sqlfrag.Issue{Offset: max(off, 0), Message: "DuckDB cannot parse it: " + res.Message}
 	case res.Error:
 		return nil // parsed, but not serialisable (e.g. PIVOT): nothing to add
 	case len(res.Statements) != 1:
