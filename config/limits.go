@@ -255,3 +255,10 @@ func allowedTags() []string {
 	}
 	return out
 }
+
+// ReadProjectFile reads a project file again after Load (to show the text
+// of a fragment, say) with the loader's guards: a regular file of at most
+// MaxFileSize bytes, never blocking on a FIFO swapped in meanwhile.
+func ReadProjectFile(path string) ([]byte, error) {
+	return readProjectFile(path, path)
+}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/connectors/duckdb"
 	"github.com/sluicehq/sluice/models"
@@ -11,7 +9,7 @@ import (
 // fragmentFileText reads project files by the names positions give them, so
 // that a problem inside a SQL fragment points at its own column.
 func fragmentFileText(name string) ([]byte, bool) {
-	b, err := os.ReadFile(name)
+	b, err := config.ReadProjectFile(name)
 	return b, err == nil
 }
 
