@@ -21,7 +21,9 @@ type ComponentSpec struct {
 	Fields  []FieldSpec
 }
 
-// FieldSpec is one option of a component.
+// FieldSpec is one option of a component. Its constraints (Enum, Min,
+// Max, Positive, URL) are checked when the project loads, with the option's
+// position, and flow into the JSON Schema and the reference.
 type FieldSpec struct {
 	Name     string
 	Kind     FieldKind
@@ -30,6 +32,22 @@ type FieldSpec struct {
 	Enum     []string
 	Doc      string
 	Path     PathKind // the option names a file or folder: checked by the paths rule
+	// Min and Max bound an Int or Number option (inclusive); Positive
+	// requires a Number above 0 (rates, shares). Use Bound to set them.
+	Min, Max *float64
+	Positive bool
+	// URL requires an absolute http:// or https:// address with a host.
+	URL bool
+}
+
+// Bound returns a pointer to x, for FieldSpec.Min and Max.
+func Bound(x float64) *float64 { return &x }
+
+// WithMax returns the spec with another upper bound, for a shared option
+// (such as batch_size) whose limit depends on the component.
+func (f FieldSpec) WithMax(x float64) FieldSpec {
+	f.Max = Bound(x)
+	return f
 }
 
 // PathKind marks a component option that names a file or a folder. Such
@@ -132,7 +150,7 @@ func checkValue(f FieldSpec, v Value, sink *problemSink) {
 		if v.FromEnv {
 			return "(value from environment)"
 		}
-		return strconv.Quote(n.Value)
+		return shortQuote(n.Value)
 	}
 	bad := func(want string) {
 		sink.add(v.Pos, "%s: expected %s, got %s", f.Name, want, kindName(n))
@@ -146,6 +164,13 @@ func checkValue(f FieldSpec, v Value, sink *problemSink) {
 		if f.Enum != nil && !slices.Contains(f.Enum, n.Value) {
 			sink.add(v.Pos, "invalid %s %s: must be one of %s%s", f.Name, shown(), public(strings.Join(f.Enum, ", ")), didYouMean(n.Value, f.Enum))
 		}
+		if f.URL && !(v.FromEnv && n.Value == "") {
+			// An empty value from the environment is an unset variable,
+			// reported (or tolerated) by whoever resolves it.
+			if msg := checkURL(n.Value, !v.FromEnv); msg != "" {
+				sink.add(v.Pos, "invalid %s %s: %s", f.Name, shownURL(n.Value, v.FromEnv), msg)
+			}
+		}
 		if f.Kind == DurationKind {
 			var d Duration
 			if err := (&d).decodeScalar(n.Value); err != nil {
@@ -153,12 +178,22 @@ func checkValue(f FieldSpec, v Value, sink *problemSink) {
 			}
 		}
 	case Int:
-		if _, err := strconv.Atoi(n.Value); n.Kind != yaml.ScalarNode || err != nil {
+		i, err := strconv.Atoi(n.Value)
+		if n.Kind != yaml.ScalarNode || err != nil {
 			bad("a whole number")
+			return
+		}
+		if msg := f.bounds().check(float64(i)); msg != "" {
+			sink.add(v.Pos, "invalid %s %s: %s", f.Name, shown(), msg)
 		}
 	case Number:
-		if _, err := strconv.ParseFloat(n.Value, 64); n.Kind != yaml.ScalarNode || err != nil {
+		x, err := strconv.ParseFloat(n.Value, 64)
+		if n.Kind != yaml.ScalarNode || err != nil {
 			bad("a number")
+			return
+		}
+		if msg := f.bounds().check(x); msg != "" {
+			sink.add(v.Pos, "invalid %s %s: %s", f.Name, shown(), msg)
 		}
 	case Bool:
 		if n.Kind != yaml.ScalarNode || (n.Value != "true" && n.Value != "false") {

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
@@ -15,7 +14,7 @@ import (
 type Daemon struct {
 	TriggerToken    Secret    `yaml:"trigger_token" doc:"Bearer token that POST /syncs/NAME/run must present to start a sync now; without it (or when it is empty), triggering over HTTP is off. At least 16 characters. **Secret:** write it as a ${VAR} reference."`
 	ShutdownTimeout Duration  `yaml:"shutdown_timeout" doc:"On SIGTERM or SIGINT, how long running syncs may take to finish their batches in flight before they are cancelled (what was accepted is committed either way). Default: 1m."`
-	Concurrency     int       `yaml:"concurrency" doc:"Syncs running at once. Default: 4."`
+	Concurrency     int       `yaml:"concurrency" min:"1" max:"1024" doc:"Syncs running at once. Default: 4."`
 	At              Positions `yaml:"-"`
 }
 
@@ -54,7 +53,7 @@ type Alert struct {
 	Syncs          []string  `yaml:"syncs" doc:"Syncs this alert watches. Default: every sync."`
 	Events         []string  `yaml:"events" doc:"Conditions announced: failed (a run failed, or the removal guard refused it), rejections (a run's rejected share is above rejected_share), stale (no successful run for stale_intervals of the schedule). Default: all three."`
 	RejectedShare  string    `yaml:"rejected_share" doc:"Share of a run's sent records that may be rejected before the rejections condition starts, e.g. 5% (the default)."`
-	StaleIntervals int       `yaml:"stale_intervals" doc:"A scheduled sync whose last success is older than this many of its schedule's intervals is stale. Default: 3."`
+	StaleIntervals int       `yaml:"stale_intervals" min:"1" max:"1000" doc:"A scheduled sync whose last success is older than this many of its schedule's intervals is stale. Default: 3."`
 	At             Positions `yaml:"-"`
 }
 
@@ -114,7 +113,8 @@ func cmpOr(s, def string) string {
 func parseShare(s string) (float64, error) {
 	pct, ok := strings.CutSuffix(strings.TrimSpace(s), "%")
 	f, err := strconv.ParseFloat(strings.TrimSpace(pct), 64)
-	if !ok || err != nil || f < 0 || f > 100 {
+	// Written so that NaN, which compares false with everything, fails.
+	if !ok || err != nil || !(f >= 0 && f <= 100) {
 		return 0, errShare
 	}
 	return f / 100, nil
@@ -185,9 +185,6 @@ func (v *validator) daemonAndAlerts() {
 	if n := len(d.TriggerToken); n > 0 && n < minTriggerTokenLength {
 		v.add(d.At.Of("trigger_token"), "trigger_token is too short: use at least %d random characters (e.g. openssl rand -hex 24)", minTriggerTokenLength)
 	}
-	if _, set := d.At["concurrency"]; set && d.Concurrency <= 0 {
-		v.add(d.At.Of("concurrency"), "concurrency must be a positive number of syncs")
-	}
 	syncs := make([]string, 0, len(v.p.Syncs))
 	for _, s := range v.p.Syncs {
 		syncs = append(syncs, s.Name)
@@ -196,9 +193,9 @@ func (v *validator) daemonAndAlerts() {
 	for _, a := range v.p.Alerts {
 		v.name("alert", a.Name, a.At.Of("name"))
 		if a.URL != "" {
-			if u, err := url.Parse(string(a.URL)); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				// The URL came from the environment: never echo it.
-				v.add(a.At.Of("url"), "url must be an http:// or https:// address")
+			// The URL came from the environment: never echo it.
+			if msg := checkURL(string(a.URL), false); msg != "" {
+				v.add(a.At.Of("url"), "invalid url (value from environment): %s", msg)
 			}
 		}
 		if a.Kind() == "slack" && a.BearerToken != "" {
@@ -218,9 +215,6 @@ func (v *validator) daemonAndAlerts() {
 			if _, err := parseShare(a.RejectedShare); err != nil {
 				v.add(a.At.Of("rejected_share"), "invalid rejected_share %s: %v", quote(a.RejectedShare), err)
 			}
-		}
-		if _, set := a.At["stale_intervals"]; set && a.StaleIntervals <= 0 {
-			v.add(a.At.Of("stale_intervals"), "stale_intervals must be a positive number of intervals")
 		}
 	}
 }

@@ -33,7 +33,7 @@ func TestDaemonAndAlertValidation(t *testing.T) {
 			[]string{"`url` is a secret: write it as a ${VAR} reference", "`trigger_token` is a secret: write it as a ${VAR} reference"}},
 		{"short and empty tokens", "daemon: {trigger_token: '${SHORT}'}\n", "", []string{"trigger_token is too short: use at least 16 random characters"}},
 		{"empty token turns triggering off", "daemon: {trigger_token: '${EMPTY}'}\n", "", nil},
-		{"bad concurrency and timeout", "daemon: {concurrency: 0, shutdown_timeout: soon}\n", "", []string{"concurrency must be a positive number", "invalid value \"soon\""}},
+		{"bad concurrency and timeout", "daemon: {concurrency: 0, shutdown_timeout: soon}\n", "", []string{"invalid concurrency 0: must be between 1 and 1024", "invalid value \"soon\""}},
 		{"misplaced daemon", "", "daemon: {concurrency: 2}\n", []string{"`daemon` belongs in sluice.yml"}},
 		{"alert mistakes", "", `alerts:
   - {name: a, type: slak, url: "${HOOK}"}
@@ -42,11 +42,11 @@ func TestDaemonAndAlertValidation(t *testing.T) {
   - {name: a, url: "${HOOK}"}
 `, []string{
 			"invalid type \"slak\": must be one of webhook, slack",
-			"url must be an http:// or https:// address",
+			"invalid url (value from environment): write an absolute http:// or https:// address",
 			"unknown sync `to_e`; did you mean `to_d`?",
 			"unknown event `fail` (available: failed, rejections, stale)",
 			"invalid rejected_share `5`",
-			"stale_intervals must be a positive number",
+			"invalid stale_intervals 0: must be between 1 and 1000",
 			"bearer_token applies to type webhook",
 			"duplicate alert name `a`",
 		}},

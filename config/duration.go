@@ -14,6 +14,10 @@ type Duration struct {
 	Text string
 }
 
+// MaxDuration bounds every duration of a project: longer spans are typos,
+// and much longer ones would overflow.
+const MaxDuration = 3650 * 24 * time.Hour
+
 var durationUnits = map[string]time.Duration{
 	"s": time.Second, "m": time.Minute, "h": time.Hour,
 	"d": 24 * time.Hour, "w": 7 * 24 * time.Hour,
@@ -32,6 +36,9 @@ func (d *Duration) decodeScalar(s string) error {
 	unit, ok := durationUnits[s[i:]]
 	if !ok {
 		return fmt.Errorf("unknown unit %q: use s, m, h, d or w", s[i:])
+	}
+	if time.Duration(n) > MaxDuration/unit {
+		return fmt.Errorf("at most 3650d (ten years)")
 	}
 	d.D, d.Text = time.Duration(n)*unit, s
 	return nil

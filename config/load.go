@@ -98,6 +98,11 @@ func Load(dir string, opt Options) (*Project, error) {
 		p.Files = append(p.Files, rel)
 	}
 	applyDefaults(p)
+	if pf.At == nil {
+		// An empty or null sluice.yml decodes nothing; validate reports
+		// its missing keys here.
+		pf.At = Positions{"": {File: rootName, Line: 1, Col: 1}}
+	}
 	validate(p, pf.At, sink)
 	if len(sink.list) > 0 {
 		return p, sink.redacted().Sorted()
@@ -306,7 +311,7 @@ func applyDefaults(p *Project) {
 		if id.Entity == "" {
 			id.Entity = DefaultEntity
 		}
-		if id.MaxRounds == 0 {
+		if _, set := id.At["max_rounds"]; !set && id.MaxRounds == 0 { // max_rounds: 0 is refused
 			id.MaxRounds = DefaultMaxRounds
 		}
 		for i := range id.IDTypes {

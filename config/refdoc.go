@@ -234,6 +234,7 @@ func (w *refWriter) render(specs []ComponentSpec) {
 	w.p("Besides the structure described on this page, it checks what spans files: that the sources, id types, traits, segments and destinations referred to exist, that names are unique, SQL types, cron schedules, and so on.")
 	w.limitsSection()
 	w.sqlSection()
+	w.valuesSection()
 
 	w.heading(2, "Editor support")
 	w.p("Two JSON Schemas, generated with this page, give completion, hover documentation and inline checks in editors that use the YAML language server (VS Code with the YAML extension, JetBrains IDEs, Neovim):")
@@ -315,6 +316,9 @@ func (w *refWriter) table(t reflect.Type, fields []field, keyName string) {
 		if f.enum != nil {
 			desc = strings.TrimSpace(desc + " One of: " + codeList(f.enum) + ".")
 		}
+		if bd, _ := tagBounds(sf.Tag); bd.any() {
+			desc = strings.TrimSpace(desc + " " + bd.doc())
+		}
 		req := "no"
 		if f.required {
 			req = "yes"
@@ -358,6 +362,12 @@ func (w *refWriter) components(level int, hook componentHook, specs []ComponentS
 			desc := mdEscape(f.Doc)
 			if f.Enum != nil {
 				desc = strings.TrimSpace(desc + " One of: " + codeList(f.Enum) + ".")
+			}
+			if bd := f.bounds(); bd.any() {
+				desc = strings.TrimSpace(desc + " " + bd.doc())
+			}
+			if f.URL {
+				desc = strings.TrimSpace(desc + " An absolute http:// or https:// address.")
 			}
 			if f.Secret {
 				desc = strings.TrimSpace(desc + " **Secret:** write it as a `${VAR}` reference.")

@@ -266,7 +266,11 @@ func (b *schemaBuilder) structSchema(t reflect.Type) *jsonObject {
 		if doc := sf.Tag.Get("doc"); doc != "" {
 			s.set("description", doc)
 		}
-		s.merge(b.typeSchema(sf.Type))
+		if bd, _ := tagBounds(sf.Tag); bd.any() {
+			s.merge(b.boundedNumber(sf.Type.Kind() == reflect.Float64, bd))
+		} else {
+			s.merge(b.typeSchema(sf.Type))
+		}
 		if f.enum != nil {
 			s.set("enum", stringsToAny(f.enum))
 		}
@@ -355,10 +359,13 @@ func (b *schemaBuilder) optionSchema(f FieldSpec) *jsonObject {
 	switch f.Kind {
 	case String:
 		s.set("type", "string")
+		if f.URL {
+			s.merge(b.orEnv((&jsonObject{}).set("format", "uri").set("pattern", urlPattern)))
+		}
 	case Int:
-		s.merge(b.orEnv((&jsonObject{}).set("type", "integer")))
+		s.merge(b.boundedNumber(false, f.bounds()))
 	case Number:
-		s.merge(b.orEnv((&jsonObject{}).set("type", "number")))
+		s.merge(b.boundedNumber(true, f.bounds()))
 	case Bool:
 		s.merge(b.orEnv((&jsonObject{}).set("type", "boolean")))
 	case StrMap:
@@ -374,6 +381,28 @@ func (b *schemaBuilder) optionSchema(f FieldSpec) *jsonObject {
 		s.set("enum", stringsToAny(f.Enum))
 	}
 	return s
+}
+
+// urlPattern is what the schema asks of a URL option: an absolute http(s)
+// address without spaces (validate checks the rest).
+const urlPattern = `^https?://[^\s/?#@]+([/?#]\S*)?$`
+
+// boundedNumber is the schema of a number (or integer) with its bounds.
+func (b *schemaBuilder) boundedNumber(float bool, bd bounds) *jsonObject {
+	s := (&jsonObject{}).set("type", "integer")
+	if float {
+		s.set("type", "number")
+	}
+	switch {
+	case bd.min != nil && bd.gt:
+		s.set("exclusiveMinimum", json.Number(fmtNum(*bd.min)))
+	case bd.min != nil:
+		s.set("minimum", json.Number(fmtNum(*bd.min)))
+	}
+	if bd.max != nil {
+		s.set("maximum", json.Number(fmtNum(*bd.max)))
+	}
+	return b.orEnv(s)
 }
 
 func stringsToAny(ss []string) []any {

@@ -419,7 +419,8 @@ func (c *checker) check(sv any, v any, path string) {
 		return
 	case map[string]any:
 		known := []string{"$schema", "$id", "$defs", "title", "description", "$ref", "type", "enum", "const", "pattern",
-			"properties", "additionalProperties", "required", "propertyNames", "items", "anyOf", "allOf", "if", "then"}
+			"properties", "additionalProperties", "required", "propertyNames", "items", "anyOf", "allOf", "if", "then",
+			"minimum", "maximum", "exclusiveMinimum", "format"}
 		for k := range s {
 			if !slices.Contains(known, k) {
 				c.errorf(path, "checker does not understand keyword %s", k)
@@ -448,6 +449,17 @@ func (c *checker) check(sv any, v any, path string) {
 		}
 		if e, ok := s["enum"].([]any); ok && !slices.Contains(e, v) {
 			c.errorf(path, "%v is not one of %v", v, e)
+		}
+		if f, ok := v.(float64); ok {
+			if m, ok := s["minimum"].(float64); ok && f < m {
+				c.errorf(path, "%v is below the minimum %v", f, m)
+			}
+			if m, ok := s["exclusiveMinimum"].(float64); ok && f <= m {
+				c.errorf(path, "%v is not above %v", f, m)
+			}
+			if m, ok := s["maximum"].(float64); ok && f > m {
+				c.errorf(path, "%v is above the maximum %v", f, m)
+			}
 		}
 		if cst, ok := s["const"]; ok && cst != v {
 			c.errorf(path, "want %v", cst)

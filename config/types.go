@@ -31,12 +31,12 @@ type Project struct {
 	TimeZone    string
 	Daemon      Daemon // settings of `sluice run`
 
-	Include       []string // include patterns of sluice.yml, as written
-	ExternalPaths []string // folders outside the project that seed files may be read from
-
 	// Redactor knows every value that came from a ${VAR} reference: pass
 	// messages and logs that may quote the configuration through it.
 	Redactor *Redactor
+
+	Include       []string // include patterns of sluice.yml, as written
+	ExternalPaths []string // folders outside the project that seed files may be read from
 
 	Sections
 }
@@ -74,13 +74,13 @@ type Warehouse struct {
 	Type        string `yaml:"type" required:"true" enum:"duckdb,clickhouse,snowflake,bigquery" doc:"Warehouse kind."`
 	Path        string `yaml:"path" doc:"duckdb: database file, relative to the project; empty or :memory: for an in-memory database."`
 	MemoryLimit string `yaml:"memory_limit" doc:"duckdb: cap on DuckDB's own memory, e.g. 2GB (DuckDB's memory_limit setting). Builds keep their intermediate tables in an in-memory database attached as sluice_work, which counts against it and spills to DuckDB's temporary directory beyond it; the quickstart built over a million demo people fits in 4GB (at 1GB its profiles step stops with DuckDB's out-of-memory error)."`
-	Threads     int    `yaml:"threads" doc:"duckdb: worker threads; default: all cores."`
+	Threads     int    `yaml:"threads" min:"1" max:"1024" doc:"duckdb: worker threads; default: all cores."`
 	FileMode    string `yaml:"file_mode" enum:"private,group" doc:"duckdb: permissions of the database file and its folder, which hold personal data: private (default) makes them readable by their owner only (0600 files, 0700 folder); group lets the owner's group read them too (0640, 0750). See docs/privacy.md."`
 
 	// ClickHouse connection: a DSN, or its parts.
 	DSN           Secret `yaml:"dsn" doc:"clickhouse: connection URL such as clickhouse://user:password@host:9000/db?secure=true (native protocol). It holds the password, so write it as a ${VAR} reference. Exclusive with host. snowflake: a gosnowflake DSN, user:password@account/database?warehouse=WH&role=ROLE, instead of account, user, password..."`
 	Host          string `yaml:"host" doc:"clickhouse: server host name. Default: 127.0.0.1."`
-	Port          int    `yaml:"port" doc:"clickhouse: native protocol port. Default: 9000, or 9440 with tls."`
+	Port          int    `yaml:"port" min:"1" max:"65535" doc:"clickhouse: native protocol port. Default: 9000, or 9440 with tls."`
 	Database      string `yaml:"database" doc:"clickhouse: default database, where sources written without a schema are read. Default: default. snowflake: database sluice reads and builds in (required without dsn)."`
 	User          string `yaml:"user" doc:"clickhouse: user name. Default: default. snowflake: login name (required without dsn)."`
 	Password      Secret `yaml:"password" doc:"clickhouse: password, as a ${VAR} reference. snowflake: password, unless private_key_file is given."`
@@ -128,7 +128,7 @@ type Identity struct {
 	Entity    string    `yaml:"entity" doc:"Entity name; tables are named <entity>_identity_map and <entity>_profiles. Default: customer."`
 	IDTypes   []IDType  `yaml:"id_types" required:"true" doc:"Identifier types, keyed by name (email, phone, user_id...)."`
 	Edges     []Edge    `yaml:"edges" required:"true" doc:"Sources whose rows link identifiers together."`
-	MaxRounds int       `yaml:"max_rounds" doc:"Safety cap on stitching rounds. Default: 64."`
+	MaxRounds int       `yaml:"max_rounds" min:"1" max:"10000" doc:"Safety cap on stitching rounds. Default: 64."`
 	At        Positions `yaml:"-"`
 }
 
@@ -139,7 +139,7 @@ type IDType struct {
 	DefaultRegion     string    `yaml:"default_region" doc:"phone_e164: ISO country code for numbers written without a country prefix, e.g. FR."`
 	Blocklist         []string  `yaml:"blocklist" doc:"Values (after normalisation) that never link anything, e.g. test@example.com."`
 	BlocklistPatterns []string  `yaml:"blocklist_patterns" doc:"Regular expressions (RE2) of values that never link anything."`
-	LimitPerProfile   int       `yaml:"limit_per_profile" doc:"At most this many distinct values of this type per profile; a merge that would exceed it is blocked."`
+	LimitPerProfile   int       `yaml:"limit_per_profile" min:"1" max:"1000000" doc:"At most this many distinct values of this type per profile; a merge that would exceed it is blocked."`
 	At                Positions `yaml:"-"`
 }
 
@@ -263,8 +263,8 @@ type Sync struct {
 	Nulls              string        `yaml:"nulls" enum:"skip,clear" doc:"What a NULL value does: skip (default) leaves the field out, so the destination keeps its value; clear sends null."`
 	Consent            string        `yaml:"consent" doc:"Boolean trait (or source column) that must be true for a record to be sent; a record whose consent turns false is removed from the destination."`
 	Schedule           string        `yaml:"schedule" doc:"Cron schedule for sluice run, e.g. */15 * * * * or @hourly."`
-	BatchSize          int           `yaml:"batch_size" doc:"Records per request; default: the destination's batch_size."`
-	Rate               float64       `yaml:"rate" doc:"Requests per second for this sync, overriding the destination's rate."`
+	BatchSize          int           `yaml:"batch_size" min:"1" max:"1000000" doc:"Records per request; default: the destination's batch_size."`
+	Rate               float64       `yaml:"rate" gt:"0" max:"100000" doc:"Requests per second for this sync, overriding the destination's rate."`
 	MaxRemovals        string        `yaml:"max_removals" doc:"Largest removal a run may make without --force: a share of the records this sync holds at the destination, such as 20% (the default), or a number of records. Guards against a broken or empty extract wiping a list."`
 	RemovalFields      []string      `yaml:"removal_fields" doc:"Fields of mapping whose last sent values are kept and sent again with removals (the key always is), e.g. a phone number for an SMS list."`
 	ChangeLogRetention Duration      `yaml:"change_log_retention" doc:"How long the per-record change log (sluice_state.sync_changes) keeps this sync's entries. Default: 30d."`
@@ -368,7 +368,7 @@ func ParseMaxRemovals(s string) (share float64, count int64, err error) {
 	s = strings.TrimSpace(s)
 	if pct, ok := strings.CutSuffix(s, "%"); ok {
 		f, err := strconv.ParseFloat(strings.TrimSpace(pct), 64)
-		if err != nil || f < 0 || f > 100 {
+		if err != nil || !(f >= 0 && f <= 100) { // NaN fails too
 			return 0, 0, fmt.Errorf("write a percentage between 0%% and 100%%, such as 20%%")
 		}
 		return f / 100, -1, nil

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 )
 
@@ -16,9 +15,8 @@ import (
 // makes any name safe).
 var (
 	namePattern        = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
-	memoryLimitPattern = regexp.MustCompile(`^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$`)
-	sqlTypePattern     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_ ]*(\(\s*\d+\s*(,\s*\d+\s*)?\))?$`)
-	regionPattern      = regexp.MustCompile(`^[A-Z]{2}$`)
+	identPattern       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
+	memoryLimitPattern = regexp.MustCompile(`^(\d+(\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$`)
 	aggregatePattern   = regexp.MustCompile(`(?i)^\s*(count|sum|min|max|avg)\s*\(\s*(distinct\s+)?(.*?)\s*\)\s*$`)
 )
 
@@ -42,6 +40,9 @@ func validate(p *Project, at Positions, sink *problemSink) {
 	v.syncs(sources, traits, segments, dests)
 	v.daemonAndAlerts()
 	sink.list = append(sink.list, CheckPaths(p, at)...)
+	// Last, so that a value another rule already explains (an empty path)
+	// is not reported twice.
+	v.checkTags(p)
 }
 
 func (v *validator) add(p Pos, format string, args ...any) { v.sink.add(p, format, args...) }
@@ -71,8 +72,12 @@ func unique[T any](v *validator, kind string, items []T, name func(T) string, at
 
 func (v *validator) project(at Positions) {
 	p := v.p
-	if p.Version != 0 && p.Version != CurrentVersion {
+	v.emptyProjectFile(at)
+	if _, set := at["version"]; set && p.Version != CurrentVersion {
 		v.add(at.Of("version"), "unsupported version %d: this sluice reads version %d", p.Version, CurrentVersion)
+	}
+	if _, set := at["name"]; set && strings.TrimSpace(p.Name) == "" {
+		v.add(at.Of("name"), "`name` must not be empty")
 	}
 	for key, s := range map[string]string{"schema": p.Schema, "state_schema": p.StateSchema} {
 		if !namePattern.MatchString(s) {
@@ -86,18 +91,14 @@ func (v *validator) project(at Positions) {
 		v.add(at.Of("time_zone"), "unknown time zone %s: use an IANA name such as Europe/Paris", quote(p.TimeZone))
 	}
 	w := p.Warehouse
-	if w.MemoryLimit != "" && !memoryLimitPattern.MatchString(w.MemoryLimit) {
-		v.add(w.At.Of("memory_limit"), "invalid memory_limit %s: write a size such as 512MB or 4GB", quote(w.MemoryLimit))
-	}
-	if w.Threads < 0 {
-		v.add(w.At.Of("threads"), "threads must be positive")
+	if _, set := w.At["memory_limit"]; set {
+		if msg := checkMemoryLimit(w.MemoryLimit); msg != "" {
+			v.add(w.At.Of("memory_limit"), "invalid memory_limit %s: %s", shortQuote(w.MemoryLimit), msg)
+		}
 	}
 	if w.Type == "clickhouse" {
 		if w.DSN != "" && w.Host != "" {
 			v.add(w.At.Of("host"), "give either dsn or host (with port, database, user, password), not both")
-		}
-		if w.Port < 0 || w.Port > 65535 {
-			v.add(w.At.Of("port"), "invalid port %d: must be between 1 and 65535", w.Port)
 		}
 	}
 	if w.Type == "snowflake" && w.DSN == "" {
@@ -118,6 +119,24 @@ func (v *validator) project(at Positions) {
 	}
 }
 
+// emptyProjectFile reports the required keys of an empty (or null)
+// sluice.yml, which the decoder never sees. at holds only the file's own
+// position then; a file that failed to parse is already reported.
+func (v *validator) emptyProjectFile(at Positions) {
+	root, ok := at[""]
+	if len(at) != 1 || !ok {
+		return
+	}
+	for _, p := range v.sink.list {
+		if p.Pos.File == root.File {
+			return
+		}
+	}
+	for _, key := range []string{"version", "name", "warehouse"} {
+		v.add(root, "missing required key %s", quote(key))
+	}
+}
+
 func (v *validator) seeds() {
 	type key struct{ schema, name string }
 	seen := map[key]Seed{}
@@ -130,8 +149,11 @@ func (v *validator) seeds() {
 		}
 		seen[k] = s
 		for _, c := range s.ColumnTypes {
-			if !sqlTypePattern.MatchString(c.Value) {
-				v.add(c.ValuePos, "invalid SQL type %s for column %s", quote(c.Value), quote(c.Key))
+			if strings.TrimSpace(c.Key) == "" {
+				v.add(c.KeyPos, "column_types has an empty column name")
+			}
+			if msg := CheckSQLType(v.p.Warehouse.Type, c.Value); msg != "" {
+				v.add(c.ValuePos, "invalid SQL type %s for column %s: %s", shortQuote(c.Value), quote(c.Key), msg)
 			}
 		}
 	}
@@ -174,26 +196,25 @@ func (v *validator) identity(sources map[string]Source) map[string]IDType {
 		return nil
 	}
 	v.name("entity", id.Entity, id.At.Of("entity"))
-	if id.MaxRounds < 0 {
-		v.add(id.At.Of("max_rounds"), "max_rounds must be positive")
-	}
 	types := map[string]IDType{}
 	for _, t := range id.IDTypes {
 		v.name("id type", t.Name, t.At.Of("name"))
 		types[t.Name] = t
-		if t.Normalize == "phone_e164" && !regionPattern.MatchString(t.DefaultRegion) {
+		_, hasRegion := t.At["default_region"]
+		switch {
+		case t.Normalize == "phone_e164" && !hasRegion:
 			v.add(t.At.Of("default_region"), "id type %s normalises phones: set default_region to a two-letter country code such as FR", quote(t.Name))
-		}
-		if t.DefaultRegion != "" && t.Normalize != "phone_e164" {
+		case t.Normalize == "phone_e164":
+			if msg := checkRegion(t.DefaultRegion, idTypePhoneRegions()); msg != "" {
+				v.add(t.At.Of("default_region"), "invalid default_region %s: %s", shortQuote(t.DefaultRegion), msg)
+			}
+		case hasRegion:
 			v.add(t.At.Of("default_region"), "default_region applies only to normalize: phone_e164")
 		}
-		for _, pat := range t.BlocklistPatterns {
+		for i, pat := range t.BlocklistPatterns {
 			if _, err := regexp.Compile(pat); err != nil {
-				v.add(t.At.Of("blocklist_patterns"), "invalid blocklist pattern %s: %v", quote(pat), err)
+				v.add(t.At.Of("blocklist_patterns"), "invalid blocklist pattern %s (item %d): %v", shortQuote(pat), i+1, err)
 			}
-		}
-		if t.LimitPerProfile < 0 {
-			v.add(t.At.Of("limit_per_profile"), "limit_per_profile must be positive")
 		}
 	}
 	if _, ok := id.At["id_types"]; ok && len(id.IDTypes) == 0 {
@@ -215,6 +236,10 @@ func (v *validator) identity(sources map[string]Source) map[string]IDType {
 		}
 		if e.Region != "" && !slices.ContainsFunc(e.IDs, func(m MappingEntry) bool { return types[m.Key].Normalize == "phone_e164" }) {
 			v.add(e.At.Of("region"), "region applies to phone numbers, but this edge has no id type with normalize: phone_e164")
+		} else if e.Region != "" && !identPattern.MatchString(e.Region) {
+			v.add(e.At.Of("region"), "invalid region %s: name the column holding each row's country code, such as country", shortQuote(e.Region))
+		} else if slices.Contains(idTypePhoneRegions(), e.Region) {
+			v.add(e.At.Of("region"), "region names a column holding each row's country code, not a country: for one country, set default_region: %s on the id type", e.Region)
 		}
 	}
 	return types
@@ -332,8 +357,10 @@ func (v *validator) traits(sources map[string]Source, idTypes map[string]IDType)
 				v.add(t.At.Of("window"), "window needs a timestamp column: set timestamp on source %s", quote(src.Name))
 			}
 		}
-		if t.Type != "" && !sqlTypePattern.MatchString(t.Type) {
-			v.add(t.At.Of("type"), "invalid SQL type %s", quote(t.Type))
+		if _, set := t.At["type"]; set && t.RFM == nil {
+			if msg := CheckSQLType(v.p.Warehouse.Type, t.Type); msg != "" {
+				v.add(t.At.Of("type"), "invalid SQL type %s: %s", shortQuote(t.Type), msg)
+			}
 		}
 	}
 	// An rfm trait adds several columns; none may be another trait's name.
@@ -673,16 +700,10 @@ func (v *validator) syncs(sources map[string]Source, traits map[string]Trait, se
 				}
 			}
 		}
-		if s.Schedule != "" {
-			if _, err := cron.ParseStandard(s.Schedule); err != nil {
-				v.add(s.At.Of("schedule"), "invalid schedule %s: %v", quote(s.Schedule), err)
+		if _, set := s.At["schedule"]; set {
+			if msg := checkSchedule(s.Schedule); msg != "" {
+				v.add(s.At.Of("schedule"), "invalid schedule %s: %s", shortQuote(s.Schedule), msg)
 			}
-		}
-		if s.BatchSize < 0 || (s.BatchSize == 0 && s.At["batch_size"] != (Pos{})) {
-			v.add(s.At.Of("batch_size"), "batch_size must be positive")
-		}
-		if _, set := s.At["rate"]; set && s.Rate <= 0 {
-			v.add(s.At.Of("rate"), "rate must be a positive number of requests per second")
 		}
 		if s.MaxRemovals != "" {
 			if _, _, err := ParseMaxRemovals(s.MaxRemovals); err != nil {
@@ -717,8 +738,8 @@ func (v *validator) syncs(sources map[string]Source, traits map[string]Trait, se
 			if f.DefaultRegion != "" {
 				if !hasPhone {
 					v.add(f.At.Of("default_region"), "default_region applies only to the phone_e164 transform")
-				} else if !regionPattern.MatchString(f.DefaultRegion) {
-					v.add(f.At.Of("default_region"), "invalid default_region %s: write a two-letter country code such as FR", quote(f.DefaultRegion))
+				} else if msg := checkRegion(f.DefaultRegion, phoneLibraryRegions()); msg != "" {
+					v.add(f.At.Of("default_region"), "invalid default_region %s: %s", shortQuote(f.DefaultRegion), msg)
 				}
 			}
 		}

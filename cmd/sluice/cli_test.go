@@ -181,3 +181,43 @@ func TestQuickstartDataIsGenerated(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateReportsEveryBadValue runs validate once on a project with a
+// bad value of every kind (numbers, schedules, addresses, enumerations,
+// regions, regular expressions, SQL types, empty names, list items): each
+// is reported at its path:line:col, in one run, exit 1, nothing written in
+// the project, and no value from the environment shown.
+func TestValidateReportsEveryBadValue(t *testing.T) {
+	const dir = "testdata/projects/hostile-values"
+	const alertURL = "not a url at all"
+	t.Setenv("BREVO_API_KEY", "xkeysib-test")
+	t.Setenv("ALERT_URL", alertURL)
+	before := filesUnder(t, dir)
+	code, stdout, stderr := sluice(t, "validate", "--offline", "--project", dir)
+	if code != exitFailure {
+		t.Fatalf("exit %d, want %d\n%s", code, exitFailure, stderr)
+	}
+	if strings.Contains(stdout+stderr, alertURL) || strings.Contains(stdout+stderr, "xkeysib-test") {
+		t.Errorf("validate shows a value from the environment:\n%s", stderr)
+	}
+	if after := filesUnder(t, dir); strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Errorf("validate changed the project's files:\nbefore %v\nafter  %v", before, after)
+	}
+	golden(t, filepath.Join("testdata", "golden", "validate-hostile-values.txt"), stderr)
+}
+
+// filesUnder lists the files under dir.
+func filesUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			out = append(out, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

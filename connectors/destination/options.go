@@ -154,9 +154,9 @@ func (o Options) StringMap(name string) ([][2]string, error) {
 // Common option specs shared by destination types, so that the same knob
 // has the same name and meaning everywhere.
 var (
-	BatchSizeField   = config.FieldSpec{Name: "batch_size", Kind: config.Int, Doc: "Records per request. A sync's batch_size overrides it."}
-	RateField        = config.FieldSpec{Name: "rate", Kind: config.Number, Doc: "Requests per second at most (a token bucket). A sync's rate overrides it."}
-	ConcurrencyField = config.FieldSpec{Name: "concurrency", Kind: config.Int, Doc: "Requests in flight at once."}
+	BatchSizeField   = config.FieldSpec{Name: "batch_size", Kind: config.Int, Min: config.Bound(1), Max: config.Bound(1_000_000), Doc: "Records per request. A sync's batch_size overrides it."}
+	RateField        = config.FieldSpec{Name: "rate", Kind: config.Number, Positive: true, Max: config.Bound(100_000), Doc: "Requests per second at most (a token bucket). A sync's rate overrides it."}
+	ConcurrencyField = config.FieldSpec{Name: "concurrency", Kind: config.Int, Min: config.Bound(1), Max: config.Bound(1024), Doc: "Requests in flight at once."}
 	TimeoutField     = config.FieldSpec{Name: "timeout", Kind: config.DurationKind, Doc: "Time limit of one request attempt, e.g. 30s."}
-	MaxRetriesField  = config.FieldSpec{Name: "max_retries", Kind: config.Int, Doc: "Retries of a request answered 429 or 5xx, or that timed out, before the run stops (the records are sent again next run)."}
+	MaxRetriesField  = config.FieldSpec{Name: "max_retries", Kind: config.Int, Min: config.Bound(0), Max: config.Bound(100), Doc: "Retries of a request answered 429 or 5xx, or that timed out, before the run stops (the records are sent again next run)."}
 )

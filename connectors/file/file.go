@@ -31,7 +31,7 @@ var Spec = config.ComponentSpec{
 		{Name: "path", Kind: config.String, Required: true, Path: config.PathFolder, Doc: "Folder that receives the files, relative to the project directory (and inside it), or absolute."},
 		{Name: "file_mode", Kind: config.String, Enum: []string{"private", "group"}, Doc: "Permissions of the files and folders written, which hold personal data: private (default) for their owner only (0600 files, 0700 folders); group lets the owner's group read them too (0640, 0750). See docs/privacy.md."},
 		{Name: "format", Kind: config.String, Enum: []string{"jsonl", "csv"}, Doc: "jsonl (default) or csv."},
-		{Name: "batch_size", Kind: config.Int, Doc: "Records per write (and fsync). Default: 10000."},
+		{Name: "batch_size", Kind: config.Int, Min: config.Bound(1), Max: config.Bound(1_000_000), Doc: "Records per write (and fsync). Default: 10000."},
 	},
 }
 

@@ -35,7 +35,7 @@ var Spec = config.ComponentSpec{
 	Type:    "webhook",
 	Summary: "POST each batch as JSON to your own service: {\"sync\", \"run_id\", \"operations\": [{\"op\", \"key\", \"fields\"}]}. 2xx accepts the batch, 207 answers per record, 429 and 5xx are retried honouring Retry-After, other 4xx reject the batch's records. See docs/syncs.md.",
 	Fields: []config.FieldSpec{
-		{Name: "url", Kind: config.String, Required: true, Doc: "Endpoint that receives the batches (http or https)."},
+		{Name: "url", Kind: config.String, Required: true, URL: true, Doc: "Endpoint that receives the batches (http or https)."},
 		{Name: "bearer_token", Kind: config.String, Secret: true, Doc: "Sent as Authorization: Bearer TOKEN."},
 		{Name: "headers", Kind: config.StrMap, Doc: "Extra request headers; write secret values as ${VAR}."},
 		withDefault(destination.BatchSizeField, "500"),

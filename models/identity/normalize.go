@@ -98,6 +98,10 @@ func PhoneRegions() []string {
 	return out
 }
 
+// validate checks id types' default_region against the regions above, so
+// that a region this normalisation lacks is refused before build.
+func init() { config.SetIDTypePhoneRegions(PhoneRegions()) }
+
 // otherCallingCodes are the country calling codes (ITU-T E.164 assignments,
 // as in libphonenumber's metadata) of countries without a plan above. A
 // number written with '+' or the international prefix and one of these
