@@ -12,16 +12,19 @@ import (
 
 // TestProfilesErrorNamesTheTrait: when the profiles step fails, the error
 // points at the trait whose SQL the warehouse rejects, not at the first
-// trait of the file.
+// trait of the file; a failing segment points at its where.
 func TestProfilesErrorNamesTheTrait(t *testing.T) {
 	tests := []struct {
 		name, trait string
 		want        string // position and trait the error must start with
+		segments    string
 	}{
-		{"unknown column in an aggregate", "broken: { from: orders, aggregate: sum(amout) }", "project.yml:16:38: building profiles: trait broken: "},
-		{"unknown function in an expression", "broken: { expression: \"lenght(email) > 3\" }", "project.yml:16:25: building profiles: trait broken: "},
-		{"unknown column in a where", "broken: { from: orders, aggregate: count(*), where: \"statuss = 'paid'\" }", "project.yml:16:55: building profiles: trait broken: "},
-		{"bad type in an expression", "broken: { expression: \"ltv + 'abc' > date '2020-01-01'\" }", "project.yml:16:25: building profiles: trait broken: "},
+		{"unknown column in an aggregate", "broken: { from: orders, aggregate: sum(amout) }", "project.yml:16:38: building profiles: trait broken: ", ""},
+		{"unknown function in an expression", "broken: { expression: \"lenght(email) > 3\" }", "project.yml:16:25: building profiles: trait broken: ", ""},
+		{"unknown column in a where", "broken: { from: orders, aggregate: count(*), where: \"statuss = 'paid'\" }", "project.yml:16:55: building profiles: trait broken: ", ""},
+		{"bad type in an expression", "broken: { expression: \"ltv + 'abc' > date '2020-01-01'\" }", "project.yml:16:25: building profiles: trait broken: ", ""},
+		{"bad type in a segment", "fine: { expression: \"ltv > 1\" }", "project.yml:18:23: building segment_s: segment s: ",
+			"segments:\n  - { name: s, where: \"ltv + 'abc' > date '2020-01-01'\" }\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,7 +48,7 @@ traits:
   n: { from: orders, aggregate: count(*) }
   big: { expression: "ltv > 10" }
   `+tt.trait+`
-`)
+`+tt.segments)
 			p, err := config.Load(dir, config.Options{})
 			if err != nil {
 				t.Fatal(err)

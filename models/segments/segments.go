@@ -163,7 +163,21 @@ WHERE id IS NULL OR id NOT IN (SELECT profile_id FROM %s)`, d.CastText("q.profil
 		Origin:      s.At.Of("name"),
 		SQL:         []string{d.ReplaceTable(Table(c, s.Name), q)},
 		Checks:      checks,
+		Parts:       parts(s),
 	}
+}
+
+// parts gives a failing segment step the SQL written for the segment, so
+// that the error points at its where or sql rather than at its name.
+func parts(s config.Segment) []models.Part {
+	part := models.Part{What: "segment " + s.Name, Origin: s.At.Of("name")}
+	if s.Where != "" {
+		part.Fragments = append(part.Fragments, models.Fragment{Key: "where", Text: s.Where, Value: s.Where, Pos: s.At.Of("where"), OverTraits: true})
+	}
+	if s.SQL != "" {
+		part.Fragments = append(part.Fragments, models.Fragment{Key: "sql", Text: s.SQL, Value: s.SQL, Pos: s.At.Of("sql"), Query: true})
+	}
+	return []models.Part{part}
 }
 
 // membership gathers every segment's members in one table, so that syncs
