@@ -35,6 +35,7 @@ var keywords = wordSet(`
 	right full semi anti asof positional lateral qualify window values default unknown nan inf
 	infinity isnull notnull unnest div mod global if ignore respect columns star exclude replace
 	rollup cube grouping sets materialized recursive fetch only ties percent sample tablesample
+	to symmetric asymmetric similar uescape
 `)
 
 // Refs lists the bare column references of an expression, in order: words

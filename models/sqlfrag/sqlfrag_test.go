@@ -141,6 +141,14 @@ func TestRefs(t *testing.T) {
 		{"list_filter(tags, x -> x > 1)", nil},
 		{"profile_id IN (SELECT id FROM t)", nil},
 		{"struct_pack(a := 1, b => 2)", []string{}},
+		{"date_diff('day', last_order_at, current_date) > 30", []string{"last_order_at"}},
+		{"last_order_at >= now() - INTERVAL 30 DAY", []string{"last_order_at"}},
+		{"DATEADD(day, -30, CURRENT_DATE()) < last_order_at", []string{"last_order_at"}},
+		{"email SIMILAR TO '%@acme.com' AND x IS DISTINCT FROM y", []string{"email", "x", "y"}},
+		{"trim(BOTH ' ' FROM name) COLLATE nocase = 'a'", []string{"name"}},
+		{"SAFE.DIVIDE(ltv, n) > 1e3", []string{"ltv", "n"}},
+		{"tier IN ('gold', 'silver') AND NOT vip", []string{"tier", "vip"}},
+		{"lifetime_valu > 1", []string{"lifetime_valu"}},
 	}
 	for _, tt := range tests {
 		refs, ok := Refs(For("duckdb"), tt.expr)
