@@ -252,3 +252,19 @@ func checkIncludes(p *Project, at Positions, sink *problemSink) {
 		}
 	}
 }
+
+// pathsSection documents the paths rule in the configuration reference.
+func (w *refWriter) pathsSection() {
+	w.heading(2, "Paths")
+	w.p("Every file or folder a project names is read against the project directory (the folder holding `%s`) and must stay inside it: "+
+		"after cleaning (`data/../data/x.csv` is fine, `../x.csv` and `data/../../x.csv` are not) and after resolving symbolic links (a link in `data/` to `/etc/passwd`, or a `data` folder that is itself a link to elsewhere, is refused). "+
+		"A link that points at nothing is refused as well, since writing through it would create its target wherever that is. "+
+		"This covers seed files, the DuckDB file (`warehouse.path`), export folders of the `file` destination, credential files (`tls_ca_file`, `private_key_file`, `credentials_file`) and the project's YAML files themselves; `include` patterns may not be absolute or use `..`.", ProjectFileName)
+	w.p("Two exceptions, both visible in review:\n"+
+		"- The DuckDB file, export folders and credential files may be written as **absolute** paths (`/var/lib/sluice/acme.duckdb`, `/run/secrets/sa.json`): they are taken as written. A relative path never leaves the project.\n"+
+		"- Seed files may also come from folders listed under **`external_paths`** in `%s` (relative to the project, or absolute), for data that several projects share: `external_paths: [../quickstart/data]`.", ProjectFileName)
+	w.p("`validate` reports a path that breaks the rule at its `path:line:col`, along with every other problem, and so does a seed `path` that is empty, names a missing file, a directory or anything but a regular file (a pipe, a device). "+
+		"The rule is checked again where each path is used (`build` loading a seed, opening the DuckDB file, writing an export), so a file replaced by a link after validation cannot lead out either; a file outside is never read, not even to check it.")
+	w.p("`validate` writes nothing: it opens an existing DuckDB file read-only, and when the file does not exist yet it checks columns against seed files only. "+
+		"Files that may hold personal data (the DuckDB file and its folder, export files) are created readable by their owner only; see [privacy](privacy.md) and `file_mode`.")
+}

@@ -365,7 +365,7 @@ func shellQuote(s string) string {
 // the file never reads half of it.
 func writeEnvFile(path string, lines []string) error {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil { // a folder it creates is private too
 		return fmt.Errorf("--env-file: %w", err)
 	}
 	tmp, err := os.CreateTemp(dir, ".sluice-sandbox-*.env")

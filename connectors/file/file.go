@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/connectors/destination"
@@ -90,8 +91,34 @@ func Open(_ context.Context, cfg destination.Config) (destination.Destination, e
 	if err != nil {
 		return nil, cfg.Errorf("%w", err)
 	}
-	return &File{cfg: cfg, root: path, dir: filepath.Join(path, safeName(cfg.Sync.Name)), format: format, batch: batch,
-		fileMode: fileMode, dirMode: dirMode}, nil
+	f := &File{cfg: cfg, root: path, dir: filepath.Join(path, safeName(cfg.Sync.Name)), format: format, batch: batch,
+		fileMode: fileMode, dirMode: dirMode}
+	if err := f.tightenExisting(); err != nil {
+		return nil, cfg.Errorf("%w", err)
+	}
+	return f, nil
+}
+
+// tightenExisting restricts the folders and files earlier runs (or
+// versions) left looser than the mode, even when this run writes nothing.
+func (f *File) tightenExisting() error {
+	entries, err := os.ReadDir(f.dir)
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil // nothing written yet; Check says what is wrong with the folder
+	}
+	if err != nil {
+		return fmt.Errorf("reading folder %s: %w", f.dir, err)
+	}
+	errs := []error{config.Tighten(f.dir, f.dirMode)}
+	if config.OwnFolder(f.cfg.ProjectDir, f.root) {
+		errs = append(errs, config.Tighten(f.root, f.dirMode))
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			errs = append(errs, config.Tighten(filepath.Join(f.dir, e.Name()), f.fileMode))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Limits implements destination.Destination: one writer at a time.
