@@ -172,7 +172,9 @@ sources:
 func TestHostileSyntax(t *testing.T) {
 	runHostile(t, []hostileCase{
 		{name: "bad indentation", files: map[string]string{"s.yml": "sources:\n  - name: a\n    table: t\n     primary_key: id\n"},
-			want: []string{"s.yml:4:17: invalid YAML: mapping values are not allowed in this context"}},
+			want: []string{"s.yml:4:6: invalid YAML: mapping values are not allowed in this context: this key is not aligned"}},
+		{name: "key indented under a value", files: map[string]string{"sluice.yml": "version: 1\nname: t\n  schema: s\nwarehouse: { type: duckdb }\n"},
+			want: []string{"sluice.yml:3:3: invalid YAML: mapping values are not allowed in this context: this key is not aligned"}},
 		{name: "less indentation in a list", files: map[string]string{"s.yml": "sources:\n  - name: x\n   bad: indent\n"},
 			want: []string{"s.yml:3:4: invalid YAML: did not find expected list dash (-)"}},
 		{name: "tab", files: map[string]string{"s.yml": "traits:\n  vip:\n\texpression: x\n"},

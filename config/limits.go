@@ -240,7 +240,7 @@ func (w *refWriter) limitsSection() {
 		"- **Tags.** Explicit tags other than %s are refused (`!!binary`, `!!set`, custom tags such as `!python/object`).\n"+
 		"- **Keys** are plain names: a list or a mapping used as a key is an error.\n"+
 		"- **Numbers.** An integer must fit in 64 bits; a number must be finite (`.nan` and `.inf` are refused).\n"+
-		"- **Syntax errors** are reported at the offending character: the unexpected `:`, the tab, the opening quote or bracket that is never closed. In files over %d KiB, at the line the YAML parser names.",
+		"- **Syntax errors** are reported at the offending character: a key out of line with the keys above it, the unexpected `:`, the tab, the opening quote or bracket that is never closed. In files over %d KiB, at the line the YAML parser names.",
 		MaxFileSize>>20, MaxAliasExpansion, codeList(allowedTags()), maxLocateSize>>10)
 }
 

@@ -49,9 +49,27 @@ func syntaxProblem(name string, data []byte, err error) Problem {
 		if i := bytes.LastIndexByte(data[:off], '*'); i >= 0 {
 			at = i
 		}
+	case strings.Contains(msg, "mapping values are not allowed"):
+		if key, ok := misindentedKey(data, at); ok {
+			l, c := lineCol(data, key)
+			return Problem{Pos: Pos{File: name, Line: l, Col: c}, Message: "invalid YAML: " + msg + ": this key is not aligned with the keys above it; check its indentation"}
+		}
 	}
 	l, c := lineCol(data, at)
 	return Problem{Pos: Pos{File: name, Line: l, Col: c}, Message: "invalid YAML: " + yamlErrorText(yamlTokens.Replace(msg)) + syntaxHint(msg, data, at)}
+}
+
+// misindentedKey tells a key indented differently from its siblings (the
+// unexpected colon at colon is the first of its line) from a value holding
+// ": " (key: value: other), and returns where the key starts.
+func misindentedKey(data []byte, colon int) (int, bool) {
+	start := bytes.LastIndexByte(data[:colon], '\n') + 1
+	line := data[start:colon]
+	key := bytes.TrimLeft(line, " ")
+	if len(key) == 0 || key[0] == '-' || bytes.Contains(key, []byte(": ")) || bytes.ContainsAny(key, "{[\"'#") {
+		return 0, false
+	}
+	return start + len(line) - len(key), true
 }
 
 // yamlTokens names the punctuation yaml.v3 quotes, so that hiding quoted
