@@ -191,6 +191,8 @@ func TestHostileSyntax(t *testing.T) {
 			want: []string{"s.yml:4:5: duplicate key `name` (first at line 2)"}},
 		{name: "key: value: other", files: map[string]string{"s.yml": "sources:\n  - name: a: b\n"},
 			want: []string{"s.yml:2:12: invalid YAML: mapping values are not allowed in this context"}},
+		{name: "mapping key after a list", files: map[string]string{"s.yml": "sources:\n  - { name: a, table: t, primary_key: id }\n  traits: {}\n"},
+			want: []string{"s.yml:3:3: invalid YAML: did not find expected list dash (-)"}},
 		{name: "list item after a mapping", files: map[string]string{"s.yml": "sources: []\n- b\n"},
 			want: []string{"s.yml:2:1: invalid YAML: did not find expected key"}},
 		{name: "unknown anchor", files: map[string]string{"s.yml": "sources:\n  - name: *nope\n"},

@@ -49,6 +49,11 @@ func syntaxProblem(name string, data []byte, err error) Problem {
 		if i := bytes.LastIndexByte(data[:off], '*'); i >= 0 {
 			at = i
 		}
+	case strings.HasPrefix(msg, "did not find expected") && at < len(data) && data[at] == ':':
+		// The parser noticed at the key's colon; the key starts the line.
+		if key, ok := misindentedKey(data, at); ok {
+			at = key
+		}
 	case strings.Contains(msg, "mapping values are not allowed"):
 		if key, ok := misindentedKey(data, at); ok {
 			l, c := lineCol(data, key)
