@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -38,6 +39,12 @@ type FieldSpec struct {
 	Positive bool
 	// URL requires an absolute http:// or https:// address with a host.
 	URL bool
+	// Pattern is a regular expression (RE2) a String option must match
+	// whole; PatternHint says what to write instead, e.g. "YYYY-MM-DD".
+	Pattern, PatternHint string
+	// Headers requires a StrMap of HTTP header names to values: names are
+	// tokens, values hold no line breaks.
+	Headers bool
 }
 
 // Bound returns a pointer to x, for FieldSpec.Min and Max.
@@ -171,6 +178,9 @@ func checkValue(f FieldSpec, v Value, sink *problemSink) {
 				sink.add(v.Pos, "invalid %s %s: %s", f.Name, shownURL(n.Value, v.FromEnv), msg)
 			}
 		}
+		if f.Pattern != "" && !regexp.MustCompile(`^(?:`+f.Pattern+`)$`).MatchString(n.Value) {
+			sink.add(v.Pos, "invalid %s %s: write %s", f.Name, shown(), f.PatternHint)
+		}
 		if f.Kind == DurationKind {
 			var d Duration
 			if err := (&d).decodeScalar(n.Value); err != nil {
@@ -202,6 +212,10 @@ func checkValue(f FieldSpec, v Value, sink *problemSink) {
 	case StrMap:
 		if n.Kind != yaml.MappingNode {
 			bad("a mapping")
+			return
+		}
+		if f.Headers {
+			checkHeaders(f, v, sink)
 		}
 	case StrList:
 		if n.Kind != yaml.SequenceNode {
@@ -210,4 +224,37 @@ func checkValue(f FieldSpec, v Value, sink *problemSink) {
 	default:
 		panic(fmt.Sprintf("config: unknown field kind %q", f.Kind))
 	}
+}
+
+// checkHeaders checks a mapping of HTTP header names to values: a name
+// that is not a token, or a value with a line break, would be refused by
+// the HTTP client at the first request, or split the request.
+func checkHeaders(f FieldSpec, v Value, sink *problemSink) {
+	n := v.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		at := func(n *yaml.Node) Pos { return Pos{File: v.Pos.File, Line: n.Line, Col: n.Column} }
+		if !isHTTPToken(k.Value) {
+			sink.add(at(k), "%s: invalid header name %s: use letters, digits and - (such as X-Api-Key)", f.Name, shortQuote(k.Value))
+		}
+		if val.Kind != yaml.ScalarNode || val.Tag == "!!null" {
+			sink.add(at(val), "%s: header %s needs a value (a string)", f.Name, shortQuote(k.Value))
+		} else if strings.ContainsAny(val.Value, "\r\n\x00") {
+			sink.add(at(val), "%s: the value of header %s holds a line break", f.Name, shortQuote(k.Value))
+		}
+	}
+}
+
+// isHTTPToken reports whether s is an RFC 9110 token, what header names are.
+func isHTTPToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+		if !ok {
+			return false
+		}
+	}
+	return true
 }

@@ -362,6 +362,9 @@ func (b *schemaBuilder) optionSchema(f FieldSpec) *jsonObject {
 		if f.URL {
 			s.merge(b.orEnv((&jsonObject{}).set("format", "uri").set("pattern", urlPattern)))
 		}
+		if f.Pattern != "" {
+			s.merge(b.orEnv((&jsonObject{}).set("pattern", "^(?:"+f.Pattern+")$")))
+		}
 	case Int:
 		s.merge(b.boundedNumber(false, f.bounds()))
 	case Number:
@@ -370,6 +373,9 @@ func (b *schemaBuilder) optionSchema(f FieldSpec) *jsonObject {
 		s.merge(b.orEnv((&jsonObject{}).set("type", "boolean")))
 	case StrMap:
 		s.merge(b.typeSchema(mappingType))
+		if f.Headers {
+			s.set("propertyNames", (&jsonObject{}).set("pattern", "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"))
+		}
 	case StrList:
 		s.set("type", "array").set("items", (&jsonObject{}).set("type", "string"))
 	case DurationKind:

@@ -23,6 +23,8 @@ func withConstrainedDestination(t *testing.T) {
 		{Name: "share", Kind: Number, Positive: true, Max: Bound(1)},
 		{Name: "retries", Kind: Int, Min: Bound(0)},
 		{Name: "timeout", Kind: DurationKind},
+		{Name: "revision", Kind: String, Pattern: `\d{4}-\d{2}-\d{2}`, PatternHint: "a date, YYYY-MM-DD"},
+		{Name: "headers", Kind: StrMap, Headers: true},
 	}})
 }
 
@@ -129,6 +131,17 @@ func TestValidateRefusesHostileValues(t *testing.T) {
 			"alerts:\n  - {name: a, url: \"${ALERT}\"}\n"}, map[string]string{"HOOK": "relative/path", "ALERT": "mailto:someone"}, []string{
 			"p.yml:2:39: invalid url (value from environment): write an absolute http:// or https:// address",
 			"p.yml:4:20: invalid url (value from environment): write an absolute http:// or https:// address"}},
+
+		{"urls", "request headers", map[string]string{"sluice.yml": root, "p.yml": dest("headers: {\"X Api\": a, \"X-Ok\": [b], \"X-Line\": \"v\\r\\nHost: evil\"}")}, nil, []string{
+			"p.yml:2:44: headers: invalid header name \"X Api\": use letters, digits and - (such as X-Api-Key)",
+			"p.yml:2:64: headers: header \"X-Ok\" needs a value (a string)",
+			"p.yml:2:79: headers: the value of header \"X-Line\" holds a line break"}},
+
+		// Values of a given shape.
+		{"patterns", "revision dates", map[string]string{"sluice.yml": root, "p.yml": dest("revision: 2024-1-1}\n  - {name: e, type: constrained, revision: \"2024-01-01; x\"}\n  - {name: f, type: constrained, revision: 20240101")}, nil, []string{
+			"p.yml:2:44: invalid revision \"2024-1-1\": write a date, YYYY-MM-DD",
+			"p.yml:3:44: invalid revision \"2024-01-01; x\": write a date, YYYY-MM-DD",
+			"p.yml:4:44: invalid revision \"20240101\": write a date, YYYY-MM-DD"}},
 
 		// Unknown enum values, with a suggestion.
 		{"enums", "component option", map[string]string{"sluice.yml": root, "p.yml": dest("format: jsnol")}, nil, []string{

@@ -81,7 +81,7 @@ var Spec = config.ComponentSpec{
 	Fields: []config.FieldSpec{
 		{Name: "api_key", Kind: config.String, Required: true, Secret: true, Doc: "Private API key (pk_...), sent as Authorization: Klaviyo-API-Key KEY. Scopes: profiles:read and profiles:write, lists:read and lists:write, and subscriptions:write when the mapping carries consent."},
 		{Name: "base_url", Kind: config.String, URL: true, Doc: "API address, for a proxy or a test server. Default: " + DefaultBaseURL + "."},
-		{Name: "revision", Kind: config.String, Doc: "API revision sent in the revision header (YYYY-MM-DD). sluice is built and tested against " + DefaultRevision + "; another revision may change what Klaviyo accepts. Default: " + DefaultRevision + "."},
+		{Name: "revision", Kind: config.String, Pattern: `\d{4}-\d{2}-\d{2}(\.[a-z]+)?`, PatternHint: "a Klaviyo API revision, YYYY-MM-DD (like " + DefaultRevision + ")", Doc: "API revision sent in the revision header (YYYY-MM-DD). sluice is built and tested against " + DefaultRevision + "; another revision may change what Klaviyo accepts. Default: " + DefaultRevision + "."},
 		{Name: "list", Kind: config.String, Doc: "List (id or name) for syncs that set no list: of their own: record syncs add their profiles to it and remove them from it."},
 		{Name: "create_list", Kind: config.Bool, Doc: "When a list given by name does not exist, create it at the first send (check only looks). Default: false: a missing list is an error."},
 		{Name: "custom_source", Kind: config.String, Doc: "Source recorded with the consent sluice gives (custom_source of subscription jobs). Default: " + DefaultCustomSource + "."},

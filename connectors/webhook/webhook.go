@@ -37,7 +37,7 @@ var Spec = config.ComponentSpec{
 	Fields: []config.FieldSpec{
 		{Name: "url", Kind: config.String, Required: true, URL: true, Doc: "Endpoint that receives the batches (http or https)."},
 		{Name: "bearer_token", Kind: config.String, Secret: true, Doc: "Sent as Authorization: Bearer TOKEN."},
-		{Name: "headers", Kind: config.StrMap, Doc: "Extra request headers; write secret values as ${VAR}."},
+		{Name: "headers", Kind: config.StrMap, Headers: true, Doc: "Extra request headers; write secret values as ${VAR}."},
 		withDefault(destination.BatchSizeField, "500"),
 		withDefault(destination.RateField, "20"),
 		withDefault(destination.ConcurrencyField, "4"),
