@@ -379,45 +379,16 @@ func contains(list []string, s string) bool {
 // accepts a mapping (name: {...}), the readable form for traits and id types;
 // a StringList also accepts a single scalar.
 func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value) {
-	et := v.Type().Elem()
-	if n.Kind == yaml.MappingNode && et.Kind() == reflect.Struct {
-		_, _, _, key := fieldsOf(et)
-		if key != nil {
-			out := reflect.MakeSlice(v.Type(), 0, len(n.Content)/2)
-			_, _, at, _ := fieldsOf(et)
-			for _, e := range d.entries(n) {
-				elem := reflect.New(et).Elem()
-				elem.FieldByIndex(key).SetString(e.key.Value)
-				rv := e.val
-				if rv.Kind == yaml.ScalarNode && rv.Tag == "!!null" {
-					// `anonymous_id:` or `anonymous_id: {}` both mean "all defaults".
-					rv = &yaml.Node{Kind: yaml.MappingNode, Line: rv.Line, Column: rv.Column}
-				}
-				outer := d.key
-				d.key = e.key.Value
-				d.decodeStruct(rv, elem)
-				d.key = outer
-				if rv.Kind != yaml.MappingNode {
-					// Checks of the empty definition left would only
-					// repeat the problem, at the name.
-					d.sink.markUnusable(d.pos(e.key))
-				}
-				if at != nil {
-					// decodeStruct always sets At, whatever the value's shape.
-					elem.FieldByIndex(at).Interface().(Positions)["name"] = d.pos(e.key)
-				}
-				out = reflect.Append(out, elem)
+	if et := v.Type().Elem(); et.Kind() == reflect.Struct && n.Tag != "!!null" {
+		if _, _, _, key := fieldsOf(et); key != nil {
+			switch n.Kind {
+			case yaml.MappingNode:
+				d.decodeKeyed(n, v, key)
+			case yaml.SequenceNode:
+				d.typeErrorf(n, "expected a mapping of name: definition, got a list (write `name: {...}` entries without dashes)")
+			default:
+				d.typeErrorf(n, "expected a mapping of name: definition, got %s", d.describe(n))
 			}
-			v.Set(out)
-			return
-		}
-	}
-	if et.Kind() == reflect.Struct && n.Tag != "!!null" {
-		if _, _, _, key := fieldsOf(et); key != nil && n.Kind == yaml.SequenceNode {
-			d.typeErrorf(n, "expected a mapping of name: definition, got a list (write `name: {...}` entries without dashes)")
-			return
-		} else if key != nil && n.Kind != yaml.MappingNode {
-			d.typeErrorf(n, "expected a mapping of name: definition, got %s", d.describe(n))
 			return
 		}
 	}
@@ -435,6 +406,38 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value) {
 	out := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 	for i, c := range n.Content {
 		d.decode(c, out.Index(i))
+	}
+	v.Set(out)
+}
+
+// decodeKeyed reads a mapping of name: definition into a list of structs
+// whose key field receives the name.
+func (d *decoder) decodeKeyed(n *yaml.Node, v reflect.Value, key []int) {
+	et := v.Type().Elem()
+	_, _, at, _ := fieldsOf(et)
+	out := reflect.MakeSlice(v.Type(), 0, len(n.Content)/2)
+	for _, e := range d.entries(n) {
+		elem := reflect.New(et).Elem()
+		elem.FieldByIndex(key).SetString(e.key.Value)
+		rv := e.val
+		if rv.Kind == yaml.ScalarNode && rv.Tag == "!!null" {
+			// `anonymous_id:` or `anonymous_id: {}` both mean "all defaults".
+			rv = &yaml.Node{Kind: yaml.MappingNode, Line: rv.Line, Column: rv.Column}
+		}
+		outer := d.key
+		d.key = e.key.Value
+		d.decodeStruct(rv, elem)
+		d.key = outer
+		if rv.Kind != yaml.MappingNode {
+			// Checks of the empty definition left would only repeat the
+			// problem, at the name.
+			d.sink.markUnusable(d.pos(e.key))
+		}
+		if at != nil {
+			// decodeStruct always sets At, whatever the value's shape.
+			elem.FieldByIndex(at).Interface().(Positions)["name"] = d.pos(e.key)
+		}
+		out = reflect.Append(out, elem)
 	}
 	v.Set(out)
 }
