@@ -169,7 +169,11 @@ func checkPath(dir, val string, k pathKind, roots []string) string {
 		real, err = ResolveInProject(dir, val, roots...)
 	}
 	if err != nil {
-		return fmt.Sprintf("%s %v (paths are relative to the project directory and stay inside it, or for seeds in a folder listed under external_paths; see Paths in docs/configuration.md)", k.what, err)
+		hint := "write it inside the project, or as an absolute path"
+		if !k.absolute {
+			hint = "a folder that several projects share can be listed under external_paths"
+		}
+		return fmt.Sprintf("%s %v (%s; see Paths in docs/configuration.md)", k.what, err, hint)
 	}
 	st, err := os.Stat(real)
 	switch {
@@ -263,8 +267,8 @@ func (w *refWriter) pathsSection() {
 	w.p("Two exceptions, both visible in review:\n"+
 		"- The DuckDB file, export folders and credential files may be written as **absolute** paths (`/var/lib/sluice/acme.duckdb`, `/run/secrets/sa.json`): they are taken as written. A relative path never leaves the project.\n"+
 		"- Seed files may also come from folders listed under **`external_paths`** in `%s` (relative to the project, or absolute), for data that several projects share: `external_paths: [../quickstart/data]`.", ProjectFileName)
-	w.p("`validate` reports a path that breaks the rule at its `path:line:col`, along with every other problem, and so does a seed `path` that is empty, names a missing file, a directory or anything but a regular file (a pipe, a device). "+
+	w.p("`validate` reports a path that breaks the rule at its `path:line:col`, along with every other problem, and so does a seed `path` that is empty, names a missing file, a directory or anything but a regular file (a pipe, a device). " +
 		"The rule is checked again where each path is used (`build` loading a seed, opening the DuckDB file, writing an export), so a file replaced by a link after validation cannot lead out either; a file outside is never read, not even to check it.")
-	w.p("`validate` writes nothing: it opens an existing DuckDB file read-only, and when the file does not exist yet it checks columns against seed files only. "+
+	w.p("`validate` writes nothing: it opens an existing DuckDB file read-only, and when the file does not exist yet it checks columns against seed files only. " +
 		"Files that may hold personal data (the DuckDB file and its folder, export files) are created readable by their owner only; see [privacy](privacy.md) and `file_mode`.")
 }

@@ -82,23 +82,40 @@ func TestDuplicateKeyDetector(t *testing.T) {
 	}
 }
 
-// TestLogLinesCarryEachKeyOnce: every JSON log line of sync runs (with
-// retries, rejections and debug lines) holds each key once, and the
-// destination's lines name the sync and run too.
+// TestLogLinesCarryEachKeyOnce: every JSON log line of sync runs holds
+// each key once, and the destination's lines name the sync and run too:
+// runs that retry, that get records rejected, and that fail.
 func TestLogLinesCarryEachKeyOnce(t *testing.T) {
-	p, srv := newPeople(t, fake.Options{})
-	srv.SetFaults(fake.Faults{RetryAfter: "0", RetryAfter500: "0", P207: 0.5, RejectShare: 0.3, Seed: 3,
-		Script: []string{"429", "500", "207"}})
-	seedPeople(t, p, 20)
-	var buf bytes.Buffer
-	eng := p.NewEngine(t)
-	eng.Logger = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx := context.Background()
-	for range 2 {
-		eng.Sync(ctx, "people_hook", engine.SyncOptions{Force: true})
+	tests := []struct {
+		name   string
+		faults fake.Faults
+		want   string // a message that must be logged
+	}{
+		{"retries", fake.Faults{RetryAfter: "0", RetryAfter500: "0", Script: []string{"429", "500", "429"}}, "retrying request"},
+		{"rejections", fake.Faults{RetryAfter: "0", RetryAfter500: "0", Script: []string{"429", "207", "207"}, P207: 1, RejectShare: 0.5, Seed: 3}, "retrying request"},
+		{"failure", fake.Faults{RetryAfter500: "0", P500: 1, Seed: 5}, "request answered"},
 	}
-	lines, retries := 0, 0
-	sc := bufio.NewScanner(&buf)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, srv := newPeople(t, fake.Options{})
+			srv.SetFaults(tc.faults)
+			seedPeople(t, p, 20)
+			var buf bytes.Buffer
+			eng := p.NewEngine(t)
+			eng.Logger = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			eng.Sync(context.Background(), "people_hook", engine.SyncOptions{Force: true})
+			checkLogLines(t, &buf, tc.want)
+		})
+	}
+}
+
+// checkLogLines checks every line of buf for duplicate keys, and that the
+// destination's want lines name destination, sync and run.
+func checkLogLines(t *testing.T, buf *bytes.Buffer, want string) {
+	t.Helper()
+	text := buf.String()
+	lines, wanted := 0, 0
+	sc := bufio.NewScanner(strings.NewReader(text))
 	for sc.Scan() {
 		lines++
 		dup, err := duplicateKey(sc.Text())
@@ -108,8 +125,8 @@ func TestLogLinesCarryEachKeyOnce(t *testing.T) {
 		if dup != "" {
 			t.Errorf("key %q twice in: %s", dup, sc.Text())
 		}
-		if strings.Contains(sc.Text(), `"msg":"retrying request"`) {
-			retries++
+		if strings.Contains(sc.Text(), `"msg":"`+want+`"`) {
+			wanted++
 			for _, k := range []string{`"destination":`, `"sync":`, `"run_id":`} {
 				if !strings.Contains(sc.Text(), k) {
 					t.Errorf("a destination line lacks %s: %s", k, sc.Text())
@@ -117,7 +134,7 @@ func TestLogLinesCarryEachKeyOnce(t *testing.T) {
 			}
 		}
 	}
-	if lines == 0 || retries == 0 {
-		t.Fatalf("%d lines, %d retries logged: the test no longer exercises the destination's logging", lines, retries)
+	if wanted == 0 {
+		t.Fatalf("%d lines, none %q: the test no longer exercises the destination's logging:\n%s", lines, want, text)
 	}
 }
