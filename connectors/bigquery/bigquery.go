@@ -14,13 +14,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	bq "cloud.google.com/go/bigquery"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
 
+	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/connectors/warehouse"
 	"github.com/sluicehq/sluice/models/dialect"
 )
@@ -57,10 +57,11 @@ func SettingsFrom(cfg warehouse.Config) (Settings, error) {
 	}
 	s := Settings{Project: w.Project, Dataset: w.Dataset, Location: w.Location}
 	if w.CredentialsFile != "" {
-		s.CredentialsFile = w.CredentialsFile
-		if !filepath.IsAbs(s.CredentialsFile) {
-			s.CredentialsFile = filepath.Join(cfg.ProjectDir, s.CredentialsFile)
+		path, err := config.ResolvePath(cfg.ProjectDir, w.CredentialsFile)
+		if err != nil {
+			return Settings{}, fmt.Errorf("bigquery credentials_file: %w", err)
 		}
+		s.CredentialsFile = path
 	}
 	return s, nil
 }

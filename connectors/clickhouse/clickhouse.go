@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +29,7 @@ import (
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	chdriver "github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/connectors/warehouse"
 	"github.com/sluicehq/sluice/models/dialect"
 )
@@ -164,9 +164,9 @@ func options(cfg warehouse.Config) (*ch.Options, error) {
 			t = &tls.Config{}
 		}
 		if c.TLSCAFile != "" {
-			path := c.TLSCAFile
-			if !filepath.IsAbs(path) {
-				path = filepath.Join(cfg.ProjectDir, path)
+			path, err := config.ResolvePath(cfg.ProjectDir, c.TLSCAFile)
+			if err != nil {
+				return nil, fmt.Errorf("clickhouse tls_ca_file: %w", err)
 			}
 			pem, err := os.ReadFile(path)
 			if err != nil {

@@ -19,11 +19,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	sf "github.com/snowflakedb/gosnowflake"
 
+	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/connectors/warehouse"
 	"github.com/sluicehq/sluice/models/dialect"
 )
@@ -150,8 +150,10 @@ func redactDSN(err error) error {
 
 // readPrivateKey reads an unencrypted RSA key in PEM (PKCS#8 or PKCS#1).
 func readPrivateKey(dir, path string) (*rsa.PrivateKey, error) {
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(dir, path)
+	// Relative paths stay in the project, checked again here (see config.ResolvePath).
+	path, err := config.ResolvePath(dir, path)
+	if err != nil {
+		return nil, fmt.Errorf("snowflake private_key_file: %w", err)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
