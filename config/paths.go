@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Paths rule. Every file or folder a project names stays inside the
@@ -159,6 +161,9 @@ func CheckPaths(p *Project, at Positions) Problems {
 // quoted: they may come from the environment, and the position shows them.
 func checkPath(dir, val string, k pathKind, roots []string) string {
 	if strings.TrimSpace(val) == "" {
+		if strings.HasSuffix(k.what, "path") {
+			return k.what + " is empty"
+		}
 		return k.what + " path is empty"
 	}
 	var real string
@@ -202,8 +207,8 @@ func checkOptionPaths(d Destination, check func(Pos, string, pathKind)) {
 	}
 	for _, f := range spec.Fields {
 		v, set := d.Options[f.Name]
-		if f.Path == "" || !set || v.Node == nil || v.Node.Tag == "!!null" {
-			continue
+		if f.Path == "" || !set || v.Node == nil || v.Node.Kind != yaml.ScalarNode || v.Node.Tag == "!!null" {
+			continue // not a string: reported by the option checks
 		}
 		k := folderPath
 		if f.Path == PathFile {

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sluicehq/sluice/config"
@@ -153,4 +154,45 @@ func mustMkdir(t *testing.T, dir string, mode fs.FileMode) {
 	must(t, os.MkdirAll(dir, mode))
 	must(t, os.Chmod(dir, mode))
 	must(t, os.Chmod(filepath.Dir(dir), mode))
+}
+
+// TestPathValidated: validation reports an export folder that leaves the
+// project, or is no folder, at the value's position.
+func TestPathValidated(t *testing.T) {
+	tests := []struct {
+		name, path string
+		setup      func(t *testing.T, dir string)
+		want       string
+	}{
+		{"inside", "out", nil, ""},
+		{"absolute", filepath.Join(os.TempDir(), "sluice-exports"), nil, ""},
+		{"dotdot", "../out", nil, "syncs.yml:1:48: path leaves the project directory: .. goes above it"},
+		{"empty", `""`, nil, "syncs.yml:1:48: path is empty"},
+		{"a file", "notes.txt", func(t *testing.T, dir string) {
+			must(t, os.WriteFile(filepath.Join(dir, "notes.txt"), nil, 0o600))
+		}, "syncs.yml:1:48: path is a file, not a directory"},
+		{"symlinked folder", "out", func(t *testing.T, dir string) {
+			if err := os.Symlink(t.TempDir(), filepath.Join(dir, "out")); err != nil {
+				t.Skip(err)
+			}
+		}, "syncs.yml:1:48: path leaves the project directory through a symbolic link"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			must(t, os.WriteFile(filepath.Join(dir, "sluice.yml"), []byte("version: 1\nname: t\nwarehouse: { type: duckdb }\n"), 0o600))
+			must(t, os.WriteFile(filepath.Join(dir, "syncs.yml"), []byte("destinations: [ { name: out, type: file, path: "+tc.path+" } ]\n"), 0o600))
+			if tc.setup != nil {
+				tc.setup(t, dir)
+			}
+			_, err := config.Load(dir, config.Options{})
+			got := ""
+			if err != nil {
+				got = strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "")
+			}
+			if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
+				t.Errorf("problems:\n%s\nwant one starting %q", got, tc.want)
+			}
+		})
+	}
 }
