@@ -233,9 +233,9 @@ func (w *refWriter) render(specs []ComponentSpec) {
 	w.p("```text\nmodels/traits.yml:12:5: unknown key `agregate`; did you mean `aggregate`?\nsluice.yml:6:17: invalid memory_limit \"4 gigs\": write a size such as 512MB or 4GB\n```")
 	w.p("Besides the structure described on this page, it checks what spans files: that the sources, id types, traits, segments and destinations referred to exist, that names are unique, SQL types, cron schedules, and so on.")
 	w.limitsSection()
-	w.pathsSection()
 	w.sqlSection()
 	w.valuesSection()
+	w.pathsSection()
 
 	w.heading(2, "Editor support")
 	w.p("Two JSON Schemas, generated with this page, give completion, hover documentation and inline checks in editors that use the YAML language server (VS Code with the YAML extension, JetBrains IDEs, Neovim):")
