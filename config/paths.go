@@ -274,6 +274,8 @@ func (w *refWriter) pathsSection() {
 		"- Seed files may also come from folders listed under **`external_paths`** in `%s` (relative to the project, or absolute), for data that several projects share: `external_paths: [../quickstart/data]`.", ProjectFileName)
 	w.p("`validate` reports a path that breaks the rule at its `path:line:col`, along with every other problem, and so does a seed `path` that is empty, names a missing file, a directory or anything but a regular file (a pipe, a device). " +
 		"The rule is checked again where each path is used (`build` loading a seed, opening the DuckDB file, writing an export), so a file replaced by a link after validation cannot lead out either; a file outside is never read, not even to check it.")
+	w.p("SQL follows the same rule on DuckDB: `sql:` sources, fragments and `sluice query` may read files only in the project folder, the folders under `external_paths` and the DuckDB file's folder (`read_csv('/etc/passwd')` is refused), write none elsewhere, attach no other database and load no extension. " +
+		"DuckDB cannot lift this while the database is open, so nothing later in a run can undo it. A project that reads remote or shared files from its sources (`read_parquet('s3://...')`) sets `external_access: true` on the warehouse.")
 	w.p("`validate` writes nothing: it opens an existing DuckDB file read-only, and when the file does not exist yet it checks columns against seed files only. " +
 		"Files that may hold personal data (the DuckDB file and its folder, export files) are created readable by their owner only; see [privacy](privacy.md) and `file_mode`.")
 }

@@ -71,11 +71,12 @@ type Sections struct {
 
 // Warehouse selects and configures the warehouse connection.
 type Warehouse struct {
-	Type        string `yaml:"type" required:"true" enum:"duckdb,clickhouse,snowflake,bigquery" doc:"Warehouse kind."`
-	Path        string `yaml:"path" doc:"duckdb: database file, relative to the project; empty or :memory: for an in-memory database."`
-	MemoryLimit string `yaml:"memory_limit" doc:"duckdb: cap on DuckDB's own memory, e.g. 2GB (DuckDB's memory_limit setting). Builds keep their intermediate tables in an in-memory database attached as sluice_work, which counts against it and spills to DuckDB's temporary directory beyond it; the quickstart built over a million demo people fits in 4GB (at 1GB its profiles step stops with DuckDB's out-of-memory error)."`
-	Threads     int    `yaml:"threads" min:"1" max:"1024" doc:"duckdb: worker threads; default: all cores."`
-	FileMode    string `yaml:"file_mode" enum:"private,group" doc:"duckdb: permissions of the database file and its folder, which hold personal data: private (default) makes them readable by their owner only (0600 files, 0700 folder); group lets the owner's group read them too (0640, 0750). See docs/privacy.md."`
+	Type           string `yaml:"type" required:"true" enum:"duckdb,clickhouse,snowflake,bigquery" doc:"Warehouse kind."`
+	Path           string `yaml:"path" doc:"duckdb: database file, relative to the project; empty or :memory: for an in-memory database."`
+	MemoryLimit    string `yaml:"memory_limit" doc:"duckdb: cap on DuckDB's own memory, e.g. 2GB (DuckDB's memory_limit setting). Builds keep their intermediate tables in an in-memory database attached as sluice_work, which counts against it and spills to DuckDB's temporary directory beyond it; the quickstart built over a million demo people fits in 4GB (at 1GB its profiles step stops with DuckDB's out-of-memory error)."`
+	Threads        int    `yaml:"threads" min:"1" max:"1024" doc:"duckdb: worker threads; default: all cores."`
+	ExternalAccess bool   `yaml:"external_access" doc:"duckdb: let SQL written in the project (sql: sources, fragments) and sluice query read and write any file or URL the process can reach. Default false: DuckDB may read only the project folder, the folders under external_paths and the database file's folder, and loads no extension (DuckDB's enable_external_access and allowed_directories settings). Turn it on to read remote or shared files (read_parquet of s3://..., httpfs) from sources."`
+	FileMode       string `yaml:"file_mode" enum:"private,group" doc:"duckdb: permissions of the database file and its folder, which hold personal data: private (default) makes them readable by their owner only (0600 files, 0700 folder); group lets the owner's group read them too (0640, 0750). See docs/privacy.md."`
 
 	// ClickHouse connection: a DSN, or its parts.
 	DSN           Secret `yaml:"dsn" doc:"clickhouse: connection URL such as clickhouse://user:password@host:9000/db?secure=true (native protocol). It holds the password, so write it as a ${VAR} reference. Exclusive with host. snowflake: a gosnowflake DSN, user:password@account/database?warehouse=WH&role=ROLE, instead of account, user, password..."`

@@ -114,7 +114,7 @@ func New(o Options) (*Daemon, error) {
 	}
 	if o.OpenWarehouse == nil {
 		o.OpenWarehouse = func(ctx context.Context, p *config.Project) (warehouse.Warehouse, error) {
-			return warehouse.Open(ctx, warehouse.Config{ProjectDir: p.Dir, Warehouse: p.Warehouse})
+			return warehouse.Open(ctx, warehouse.Config{ProjectDir: p.Dir, Warehouse: p.Warehouse, ExternalPaths: p.ExternalPaths})
 		}
 	}
 	if o.Holder == "" {

@@ -103,7 +103,7 @@ func plural(n int, one, many string) string {
 
 // openWarehouse connects to the project's warehouse.
 func openWarehouse(ctx context.Context, p *config.Project) (warehouse.Warehouse, error) {
-	return warehouse.Open(ctx, warehouse.Config{ProjectDir: p.Dir, Warehouse: p.Warehouse})
+	return warehouse.Open(ctx, warehouse.Config{ProjectDir: p.Dir, Warehouse: p.Warehouse, ExternalPaths: p.ExternalPaths})
 }
 
 func indent(s, prefix string) string {

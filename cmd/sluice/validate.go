@@ -78,7 +78,7 @@ func checkColumns(ctx context.Context, stderr io.Writer, p *config.Project, offl
 			fmt.Fprintf(stderr, "note: the warehouse file %s does not exist yet (sluice build creates it): columns are checked against seed files only\n", p.Warehouse.Path)
 			return models.CheckColumnsAt(p, cat, fragmentFileText), nil
 		}
-		if w, err := warehouse.Open(ctx, warehouse.Config{ProjectDir: p.Dir, Warehouse: p.Warehouse, ReadOnly: true}); err == nil {
+		if w, err := warehouse.Open(ctx, warehouse.Config{ProjectDir: p.Dir, Warehouse: p.Warehouse, ExternalPaths: p.ExternalPaths, ReadOnly: true}); err == nil {
 			builder.WarehouseCatalog(ctx, w, p, cat)
 			w.Close()
 		}

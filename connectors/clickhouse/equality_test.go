@@ -96,7 +96,7 @@ func sameResultsAsDuckDB(t *testing.T, openCH func(t *testing.T) warehouse.Wareh
 		var w warehouse.Warehouse
 		if wh.Type == "clickhouse" {
 			w = openCH(t)
-		} else if w, err = warehouse.Open(ctx, warehouse.Config{ProjectDir: t.TempDir(), Warehouse: wh}); err != nil {
+		} else if w, err = warehouse.Open(ctx, warehouse.Config{ProjectDir: p.Dir, Warehouse: wh, ExternalPaths: p.ExternalPaths}); err != nil {
 			t.Fatal(err)
 		}
 		plan, err := models.Compile(p, w.Dialect(), models.WithNow(now))

@@ -9,6 +9,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -73,6 +74,12 @@ func Open(ctx context.Context, cfg warehouse.Config) (warehouse.Warehouse, error
 	if len(q) > 0 {
 		dsn += "?" + q.Encode()
 	}
+	// Opening creates the file: whether it is new is known only before.
+	fresh := false
+	if path != "" && !readOnly {
+		_, statErr := os.Stat(path)
+		fresh = errors.Is(statErr, fs.ErrNotExist)
+	}
 	connector, err := duckdbdriver.NewConnector(dsn, func(driver.ExecerContext) error { return nil })
 	if err != nil {
 		return nil, fmt.Errorf("opening duckdb %s: %w", displayPath(path), err)
@@ -83,10 +90,19 @@ func Open(ctx context.Context, cfg warehouse.Config) (warehouse.Warehouse, error
 		db.Close()
 		return nil, err
 	}
+	if err := wh.restrictAccess(ctx, cfg); err != nil {
+		db.Close()
+		return nil, err
+	}
 	// DuckDB creates the file with the process's umask (and refuses an
 	// empty file made beforehand), so the mode is set right after; the
-	// folder, owner-only, keeps it out of reach meanwhile.
-	if err := wh.tighten(); err != nil {
+	// folder, owner-only, keeps it out of reach meanwhile. A file just
+	// created gets its mode quietly; an older, looser one is reported.
+	tighten := wh.tighten
+	if fresh {
+		tighten = func() error { return os.Chmod(path, fileMode) }
+	}
+	if err := tighten(); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -148,7 +164,7 @@ func (w *Warehouse) Check(ctx context.Context) error {
 // Exec implements warehouse.Warehouse.
 func (w *Warehouse) Exec(ctx context.Context, query string, args ...any) error {
 	if _, err := w.db.ExecContext(ctx, query, args...); err != nil {
-		return fmt.Errorf("duckdb: %w", err)
+		return fmt.Errorf("duckdb: %w", explainAccess(err))
 	}
 	return nil
 }
@@ -157,7 +173,7 @@ func (w *Warehouse) Exec(ctx context.Context, query string, args ...any) error {
 func (w *Warehouse) Query(ctx context.Context, query string, args ...any) (warehouse.Rows, error) {
 	rows, err := w.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("duckdb: %w", err)
+		return nil, fmt.Errorf("duckdb: %w", explainAccess(err))
 	}
 	return rows, nil
 }

@@ -33,7 +33,7 @@ func (w *Warehouse) ExecOne(ctx context.Context, query string) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("duckdb: %w", err)
+		return fmt.Errorf("duckdb: %w", explainAccess(err))
 	}
 	return nil
 }

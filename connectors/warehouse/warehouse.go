@@ -74,6 +74,9 @@ type Rows interface {
 type Config struct {
 	ProjectDir string           // relative paths in the config are relative to it
 	Warehouse  config.Warehouse // the project's warehouse section, secrets already interpolated
+	// ExternalPaths are the project's external_paths, as written: folders
+	// outside the project that an embedded warehouse may read.
+	ExternalPaths []string
 	// ReadOnly asks for a connection that changes nothing (sluice validate):
 	// an embedded warehouse opens its file read-only and creates none.
 	ReadOnly bool

@@ -75,7 +75,7 @@ func benchStitch(b *testing.B, identifiers int) {
 		}
 		b.Logf("generated %d profiles of demo data in %s (cached in %s)", profiles, time.Since(start).Round(time.Millisecond), dir)
 	}
-	w, err := warehouse.Open(ctx, warehouse.Config{ProjectDir: b.TempDir(), Warehouse: config.Warehouse{Type: "duckdb"}})
+	w, err := warehouse.Open(ctx, warehouse.Config{ProjectDir: b.TempDir(), Warehouse: config.Warehouse{Type: "duckdb"}, ExternalPaths: []string{os.TempDir()}})
 	if err != nil {
 		b.Fatal(err)
 	}

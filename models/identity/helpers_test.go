@@ -23,7 +23,7 @@ var duck = dialect.DuckDB{}
 // openDuckDB opens an in-memory DuckDB closed at the end of the test.
 func openDuckDB(t testing.TB) warehouse.Warehouse {
 	t.Helper()
-	w, err := warehouse.Open(context.Background(), warehouse.Config{ProjectDir: t.TempDir(), Warehouse: config.Warehouse{Type: "duckdb"}})
+	w, err := warehouse.Open(context.Background(), warehouse.Config{ProjectDir: t.TempDir(), Warehouse: config.Warehouse{Type: "duckdb"}, ExternalPaths: []string{os.TempDir()}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func New(t testing.TB, o Options) *Project {
 	}
 	pr := &Project{Dir: dir, Env: o.Env}
 	pr.load(t)
-	w, err := warehouse.Open(context.Background(), warehouse.Config{ProjectDir: dir, Warehouse: pr.P.Warehouse})
+	w, err := warehouse.Open(context.Background(), warehouse.Config{ProjectDir: dir, Warehouse: pr.P.Warehouse, ExternalPaths: pr.P.ExternalPaths})
 	if err != nil {
 		t.Fatal(err)
 	}
