@@ -41,6 +41,17 @@ func (p Positions) Of(key string) Pos {
 	return p[""]
 }
 
+// Item returns the position of item i of key's list, or of the list when
+// the item has none (the value was not written as a list).
+func (p Positions) Item(key string, i int) Pos {
+	if pos, ok := p[itemKey(key, i)]; ok {
+		return pos
+	}
+	return p.Of(key)
+}
+
+func itemKey(key string, i int) string { return key + "[" + strconv.Itoa(i) + "]" }
+
 // Value is a raw option kept for a component (e.g. a destination type) to
 // check against its own spec.
 type Value struct {
@@ -332,6 +343,11 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value) {
 		seen[k.Value] = true
 		if positions != nil {
 			positions[k.Value] = d.pos(val)
+			if val.Kind == yaml.SequenceNode {
+				for i, item := range val.Content {
+					positions[itemKey(k.Value, i)] = d.pos(item)
+				}
+			}
 		}
 		f, ok := byName[k.Value]
 		if !ok {

@@ -213,7 +213,7 @@ func (v *validator) identity(sources map[string]Source) map[string]IDType {
 		}
 		for i, pat := range t.BlocklistPatterns {
 			if _, err := regexp.Compile(pat); err != nil {
-				v.add(t.At.Of("blocklist_patterns"), "invalid blocklist pattern %s (item %d): %v", shortQuote(pat), i+1, err)
+				v.add(t.At.Item("blocklist_patterns", i), "invalid blocklist pattern %s: %v", shortQuote(pat), err)
 			}
 		}
 	}

@@ -165,9 +165,9 @@ func TestValidateRefusesHostileValues(t *testing.T) {
 
 		// Regular expressions.
 		{"regexes", "blocklist patterns", map[string]string{"sluice.yml": root, "p.yml": identity("    email: {blocklist_patterns: [\"(\", \"[a-\", \"x**\"]}\n", "    - {source: crm, ids: {email: email}}\n")}, nil, []string{
-			"p.yml:5:33: invalid blocklist pattern \"(\" (item 1): error parsing regexp: missing closing ): `(`",
-			"p.yml:5:33: invalid blocklist pattern \"[a-\" (item 2): error parsing regexp: missing closing ]: `[a-`",
-			"p.yml:5:33: invalid blocklist pattern \"x**\" (item 3): error parsing regexp: invalid nested repetition operator: `**`"}},
+			"p.yml:5:34: invalid blocklist pattern \"(\": error parsing regexp: missing closing ): `(`",
+			"p.yml:5:39: invalid blocklist pattern \"[a-\": error parsing regexp: missing closing ]: `[a-`",
+			"p.yml:5:46: invalid blocklist pattern \"x**\": error parsing regexp: invalid nested repetition operator: `**`"}},
 
 		// SQL type names.
 		{"sql types", "seed column types", map[string]string{"sluice.yml": root, "data.csv": "a,b,c\n1,2,3\n", "p.yml": "seeds:\n  - {name: s, path: data.csv, column_types: {a: INTEGR, b: \"TEXT; DROP TABLE x\", c: \"VARCHAR(\"}}\n"}, nil, []string{
