@@ -247,10 +247,19 @@ func (v *validator) identity(sources map[string]Source) map[string]IDType {
 
 func (v *validator) traits(sources map[string]Source, idTypes map[string]IDType) map[string]Trait {
 	traits := unique(v, "trait", v.p.Traits, func(t Trait) string { return t.Name }, func(t Trait) Pos { return t.At.Of("name") })
-	traitNames := sortedKeys(traits)
-	// Sources whose rows belong to profiles. An edge naming an unknown
-	// source is already reported, with the source it probably means: count
-	// that one as an edge rather than report its traits too.
+	edges := v.edgeSources(sources)
+	for _, t := range v.p.Traits {
+		v.trait(t, sources, idTypes, edges)
+	}
+	v.rfmColumnCollisions(traits)
+	v.expressionCycles(traits)
+	return traits
+}
+
+// edgeSources lists the sources whose rows belong to profiles. An edge
+// naming an unknown source is already reported, with the source it probably
+// means: count that one as an edge rather than report its traits too.
+func (v *validator) edgeSources(sources map[string]Source) map[string]bool {
 	edges := map[string]bool{}
 	if v.p.Identity != nil {
 		for _, e := range v.p.Identity.Edges {
@@ -261,109 +270,153 @@ func (v *validator) traits(sources map[string]Source, idTypes map[string]IDType)
 			}
 		}
 	}
-	for _, t := range v.p.Traits {
-		v.name("trait", t.Name, t.At.Of("name"))
-		if slices.Contains(reservedTraitNames, t.Name) {
-			v.add(t.At.Of("name"), "trait name %s is reserved", quote(t.Name))
-		}
-		kinds := 0
-		for _, set := range []bool{t.Pick != "", t.Aggregate != "", t.Expression != "", t.RFM != nil} {
-			if set {
-				kinds++
-			}
-		}
-		if kinds != 1 {
-			v.add(t.At.Of("name"), "trait %s needs exactly one of pick, aggregate, expression or rfm", quote(t.Name))
-			continue
-		}
-		kind := t.Kind()
-		src, hasSrc := Source{}, false
-		switch kind {
-		case TraitIdentifier:
-			if v.p.Identity == nil {
-				v.add(t.At.Of("pick"), "trait %s picks an identifier but the project has no identity section; add from: SOURCE to pick a column", quote(t.Name))
-			} else if _, ok := idTypes[t.Pick]; !ok {
-				v.add(t.At.Of("pick"), "unknown id type %s%s; to pick a column of a source, add from: SOURCE", quote(t.Pick), didYouMean(t.Pick, sortedKeys(idTypes)))
-			}
-		case TraitColumn:
-			src, hasSrc = v.traitSource(t.From, t.At.Of("from"), sources, edges)
-			if hasSrc && src.Timestamp == "" && (t.Rule == "most_recent" || t.Rule == "first_seen") {
-				if _, explicit := t.At["rule"]; explicit {
-					v.add(t.At.Of("rule"), "rule %s needs a timestamp: set timestamp on source %s, or use rule: most_frequent", t.Rule, quote(src.Name))
-				} else {
-					v.add(t.At.Of("pick"), "trait %s keeps the most recent value (the default rule), which needs a timestamp: set timestamp on source %s, or use rule: most_frequent", quote(t.Name), quote(src.Name))
-				}
-			}
-		case TraitSourcePriority:
-			if t.From != "" {
-				v.add(t.At.Of("from"), "trait %s takes its sources from priority: remove from", quote(t.Name))
-			}
-			if _, explicit := t.At["rule"]; explicit && t.Rule != "source_priority" {
-				v.add(t.At.Of("rule"), "priority implies rule source_priority: remove rule: %s", t.Rule)
-			}
-			if len(t.Priority) == 0 {
-				v.add(t.At.Of("rule"), "rule source_priority needs priority: [source, ...]")
-			}
-			seen := map[string]bool{}
-			for _, s := range t.Priority {
-				if seen[s] {
-					v.add(t.At.Of("priority"), "source %s is listed twice in priority", quote(s))
-				}
-				seen[s] = true
-				v.traitSource(s, t.At.Of("priority"), sources, edges)
-			}
-		case TraitAggregate:
-			if t.From == "" {
-				v.add(t.At.Of("aggregate"), "trait %s aggregates rows: add from: SOURCE", quote(t.Name))
-			} else {
-				src, hasSrc = v.traitSource(t.From, t.At.Of("from"), sources, edges)
-			}
-			if _, ok := ParseAggregate(t.Aggregate); !ok {
-				v.add(t.At.Of("aggregate"), "invalid aggregate %s: write count(*), sum(col), min(col), max(col), avg(col) or count(distinct col)", quote(t.Aggregate))
-			}
-		case TraitExpression:
-			if t.From != "" {
-				v.add(t.At.Of("from"), "an expression reads other traits, not a source: remove from")
-			}
-		case TraitRFM:
-			if t.From != "" {
-				v.add(t.At.Of("from"), "rfm takes its source in rfm.from: remove from here")
-			}
-			if s, ok := v.traitSource(t.RFM.From, t.RFM.At.Of("from"), sources, edges); ok && t.RFM.Timestamp == "" && s.Timestamp == "" {
-				v.add(t.RFM.At.Of(""), "rfm needs a timestamp: set timestamp here or on source %s", quote(s.Name))
-			}
-			if t.Type != "" {
-				v.add(t.At.Of("type"), "type does not apply to rfm: its columns have fixed types")
-			}
-		}
-		switch {
-		case t.Where == "" || kind == TraitColumn || kind == TraitSourcePriority || kind == TraitAggregate:
-		case kind == TraitRFM:
-			v.add(t.At.Of("where"), "rfm takes its condition in rfm.where: move it there")
-		default:
-			v.add(t.At.Of("where"), "where filters source rows: it applies only to traits that read a source with pick or aggregate")
-		}
-		if t.Rule != "" && t.Pick == "" {
-			v.add(t.At.Of("rule"), "rule applies only to pick traits")
-		}
-		if len(t.Priority) > 0 && t.Pick == "" {
-			v.add(t.At.Of("priority"), "priority applies only to pick traits")
-		}
-		if !t.Window.IsZero() {
-			switch {
-			case kind != TraitColumn && kind != TraitAggregate:
-				v.add(t.At.Of("window"), "window applies only to traits with from: SOURCE and pick or aggregate")
-			case hasSrc && src.Timestamp == "":
-				v.add(t.At.Of("window"), "window needs a timestamp column: set timestamp on source %s", quote(src.Name))
-			}
-		}
-		if _, set := t.At["type"]; set && t.RFM == nil {
-			if msg := CheckSQLType(v.p.Warehouse.Type, t.Type); msg != "" {
-				v.add(t.At.Of("type"), "invalid SQL type %s: %s", shortQuote(t.Type), msg)
-			}
+	return edges
+}
+
+// trait checks one trait: its name, its kind, then the keys shared by kinds.
+func (v *validator) trait(t Trait, sources map[string]Source, idTypes map[string]IDType, edges map[string]bool) {
+	v.name("trait", t.Name, t.At.Of("name"))
+	if slices.Contains(reservedTraitNames, t.Name) {
+		v.add(t.At.Of("name"), "trait name %s is reserved", quote(t.Name))
+	}
+	kinds := 0
+	for _, set := range []bool{t.Pick != "", t.Aggregate != "", t.Expression != "", t.RFM != nil} {
+		if set {
+			kinds++
 		}
 	}
-	// An rfm trait adds several columns; none may be another trait's name.
+	if kinds != 1 {
+		v.add(t.At.Of("name"), "trait %s needs exactly one of pick, aggregate, expression or rfm", quote(t.Name))
+		return
+	}
+	kind := t.Kind()
+	src, hasSrc := Source{}, false
+	switch kind {
+	case TraitIdentifier:
+		v.identifierTrait(t, idTypes)
+	case TraitColumn:
+		src, hasSrc = v.columnTrait(t, sources, edges)
+	case TraitSourcePriority:
+		v.priorityTrait(t, sources, edges)
+	case TraitAggregate:
+		src, hasSrc = v.aggregateTrait(t, sources, edges)
+	case TraitExpression:
+		if t.From != "" {
+			v.add(t.At.Of("from"), "an expression reads other traits, not a source: remove from")
+		}
+	case TraitRFM:
+		v.rfmTrait(t, sources, edges)
+	}
+	v.traitWhere(t, kind)
+	v.traitPickOnly(t)
+	v.traitWindow(t, kind, src, hasSrc)
+	if _, set := t.At["type"]; set && t.RFM == nil {
+		if msg := CheckSQLType(v.p.Warehouse.Type, t.Type); msg != "" {
+			v.add(t.At.Of("type"), "invalid SQL type %s: %s", shortQuote(t.Type), msg)
+		}
+	}
+}
+
+func (v *validator) identifierTrait(t Trait, idTypes map[string]IDType) {
+	if v.p.Identity == nil {
+		v.add(t.At.Of("pick"), "trait %s picks an identifier but the project has no identity section; add from: SOURCE to pick a column", quote(t.Name))
+	} else if _, ok := idTypes[t.Pick]; !ok {
+		v.add(t.At.Of("pick"), "unknown id type %s%s; to pick a column of a source, add from: SOURCE", quote(t.Pick), didYouMean(t.Pick, sortedKeys(idTypes)))
+	}
+}
+
+// columnTrait returns the source it picks from, for the window check.
+func (v *validator) columnTrait(t Trait, sources map[string]Source, edges map[string]bool) (Source, bool) {
+	src, hasSrc := v.traitSource(t.From, t.At.Of("from"), sources, edges)
+	if hasSrc && src.Timestamp == "" && (t.Rule == "most_recent" || t.Rule == "first_seen") {
+		if _, explicit := t.At["rule"]; explicit {
+			v.add(t.At.Of("rule"), "rule %s needs a timestamp: set timestamp on source %s, or use rule: most_frequent", t.Rule, quote(src.Name))
+		} else {
+			v.add(t.At.Of("pick"), "trait %s keeps the most recent value (the default rule), which needs a timestamp: set timestamp on source %s, or use rule: most_frequent", quote(t.Name), quote(src.Name))
+		}
+	}
+	return src, hasSrc
+}
+
+func (v *validator) priorityTrait(t Trait, sources map[string]Source, edges map[string]bool) {
+	if t.From != "" {
+		v.add(t.At.Of("from"), "trait %s takes its sources from priority: remove from", quote(t.Name))
+	}
+	if _, explicit := t.At["rule"]; explicit && t.Rule != "source_priority" {
+		v.add(t.At.Of("rule"), "priority implies rule source_priority: remove rule: %s", t.Rule)
+	}
+	if len(t.Priority) == 0 {
+		v.add(t.At.Of("rule"), "rule source_priority needs priority: [source, ...]")
+	}
+	seen := map[string]bool{}
+	for _, s := range t.Priority {
+		if seen[s] {
+			v.add(t.At.Of("priority"), "source %s is listed twice in priority", quote(s))
+		}
+		seen[s] = true
+		v.traitSource(s, t.At.Of("priority"), sources, edges)
+	}
+}
+
+// aggregateTrait returns the source it aggregates, for the window check.
+func (v *validator) aggregateTrait(t Trait, sources map[string]Source, edges map[string]bool) (src Source, hasSrc bool) {
+	if t.From == "" {
+		v.add(t.At.Of("aggregate"), "trait %s aggregates rows: add from: SOURCE", quote(t.Name))
+	} else {
+		src, hasSrc = v.traitSource(t.From, t.At.Of("from"), sources, edges)
+	}
+	if _, ok := ParseAggregate(t.Aggregate); !ok {
+		v.add(t.At.Of("aggregate"), "invalid aggregate %s: write count(*), sum(col), min(col), max(col), avg(col) or count(distinct col)", quote(t.Aggregate))
+	}
+	return src, hasSrc
+}
+
+func (v *validator) rfmTrait(t Trait, sources map[string]Source, edges map[string]bool) {
+	if t.From != "" {
+		v.add(t.At.Of("from"), "rfm takes its source in rfm.from: remove from here")
+	}
+	if s, ok := v.traitSource(t.RFM.From, t.RFM.At.Of("from"), sources, edges); ok && t.RFM.Timestamp == "" && s.Timestamp == "" {
+		v.add(t.RFM.At.Of(""), "rfm needs a timestamp: set timestamp here or on source %s", quote(s.Name))
+	}
+	if t.Type != "" {
+		v.add(t.At.Of("type"), "type does not apply to rfm: its columns have fixed types")
+	}
+}
+
+func (v *validator) traitWhere(t Trait, kind TraitKind) {
+	switch {
+	case t.Where == "" || kind == TraitColumn || kind == TraitSourcePriority || kind == TraitAggregate:
+	case kind == TraitRFM:
+		v.add(t.At.Of("where"), "rfm takes its condition in rfm.where: move it there")
+	default:
+		v.add(t.At.Of("where"), "where filters source rows: it applies only to traits that read a source with pick or aggregate")
+	}
+}
+
+func (v *validator) traitPickOnly(t Trait) {
+	if t.Rule != "" && t.Pick == "" {
+		v.add(t.At.Of("rule"), "rule applies only to pick traits")
+	}
+	if len(t.Priority) > 0 && t.Pick == "" {
+		v.add(t.At.Of("priority"), "priority applies only to pick traits")
+	}
+}
+
+// traitWindow checks window against the source the trait reads, if known.
+func (v *validator) traitWindow(t Trait, kind TraitKind, src Source, hasSrc bool) {
+	if t.Window.IsZero() {
+		return
+	}
+	switch {
+	case kind != TraitColumn && kind != TraitAggregate:
+		v.add(t.At.Of("window"), "window applies only to traits with from: SOURCE and pick or aggregate")
+	case hasSrc && src.Timestamp == "":
+		v.add(t.At.Of("window"), "window needs a timestamp column: set timestamp on source %s", quote(src.Name))
+	}
+}
+
+// An rfm trait adds several columns; none may be another trait's name.
+func (v *validator) rfmColumnCollisions(traits map[string]Trait) {
 	for _, t := range v.p.Traits {
 		if t.RFM == nil {
 			continue
@@ -374,8 +427,11 @@ func (v *validator) traits(sources map[string]Source, idTypes map[string]IDType)
 			}
 		}
 	}
-	// Expressions may use other traits; they are computed in dependency
-	// order, so a cycle can never be computed.
+}
+
+// Expressions may use other traits; they are computed in dependency
+// order, so a cycle can never be computed.
+func (v *validator) expressionCycles(traits map[string]Trait) {
 	deps := map[string][]string{}
 	for _, t := range v.p.Traits {
 		if t.Expression == "" {
@@ -389,11 +445,10 @@ func (v *validator) traits(sources map[string]Source, idTypes map[string]IDType)
 			}
 		}
 	}
-	if cycle := findCycle(traitNames, deps); cycle != nil {
+	if cycle := findCycle(sortedKeys(traits), deps); cycle != nil {
 		t := traits[cycle[0]]
 		v.add(t.At.Of("expression"), "traits form a cycle: %s", strings.Join(append(cycle, cycle[0]), " -> "))
 	}
-	return traits
 }
 
 // traitSource resolves a source read by a trait. A trait sees a source's
@@ -670,113 +725,139 @@ func (v *validator) syncs(sources map[string]Source, traits map[string]Trait, se
 		profileCols = append(profileCols, t.Columns()...)
 	}
 	for _, s := range v.p.Syncs {
-		v.name("sync", s.Name, s.At.Of("name"))
-		if _, ok := dests[s.To]; !ok && s.To != "" {
-			v.add(s.At.Of("to"), "unknown destination %s%s", quote(s.To), didYouMean(s.To, sortedKeys(dests)))
+		v.sync(s, profileCols, sources, traits, segs, dests)
+	}
+}
+
+func (v *validator) sync(s Sync, profileCols []string, sources map[string]Source, traits map[string]Trait, segs map[string]Segment, dests map[string]Destination) {
+	v.name("sync", s.Name, s.At.Of("name"))
+	if _, ok := dests[s.To]; !ok && s.To != "" {
+		v.add(s.At.Of("to"), "unknown destination %s%s", quote(s.To), didYouMean(s.To, sortedKeys(dests)))
+	}
+	v.syncFrom(s, sources, segs)
+	cols, src := syncColumns(s, profileCols, sources)
+	if s.Consent != "" && cols != nil {
+		if _, ok := traits[s.Consent]; !ok {
+			v.add(s.At.Of("consent"), "unknown trait %s in consent%s", quote(s.Consent), didYouMean(s.Consent, sortedKeys(traits)))
 		}
-		v.syncFrom(s, sources, segs)
-		// The model's columns when they are known from the project; a
-		// source's columns are checked against the warehouse instead.
-		var cols []string
-		var src *Source
-		kind, name, _ := strings.Cut(s.From, ".")
-		switch {
-		case s.From == "profiles" || kind == "segment":
-			cols = profileCols
-		case kind == "source":
-			if so, ok := sources[name]; ok {
-				src = &so
-			}
+	}
+	v.syncOptions(s)
+	fields := v.syncMapping(s, cols)
+	v.syncKey(s, fields, cols, src)
+	for _, rf := range s.RemovalFields {
+		if _, ok := fields[rf]; !ok {
+			v.add(s.At.Of("removal_fields"), "removal field %s is not a field of mapping%s", quote(rf), didYouMean(rf, s.Mapping.names()))
 		}
-		column := func(col string, at Pos, what string) {
-			if cols != nil && col != "" && !slices.Contains(cols, col) {
-				v.add(at, "unknown %s %s: profiles have profile_id and the traits' columns%s", what, quote(col), didYouMean(col, cols))
-			}
+	}
+}
+
+// syncColumns returns the model's columns when they are known from the
+// project (nil otherwise: a source's columns are checked against the
+// warehouse instead), and the source a source sync reads, if it exists.
+func syncColumns(s Sync, profileCols []string, sources map[string]Source) ([]string, *Source) {
+	kind, name, _ := strings.Cut(s.From, ".")
+	switch {
+	case s.From == "profiles" || kind == "segment":
+		return profileCols, nil
+	case kind == "source":
+		if so, ok := sources[name]; ok {
+			return nil, &so
 		}
-		if s.Consent != "" {
-			if cols != nil {
-				if _, ok := traits[s.Consent]; !ok {
-					v.add(s.At.Of("consent"), "unknown trait %s in consent%s", quote(s.Consent), didYouMean(s.Consent, sortedKeys(traits)))
-				}
-			}
+	}
+	return nil, nil
+}
+
+// profileColumn reports col when the model's columns are known and lack it.
+func (v *validator) profileColumn(cols []string, col string, at Pos, what string) {
+	if cols != nil && col != "" && !slices.Contains(cols, col) {
+		v.add(at, "unknown %s %s: profiles have profile_id and the traits' columns%s", what, quote(col), didYouMean(col, cols))
+	}
+}
+
+func (v *validator) syncOptions(s Sync) {
+	if _, set := s.At["schedule"]; set {
+		if msg := checkSchedule(s.Schedule); msg != "" {
+			v.add(s.At.Of("schedule"), "invalid schedule %s: %s", shortQuote(s.Schedule), msg)
 		}
-		if _, set := s.At["schedule"]; set {
-			if msg := checkSchedule(s.Schedule); msg != "" {
-				v.add(s.At.Of("schedule"), "invalid schedule %s: %s", shortQuote(s.Schedule), msg)
-			}
+	}
+	if s.MaxRemovals != "" {
+		if _, _, err := ParseMaxRemovals(s.MaxRemovals); err != nil {
+			v.add(s.At.Of("max_removals"), "invalid max_removals %s: %v", quote(s.MaxRemovals), err)
 		}
-		if s.MaxRemovals != "" {
-			if _, _, err := ParseMaxRemovals(s.MaxRemovals); err != nil {
-				v.add(s.At.Of("max_removals"), "invalid max_removals %s: %v", quote(s.MaxRemovals), err)
-			}
-		}
-		// Mapping: one source per field, known transforms, no field both a
-		// value and an object (properties: x beside properties.ltv: y).
-		fields := map[string]FieldMap{}
-		for _, f := range s.Mapping {
-			fields[f.Field] = f
-			if strings.TrimSpace(f.Field) == "" || strings.HasPrefix(f.Field, ".") || strings.HasSuffix(f.Field, ".") || strings.Contains(f.Field, "..") {
-				v.add(f.At.Of("name"), "invalid field name %s: dots separate nested names, which must not be empty", quote(f.Field))
-			}
-			if f.From != "" && f.HasValue() {
-				v.add(f.At.Of("value"), "field %s has both from and value: keep one", quote(f.Field))
-			}
-			if f.HasValue() {
-				if f.Value.Node.Kind != yaml.ScalarNode || f.Value.Node.Tag == "!!null" {
-					v.add(f.At.Of("value"), "field %s: value must be a string, a number or a boolean", quote(f.Field))
-				}
-			} else {
-				column(f.Column(), f.At.Of("from"), "column")
-			}
-			hasPhone := false
-			for _, t := range f.Transform {
-				if _, ok := Transform(t); !ok {
-					v.add(f.At.Of("transform"), "unknown transform %s%s (available: %s)", quote(t), didYouMean(t, transformNames()), strings.Join(transformNames(), ", "))
-				}
-				hasPhone = hasPhone || t == "phone_e164"
-			}
-			if f.DefaultRegion != "" {
-				if !hasPhone {
-					v.add(f.At.Of("default_region"), "default_region applies only to the phone_e164 transform")
-				} else if msg := checkRegion(f.DefaultRegion, phoneLibraryRegions()); msg != "" {
-					v.add(f.At.Of("default_region"), "invalid default_region %s: %s", shortQuote(f.DefaultRegion), msg)
-				}
-			}
-		}
-		for _, f := range s.Mapping {
-			for p := f.Field; strings.Contains(p, "."); {
-				p = p[:strings.LastIndex(p, ".")]
-				if other, ok := fields[p]; ok {
-					v.add(f.At.Of("name"), "field %s nests inside field %s (at %s), which already has a value", quote(f.Field), quote(p), other.At.Of("name"))
-					break
-				}
+	}
+}
+
+// syncMapping checks the mapping and returns its fields by name: one source
+// per field, known transforms, no field both a value and an object
+// (properties: x beside properties.ltv: y).
+func (v *validator) syncMapping(s Sync, cols []string) map[string]FieldMap {
+	fields := map[string]FieldMap{}
+	for _, f := range s.Mapping {
+		fields[f.Field] = f
+		v.fieldMap(f, cols)
+	}
+	for _, f := range s.Mapping {
+		for p := f.Field; strings.Contains(p, "."); {
+			p = p[:strings.LastIndex(p, ".")]
+			if other, ok := fields[p]; ok {
+				v.add(f.At.Of("name"), "field %s nests inside field %s (at %s), which already has a value", quote(f.Field), quote(p), other.At.Of("name"))
+				break
 			}
 		}
-		// The key is compared in the warehouse, so it must come from a
-		// column through transforms the warehouse can apply.
-		switch {
-		case s.Key == "":
-			if src != nil && len(src.PrimaryKey) > 1 {
-				v.add(s.At.Of("from"), "source %s has a composite primary key: set key to the destination field that identifies a record", quote(src.Name))
-			}
-		default:
-			if f, ok := fields[s.Key]; ok {
-				if f.HasValue() {
-					v.add(s.At.Of("key"), "key %s is a constant in mapping: the key must come from a column", quote(s.Key))
-				}
-				for _, t := range f.Transform {
-					if info, ok := Transform(t); ok && !info.SQL {
-						v.add(s.At.Of("key"), "key %s uses transform %s, which the warehouse cannot apply (keys are compared there): normalise the column in the model instead, e.g. normalize: phone_e164 on an id type", quote(s.Key), t)
-					}
-				}
-			} else {
-				column(s.Key, s.At.Of("key"), "key column")
-			}
+	}
+	return fields
+}
+
+func (v *validator) fieldMap(f FieldMap, cols []string) {
+	if strings.TrimSpace(f.Field) == "" || strings.HasPrefix(f.Field, ".") || strings.HasSuffix(f.Field, ".") || strings.Contains(f.Field, "..") {
+		v.add(f.At.Of("name"), "invalid field name %s: dots separate nested names, which must not be empty", quote(f.Field))
+	}
+	if f.From != "" && f.HasValue() {
+		v.add(f.At.Of("value"), "field %s has both from and value: keep one", quote(f.Field))
+	}
+	if f.HasValue() {
+		if f.Value.Node.Kind != yaml.ScalarNode || f.Value.Node.Tag == "!!null" {
+			v.add(f.At.Of("value"), "field %s: value must be a string, a number or a boolean", quote(f.Field))
 		}
-		for _, rf := range s.RemovalFields {
-			if _, ok := fields[rf]; !ok {
-				v.add(s.At.Of("removal_fields"), "removal field %s is not a field of mapping%s", quote(rf), didYouMean(rf, s.Mapping.names()))
-			}
+	} else {
+		v.profileColumn(cols, f.Column(), f.At.Of("from"), "column")
+	}
+	hasPhone := false
+	for _, t := range f.Transform {
+		if _, ok := Transform(t); !ok {
+			v.add(f.At.Of("transform"), "unknown transform %s%s (available: %s)", quote(t), didYouMean(t, transformNames()), strings.Join(transformNames(), ", "))
+		}
+		hasPhone = hasPhone || t == "phone_e164"
+	}
+	if f.DefaultRegion != "" {
+		if !hasPhone {
+			v.add(f.At.Of("default_region"), "default_region applies only to the phone_e164 transform")
+		} else if msg := checkRegion(f.DefaultRegion, phoneLibraryRegions()); msg != "" {
+			v.add(f.At.Of("default_region"), "invalid default_region %s: %s", shortQuote(f.DefaultRegion), msg)
+		}
+	}
+}
+
+// The key is compared in the warehouse, so it must come from a column
+// through transforms the warehouse can apply.
+func (v *validator) syncKey(s Sync, fields map[string]FieldMap, cols []string, src *Source) {
+	if s.Key == "" {
+		if src != nil && len(src.PrimaryKey) > 1 {
+			v.add(s.At.Of("from"), "source %s has a composite primary key: set key to the destination field that identifies a record", quote(src.Name))
+		}
+		return
+	}
+	f, ok := fields[s.Key]
+	if !ok {
+		v.profileColumn(cols, s.Key, s.At.Of("key"), "key column")
+		return
+	}
+	if f.HasValue() {
+		v.add(s.At.Of("key"), "key %s is a constant in mapping: the key must come from a column", quote(s.Key))
+	}
+	for _, t := range f.Transform {
+		if info, ok := Transform(t); ok && !info.SQL {
+			v.add(s.At.Of("key"), "key %s uses transform %s, which the warehouse cannot apply (keys are compared there): normalise the column in the model instead, e.g. normalize: phone_e164 on an id type", quote(s.Key), t)
 		}
 	}
 }
