@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/builder"
-	"github.com/sluicehq/sluice/config"
-	"github.com/sluicehq/sluice/models"
 )
 
 // TestProfilesErrorNamesTheTrait: when the profiles step fails, the error
@@ -49,16 +47,8 @@ traits:
   big: { expression: "ltv > 10" }
   `+tt.trait+`
 `+tt.segments)
-			p, err := config.Load(dir, config.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			w := memWarehouse(t)
-			plan, err := models.Compile(p, w.Dialect())
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = builder.Run(context.Background(), w, plan, builder.Options{})
+			_, w, plan := compileProject(t, dir)
+			_, err := builder.Run(context.Background(), w, plan, builder.Options{})
 			if err == nil {
 				t.Fatal("the build succeeded")
 			}

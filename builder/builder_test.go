@@ -76,6 +76,22 @@ func TestLoopConvergesAndIsCapped(t *testing.T) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
+// compileProject loads the project in dir and compiles it for an
+// in-memory DuckDB, which it also returns.
+func compileProject(t *testing.T, dir string) (*config.Project, warehouse.Warehouse, *models.Plan) {
+	t.Helper()
+	p, err := config.Load(dir, config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := memWarehouse(t)
+	plan, err := models.Compile(p, w.Dialect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, w, plan
+}
+
 // projectWriter writes files of a test project under dir.
 func projectWriter(t *testing.T, dir string) func(name, content string) {
 	return func(name, content string) {
@@ -95,15 +111,7 @@ func TestSourceKeyChecksWarnWithPosition(t *testing.T) {
 	write("sluice.yml", "version: 1\nname: t\nwarehouse: { type: duckdb }\n")
 	write("data/people.csv", "id,email\n1,a@x.org\n1,b@x.org\n,c@x.org\n2,d@x.org\n")
 	write("sources.yml", "seeds:\n  - { name: people, path: data/people.csv }\nsources:\n  - { name: people, table: raw.people, primary_key: id }\n")
-	p, err := config.Load(dir, config.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := memWarehouse(t)
-	plan, err := models.Compile(p, w.Dialect())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, w, plan := compileProject(t, dir)
 	res, err := builder.Run(context.Background(), w, plan, builder.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -151,16 +159,8 @@ func TestBadSeedsLoadNothing(t *testing.T) {
 sources:
   - { name: good, table: raw.good, primary_key: id }
 `)
-	p, err := config.Load(dir, config.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := memWarehouse(t)
-	plan, err := models.Compile(p, w.Dialect())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = builder.Run(context.Background(), w, plan, builder.Options{})
+	_, w, plan := compileProject(t, dir)
+	_, err := builder.Run(context.Background(), w, plan, builder.Options{})
 	var se *builder.SeedError
 	if !errors.As(err, &se) {
 		t.Fatalf("err = %v, want a SeedError", err)

@@ -9,8 +9,6 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/builder"
-	"github.com/sluicehq/sluice/config"
-	"github.com/sluicehq/sluice/models"
 )
 
 // TestSeedLeavingAfterValidation: a seed file replaced by a way out of the
@@ -46,19 +44,11 @@ func TestSeedLeavingAfterValidation(t *testing.T) {
 			write("sluice.yml", "version: 1\nname: t\nwarehouse: { type: duckdb }\n")
 			write("data/c.csv", "id,n\n1,2\n")
 			write("sources.yml", "seeds: [ { name: c, path: data/c.csv } ]\n")
-			p, err := config.Load(dir, config.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			w := memWarehouse(t)
-			plan, err := models.Compile(p, w.Dialect())
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, w, plan := compileProject(t, dir)
 			if err := tc.swap(dir); err != nil {
 				t.Skip(err) // no symlinks here
 			}
-			_, err = builder.Run(context.Background(), w, plan, builder.Options{})
+			_, err := builder.Run(context.Background(), w, plan, builder.Options{})
 			var se *builder.SeedError
 			if !errors.As(err, &se) || !strings.Contains(err.Error(), "data/c.csv: seed file") || !strings.Contains(err.Error(), tc.wantS) {
 				t.Fatalf("err = %v, want a SeedError at data/c.csv saying %q", err, tc.wantS)
