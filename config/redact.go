@@ -277,6 +277,13 @@ func (r *Redactor) redactArgs(envValues []string, args []any) []any {
 		case public:
 			out[i] = r.Redact(string(a))
 		case error:
+			if atEnv {
+				// Parser errors quote pieces of their input, some too short
+				// to recognise (a regexp's `z-a`): at a value from the
+				// environment none is shown.
+				out[i] = withheld
+				continue
+			}
 			out[i] = r.redactString(a.Error(), atEnv, leaky)
 		case string:
 			out[i] = r.redactString(a, atEnv, leaky)
