@@ -34,7 +34,13 @@ func env(vars map[string]string) func(string) (string, bool) {
 // stripped, one "file:line:col: message" per entry.
 func problems(t *testing.T, files map[string]string, vars map[string]string) []string {
 	t.Helper()
-	dir := writeProject(t, files)
+	return problemsIn(t, writeProject(t, files), vars)
+}
+
+// problemsIn loads the project in dir and lists its problems, with paths
+// relative to dir.
+func problemsIn(t *testing.T, dir string, vars map[string]string) []string {
+	t.Helper()
 	_, err := Load(dir, Options{Env: env(vars)})
 	if err == nil {
 		return nil

@@ -204,19 +204,7 @@ func TestResolveInProject(t *testing.T) {
 
 func loadProblems(t *testing.T, dir string) []string {
 	t.Helper()
-	_, err := Load(dir, Options{Env: env(nil)})
-	if err == nil {
-		return nil
-	}
-	var ps Problems
-	if !errors.As(err, &ps) {
-		t.Fatalf("want Problems, got %T: %v", err, err)
-	}
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = strings.ReplaceAll(p.String(), dir+string(filepath.Separator), "")
-	}
-	return out
+	return problemsIn(t, dir, nil)
 }
 
 // checkOne wants no problem when want is empty, else one problem starting
