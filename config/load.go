@@ -76,7 +76,7 @@ func Load(dir string, opt Options) (*Project, error) {
 	p := &Project{
 		Dir: abs, Files: []string{ProjectFileName}, Version: pf.Version, Name: pf.Name,
 		Warehouse: pf.Warehouse, Schema: pf.Schema, StateSchema: pf.StateSchema, TimeZone: pf.TimeZone,
-		Daemon: pf.Daemon, Include: pf.Include, ExternalPaths: pf.ExternalPaths, Redactor: sink.redact,
+		Daemon: pf.Daemon, Erasure: pf.Erasure, Include: pf.Include, ExternalPaths: pf.ExternalPaths, Redactor: sink.redact,
 	}
 	l.merge(p, pf.Sections)
 

@@ -29,7 +29,8 @@ type Project struct {
 	Schema      string // where sluice builds its tables
 	StateSchema string // where sync state lives
 	TimeZone    string
-	Daemon      Daemon // settings of `sluice run`
+	Daemon      Daemon   // settings of `sluice run`
+	Erasure     *Erasure // nil without erasure: block; see docs/privacy.md
 
 	// Redactor knows every value that came from a ${VAR} reference: pass
 	// messages and logs that may quote the configuration through it.
@@ -52,6 +53,7 @@ type ProjectFile struct {
 	Include       []string  `yaml:"include" doc:"Glob patterns (relative to the project) of further YAML files to load. Default: *.yml, *.yaml, models/**/*.yml, models/**/*.yaml."`
 	Exclude       []string  `yaml:"exclude" doc:"Glob patterns of YAML files to skip, e.g. docker-compose.yml (always skipped)."`
 	Daemon        Daemon    `yaml:"daemon" doc:"Settings of sluice run, the scheduler daemon."`
+	Erasure       *Erasure  `yaml:"erasure" doc:"The right to erasure: the secret keying the hashes of erased identifiers, the deadline, and an optional table of requests. Needed by sluice forget; see docs/privacy.md."`
 	ExternalPaths []string  `yaml:"external_paths" doc:"Folders outside the project directory that seed files may be read from, e.g. ../shared/data for data several projects share; relative to the project, or absolute. Any other path that leaves the project is refused (see Paths)."`
 	Sections      `yaml:",inline"`
 	At            Positions `yaml:"-"`

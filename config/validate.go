@@ -39,6 +39,7 @@ func validate(p *Project, at Positions, sink *problemSink) {
 	dests := v.destinations()
 	v.syncs(sources, traits, segments, dests)
 	v.daemonAndAlerts()
+	v.erasure()
 	sink.list = append(sink.list, CheckPaths(p, at)...)
 	// Last, so that a value another rule already explains (an empty path)
 	// is not reported twice.
