@@ -61,6 +61,11 @@ type Env struct {
 	// until called again with msg "". Nil when the type cannot reject
 	// single records (the subtest is skipped).
 	Reject func(msg string, keys ...string)
+	// Fail makes the destination answer its next n requests with status
+	// (429 with the vendor's rate-limit headers, or a 5xx), then recover.
+	// Nil when the type makes no requests (the erasure retry case is
+	// skipped).
+	Fail func(status, n int)
 }
 
 // Run runs the suite.
