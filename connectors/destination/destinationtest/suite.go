@@ -12,7 +12,9 @@
 // and at open); check catches bad credentials; plan sends nothing; a re-plan
 // right after a successful apply is empty and the destination equals the
 // model; per-record failures come back per record and are retried; the
-// configured rate is honoured; no goroutine is left behind.
+// configured rate is honoured; no goroutine is left behind; erasure
+// (destination.Eraser) removes exactly the keys asked, ignores unknown ones,
+// is retried on 429 and 5xx and is idempotent.
 package destinationtest
 
 import (
@@ -39,6 +41,11 @@ type Harness struct {
 	Type string
 	// New starts a fresh destination environment for one subtest.
 	New func(t *testing.T) *Env
+	// CannotErase declares that the type cannot erase people: the erasure
+	// cases then only check that it does not implement destination.Eraser
+	// or that Erase returns destination.ErrCannotErase. Without it, a type
+	// that is not an Eraser fails the suite.
+	CannotErase bool
 }
 
 // Env is one destination environment.
@@ -81,6 +88,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("per-record failures", func(t *testing.T) { perRecord(t, h) })
 	t.Run("rate limit honoured", func(t *testing.T) { rateLimit(t, h) })
 	t.Run("no goroutine leaks", func(t *testing.T) { noLeaks(t, h) })
+	t.Run("erasure", func(t *testing.T) { erasure(t, h) })
 }
 
 const rows = 25
