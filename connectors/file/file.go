@@ -4,6 +4,7 @@
 // file. Each batch is flushed to disk (fsync) before it counts as
 // delivered, so a crash never loses an operation; one that was written
 // but not yet committed is written again by the next run (at least once).
+// Erase removes a person's operations from every file of the sync.
 package file
 
 import (
@@ -292,12 +293,7 @@ func cell(v any) string {
 func (f *File) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.f == nil {
-		return nil
-	}
-	err := errors.Join(f.w.Flush(), f.f.Close())
-	f.f = nil
-	return err
+	return f.closeLocked()
 }
 
 func safeName(s string) string {

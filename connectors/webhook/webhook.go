@@ -7,6 +7,11 @@
 //	{"sync": NAME, "run_id": ID, "mode": MODE,
 //	 "operations": [{"op": "upsert"|"delete"|"add"|"remove", "key": KEY, "fields": {...}}]}
 //
+// An erasure (a person to forget, GDPR article 17) is a request of its own
+// whose operations are all {"op": "erase", "key": KEY, "fields": {}}, with
+// the erasure request's id as run_id and no mode; the answers mean the same.
+// A receiver that cannot erase is configured with erase: false.
+//
 // A 2xx answer (other than 207) accepts every operation. 207 carries
 // {"results": [{"key": KEY, "ok": bool, "error": "..."}]}, one per key. 429
 // and 5xx are retried, honouring Retry-After; 401 and 403 stop the run (bad
@@ -43,6 +48,7 @@ var Spec = config.ComponentSpec{
 		withDefault(destination.ConcurrencyField, "4"),
 		withDefault(destination.TimeoutField, "30s"),
 		withDefault(destination.MaxRetriesField, "5"),
+		{Name: "erase", Kind: config.Bool, Doc: "Whether the receiver handles erase operations (people to forget, sent as {\"op\": \"erase\", \"key\", \"fields\": {}}). false: sluice sends none and lists this destination as needing manual action in the erasure audit. Default: true."},
 	},
 }
 
@@ -70,9 +76,13 @@ type Webhook struct {
 	header http.Header
 	client *destination.HTTPClient
 	limits destination.Limits
+	erase  bool // the receiver handles erase operations
 }
 
-var _ destination.Destination = (*Webhook)(nil)
+var (
+	_ destination.Destination = (*Webhook)(nil)
+	_ destination.Eraser      = (*Webhook)(nil)
+)
 
 // Open reads the options and builds the HTTP client.
 func Open(_ context.Context, cfg destination.Config) (destination.Destination, error) {
@@ -103,7 +113,8 @@ func Open(_ context.Context, cfg destination.Config) (destination.Destination, e
 	conc, err3 := o.Int("concurrency", DefaultConcurrency)
 	timeout, err4 := o.Duration("timeout", 0)
 	retries, err5 := o.Int("max_retries", 5)
-	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+	erase, err6 := o.Bool("erase", true)
+	if err := errors.Join(err1, err2, err3, err4, err5, err6); err != nil {
 		return nil, cfg.Errorf("%w", err)
 	}
 	if cfg.Sync.Rate > 0 {
@@ -124,6 +135,7 @@ func Open(_ context.Context, cfg destination.Config) (destination.Destination, e
 			Logger:       cfg.Logger,
 		}),
 		limits: destination.Limits{BatchSize: batch, Concurrency: conc},
+		erase:  erase,
 	}, nil
 }
 
@@ -276,4 +288,44 @@ func redact(u string) string {
 	pu.User = nil
 	pu.RawQuery = ""
 	return pu.String()
+}
+
+// opErase is the operation of an erasure request.
+const opErase destination.Op = "erase"
+
+// Erase implements destination.Eraser: the keys go in requests of
+// batch_size erase operations, one after the other (erasures are few). A
+// batch the receiver rejects (a 4xx other than 401 and 403) gives its keys
+// that error as outcome; credentials refused, retries exhausted or a
+// network failure fail the whole call, so that every key is tried again.
+func (w *Webhook) Erase(ctx context.Context, e *destination.Erasure) ([]destination.ErasureOutcome, error) {
+	if !w.erase {
+		return nil, w.cfg.Errorf("erase is false for this receiver: %w", destination.ErrCannotErase)
+	}
+	out := make([]destination.ErasureOutcome, 0, len(e.Keys))
+	for start := 0; start < len(e.Keys); start += w.limits.BatchSize {
+		keys := e.Keys[start:min(start+w.limits.BatchSize, len(e.Keys))]
+		p := &Payload{Sync: e.Sync, RunID: e.RequestID, Operations: make([]Operation, len(keys))}
+		records := make([]destination.Record, len(keys))
+		for i, k := range keys {
+			p.Operations[i] = Operation{Op: string(opErase), Key: k, Fields: map[string]any{}}
+			records[i] = destination.Record{Op: opErase, Key: k}
+		}
+		errs, err := w.post(ctx, p, records)
+		var rej *destination.BatchRejected
+		switch {
+		case errors.As(err, &rej):
+			rerr := w.cfg.Errorf("erasing: %w", w.hide.Error(rej.Err))
+			for range keys {
+				out = append(out, destination.ErasureOutcome{Err: rerr})
+			}
+		case err != nil:
+			return nil, fmt.Errorf("erasing %d keys: %w", len(e.Keys), err)
+		default:
+			for _, err := range errs {
+				out = append(out, destination.ErasureOutcome{Err: err})
+			}
+		}
+	}
+	return out, nil
 }

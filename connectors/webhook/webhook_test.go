@@ -22,6 +22,7 @@ func TestConformance(t *testing.T) {
 				Records:        func(*testing.T) map[string]map[string]any { return srv.Records() },
 				Requests:       func() []time.Time { return srv.Requests() },
 				Reject:         srv.RejectKeys,
+				Fail:           srv.Fail,
 			}
 		},
 	})

@@ -3,6 +3,7 @@
 // the records it receives per key, checks a bearer token or a header,
 // enforces a batch limit, and can be told to misbehave: random 500s, 429s
 // with Retry-After, timeouts, and 207 answers rejecting some records.
+// Erase operations delete the record and are remembered (Erased).
 package fake
 
 import (
@@ -80,6 +81,9 @@ type Server struct {
 	rng      *rand.Rand
 	reject   map[string]string // key -> error, rejected whenever sent
 	injected map[string]int
+	erased   []string
+	// failStatus answers the next failLeft requests (see Fail).
+	failStatus, failLeft int
 }
 
 // New starts a server on loopback; it stops with t's cleanup when t is
@@ -130,6 +134,23 @@ func (s *Server) RejectKeys(msg string, keys ...string) {
 			s.reject[k] = msg
 		}
 	}
+}
+
+// Fail makes the server answer its next n requests with status (a 429
+// carries Retry-After, Faults.RetryAfter or 1 second), then recover. The
+// requests are counted (Requests) but not applied.
+func (s *Server) Fail(status, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failStatus, s.failLeft = status, n
+}
+
+// Erased returns the keys of every erase operation applied, in order,
+// including keys the server did not hold.
+func (s *Server) Erased() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.erased)
 }
 
 // Injected counts the faults injected so far, by kind: 500, 429,
@@ -209,7 +230,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests = append(s.requests, time.Now())
 	f := s.faults
 	roll := func() float64 { return s.rng.Float64() }
+	failStatus := 0
+	if s.failLeft > 0 {
+		s.failLeft--
+		failStatus = s.failStatus
+	}
 	s.mu.Unlock()
+	if failStatus != 0 {
+		if failStatus == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", cmpOr(f.RetryAfter, "1"))
+		}
+		http.Error(w, `{"error":"failure asked by the test"}`, failStatus)
+		return
+	}
 
 	if s.opts.Latency > 0 {
 		select {
@@ -242,8 +275,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, o := range p.Operations {
-		if o.Key == nil || !slices.Contains([]string{"upsert", "delete", "add", "remove"}, o.Op) {
-			http.Error(w, `{"error":"each operation needs op (upsert, delete, add, remove) and key"}`, http.StatusBadRequest)
+		if o.Key == nil || !slices.Contains([]string{"upsert", "delete", "add", "remove", "erase"}, o.Op) {
+			http.Error(w, `{"error":"each operation needs op (upsert, delete, add, remove, erase) and key"}`, http.StatusBadRequest)
+			return
+		}
+		if o.Op == "erase" && len(o.Fields) > 0 {
+			http.Error(w, `{"error":"an erase operation carries no fields"}`, http.StatusBadRequest)
 			return
 		}
 	}
@@ -401,6 +438,9 @@ func (s *Server) apply(runID string, ops []struct {
 			mergeInto(rec, o.Fields)
 		case "delete", "remove":
 			delete(s.records, k)
+		case "erase":
+			delete(s.records, k)
+			s.erased = append(s.erased, k)
 		}
 	}
 }
