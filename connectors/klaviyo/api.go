@@ -44,9 +44,10 @@ var (
 	epGetProfiles    = endpoint{"GET", "/api/profiles", 75, 750, 0, "profiles:read"}
 	epSubscribe      = endpoint{"POST", "/api/profile-subscription-bulk-create-jobs", 75, 750, 0, "lists:write, profiles:write, subscriptions:write"}
 	epUnsubscribe    = endpoint{"POST", "/api/profile-subscription-bulk-delete-jobs", 75, 750, 0, "lists:write, profiles:write, subscriptions:write"}
+	epDeleteProfile  = endpoint{"POST", "/api/data-privacy-deletion-jobs", 3, 60, 0, "data-privacy:write"}
 
 	endpoints = []endpoint{epImportErrors, epGetImportJob, epListImportJobs, epImport, epListAdd, epListRemove,
-		epGetList, epGetLists, epCreateList, epGetProfiles, epSubscribe, epUnsubscribe}
+		epGetList, epGetLists, epCreateList, epGetProfiles, epSubscribe, epUnsubscribe, epDeleteProfile}
 )
 
 // endpointLimits turns the table into the shared client's per-endpoint

@@ -72,6 +72,8 @@ func TestConformance(t *testing.T) {
 				Reject: func(msg string, keys ...string) {
 					srv.RejectIdentifier(msg, keys...)
 				},
+				// Klaviyo's 429 carries Retry-After, as the fake's does.
+				Fail: srv.FailRequests,
 			}
 		},
 	})

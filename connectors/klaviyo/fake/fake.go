@@ -19,6 +19,8 @@
 //   - asynchronous bulk import jobs (queued, processing, complete) whose
 //     per-profile failures are read as import errors: invalid e-mail or
 //     phone number, no identifier, or errors a test injects;
+//   - profile deletion requests (data-privacy-deletion-jobs), recorded,
+//     whose job deletes the profiles and takes them off every list;
 //   - profiles, lists, memberships and e-mail/SMS subscriptions kept in
 //     memory for tests to read back.
 package fake
@@ -67,6 +69,9 @@ type Options struct {
 	Lean bool
 	// OnJob, when set, is called when a bulk import job completes.
 	OnJob func(JobInfo)
+	// DeletionDelay is how long after a deletion request its job deletes
+	// the profiles (Klaviyo's run asynchronously); 0: before answering.
+	DeletionDelay time.Duration
 }
 
 // JobInfo describes a completed bulk import job.
@@ -100,7 +105,11 @@ type Server struct {
 	violations  []string
 	windows     map[string]*windowCounts
 	script      map[string][]int // operation -> statuses to answer next
-	imported    int              // profiles imported by completed jobs
+	failStatus  int              // status to answer the next failCount requests with, whatever their operation
+	failCount   int
+	deletions   []DeletionRequest
+	deleted     int // profiles deleted by deletion jobs
+	imported    int // profiles imported by completed jobs
 	importFails int
 }
 
@@ -181,6 +190,7 @@ var operations = []operation{
 	{"get_errors_for_bulk_import_profiles_job", "GET", "/api/profile-bulk-import-jobs/{id}/import-errors", []string{"profiles:read"}, (*Server).getImportErrors},
 	{"bulk_subscribe_profiles", "POST", "/api/profile-subscription-bulk-create-jobs", []string{"lists:write", "profiles:write", "subscriptions:write"}, (*Server).subscribe},
 	{"bulk_unsubscribe_profiles", "POST", "/api/profile-subscription-bulk-delete-jobs", []string{"lists:write", "profiles:write", "subscriptions:write"}, (*Server).unsubscribe},
+	{"request_profile_deletion", "POST", "/api/data-privacy-deletion-jobs", []string{"data-privacy:write"}, (*Server).requestDeletion},
 }
 
 // Operations lists the operation ids the fake serves.
@@ -430,12 +440,25 @@ func (s *Server) FailNext(operation string, statuses ...int) {
 	s.script[operation] = append(s.script[operation], statuses...)
 }
 
+// FailRequests makes the next n requests fail with status, whatever their
+// operation (429 comes with Retry-After: 1), after authentication and rate
+// limiting; FailNext's scripts for an operation come first.
+func (s *Server) FailRequests(status, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failStatus, s.failCount = status, max(0, n)
+}
+
 func (s *Server) scripted(op string) (int, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if q := s.script[op]; len(q) > 0 {
 		s.script[op] = q[1:]
 		return q[0], true
+	}
+	if s.failCount > 0 {
+		s.failCount--
+		return s.failStatus, true
 	}
 	return 0, false
 }
@@ -473,13 +496,16 @@ type Stats struct {
 	Imported    int // profiles imported by completed jobs
 	ImportFails int // profiles refused by completed jobs
 	Profiles    int
+	Deletions   int // deletion requests accepted
+	Deleted     int // profiles their jobs deleted
 }
 
 // Stats returns the counts so far.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Stats{Requests: len(s.requests), ByOperation: map[string]int{}, Imported: s.imported, ImportFails: s.importFails, Profiles: len(s.profiles)}
+	st := Stats{Requests: len(s.requests), ByOperation: map[string]int{}, Imported: s.imported, ImportFails: s.importFails, Profiles: len(s.profiles),
+		Deletions: len(s.deletions), Deleted: s.deleted}
 	for _, r := range s.requests {
 		st.ByOperation[r.Operation]++
 		if r.Status == http.StatusTooManyRequests {
@@ -512,7 +538,8 @@ func (s *Server) serveInspection(w http.ResponseWriter, r *http.Request) {
 			violations = []string{}
 		}
 		_ = enc.Encode(map[string]any{"profiles": st.Profiles, "lists": lists, "requests": st.Requests, "throttled": st.Throttled,
-			"imported": st.Imported, "import_failures": st.ImportFails, "by_operation": st.ByOperation, "violations": violations})
+			"imported": st.Imported, "import_failures": st.ImportFails, "deletion_requests": st.Deletions, "profiles_deleted": st.Deleted,
+			"by_operation": st.ByOperation, "violations": violations})
 	case "/_fake/profiles":
 		_ = enc.Encode(s.Profiles())
 	case "/_fake/requests":

@@ -34,6 +34,7 @@ func KlaviyoLimits() map[string]Limit {
 		"get_errors_for_bulk_import_profiles_job": m,
 		"bulk_subscribe_profiles":                 l,
 		"bulk_unsubscribe_profiles":               l,
+		"request_profile_deletion":                {Burst: 3, Steady: 60},
 	}
 }
 
