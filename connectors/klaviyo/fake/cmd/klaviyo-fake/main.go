@@ -6,8 +6,9 @@
 //
 // It prints its URL on the first line, then a line per bulk import job.
 // GET /_fake/state shows the lists, the number of profiles, the requests
-// throttled and, with -spec, the requests that did not match Klaviyo's API
-// description; GET /_fake/profiles lists every profile.
+// throttled, the profile deletion requests (erasures) and, with -spec, the
+// requests that did not match Klaviyo's API description; GET
+// /_fake/profiles lists every profile.
 package main
 
 import (
@@ -32,6 +33,7 @@ func main() {
 	key := flag.String("key", "pk_dev", "private API key to accept")
 	limits := flag.String("limits", "klaviyo", "rate limits: klaviyo (the published ones) or none")
 	jobTime := flag.Duration("job-time", 200*time.Millisecond, "how long a bulk import job processes")
+	deletionTime := flag.Duration("deletion-time", 0, "how long after a deletion request its job deletes the profile (Klaviyo's run asynchronously); 0: at once")
 	spec := flag.String("spec", "", "Klaviyo's OpenAPI file (klaviyo-openapi-stable.json): check every request against it")
 	flag.Parse()
 	host, _, err := net.SplitHostPort(*addr)
@@ -41,7 +43,7 @@ func main() {
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		log.Fatalf("listen on a loopback address (127.0.0.1, ::1 or localhost), not %s", host)
 	}
-	opts := fake.Options{APIKey: *key, JobProcessing: *jobTime, OnJob: func(j fake.JobInfo) {
+	opts := fake.Options{APIKey: *key, JobProcessing: *jobTime, DeletionDelay: *deletionTime, OnJob: func(j fake.JobInfo) {
 		fmt.Printf("%s job %s: %d profiles, %d imported, %d failed\n", time.Now().Format("15:04:05"), j.ID, j.Total, j.Imported, j.Failed)
 	}}
 	switch *limits {
