@@ -20,6 +20,11 @@ type ComponentSpec struct {
 	Type    string // e.g. "webhook"
 	Summary string
 	Fields  []FieldSpec
+	// ConsentPurposes are the consent purposes the destination reads from
+	// a sync's consent mapping (ad platforms: ads_user_data...). A sync
+	// must map the Required ones and may map no other; without any, a
+	// sync may map any purposes, which then only gate sending.
+	ConsentPurposes []ConsentPurpose
 }
 
 // FieldSpec is one option of a component. Its constraints (Enum, Min,
@@ -109,6 +114,12 @@ func DestinationSpecs() []ComponentSpec {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Type < out[j].Type })
 	return out
+}
+
+// DestinationSpec returns the registered spec of a destination type.
+func DestinationSpec(typ string) (ComponentSpec, bool) {
+	s, _, ok := destinationSpec(typ)
+	return s, ok
 }
 
 func destinationSpec(t string) (ComponentSpec, []string, bool) {

@@ -394,6 +394,7 @@ func (w *refWriter) components(level int, hook componentHook, specs []ComponentS
 		if s.Summary != "" {
 			w.p("%s", mdEscape(s.Summary))
 		}
+		w.consentPurposes(s)
 		if len(s.Fields) == 0 {
 			w.p("This type has no options.")
 			continue
@@ -424,6 +425,34 @@ func (w *refWriter) components(level int, hook componentHook, specs []ComponentS
 	}
 }
 
+// customTypeCells describes, in the reference's type column, the types
+// with their own decoder and schema.
+var customTypeCells = map[reflect.Type]string{}
+
+// consentPurposes lists the consent purposes a destination type declares.
+func (w *refWriter) consentPurposes(s ComponentSpec) {
+	if len(s.ConsentPurposes) == 0 {
+		return
+	}
+	var b strings.Builder
+	b.WriteString("Consent purposes (keys of a sync's `consent` mapping; see docs/syncs.md):\n")
+	for _, c := range s.ConsentPurposes {
+		var tags []string
+		if c.Required {
+			tags = append(tags, "required")
+		}
+		if c.Gate {
+			tags = append(tags, "gates sending")
+		}
+		extra := ""
+		if len(tags) > 0 {
+			extra = " (" + strings.Join(tags, ", ") + ")"
+		}
+		fmt.Fprintf(&b, "\n- `%s`%s: %s", c.Name, extra, mdEscape(c.Doc))
+	}
+	w.p("%s", b.String())
+}
+
 func kindCell(k FieldKind) string {
 	switch k {
 	case StrMap:
@@ -444,6 +473,9 @@ func (w *refWriter) typeCell(t reflect.Type) string {
 			return fmt.Sprintf(", see [%s](#%s)", l.key, l.anchor)
 		}
 		return ""
+	}
+	if cell, ok := customTypeCells[t]; ok {
+		return cell
 	}
 	switch t {
 	case stringListType:

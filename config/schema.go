@@ -535,7 +535,8 @@ func schemaStructTypes(root reflect.Type) []structUse {
 					shape = shapeKeyed
 				}
 			}
-			if ft.Kind() != reflect.Struct || ft == durationType || ft == valueType || seen[ft] {
+			// A struct with its own schema (consent) is not a mapping of keys.
+			if ft.Kind() != reflect.Struct || ft == durationType || ft == valueType || customSchemas[ft] != nil || seen[ft] {
 				continue
 			}
 			seen[ft] = true

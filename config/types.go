@@ -264,7 +264,7 @@ type Sync struct {
 	List               string        `yaml:"list" doc:"Destination list or audience, for list destinations."`
 	Mapping            FieldMappings `yaml:"mapping" doc:"Destination field to model column, or to a mapping with from, transform or value. A dotted field (properties.ltv) nests. Default: every model column under its own name."`
 	Nulls              string        `yaml:"nulls" enum:"skip,clear" doc:"What a NULL value does: skip (default) leaves the field out, so the destination keeps its value; clear sends null."`
-	Consent            string        `yaml:"consent" doc:"Boolean trait (or source column) that must be true for a record to be sent; a record whose consent turns false is removed from the destination."`
+	Consent            SyncConsent   `yaml:"consent" doc:"Boolean trait (or source column) that must be true for a record to be sent; a record whose consent turns false is removed from the destination. Or a mapping from purpose (email, sms, ads_user_data...) to boolean trait: a record is sent when at least one purpose is true (or one of the purposes the destination type says gate), and each purpose's value is sent with the record. A destination type may require purposes; see docs/syncs.md, Consent."`
 	Schedule           string        `yaml:"schedule" doc:"Cron schedule for sluice run, e.g. */15 * * * * or @hourly."`
 	BatchSize          int           `yaml:"batch_size" min:"1" max:"1000000" doc:"Records per request; default: the destination's batch_size."`
 	Rate               float64       `yaml:"rate" gt:"0" max:"100000" doc:"Requests per second for this sync, overriding the destination's rate."`

@@ -737,11 +737,7 @@ func (v *validator) sync(s Sync, profileCols []string, sources map[string]Source
 	}
 	v.syncFrom(s, sources, segs)
 	cols, src := syncColumns(s, profileCols, sources)
-	if s.Consent != "" && cols != nil {
-		if _, ok := traits[s.Consent]; !ok {
-			v.add(s.At.Of("consent"), "unknown trait %s in consent%s", quote(s.Consent), didYouMean(s.Consent, sortedKeys(traits)))
-		}
-	}
+	v.syncConsent(s, cols != nil, traits, dests)
 	v.syncOptions(s)
 	fields := v.syncMapping(s, cols)
 	v.syncKey(s, fields, cols, src)

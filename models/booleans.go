@@ -41,7 +41,9 @@ func BooleanColumns(p *config.Project, from string) []string {
 		}
 		for _, s := range p.Syncs {
 			if s.From == from {
-				add(s.Consent)
+				for _, c := range s.Consent.Columns() {
+					add(c)
+				}
 			}
 		}
 		if seed, ok := seedOf(p, name); ok {
@@ -60,8 +62,10 @@ func BooleanColumns(p *config.Project, from string) []string {
 func booleanTraits(p *config.Project) map[string]bool {
 	consent := map[string]bool{}
 	for _, s := range p.Syncs {
-		if s.Consent != "" && (s.From == "profiles" || strings.HasPrefix(s.From, "segment.")) {
-			consent[strings.ToLower(s.Consent)] = true
+		if s.From == "profiles" || strings.HasPrefix(s.From, "segment.") {
+			for _, c := range s.Consent.Columns() {
+				consent[strings.ToLower(c)] = true
+			}
 		}
 	}
 	out := map[string]bool{}

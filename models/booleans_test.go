@@ -64,9 +64,9 @@ func TestBooleanColumns(t *testing.T) {
 			{Name: "consent_text", From: "crm", Pick: "c", Type: "varchar"}, // typed otherwise
 		},
 		Syncs: []config.Sync{
-			{Name: "a", From: "segment.vip", Consent: "email_opt_in"},
-			{Name: "b", From: "profiles", Consent: "consent_text"},
-			{Name: "c", From: "source.crm", Consent: "opt_in"},
+			{Name: "a", From: "segment.vip", Consent: config.SyncConsent{Gate: "email_opt_in"}},
+			{Name: "b", From: "profiles", Consent: config.SyncConsent{Gate: "consent_text"}},
+			{Name: "c", From: "source.crm", Consent: config.SyncConsent{Gate: "opt_in"}},
 		},
 	}}
 	cases := []struct {

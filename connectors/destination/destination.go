@@ -44,6 +44,13 @@ type Record struct {
 	// differ (withdrawn consent unsubscribes; leaving the model may only
 	// leave a list). Empty for upserts and adds.
 	Reason Reason
+	// Consent holds, for syncs with per-purpose consent (consent: {email:
+	// TRAIT, ads_user_data: TRAIT}), each purpose's value in the model:
+	// true, false, or nil for a purpose whose trait is NULL ("unspecified").
+	// Every purpose of the sync is present. nil for syncs without
+	// per-purpose consent, and for removals (a removal with ReasonConsent
+	// means no purpose that gates sending is true any more).
+	Consent map[string]*bool
 }
 
 // Reason is why a record is removed.

@@ -313,7 +313,7 @@ func Run(ctx context.Context, pl *planner.Planner, o Options) (*Result, error) {
 
 	streamErr := pl.Stream(ctx, func(c planner.Change) error {
 		return p.Add(destination.Item[meta]{
-			Record: destination.Record{Op: c.Op, Key: c.Key, Fields: c.Fields, Reason: reasonOf(c.Class)},
+			Record: destination.Record{Op: c.Op, Key: c.Key, Fields: c.Fields, Reason: reasonOf(c.Class), Consent: c.Consent},
 			Meta:   meta{class: c.Class, hash: c.Hash, kept: c.Kept, ordinal: c.Ordinal},
 		})
 	})

@@ -420,3 +420,27 @@ func cmpOr(a, b string) string {
 	}
 	return b
 }
+
+// Consent reads a consent purpose's value as the planner selects it (1, 0
+// or NULL, whatever integer or text type the warehouse returns it as): nil
+// for NULL, "unspecified"; anything else that is not 1 or true is false,
+// as the consent gate reads it.
+func Consent(v any) *bool {
+	yes := false
+	switch x := Normalize(v).(type) {
+	case nil:
+		return nil
+	case bool:
+		yes = x
+	case int64:
+		yes = x == 1
+	case float64:
+		yes = x == 1
+	case json.Number:
+		yes = x.String() == "1"
+	case string:
+		s := strings.TrimSpace(x)
+		yes = s == "1" || strings.EqualFold(s, "true")
+	}
+	return &yes
+}

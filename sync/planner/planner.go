@@ -6,7 +6,7 @@
 // The diff, in SQL:
 //
 //	m = SELECT key, count(*) AS n, min(hash) AS h, bool_and(consent) AS ok
-//	    FROM (SELECT NULLIF(KEY_EXPR, '') AS key, hash(FINGERPRINT, COLUMNS...), CONSENT FROM MODEL)
+//	    FROM (SELECT NULLIF(KEY_EXPR, '') AS key, hash(FINGERPRINT, COLUMNS..., PURPOSES...), CONSENT FROM MODEL)
 //	    GROUP BY key
 //	m FULL OUTER JOIN snapshot ON m.key = snapshot.key
 //
@@ -154,17 +154,52 @@ func (p *Planner) KeyExpr(alias string) string {
 
 func (p *Planner) hashExpr(alias string) string {
 	exprs := []string{p.f.String(p.spec.Fingerprint())}
-	for _, c := range p.spec.Columns {
+	for _, c := range p.spec.HashColumns() {
 		exprs = append(exprs, alias+"."+p.f.Ident(c))
 	}
 	return p.f.Hash(exprs)
 }
 
+// consentExpr is true when the row may be sent: its consent gate is true,
+// or at least one of its gating purposes.
 func (p *Planner) consentExpr(alias string) string {
-	if p.spec.Consent == "" {
+	cols := p.spec.GateColumns()
+	if len(cols) == 0 {
 		return p.f.Bool(true)
 	}
-	return p.f.IsTrue(alias + "." + p.f.Ident(p.spec.Consent))
+	conds := make([]string, len(cols))
+	for i, c := range cols {
+		conds[i] = p.f.IsTrue(alias + "." + p.f.Ident(c))
+	}
+	if len(conds) == 1 {
+		return conds[0]
+	}
+	return "(" + strings.Join(conds, " OR ") + ")"
+}
+
+// purposeColumns selects each consent purpose's value read the way the
+// gate reads it: 1 when true, NULL when NULL, 0 otherwise. Empty without
+// per-purpose consent.
+func (p *Planner) purposeColumns(alias string) string {
+	var b strings.Builder
+	for _, pu := range p.spec.Purposes {
+		col := alias + "." + p.f.Ident(pu.Column)
+		b.WriteString(", CASE WHEN " + p.f.IsTrue(col) + " THEN 1 WHEN " + col + " IS NULL THEN NULL ELSE 0 END")
+	}
+	return b.String()
+}
+
+// consentOf reads the purposes' values selected by purposeColumns; nil
+// without per-purpose consent.
+func (p *Planner) consentOf(vals []any) map[string]*bool {
+	if len(p.spec.Purposes) == 0 {
+		return nil
+	}
+	out := make(map[string]*bool, len(p.spec.Purposes))
+	for i, pu := range p.spec.Purposes {
+		out[pu.Name] = mapping.Consent(vals[i])
+	}
+	return out
 }
 
 // classes are the diff's classes by the integer code the SQL uses (an
@@ -285,6 +320,8 @@ type Sample struct {
 	Op     string         `json:"op,omitempty"`
 	Key    *string        `json:"key"`
 	Fields map[string]any `json:"fields"`
+	// Consent holds the consent purposes' values, when the sync has them.
+	Consent map[string]*bool `json:"consent,omitempty"`
 }
 
 // Plan is the diff's summary.
@@ -455,20 +492,22 @@ func (p *Planner) samples(ctx context.Context, out *Plan, keys, hashes map[spec.
 	if len(lits) > 0 {
 		// A key spelt many ways, or shared by many rows, gives at most a
 		// few sample rows.
-		qs = append(qs, p.f.FirstPerKey("SELECT "+p.KeyExpr("m")+" AS __sluice_key, "+p.selectColumns("m")+" FROM "+p.spec.Model+" AS m WHERE "+
+		qs = append(qs, p.f.FirstPerKey("SELECT "+p.KeyExpr("m")+" AS __sluice_key, "+p.selectColumns("m")+p.purposeColumns("m")+" FROM "+p.spec.Model+" AS m WHERE "+
 			p.rawKeyHash("m")+" IN ("+in(lits)+")", p.rawKeyHash("m"), n))
 	}
 	if len(nullLits) > 0 {
-		qs = append(qs, "SELECT * FROM (SELECT "+p.KeyExpr("m")+" AS __sluice_key, "+p.selectColumns("m")+" FROM "+p.spec.Model+" AS m WHERE "+
+		qs = append(qs, "SELECT * FROM (SELECT "+p.KeyExpr("m")+" AS __sluice_key, "+p.selectColumns("m")+p.purposeColumns("m")+" FROM "+p.spec.Model+" AS m WHERE "+
 			p.rawKeyHash("m")+" IN ("+in(nullLits)+")) AS x WHERE x.__sluice_key IS NULL LIMIT "+strconv.Itoa(n))
 	}
 	for _, q := range qs {
 		type row struct {
-			key *string
-			row []any
+			key     *string
+			row     []any
+			consent map[string]*bool
 		}
 		var got []row
-		if err := p.scanSamples(ctx, q, func(key *string, r []any) { got = append(got, row{key, r}) }); err != nil {
+		nc := len(p.spec.Columns)
+		if err := p.scanSamples(ctx, q, func(key *string, r []any) { got = append(got, row{key, r[:nc], p.consentOf(r[nc:])}) }); err != nil {
 			return err
 		}
 		sort.SliceStable(got, func(i, j int) bool {
@@ -477,7 +516,7 @@ func (p *Planner) samples(ctx context.Context, out *Plan, keys, hashes map[spec.
 		for _, r := range got {
 			if r.key == nil {
 				if len(out.Samples[spec.NullKey]) < n {
-					out.Samples[spec.NullKey] = append(out.Samples[spec.NullKey], Sample{Class: spec.NullKey, Fields: p.mapper.RecordRaw(r.row)})
+					out.Samples[spec.NullKey] = append(out.Samples[spec.NullKey], Sample{Class: spec.NullKey, Fields: p.mapper.RecordRaw(r.row), Consent: r.consent})
 				}
 				continue
 			}
@@ -485,7 +524,7 @@ func (p *Planner) samples(ctx context.Context, out *Plan, keys, hashes map[spec.
 			if !ok {
 				continue // a row with the same values under another key
 			}
-			s := Sample{Class: c, Key: r.key, Fields: p.mapper.Record(*r.key, r.row)}
+			s := Sample{Class: c, Key: r.key, Fields: p.mapper.Record(*r.key, r.row), Consent: r.consent}
 			if c == spec.Duplicate {
 				s.Fields = p.mapper.RecordRaw(r.row)
 			}
@@ -517,7 +556,7 @@ func (p *Planner) scanSamples(ctx context.Context, q string, fn func(key *string
 		return fmt.Errorf("sync %s: reading sample rows: %w", p.spec.Sync.Name, err)
 	}
 	defer rows.Close()
-	n := len(p.spec.Columns)
+	n := len(p.spec.Columns) + len(p.spec.Purposes)
 	for rows.Next() {
 		var key *string
 		row := make([]any, n)
@@ -649,6 +688,10 @@ type Change struct {
 	Key    string
 	Hash   uint64
 	Fields map[string]any
+	// Consent holds the values of the sync's consent purposes (nil for a
+	// purpose whose trait is NULL) for adds and updates; nil without
+	// per-purpose consent, and for removals.
+	Consent map[string]*bool
 	// Kept is the JSON of the removal fields to keep in the snapshot.
 	Kept string
 	// Ordinal numbers the change's delta row (see Ordinals); 0 when the
@@ -673,13 +716,13 @@ func (p *Planner) Stream(ctx context.Context, fn func(Change) error) error {
 	rq := "SELECT d." + k + ", d.class, d." + f.Ident("hash") + ", s.s_fields, " + num + " FROM " + p.DeltaTable() + " AS d" +
 		" LEFT JOIN (SELECT " + k + " AS s_key, fields AS s_fields FROM " + p.snapshot + " AS snap) AS s ON s.s_key = d." + k +
 		" WHERE d.class IN (" + removals + ")" + order
-	oq := "SELECT d." + k + ", d.class, d." + f.Ident("hash") + ", NULL, " + num + ", " + p.selectColumns("m") + " FROM " + p.DeltaTable() + " AS d" +
+	oq := "SELECT d." + k + ", d.class, d." + f.Ident("hash") + ", NULL, " + num + ", " + p.selectColumns("m") + p.purposeColumns("m") + " FROM " + p.DeltaTable() + " AS d" +
 		" JOIN (SELECT " + p.KeyExpr("x") + " AS __sluice_key, x.* FROM " + p.spec.Model + " AS x) AS m ON m.__sluice_key = d." + k +
 		" WHERE d.class IN (" + others + ")" + order
 	if err := p.stream(ctx, rq, 0, fn); err != nil {
 		return err
 	}
-	return p.stream(ctx, oq, len(p.spec.Columns), fn)
+	return p.stream(ctx, oq, len(p.spec.Columns)+len(p.spec.Purposes), fn)
 }
 
 const streamFixed = 5 // key, class, hash, kept, ordinal
@@ -717,7 +760,9 @@ func (p *Planner) stream(ctx context.Context, q string, ncols int, fn func(Chang
 			}
 			c.Fields = p.mapper.RemovalRecord(key, keptFields)
 		} else {
-			c.Fields = p.mapper.Record(key, row)
+			nc := len(p.spec.Columns)
+			c.Fields = p.mapper.Record(key, row[:nc])
+			c.Consent = p.consentOf(row[nc:])
 			if rf := p.mapper.Removal(c.Fields); len(rf) > 0 {
 				b, _ := json.Marshal(rf)
 				c.Kept = string(b)

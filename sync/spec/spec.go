@@ -66,7 +66,11 @@ type Spec struct {
 	KeyField      string   // destination field of the key
 	KeyColumn     string   // model column the key reads
 	KeyTransforms []string // applied in the warehouse
-	Consent       string   // model column; "" without a consent gate
+	Consent       string   // model column of the scalar consent gate; "" without one
+	// Purposes is the per-purpose consent (consent: {PURPOSE: TRAIT}), in
+	// file order; nil without. Each purpose's value travels with the
+	// records, and the Gate ones decide whether a record is sent.
+	Purposes []Purpose
 
 	// Mapping, with the default (every column) filled in by Complete.
 	Mapping config.FieldMappings
@@ -82,6 +86,59 @@ type Spec struct {
 	MaxRemovalShare float64 // or -1
 	MaxRemovalCount int64   // or -1
 	Retention       time.Duration
+}
+
+// Purpose is one purpose of a sync's per-purpose consent.
+type Purpose struct {
+	Name   string // e.g. ads_user_data
+	Column string // model column holding its boolean
+	Gate   bool   // one of the purposes whose truth sends the record
+}
+
+// GateColumns lists the model columns of which at least one must be true for
+// a record to be sent; nil without a consent gate.
+func (s *Spec) GateColumns() []string {
+	if s.Consent != "" {
+		return []string{s.Consent}
+	}
+	var out []string
+	for _, p := range s.Purposes {
+		if p.Gate && !slices.Contains(out, p.Column) {
+			out = append(out, p.Column)
+		}
+	}
+	return out
+}
+
+// HashColumns are the model columns a record's hash covers: the mapping's
+// columns, then the purposes' (a change of consent is a change of the
+// record, sent as an update).
+func (s *Spec) HashColumns() []string {
+	out := slices.Clone(s.Columns)
+	for _, p := range s.Purposes {
+		if !slices.Contains(out, p.Column) {
+			out = append(out, p.Column)
+		}
+	}
+	return out
+}
+
+// resolvePurposes fills Purposes from the sync's consent mapping, marking
+// the gating ones by the destination type's declared purposes.
+func (s *Spec) resolvePurposes() {
+	c := s.Sync.Consent
+	if len(c.Purposes) == 0 {
+		return
+	}
+	var declared []config.ConsentPurpose
+	if ds, ok := config.DestinationSpec(s.Dest.Type); ok {
+		declared = ds.ConsentPurposes
+	}
+	gating := config.GatingPurposes(c, declared)
+	for _, p := range c.Purposes {
+		gate := slices.ContainsFunc(gating, func(g config.PurposeConsent) bool { return g.Purpose == p.Purpose })
+		s.Purposes = append(s.Purposes, Purpose{Name: p.Purpose, Column: p.From, Gate: gate})
+	}
 }
 
 // Resolve builds the spec of the named sync of a validated project.
@@ -103,7 +160,8 @@ func Resolve(p *config.Project, d dialect.Dialect, name string) (*Spec, error) {
 		return nil, fmt.Errorf("sync %s: unknown destination %q", s.Name, s.To)
 	}
 	c := &models.Compiler{P: p, D: d}
-	sp := &Spec{Sync: s, Dest: p.Destinations[di], Entity: c.Entity(), Consent: s.Consent}
+	sp := &Spec{Sync: s, Dest: p.Destinations[di], Entity: c.Entity(), Consent: s.Consent.Gate}
+	sp.resolvePurposes()
 	kind, rest, _ := strings.Cut(s.From, ".")
 	switch {
 	case s.From == "profiles":
@@ -185,7 +243,7 @@ func (s *Spec) Complete(modelColumns []string) error {
 	for _, c := range modelColumns {
 		have[strings.ToLower(c)] = true
 	}
-	for _, c := range append(slices.Clone(s.Columns), s.Consent) {
+	for _, c := range append(s.HashColumns(), s.GateColumns()...) {
 		if c != "" && !have[strings.ToLower(c)] {
 			return fmt.Errorf("sync %s: %s has no column %s (columns: %s)", s.Sync.Name, s.Sync.From, c, strings.Join(modelColumns, ", "))
 		}
@@ -261,7 +319,13 @@ func (s *Spec) Fingerprint() string {
 		// Booleans change what is sent, not the hash; empty (and left out)
 		// where the warehouse has a boolean type.
 		Booleans []string `json:",omitempty"`
-	}{s.KeyField, s.KeyTransforms, s.Sync.Nulls, s.Sync.List, nil, s.Segment, s.KeyColumn, s.Booleans}
+		// Consent purposes are sent with each record; left out without, so
+		// that the scalar form's hashes stay as they were.
+		Purposes []string `json:",omitempty"`
+	}{s.KeyField, s.KeyTransforms, s.Sync.Nulls, s.Sync.List, nil, s.Segment, s.KeyColumn, s.Booleans, nil}
+	for _, p := range s.Purposes {
+		v.Purposes = append(v.Purposes, p.Name+"="+p.Column)
+	}
 	for _, f := range s.Mapping {
 		val := ""
 		if f.HasValue() {
