@@ -188,7 +188,8 @@ func newWebhookSandbox(c sandboxConfig) (sandboxServer, error) {
 }
 
 func (w webhookSandbox) Summary() string {
-	return fmt.Sprintf("%s, %d operations applied, %d records held", plural(len(w.Requests()), "request", "requests"), len(w.Log()), len(w.Records()))
+	return fmt.Sprintf("%s, %d operations applied, %s received, %d records held", plural(len(w.Requests()), "request", "requests"), len(w.Log()),
+		plural(len(w.Erased()), "erasure", "erasures"), len(w.Records()))
 }
 
 func (webhookSandbox) Violations() []string { return nil }

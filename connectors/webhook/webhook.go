@@ -48,7 +48,7 @@ var Spec = config.ComponentSpec{
 		withDefault(destination.ConcurrencyField, "4"),
 		withDefault(destination.TimeoutField, "30s"),
 		withDefault(destination.MaxRetriesField, "5"),
-		{Name: "erase", Kind: config.Bool, Doc: "Whether the receiver handles erase operations (people to forget, sent as {\"op\": \"erase\", \"key\", \"fields\": {}}). false: sluice sends none and lists this destination as needing manual action in the erasure audit. Default: true."},
+		{Name: "erase", Kind: config.Bool, Doc: "Whether the receiver handles erase operations, people to forget (see docs/syncs.md). false: sluice sends none, and the erasure audit lists this destination as needing manual action. Default: true."},
 	},
 }
 
