@@ -2,9 +2,11 @@ package file_test
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/sluicehq/sluice/connectors/destination"
@@ -12,25 +14,67 @@ import (
 	"github.com/sluicehq/sluice/connectors/file"
 )
 
+// TestConformance runs the suite for each format: the erasure cases
+// rewrite JSON Lines and CSV files differently.
 func TestConformance(t *testing.T) {
-	destinationtest.Run(t, destinationtest.Harness{
-		Type: "file",
-		New: func(t *testing.T) *destinationtest.Env {
-			dir := t.TempDir()
-			// A folder that cannot be created (below a regular file) is the
-			// file destination's "bad credentials".
-			blocker := filepath.Join(t.TempDir(), "not-a-folder")
-			if err := os.WriteFile(blocker, nil, 0o644); err != nil {
-				t.Fatal(err)
+	for _, format := range []string{"jsonl", "csv"} {
+		t.Run(format, func(t *testing.T) {
+			destinationtest.Run(t, destinationtest.Harness{
+				Type: "file",
+				New: func(t *testing.T) *destinationtest.Env {
+					dir := t.TempDir()
+					// A folder that cannot be created (below a regular file) is the
+					// file destination's "bad credentials".
+					blocker := filepath.Join(t.TempDir(), "not-a-folder")
+					if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					records := func(t *testing.T) map[string]map[string]any { return replay(t, dir) }
+					if format == "csv" {
+						records = func(t *testing.T) map[string]map[string]any { return replayCSV(t, dir) }
+					}
+					return &destinationtest.Env{
+						Options:        `path: "${OUT}", format: ` + format,
+						BadCredentials: `path: "${BAD_OUT}", format: ` + format,
+						Vars:           map[string]string{"OUT": dir, "BAD_OUT": filepath.Join(blocker, "out")},
+						Records:        records,
+					}
+				},
+			})
+		})
+	}
+}
+
+// replayCSV applies the CSV files' operations in name (run) order; numbers
+// come back as text, which the suite's comparison accepts.
+func replayCSV(t *testing.T, dir string) map[string]map[string]any {
+	t.Helper()
+	names, _ := filepath.Glob(filepath.Join(dir, "conf", "*.csv"))
+	slices.Sort(names)
+	out := map[string]map[string]any{}
+	for _, n := range names {
+		fh, err := os.Open(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := csv.NewReader(fh).ReadAll()
+		fh.Close()
+		if err != nil || len(rows) == 0 {
+			t.Fatalf("%s: %v (%d rows)", n, err, len(rows))
+		}
+		for _, row := range rows[1:] {
+			if row[0] != "upsert" && row[0] != "add" {
+				delete(out, row[1])
+				continue
 			}
-			return &destinationtest.Env{
-				Options:        `path: "${OUT}"`,
-				BadCredentials: `path: "${BAD_OUT}"`,
-				Vars:           map[string]string{"OUT": dir, "BAD_OUT": filepath.Join(blocker, "out")},
-				Records:        func(t *testing.T) map[string]map[string]any { return replay(t, dir) },
+			rec := map[string]any{}
+			for i, col := range rows[0][2:] {
+				rec[col] = row[i+2]
 			}
-		},
-	})
+			out[row[1]] = rec
+		}
+	}
+	return out
 }
 
 // replay applies the files' operations in order, as a consumer would.
