@@ -67,51 +67,103 @@ func (b *Brevo) callStatus(ctx context.Context, method, path string, in, out any
 }
 
 func (b *Brevo) send(ctx context.Context, method, path string, body []byte, out any) (int, error) {
+	status, rb, err := b.exchange(ctx, method, path, body)
+	if err != nil {
+		return status, err
+	}
+	if status < 200 || status > 299 {
+		return status, apiError(status, rb)
+	}
+	if out != nil && len(bytes.TrimSpace(rb)) > 0 {
+		if err := json.Unmarshal(rb, out); err != nil {
+			return status, fmt.Errorf("reading the answer to %s %s: %w (body: %s)", method, redactPath(path), err, destination.Snippet(rb))
+		}
+	}
+	return status, nil
+}
+
+// exchange sends a request to path (under base_url) and reads the answer,
+// whatever its status: the transport's errors (retries exhausted, context
+// done) are the only errors.
+func (b *Brevo) exchange(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
 	resp, err := b.client.Do(ctx, method, b.base+path, b.header, body)
 	if err != nil {
 		if resp != nil {
 			resp.Body.Close()
 		}
 		if ctx.Err() != nil {
-			return 0, ctx.Err()
+			return 0, nil, ctx.Err()
 		}
-		return 0, fmt.Errorf("%s %s: %w", method, redactPath(path), err)
+		return 0, nil, fmt.Errorf("%s %s: %w", method, redactPath(path), err)
 	}
 	rb, err := destination.ReadBody(resp, maxAnswer)
 	if err != nil {
-		return resp.StatusCode, fmt.Errorf("reading the answer to %s %s: %w", method, redactPath(path), err)
+		return resp.StatusCode, nil, fmt.Errorf("reading the answer to %s %s: %w", method, redactPath(path), err)
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		ae := &APIError{Status: resp.StatusCode}
-		var eb struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		}
-		if json.Unmarshal(rb, &eb) == nil && (eb.Code != "" || eb.Message != "") {
-			ae.Code, ae.Message = eb.Code, eb.Message
-		} else {
-			ae.Message = destination.Snippet(rb)
-		}
-		return resp.StatusCode, ae
+	return resp.StatusCode, rb, nil
+}
+
+// apiError reads Brevo's {"code", "message"} error body, or keeps a
+// snippet of a body of another shape.
+func apiError(status int, body []byte) *APIError {
+	ae := &APIError{Status: status}
+	if code, msg, ok := errorBody(body); ok {
+		ae.Code, ae.Message = code, msg
+	} else {
+		ae.Message = destination.Snippet(body)
 	}
-	if out != nil && len(bytes.TrimSpace(rb)) > 0 {
-		if err := json.Unmarshal(rb, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("reading the answer to %s %s: %w (body: %s)", method, redactPath(path), err, destination.Snippet(rb))
-		}
+	return ae
+}
+
+// errorBody reads Brevo's error shape; ok is false for any other body.
+func errorBody(body []byte) (code, msg string, ok bool) {
+	var eb struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
 	}
-	return resp.StatusCode, nil
+	if json.Unmarshal(body, &eb) != nil || (eb.Code == "" && eb.Message == "") {
+		return "", "", false
+	}
+	return eb.Code, eb.Message, true
+}
+
+// contactPath is /contacts/{identifier} for one contact. The identifier is
+// escaped as Brevo's reference asks ("Email (urlencoded)"): everything but
+// unreserved characters, so the '+' of an E.164 number or of an e-mail's
+// tag reaches Brevo as %2B and never as a space.
+func contactPath(identifier string) string {
+	const hex = "0123456789ABCDEF"
+	var sb strings.Builder
+	sb.WriteString("/contacts/")
+	for i := 0; i < len(identifier); i++ {
+		c := identifier[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			sb.WriteByte(c)
+			continue
+		}
+		sb.WriteByte('%')
+		sb.WriteByte(hex[c>>4])
+		sb.WriteByte(hex[c&15])
+	}
+	return sb.String()
 }
 
 // redactPath keeps contact identifiers (e-mails, phone numbers) out of
-// messages.
+// messages; a query (identifierType, paging) is kept.
 func redactPath(p string) string {
-	if strings.HasPrefix(p, "/contacts/") {
-		rest := strings.TrimPrefix(p, "/contacts/")
-		if i := strings.IndexAny(rest, "/?"); i < 0 && !strings.Contains(rest, "batch") && !strings.Contains(rest, "import") {
-			return "/contacts/{identifier}"
-		}
+	path, query, hasQuery := strings.Cut(p, "?")
+	rest, ok := strings.CutPrefix(path, "/contacts/")
+	if !ok || rest == "" || strings.Contains(rest, "/") {
+		return p
 	}
-	return p
+	switch rest {
+	case "batch", "import", "lists", "folders", "attributes", "export":
+		return p
+	}
+	if hasQuery {
+		return "/contacts/{identifier}?" + query
+	}
+	return "/contacts/{identifier}"
 }
 
 // listInfo is a Brevo list.

@@ -84,6 +84,9 @@ func conformance(t *testing.T, answer string) {
 			},
 			Requests: srv.Requests,
 			Reject:   srv.Reject,
+			// The suite's sync keys by email: Erase deletes by
+			// identifierType email_id.
+			Fail: srv.Fail,
 		}
 	}})
 }

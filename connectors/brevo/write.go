@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -254,7 +253,7 @@ func (b *Brevo) lacking(ctx context.Context, cs []*contact) ([]*contact, error) 
 		if id == "" {
 			id = c.sms
 		}
-		err := b.call(ctx, http.MethodGet, "/contacts/"+url.PathEscape(id), nil, nil)
+		err := b.call(ctx, http.MethodGet, contactPath(id), nil, nil)
 		var ae *APIError
 		switch {
 		case err == nil:
@@ -649,7 +648,7 @@ func (b *Brevo) deleteOne(ctx context.Context, c *contact) error {
 		var info struct {
 			ID int64 `json:"id"`
 		}
-		err := b.call(ctx, http.MethodGet, "/contacts/"+url.PathEscape(c.sms), nil, &info)
+		err := b.call(ctx, http.MethodGet, contactPath(c.sms), nil, &info)
 		var ae *APIError
 		switch {
 		case err == nil:
@@ -667,7 +666,7 @@ func (b *Brevo) deleteOne(ctx context.Context, c *contact) error {
 		c.err = errors.New("Brevo deletes a contact by email or SMS: add email (or SMS) to the mapping and to removal_fields")
 		return nil
 	}
-	err := b.call(ctx, http.MethodDelete, "/contacts/"+url.PathEscape(id), nil, nil)
+	err := b.call(ctx, http.MethodDelete, contactPath(id), nil, nil)
 	var ae *APIError
 	switch {
 	case err == nil:

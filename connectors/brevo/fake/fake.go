@@ -7,10 +7,13 @@
 // GET /processes/{id}, and either of /contacts/batch's two answers to
 // unknown contacts (Options.BatchAnswer): the all-or-nothing 404 naming
 // their indexes that Brevo is observed to send, or the 207 with
-// successIds/failureIds its API reference documents. Requests can be checked against Brevo's
+// successIds/failureIds its API reference documents. Contacts are deleted
+// with DELETE /contacts/{identifier} and its identifierType (Deletions).
+// Requests can be checked against Brevo's
 // published spec (Options.Validator); a request that breaks it is answered
 // 400 and recorded (Violations). Tests can make chosen contacts fail
-// (Reject) and read back everything the server holds.
+// (Reject), make the next requests fail (Fail) and read back everything the
+// server holds.
 package fake
 
 import (
@@ -21,6 +24,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -126,6 +130,14 @@ type Stats struct {
 	ByEndpoint  map[string]int // "POST /contacts/batch" -> requests
 	Imports     int            // import processes started
 	ImportedRow int            // rows imports created or updated
+	Deleted     int            // contacts DELETE /contacts/{identifier} deleted
+}
+
+// Deletion is a contact DELETE /contacts/{identifier} deleted: the contact
+// as it was, and the identifierType of the request ("" when none was sent).
+type Deletion struct {
+	Contact        Contact
+	IdentifierType string
 }
 
 // Server is the fake Brevo.
@@ -148,6 +160,9 @@ type Server struct {
 	stats      Stats
 	windows    map[string]*window
 	pending    sync.WaitGroup
+	deletions  []Deletion
+	failStatus int // the status of the next failN requests (Fail)
+	failN      int
 }
 
 type window struct {
@@ -299,6 +314,41 @@ func (s *Server) Reject(msg string, identifiers ...string) {
 	}
 }
 
+// Fail makes the next n requests answer status, before anything else is
+// checked, as an overloaded Brevo would: a 429 carries Brevo's
+// x-sib-ratelimit-* headers (remaining 0, reset in 1 second), a 5xx
+// Brevo's error shape. n <= 0 lifts it.
+func (s *Server) Fail(status, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failStatus, s.failN = status, max(0, n)
+}
+
+// failure takes one injected failure, if any is left.
+func (s *Server) failure(w http.ResponseWriter) (answer, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failN == 0 {
+		return answer{}, false
+	}
+	s.failN--
+	if s.failStatus == http.StatusTooManyRequests {
+		h := w.Header()
+		h.Set("x-sib-ratelimit-limit", strconv.Itoa(max(1, s.opts.ContactsPerSecond)))
+		h.Set("x-sib-ratelimit-remaining", "0")
+		h.Set("x-sib-ratelimit-reset", "1")
+		return fail(s.failStatus, "too_many_requests", "Too many requests: the rate limit is reached, wait for x-sib-ratelimit-reset"), true
+	}
+	return fail(s.failStatus, "internal_error", "%s: try again later", http.StatusText(s.failStatus)), true
+}
+
+// Deletions returns the contacts deleted so far, in order.
+func (s *Server) Deletions() []Deletion {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.deletions)
+}
+
 // Violations returns the requests that broke Brevo's spec.
 func (s *Server) Violations() []string {
 	s.mu.Lock()
@@ -394,6 +444,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, path string) answ
 	if !strings.HasPrefix(r.URL.Path, "/v3/") {
 		return fail(http.StatusNotFound, "document_not_found", "Not found: the API lives under /v3")
 	}
+	if a, ok := s.failure(w); ok {
+		return a
+	}
 	if r.Header.Get("api-key") == "" || r.Header.Get("api-key") != s.opts.APIKey {
 		return fail(http.StatusUnauthorized, "unauthorized", "Key not found")
 	}
@@ -436,10 +489,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, path string) answ
 		return s.getList(seg[2])
 	case r.Method == http.MethodPost && len(seg) == 5 && seg[1] == "lists" && seg[3] == "contacts":
 		return s.membership(seg[2], seg[4], body)
-	case len(seg) == 2 && r.Method == http.MethodGet:
-		return s.getContact(seg[1])
-	case len(seg) == 2 && r.Method == http.MethodDelete:
-		return s.deleteContact(seg[1])
+	case len(seg) >= 2 && (r.Method == http.MethodGet || r.Method == http.MethodDelete):
+		ident, ok := contactIdentifier(r)
+		switch {
+		case !ok:
+		case r.Method == http.MethodGet:
+			return s.getContact(ident)
+		default:
+			return s.deleteContact(ident, r.URL.Query())
+		}
 	}
 	return fail(http.StatusNotFound, "document_not_found", "%s %s is not served by this fake", r.Method, path)
 }
@@ -945,13 +1003,98 @@ func (s *Server) getContact(identifier string) answer {
 	}}
 }
 
-func (s *Server) deleteContact(identifier string) answer {
+// contactIdentifier reads the {identifier} of /v3/contacts/{identifier}
+// from the path as sent, decoded as urlencoded (Brevo's reference: "Email
+// (urlencoded)"): a '+' left raw reads as a space, so a client must send
+// the '+' of a phone number or of an e-mail's tag as %2B. ok is false for
+// a path of more segments.
+func contactIdentifier(r *http.Request) (string, bool) {
+	raw := strings.TrimPrefix(r.URL.EscapedPath(), "/v3/contacts/")
+	if raw == r.URL.EscapedPath() || raw == "" || strings.Contains(raw, "/") {
+		return "", false
+	}
+	id, err := url.QueryUnescape(raw)
+	return id, err == nil
+}
+
+// IdentifierTypes are the values of DELETE /contacts/{identifier}'s
+// identifierType query parameter in Brevo's API reference, each with the
+// contact attribute it names (the spec file of February 2025 predates the
+// parameter).
+var IdentifierTypes = map[string]string{
+	"email_id": "EMAIL", "contact_id": "ID", "ext_id": "EXT_ID", "phone_id": "SMS",
+	"whatsapp_id": "WHATSAPP", "landline_number_id": "LANDLINE_NUMBER",
+}
+
+// lookup finds the contact an identifier names as identifierType says
+// (nil: none). Without identifierType, the identifier is an e-mail or a
+// contact id, Brevo's "option 1".
+func (s *Server) lookup(identifier, typ string) (*contact, *answer) {
+	switch typ {
+	case "":
+		if n, err := strconv.ParseInt(identifier, 10, 64); err == nil {
+			return s.contacts[n], nil
+		}
+		return s.contacts[s.byEmail[strings.ToLower(identifier)]], nil
+	case "email_id":
+		return s.contacts[s.byEmail[strings.ToLower(strings.TrimSpace(identifier))]], nil
+	case "contact_id":
+		n, err := strconv.ParseInt(identifier, 10, 64)
+		if err != nil {
+			a := fail(http.StatusBadRequest, "invalid_parameter", "identifier must be a contact id when identifierType is contact_id")
+			return nil, &a
+		}
+		return s.contacts[n], nil
+	case "phone_id", "whatsapp_id", "landline_number_id":
+		// A number with spaces around it is not one Brevo holds: this is
+		// what a raw '+' becomes once decoded.
+		num, ok := normSMS(identifier)
+		if !ok || strings.TrimSpace(identifier) != identifier {
+			return nil, nil
+		}
+		if typ == "phone_id" {
+			return s.contacts[s.bySMS[num]], nil
+		}
+		for _, c := range s.contacts {
+			if v, ok := normSMS(c.Attributes[IdentifierTypes[typ]]); ok && v == num {
+				return c, nil
+			}
+		}
+		return nil, nil
+	case "ext_id":
+		for _, c := range s.contacts {
+			if c.ExtID != "" && c.ExtID == identifier {
+				return c, nil
+			}
+		}
+		return nil, nil
+	}
+	a := fail(http.StatusBadRequest, "invalid_parameter", "identifierType is not valid: use one of %s", strings.Join(slices.Sorted(maps.Keys(IdentifierTypes)), ", "))
+	return nil, &a
+}
+
+// deleteContact is DELETE /contacts/{identifier}: the contact goes, with
+// its list memberships. Brevo refuses to delete the account's own e-mail
+// (405); a rejected contact (Reject) is refused with a 400.
+func (s *Server) deleteContact(identifier string, q url.Values) answer {
+	typ := q.Get("identifierType")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := s.find(identifier)
+	c, a := s.lookup(identifier, typ)
+	if a != nil {
+		return *a
+	}
 	if c == nil {
 		return fail(http.StatusNotFound, "document_not_found", "Contact does not exist")
 	}
+	if c.Email != "" && c.Email == account()["email"] {
+		return fail(http.StatusMethodNotAllowed, "method_not_allowed", "You're not allowed to delete registered email contact with Brevo")
+	}
+	if msg, bad := s.rejected(c.Email, c.SMS()); bad {
+		return fail(http.StatusBadRequest, "invalid_parameter", "%s", msg)
+	}
+	s.deletions = append(s.deletions, Deletion{Contact: c.snapshot(), IdentifierType: typ})
+	s.stats.Deleted++
 	delete(s.contacts, c.ID)
 	delete(s.byEmail, c.Email)
 	if sms := c.SMS(); sms != "" {
