@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/sluicehq/sluice/connectors/destination"
@@ -63,11 +64,29 @@ func (k *Klaviyo) Erase(ctx context.Context, e *destination.Erasure) ([]destinat
 			o, err = k.eraseBy(ctx, field, key)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("erasure %s: requesting a klaviyo profile deletion (key %d of %d): %w", e.RequestID, i+1, len(e.Keys), err)
+			return nil, redact(fmt.Errorf("erasure %s: requesting a klaviyo profile deletion (key %d of %d): %w", e.RequestID, i+1, len(e.Keys), err), key)
 		}
 		out[i], done[key] = o, o
 	}
+	k.logErasure(e, out)
 	return out, nil
+}
+
+// logErasure sums up an erasure in counts: the keys are never logged.
+func (k *Klaviyo) logErasure(e *destination.Erasure, out []destination.ErasureOutcome) {
+	var requested, notHeld, failed int
+	for _, o := range out {
+		switch {
+		case o.Err != nil:
+			failed++
+		case o.Ref == refNotHeld:
+			notHeld++
+		default:
+			requested++
+		}
+	}
+	k.log.Info("klaviyo profile deletions requested", "erasure", e.RequestID, "sync", e.Sync,
+		"requested", requested, "not_held", notHeld, "failed", failed)
 }
 
 // resolveExternalIDs finds the Klaviyo profiles of external ids, 100 per
@@ -82,11 +101,12 @@ func (k *Klaviyo) resolveExternalIDs(ctx context.Context, keys []string) (map[in
 	}
 	ids, err := k.lookup(ctx, rs, errs)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, redactAll(err, keys)
 	}
+	// A refused lookup's message may quote its filter: every key of it.
 	for i, e := range errs {
 		if e != nil {
-			errs[i] = redact(e, keys[i])
+			errs[i] = redactAll(e, keys)
 		}
 	}
 	return ids, errs, nil
@@ -160,16 +180,26 @@ func deletionBody(by, value string) []byte {
 }
 
 // redact keeps a person's identifier out of an error Klaviyo's answer may
-// have quoted it in: the error goes to the erasure audit, which must not
-// hold it.
-func redact(err error, value string) error {
-	if value == "" {
-		return err
-	}
-	re := regexp.MustCompile("(?i)" + regexp.QuoteMeta(value))
+// have quoted it in: the error goes to the erasure audit and the log,
+// which must not hold it. An error that does not quote it is returned as
+// it is, still wrapping its cause.
+func redact(err error, value string) error { return redactAll(err, []string{value}) }
+
+// redactAll masks every one of values in err's message.
+func redactAll(err error, values []string) error {
 	msg := err.Error()
-	if !re.MatchString(msg) {
+	lower := strings.ToLower(msg)
+	var alts []string
+	for _, v := range values {
+		if v != "" && strings.Contains(lower, strings.ToLower(v)) {
+			alts = append(alts, regexp.QuoteMeta(v))
+		}
+	}
+	if len(alts) == 0 {
 		return err
 	}
+	// Longest first, so that a value inside another is not masked first.
+	slices.SortFunc(alts, func(a, b string) int { return len(b) - len(a) })
+	re := regexp.MustCompile("(?i)" + strings.Join(alts, "|"))
 	return errors.New(re.ReplaceAllLiteralString(msg, "[key]"))
 }

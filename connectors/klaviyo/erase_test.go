@@ -139,7 +139,7 @@ func TestEraseRefusals(t *testing.T) {
 	for _, tc := range []struct {
 		name, key string
 		keys      []string
-		inject    []int    // statuses the deletion endpoint answers first
+		inject    []int    // statuses the deletion endpoint (the lookup for external ids) answers first
 		want      []string // each key's error, "" for none
 	}{
 		{"invalid e-mail is that key's error", "email", []string{"ann@example.com", "not-an-email", "bob@example.com"}, nil,
@@ -152,10 +152,16 @@ func TestEraseRefusals(t *testing.T) {
 			[]string{"HTTP 409", ""}},
 		{"422 is that key's error", "phone_number", []string{"+33612345678"}, []int{http.StatusUnprocessableEntity},
 			[]string{"HTTP 422"}},
+		{"a refused lookup fails its keys", "external_id", []string{"cust-1", "cust-2"}, []int{http.StatusBadRequest},
+			[]string{"looking up the klaviyo profile: HTTP 400", "looking up the klaviyo profile: HTTP 400"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newFake(t, fake.Options{})
-			srv.FailNext("request_profile_deletion", tc.inject...)
+			op := "request_profile_deletion"
+			if tc.key == "external_id" {
+				op = "get_profiles"
+			}
+			srv.FailNext(op, tc.inject...)
 			out := erase(t, eraser(t, srv, "", tc.key), tc.keys...)
 			for i, w := range tc.want {
 				got := errText(out[i].Err)
