@@ -125,8 +125,9 @@ func (k *klaviyoSandbox) Summary() string {
 	for _, l := range k.Lists() {
 		lists = append(lists, fmt.Sprintf("%q %d members", l.Name, len(l.Members)))
 	}
-	return fmt.Sprintf("%s (%d throttled), %d profiles, lists: [%s], bulk imports: %d imported, %d failed, %s",
-		plural(st.Requests, "request", "requests"), st.Throttled, st.Profiles, strings.Join(lists, ", "), st.Imported, st.ImportFails,
+	return fmt.Sprintf("%s (%d throttled), %d profiles, lists: [%s], %s, bulk imports: %d imported, %d failed, %s",
+		plural(st.Requests, "request", "requests"), st.Throttled, st.Profiles, strings.Join(lists, ", "),
+		plural(st.Deletions, "deletion request", "deletion requests"), st.Imported, st.ImportFails,
 		plural(len(k.Violations()), "spec violation", "spec violations"))
 }
 
