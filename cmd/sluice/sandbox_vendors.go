@@ -163,8 +163,8 @@ func (b brevoSandbox) Summary() string {
 	for _, id := range slices.Sorted(maps.Keys(members)) {
 		lists = append(lists, fmt.Sprintf("id %d %d members", id, members[id]))
 	}
-	return fmt.Sprintf("%s (%d throttled), %d contacts, lists: [%s], imports: %d started, %d rows, %s",
-		plural(st.Requests, "request", "requests"), st.TooMany, len(contacts), strings.Join(lists, ", "), st.Imports, st.ImportedRow,
+	return fmt.Sprintf("%s (%d throttled), %d contacts, %d deleted, lists: [%s], imports: %d started, %d rows, %s",
+		plural(st.Requests, "request", "requests"), st.TooMany, len(contacts), st.Deleted, strings.Join(lists, ", "), st.Imports, st.ImportedRow,
 		plural(len(b.Violations()), "spec violation", "spec violations"))
 }
 
