@@ -33,7 +33,7 @@ func (k *Klaviyo) Erase(ctx context.Context, e *destination.Erasure) ([]destinat
 	switch field {
 	case "email", "phone_number", "external_id":
 	default:
-		return nil, k.cfg.Errorf("%w: sync %s keys profiles by %q, and Klaviyo finds a profile to delete by email, phone_number or external_id only: delete these people in Klaviyo by hand (Profiles, Delete profile)",
+		return nil, k.cfg.Errorf("%w: sync %s keys profiles by %q, and Klaviyo finds a profile to delete by email, phone_number or external_id only: delete these people in Klaviyo by hand",
 			destination.ErrCannotErase, e.Sync, field)
 	}
 	out := make([]destination.ErasureOutcome, len(e.Keys))
