@@ -23,6 +23,7 @@ func TestEraseProtocol(t *testing.T) {
 	tests := []struct {
 		name     string
 		extra    string
+		keys     []string // default: keys
 		replies  []reply
 		requests int      // requests the receiver gets
 		errs     []string // per key: "" for a nil outcome, else part of its error
@@ -42,11 +43,18 @@ func TestEraseProtocol(t *testing.T) {
 			requests: 2, callErr: "HTTP 500 after retries"},
 		{name: "refused credentials fail the call", replies: []reply{{status: 401}},
 			requests: 1, callErr: "refused the credentials"},
+		{name: "a repeated key is sent once, and gets the same outcome", keys: []string{"a@x.com", "b@x.com", "a@x.com"},
+			replies:  []reply{{status: 207, body: `{"results": [{"key": "a@x.com", "ok": false, "error": "legal hold"}, {"key": "b@x.com", "ok": true}]}`}},
+			requests: 1, errs: []string{"legal hold", "", "legal hold"}},
 		{name: "erase false", extra: ", erase: false", replies: []reply{{status: 200}},
 			requests: 0, callErr: destination.ErrCannotErase.Error()},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			keys := keys
+			if tc.keys != nil {
+				keys = tc.keys
+			}
 			srv, got, _, _ := scripted(t, tc.replies...)
 			d := open(t, srv.URL, tc.extra).(destination.Eraser)
 			out, err := d.Erase(context.Background(), &destination.Erasure{RequestID: "er-1", Sync: "s", Keys: keys})
@@ -97,6 +105,9 @@ func checkErasePayloads(t *testing.T, got []webhook.Payload, keys []string) {
 			}
 			sent = append(sent, op.Key)
 		}
+		if len(slices.Compact(slices.Sorted(slices.Values(keysOf(p))))) != len(p.Operations) {
+			t.Errorf("a key appears twice in one request: %v", keysOf(p))
+		}
 	}
 	// Retried requests repeat their keys; each new batch continues the list.
 	var distinct []string
@@ -105,9 +116,23 @@ func checkErasePayloads(t *testing.T, got []webhook.Payload, keys []string) {
 			distinct = append(distinct, k)
 		}
 	}
-	if len(got) > 0 && strings.Join(distinct, ",") != strings.Join(keys[:len(distinct)], ",") {
+	var want []string
+	for _, k := range keys {
+		if !slices.Contains(want, k) {
+			want = append(want, k)
+		}
+	}
+	if len(got) > 0 && strings.Join(distinct, ",") != strings.Join(want[:min(len(distinct), len(want))], ",") {
 		t.Errorf("keys sent %v, want a prefix of %v in order", distinct, keys)
 	}
+}
+
+func keysOf(p webhook.Payload) []string {
+	var out []string
+	for _, op := range p.Operations {
+		out = append(out, op.Key)
+	}
+	return out
 }
 
 // TestEraseFake: the fake receiver deletes erased records, remembers the

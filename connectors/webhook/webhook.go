@@ -302,14 +302,24 @@ func (w *Webhook) Erase(ctx context.Context, e *destination.Erasure) ([]destinat
 	if !w.erase {
 		return nil, w.cfg.Errorf("erase is false for this receiver: %w", destination.ErrCannotErase)
 	}
+	sync := e.Sync
+	if sync == "" {
+		sync = w.cfg.Sync.Name
+	}
 	out := make([]destination.ErasureOutcome, 0, len(e.Keys))
 	for start := 0; start < len(e.Keys); start += w.limits.BatchSize {
 		keys := e.Keys[start:min(start+w.limits.BatchSize, len(e.Keys))]
-		p := &Payload{Sync: e.Sync, RunID: e.RequestID, Operations: make([]Operation, len(keys))}
+		p := &Payload{Sync: sync, RunID: e.RequestID, Operations: make([]Operation, 0, len(keys))}
 		records := make([]destination.Record, len(keys))
+		seen := make(map[string]bool, len(keys))
 		for i, k := range keys {
-			p.Operations[i] = Operation{Op: string(opErase), Key: k, Fields: map[string]any{}}
 			records[i] = destination.Record{Op: opErase, Key: k}
+			// A key appears once per request (the protocol's promise); a
+			// repeated one gets the same outcome.
+			if !seen[k] {
+				seen[k] = true
+				p.Operations = append(p.Operations, Operation{Op: string(opErase), Key: k, Fields: map[string]any{}})
+			}
 		}
 		errs, err := w.post(ctx, p, records)
 		var rej *destination.BatchRejected
