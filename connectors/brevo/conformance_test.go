@@ -84,8 +84,8 @@ func conformance(t *testing.T, answer string) {
 			},
 			Requests: srv.Requests,
 			Reject:   srv.Reject,
-			// The suite's sync keys by email: Erase deletes by
-			// identifierType email_id.
+			// The next n requests fail (a 429 with x-sib-ratelimit-*).
+			// The suite's erasures key by email: identifierType email_id.
 			Fail: srv.Fail,
 		}
 	}})

@@ -44,7 +44,10 @@ func (k idKind) identifierType() (string, error) {
 // identifier is the key as Write sent it: a trimmed e-mail, an E.164
 // number, an ext_id verbatim.
 func (k idKind) identifier(key string) (string, error) {
-	var id string
+	if strings.TrimSpace(key) == "" {
+		return "", errors.New("the key is empty: Brevo has no contact under an empty identifier")
+	}
+	id := key
 	switch k {
 	case bySMS:
 		sms, err := E164(key)
@@ -54,11 +57,6 @@ func (k idKind) identifier(key string) (string, error) {
 		id = sms
 	case byEmail:
 		id = strings.TrimSpace(key)
-	default:
-		id = key
-	}
-	if id == "" {
-		return "", errors.New("the key is empty: Brevo has no contact under an empty identifier")
 	}
 	return id, nil
 }
@@ -70,6 +68,9 @@ func (k idKind) identifier(key string) (string, error) {
 // error. Credentials refused, or a failure that outlasts the retries, stop
 // the whole call: every key stays pending.
 func (b *Brevo) Erase(ctx context.Context, e *destination.Erasure) ([]destination.ErasureOutcome, error) {
+	if e == nil || len(e.Keys) == 0 {
+		return []destination.ErasureOutcome{}, nil
+	}
 	typ, err := b.key.identifierType()
 	if err != nil {
 		return nil, b.cfg.Errorf("erasing for sync %s: %w", e.Sync, err)
