@@ -44,6 +44,10 @@
 // accepted. Contacts identified by SMS number only go through
 // /contacts/batch listIds and unlinkListIds, since the list endpoints take
 // e-mails or Brevo ids.
+//
+// Erasure (destination.Eraser, erase.go) deletes contacts one
+// DELETE /contacts/{identifier}?identifierType=… each, Brevo having no
+// batch delete.
 package brevo
 
 import (

@@ -5,8 +5,9 @@
 //	go run ./connectors/brevo/fake/cmd/brevo-fake -addr 127.0.0.1:8788 -key dev-key
 //
 // It prints its base URL (for base_url, or BREVO_BASE_URL in the
-// quickstart), keeps contacts and lists in memory, enforces Brevo's rate
-// limits and answers with its error shapes. -list creates lists at start.
+// quickstart), keeps contacts and lists in memory (and deletes them, by
+// DELETE /contacts/{identifier} and its identifierType), enforces Brevo's
+// rate limits and answers with its error shapes. -list creates lists at start.
 // -batch-answer picks how POST /contacts/batch answers contacts it cannot
 // update: "observed" (the default; Brevo's all-or-nothing 404 naming their
 // indexes) or "documented" (the 207 with successIds and failureIds of
