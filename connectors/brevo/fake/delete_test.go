@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/sluicehq/sluice/connectors/brevo/fake"
@@ -149,5 +151,27 @@ func TestFail(t *testing.T) {
 				t.Errorf("%d answers counted 429", st.TooMany)
 			}
 		})
+	}
+}
+
+// TestEndpointNamesHoldNoIdentifier: the endpoint names of stats and logs
+// replace a contact's identifier, whatever it is.
+func TestEndpointNamesHoldNoIdentifier(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := fake.New(t, fake.Options{APIKey: "k", OnRequest: func(_, endpoint string, _ int) {
+		mu.Lock()
+		got = append(got, endpoint)
+		mu.Unlock()
+	}})
+	for _, p := range []string{"/contacts/ann%40example.com", "/contacts/%2B33612345678", "/contacts/crm-42", "/contacts/42"} {
+		send(t, srv, http.MethodDelete, p, "identifierType=ext_id", "k")
+	}
+	send(t, srv, http.MethodGet, "/contacts/lists", "", "k")
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"DELETE /contacts/{id}", "DELETE /contacts/{id}", "DELETE /contacts/{id}", "DELETE /contacts/{id}", "GET /contacts/lists"}
+	if !slices.Equal(got, want) {
+		t.Errorf("endpoints %q, want %q", got, want)
 	}
 }

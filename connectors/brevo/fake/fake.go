@@ -403,12 +403,17 @@ func template(path string) string {
 		if p == "" {
 			continue
 		}
-		if _, err := strconv.ParseInt(p, 10, 64); err == nil || strings.ContainsAny(p, "@+%") {
+		// /contacts/{identifier}: any identifier, an ext_id included.
+		contact := i == 2 && seg[1] == "contacts" && !slices.Contains(contactWords, p)
+		if _, err := strconv.ParseInt(p, 10, 64); err == nil || contact || strings.ContainsAny(p, "@+% ") {
 			seg[i] = "{id}"
 		}
 	}
 	return strings.Join(seg, "/")
 }
+
+// contactWords are the paths under /contacts/ that are not an identifier.
+var contactWords = []string{"batch", "import", "lists", "folders", "attributes", "export", "segments", "doubleOptinConfirmation"}
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, "/v3")
