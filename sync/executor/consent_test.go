@@ -3,6 +3,9 @@ package executor_test
 import (
 	"context"
 	"fmt"
+	"maps"
+	"math/rand/v2"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -11,9 +14,12 @@ import (
 
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/connectors/destination"
+	"github.com/sluicehq/sluice/connectors/warehouse"
 	"github.com/sluicehq/sluice/sync/engine"
 	"github.com/sluicehq/sluice/sync/spec"
 	"github.com/sluicehq/sluice/sync/synctest"
+
+	_ "github.com/sluicehq/sluice/connectors/clickhouse"
 )
 
 // consentRecorder keeps the records written to the test destinations.
@@ -66,11 +72,10 @@ func describe(r destination.Record) string {
 	return strings.Join(out, " ")
 }
 
-// syncRecords applies the statements, runs the sync and returns what the
+// syncRecords runs the sync and returns what the
 // destination received, sorted.
-func syncRecords(t *testing.T, p *synctest.Project, name string, sql ...string) []string {
+func syncRecords(t *testing.T, p *synctest.Project, name string) []string {
 	t.Helper()
-	p.Exec(t, sql...)
 	consentRecorder.Lock()
 	consentRecorder.got = nil
 	consentRecorder.Unlock()
@@ -89,7 +94,7 @@ func syncRecords(t *testing.T, p *synctest.Project, name string, sql ...string) 
 
 const consentProject = `
 sources:
-  - {name: people, table: raw.people, primary_key: id}
+  - {name: people, table: RAW.people, primary_key: id}
 destinations:
   - {name: rec, type: consent_recorder}
   - {name: ads, type: consent_ads_recorder}
@@ -122,86 +127,183 @@ syncs:
       ads_personalization: email_ok
 `
 
-type consentStep struct {
-	name string
-	sql  []string
-	want []string
+// consentProjectOn is a people table (id, email, email_ok, ads_ok) and the
+// syncs above, on one warehouse.
+type consentProjectOn struct {
+	*synctest.Project
+	kind, raw string
 }
 
-func runConsentSteps(t *testing.T, p *synctest.Project, sync string, steps []consentStep) {
-	t.Helper()
-	for _, s := range steps {
-		if got := syncRecords(t, p, sync, s.sql...); !slices.Equal(got, s.want) {
-			t.Errorf("%s: %s: records\n%q\nwant\n%q", sync, s.name, got, s.want)
+// forEachConsentWarehouse runs fn on the project on DuckDB and, when
+// SLUICE_CLICKHOUSE_DSN names a server, on ClickHouse (whose booleans are
+// 0 and 1), in databases of its own.
+func forEachConsentWarehouse(t *testing.T, fn func(t *testing.T, p *consentProjectOn)) {
+	for _, kind := range []string{"duckdb", "clickhouse"} {
+		t.Run(kind, func(t *testing.T) {
+			files, env, raw := map[string]string{}, map[string]string{}, "raw"
+			if kind == "clickhouse" {
+				dsn := os.Getenv("SLUICE_CLICKHOUSE_DSN")
+				if dsn == "" {
+					t.Skip("SLUICE_CLICKHOUSE_DSN is not set: start a server with `. .ci/clickhouse.sh` to run the ClickHouse tests")
+				}
+				base := fmt.Sprintf("sluice_consent_test_%d", rand.Uint32())
+				raw, env["CH_DSN"] = base+"_raw", dsn
+				files["sluice.yml"] = "version: 1\nname: consent\nwarehouse: {type: clickhouse, dsn: \"${CH_DSN}\"}\nschema: " + base + "\nstate_schema: " + base + "_state\n"
+				t.Cleanup(func() { dropDatabases(t, env["CH_DSN"], base, base+"_state", raw) })
+			}
+			files["sync.yml"] = strings.Replace(consentProject, "RAW.", raw+".", 1)
+			p := &consentProjectOn{Project: synctest.New(t, synctest.Options{Files: files, Env: env}), kind: kind, raw: raw}
+			if kind == "clickhouse" {
+				p.Exec(t, "CREATE DATABASE "+raw, "CREATE TABLE "+raw+".people (id Int32, email String, email_ok Nullable(UInt8), ads_ok Nullable(UInt8)) ENGINE = MergeTree ORDER BY id")
+			} else {
+				p.Exec(t, "CREATE SCHEMA raw", "CREATE TABLE raw.people (id INTEGER, email VARCHAR, email_ok BOOLEAN, ads_ok BOOLEAN)")
+			}
+			p.write(t, consentRows{1: {yes, yes}, 2: {yes, null}, 3: {no, no}, 4: {null, null}})
+			p.Build(t)
+			fn(t, p)
+		})
+	}
+}
+
+// dropDatabases removes a test's ClickHouse databases through a warehouse
+// of its own: the project's is closed by then.
+func dropDatabases(t *testing.T, dsn string, dbs ...string) {
+	w, err := warehouse.Open(context.Background(), warehouse.Config{Warehouse: config.Warehouse{Type: "clickhouse", DSN: config.Secret(dsn)}})
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer w.Close()
+	for _, db := range dbs {
+		if err := w.Exec(context.Background(), "DROP DATABASE IF EXISTS "+w.Dialect().Ident(db)); err != nil {
+			t.Error(err)
 		}
 	}
 }
 
-func newConsentProject(t *testing.T) *synctest.Project {
-	p := synctest.New(t, synctest.Options{Files: map[string]string{"sync.yml": consentProject}})
-	p.Exec(t, "CREATE SCHEMA raw",
-		"CREATE TABLE raw.people (id INTEGER, email VARCHAR, email_ok BOOLEAN, ads_ok BOOLEAN)",
-		"INSERT INTO raw.people VALUES (1, 'a@x.com', true, true), (2, 'b@x.com', true, NULL), (3, 'c@x.com', false, false), (4, 'd@x.com', NULL, NULL)")
-	p.Build(t)
-	return p
+// A consent value in a row: yes, no or null.
+type tri int
+
+const (
+	null tri = iota
+	yes
+	no
+)
+
+// consentRows are the people rows by id (id 1 is a@x.com, 2 b@x.com...),
+// each with its values of email_ok and ads_ok.
+type consentRows map[int][2]tri
+
+// write replaces the people table's rows (ClickHouse updates are
+// asynchronous mutations, so every step writes the table whole).
+func (p *consentProjectOn) write(t *testing.T, rows consentRows) {
+	t.Helper()
+	val := func(v tri) any {
+		if v == null {
+			return nil
+		}
+		return v == yes
+	}
+	var table [][]any
+	for _, id := range slices.Sorted(maps.Keys(rows)) {
+		r := rows[id]
+		table = append(table, []any{int32(id), fmt.Sprintf("%c@x.com", 'a'+rune(id-1)), val(r[0]), val(r[1])})
+	}
+	if a, ok := p.W.(warehouse.RowAppender); ok && p.kind == "clickhouse" {
+		p.Exec(t, "TRUNCATE TABLE "+p.raw+".people")
+		if err := a.AppendRows(context.Background(), p.raw, "people", table); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	lit := map[any]string{nil: "NULL", true: "true", false: "false"}
+	var vals []string
+	for _, r := range table {
+		vals = append(vals, fmt.Sprintf("(%d, '%s', %s, %s)", r[0], r[1], lit[r[2]], lit[r[3]]))
+	}
+	p.Exec(t, "DELETE FROM raw.people", "INSERT INTO raw.people VALUES "+strings.Join(vals, ", "))
+}
+
+type consentStep struct {
+	name string
+	rows consentRows // nil: unchanged
+	want []string
+}
+
+func runConsentSteps(t *testing.T, p *consentProjectOn, sync string, steps []consentStep) {
+	t.Helper()
+	for _, s := range steps {
+		if s.rows != nil {
+			p.write(t, s.rows)
+		}
+		if got := syncRecords(t, p.Project, sync); !slices.Equal(got, s.want) {
+			t.Errorf("%s: %s: records\n%q\nwant\n%q", sync, s.name, got, s.want)
+		}
+	}
 }
 
 // Per-purpose consent: a record is sent while one purpose is true, carries
 // every purpose's value, is updated when one changes, and is removed with
 // reason consent when none is true.
 func TestPurposeConsent(t *testing.T) {
-	p := newConsentProject(t)
-	runConsentSteps(t, p, "purposes", []consentStep{
-		{"first run: a NULL purpose is unspecified; no purpose true is not sent", nil, []string{
-			"upsert a@x.com {ads_user_data=true email=true}",
-			"upsert b@x.com {ads_user_data=null email=true}",
-		}},
-		{"nothing changed", nil, nil},
-		{"a purpose flips from true to false: an update with the new value", []string{"UPDATE raw.people SET ads_ok = false WHERE id = 1"}, []string{
-			"upsert a@x.com {ads_user_data=false email=true}",
-		}},
-		{"a NULL purpose becomes false: an update", []string{"UPDATE raw.people SET ads_ok = false WHERE id = 2"}, []string{
-			"upsert b@x.com {ads_user_data=false email=true}",
-		}},
-		{"every purpose false: removed for consent", []string{"UPDATE raw.people SET email_ok = false WHERE id = 1"}, []string{
-			"delete a@x.com consent",
-		}},
-		{"one purpose turns true: sent", []string{"UPDATE raw.people SET ads_ok = true WHERE id = 3"}, []string{
-			"upsert c@x.com {ads_user_data=true email=false}",
-		}},
+	forEachConsentWarehouse(t, func(t *testing.T, p *consentProjectOn) {
+		runConsentSteps(t, p, "purposes", []consentStep{
+			{"first run: a NULL purpose is unspecified; no purpose true is not sent", nil, []string{
+				"upsert a@x.com {ads_user_data=true email=true}",
+				"upsert b@x.com {ads_user_data=null email=true}",
+			}},
+			{"nothing changed", nil, nil},
+			{"a purpose flips from true to false: an update with the new value", consentRows{1: {yes, no}, 2: {yes, null}, 3: {no, no}, 4: {null, null}}, []string{
+				"upsert a@x.com {ads_user_data=false email=true}",
+			}},
+			{"a NULL purpose becomes false: an update", consentRows{1: {yes, no}, 2: {yes, no}, 3: {no, no}, 4: {null, null}}, []string{
+				"upsert b@x.com {ads_user_data=false email=true}",
+			}},
+			{"every purpose false: removed for consent", consentRows{1: {no, no}, 2: {yes, no}, 3: {no, no}, 4: {null, null}}, []string{
+				"delete a@x.com consent",
+			}},
+			{"one purpose turns true: sent", consentRows{1: {no, no}, 2: {yes, no}, 3: {no, yes}, 4: {null, null}}, []string{
+				"upsert c@x.com {ads_user_data=true email=false}",
+			}},
+		})
 	})
 }
 
 // The scalar form is unchanged: records carry no consent values, and the
 // gate alone decides.
 func TestScalarConsentUnchanged(t *testing.T) {
-	p := newConsentProject(t)
-	runConsentSteps(t, p, "gate", []consentStep{
-		{"first run", nil, []string{"upsert a@x.com", "upsert b@x.com"}},
-		{"another column changes: nothing sent", []string{"UPDATE raw.people SET ads_ok = false WHERE id = 1"}, nil},
-		{"consent withdrawn", []string{"UPDATE raw.people SET email_ok = false WHERE id = 2"}, []string{"delete b@x.com consent"}},
+	forEachConsentWarehouse(t, func(t *testing.T, p *consentProjectOn) {
+		runConsentSteps(t, p, "gate", []consentStep{
+			{"first run", nil, []string{"upsert a@x.com", "upsert b@x.com"}},
+			{"another column changes: nothing sent", consentRows{1: {yes, no}, 2: {yes, null}, 3: {no, no}, 4: {null, null}}, nil},
+			{"consent withdrawn", consentRows{1: {yes, no}, 2: {no, null}, 3: {no, no}, 4: {null, null}}, []string{"delete b@x.com consent"}},
+		})
 	})
 }
 
 // A destination that declares which purposes gate: only those decide
 // sending; the others travel with the record.
 func TestDestinationGatingPurposes(t *testing.T) {
-	p := newConsentProject(t)
-	runConsentSteps(t, p, "ads", []consentStep{
-		{"only user data gates", nil, []string{"upsert a@x.com {ads_personalization=true ads_user_data=true}"}},
-		{"personalisation alone is not enough", []string{"UPDATE raw.people SET ads_ok = false WHERE id = 1"}, []string{
-			"delete a@x.com consent",
-		}},
-		{"user data without personalisation is sent", []string{"UPDATE raw.people SET ads_ok = true WHERE id = 3"}, []string{
-			"upsert c@x.com {ads_personalization=false ads_user_data=true}",
-		}},
+	forEachConsentWarehouse(t, func(t *testing.T, p *consentProjectOn) {
+		runConsentSteps(t, p, "ads", []consentStep{
+			{"only user data gates", nil, []string{"upsert a@x.com {ads_personalization=true ads_user_data=true}"}},
+			{"personalisation alone is not enough", consentRows{1: {yes, no}, 2: {yes, null}, 3: {no, no}, 4: {null, null}}, []string{
+				"delete a@x.com consent",
+			}},
+			{"user data without personalisation is sent", consentRows{1: {yes, no}, 2: {yes, null}, 3: {no, yes}, 4: {null, null}}, []string{
+				"upsert c@x.com {ads_personalization=false ads_user_data=true}",
+			}},
+		})
 	})
 }
 
 // The plan counts records without consent and shows the purposes' values
 // in its samples.
 func TestPurposeConsentPlan(t *testing.T) {
-	p := newConsentProject(t)
+	forEachConsentWarehouse(t, func(t *testing.T, p *consentProjectOn) { checkPurposeConsentPlan(t, p) })
+}
+
+func checkPurposeConsentPlan(t *testing.T, p *consentProjectOn) {
 	plan, err := p.Engine.Plan(context.Background(), "purposes", engine.PlanOptions{Samples: 5})
 	if err != nil {
 		t.Fatal(err)
