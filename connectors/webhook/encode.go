@@ -1,6 +1,11 @@
 package webhook
 
-import "github.com/sluicehq/sluice/connectors/internal/jsonenc"
+import (
+	"maps"
+	"slices"
+
+	"github.com/sluicehq/sluice/connectors/internal/jsonenc"
+)
 
 // appendPayload appends p as JSON, byte for byte as json.Marshal writes it:
 // encoding every batch through encoding/json cost more CPU than reading and
@@ -38,7 +43,33 @@ func appendPayload(b []byte, p *Payload) ([]byte, error) {
 		} else if b, err = jsonenc.AppendMap(b, op.Fields); err != nil {
 			return nil, err
 		}
+		b = appendConsent(b, op.Consent)
 		b = append(b, '}')
 	}
 	return append(b, "]}"...), nil
+}
+
+// appendConsent writes an operation's consent object, purposes sorted as
+// encoding/json sorts map keys; nothing when there is none (omitempty).
+func appendConsent(b []byte, c map[string]*bool) []byte {
+	if len(c) == 0 {
+		return b
+	}
+	b = append(b, `,"consent":{`...)
+	for i, k := range slices.Sorted(maps.Keys(c)) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonenc.AppendString(b, k)
+		b = append(b, ':')
+		switch v := c[k]; {
+		case v == nil:
+			b = append(b, "null"...)
+		case *v:
+			b = append(b, "true"...)
+		default:
+			b = append(b, "false"...)
+		}
+	}
+	return append(b, '}')
 }

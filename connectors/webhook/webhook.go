@@ -159,6 +159,10 @@ type Operation struct {
 	Op     string         `json:"op"`
 	Key    string         `json:"key"`
 	Fields map[string]any `json:"fields"`
+	// Consent is the record's per-purpose consent (true, false, null for
+	// unspecified), for syncs whose consent maps purposes; left out
+	// otherwise.
+	Consent map[string]*bool `json:"consent,omitempty"`
 }
 
 // Response is the body of a 207 answer.
@@ -195,7 +199,7 @@ func (w *Webhook) Write(ctx context.Context, b *destination.Batch) ([]error, err
 		if fields == nil {
 			fields = map[string]any{}
 		}
-		p.Operations[i] = Operation{Op: string(r.Op), Key: r.Key, Fields: fields}
+		p.Operations[i] = Operation{Op: string(r.Op), Key: r.Key, Fields: fields, Consent: r.Consent}
 	}
 	return w.post(ctx, p, b.Records)
 }
