@@ -20,6 +20,7 @@ import (
 	"github.com/sluicehq/sluice/sync/synctest"
 
 	_ "github.com/sluicehq/sluice/connectors/clickhouse"
+	_ "github.com/sluicehq/sluice/models/all" // identity and profiles, for profile syncs
 )
 
 // consentRecorder keeps the records written to the test destinations.
@@ -319,5 +320,50 @@ func checkPurposeConsentPlan(t *testing.T, p *consentProjectOn) {
 	want := []string{"upsert a@x.com {ads_user_data=true email=true}", "upsert b@x.com {ads_user_data=null email=true}"}
 	if !slices.Equal(got, want) {
 		t.Errorf("add samples %q, want %q", got, want)
+	}
+}
+
+// Traits carry per-purpose consent for profile syncs as columns do for
+// source syncs; a purpose naming a column the model lacks stops the sync
+// before anything is sent.
+func TestPurposeConsentFromTraits(t *testing.T) {
+	p := synctest.New(t, synctest.Options{Files: map[string]string{"sync.yml": `
+sources:
+  - {name: people, table: raw.people, primary_key: id}
+  - {name: extra, table: raw.people, primary_key: id}
+identity:
+  id_types: {email: {normalize: email}}
+  edges: [{source: people, ids: {email: email}}]
+traits:
+  email: {pick: email}
+  email_ok: {from: people, pick: email_ok, rule: most_frequent}
+  ads_ok: {from: people, pick: ads_ok, rule: most_frequent}
+destinations:
+  - {name: rec, type: consent_recorder}
+syncs:
+  - name: profiles_rec
+    from: profiles
+    to: rec
+    key: email
+    mapping: {email: email}
+    consent: {email: email_ok, ads_user_data: ads_ok}
+  - name: missing_column
+    from: source.extra
+    to: rec
+    key: email
+    mapping: {email: email}
+    consent: {email: email_okay}
+`}})
+	p.Exec(t, "CREATE SCHEMA raw",
+		"CREATE TABLE raw.people (id INTEGER, email VARCHAR, email_ok BOOLEAN, ads_ok BOOLEAN)",
+		"INSERT INTO raw.people VALUES (1, 'a@x.com', true, NULL), (2, 'b@x.com', false, false)")
+	p.Build(t)
+	want := []string{"upsert a@x.com {ads_user_data=null email=true}"}
+	if got := syncRecords(t, p, "profiles_rec"); !slices.Equal(got, want) {
+		t.Errorf("profiles: records %q, want %q", got, want)
+	}
+	_, err := p.Engine.Sync(context.Background(), "missing_column", engine.SyncOptions{})
+	if err == nil || !strings.Contains(err.Error(), "has no column email_okay") {
+		t.Errorf("sync with a missing consent column: err = %v, want it to name the column", err)
 	}
 }
