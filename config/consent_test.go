@@ -173,3 +173,43 @@ func TestGatingPurposes(t *testing.T) {
 		})
 	}
 }
+
+// The JSON Schema takes both forms of consent and nothing else.
+func TestConsentSchema(t *testing.T) {
+	schema := loadSchema(t, SectionsSchema, nil)
+	for _, tt := range []struct {
+		name, consent string
+		ok            bool
+	}{
+		{"a trait", "email_opt_in", true},
+		{"purposes", "{email: email_opt_in, ads_user_data: ads_ok}", true},
+		{"a list", "[email_opt_in]", false},
+		{"an empty trait", "''", false},
+		{"a purpose not a name", "{Email: email_opt_in}", false},
+		{"a purpose without trait", "{email: }", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			errs := validateYAML(t, schema, "syncs:\n  - {name: s, from: profiles, to: d, consent: "+tt.consent+"}\n")
+			if (len(errs) == 0) != tt.ok {
+				t.Errorf("consent: %s: schema errors %q, want ok = %v", tt.consent, errs, tt.ok)
+			}
+		})
+	}
+}
+
+// The reference lists the consent purposes a destination type declares.
+func TestConsentPurposesInReference(t *testing.T) {
+	md := string(referenceMarkdown([]ComponentSpec{{Kind: "destination", Type: "ads", ConsentPurposes: []ConsentPurpose{
+		{Name: "ads_user_data", Required: true, Gate: true, Doc: "may receive the data"},
+		{Name: "email", Doc: "marketing e-mail"},
+	}}}))
+	for _, want := range []string{
+		"- `ads_user_data` (required, gates sending): may receive the data",
+		"- `email`: marketing e-mail",
+		"| `consent` | string, or mapping of purpose to string | no |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("reference lacks %q", want)
+		}
+	}
+}
