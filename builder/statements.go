@@ -32,11 +32,45 @@ func (e *InjectionError) Error() string {
 // compiler recorded.
 type statementGuard struct {
 	lex sqlfrag.Dialect
+	// bindings are substituted for their placeholders right before a
+	// statement runs, and taken back out of its errors: the compiled SQL
+	// and every message show the placeholder only.
+	bindings map[string]string
 }
 
 func newGuard(plan *models.Plan) statementGuard {
-	return statementGuard{lex: sqlfrag.For(plan.Dialect)}
+	return statementGuard{lex: sqlfrag.For(plan.Dialect), bindings: plan.Bindings()}
 }
+
+// bind substitutes the bindings in a checked statement.
+func (g statementGuard) bind(q string) string {
+	for ph, v := range g.bindings {
+		q = strings.ReplaceAll(q, ph, v)
+	}
+	return q
+}
+
+// unbind puts the placeholders back into an error of a bound statement.
+func (g statementGuard) unbind(err error) error {
+	if err == nil || len(g.bindings) == 0 {
+		return err
+	}
+	msg := err.Error()
+	for ph, v := range g.bindings {
+		msg = strings.ReplaceAll(msg, v, ph)
+	}
+	return &boundError{msg: msg, err: err}
+}
+
+// boundError is a warehouse error with the bound values taken out of its
+// message; errors.As still reaches the warehouse's error.
+type boundError struct {
+	msg string
+	err error
+}
+
+func (e *boundError) Error() string { return e.msg }
+func (e *boundError) Unwrap() error { return e.err }
 
 // check refuses q unless it holds exactly as many statements as the step
 // says the compiler wrote (one, unless recorded otherwise).
@@ -66,14 +100,16 @@ func (g statementGuard) exec(ctx context.Context, w warehouse.Warehouse, s *mode
 			return err
 		}
 		one, ok := w.(singleExecer)
-		if ok && s.Statements[q] == 0 && strings.TrimSpace(q) != "" {
+		single := ok && s.Statements[q] == 0 && strings.TrimSpace(q) != ""
+		q = g.bind(q)
+		if single {
 			if err := one.ExecOne(ctx, q); err != nil {
-				return err
+				return g.unbind(err)
 			}
 			continue
 		}
 		if err := w.Exec(ctx, q); err != nil {
-			return err
+			return g.unbind(err)
 		}
 	}
 	return nil

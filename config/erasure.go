@@ -16,7 +16,7 @@ const DefaultErasureDeadline = 25 * 24 * time.Hour
 // deadline, and an optional table of requests fed by the data team's DSR
 // tooling.
 type Erasure struct {
-	Secret   Secret           `yaml:"secret" required:"true" doc:"Key of the hashes sluice keeps of erased identifiers (their suppression list and audit), as a ${VAR} reference; at least 16 characters. Changing it makes earlier erasures unrecognisable: keep it like a database password."`
+	Secret   Secret           `yaml:"secret" doc:"Required. Key of the hashes sluice keeps of erased identifiers (their suppression list and audit), as a ${VAR} reference; at least 16 characters. Changing it makes earlier erasures unrecognisable: keep it like a database password."`
 	Deadline Duration         `yaml:"deadline" doc:"How long a request may stay incomplete before sluice run alerts and counts it in sluice_erasures_overdue. Default: 25d, under GDPR's one month."`
 	Requests *ErasureRequests `yaml:"requests" doc:"A table or SELECT of erasure requests (id_type, id_value, requested_at), read at each build: each new row is queued like sluice forget TYPE:VALUE."`
 	At       Positions        `yaml:"-"`
@@ -57,6 +57,11 @@ func (v *validator) erasure() {
 	e := v.p.Erasure
 	if e == nil {
 		return
+	}
+	if _, ok := e.At["secret"]; !ok {
+		// Not a required tag: an unset variable leaves the value empty,
+		// which is fine until something is erased (see cmd/sluice).
+		v.add(e.At.Of(""), "erasure needs secret: the key of the hashes of erased identifiers, as a ${VAR} reference such as ${SLUICE_ERASURE_SECRET}")
 	}
 	if e.Secret != "" && len(e.Secret) < MinErasureSecret {
 		v.add(e.At.Of("secret"), "the erasure secret is too short: use at least %d characters (for instance openssl rand -hex 32)", MinErasureSecret)

@@ -69,6 +69,7 @@ func Compile(p *config.Project, d dialect.Dialect, opts ...Option) (*Plan, error
 		return nil, &FragmentError{Problems: probs}
 	}
 	plan := &Plan{Dialect: d.Name()}
+	c.erasure(plan)
 	c.schemas(plan)
 	if err := c.seeds(plan); err != nil {
 		return nil, err
@@ -154,6 +155,11 @@ func (c *Compiler) schemas(plan *Plan) {
 	}
 	if ws, ok := c.D.(dialect.WorkSpace); ok {
 		step.SQL = append(step.SQL, ws.WorkSetup(c.P.Schema)...)
+	}
+	if plan.Erasure != nil {
+		// The identity steps read the suppression list: it must exist
+		// before the first erasure request does.
+		step.SQL = append(step.SQL, SuppressionDDL(c.D, plan.Erasure.StateSchema)...)
 	}
 	plan.Steps = append(plan.Steps, step)
 }

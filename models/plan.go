@@ -30,6 +30,9 @@ type Plan struct {
 	Steps   []Step
 	// Report lists single-value queries run after a build to summarise it.
 	Report []Metric
+	// Erasure, when the project has an erasure block: the suppression list
+	// the identity steps read and the key their SQL hashes with.
+	Erasure *Erasure
 }
 
 // Step is one unit of build work: statements run in order, then an optional

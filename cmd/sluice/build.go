@@ -39,13 +39,16 @@ stop the build with exit code 1.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
+			if err := prepareErasures(ctx, p, w, cmd.ErrOrStderr()); err != nil {
+				return &exitError{code: exitFailure, err: err}
+			}
 			fmt.Fprintf(out, "Building %s on %s\n", p.Name, describeWarehouse(p.Warehouse.Type, p.Warehouse.Path))
 			res, err := builder.Run(ctx, w, plan, builder.Options{Progress: progressPrinter(out)})
 			if err != nil {
 				return err
 			}
 			printSummary(out, res)
-			return nil
+			return closeErasures(ctx, p, w)
 		},
 	}
 	return c

@@ -42,6 +42,16 @@ func unsetDestinationVars(p *config.Project, probs config.Problems) (byDest map[
 			walk(d.Name, v.Pos.File, v.Node)
 		}
 	}
+	if e := p.Erasure; e != nil {
+		// The erasure secret is needed only once something was erased:
+		// the build checks, and forget asks for it.
+		sp := e.At.Of("secret")
+		for _, pr := range probs {
+			if pr.Pos.File == sp.File && pr.Pos.Line == sp.Line {
+				at[pr.Pos] = erasureSecret
+			}
+		}
+	}
 	for _, pr := range probs {
 		dest, inDest := at[pr.Pos]
 		if !inDest || !strings.HasPrefix(pr.Message, "environment variable ") || !strings.Contains(pr.Message, " is not set ") {
@@ -55,10 +65,18 @@ func unsetDestinationVars(p *config.Project, probs config.Problems) (byDest map[
 	return byDest, true
 }
 
+// erasureSecret is the key of unsetDestinationVars's result under which
+// the unset variable of erasure.secret is listed.
+const erasureSecret = "\x00erasure.secret"
+
 // noteUnset tells which destinations cannot send until their variables
 // are set.
 func noteUnset(w io.Writer, byDest map[string][]string) {
 	for _, d := range slices.Sorted(maps.Keys(byDest)) {
+		if d == erasureSecret {
+			fmt.Fprintf(w, "note: erasure.secret needs %s, not set: sluice forget cannot run until it is\n", strings.Join(byDest[d], ", "))
+			continue
+		}
 		fmt.Fprintf(w, "note: destination %s needs %s, not set: its syncs cannot send until it is\n", d, strings.Join(byDest[d], ", "))
 	}
 }

@@ -75,7 +75,7 @@ already running. With several syncs, the first of 1, 4, 5, 3 that applies.`,
 				}
 			}
 			code := exitOK
-			failed := 0
+			failed, erasuresFailed := 0, 0
 			for _, name := range names {
 				if vars := g.unset[destinationOf(p, name)]; len(vars) > 0 {
 					failed++
@@ -85,8 +85,15 @@ already running. With several syncs, the first of 1, 4, 5, 3 that applies.`,
 					continue
 				}
 				bar := newProgress(errOut, name)
-				res, err := eng.Sync(ctx, name, engine.SyncOptions{Force: force, Progress: bar.update})
+				res, err := eng.Sync(ctx, name, engine.SyncOptions{Force: force, Progress: bar.update, Erase: !skipBuild})
 				bar.finish()
+				if res.Erasure != nil {
+					fmt.Fprintln(out, erasureLine(res.Erasure))
+					if res.Erasure.Failed > 0 {
+						erasuresFailed++
+						fmt.Fprintf(errOut, "sync %s: erasure: %s; the request stays pending and is retried next run\n", name, oneLine(res.Erasure.Err))
+					}
+				}
 				for _, t := range res.Takeovers {
 					fmt.Fprintf(errOut, "sync %s: warning: %s\n", name, takeoverLine(t, time.Now()))
 				}
@@ -104,8 +111,16 @@ already running. With several syncs, the first of 1, 4, 5, 3 that applies.`,
 					break
 				}
 			}
+			if !skipBuild {
+				if err := closeErasures(ctx, p, w); err != nil {
+					return &exitError{code: exitFailure, err: err}
+				}
+			}
 			if code != exitOK {
 				return &exitError{code: code, err: fmt.Errorf("%d of %s did not deliver everything", failed, plural(len(names), "sync", "syncs"))}
+			}
+			if erasuresFailed > 0 {
+				return &exitError{code: exitFailure, err: fmt.Errorf("%s could not erase yet: the requests stay pending (sluice erasures)", plural(erasuresFailed, "sync", "syncs"))}
 			}
 			return nil
 		},
@@ -256,6 +271,9 @@ func (p *progress) finish() {
 func buildQuietly(ctx context.Context, p *config.Project, w warehouse.Warehouse, out io.Writer) error {
 	plan, err := models.Compile(p, w.Dialect())
 	if err != nil {
+		return err
+	}
+	if err := prepareErasures(ctx, p, w, out); err != nil {
 		return err
 	}
 	res, err := builder.Run(ctx, w, plan, builder.Options{})

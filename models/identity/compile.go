@@ -79,6 +79,7 @@ type compiler struct {
 	types   []config.IDType // in declaration order
 	limited []config.IDType // the types with limit_per_profile
 	regions bool            // some edge reads each row's phone region from a column
+	erasure *models.Erasure // the suppression list, with an erasure block
 }
 
 // isPhone reports whether the named id type is normalised to E.164.
@@ -104,7 +105,7 @@ func Stage(c *models.Compiler, plan *models.Plan) error {
 	if id == nil {
 		return nil
 	}
-	k := &compiler{c: c, d: c.D, id: id, types: id.IDTypes}
+	k := &compiler{c: c, d: c.D, id: id, types: id.IDTypes, erasure: plan.Erasure}
 	for _, e := range id.Edges {
 		k.regions = k.regions || e.Region != ""
 	}
@@ -305,8 +306,8 @@ func (k *compiler) edgesSteps() ([]models.Step, error) {
 			"SELECT\n    *,\n    "+junkExpr(d, "raw")+" AS junk,\n    CASE\n        "+
 				strings.Join(formats, "\n        ")+"\n    END AS value\nFROM "+groupedRef)
 		judgedRef := scope.Add("judged", "",
-			"SELECT\n    *,\n    "+"CASE\n        WHEN junk THEN 'junk'\n        WHEN value IS NULL THEN 'rejected'\n        WHEN "+
-				blocked+" THEN 'blocklisted'\n    END AS problem\nFROM "+normRef)
+			"SELECT\n    *,\n    "+"CASE\n        WHEN junk THEN 'junk'\n        WHEN value IS NULL THEN 'rejected'\n        "+
+				k.suppressedWhen()+"WHEN "+blocked+" THEN 'blocklisted'\n    END AS problem\nFROM "+normRef)
 		occurrences = scope.ReplaceTable(occ, `SELECT
     t,
     `+d.Cast("NULL", "BIGINT")+` AS row_id,    -- rows (t = 0) only
@@ -318,7 +319,7 @@ func (k *compiler) edgesSteps() ([]models.Step, error) {
     row_ids,
     CASE WHEN problem IS NULL THEN value END AS value,
     problem,                                -- NULL when the value is stitched
-    CASE WHEN problem IS NOT NULL THEN raw END AS raw  -- kept for inspection only
+    CASE WHEN problem IS NOT NULL`+k.notSuppressed()+` THEN raw END AS raw  -- kept for inspection only
 FROM `+judgedRef+`
 UNION ALL
 `+strings.Join(edgeRows, "\nUNION ALL\n"))
@@ -342,8 +343,8 @@ UNION ALL
 			"SELECT f.*, v.junk, v.value\nFROM (SELECT * FROM "+foundRef+" WHERE t > 0) AS f\nLEFT JOIN "+normRef+" AS v ON v.v_t = f.t AND v.v_raw = f.raw"+regionJoin+
 				"\nUNION ALL\nSELECT f.*, f.t < 0 AS junk, "+d.CastText("NULL")+" AS value\nFROM "+foundRef+" AS f\nWHERE t = 0")
 		judgedRef := scope.Add("judged", "",
-			"SELECT\n    *,\n    CASE\n        WHEN t = 0 THEN NULL\n        WHEN junk THEN 'junk'\n        WHEN value IS NULL THEN 'rejected'\n        WHEN "+
-				blocked+" THEN 'blocklisted'\n    END AS problem\nFROM "+joinedRef)
+			"SELECT\n    *,\n    CASE\n        WHEN t = 0 THEN NULL\n        WHEN junk THEN 'junk'\n        WHEN value IS NULL THEN 'rejected'\n        "+
+				k.suppressedWhen()+"WHEN "+blocked+" THEN 'blocklisted'\n    END AS problem\nFROM "+joinedRef)
 		occurrences = scope.ReplaceTable(occ, `SELECT
     edge * `+rowIDStride+` + rn AS row_id,
     edge,
@@ -352,7 +353,7 @@ UNION ALL
     seen_at,
     CASE WHEN problem IS NULL THEN value END AS value,
     problem,                                -- NULL when the value is stitched
-    CASE WHEN problem IS NOT NULL THEN raw END AS raw  -- kept for inspection only
+    CASE WHEN problem IS NOT NULL`+k.notSuppressed()+` THEN raw END AS raw  -- kept for inspection only
 FROM `+judgedRef)
 		occCount, occOK, occCols = "1", "o.row_id IS NOT NULL AND o.problem IS NULL", "row_id"
 		rejectRow = "row_id"
@@ -391,7 +392,7 @@ GROUP BY t.id_type`),
 			"-- 1-based), for identity explain and the row map.\n"+
 			d.ReplaceTable(RowsTable(k.c), `SELECT row_id, edge, row_key, seen_at
 FROM `+occ+`
-WHERE t = 0`),
+WHERE t = 0`+k.rowNotSuppressed("row_id", occ, rejectRow)),
 		"-- Values that were not stitched, with their row, for inspection.\n"+
 			d.ReplaceTable(RejectsTable(k.c), `SELECT `+k.sourceName("edge")+` AS source, r_key AS row_key, `+k.typeName("t")+` AS id_type, raw, problem AS status
 FROM (SELECT `+rejectRow+` AS o_row, t, raw, problem FROM `+occ+` WHERE problem IS NOT NULL) AS o
@@ -434,10 +435,10 @@ WHERE t > 0 AND problem IS NULL
 GROUP BY t, value`, "id", []dialect.SortKey{{Expr: "first_seen_at"}, {Expr: "t"}, {Expr: "id_value"}}), "    ")+`
 ) AS numbered`), // t sorts like id_type
 		"-- Which row carries which identifier: the hyperedges of the identity graph.\n" +
-			d.ReplaceTable(EdgesTable(k.c), `SELECT `+edgeRow+`, i.id, o.t
+			d.ReplaceTable(EdgesTable(k.c), k.edgesOfKeptRows(`SELECT `+edgeRow+`, i.id, o.t
 FROM `+occ+` AS o
 JOIN (SELECT id, t AS i_t, id_value AS i_value FROM `+ids+`) AS i ON i.i_t = o.t AND i.i_value = o.value
-WHERE o.t > 0 AND o.problem IS NULL`),
+WHERE o.t > 0 AND o.problem IS NULL`, occ, rejectRow)),
 		d.DropTable(occ),
 	}
 	if _, ok := d.(dialect.WorkSpace); ok {
@@ -854,4 +855,47 @@ func indent(s, prefix string) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// suppressedWhen is the CASE branch that marks a value on the erasure
+// suppression list; empty without an erasure block. It comes before the
+// blocklist: an erased value is reported as such.
+func (k *compiler) suppressedWhen() string {
+	if k.erasure == nil {
+		return ""
+	}
+	return "WHEN " + k.erasure.SuppressedExpr(k.d, k.typeName("t"), "value") + " THEN 'suppressed'\n        "
+}
+
+// notSuppressed keeps the raw value of a problem row out of the tables
+// when the problem is an erasure: nothing of an erased person is written.
+func (k *compiler) notSuppressed() string {
+	if k.erasure == nil {
+		return ""
+	}
+	return " AND problem <> 'suppressed'"
+}
+
+// suppressedRows lists the rows that carry an erased identifier.
+func (k *compiler) suppressedRows(occ, rowExpr string) string {
+	return "SELECT " + rowExpr + " AS s_row FROM " + occ + " WHERE problem = 'suppressed'"
+}
+
+// rowNotSuppressed is the condition, appended to a WHERE, that keeps the
+// rows of erased people out: such a row links nothing, and its key (often
+// an identifier itself) is not kept.
+func (k *compiler) rowNotSuppressed(col, occ, rowExpr string) string {
+	if k.erasure == nil {
+		return ""
+	}
+	return " AND " + col + " NOT IN (" + k.suppressedRows(occ, rowExpr) + ")"
+}
+
+// edgesOfKeptRows filters the edges query to rows without an erased
+// identifier: their other identifiers stay unlinked through them.
+func (k *compiler) edgesOfKeptRows(q, occ, rowExpr string) string {
+	if k.erasure == nil {
+		return q
+	}
+	return "SELECT * FROM (\n" + q + "\n) AS kept\nWHERE row_id NOT IN (" + k.suppressedRows(occ, rowExpr) + ")"
 }

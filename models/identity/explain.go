@@ -91,6 +91,9 @@ type Explanation struct {
 	Identifiers []ProfileIdentifier `json:"identifiers"` // the explained one first, then by type and value
 	Chains      []Chain             `json:"chains"`      // one per other identifier, same order
 	Apart       []Apart             `json:"kept_apart,omitempty"`
+	// Rows are every source row carrying an identifier of the profile,
+	// earliest first: what an erasure lists for the data team.
+	Rows []Row `json:"rows,omitempty"`
 }
 
 // ParseIdentifier splits TYPE:VALUE at the first colon (type names cannot
@@ -103,15 +106,14 @@ func ParseIdentifier(s string) (typ, value string, err error) {
 	return typ, value, nil
 }
 
-// Explain finds the profile holding the identifier (normalised as the build
-// normalises it), every identifier of that profile, and for each the
-// shortest chain of source rows linking it to the given one: a breadth-first
-// search over the rows of that profile only. It reads the tables the last
-// build left (E_identity_map, E_identity_rows, E_identity_edges).
-func Explain(ctx context.Context, w warehouse.Warehouse, c *models.Compiler, idType, value string) (*Explanation, error) {
+// Normalise normalises a value of an id type as the build does, in the
+// warehouse. A value the build would skip is an error: ErrUnknownType,
+// ErrRejected or ErrBlocklisted (junk included); the error of a
+// blocklisted value still carries the identifier (see BlockedError).
+func Normalise(ctx context.Context, w warehouse.Warehouse, c *models.Compiler, idType, value string) (Identifier, error) {
 	id := c.P.Identity
 	if id == nil {
-		return nil, fmt.Errorf("%w: the project has no identity section", ErrUnknownType)
+		return Identifier{}, fmt.Errorf("%w: the project has no identity section", ErrUnknownType)
 	}
 	var typ *config.IDType
 	var names []string
@@ -122,7 +124,7 @@ func Explain(ctx context.Context, w warehouse.Warehouse, c *models.Compiler, idT
 		}
 	}
 	if typ == nil {
-		return nil, fmt.Errorf("%w %q%s (declared: %s)", ErrUnknownType, idType, config.DidYouMean(idType, names), strings.Join(names, ", "))
+		return Identifier{}, fmt.Errorf("%w %q%s (declared: %s)", ErrUnknownType, idType, config.DidYouMean(idType, names), strings.Join(names, ", "))
 	}
 	d := c.D
 	lit := d.String(value)
@@ -130,17 +132,41 @@ func Explain(ctx context.Context, w warehouse.Warehouse, c *models.Compiler, idT
 	var formatted, normalised sql.NullString
 	q := "SELECT " + junkExpr(d, lit) + ", " + formatExpr(d, *typ, lit) + ", " + NormalizeExpr(d, *typ, lit)
 	if err := warehouse.QueryRow(ctx, w, q, &junk, &formatted, &normalised); err != nil {
-		return nil, fmt.Errorf("normalising %s:%s: %w", idType, value, err)
+		return Identifier{}, fmt.Errorf("normalising %s:%s: %w", idType, value, err)
 	}
 	switch {
 	case junk.Valid && junk.Bool:
-		return nil, fmt.Errorf("%s:%q: %w: it is a built-in junk value (blank, null, undefined, none, n/a, or only zeros and separators), which never links anything", idType, value, ErrBlocklisted)
+		return Identifier{}, &BlockedError{ID: Identifier{idType, value}, err: fmt.Errorf("%s:%q: %w: it is a built-in junk value (blank, null, undefined, none, n/a, or only zeros and separators), which never links anything", idType, value, ErrBlocklisted)}
 	case !formatted.Valid:
-		return nil, fmt.Errorf("%s:%q: %w (normalize: %s%s), so the build skipped it", idType, value, ErrRejected, typ.Normalize, regionNote(*typ))
+		return Identifier{}, fmt.Errorf("%s:%q: %w (normalize: %s%s), so the build skipped it", idType, value, ErrRejected, typ.Normalize, regionNote(*typ))
 	case !normalised.Valid:
-		return nil, fmt.Errorf("%s:%q: %w: normalised to %q, which the blocklist of %s names", idType, value, ErrBlocklisted, formatted.String, idType)
+		return Identifier{}, &BlockedError{ID: Identifier{idType, formatted.String}, err: fmt.Errorf("%s:%q: %w: normalised to %q, which the blocklist of %s names", idType, value, ErrBlocklisted, formatted.String, idType)}
 	}
-	ex := &Explanation{Input: value, Identifier: Identifier{idType, normalised.String}}
+	return Identifier{idType, normalised.String}, nil
+}
+
+// BlockedError is ErrBlocklisted with the identifier as normalised.
+type BlockedError struct {
+	ID  Identifier
+	err error
+}
+
+func (e *BlockedError) Error() string { return e.err.Error() }
+func (e *BlockedError) Unwrap() error { return e.err }
+
+// Explain finds the profile holding the identifier (normalised as the build
+// normalises it), every identifier of that profile, and for each the
+// shortest chain of source rows linking it to the given one: a breadth-first
+// search over the rows of that profile only. It reads the tables the last
+// build left (E_identity_map, E_identity_rows, E_identity_edges).
+func Explain(ctx context.Context, w warehouse.Warehouse, c *models.Compiler, idType, value string) (*Explanation, error) {
+	norm, err := Normalise(ctx, w, c, idType, value)
+	if err != nil {
+		return nil, err
+	}
+	id := c.P.Identity
+	d := c.D
+	ex := &Explanation{Input: value, Identifier: norm}
 
 	schema, table := c.P.Schema, c.Entity()+"_identity_edges"
 	if ok, err := w.TableExists(ctx, schema, table); err != nil {
@@ -262,6 +288,9 @@ JOIN (SELECT id_no AS m_id, id_type AS m_type, id_value AS m_value, profile_id A
 		rowIDs = append(rowIDs, r)
 	}
 	sort.Slice(rowIDs, func(a, b int) bool { return rowLess(byRow[rowIDs[a]].Row, byRow[rowIDs[b]].Row) })
+	for _, r := range rowIDs {
+		ex.Rows = append(ex.Rows, byRow[r].Row)
+	}
 	rowsOf := map[int64][]int64{} // identifier -> rows, in that order
 	for _, r := range rowIDs {
 		ri := byRow[r]

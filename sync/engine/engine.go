@@ -19,6 +19,7 @@ import (
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/connectors/destination"
 	"github.com/sluicehq/sluice/connectors/warehouse"
+	"github.com/sluicehq/sluice/sync/erasure"
 	"github.com/sluicehq/sluice/sync/executor"
 	"github.com/sluicehq/sluice/sync/planner"
 	"github.com/sluicehq/sluice/sync/spec"
@@ -30,12 +31,14 @@ type Opener func(ctx context.Context, d config.Destination, projectDir string, s
 
 // Engine runs the syncs of one project against its warehouse.
 type Engine struct {
-	p      *config.Project
-	w      warehouse.Warehouse
-	store  *state.Store
-	Logger *slog.Logger
-	Now    func() time.Time
-	Open   Opener
+	p     *config.Project
+	w     warehouse.Warehouse
+	store *state.Store
+	// erasure is nil without an erasure block.
+	erasure *erasure.Service
+	Logger  *slog.Logger
+	Now     func() time.Time
+	Open    Opener
 	// Heartbeat is how often a running sync refreshes its lock; Lease is
 	// how old a heartbeat from another host may be before the lock counts
 	// as abandoned.
@@ -48,11 +51,17 @@ func New(p *config.Project, w warehouse.Warehouse) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{
+	e := &Engine{
 		p: p, w: w, store: st,
 		Logger: slog.New(slog.DiscardHandler), Now: time.Now, Open: destination.Open,
 		Heartbeat: 30 * time.Second, Lease: 5 * time.Minute,
-	}, nil
+	}
+	if p.Erasure != nil {
+		if e.erasure, err = erasure.New(p, w, st); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
 }
 
 // Store is the engine's state store.
@@ -241,6 +250,11 @@ type SyncOptions struct {
 	// GroupCommit, when positive, commits outcomes as soon as that many
 	// wait, instead of the executor's defaults (tests only).
 	GroupCommit int
+	// Erase carries out the erasure requests pending for the sync before
+	// the diff. Set it only right after a build: the build drops the
+	// people to erase from the model, and purging their keys from the
+	// snapshot while they are still in it would send them again.
+	Erase bool
 }
 
 // Result is one sync run.
@@ -259,6 +273,9 @@ type Result struct {
 	// Takeovers are the locks this run took over from dead runs (logged
 	// as abandoned), for the caller to report.
 	Takeovers []state.Takeover `json:"-"`
+	// Erasure is what the run did for pending erasure requests; nil when
+	// it had none to do.
+	Erasure *erasure.Result `json:"erasure,omitempty"`
 }
 
 // active lists the runs of this process, so that a lock held by this

@@ -142,6 +142,24 @@ func (r *syncRun) heartbeat() {
 	}()
 }
 
+// openDest opens the sync's destination once; erasure and sending share
+// it.
+func (r *syncRun) openDest(ctx context.Context) (destination.Destination, error) {
+	if r.dest != nil {
+		return r.dest, nil
+	}
+	sp := r.sp
+	dest, err := r.e.Open(ctx, sp.Dest, r.e.p.Dir, destination.SyncInfo{
+		Name: r.name, Mode: sp.Sync.Mode, Key: sp.KeyField, List: sp.Sync.List, Fields: sp.Fields(),
+		BatchSize: sp.Sync.BatchSize, Rate: sp.Sync.Rate,
+	}, r.log) // the destination adds its name: lines carry sync, run_id and destination once each
+	if err != nil {
+		return nil, err
+	}
+	r.dest = dest
+	return dest, nil
+}
+
 func (r *syncRun) closeDest() {
 	if r.dest != nil {
 		r.dest.Close()
@@ -160,6 +178,9 @@ func (r *syncRun) execute() error {
 		return r.fail(err)
 	}
 	r.step("prepare")
+	if err := r.erase(); err != nil {
+		return r.fail(err)
+	}
 	p, err := r.plan()
 	if err != nil {
 		return r.fail(err)
@@ -231,14 +252,10 @@ func (r *syncRun) plan() (*Plan, error) {
 // the executor commits every batch's outcomes as they come.
 func (r *syncRun) send() error {
 	ctx, sp := r.ctx, r.sp
-	dest, err := r.e.Open(ctx, sp.Dest, r.e.p.Dir, destination.SyncInfo{
-		Name: r.name, Mode: sp.Sync.Mode, Key: sp.KeyField, List: sp.Sync.List, Fields: sp.Fields(),
-		BatchSize: sp.Sync.BatchSize, Rate: sp.Sync.Rate,
-	}, r.log) // the destination adds its name: lines carry sync, run_id and destination once each
+	dest, err := r.openDest(ctx)
 	if err != nil {
 		return r.fail(err)
 	}
-	r.dest = dest
 	batch, conc, err := destination.EffectiveLimits(dest.Limits(), sp.Sync.BatchSize)
 	if err != nil {
 		return r.fail(fmt.Errorf("sync %s: %w", r.name, err))

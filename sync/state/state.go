@@ -92,6 +92,9 @@ type backend interface {
 	reset(ctx context.Context, sync string) error
 	markFolded(ctx context.Context, runID string) error
 	forgetHashes(ctx context.Context, sync string) error
+	// purge deletes the rows of the keys listed in in (a SQL list) from a
+	// sync's snapshot, change log and rejections.
+	purge(ctx context.Context, sync, in string) error
 
 	// lock takes a sync's lock and returns the dead holders it took it
 	// over from (their runs abandoned).
