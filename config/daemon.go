@@ -51,7 +51,7 @@ type Alert struct {
 	URL            Secret    `yaml:"url" required:"true" doc:"Where notices are POSTed (http or https). Alert URLs often carry a token (Slack's do), so it is a secret: write it as a ${VAR} reference."`
 	BearerToken    Secret    `yaml:"bearer_token" doc:"webhook: sent as Authorization: Bearer TOKEN. **Secret:** write it as a ${VAR} reference."`
 	Syncs          []string  `yaml:"syncs" doc:"Syncs this alert watches. Default: every sync."`
-	Events         []string  `yaml:"events" doc:"Conditions announced: failed (a run failed, or the removal guard refused it), rejections (a run's rejected share is above rejected_share), stale (no successful run for stale_intervals of the schedule). Default: all three."`
+	Events         []string  `yaml:"events" doc:"Conditions announced: failed (a run failed, or the removal guard refused it), rejections (a run's rejected share is above rejected_share), stale (no successful run for stale_intervals of the schedule), erasure_overdue (an erasure request still open past erasure.deadline; about the project, whatever syncs lists). Default: all four."`
 	RejectedShare  string    `yaml:"rejected_share" doc:"Share of a run's sent records that may be rejected before the rejections condition starts, e.g. 5% (the default)."`
 	StaleIntervals int       `yaml:"stale_intervals" min:"1" max:"1000" doc:"A scheduled sync whose last success is older than this many of its schedule's intervals is stale. Default: 3."`
 	At             Positions `yaml:"-"`
@@ -62,10 +62,12 @@ const (
 	AlertFailed     = "failed"
 	AlertRejections = "rejections"
 	AlertStale      = "stale"
+	// AlertErasureOverdue is about the project, not a sync.
+	AlertErasureOverdue = "erasure_overdue"
 )
 
 // AlertEvents lists the alert conditions.
-var AlertEvents = []string{AlertFailed, AlertRejections, AlertStale}
+var AlertEvents = []string{AlertFailed, AlertRejections, AlertStale, AlertErasureOverdue}
 
 // Alert defaults.
 const (
@@ -155,7 +157,7 @@ func init() {
 		})
 	}
 	typeDocs[reflect.TypeFor[Daemon]()] = "Settings of `sluice run`, the scheduler daemon: the token that lets a sync be started over HTTP, how long shutdown may take, how many syncs run at once. See the README, Running in production."
-	typeDocs[reflect.TypeFor[Alert]()] = "A webhook that hears about syncs in trouble: a failed or refused run, too many rejected records, no success for too long. Each condition is announced when it starts and when it clears (a recovery notice), never repeated in between. `sluice run` sends them."
+	typeDocs[reflect.TypeFor[Alert]()] = "A webhook that hears about syncs in trouble: a failed or refused run, too many rejected records, no success for too long, an erasure request past its deadline. Each condition is announced when it starts and when it clears (a recovery notice), never repeated in between. `sluice run` sends them."
 	refExamples[reflect.TypeFor[Daemon]()] = refExample{ProjectSchema, `version: 1
 name: shop
 warehouse: {type: duckdb, path: shop.duckdb}
