@@ -44,7 +44,7 @@ func TestDaemonAndAlertValidation(t *testing.T) {
 			"invalid type \"slak\": must be one of webhook, slack",
 			"invalid url (value from environment): write an absolute http:// or https:// address",
 			"unknown sync `to_e`; did you mean `to_d`?",
-			"unknown event `fail` (available: failed, rejections, stale)",
+			"unknown event `fail` (available: failed, rejections, stale, erasure_overdue)",
 			"invalid rejected_share `5`",
 			"invalid stale_intervals 0: must be between 1 and 1000",
 			"bearer_token applies to type webhook",
