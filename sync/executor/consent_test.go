@@ -110,6 +110,7 @@ syncs:
     consent:
       email: email_ok
       ads_user_data: ads_ok
+      newsletter: email_ok
   - name: gate
     from: source.people
     to: rec
@@ -250,21 +251,21 @@ func TestPurposeConsent(t *testing.T) {
 	forEachConsentWarehouse(t, func(t *testing.T, p *consentProjectOn) {
 		runConsentSteps(t, p, "purposes", []consentStep{
 			{"first run: a NULL purpose is unspecified; no purpose true is not sent", nil, []string{
-				"upsert a@x.com {ads_user_data=true email=true}",
-				"upsert b@x.com {ads_user_data=null email=true}",
+				"upsert a@x.com {ads_user_data=true email=true newsletter=true}",
+				"upsert b@x.com {ads_user_data=null email=true newsletter=true}",
 			}},
 			{"nothing changed", nil, nil},
 			{"a purpose flips from true to false: an update with the new value", consentRows{1: {yes, no}, 2: {yes, null}, 3: {no, no}, 4: {null, null}}, []string{
-				"upsert a@x.com {ads_user_data=false email=true}",
+				"upsert a@x.com {ads_user_data=false email=true newsletter=true}",
 			}},
 			{"a NULL purpose becomes false: an update", consentRows{1: {yes, no}, 2: {yes, no}, 3: {no, no}, 4: {null, null}}, []string{
-				"upsert b@x.com {ads_user_data=false email=true}",
+				"upsert b@x.com {ads_user_data=false email=true newsletter=true}",
 			}},
 			{"every purpose false: removed for consent", consentRows{1: {no, no}, 2: {yes, no}, 3: {no, no}, 4: {null, null}}, []string{
 				"delete a@x.com consent",
 			}},
 			{"one purpose turns true: sent", consentRows{1: {no, no}, 2: {yes, no}, 3: {no, yes}, 4: {null, null}}, []string{
-				"upsert c@x.com {ads_user_data=true email=false}",
+				"upsert c@x.com {ads_user_data=true email=false newsletter=false}",
 			}},
 		})
 	})
@@ -317,7 +318,7 @@ func checkPurposeConsentPlan(t *testing.T, p *consentProjectOn) {
 		got = append(got, describe(destination.Record{Op: destination.Op(s.Op), Key: *s.Key, Consent: s.Consent}))
 	}
 	slices.Sort(got)
-	want := []string{"upsert a@x.com {ads_user_data=true email=true}", "upsert b@x.com {ads_user_data=null email=true}"}
+	want := []string{"upsert a@x.com {ads_user_data=true email=true newsletter=true}", "upsert b@x.com {ads_user_data=null email=true newsletter=true}"}
 	if !slices.Equal(got, want) {
 		t.Errorf("add samples %q, want %q", got, want)
 	}

@@ -179,12 +179,13 @@ func (p *Planner) consentExpr(alias string) string {
 
 // purposeColumns selects each consent purpose's value read the way the
 // gate reads it: 1 when true, NULL when NULL, 0 otherwise. Empty without
-// per-purpose consent.
+// per-purpose consent. Each is named, so that two purposes reading one
+// column stay two columns of a subquery.
 func (p *Planner) purposeColumns(alias string) string {
 	var b strings.Builder
-	for _, pu := range p.spec.Purposes {
+	for i, pu := range p.spec.Purposes {
 		col := alias + "." + p.f.Ident(pu.Column)
-		b.WriteString(", CASE WHEN " + p.f.IsTrue(col) + " THEN 1 WHEN " + col + " IS NULL THEN NULL ELSE 0 END")
+		b.WriteString(", CASE WHEN " + p.f.IsTrue(col) + " THEN 1 WHEN " + col + " IS NULL THEN NULL ELSE 0 END AS sluice_purpose_" + strconv.Itoa(i))
 	}
 	return b.String()
 }
