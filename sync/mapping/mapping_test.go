@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"strconv"
 	"testing"
 	"time"
 
@@ -148,6 +149,26 @@ func TestBooleans(t *testing.T) {
 		b, _ := json.Marshal(mp.Record(tt.row[0].(string), tt.row))
 		if string(b) != tt.want {
 			t.Errorf("record of %v = %s, want %s", tt.row, b, tt.want)
+		}
+	}
+}
+
+func TestConsent(t *testing.T) {
+	for _, tt := range []struct {
+		in   any
+		want string // true, false or nil
+	}{
+		{nil, "nil"}, {true, "true"}, {false, "false"},
+		{int32(1), "true"}, {int64(0), "false"}, {uint8(1), "true"}, {int64(2), "false"},
+		{"1", "true"}, {"0", "false"}, {" TRUE ", "true"}, {"yes", "false"}, {[]byte("1"), "true"},
+		{1.0, "true"}, {json.Number("1"), "true"}, {json.Number("0"), "false"},
+	} {
+		got := "nil"
+		if v := Consent(tt.in); v != nil {
+			got = strconv.FormatBool(*v)
+		}
+		if got != tt.want {
+			t.Errorf("Consent(%#v) = %s, want %s", tt.in, got, tt.want)
 		}
 	}
 }
