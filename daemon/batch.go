@@ -15,6 +15,7 @@ import (
 	"github.com/sluicehq/sluice/daemon/alerts"
 	"github.com/sluicehq/sluice/models"
 	"github.com/sluicehq/sluice/sync/engine"
+	"github.com/sluicehq/sluice/sync/erasure"
 	"github.com/sluicehq/sluice/sync/state"
 )
 
@@ -55,12 +56,8 @@ func (d *Daemon) batch(p *config.Project, sem chan struct{}, items []item) {
 		return
 	}
 	defer release()
-	eng, err := engine.New(p, w)
+	eng, err := d.newEngine(p, w)
 	if err == nil {
-		eng.Logger, eng.Now = d.log, d.clock.Now
-		if d.o.Engine != nil {
-			d.o.Engine(eng)
-		}
 		err = ensureState(ctx, eng.Store())
 	}
 	if err != nil {
@@ -111,13 +108,18 @@ func (d *Daemon) batch(p *config.Project, sem chan struct{}, items []item) {
 			tick = time.Time{}
 		}
 	}
-	if err := d.build(ctx, p, w, st, level, tick, names(run)); err != nil {
+	svc := eng.Erasure()
+	if err := d.build(ctx, p, w, st, svc, level, tick, names(run)); err != nil {
 		for _, it := range run {
 			d.fail(ctx, it, err)
 			drop(it)
 		}
+		d.watchErasures(context.WithoutCancel(ctx), svc)
 		return
 	}
+	// Syncs after a build (this daemon's, or another's for this tick)
+	// carry out pending erasures: the build dropped the people to erase.
+	opt := engine.SyncOptions{Erase: level >= 0}
 
 	var wg sync.WaitGroup
 	for _, it := range run {
@@ -125,6 +127,18 @@ func (d *Daemon) batch(p *config.Project, sem chan struct{}, items []item) {
 			d.skip(it, SkipShutdown, "the daemon is shutting down")
 			drop(it)
 			continue
+		}
+		syncEng := eng
+		if svc != nil {
+			// The erasure service keeps the running sync's logger and an
+			// event sequence, unguarded: concurrent syncs get an engine
+			// (and a service) each.
+			var err error
+			if syncEng, err = d.newEngine(p, w); err != nil {
+				d.fail(ctx, it, err)
+				drop(it)
+				continue
+			}
 		}
 		select {
 		case sem <- struct{}{}:
@@ -137,11 +151,13 @@ func (d *Daemon) batch(p *config.Project, sem chan struct{}, items []item) {
 		go func(it item) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			d.runSync(ctx, eng, it)
+			d.runSync(ctx, syncEng, it, opt)
 		}(it)
 		delete(pending, it.sync)
 	}
 	wg.Wait()
+	// Requests complete once the identity map was rebuilt without them.
+	d.finishErasures(context.WithoutCancel(ctx), p, svc, level >= buildRank[models.KindIdentity])
 }
 
 // ensureState creates the state tables. Daemons starting together may race
@@ -192,7 +208,7 @@ var activeBuilds sync.Map
 // build materialises the models up to the given rank once: under the state
 // store's build lock (one build at a time across daemons sharing the
 // state), and, for a scheduled tick, only if no other daemon built for it.
-func (d *Daemon) build(ctx context.Context, p *config.Project, w warehouse.Warehouse, st *state.Store, level int, tick time.Time, syncs []string) error {
+func (d *Daemon) build(ctx context.Context, p *config.Project, w warehouse.Warehouse, st *state.Store, svc *erasure.Service, level int, tick time.Time, syncs []string) error {
 	if level < 0 {
 		return nil
 	}
@@ -249,6 +265,22 @@ func (d *Daemon) build(ctx context.Context, p *config.Project, w warehouse.Wareh
 	}()
 	d.gate.Lock()
 	defer d.gate.Unlock()
+	if err := d.buildModels(ctx, p, w, svc, level); err != nil {
+		d.m.Build("failed", time.Since(start))
+		d.log.Error("build failed", "syncs", syncs, "error", d.redact(err.Error()))
+		return err
+	}
+	d.m.Build("succeeded", time.Since(start))
+	d.log.Info("models built", "syncs", syncs, "seconds", time.Since(start).Seconds())
+	return nil
+}
+
+// buildModels takes in erasure requests, then builds the models up to the
+// given rank.
+func (d *Daemon) buildModels(ctx context.Context, p *config.Project, w warehouse.Warehouse, svc *erasure.Service, level int) error {
+	if err := d.prepareErasures(ctx, svc); err != nil {
+		return err
+	}
 	plan, err := models.Compile(p, w.Dialect())
 	if err == nil {
 		var res *builder.Result
@@ -260,12 +292,8 @@ func (d *Daemon) build(ctx context.Context, p *config.Project, w warehouse.Wareh
 		}
 	}
 	if err != nil {
-		d.m.Build("failed", time.Since(start))
-		d.log.Error("build failed", "syncs", syncs, "error", d.redact(err.Error()))
 		return fmt.Errorf("building the models: %w", err)
 	}
-	d.m.Build("succeeded", time.Since(start))
-	d.log.Info("models built", "syncs", syncs, "seconds", time.Since(start).Seconds())
 	return nil
 }
 
@@ -283,11 +311,11 @@ func (d *Daemon) staleBuild(h state.Holder) bool {
 }
 
 // runSync runs one sync and records its outcome.
-func (d *Daemon) runSync(ctx context.Context, eng *engine.Engine, it item) {
+func (d *Daemon) runSync(ctx context.Context, eng *engine.Engine, it item, opt engine.SyncOptions) {
 	defer d.finished(it.sync)
 	d.gate.RLock()
 	start, began := d.clock.Now(), time.Now()
-	res, err := eng.Sync(destination.WithHTTPObserver(ctx, d.m.HTTPObserver()), it.sync, engine.SyncOptions{})
+	res, err := eng.Sync(destination.WithHTTPObserver(ctx, d.m.HTTPObserver()), it.sync, opt)
 	d.gate.RUnlock()
 	// Durations are measured on the wall clock, times on the daemon's.
 	res.Seconds = time.Since(began).Seconds()
@@ -298,6 +326,7 @@ func (d *Daemon) runSync(ctx context.Context, eng *engine.Engine, it item) {
 		d.refresh(ctx, eng.Store(), it.sync)
 		return
 	}
+	d.logErasure(it.sync, res)
 	d.record(ctx, eng.Store(), it, start, res, err)
 }
 
@@ -410,7 +439,7 @@ func (d *Daemon) loadHistory(ctx context.Context) error {
 		return err
 	}
 	defer release()
-	eng, err := engine.New(p, w)
+	eng, err := d.newEngine(p, w)
 	if err != nil {
 		return err
 	}
@@ -421,5 +450,6 @@ func (d *Daemon) loadHistory(ctx context.Context) error {
 	for _, s := range p.Syncs {
 		d.refresh(ctx, st, s.Name)
 	}
+	d.watchErasures(ctx, eng.Erasure())
 	return nil
 }

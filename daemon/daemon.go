@@ -69,6 +69,10 @@ type Daemon struct {
 	// sync holds it shared from plan to last batch, a build exclusively.
 	gate sync.RWMutex
 
+	// stampMu guards lastStamp, the last time erasureNow gave.
+	stampMu   sync.Mutex
+	lastStamp time.Time
+
 	mu       sync.Mutex
 	p        *config.Project
 	scheds   map[string]*Schedule

@@ -42,6 +42,15 @@ type hook struct {
 	passed  int
 	waiting chan struct{}
 	release chan struct{}
+	// failErase answers 500 to requests of erase operations only.
+	failErase bool
+}
+
+// setFailErase makes requests of erase operations fail (500) or not.
+func (h *hook) setFailErase(on bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.failErase = on
 }
 
 func newHook(t *testing.T) *hook {
@@ -69,8 +78,16 @@ func (h *hook) open() {
 
 func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	var p struct{ Operations []json.RawMessage }
+	var p struct{ Operations []struct{ Op string } }
 	_ = json.Unmarshal(body, &p)
+	h.mu.Lock()
+	failErase := h.failErase && len(p.Operations) > 0 && p.Operations[0].Op == "erase"
+	h.mu.Unlock()
+	if failErase {
+		w.Header().Set("Retry-After", "0")
+		http.Error(w, `{"error":"erasure backend down"}`, http.StatusInternalServerError)
+		return
+	}
 	if len(p.Operations) > 0 {
 		h.mu.Lock()
 		held := h.allow >= 0 && h.passed >= h.allow

@@ -1,7 +1,8 @@
 // Package alerts tells webhooks about syncs in trouble: a run that failed
 // (or that the removal guard refused), a run whose rejected share is above a
 // threshold, a sync without a success for longer than a number of its
-// schedule's intervals. Each condition is announced once when it starts and
+// schedule's intervals, and, for the project, an erasure request still
+// open past its deadline. Each condition is announced once when it starts and
 // once when it clears (a recovery notice), never in between.
 //
 // Two payloads: a generic JSON document (type webhook) and a
@@ -17,6 +18,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -34,8 +36,8 @@ const (
 type Notice struct {
 	Alert   string         `json:"alert"`
 	Project string         `json:"project"`
-	Sync    string         `json:"sync"`
-	Event   string         `json:"event"` // failed, rejections, stale
+	Sync    string         `json:"sync"`  // "" for erasure_overdue, about the project
+	Event   string         `json:"event"` // failed, rejections, stale, erasure_overdue
 	State   string         `json:"state"` // firing, resolved
 	Message string         `json:"message"`
 	RunID   string         `json:"run_id,omitempty"`
@@ -184,6 +186,60 @@ func (m *Manager) CheckStale(ctx context.Context, now time.Time, syncs []Timing)
 			}
 			out = m.change(out, a, s.Sync, config.AlertStale, stale, msg, "", now,
 				map[string]any{"last_success": s.LastSuccess.UTC(), "deadline": deadline.UTC()})
+		}
+	}
+	m.mu.Unlock()
+	m.deliver(ctx, out)
+}
+
+// OverdueErasure is an erasure request still open past its deadline, as
+// the alerts see it: its id and where it waits, never an identifier.
+type OverdueErasure struct {
+	ID       string
+	Deadline time.Time
+	// Pending lists the syncs (and their destinations) still to confirm,
+	// as "sync (destination)"; none: everything is sent and the request
+	// waits for the next build.
+	Pending []string
+}
+
+// CheckErasures updates the erasure_overdue condition of the project: on
+// while any request is overdue. A request falling overdue while another
+// already is announces nothing new.
+func (m *Manager) CheckErasures(ctx context.Context, now time.Time, overdue []OverdueErasure) {
+	on := len(overdue) > 0
+	msg := "no erasure request is past its deadline any more"
+	var details map[string]any
+	if on {
+		ids := make([]string, 0, len(overdue))
+		parts := make([]string, 0, len(overdue))
+		var dests []string
+		for _, o := range overdue {
+			ids = append(ids, o.ID)
+			where := "waiting for the next build"
+			if len(o.Pending) > 0 {
+				where = "pending at " + strings.Join(o.Pending, ", ")
+				for _, p := range o.Pending {
+					if !slices.Contains(dests, p) {
+						dests = append(dests, p)
+					}
+				}
+			}
+			parts = append(parts, fmt.Sprintf("%s (deadline %s; %s)", o.ID, o.Deadline.UTC().Format(time.DateOnly), where))
+		}
+		noun := "erasure request is"
+		if len(overdue) > 1 {
+			noun = "erasure requests are"
+		}
+		msg = fmt.Sprintf("%d %s past the deadline: %s; see sluice erasures", len(overdue), noun, strings.Join(parts, ", "))
+		details = map[string]any{"requests": ids, "pending": dests}
+	}
+	var out []pending
+	m.mu.Lock()
+	for _, a := range m.alerts {
+		// The deadline is the project's, whatever syncs the alert lists.
+		if a.On(config.AlertErasureOverdue) {
+			out = m.change(out, a, "", config.AlertErasureOverdue, on, msg, "", now, details)
 		}
 	}
 	m.mu.Unlock()

@@ -1,8 +1,9 @@
 // Package metrics holds the Prometheus metrics of `sluice run`: runs by sync
 // and outcome, records by operation and outcome, run and build durations,
 // destination requests (latency, 429s), last success per sync, alerts sent,
-// and the sync locks taken over from dead runs (counted by sync/engine,
-// which every sync path goes through).
+// the sync locks taken over from dead runs (counted by sync/engine,
+// which every sync path goes through), and erasure requests by status,
+// overdue, and failed erasure attempts.
 // Every method is safe on a nil *Metrics, which records nothing.
 package metrics
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/sluicehq/sluice/connectors/destination"
 	"github.com/sluicehq/sluice/sync/engine"
+	"github.com/sluicehq/sluice/sync/erasure"
 )
 
 // Metrics is one daemon's collectors, on a registry of their own (so that
@@ -38,6 +40,11 @@ type Metrics struct {
 	throttled   *prometheus.CounterVec
 	alerts      *prometheus.CounterVec
 	reloads     *prometheus.CounterVec
+	// Erasure series appear only for a project with an erasure block: the
+	// overdue gauge is a vector without labels for that reason.
+	erasures      *prometheus.GaugeVec
+	erasureLate   *prometheus.GaugeVec
+	erasureFailed *prometheus.CounterVec
 }
 
 // New creates the collectors, with Go runtime and process metrics.
@@ -76,8 +83,15 @@ func New() *Metrics {
 		Help: "Alert notices by alert, event and outcome (sent, failed)."}, []string{"alert", "event", "outcome"})
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_config_reloads_total",
 		Help: "Configuration reloads (SIGHUP) by outcome (applied, invalid)."}, []string{"outcome"})
+	m.erasures = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_erasure_requests",
+		Help: "Erasure requests by status (pending, waiting_for_the_build, done, manual_action_needed, no_match), as of the last batch."}, []string{"status"})
+	m.erasureLate = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_erasures_overdue",
+		Help: "Erasure requests still open past erasure.deadline, as of the last batch."}, nil)
+	m.erasureFailed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_erasure_attempts_failed_total",
+		Help: "Erasure requests a sync's destination failed to erase (each retried on the next run), by sync."}, []string{"sync"})
 	for _, c := range []prometheus.Collector{m.runs, m.runSeconds, m.records, m.skipped, m.running, m.lastSuccess, m.lastRun,
 		m.builds, m.buildSecs, m.requests, m.reqSeconds, m.throttled, m.alerts, m.reloads, engine.LockTakeovers,
+		m.erasures, m.erasureLate, m.erasureFailed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -167,6 +181,32 @@ func (m *Metrics) Reload(outcome string) {
 		return
 	}
 	m.reloads.WithLabelValues(outcome).Inc()
+}
+
+// ErasureStatuses are the statuses sluice_erasure_requests always shows,
+// at 0 when no request has them.
+var ErasureStatuses = []string{erasure.StatusPending, erasure.StatusWaiting, erasure.StatusDone, erasure.StatusManual, erasure.StatusNoMatch}
+
+// Erasures sets the erasure requests by status and the overdue ones.
+func (m *Metrics) Erasures(byStatus map[string]int, overdue int) {
+	if m == nil {
+		return
+	}
+	for _, st := range ErasureStatuses {
+		m.erasures.WithLabelValues(st).Set(0)
+	}
+	for st, n := range byStatus {
+		m.erasures.WithLabelValues(st).Set(float64(n))
+	}
+	m.erasureLate.WithLabelValues().Set(float64(overdue))
+}
+
+// ErasureFailed counts requests a sync's destination failed to erase.
+func (m *Metrics) ErasureFailed(sync string, n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.erasureFailed.WithLabelValues(sync).Add(float64(n))
 }
 
 // Forget drops the series of a sync removed from the project.
