@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/daemon/alerts"
 
 	_ "github.com/sluicehq/sluice/models/all" // identity and profiles stages
@@ -245,5 +246,60 @@ func TestErasureOverdueAlert(t *testing.T) {
 	}
 	if logs := strings.ToLower(d.logs.String()); strings.Contains(logs, "person3@") {
 		t.Errorf("the logs show an erased identifier:\n%s", logs)
+	}
+}
+
+// TestErasureAlertTransitions checks the erasure_overdue condition on its
+// own: about the project (an alert's syncs do not filter it), announced
+// when the first request falls overdue and when none is any more.
+func TestErasureAlertTransitions(t *testing.T) {
+	sink := newAlertSink(t)
+	url := config.Secret(sink.srv.URL)
+	m := alerts.New([]config.Alert{
+		{Name: "all", URL: url, Syncs: []string{"s"}},
+		{Name: "failures", URL: url, Events: []string{config.AlertFailed}},
+		{Name: "chat", Type: "slack", URL: url, Events: []string{config.AlertErasureOverdue}},
+	}, alerts.Options{Project: "p"})
+	deadline := t0.Add(-time.Hour)
+	r1 := alerts.OverdueErasure{ID: "er_1", Deadline: deadline, Pending: []string{"s (hook)", "t (crm)"}}
+	r2 := alerts.OverdueErasure{ID: "er_2", Deadline: deadline}
+	steps := []struct {
+		overdue []alerts.OverdueErasure
+		want    []string // alert/state
+		text    []string // in every notice's message or text
+	}{
+		{nil, nil, nil},
+		{[]alerts.OverdueErasure{r1}, []string{"all/firing", "chat/firing"}, []string{"er_1", "s (hook), t (crm)", "deadline 2030-01-07"}},
+		{[]alerts.OverdueErasure{r1, r2}, nil, nil},
+		{[]alerts.OverdueErasure{r2}, nil, nil},
+		{nil, []string{"all/resolved", "chat/resolved"}, []string{"no erasure request is past its deadline"}},
+		{nil, nil, nil},
+	}
+	for i, s := range steps {
+		m.CheckErasures(context.Background(), t0, s.overdue)
+		var got []string
+		for _, b := range sink.take() {
+			text := fmt.Sprint(b["message"], b["text"])
+			if b["text"] != nil {
+				got = append(got, "chat/"+map[bool]string{true: "firing", false: "resolved"}[strings.Contains(text, "erasure_overdue firing")])
+			} else {
+				got = append(got, fmt.Sprint(b["alert"], "/", b["state"]))
+				if b["event"] != config.AlertErasureOverdue || b["sync"] != "" {
+					t.Errorf("step %d: notice %v, want event erasure_overdue about no sync", i+1, b)
+				}
+			}
+			for _, want := range s.text {
+				if !strings.Contains(text, want) {
+					t.Errorf("step %d: notice %q lacks %q", i+1, text, want)
+				}
+			}
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, s.want) {
+			t.Errorf("step %d: notices %v, want %v", i+1, got, s.want)
+		}
+		if f := m.Firing("s"); len(f) != 0 {
+			t.Errorf("step %d: conditions of sync s: %v, want none (the deadline is the project's)", i+1, f)
+		}
 	}
 }
