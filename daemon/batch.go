@@ -120,7 +120,16 @@ func (d *Daemon) batch(p *config.Project, sem chan struct{}, items []item) {
 	// Syncs after a build (this daemon's, or another's for this tick)
 	// carry out pending erasures: the build dropped the people to erase.
 	opt := engine.SyncOptions{Erase: level >= 0}
+	d.runSyncs(ctx, p, w, eng, sem, run, opt, drop, func(it item) { delete(pending, it.sync) })
+	// Requests complete once the identity map was rebuilt without them.
+	d.finishErasures(context.WithoutCancel(ctx), p, svc, level >= buildRank[models.KindIdentity])
+}
 
+// runSyncs runs a batch's syncs, as many at once as sem allows, and waits
+// for them. A sync that cannot start is dropped; one that starts is handed
+// to started (its run then ends it).
+func (d *Daemon) runSyncs(ctx context.Context, p *config.Project, w warehouse.Warehouse, eng *engine.Engine, sem chan struct{},
+	run []item, opt engine.SyncOptions, drop, started func(item)) {
 	var wg sync.WaitGroup
 	for _, it := range run {
 		if d.stoppingNow() || ctx.Err() != nil {
@@ -129,7 +138,7 @@ func (d *Daemon) batch(p *config.Project, sem chan struct{}, items []item) {
 			continue
 		}
 		syncEng := eng
-		if svc != nil {
+		if eng.Erasure() != nil {
 			// The erasure service keeps the running sync's logger and an
 			// event sequence, unguarded: concurrent syncs get an engine
 			// (and a service) each.
@@ -153,11 +162,9 @@ func (d *Daemon) batch(p *config.Project, sem chan struct{}, items []item) {
 			defer func() { <-sem }()
 			d.runSync(ctx, syncEng, it, opt)
 		}(it)
-		delete(pending, it.sync)
+		started(it)
 	}
 	wg.Wait()
-	// Requests complete once the identity map was rebuilt without them.
-	d.finishErasures(context.WithoutCancel(ctx), p, svc, level >= buildRank[models.KindIdentity])
 }
 
 // ensureState creates the state tables. Daemons starting together may race
