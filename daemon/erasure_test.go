@@ -303,3 +303,55 @@ func TestErasureAlertTransitions(t *testing.T) {
 		}
 	}
 }
+
+// TestErasureSecretChecksFailTheBuild: once someone was erased, a build
+// without the secret, or with another one, could bring them back: the
+// daemon's build fails, and so do the batch's syncs, until it is restored.
+func TestErasureSecretChecksFailTheBuild(t *testing.T) {
+	e, _ := newErasureEnv(t)
+	d := e.start(e.clock, nil)
+	good := e.vars["ERASURE_SECRET"]
+	tick(t, e.clock, t0.Add(time.Hour), d)
+	e.request("email", "person4@example.com", t0)
+	tick(t, e.clock, t0.Add(2*time.Hour), d)
+	if got := statusGauges(t, d)["done"]; got != 1 {
+		t.Fatalf("requests done after the second tick: %v", got)
+	}
+	steps := []struct {
+		name, secret string
+		failed       int64  // failed runs of people so far
+		problem      string // in the last "build failed" line; "" none
+	}{
+		{"secret unset", "", 1, "erasure.secret is empty"},
+		{"another secret", "another-secret-0123456789abcdef", 2, "not the secret earlier erasure requests were recorded with"},
+		{"secret restored", good, 2, ""},
+	}
+	for i, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			e.vars["ERASURE_SECRET"] = s.secret
+			if err := d.d.Reload(); err != nil {
+				t.Fatal(err)
+			}
+			tick(t, e.clock, t0.Add(time.Duration(i+3)*time.Hour), d)
+			// A run that could not start (its build failed) is counted,
+			// not logged in the state store.
+			failed := counter(t, d.m, "sluice_sync_runs_total", map[string]string{"sync": "people", "outcome": "failed"})
+			if ok := e.runs("people")["succeeded"]; int64(failed) != s.failed || ok != int64(i+3)-s.failed {
+				t.Errorf("runs of people: %v failed, %d succeeded; want %d failed", failed, ok, s.failed)
+			}
+			lines := d.logs.lines("build failed")
+			if s.problem == "" {
+				if len(lines) != int(s.failed) {
+					t.Errorf("build failures logged: %d, want %d", len(lines), s.failed)
+				}
+				return
+			}
+			if len(lines) == 0 || !strings.Contains(fmt.Sprint(lines[len(lines)-1]["error"]), s.problem) {
+				t.Errorf("build failures logged: %v, want the last to say %q", lines, s.problem)
+			}
+		})
+	}
+	if logs := d.logs.String(); strings.Contains(logs, good) || strings.Contains(logs, "another-secret") {
+		t.Error("the logs show an erasure secret")
+	}
+}
