@@ -285,7 +285,7 @@ func (d *Daemon) build(ctx context.Context, p *config.Project, w warehouse.Wareh
 // buildModels takes in erasure requests, then builds the models up to the
 // given rank.
 func (d *Daemon) buildModels(ctx context.Context, p *config.Project, w warehouse.Warehouse, svc *erasure.Service, level int) error {
-	if err := d.prepareErasures(ctx, svc); err != nil {
+	if err := d.prepareErasures(ctx, p, svc); err != nil {
 		return err
 	}
 	plan, err := models.Compile(p, w.Dialect())

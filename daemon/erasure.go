@@ -50,7 +50,7 @@ func (d *Daemon) erasureNow() time.Time {
 // block: it checks the secret and queues the new rows of the requests
 // table. A build without it could bring erased people back, so its error
 // fails the build.
-func (d *Daemon) prepareErasures(ctx context.Context, svc *erasure.Service) error {
+func (d *Daemon) prepareErasures(ctx context.Context, p *config.Project, svc *erasure.Service) error {
 	if svc == nil {
 		return nil
 	}
@@ -61,8 +61,8 @@ func (d *Daemon) prepareErasures(ctx context.Context, svc *erasure.Service) erro
 	if err != nil {
 		return fmt.Errorf("taking in erasure requests: %w", err)
 	}
-	if prep.Skipped {
-		d.log.Warn("erasure.secret is empty: erasure requests are not taken in until it is set")
+	if prep.Skipped && p.Erasure.Requests != nil {
+		d.log.Warn("erasure.secret is empty: the erasure requests table is not read until it is set")
 	}
 	if prep.Queued > 0 {
 		d.log.Info("erasure requests queued from the requests table", "requests", prep.Queued)

@@ -355,3 +355,29 @@ func TestErasureSecretChecksFailTheBuild(t *testing.T) {
 		t.Error("the logs show an erasure secret")
 	}
 }
+
+// TestErasureWithoutSecretBeforeAnyErasure: with the secret unset and
+// nobody erased yet, builds and syncs run; the requests table waits, and
+// each build says so.
+func TestErasureWithoutSecretBeforeAnyErasure(t *testing.T) {
+	sink := newAlertSink(t)
+	e := newEnvWith(t, erasureRoot, erasureSyncs, 5, map[string]string{"ERASURE_SECRET": "", "ALERT_URL": sink.srv.URL})
+	e.p.Exec(t, "CREATE SCHEMA privacy", "CREATE TABLE privacy.requests (id_type VARCHAR, id_value VARCHAR, requested_at TIMESTAMP)")
+	e.request("email", "person1@example.com", t0)
+	d := e.start(e.clock, nil)
+	for i := 1; i <= 2; i++ {
+		tick(t, e.clock, t0.Add(time.Duration(i)*time.Hour), d)
+		if got := e.runs("people")["succeeded"]; got != int64(i) {
+			t.Errorf("tick %d: %d successful runs of people, want %d", i, got, i)
+		}
+		if n := len(d.logs.lines("erasure.secret is empty: the erasure requests table is not read until it is set")); n != i {
+			t.Errorf("tick %d: %d warnings about the secret, want one per build", i, n)
+		}
+	}
+	if n := len(e.hook.Records()); n != 10 {
+		t.Errorf("the webhook holds %d records, want everyone through both syncs", n)
+	}
+	if len(e.hook.Erased()) != 0 || e.p.Int(t, "SELECT count(*) FROM sluice_state.erasure_requests") != 0 {
+		t.Error("a request was taken in without the secret")
+	}
+}
