@@ -2,7 +2,6 @@ package models
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
@@ -21,12 +20,16 @@ type Erasure struct {
 	StateSchema      string
 	SuppressionTable string // qualified: every erased identifier as a keyed digest
 	Key              string // hex; see ErasureKey
-	// KeyPlaceholder stands for the key in the compiled SQL; it carries a
-	// random part, so that no SQL written in the project can name it.
+	// KeyPlaceholder stands for the key in the compiled SQL
+	// (ErasureKeyPlaceholder): no SQL written in the project may contain
+	// it (CheckFragmentSyntax).
 	KeyPlaceholder string
 	// Requests is a SELECT of id_type, id_value and requested_at, or "".
 	Requests string
 }
+
+// ErasureKeyPlaceholder stands for the erasure key in compiled SQL.
+const ErasureKeyPlaceholder = "{sluice:erasure_key}"
 
 // SuppressionTableName is the suppression list's table in the state schema.
 const SuppressionTableName = "erasure_identifiers"
@@ -75,13 +78,11 @@ func (c *Compiler) erasure(plan *Plan) {
 	if e == nil {
 		return
 	}
-	nonce := make([]byte, 8)
-	_, _ = rand.Read(nonce)
 	plan.Erasure = &Erasure{
 		StateSchema:      c.P.StateSchema,
 		SuppressionTable: c.D.Table(c.P.StateSchema, SuppressionTableName),
 		Key:              ErasureKey(string(e.Secret)),
-		KeyPlaceholder:   "sluice_erasure_key_" + hex.EncodeToString(nonce),
+		KeyPlaceholder:   ErasureKeyPlaceholder,
 	}
 	if r := e.Requests; r != nil {
 		if r.SQL != "" {

@@ -40,6 +40,9 @@ func Fragments(p *config.Project) []Fragment {
 	for _, s := range p.Sources {
 		add(Fragment{Key: "sql", Text: s.SQL, Pos: s.At.Of("sql"), Query: true})
 	}
+	if e := p.Erasure; e != nil && e.Requests != nil {
+		add(Fragment{Key: "sql", Text: e.Requests.SQL, Pos: e.Requests.At.Of("sql"), Query: true})
+	}
 	if p.Identity != nil {
 		for _, e := range p.Identity.Edges {
 			add(Fragment{Key: "where", Text: e.Where, Pos: e.At.Of("where"), Sources: []string{e.Source}})
@@ -107,6 +110,12 @@ func checkFragments(p *config.Project, dialect string, files FileText, parse Par
 		}
 		if issue := check(d, f.Text); issue != nil {
 			out = append(out, config.Problem{Pos: loc.at(issue.Offset), Message: f.Key + ": " + issue.Message})
+			continue
+		}
+		if i := strings.Index(strings.ToLower(f.Text), ErasureKeyPlaceholder); i >= 0 {
+			// The builder substitutes the erasure key for this name: SQL
+			// of the project must not be able to read it.
+			out = append(out, config.Problem{Pos: loc.at(i), Message: f.Key + ": " + ErasureKeyPlaceholder + " is reserved by sluice"})
 			continue
 		}
 		if parse != nil {

@@ -286,13 +286,19 @@ func erasureLine(r *erasure.Result) string {
 
 // prepareErasures runs before every build of a project with an erasure
 // block: it checks the secret and queues new rows of the requests table.
-func prepareErasures(ctx context.Context, p *config.Project, w warehouse.Warehouse, errOut io.Writer) error {
+func prepareErasures(ctx context.Context, p *config.Project, w warehouse.Warehouse, errOut io.Writer, intake bool) error {
 	if p.Erasure == nil {
 		return nil
 	}
 	eng, err := engine.New(p, w)
 	if err != nil {
 		return err
+	}
+	if !intake {
+		if err := eng.Erasure().CheckSecret(ctx); err != nil {
+			return fmt.Errorf("%w: set the variable erasure.secret names", err)
+		}
+		return nil
 	}
 	prep, err := eng.Erasure().Prepare(ctx)
 	if errors.Is(err, erasure.ErrSecretUnset) {

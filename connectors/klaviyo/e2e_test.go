@@ -65,7 +65,10 @@ func envFor(files map[string]string, given map[string]string) map[string]string 
 		for _, m := range envRef.FindAllStringSubmatch(body, -1) {
 			if _, ok := env[m[1]]; !ok {
 				env[m[1]] = "unused"
-				if strings.HasSuffix(m[1], "_URL") {
+				switch {
+				case strings.HasSuffix(m[1], "_SECRET"):
+					env[m[1]] = "unused-secret-of-sixteen-characters" // at least 16
+				case strings.HasSuffix(m[1], "_URL"):
 					env[m[1]] = "http://unused.invalid" // addresses are checked when the project loads
 				}
 			}
