@@ -66,33 +66,8 @@ func BenchmarkStitch(b *testing.B) {
 
 func benchStitch(b *testing.B, identifiers int) {
 	ctx := context.Background()
-	profiles := int(float64(identifiers) / identifiersPerProfile)
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("sluice-bench-demo-%d", profiles))
-	if _, err := os.Stat(filepath.Join(dir, "orders.csv")); err != nil {
-		start := time.Now()
-		if _, err := demodata.Generate(dir, demodata.Options{Profiles: profiles, Seed: 1}); err != nil {
-			b.Fatal(err)
-		}
-		b.Logf("generated %d profiles of demo data in %s (cached in %s)", profiles, time.Since(start).Round(time.Millisecond), dir)
-	}
-	w, err := warehouse.Open(ctx, warehouse.Config{ProjectDir: b.TempDir(), Warehouse: config.Warehouse{Type: "duckdb"}, ExternalPaths: []string{os.TempDir()}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	w := demoWarehouse(b, identifiers)
 	defer w.Close()
-	load := []string{"CREATE SCHEMA raw"}
-	for _, f := range []string{"crm_contacts", "web_events", "orders"} {
-		load = append(load, "CREATE TABLE raw."+f+" AS SELECT * FROM read_csv("+duck.String(filepath.Join(dir, f+".csv"))+", header = true, all_varchar = true)")
-	}
-	start := time.Now()
-	exec(b, w, load...)
-	b.Logf("loaded the CSV files in %s", time.Since(start).Round(time.Millisecond))
-	if os.Getenv("SLUICE_BENCH_UNORDERED") != "" {
-		// An experiment: DuckDB's order-preserving table writes cost CPU;
-		// sluice's tables do not need an order.
-		exec(b, w, "SET GLOBAL preserve_insertion_order = false")
-		b.Logf("preserve_insertion_order = false")
-	}
 	p := loadProject(b, map[string]string{"identity.yml": demoProject})
 	plan, err := models.Compile(p, duck)
 	if err != nil {
@@ -394,4 +369,40 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// demoWarehouse opens an in-memory DuckDB holding the demo data's three
+// tables (generated once per size, cached in the temporary folder) as
+// raw.crm_contacts, raw.web_events and raw.orders. The caller closes it:
+// each run of a benchmark function opens its own.
+func demoWarehouse(b *testing.B, identifiers int) warehouse.Warehouse {
+	b.Helper()
+	ctx := context.Background()
+	profiles := int(float64(identifiers) / identifiersPerProfile)
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("sluice-bench-demo-%d", profiles))
+	if _, err := os.Stat(filepath.Join(dir, "orders.csv")); err != nil {
+		start := time.Now()
+		if _, err := demodata.Generate(dir, demodata.Options{Profiles: profiles, Seed: 1}); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("generated %d profiles of demo data in %s (cached in %s)", profiles, time.Since(start).Round(time.Millisecond), dir)
+	}
+	w, err := warehouse.Open(ctx, warehouse.Config{ProjectDir: b.TempDir(), Warehouse: config.Warehouse{Type: "duckdb"}, ExternalPaths: []string{os.TempDir()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	load := []string{"CREATE SCHEMA raw"}
+	for _, f := range []string{"crm_contacts", "web_events", "orders"} {
+		load = append(load, "CREATE TABLE raw."+f+" AS SELECT * FROM read_csv("+duck.String(filepath.Join(dir, f+".csv"))+", header = true, all_varchar = true)")
+	}
+	start := time.Now()
+	exec(b, w, load...)
+	b.Logf("loaded the CSV files in %s", time.Since(start).Round(time.Millisecond))
+	if os.Getenv("SLUICE_BENCH_UNORDERED") != "" {
+		// An experiment: DuckDB's order-preserving table writes cost CPU;
+		// sluice's tables do not need an order.
+		exec(b, w, "SET GLOBAL preserve_insertion_order = false")
+		b.Logf("preserve_insertion_order = false")
+	}
+	return w
 }
