@@ -177,7 +177,10 @@ func (e *keyedError) Error() string { return e.msg }
 func (e *keyedError) Unwrap() error { return e.err }
 
 // insert appends rows of literal values: erasure tables take a handful
-// of rows per request.
+// of rows per request. Insert-only warehouses (ClickHouse) get one
+// INSERT ... SELECT per row: over the native protocol an inline VALUES
+// waits for data blocks that never come, and 18.16 cannot UNION rows
+// whose literals differ in type (NULL beside a string).
 func (s *Service) insert(ctx context.Context, table string, cols []string, rows [][]any) error {
 	if len(rows) == 0 {
 		return nil
@@ -186,18 +189,23 @@ func (s *Service) insert(ctx context.Context, table string, cols []string, rows 
 	for i, c := range cols {
 		idents[i] = s.f.Ident(c)
 	}
-	const chunk = 500
-	for start := 0; start < len(rows); start += chunk {
-		end := min(start+chunk, len(rows))
-		vals := make([]string, 0, end-start)
-		for _, r := range rows[start:end] {
-			lits := make([]string, len(r))
-			for i, v := range r {
-				lits[i] = s.literal(v)
-			}
-			vals = append(vals, "("+strings.Join(lits, ", ")+")")
+	head := "INSERT INTO " + s.table(table) + " (" + strings.Join(idents, ", ") + ") "
+	var stmts []string
+	if _, ok := s.f.(sqlfn.InsertOnly); ok {
+		for _, r := range rows {
+			stmts = append(stmts, head+"SELECT "+strings.Join(s.literals(r), ", "))
 		}
-		q := "INSERT INTO " + s.table(table) + " (" + strings.Join(idents, ", ") + ") VALUES " + strings.Join(vals, ", ")
+	} else {
+		const chunk = 500
+		for start := 0; start < len(rows); start += chunk {
+			vals := make([]string, 0, min(chunk, len(rows)-start))
+			for _, r := range rows[start:min(start+chunk, len(rows))] {
+				vals = append(vals, "("+strings.Join(s.literals(r), ", ")+")")
+			}
+			stmts = append(stmts, head+"VALUES "+strings.Join(vals, ", "))
+		}
+	}
+	for _, q := range stmts {
 		if err := s.w.Exec(ctx, q); err != nil {
 			return fmt.Errorf("writing %s: %w", table, err)
 		}
@@ -205,10 +213,19 @@ func (s *Service) insert(ctx context.Context, table string, cols []string, rows 
 	return nil
 }
 
+func (s *Service) literals(r []any) []string {
+	lits := make([]string, len(r))
+	for i, v := range r {
+		lits[i] = s.literal(v)
+	}
+	return lits
+}
+
 func (s *Service) literal(v any) string {
 	switch x := v.(type) {
 	case nil:
-		return "NULL"
+		// Every nullable column of the erasure tables is text.
+		return s.f.CastText("NULL")
 	case string:
 		return s.f.String(x)
 	case int64:

@@ -68,7 +68,12 @@ func (s *Service) record(ctx context.Context, r Request, t *Target) (*Queued, er
 	}
 	rows, _ := json.Marshal(counts)
 	ids := t.Identifiers
-	if !t.Found {
+	switch {
+	case t.Blocked:
+		// A junk value shared by many: on the suppression list it would
+		// drop every row carrying it, other people's too.
+		ids = nil
+	case !t.Found:
 		ids = []identity.Identifier{t.Named}
 	}
 	var reason any

@@ -29,6 +29,9 @@ type Target struct {
 	Syncs []SyncKeys
 	// Note says why nothing was found (blocklisted, unknown).
 	Note string
+	// Blocked is set when the value is blocklisted: it links nobody, and
+	// rows of other people may carry it.
+	Blocked bool
 }
 
 // SyncKeys are the keys one sync sent for the person.
@@ -51,7 +54,7 @@ func (s *Service) Resolve(ctx context.Context, idType, value string) (*Target, e
 	var blocked *identity.BlockedError
 	switch {
 	case errors.As(err, &blocked):
-		t.Named, t.Note = blocked.ID, "blocklisted: the build never links it to anyone"
+		t.Named, t.Note, t.Blocked = blocked.ID, "blocklisted: the build never links it to anyone", true
 		return t, nil
 	case errors.Is(err, identity.ErrNotFound):
 		norm, nerr := identity.Normalise(ctx, s.w, s.c, idType, value)
@@ -121,8 +124,10 @@ func (s *Service) heldKeys(ctx context.Context, sc config.Sync, t *Target) ([]st
 		}
 		return nil
 	})
+	// Deduplicated here too: ClickHouse 18.16's DISTINCT over a UNION ALL
+	// subquery returns a key once per branch.
 	slices.Sort(keys)
-	return keys, err
+	return slices.Compact(keys), err
 }
 
 // modelKeys is a SELECT of the keys of the person's rows in a sync's
