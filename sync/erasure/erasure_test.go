@@ -10,6 +10,7 @@ import (
 	"github.com/sluicehq/sluice/connectors/warehouse"
 	"github.com/sluicehq/sluice/models"
 	"github.com/sluicehq/sluice/models/identity"
+	"github.com/sluicehq/sluice/sync/engine"
 	"github.com/sluicehq/sluice/sync/erasure"
 )
 
@@ -359,6 +360,7 @@ func TestErasureRequests(t *testing.T) {
 		{name: "intake queues each row of the requests table once", yml: "  requests: {table: RAW.erasure_requests}\n", run: intake},
 		{name: "a changed secret is refused", run: changedSecret},
 		{name: "an empty secret passes while nothing was erased", run: emptySecret},
+		{name: "purge clears the snapshot, the change log and the rejections", run: purge},
 	}
 	forEachWarehouse(t, func(t *testing.T, kind string) {
 		for _, c := range cases {
@@ -487,5 +489,42 @@ func emptySecret(t *testing.T, s *shop) {
 	}
 	if _, err := empty.Prepare(ctx); !errors.Is(err, erasure.ErrSecretUnset) {
 		t.Errorf("prepare with an empty secret after an erasure: %v, want ErrSecretUnset", err)
+	}
+}
+
+func purge(t *testing.T, s *shop) {
+	ctx := context.Background()
+	s.srv.RejectKeys("refused", "bob@example.com")
+	if _, err := s.Engine.Sync(ctx, "people_hook", engine.SyncOptions{}); err == nil || !strings.Contains(err.Error(), "rejected") {
+		t.Fatalf("sync: %v, want B's record rejected", err)
+	}
+	st, key := s.Engine.Store(), s.W.Dialect().Ident("key")
+	count := func(from, k string) int64 {
+		return s.Int(t, "SELECT count(*) FROM "+from+" AND "+key+" = "+s.W.Dialect().String(k))
+	}
+	tables := []struct {
+		name, from string
+		key        string // a key the table holds before the purge
+	}{
+		{"snapshot", st.SnapshotTable("people_hook") + " WHERE 1 = 1", "alice@example.com"},
+		{"sync_changes", st.Table("sync_changes") + " WHERE sync = 'people_hook'", "alice@example.com"},
+		{"sync_changes", st.Table("sync_changes") + " WHERE sync = 'people_hook'", "bob@example.com"},
+		{"sync_rejections", st.Table("sync_rejections") + " WHERE sync = 'people_hook'", "bob@example.com"},
+	}
+	for _, tb := range tables {
+		if n := count(tb.from, tb.key); n == 0 {
+			t.Fatalf("%s holds no row of %s before the purge", tb.name, tb.key)
+		}
+	}
+	if err := st.PurgeKeys(ctx, "people_hook", []string{"alice@example.com", "bob@example.com"}); err != nil {
+		t.Fatalf("purge: %v", err)
+	}
+	for _, tb := range tables {
+		if n := count(tb.from, tb.key); n != 0 {
+			t.Errorf("%s: %d rows of %s after the purge", tb.name, n, tb.key)
+		}
+	}
+	if err := st.PurgeKeys(ctx, "people_hook", nil); err != nil {
+		t.Errorf("purging no key: %v", err)
 	}
 }
