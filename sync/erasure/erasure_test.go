@@ -358,6 +358,7 @@ func TestErasureRequests(t *testing.T) {
 		{name: "an identifier nobody holds is no_match and closed", run: noMatch},
 		{name: "a blocklisted value erases nobody", run: blocklisted},
 		{name: "intake queues each row of the requests table once", yml: "  requests: {table: RAW.erasure_requests}\n", run: intake},
+		{name: "intake reads a requests query too", yml: "  requests: {sql: \"SELECT id_type, id_value, requested_at FROM RAW.erasure_requests WHERE id_type <> 'none'\"}\n", run: intake},
 		{name: "a changed secret is refused", run: changedSecret},
 		{name: "an empty secret passes while nothing was erased", run: emptySecret},
 		{name: "purge clears the snapshot, the change log and the rejections", run: purge},
