@@ -28,28 +28,38 @@ type erasureState struct {
 // untouched.
 func TestErasure(t *testing.T) {
 	forEachWarehouse(t, func(t *testing.T, kind string) {
-		s := newShop(t, kind, "")
-		st := &erasureState{}
-		steps := []struct {
-			name string
-			run  func(t *testing.T, s *shop, st *erasureState)
-		}{
-			{"the first sync sends both people", firstSync},
-			{"the SQL digest is the Go digest", sqlDigest},
-			{"queue resolves the whole person", queueA},
-			{"the build drops A and keeps B", buildDropsA},
-			{"a failing destination keeps the request pending", failingDestination},
-			{"the next sync erases A and purges the state", syncErases},
-			{"close completes the request", closeCompletes},
-			{"a later build and sync bring nothing of A back", nothingComesBack},
-			{"the erasure tables hold no raw value", noRawValues},
-		}
-		for _, step := range steps {
-			if !t.Run(step.name, func(t *testing.T) { step.run(t, s, st) }) {
-				return // the next steps build on this one
+		for _, regions := range []bool{false, true} {
+			name := "e-mail, user id and device"
+			if regions {
+				name = "and phones read per row's country"
 			}
+			t.Run(name, func(t *testing.T) { erasureScenario(t, newShopOf(t, kind, "", regions)) })
 		}
 	})
+}
+
+// erasureScenario runs the steps of TestErasure on a shop.
+func erasureScenario(t *testing.T, s *shop) {
+	st := &erasureState{}
+	steps := []struct {
+		name string
+		run  func(t *testing.T, s *shop, st *erasureState)
+	}{
+		{"the first sync sends both people", firstSync},
+		{"the SQL digest is the Go digest", sqlDigest},
+		{"queue resolves the whole person", queueA},
+		{"the build drops A and keeps B", buildDropsA},
+		{"a failing destination keeps the request pending", failingDestination},
+		{"the next sync erases A and purges the state", syncErases},
+		{"close completes the request", closeCompletes},
+		{"a later build and sync bring nothing of A back", nothingComesBack},
+		{"the erasure tables hold no raw value", noRawValues},
+	}
+	for _, step := range steps {
+		if !t.Run(step.name, func(t *testing.T) { step.run(t, s, st) }) {
+			return // the next steps build on this one
+		}
+	}
 }
 
 func firstSync(t *testing.T, s *shop, st *erasureState) {
@@ -116,6 +126,9 @@ func queueA(t *testing.T, s *shop, st *erasureState) {
 	}
 	slices.Sort(ids)
 	want := []string{"device:dev-alice", "email:alice@example.com", "user_id:u1"}
+	if s.regions {
+		want = []string{"device:dev-alice", "email:alice@example.com", "phone:+33612345678", "user_id:u1"}
+	}
 	if !tg.Found || !slices.Equal(ids, want) {
 		t.Fatalf("target found=%v identifiers %v, want %v", tg.Found, ids, want)
 	}
@@ -126,7 +139,7 @@ func queueA(t *testing.T, s *shop, st *erasureState) {
 		t.Errorf("target syncs %+v, want people_hook with alice's key", tg.Syncs)
 	}
 	a := audit(t, s, q.ID)
-	if a.Status != erasure.StatusPending || len(a.Syncs) != 1 || a.Syncs[0].Outcome != erasure.Pending || a.Syncs[0].Keys != 1 || a.Profiles != 1 || a.Identifiers != 3 {
+	if a.Status != erasure.StatusPending || len(a.Syncs) != 1 || a.Syncs[0].Outcome != erasure.Pending || a.Syncs[0].Keys != 1 || a.Profiles != 1 || a.Identifiers != int64(len(want)) {
 		t.Errorf("audit after queue: %+v", a)
 	}
 	if a.SourceRows["contacts"] != 2 || a.Reason != "asked by mail" || a.Origin != erasure.FromForget {

@@ -42,9 +42,9 @@ identity:
   id_types:
     email: {normalize: email}
     user_id: {}
-    device: {blocklist: [unknown]}
+    device: {blocklist: [unknown]}PHONE_TYPE
   edges:
-    - {source: contacts, ids: {user_id: user_id, email: email, device: device}}
+    - {source: contacts, ids: {user_id: user_id, email: email, device: devicePHONE_ID}PHONE_EDGE}
 traits:
   email: {pick: email, rule: most_recent}
   name: {from: contacts, pick: name, rule: most_recent}
@@ -61,34 +61,44 @@ syncs:
       name: name
 `
 
+// regionsIdentity makes the phone an identifier read in each row's
+// country: the identity build then takes its other branch (values
+// normalised per row rather than per distinct value).
+var regionsIdentity = strings.NewReplacer(
+	"PHONE_TYPE", "\n    phone: {normalize: phone_e164, default_region: FR}",
+	"PHONE_ID", ", phone: phone",
+	"PHONE_EDGE", ", region: country")
+
 // contact is a row of RAW.contacts; "" is NULL.
 type contact struct {
 	id                              int
 	userID, email, device, name, ts string
+	phone, country                  string
 }
 
 // The people: A has two rows (the second spells the e-mail differently),
 // B one; both carry the blocklisted device.
 var (
 	personA = []contact{
-		{1, "u1", "alice@example.com", "unknown", "Alice", "2024-01-01 10:00:00"},
-		{2, "", " Alice@Example.COM ", "dev-alice", "", "2024-01-02 10:00:00"},
+		{1, "u1", "alice@example.com", "unknown", "Alice", "2024-01-01 10:00:00", "06 12 34 56 78", "FR"},
+		{2, "", " Alice@Example.COM ", "dev-alice", "", "2024-01-02 10:00:00", "", ""},
 	}
 	personB = []contact{
-		{3, "u2", "bob@example.com", "unknown", "Bob", "2024-01-01 11:00:00"},
+		{3, "u2", "bob@example.com", "unknown", "Bob", "2024-01-01 11:00:00", "", "DE"},
 	}
 	// rawOfA are A's identifiers and values as they appear anywhere: none
 	// may be left anywhere sluice writes once A is erased.
-	rawOfA = []string{"alice@example.com", "Alice@Example.COM", "u1", "dev-alice"}
+	rawOfA = []string{"alice@example.com", "Alice@Example.COM", "u1", "dev-alice", "06 12 34 56 78", "+33612345678", "612345678"}
 	rawOfB = []string{"bob@example.com", "u2"}
 )
 
 // shop is the shop project on one warehouse.
 type shop struct {
 	*synctest.Project
-	kind string
-	raw  string // schema of the source tables
-	srv  *fake.Server
+	kind    string
+	regions bool   // the phone is an identifier (regionsIdentity)
+	raw     string // schema of the source tables
+	srv     *fake.Server
 }
 
 // warehouses are the kinds the tests run on; chdb_test.go adds chdb.
@@ -106,7 +116,10 @@ func forEachWarehouse(t *testing.T, fn func(t *testing.T, kind string)) {
 
 // newShop writes the shop project on a warehouse, loads the contacts and
 // builds. extra is appended to sluice.yml's erasure block.
-func newShop(t *testing.T, kind, extra string) *shop {
+func newShop(t *testing.T, kind, extra string) *shop { return newShopOf(t, kind, extra, false) }
+
+// newShopOf is newShop, with the phone as an identifier when regions.
+func newShopOf(t *testing.T, kind, extra string, regions bool) *shop {
 	t.Helper()
 	env := map[string]string{"HOOK_TOKEN": "s3cret", "SECRET": secret}
 	raw, yml := "raw", "version: 1\nname: shop\nwarehouse:\n  type: duckdb\n  threads: 2\n"
@@ -129,7 +142,11 @@ func newShop(t *testing.T, kind, extra string) *shop {
 	yml += "erasure:\n  secret: ${SECRET}\n" + strings.ReplaceAll(extra, "RAW.", raw+".")
 	srv := fake.New(t, fake.Options{Token: "s3cret"})
 	env["HOOK_URL"] = srv.URL
-	files := map[string]string{"sluice.yml": yml, "shop.yml": strings.ReplaceAll(shopProject, "RAW.", raw+".")}
+	project := strings.NewReplacer("PHONE_TYPE", "", "PHONE_ID", "", "PHONE_EDGE", "").Replace(shopProject)
+	if regions {
+		project = regionsIdentity.Replace(shopProject)
+	}
+	files := map[string]string{"sluice.yml": yml, "shop.yml": strings.ReplaceAll(project, "RAW.", raw+".")}
 	var p *synctest.Project
 	if kind == "chdb" {
 		if openChDB == nil {
@@ -146,7 +163,7 @@ func newShop(t *testing.T, kind, extra string) *shop {
 			}
 		}
 	})
-	s := &shop{Project: p, kind: kind, raw: raw, srv: srv}
+	s := &shop{Project: p, kind: kind, regions: regions, raw: raw, srv: srv}
 	s.createTables(t)
 	s.insert(t, append(append([]contact{}, personA...), personB...))
 	s.Build(t)
@@ -178,12 +195,12 @@ func (s *shop) createTables(t *testing.T) {
 	t.Helper()
 	if s.kind == "duckdb" {
 		s.Exec(t, "CREATE SCHEMA raw",
-			"CREATE TABLE raw.contacts (id INTEGER, user_id VARCHAR, email VARCHAR, device VARCHAR, name VARCHAR, ts TIMESTAMP)",
+			"CREATE TABLE raw.contacts (id INTEGER, user_id VARCHAR, email VARCHAR, device VARCHAR, name VARCHAR, ts TIMESTAMP, phone VARCHAR, country VARCHAR)",
 			"CREATE TABLE raw.erasure_requests (id_type VARCHAR, id_value VARCHAR, requested_at TIMESTAMP)")
 		return
 	}
 	s.Exec(t, "CREATE DATABASE "+s.raw,
-		"CREATE TABLE "+s.raw+".contacts (id Int32, user_id Nullable(String), email Nullable(String), device Nullable(String), name Nullable(String), ts DateTime) ENGINE = MergeTree ORDER BY id",
+		"CREATE TABLE "+s.raw+".contacts (id Int32, user_id Nullable(String), email Nullable(String), device Nullable(String), name Nullable(String), ts DateTime, phone Nullable(String), country Nullable(String)) ENGINE = MergeTree ORDER BY id",
 		"CREATE TABLE "+s.raw+".erasure_requests (id_type String, id_value String, requested_at DateTime) ENGINE = MergeTree ORDER BY requested_at")
 }
 
@@ -200,8 +217,8 @@ func (s *shop) insert(t *testing.T, rows []contact) {
 	// One INSERT ... SELECT per row: ClickHouse's native protocol waits for
 	// data blocks after an inline VALUES.
 	for _, r := range rows {
-		s.Exec(t, fmt.Sprintf("INSERT INTO %s.contacts (id, user_id, email, device, name, ts) SELECT %d, %s, %s, %s, %s, %s",
-			s.raw, r.id, lit(r.userID), lit(r.email), lit(r.device), lit(r.name), s.timestamp(t, r.ts)))
+		s.Exec(t, fmt.Sprintf("INSERT INTO %s.contacts (id, user_id, email, device, name, ts, phone, country) SELECT %d, %s, %s, %s, %s, %s, %s, %s",
+			s.raw, r.id, lit(r.userID), lit(r.email), lit(r.device), lit(r.name), s.timestamp(t, r.ts), lit(r.phone), lit(r.country)))
 	}
 }
 
