@@ -33,7 +33,7 @@ func TestErasure(t *testing.T) {
 			if regions {
 				name = "and phones read per row's country"
 			}
-			t.Run(name, func(t *testing.T) { erasureScenario(t, newShopOf(t, kind, "", regions)) })
+			t.Run(name, func(t *testing.T) { erasureScenario(t, newShop(t, kind, shopOptions{regions: regions})) })
 		}
 	})
 }
@@ -365,21 +365,22 @@ func checkNoRaw(t *testing.T, s *shop, raw []string) {
 func TestErasureRequests(t *testing.T) {
 	cases := []struct {
 		name string
-		yml  string // appended to the erasure block
+		shop shopOptions
 		run  func(t *testing.T, s *shop)
 	}{
 		{name: "an identifier nobody holds is no_match and closed", run: noMatch},
 		{name: "a blocklisted value erases nobody", run: blocklisted},
-		{name: "intake queues each row of the requests table once", yml: "  requests: {table: RAW.erasure_requests}\n", run: intake},
-		{name: "intake reads a requests query too", yml: "  requests: {sql: \"SELECT id_type, id_value, requested_at FROM RAW.erasure_requests WHERE id_type <> 'none'\"}\n", run: intake},
+		{name: "intake queues each row of the requests table once", shop: shopOptions{erasure: "  requests: {table: RAW.erasure_requests}\n"}, run: intake},
+		{name: "intake reads a requests query too", shop: shopOptions{erasure: "  requests: {sql: \"SELECT id_type, id_value, requested_at FROM RAW.erasure_requests WHERE id_type <> 'none'\"}\n"}, run: intake},
 		{name: "a changed secret is refused", run: changedSecret},
 		{name: "an empty secret passes while nothing was erased", run: emptySecret},
 		{name: "purge clears the snapshot, the change log and the rejections", run: purge},
+		{name: "a source sync's keys are found through the person's rows", shop: shopOptions{syncs: contactsSync}, run: sourceSync},
 	}
 	forEachWarehouse(t, func(t *testing.T, kind string) {
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				c.run(t, newShop(t, kind, c.yml))
+				c.run(t, newShop(t, kind, c.shop))
 			})
 		}
 	})
@@ -540,5 +541,50 @@ func purge(t *testing.T, s *shop) {
 	}
 	if err := st.PurgeKeys(ctx, "people_hook", nil); err != nil {
 		t.Errorf("purging no key: %v", err)
+	}
+}
+
+// contactsSync sends the contacts source as it is, keyed by its primary
+// key: the person's keys are found through their source rows.
+const contactsSync = `  - name: contacts_hook
+    from: source.contacts
+    to: hook
+    key: contact_id
+    mapping:
+      contact_id: id
+      name: name
+`
+
+func sourceSync(t *testing.T, s *shop) {
+	ctx := context.Background()
+	if _, err := s.Engine.Sync(ctx, "contacts_hook", engine.SyncOptions{}); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	q, err := s.service(t).Queue(ctx, erasure.Request{IDType: "user_id", Value: "u1", Origin: erasure.FromForget})
+	if err != nil {
+		t.Fatalf("queue: %v", err)
+	}
+	var keys []string
+	for _, sk := range q.Target.Syncs {
+		if sk.Sync == "contacts_hook" {
+			keys = sk.Keys
+		}
+	}
+	if !slices.Equal(keys, []string{"1", "2"}) {
+		t.Fatalf("keys of contacts_hook %v (syncs %+v), want A's rows 1 and 2", keys, q.Target.Syncs)
+	}
+	s.Build(t)
+	res, err := s.Engine.Erase(ctx, "contacts_hook")
+	if err != nil || res.Done != 1 || res.Keys != 2 {
+		t.Fatalf("erase: %+v %v", res, err)
+	}
+	recs := s.srv.Records()
+	for k, want := range map[string]bool{"1": false, "2": false, "3": true} {
+		if _, ok := recs[k]; ok != want {
+			t.Errorf("the destination holds %s: %v, want %v", k, ok, want)
+		}
+	}
+	if n := s.Int(t, "SELECT count(*) FROM "+s.Engine.Store().SnapshotTable("contacts_hook")); n != 1 {
+		t.Errorf("the snapshot holds %d records after the purge, want B's", n)
 	}
 }

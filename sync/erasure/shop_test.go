@@ -114,12 +114,16 @@ func forEachWarehouse(t *testing.T, fn func(t *testing.T, kind string)) {
 	}
 }
 
-// newShop writes the shop project on a warehouse, loads the contacts and
-// builds. extra is appended to sluice.yml's erasure block.
-func newShop(t *testing.T, kind, extra string) *shop { return newShopOf(t, kind, extra, false) }
+// shopOptions vary the shop.
+type shopOptions struct {
+	erasure string // appended to sluice.yml's erasure block; RAW. as in shopProject
+	regions bool   // the phone is an identifier (regionsIdentity)
+	syncs   string // more syncs, appended to the project
+}
 
-// newShopOf is newShop, with the phone as an identifier when regions.
-func newShopOf(t *testing.T, kind, extra string, regions bool) *shop {
+// newShop writes the shop project on a warehouse, loads the contacts and
+// builds.
+func newShop(t *testing.T, kind string, o shopOptions) *shop {
 	t.Helper()
 	env := map[string]string{"HOOK_TOKEN": "s3cret", "SECRET": secret}
 	raw, yml := "raw", "version: 1\nname: shop\nwarehouse:\n  type: duckdb\n  threads: 2\n"
@@ -139,13 +143,14 @@ func newShopOf(t *testing.T, kind, extra string, regions bool) *shop {
 		env["CH_DSN"] = dsn
 		yml = "version: 1\nname: shop\nwarehouse: {type: clickhouse, dsn: \"${CH_DSN}\"}\nschema: " + base + "\nstate_schema: " + base + "_state\n"
 	}
-	yml += "erasure:\n  secret: ${SECRET}\n" + strings.ReplaceAll(extra, "RAW.", raw+".")
+	yml += "erasure:\n  secret: ${SECRET}\n" + strings.ReplaceAll(o.erasure, "RAW.", raw+".")
 	srv := fake.New(t, fake.Options{Token: "s3cret"})
 	env["HOOK_URL"] = srv.URL
 	project := strings.NewReplacer("PHONE_TYPE", "", "PHONE_ID", "", "PHONE_EDGE", "").Replace(shopProject)
-	if regions {
+	if o.regions {
 		project = regionsIdentity.Replace(shopProject)
 	}
+	project += o.syncs
 	files := map[string]string{"sluice.yml": yml, "shop.yml": strings.ReplaceAll(project, "RAW.", raw+".")}
 	var p *synctest.Project
 	if kind == "chdb" {
@@ -163,7 +168,7 @@ func newShopOf(t *testing.T, kind, extra string, regions bool) *shop {
 			}
 		}
 	})
-	s := &shop{Project: p, kind: kind, regions: regions, raw: raw, srv: srv}
+	s := &shop{Project: p, kind: kind, regions: o.regions, raw: raw, srv: srv}
 	s.createTables(t)
 	s.insert(t, append(append([]contact{}, personA...), personB...))
 	s.Build(t)
