@@ -375,7 +375,8 @@ func TestErasureRequests(t *testing.T) {
 		{name: "a changed secret is refused", run: changedSecret},
 		{name: "an empty secret passes while nothing was erased", run: emptySecret},
 		{name: "purge clears the snapshot, the change log and the rejections", run: purge},
-		{name: "a source sync's keys are found through the person's rows", shop: shopOptions{syncs: contactsSync}, run: sourceSync},
+		{name: "a destination that cannot erase is manual action needed", shop: shopOptions{more: noEraseSync}, run: manual},
+		{name: "a source sync's keys are found through the person's rows", shop: shopOptions{more: contactsSync}, run: sourceSync},
 	}
 	forEachWarehouse(t, func(t *testing.T, kind string) {
 		for _, c := range cases {
@@ -546,7 +547,8 @@ func purge(t *testing.T, s *shop) {
 
 // contactsSync sends the contacts source as it is, keyed by its primary
 // key: the person's keys are found through their source rows.
-const contactsSync = `  - name: contacts_hook
+const contactsSync = `syncs:
+  - name: contacts_hook
     from: source.contacts
     to: hook
     key: contact_id
@@ -586,5 +588,48 @@ func sourceSync(t *testing.T, s *shop) {
 	}
 	if n := s.Int(t, "SELECT count(*) FROM "+s.Engine.Store().SnapshotTable("contacts_hook")); n != 1 {
 		t.Errorf("the snapshot holds %d records after the purge, want B's", n)
+	}
+}
+
+// noEraseSync sends profiles to a webhook that does not take erasures.
+const noEraseSync = `destinations:
+  - {name: no_erase, type: webhook, url: "${HOOK_URL}", bearer_token: "${HOOK_TOKEN}", erase: false}
+syncs:
+  - name: people_no_erase
+    from: profiles
+    to: no_erase
+    key: email
+    mapping:
+      email: email
+`
+
+func manual(t *testing.T, s *shop) {
+	ctx := context.Background()
+	if _, err := s.Engine.Sync(ctx, "people_no_erase", engine.SyncOptions{}); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	svc := s.service(t)
+	q, err := svc.Queue(ctx, erasure.Request{IDType: "email", Value: "alice@example.com", Origin: erasure.FromForget})
+	if err != nil {
+		t.Fatalf("queue: %v", err)
+	}
+	s.Build(t)
+	res, err := s.Engine.Erase(ctx, "people_no_erase")
+	if err != nil || res.Manual != 1 || res.Done != 0 {
+		t.Fatalf("erase: %+v %v", res, err)
+	}
+	if len(s.srv.Erased()) != 0 {
+		t.Errorf("the destination erased %v", s.srv.Erased())
+	}
+	if _, err := svc.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a := audit(t, s, q.ID)
+	if a.Status != erasure.StatusManual || a.CompletedAt == nil || len(a.Syncs) != 1 || a.Syncs[0].Outcome != erasure.Manual || a.Syncs[0].Error == "" {
+		t.Errorf("audit: %+v", a)
+	}
+	// sluice's own copy is purged all the same.
+	if n := s.Int(t, "SELECT count(*) FROM "+s.Engine.Store().SnapshotTable("people_no_erase")); n != 1 {
+		t.Errorf("the snapshot holds %d records, want B's", n)
 	}
 }

@@ -118,7 +118,7 @@ func forEachWarehouse(t *testing.T, fn func(t *testing.T, kind string)) {
 type shopOptions struct {
 	erasure string // appended to sluice.yml's erasure block; RAW. as in shopProject
 	regions bool   // the phone is an identifier (regionsIdentity)
-	syncs   string // more syncs, appended to the project
+	more    string // more destinations and syncs, as more.yml
 }
 
 // newShop writes the shop project on a warehouse, loads the contacts and
@@ -150,8 +150,10 @@ func newShop(t *testing.T, kind string, o shopOptions) *shop {
 	if o.regions {
 		project = regionsIdentity.Replace(shopProject)
 	}
-	project += o.syncs
 	files := map[string]string{"sluice.yml": yml, "shop.yml": strings.ReplaceAll(project, "RAW.", raw+".")}
+	if o.more != "" {
+		files["more.yml"] = o.more
+	}
 	var p *synctest.Project
 	if kind == "chdb" {
 		if openChDB == nil {
