@@ -377,7 +377,8 @@ FROM `+judgedRef)
 		return "sum(CASE WHEN " + cond + " THEN " + occCount + " ELSE 0 END) AS " + as
 	}
 	ids := k.table("ids")
-	sqls := append(occurrences,
+	sqls := append(occurrences, k.erasedRowsSQL(occ, rejectRow)...)
+	sqls = append(sqls,
 		"-- Per id type: values stitched, rejected, junk and blocklisted (build summary).\n"+
 			d.ReplaceTable(StatsTable(k.c), `SELECT
     t.id_type,
@@ -392,10 +393,10 @@ GROUP BY t.id_type`),
 			"-- 1-based), for identity explain and the row map.\n"+
 			d.ReplaceTable(RowsTable(k.c), `SELECT row_id, edge, row_key, seen_at
 FROM `+occ+`
-WHERE t = 0`+k.rowNotSuppressed("row_id", occ, rejectRow)),
+WHERE t = 0`+k.rowNotErased("row_id")),
 		"-- Values that were not stitched, with their row, for inspection.\n"+
 			d.ReplaceTable(RejectsTable(k.c), `SELECT `+k.sourceName("edge")+` AS source, r_key AS row_key, `+k.typeName("t")+` AS id_type, raw, problem AS status
-FROM (SELECT `+rejectRow+` AS o_row, t, raw, problem FROM `+occ+` WHERE problem IS NOT NULL) AS o
+FROM (SELECT `+rejectRow+` AS o_row, t, raw, problem FROM `+occ+` WHERE problem IS NOT NULL`+k.notSuppressed()+`) AS o
 JOIN (SELECT row_id AS r_row, edge, row_key AS r_key FROM `+RowsTable(k.c)+`) AS r ON r.r_row = o.o_row`),
 	)
 	var checks []models.Check
@@ -435,11 +436,14 @@ WHERE t > 0 AND problem IS NULL
 GROUP BY t, value`, "id", []dialect.SortKey{{Expr: "first_seen_at"}, {Expr: "t"}, {Expr: "id_value"}}), "    ")+`
 ) AS numbered`), // t sorts like id_type
 		"-- Which row carries which identifier: the hyperedges of the identity graph.\n" +
-			d.ReplaceTable(EdgesTable(k.c), k.edgesOfKeptRows(`SELECT `+edgeRow+`, i.id, o.t
+			d.ReplaceTable(EdgesTable(k.c), `SELECT `+edgeRow+`, i.id, o.t
 FROM `+occ+` AS o
 JOIN (SELECT id, t AS i_t, id_value AS i_value FROM `+ids+`) AS i ON i.i_t = o.t AND i.i_value = o.value
-WHERE o.t > 0 AND o.problem IS NULL`, occ, rejectRow)),
+WHERE o.t > 0 AND o.problem IS NULL`),
 		d.DropTable(occ),
+	}
+	if k.erasure != nil {
+		sqls = append(sqls, d.DropTable(k.erasedTable()))
 	}
 	if _, ok := d.(dialect.WorkSpace); ok {
 		// Earlier releases published the numbered identifiers in the
@@ -876,26 +880,33 @@ func (k *compiler) notSuppressed() string {
 	return " AND problem <> 'suppressed'"
 }
 
-// suppressedRows lists the rows that carry an erased identifier.
-func (k *compiler) suppressedRows(occ, rowExpr string) string {
-	return "SELECT " + rowExpr + " AS s_row FROM " + occ + " WHERE problem = 'suppressed'"
+// erasedTable holds the numbers of the rows of erased people.
+func (k *compiler) erasedTable() string { return k.table("erased_rows") }
+
+// erasedRowsSQL finds the rows of erased people: a row carrying an erased
+// identifier and no stitched one. Such a row links nothing, and its key
+// (often an identifier itself: a CRM contact id) is not kept in the
+// identity rows, the row map or the rejects. A row that also carries a
+// live identifier (a household's shared phone on someone else's row) is
+// kept: only the erased value links nothing. Nothing without an erasure
+// block.
+func (k *compiler) erasedRowsSQL(occ, rowExpr string) []string {
+	if k.erasure == nil {
+		return nil
+	}
+	return []string{"-- Rows of erased people: an erased identifier and none stitched.\n" +
+		k.d.ReplaceTable(k.erasedTable(), `SELECT o_row AS row_id
+FROM (SELECT `+rowExpr+` AS o_row, problem FROM `+occ+` WHERE t > 0) AS o
+WHERE o_row IN (SELECT `+rowExpr+` FROM `+occ+` WHERE problem = 'suppressed')
+GROUP BY o_row
+HAVING max(CASE WHEN problem IS NULL THEN 1 ELSE 0 END) = 0`)}
 }
 
-// rowNotSuppressed is the condition, appended to a WHERE, that keeps the
-// rows of erased people out: such a row links nothing, and its key (often
-// an identifier itself) is not kept.
-func (k *compiler) rowNotSuppressed(col, occ, rowExpr string) string {
+// rowNotErased is the condition, appended to a WHERE, that leaves the
+// rows of erased people out.
+func (k *compiler) rowNotErased(col string) string {
 	if k.erasure == nil {
 		return ""
 	}
-	return " AND " + col + " NOT IN (" + k.suppressedRows(occ, rowExpr) + ")"
-}
-
-// edgesOfKeptRows filters the edges query to rows without an erased
-// identifier: their other identifiers stay unlinked through them.
-func (k *compiler) edgesOfKeptRows(q, occ, rowExpr string) string {
-	if k.erasure == nil {
-		return q
-	}
-	return "SELECT * FROM (\n" + q + "\n) AS kept\nWHERE row_id NOT IN (" + k.suppressedRows(occ, rowExpr) + ")"
+	return " AND " + col + " NOT IN (SELECT row_id FROM " + k.erasedTable() + ")"
 }
