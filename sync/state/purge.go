@@ -55,22 +55,27 @@ func (m mutable) purge(ctx context.Context, sync, in string) error {
 func (b *insertOnly) purge(ctx context.Context, sync, in string) error {
 	f := b.f
 	key := f.Ident("key")
-	tables := []struct{ table, where string }{
-		{b.s.SnapshotTable(sync), key + " IN " + in},
-		{b.changesTable(), "sync = " + f.String(sync) + " AND " + key + " IN " + in},
-		{b.rejections.versions, "sync = " + f.String(sync) + " AND " + key + " IN " + in},
+	tables := []struct{ name, where string }{
+		{SnapshotName(sync), key + " IN " + in},
+		{"sync_changes", "sync = " + f.String(sync) + " AND " + key + " IN " + in},
+		{"sync_rejections_versions", "sync = " + f.String(sync) + " AND " + key + " IN " + in},
 	}
-	for _, t := range tables {
-		if err := b.exec(ctx, "ALTER TABLE "+t.table+" DELETE WHERE "+t.where); err != nil {
+	names := make([]string, len(tables))
+	for i, t := range tables {
+		names[i] = f.String(t.name)
+		if err := b.exec(ctx, "ALTER TABLE "+b.s.Table(t.name)+" DELETE WHERE "+t.where); err != nil {
 			return err
 		}
 	}
-	return b.waitMutations(ctx)
+	return b.waitMutations(ctx, names)
 }
 
-// waitMutations waits until the state schema has no mutation left to run.
-func (b *insertOnly) waitMutations(ctx context.Context) error {
-	q := "SELECT count() FROM system.mutations WHERE database = " + b.f.String(b.s.schema) + " AND is_done = 0"
+// waitMutations waits until the given tables (string literals) of the
+// state schema have no mutation left to run; mutations of other tables,
+// such as another sync's purge, are not waited for.
+func (b *insertOnly) waitMutations(ctx context.Context, tables []string) error {
+	q := "SELECT count() FROM system.mutations WHERE database = " + b.f.String(b.s.schema) +
+		" AND table IN (" + strings.Join(tables, ", ") + ") AND is_done = 0"
 	delay := 20 * time.Millisecond
 	for {
 		var n int64
