@@ -6,7 +6,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/connectors/warehouse"
 	"github.com/sluicehq/sluice/models"
 	"github.com/sluicehq/sluice/models/identity"
@@ -375,6 +377,7 @@ func TestErasureRequests(t *testing.T) {
 		{name: "a changed secret is refused", run: changedSecret},
 		{name: "an empty secret passes while nothing was erased", run: emptySecret},
 		{name: "purge clears the snapshot, the change log and the rejections", run: purge},
+		{name: "a request open past its deadline is overdue", run: overdue},
 		{name: "a destination that cannot erase is manual action needed", shop: shopOptions{more: noEraseSync}, run: manual},
 		{name: "a source sync's keys are found through the person's rows", shop: shopOptions{more: contactsSync}, run: sourceSync},
 	}
@@ -631,5 +634,32 @@ func manual(t *testing.T, s *shop) {
 	// sluice's own copy is purged all the same.
 	if n := s.Int(t, "SELECT count(*) FROM "+s.Engine.Store().SnapshotTable("people_no_erase")); n != 1 {
 		t.Errorf("the snapshot holds %d records, want B's", n)
+	}
+}
+
+func overdue(t *testing.T, s *shop) {
+	ctx := context.Background()
+	s.sync(t)
+	svc := s.service(t)
+	asked := time.Now().UTC().Add(-40 * 24 * time.Hour).Truncate(time.Second)
+	q, err := svc.Queue(ctx, erasure.Request{IDType: "email", Value: "alice@example.com", RequestedAt: asked, Origin: erasure.FromForget})
+	if err != nil {
+		t.Fatalf("queue: %v", err)
+	}
+	list, err := svc.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := audit(t, s, q.ID)
+	if !a.RequestedAt.Equal(asked) || !a.Deadline.Equal(asked.Add(config.DefaultErasureDeadline)) || !a.Overdue || erasure.Overdue(list) != 1 {
+		t.Errorf("audit: requested %v deadline %v overdue %v (%d overdue), want requested %v", a.RequestedAt, a.Deadline, a.Overdue, erasure.Overdue(list), asked)
+	}
+	s.Build(t)
+	s.sync(t)
+	if _, err := svc.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a := audit(t, s, q.ID); a.Overdue || a.Status != erasure.StatusDone {
+		t.Errorf("a completed request: %s overdue %v", a.Status, a.Overdue)
 	}
 }
