@@ -109,7 +109,8 @@ func (d *Daemon) batch(p *config.Project, sem chan struct{}, items []item) {
 		}
 	}
 	svc := eng.Erasure()
-	if err := d.build(ctx, p, w, st, svc, level, tick, names(run)); err != nil {
+	cutoff, err := d.build(ctx, p, w, st, svc, level, tick, names(run))
+	if err != nil {
 		for _, it := range run {
 			d.fail(ctx, it, err)
 			drop(it)
@@ -119,7 +120,7 @@ func (d *Daemon) batch(p *config.Project, sem chan struct{}, items []item) {
 	}
 	// Syncs after a build (this daemon's, or another's for this tick)
 	// carry out pending erasures: the build dropped the people to erase.
-	opt := engine.SyncOptions{Erase: level >= 0}
+	opt := engine.SyncOptions{Erase: level >= 0, ErasureCutoff: cutoff}
 	d.runSyncs(ctx, p, w, eng, sem, run, opt, drop, func(it item) { delete(pending, it.sync) })
 	// Requests complete once the identity map was rebuilt without them.
 	d.finishErasures(context.WithoutCancel(ctx), p, svc, level >= buildRank[models.KindIdentity])
@@ -215,9 +216,14 @@ var activeBuilds sync.Map
 // build materialises the models up to the given rank once: under the state
 // store's build lock (one build at a time across daemons sharing the
 // state), and, for a scheduled tick, only if no other daemon built for it.
-func (d *Daemon) build(ctx context.Context, p *config.Project, w warehouse.Warehouse, st *state.Store, svc *erasure.Service, level int, tick time.Time, syncs []string) error {
+func (d *Daemon) build(ctx context.Context, p *config.Project, w warehouse.Warehouse, st *state.Store, svc *erasure.Service, level int, tick time.Time, syncs []string) (cutoff int64, err error) {
+	if svc != nil {
+		// A build another daemon did for this tick began before now:
+		// requests queued from now on wait for the next run.
+		cutoff = erasure.Cutoff(d.erasureNow())
+	}
 	if level < 0 {
-		return nil
+		return cutoff, nil
 	}
 	start := time.Now()
 	runID := "build-" + d.holder + "-" + fmt.Sprint(start.UnixNano())
@@ -234,12 +240,12 @@ func (d *Daemon) build(ctx context.Context, p *config.Project, w warehouse.Wareh
 		}
 		if !engine.IsLocked(err) {
 			d.m.Build("failed", time.Since(start))
-			return fmt.Errorf("waiting for the build lock: %w", err)
+			return 0, fmt.Errorf("waiting for the build lock: %w", err)
 		}
 		select {
 		case <-ctx.Done():
 			d.m.Build("failed", time.Since(start))
-			return ctx.Err()
+			return 0, ctx.Err()
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
@@ -248,12 +254,12 @@ func (d *Daemon) build(ctx context.Context, p *config.Project, w warehouse.Wareh
 		ok, by, err := st.ClaimTick(ctx, buildLock, tick, d.holder, d.clock.Now())
 		if err != nil {
 			d.m.Build("failed", time.Since(start))
-			return err
+			return 0, err
 		}
 		if !ok {
 			d.m.Build("shared", 0)
 			d.log.Info("models already built for this tick", "by", by, "syncs", syncs)
-			return nil
+			return cutoff, nil
 		}
 	}
 	hbCtx, stopHB := context.WithCancel(ctx)
@@ -272,21 +278,23 @@ func (d *Daemon) build(ctx context.Context, p *config.Project, w warehouse.Wareh
 	}()
 	d.gate.Lock()
 	defer d.gate.Unlock()
-	if err := d.buildModels(ctx, p, w, svc, level); err != nil {
+	built, err := d.buildModels(ctx, p, w, svc, level)
+	if err != nil {
 		d.m.Build("failed", time.Since(start))
 		d.log.Error("build failed", "syncs", syncs, "error", d.redact(err.Error()))
-		return err
+		return 0, err
 	}
 	d.m.Build("succeeded", time.Since(start))
 	d.log.Info("models built", "syncs", syncs, "seconds", time.Since(start).Seconds())
-	return nil
+	return built, nil
 }
 
 // buildModels takes in erasure requests, then builds the models up to the
 // given rank.
-func (d *Daemon) buildModels(ctx context.Context, p *config.Project, w warehouse.Warehouse, svc *erasure.Service, level int) error {
-	if err := d.prepareErasures(ctx, p, svc); err != nil {
-		return err
+func (d *Daemon) buildModels(ctx context.Context, p *config.Project, w warehouse.Warehouse, svc *erasure.Service, level int) (int64, error) {
+	cutoff, err := d.prepareErasures(ctx, p, svc)
+	if err != nil {
+		return 0, err
 	}
 	plan, err := models.Compile(p, w.Dialect())
 	if err == nil {
@@ -299,9 +307,9 @@ func (d *Daemon) buildModels(ctx context.Context, p *config.Project, w warehouse
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("building the models: %w", err)
+		return 0, fmt.Errorf("building the models: %w", err)
 	}
-	return nil
+	return cutoff, nil
 }
 
 // staleBuild tells whether a build lock's holder is gone.

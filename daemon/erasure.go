@@ -21,9 +21,8 @@ func (d *Daemon) newEngine(p *config.Project, w warehouse.Warehouse) (*engine.En
 	}
 	eng.Logger, eng.Now = d.log, d.clock.Now
 	if svc := eng.Erasure(); svc != nil {
-		// The engine does not hand its clock to the erasure service: the
-		// deadlines and the audit's times must follow the daemon's.
-		svc.Now, svc.Log = d.erasureNow, d.log
+		// The deadlines and the audit's times follow the daemon's clock.
+		svc.Now = d.erasureNow
 	}
 	if d.o.Engine != nil {
 		d.o.Engine(eng)
@@ -50,16 +49,16 @@ func (d *Daemon) erasureNow() time.Time {
 // block: it checks the secret and queues the new rows of the requests
 // table. A build without it could bring erased people back, so its error
 // fails the build.
-func (d *Daemon) prepareErasures(ctx context.Context, p *config.Project, svc *erasure.Service) error {
+func (d *Daemon) prepareErasures(ctx context.Context, p *config.Project, svc *erasure.Service) (int64, error) {
 	if svc == nil {
-		return nil
+		return 0, nil
 	}
 	prep, err := svc.Prepare(ctx)
 	if errors.Is(err, erasure.ErrSecretUnset) {
-		return fmt.Errorf("%w: set the variable erasure.secret names", err)
+		return 0, fmt.Errorf("%w: set the variable erasure.secret names", err)
 	}
 	if err != nil {
-		return fmt.Errorf("taking in erasure requests: %w", err)
+		return 0, fmt.Errorf("taking in erasure requests: %w", err)
 	}
 	if prep.Skipped && p.Erasure.Requests != nil {
 		d.log.Warn("erasure.secret is empty: the erasure requests table is not read until it is set")
@@ -71,7 +70,7 @@ func (d *Daemon) prepareErasures(ctx context.Context, p *config.Project, svc *er
 		// The problems name the identifier type and date, not the value.
 		d.log.Warn("erasure request not understood", "problem", d.redact(pr.Error()))
 	}
-	return nil
+	return prep.Cutoff, nil
 }
 
 // logErasure reports what a sync did for pending erasure requests: counts

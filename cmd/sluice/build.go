@@ -39,7 +39,7 @@ stop the build with exit code 1.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			if err := prepareErasures(ctx, p, w, cmd.ErrOrStderr(), true); err != nil {
+			if _, err := prepareErasures(ctx, p, w, cmd.ErrOrStderr(), true); err != nil {
 				return &exitError{code: exitFailure, err: err}
 			}
 			fmt.Fprintf(out, "Building %s on %s\n", p.Name, describeWarehouse(p.Warehouse.Type, p.Warehouse.Path))

@@ -286,26 +286,26 @@ func erasureLine(r *erasure.Result) string {
 
 // prepareErasures runs before every build of a project with an erasure
 // block: it checks the secret and queues new rows of the requests table.
-func prepareErasures(ctx context.Context, p *config.Project, w warehouse.Warehouse, errOut io.Writer, intake bool) error {
+func prepareErasures(ctx context.Context, p *config.Project, w warehouse.Warehouse, errOut io.Writer, intake bool) (cutoff int64, err error) {
 	if p.Erasure == nil {
-		return nil
+		return 0, nil
 	}
 	eng, err := engine.New(p, w)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if !intake {
 		if err := eng.Erasure().CheckSecret(ctx); err != nil {
-			return fmt.Errorf("%w: set the variable erasure.secret names", err)
+			return 0, fmt.Errorf("%w: set the variable erasure.secret names", err)
 		}
-		return nil
+		return 0, nil
 	}
 	prep, err := eng.Erasure().Prepare(ctx)
 	if errors.Is(err, erasure.ErrSecretUnset) {
-		return fmt.Errorf("%w: set the variable erasure.secret names", err)
+		return 0, fmt.Errorf("%w: set the variable erasure.secret names", err)
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if prep.Queued > 0 {
 		fmt.Fprintf(errOut, "Queued %s from the erasure requests table.\n", plural(prep.Queued, "erasure request", "erasure requests"))
@@ -313,7 +313,7 @@ func prepareErasures(ctx context.Context, p *config.Project, w warehouse.Warehou
 	for _, pr := range prep.Problems {
 		fmt.Fprintf(errOut, "warning: %v\n", pr)
 	}
-	return nil
+	return prep.Cutoff, nil
 }
 
 // closeErasures completes the requests every destination is through

@@ -53,7 +53,7 @@ options may be unset. --json prints one JSON document:
 				if asJSON {
 					logTo = io.Discard
 				}
-				if err := buildQuietlyFor(ctx, p, w, logTo, false); err != nil {
+				if _, err := buildQuietlyFor(ctx, p, w, logTo, false); err != nil {
 					return &exitError{code: exitFailure, err: err}
 				}
 			}

@@ -69,8 +69,9 @@ already running. With several syncs, the first of 1, 4, 5, 3 that applies.`,
 				fmt.Fprintln(out, "The project has no syncs: add some to a project file (see docs/syncs.md).")
 				return nil
 			}
+			var cutoff int64
 			if !skipBuild {
-				if err := buildQuietly(ctx, p, w, errOut); err != nil {
+				if cutoff, err = buildQuietlyFor(ctx, p, w, errOut, true); err != nil {
 					return &exitError{code: exitFailure, err: err}
 				}
 			}
@@ -85,7 +86,7 @@ already running. With several syncs, the first of 1, 4, 5, 3 that applies.`,
 					continue
 				}
 				bar := newProgress(errOut, name)
-				res, err := eng.Sync(ctx, name, engine.SyncOptions{Force: force, Progress: bar.update, Erase: !skipBuild})
+				res, err := eng.Sync(ctx, name, engine.SyncOptions{Force: force, Progress: bar.update, Erase: !skipBuild, ErasureCutoff: cutoff})
 				bar.finish()
 				if res.Erasure != nil {
 					fmt.Fprintln(out, erasureLine(res.Erasure))
@@ -269,29 +270,32 @@ func (p *progress) finish() {
 
 // buildQuietly builds the models, reporting only a summary line.
 func buildQuietly(ctx context.Context, p *config.Project, w warehouse.Warehouse, out io.Writer) error {
-	return buildQuietlyFor(ctx, p, w, out, true)
+	_, err := buildQuietlyFor(ctx, p, w, out, true)
+	return err
 }
 
 // buildQuietlyFor builds; intake false (plan) reads no erasure requests
 // table and writes no erasure state, but still refuses a build that could
-// not keep erased people out.
-func buildQuietlyFor(ctx context.Context, p *config.Project, w warehouse.Warehouse, out io.Writer, intake bool) error {
+// not keep erased people out. It returns the erasure cutoff of the build
+// (see erasure.Cutoff).
+func buildQuietlyFor(ctx context.Context, p *config.Project, w warehouse.Warehouse, out io.Writer, intake bool) (int64, error) {
 	plan, err := models.Compile(p, w.Dialect())
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if err := prepareErasures(ctx, p, w, out, intake); err != nil {
-		return err
+	cutoff, err := prepareErasures(ctx, p, w, out, intake)
+	if err != nil {
+		return 0, err
 	}
 	res, err := builder.Run(ctx, w, plan, builder.Options{})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	fmt.Fprintf(out, "Built the models in %s.\n", res.Duration.Round(time.Millisecond))
 	for _, warn := range res.Warnings {
 		fmt.Fprintf(out, "warning: %s\n", warn)
 	}
-	return nil
+	return cutoff, nil
 }
 
 // duckdbLock matches DuckDB's message for a file another process holds.

@@ -60,6 +60,8 @@ func New(p *config.Project, w warehouse.Warehouse) (*Engine, error) {
 		if e.erasure, err = erasure.New(p, w, st); err != nil {
 			return nil, err
 		}
+		// The engine's clock, set by callers after New, dates the audit.
+		e.erasure.Now = func() time.Time { return e.Now() }
 	}
 	return e, nil
 }
@@ -255,6 +257,9 @@ type SyncOptions struct {
 	// people to erase from the model, and purging their keys from the
 	// snapshot while they are still in it would send them again.
 	Erase bool
+	// ErasureCutoff, when set, is erasure.Prepared.Cutoff of that build:
+	// requests queued since are left for the next run.
+	ErasureCutoff int64
 }
 
 // Result is one sync run.

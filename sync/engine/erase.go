@@ -18,8 +18,7 @@ func (r *syncRun) erase() error {
 	if r.e.erasure == nil || !r.opt.Erase {
 		return nil
 	}
-	r.e.erasure.Log = r.log
-	res, err := r.e.erasure.Propagate(r.ctx, r.name, r.openDest)
+	res, err := r.e.erasure.Propagate(r.ctx, r.name, erasure.PropagateOptions{Open: r.openDest, Cutoff: r.opt.ErasureCutoff, Log: r.log})
 	if res != nil && len(res.Requests) > 0 {
 		r.res.Erasure = res
 	}
@@ -54,6 +53,5 @@ func (e *Engine) Erase(ctx context.Context, name string) (*erasure.Result, error
 	}
 	defer r.unlock()
 	defer r.closeDest()
-	e.erasure.Log = r.log
-	return e.erasure.Propagate(ctx, name, r.openDest)
+	return e.erasure.Propagate(ctx, name, erasure.PropagateOptions{Open: r.openDest, Log: r.log})
 }

@@ -29,9 +29,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice/config"
@@ -69,9 +69,7 @@ type Service struct {
 	plan  *models.Erasure
 	c     *models.Compiler
 	Now   func() time.Time
-	Log   *slog.Logger
-	ensed bool
-	seq   int64
+	ensed atomic.Bool // the tables exist; concurrent syncs share the service
 }
 
 // New returns the erasure service of a project; ErrNotConfigured without
@@ -90,7 +88,7 @@ func New(p *config.Project, w warehouse.Warehouse, st *state.Store) (*Service, e
 	}
 	return &Service{
 		p: p, w: w, f: f, st: st, plan: plan.Erasure, c: &models.Compiler{P: p, D: w.Dialect()},
-		Now: time.Now, Log: slog.New(slog.DiscardHandler),
+		Now: time.Now,
 	}, nil
 }
 
@@ -101,7 +99,7 @@ func (s *Service) table(name string) string { return s.f.Table(s.p.StateSchema, 
 
 // Ensure creates the erasure tables.
 func (s *Service) Ensure(ctx context.Context) error {
-	if s.ensed {
+	if s.ensed.Load() {
 		return nil
 	}
 	f := s.f
@@ -126,7 +124,7 @@ func (s *Service) Ensure(ctx context.Context) error {
 			return fmt.Errorf("creating the erasure tables in %s: %w", s.p.StateSchema, err)
 		}
 	}
-	s.ensed = true
+	s.ensed.Store(true)
 	return nil
 }
 

@@ -24,6 +24,9 @@ type Prepared struct {
 	// Skipped is set when the secret is unset and nothing was erased yet:
 	// the build runs, the requests table is not read.
 	Skipped bool
+	// Cutoff is taken once the requests are queued: pass it to the syncs
+	// that follow the build (see Cutoff).
+	Cutoff int64
 }
 
 // Prepare runs before a build: it makes sure the suppression list is
@@ -40,7 +43,7 @@ func (s *Service) Prepare(ctx context.Context) (*Prepared, error) {
 		if n > 0 {
 			return nil, fmt.Errorf("%w: %d identifiers were erased, and the build needs the secret to keep them out of profiles", ErrSecretUnset, n)
 		}
-		out.Skipped = true
+		out.Skipped, out.Cutoff = true, Cutoff(s.Now())
 		return out, nil
 	}
 	if err := s.Ensure(ctx); err != nil {
@@ -50,7 +53,7 @@ func (s *Service) Prepare(ctx context.Context) (*Prepared, error) {
 		return nil, err
 	}
 	n, probs, err := s.Intake(ctx)
-	out.Queued, out.Problems = n, probs
+	out.Queued, out.Problems, out.Cutoff = n, probs, Cutoff(s.Now())
 	return out, err
 }
 

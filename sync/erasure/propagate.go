@@ -4,11 +4,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
 	"github.com/sluicehq/sluice/connectors/destination"
 )
+
+// PropagateOptions are the inputs of one propagation.
+type PropagateOptions struct {
+	// Open opens the sync's destination, called only when there is
+	// something to erase; the destination it returns is the caller's to
+	// close (the sync sends through it next).
+	Open func(context.Context) (destination.Destination, error)
+	// Cutoff, when set (see Cutoff), leaves out the requests queued from
+	// then on: the build the sync follows began then, so it did not drop
+	// their people, and purging their keys now would let the diff send
+	// them again.
+	Cutoff int64
+	Log    *slog.Logger
+}
 
 // task is a request's erasure at one sync's destination, still to do.
 type task struct {
@@ -33,14 +48,15 @@ type Result struct {
 // erases them (destination.Eraser), records the outcome, and purges
 // confirmed keys from the sync's state. Call it holding the sync's lock,
 // after a build that applied the suppression list, and before the diff.
-// open is called only when there is something to erase; the destination
-// it returns is the caller's to close (the sync sends through it next).
-func (s *Service) Propagate(ctx context.Context, sync string, open func(context.Context) (destination.Destination, error)) (*Result, error) {
+func (s *Service) Propagate(ctx context.Context, sync string, opt PropagateOptions) (*Result, error) {
 	res := &Result{Sync: sync}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
 	if err := s.Ensure(ctx); err != nil {
 		return res, err
 	}
-	tasks, err := s.pending(ctx, sync)
+	tasks, err := s.pending(ctx, sync, opt.Cutoff)
 	if err != nil || len(tasks) == 0 {
 		return res, err
 	}
@@ -64,11 +80,11 @@ func (s *Service) Propagate(ctx context.Context, sync string, open func(context.
 			continue
 		}
 		if dest == nil {
-			if dest, err = open(ctx); err != nil {
+			if dest, err = opt.Open(ctx); err != nil {
 				return res, s.fail(ctx, res, tasks, sync, fmt.Errorf("opening the destination to erase: %w", err))
 			}
 		}
-		ev, err := s.eraseOne(ctx, dest, sync, t, mine, res)
+		ev, err := s.eraseOne(ctx, dest, sync, t, mine, res, opt.Log)
 		if err != nil {
 			return res, err
 		}
@@ -78,7 +94,7 @@ func (s *Service) Propagate(ctx context.Context, sync string, open func(context.
 }
 
 // eraseOne erases one request's keys and, when done, purges them.
-func (s *Service) eraseOne(ctx context.Context, dest destination.Destination, sync string, t task, keys []string, res *Result) ([]any, error) {
+func (s *Service) eraseOne(ctx context.Context, dest destination.Destination, sync string, t task, keys []string, res *Result, log *slog.Logger) ([]any, error) {
 	er, ok := destination.CanErase(dest)
 	if !ok {
 		return s.settle(ctx, sync, t, keys, Manual, "", "", res)
@@ -90,7 +106,7 @@ func (s *Service) eraseOne(ctx context.Context, dest destination.Destination, sy
 	case err != nil:
 		res.Failed++
 		res.Err = err
-		s.Log.Warn("erasure failed; retried on the next run", "sync", sync, "request", t.request, "error", scrub(err.Error(), keys))
+		log.Warn("erasure failed; retried on the next run", "sync", sync, "request", t.request, "error", scrub(err.Error(), keys))
 		return s.event(t.request, sync, t.destination, Failed, len(keys), "", scrub(err.Error(), keys)), nil
 	case len(outs) != len(keys):
 		res.Failed++
@@ -147,11 +163,14 @@ func (s *Service) fail(ctx context.Context, res *Result, tasks []task, sync stri
 
 // pending lists the requests whose latest event for the sync is pending
 // or failed, with their key digests.
-func (s *Service) pending(ctx context.Context, sync string) ([]task, error) {
-	latest := map[string]eventRow{}
+func (s *Service) pending(ctx context.Context, sync string, cutoff int64) ([]task, error) {
+	latest, first := map[string]eventRow{}, map[string]int64{}
 	err := s.events(ctx, "sync = "+s.f.String(sync), func(e eventRow) {
 		if prev, ok := latest[e.Request]; !ok || e.Seq > prev.Seq {
 			latest[e.Request] = e
+		}
+		if seq, ok := first[e.Request]; !ok || e.Seq < seq {
+			first[e.Request] = e.Seq
 		}
 	})
 	if err != nil {
@@ -160,6 +179,9 @@ func (s *Service) pending(ctx context.Context, sync string) ([]task, error) {
 	byReq := map[string]*task{}
 	var ids []string
 	for id, e := range latest {
+		if cutoff != 0 && first[id] >= cutoff {
+			continue // queued after the build began
+		}
 		if e.Outcome == Pending || e.Outcome == Failed {
 			byReq[id] = &task{request: id, destination: e.Destination}
 			ids = append(ids, id)

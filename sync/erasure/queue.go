@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice/models"
@@ -126,8 +127,28 @@ func (s *Service) event(id, sync, dest, outcome string, keys int, ref, msg strin
 	if msg != "" {
 		e = msg
 	}
-	s.seq++
-	return []any{id, sync, dest, now, now.UnixNano() + s.seq, outcome, keys, r, e}
+	return []any{id, sync, dest, now, nextSeq(now), outcome, keys, r, e}
+}
+
+// lastSeq orders the events this process writes: the time in
+// nanoseconds, or one more than the last when the clock did not move
+// (a coarse or fake clock, several services at once).
+var lastSeq atomic.Int64
+
+// Cutoff marks a moment in the order of erasure events: take it right
+// before a build (after Prepare), and pass it to the syncs that follow
+// (PropagateOptions.Cutoff), so that they leave the requests queued during
+// the build for the next run.
+func Cutoff(now time.Time) int64 { return nextSeq(now) }
+
+func nextSeq(now time.Time) int64 {
+	for {
+		last := lastSeq.Load()
+		next := max(now.UnixNano(), last+1)
+		if lastSeq.CompareAndSwap(last, next) {
+			return next
+		}
+	}
 }
 
 func (s *Service) insertEvents(ctx context.Context, rows [][]any) error {
