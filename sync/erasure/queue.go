@@ -224,7 +224,9 @@ func (s *Service) Intake(ctx context.Context) (int, []error, error) {
 		t, err := s.Resolve(ctx, r.IDType, r.Value)
 		if err != nil {
 			if !errors.Is(err, identity.ErrRejected) && !errors.Is(err, identity.ErrUnknownType) {
-				return n, problems, err
+				// A warehouse error may quote the statement, and so the
+				// value: it never reaches a log as it is.
+				return n, problems, fmt.Errorf("resolving an erasure request of type %s: %s", r.IDType, scrub(err.Error(), []string{r.Value}))
 			}
 			problems = append(problems, fmt.Errorf("erasure request %s (requested %s): %w", r.IDType, r.RequestedAt.Format(time.DateOnly), errors.New(describe(err))))
 			t = &Target{Named: identity.Identifier{Type: r.IDType, Value: r.Value}, Note: "not an identifier of its type"}

@@ -70,6 +70,9 @@ func (b *insertOnly) purge(ctx context.Context, sync, in string) error {
 	return b.waitMutations(ctx, names)
 }
 
+// mutationWait bounds how long a purge waits for ClickHouse's deletions.
+const mutationWait = 10 * time.Minute
+
 // waitMutations waits until the given tables (string literals) of the
 // state schema have no mutation left to run; mutations of other tables,
 // such as another sync's purge, are not waited for.
@@ -77,6 +80,7 @@ func (b *insertOnly) waitMutations(ctx context.Context, tables []string) error {
 	q := "SELECT count() FROM system.mutations WHERE database = " + b.f.String(b.s.schema) +
 		" AND table IN (" + strings.Join(tables, ", ") + ") AND is_done = 0"
 	delay := 20 * time.Millisecond
+	deadline := time.Now().Add(mutationWait)
 	for {
 		var n int64
 		rows, err := b.s.w.Query(ctx, q)
@@ -92,6 +96,11 @@ func (b *insertOnly) waitMutations(ctx context.Context, tables []string) error {
 		}
 		if n == 0 {
 			return nil
+		}
+		if time.Now().After(deadline) {
+			// A mutation that fails is retried by the server forever:
+			// say so rather than wait as long (system.mutations shows why).
+			return fmt.Errorf("%d deletions of erased records still running after %s (see system.mutations, latest_fail_reason)", n, mutationWait)
 		}
 		select {
 		case <-ctx.Done():
