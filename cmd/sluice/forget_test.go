@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sluicehq/sluice/examples/examplestest"
-
 	brevofake "github.com/sluicehq/sluice/connectors/brevo/fake"
 	klaviyofake "github.com/sluicehq/sluice/connectors/klaviyo/fake"
 	webhookfake "github.com/sluicehq/sluice/connectors/webhook/fake"
@@ -49,15 +47,7 @@ type erasureEnv struct {
 
 func newErasureEnv(t *testing.T) *erasureEnv {
 	t.Helper()
-	var files []string
-	for _, pattern := range []string{"*.yml", "data/*.csv"} {
-		m, err := fs.Glob(os.DirFS(examplestest.Dir(t, "quickstart")), pattern)
-		if err != nil || len(m) == 0 {
-			t.Fatalf("quickstart %s: %v", pattern, err)
-		}
-		files = append(files, m...)
-	}
-	e := &erasureEnv{dir: examplestest.CopyQuickstart(t, files...)}
+	e := &erasureEnv{dir: copyWholeQuickstart(t)}
 	if err := os.WriteFile(filepath.Join(e.dir, "webhook.yml"), []byte(erasureWebhook), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -134,15 +134,7 @@ func klaviyoSpec() string {
 // serving Klaviyo and Brevo, sync exits 0 having delivered the Klaviyo and
 // Brevo syncs, and a second sync sends nothing.
 func TestSandboxQuickstart(t *testing.T) {
-	var files []string
-	for _, pattern := range []string{"*.yml", "data/*.csv"} {
-		m, err := fs.Glob(os.DirFS(examplestest.Dir(t, "quickstart")), pattern)
-		if err != nil || len(m) == 0 {
-			t.Fatalf("quickstart %s: %v", pattern, err)
-		}
-		files = append(files, m...)
-	}
-	dir := examplestest.CopyQuickstart(t, files...)
+	dir := copyWholeQuickstart(t)
 	envFile := filepath.Join(dir, ".sluice", "sandbox.env")
 	args := []string{"klaviyo", "brevo", "--env-file", envFile, "--quiet"}
 	if spec := klaviyoSpec(); spec != "" {
@@ -200,6 +192,21 @@ func TestSandboxQuickstart(t *testing.T) {
 	if _, err := os.Stat(envFile); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the env file outlives the sandbox: %v", err)
 	}
+}
+
+// copyWholeQuickstart copies the quickstart's project files and data
+// into a fresh folder.
+func copyWholeQuickstart(t *testing.T) string {
+	t.Helper()
+	var files []string
+	for _, pattern := range []string{"*.yml", "data/*.csv"} {
+		m, err := fs.Glob(os.DirFS(examplestest.Dir(t, "quickstart")), pattern)
+		if err != nil || len(m) == 0 {
+			t.Fatalf("quickstart %s: %v", pattern, err)
+		}
+		files = append(files, m...)
+	}
+	return examplestest.CopyQuickstart(t, files...)
 }
 
 // checkEnvFile checks that the env file holds the export lines and only
