@@ -222,6 +222,9 @@ func TestForgetQuickstart(t *testing.T) {
 	if got := e.leftovers(t, append(x.values(), z.values()...)); len(got) > 0 {
 		t.Errorf("the erased people are still in: %v", got)
 	}
+	if code, _, errs := sluice(t, "identity", "explain", "email:"+email, "--project", e.dir); code != 1 || !strings.Contains(errs, "it was erased (request er_") {
+		t.Errorf("identity explain of an erased identifier: exit %d, %s", code, errs)
+	}
 	if !slices.ContainsFunc(e.klaviyo.DeletionRequests(), func(r klaviyofake.DeletionRequest) bool { return r.Email == email }) {
 		t.Errorf("Klaviyo holds no deletion request for the person: %+v", e.klaviyo.DeletionRequests())
 	}

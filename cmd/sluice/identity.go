@@ -1,14 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/connectors/warehouse"
 	"github.com/sluicehq/sluice/models"
 	"github.com/sluicehq/sluice/models/identity"
+	"github.com/sluicehq/sluice/sync/erasure"
+	"github.com/sluicehq/sluice/sync/state"
 )
 
 func init() { extraCommands = append(extraCommands, newIdentityCmd) }
@@ -62,7 +67,13 @@ message saying so (exit code 1).`,
 				return err
 			}
 			defer w.Close()
-			ex, err := identity.Explain(ctx, w, &models.Compiler{P: p, D: w.Dialect()}, typ, value)
+			c := &models.Compiler{P: p, D: w.Dialect()}
+			ex, err := identity.Explain(ctx, w, c, typ, value)
+			if errors.Is(err, identity.ErrNotFound) {
+				if id, ok := erasedBy(ctx, p, w, c, typ, value); ok {
+					err = fmt.Errorf("%w: it was erased (request %s; see sluice erasures), and no build links it any more", identity.ErrNotFound, id)
+				}
+			}
 			if err != nil {
 				return &exitError{code: exitFailure, err: err}
 			}
@@ -80,4 +91,26 @@ message saying so (exit code 1).`,
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the explanation as JSON")
 	return c
+}
+
+// erasedBy names the erasure request that suppressed an identifier, if
+// the project erases and one did.
+func erasedBy(ctx context.Context, p *config.Project, w warehouse.Warehouse, c *models.Compiler, typ, value string) (string, bool) {
+	if p.Erasure == nil {
+		return "", false
+	}
+	norm, err := identity.Normalise(ctx, w, c, typ, value)
+	if err != nil {
+		return "", false
+	}
+	st, err := state.New(w, p.StateSchema)
+	if err != nil {
+		return "", false
+	}
+	svc, err := erasure.New(p, w, st)
+	if err != nil {
+		return "", false
+	}
+	id, ok, err := svc.ErasedBy(ctx, norm.Type, norm.Value)
+	return id, ok && err == nil
 }
