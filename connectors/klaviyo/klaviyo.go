@@ -76,10 +76,10 @@ func withDefault(f config.FieldSpec, def string) config.FieldSpec {
 var Spec = config.ComponentSpec{
 	Type: "klaviyo",
 	Summary: "Klaviyo profiles, lists and consent (API revision 2026-07-15). Profiles go through bulk import jobs, whose import errors reject records; a segment sync keeps a list (list:, an id or a name) in step; " +
-		"subscriptions.email.marketing.consent and subscriptions.sms.marketing.consent mapping fields subscribe (true) or unsubscribe (false) those channels, and a consent withdrawal unsubscribes them; profiles are never deleted. " +
+		"subscriptions.email.marketing.consent and subscriptions.sms.marketing.consent mapping fields subscribe (true) or unsubscribe (false) those channels, and a consent withdrawal unsubscribes them; syncs never delete profiles, only an erasure (sluice forget) does, through a data-privacy deletion job. " +
 		"Every endpoint is paced to Klaviyo's burst and steady limits. See docs/destinations/klaviyo.md.",
 	Fields: []config.FieldSpec{
-		{Name: "api_key", Kind: config.String, Required: true, Secret: true, Doc: "Private API key (pk_...), sent as Authorization: Klaviyo-API-Key KEY. Scopes: profiles:read and profiles:write, lists:read and lists:write, and subscriptions:write when the mapping carries consent."},
+		{Name: "api_key", Kind: config.String, Required: true, Secret: true, Doc: "Private API key (pk_...), sent as Authorization: Klaviyo-API-Key KEY. Scopes: profiles:read and profiles:write, lists:read and lists:write, subscriptions:write when the mapping carries consent, and data-privacy:write for erasure (sluice forget)."},
 		{Name: "base_url", Kind: config.String, URL: true, Doc: "API address, for a proxy or a test server. Default: " + DefaultBaseURL + "."},
 		{Name: "revision", Kind: config.String, Pattern: `\d{4}-\d{2}-\d{2}(\.[a-z]+)?`, PatternHint: "a Klaviyo API revision, YYYY-MM-DD (like " + DefaultRevision + ")", Doc: "API revision sent in the revision header (YYYY-MM-DD). sluice is built and tested against " + DefaultRevision + "; another revision may change what Klaviyo accepts. Default: " + DefaultRevision + "."},
 		{Name: "list", Kind: config.String, Doc: "List (id or name) for syncs that set no list: of their own: record syncs add their profiles to it and remove them from it."},
