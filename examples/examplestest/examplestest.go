@@ -41,3 +41,20 @@ func CopyQuickstart(t testing.TB, files ...string) string {
 	}
 	return dir
 }
+
+// ErasureSecret stands for SLUICE_ERASURE_SECRET, which the quickstart's
+// erasure block names, in tests that load it strictly.
+const ErasureSecret = "examples-erasure-secret-0123456789"
+
+// Env looks variables up in the environment, giving SLUICE_ERASURE_SECRET
+// a value when it has none: pass it as config.Options.Env to load the
+// quickstart as a test of something else.
+func Env(name string) (string, bool) {
+	if v, ok := os.LookupEnv(name); ok {
+		return v, true
+	}
+	if name == "SLUICE_ERASURE_SECRET" {
+		return ErasureSecret, true
+	}
+	return "", false
+}

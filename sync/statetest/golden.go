@@ -15,6 +15,7 @@ import (
 	"github.com/sluicehq/sluice/sync/state"
 
 	_ "github.com/sluicehq/sluice/connectors/file" // the quickstart's destination
+	"github.com/sluicehq/sluice/examples/examplestest"
 )
 
 // Quickstart loads the quickstart project at dir with only its file
@@ -36,7 +37,7 @@ func Quickstart(t testing.TB, dir string) *config.Project {
 			t.Fatal(err)
 		}
 	}
-	p, err := config.Load(tmp, config.Options{})
+	p, err := config.Load(tmp, config.Options{Env: examplestest.Env})
 	if err != nil {
 		t.Fatal(err)
 	}
