@@ -513,7 +513,8 @@ func emptySecret(t *testing.T, s *shop) {
 
 func purge(t *testing.T, s *shop) {
 	ctx := context.Background()
-	s.srv.RejectKeys("refused", "bob@example.com")
+	// The vendor's message about B quotes A's key, as a batch refusal can.
+	s.srv.RejectKeys("refused next to alice@example.com", "bob@example.com")
 	if _, err := s.Engine.Sync(ctx, "people_hook", engine.SyncOptions{}); err == nil || !strings.Contains(err.Error(), "rejected") {
 		t.Fatalf("sync: %v, want B's record rejected", err)
 	}
@@ -535,7 +536,18 @@ func purge(t *testing.T, s *shop) {
 			t.Fatalf("%s holds no row of %s before the purge", tb.name, tb.key)
 		}
 	}
-	if err := st.PurgeKeys(ctx, "people_hook", []string{"alice@example.com", "bob@example.com"}); err != nil {
+	if err := st.PurgeKeys(ctx, "people_hook", []string{"alice@example.com"}); err != nil {
+		t.Fatalf("purge: %v", err)
+	}
+	for _, from := range []string{st.Table("sync_changes"), st.Table("sync_rejections"), st.Table("sync_runs")} {
+		if n := s.Int(t, "SELECT count(*) FROM "+from+" WHERE sync = 'people_hook' AND error LIKE '%alice@example.com%'"); n != 0 {
+			t.Errorf("%s: %d errors still quote the erased key", from, n)
+		}
+	}
+	if n := s.Int(t, "SELECT count(*) FROM "+st.Table("sync_rejections")+" WHERE sync = 'people_hook' AND error LIKE '%[erased key]%'"); n != 1 {
+		t.Errorf("B's rejection: %d errors with the key taken out, want 1", n)
+	}
+	if err := st.PurgeKeys(ctx, "people_hook", []string{"bob@example.com"}); err != nil {
 		t.Fatalf("purge: %v", err)
 	}
 	for _, tb := range tables {

@@ -95,6 +95,9 @@ type backend interface {
 	// purge deletes the rows of the keys listed in in (a SQL list) from a
 	// sync's snapshot, change log and rejections.
 	purge(ctx context.Context, sync, in string) error
+	// scrubErrors replaces the keys in the errors of a sync's change
+	// log, rejections and runs.
+	scrubErrors(ctx context.Context, sync string, keys []string) error
 
 	// lock takes a sync's lock and returns the dead holders it took it
 	// over from (their runs abandoned).
