@@ -54,81 +54,100 @@ already running. With several syncs, the first of 1, 4, 5, 3 that applies.`,
   sluice sync vip_to_klaviyo --project examples/quickstart
   sluice sync lapsed_list --force   # accept a large removal`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			p, err := loadProject(g, cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			w, eng, names, err := openEngine(ctx, p, args)
-			if err != nil {
-				return err
-			}
-			defer w.Close()
-			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
-			if len(names) == 0 {
-				fmt.Fprintln(out, "The project has no syncs: add some to a project file (see docs/syncs.md).")
-				return nil
-			}
-			var cutoff int64
-			if !skipBuild {
-				if cutoff, err = buildQuietlyFor(ctx, p, w, errOut, true); err != nil {
-					return &exitError{code: exitFailure, err: err}
-				}
-			}
-			code := exitOK
-			failed, erasuresFailed := 0, 0
-			for _, name := range names {
-				if vars := g.unset[destinationOf(p, name)]; len(vars) > 0 {
-					failed++
-					fmt.Fprintf(out, "%-24s failed: destination %s needs %s\n", name, destinationOf(p, name), strings.Join(vars, ", "))
-					fmt.Fprintf(errOut, "sync %s: environment variable %s not set (used by destination %s)\n", name, strings.Join(vars, ", "), destinationOf(p, name))
-					code = worse(code, exitFailure)
-					continue
-				}
-				bar := newProgress(errOut, name)
-				res, err := eng.Sync(ctx, name, engine.SyncOptions{Force: force, Progress: bar.update, Erase: !skipBuild, ErasureCutoff: cutoff})
-				bar.finish()
-				if res.Erasure != nil {
-					fmt.Fprintln(out, erasureLine(res.Erasure))
-					if res.Erasure.Failed > 0 {
-						erasuresFailed++
-						fmt.Fprintf(errOut, "sync %s: erasure: %s; the request stays pending and is retried next run\n", name, oneLine(res.Erasure.Err))
-					}
-				}
-				for _, t := range res.Takeovers {
-					fmt.Fprintf(errOut, "sync %s: warning: %s\n", name, takeoverLine(t, time.Now()))
-				}
-				fmt.Fprintln(out, syncLine(res))
-				if err != nil {
-					failed++
-					fmt.Fprintf(errOut, "sync %s: %s\n", name, oneLine(err))
-					code = worse(code, exitCodeOf(err))
-				} else {
-					for _, warn := range syncWarnings(&res.Plan) {
-						fmt.Fprintf(errOut, "sync %s: warning: %s\n", name, warn)
-					}
-				}
-				if ctx.Err() != nil {
-					break
-				}
-			}
-			if !skipBuild {
-				if err := closeErasures(ctx, p, w); err != nil {
-					return &exitError{code: exitFailure, err: err}
-				}
-			}
-			if code != exitOK {
-				return &exitError{code: code, err: fmt.Errorf("%d of %s did not deliver everything", failed, plural(len(names), "sync", "syncs"))}
-			}
-			if erasuresFailed > 0 {
-				return &exitError{code: exitFailure, err: fmt.Errorf("%s could not erase yet: the requests stay pending (sluice erasures)", plural(erasuresFailed, "sync", "syncs"))}
-			}
-			return nil
+			return runSync(cmd, g, args, syncFlags{force: force, skipBuild: skipBuild})
 		},
 	}
 	c.Flags().BoolVar(&force, "force", false, "let the removal guard pass: remove more than max_removals in this run")
 	c.Flags().BoolVar(&skipBuild, "skip-build", false, "do not build the models first; diff the tables of the last build")
 	return c
+}
+
+type syncFlags struct{ force, skipBuild bool }
+
+// syncTally adds up what the syncs of one command did.
+type syncTally struct {
+	code                   int
+	failed, erasuresFailed int
+}
+
+func runSync(cmd *cobra.Command, g *globals, args []string, f syncFlags) error {
+	ctx := cmd.Context()
+	p, err := loadProject(g, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	w, eng, names, err := openEngine(ctx, p, args)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if len(names) == 0 {
+		fmt.Fprintln(out, "The project has no syncs: add some to a project file (see docs/syncs.md).")
+		return nil
+	}
+	var cutoff int64
+	if !f.skipBuild {
+		if cutoff, err = buildQuietlyFor(ctx, p, w, errOut, true); err != nil {
+			return &exitError{code: exitFailure, err: err}
+		}
+	}
+	tally := &syncTally{code: exitOK}
+	opt := engine.SyncOptions{Force: f.force, Erase: !f.skipBuild, ErasureCutoff: cutoff}
+	for _, name := range names {
+		syncOne(ctx, g, p, eng, name, opt, tally, out, errOut)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if !f.skipBuild {
+		if err := closeErasures(ctx, p, w); err != nil {
+			return &exitError{code: exitFailure, err: err}
+		}
+	}
+	if tally.code != exitOK {
+		return &exitError{code: tally.code, err: fmt.Errorf("%d of %s did not deliver everything", tally.failed, plural(len(names), "sync", "syncs"))}
+	}
+	if tally.erasuresFailed > 0 {
+		return &exitError{code: exitFailure, err: fmt.Errorf("%s could not erase yet: the requests stay pending (sluice erasures)", plural(tally.erasuresFailed, "sync", "syncs"))}
+	}
+	return nil
+}
+
+// syncOne runs one sync and reports it: a line on out, reasons and
+// warnings on errOut.
+func syncOne(ctx context.Context, g *globals, p *config.Project, eng *engine.Engine, name string, opt engine.SyncOptions, tally *syncTally, out, errOut io.Writer) {
+	if vars := g.unset[destinationOf(p, name)]; len(vars) > 0 {
+		tally.failed++
+		fmt.Fprintf(out, "%-24s failed: destination %s needs %s\n", name, destinationOf(p, name), strings.Join(vars, ", "))
+		fmt.Fprintf(errOut, "sync %s: environment variable %s not set (used by destination %s)\n", name, strings.Join(vars, ", "), destinationOf(p, name))
+		tally.code = worse(tally.code, exitFailure)
+		return
+	}
+	bar := newProgress(errOut, name)
+	opt.Progress = bar.update
+	res, err := eng.Sync(ctx, name, opt)
+	bar.finish()
+	if res.Erasure != nil {
+		fmt.Fprintln(out, erasureLine(res.Erasure))
+		if res.Erasure.Failed > 0 {
+			tally.erasuresFailed++
+			fmt.Fprintf(errOut, "sync %s: erasure: %s; the request stays pending and is retried next run\n", name, oneLine(res.Erasure.Err))
+		}
+	}
+	for _, t := range res.Takeovers {
+		fmt.Fprintf(errOut, "sync %s: warning: %s\n", name, takeoverLine(t, time.Now()))
+	}
+	fmt.Fprintln(out, syncLine(res))
+	if err != nil {
+		tally.failed++
+		fmt.Fprintf(errOut, "sync %s: %s\n", name, oneLine(err))
+		tally.code = worse(tally.code, exitCodeOf(err))
+		return
+	}
+	for _, warn := range syncWarnings(&res.Plan) {
+		fmt.Fprintf(errOut, "sync %s: warning: %s\n", name, warn)
+	}
 }
 
 // destinationOf names a sync's destination.
