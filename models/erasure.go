@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"strings"
 
+	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/models/dialect"
 )
 
@@ -100,4 +101,32 @@ func (p *Plan) Bindings() map[string]string {
 		return nil
 	}
 	return map[string]string{p.Erasure.KeyPlaceholder: p.Erasure.Key}
+}
+
+// LiveSourceName is the table, in the project schema, that a sync from an
+// edge source reads when the project erases: the source's rows without
+// those of erased people (an erased identifier and none stitched), so that
+// rows lingering in the source are never sent again.
+func LiveSourceName(source string) string { return "src_" + source + "_live" }
+
+// NeedsLiveSource tells whether a source gets a live table: the project
+// erases, an identity edge reads the source (only its rows can be told
+// apart), and a sync reads it.
+func NeedsLiveSource(p *config.Project, source string) bool {
+	if p.Erasure == nil || p.Identity == nil {
+		return false
+	}
+	edge := false
+	for _, e := range p.Identity.Edges {
+		edge = edge || e.Source == source
+	}
+	if !edge {
+		return false
+	}
+	for _, s := range p.Syncs {
+		if s.From == "source."+source {
+			return true
+		}
+	}
+	return false
 }

@@ -3,6 +3,7 @@ package identity
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/sluicehq/sluice/config"
@@ -378,6 +379,7 @@ FROM `+judgedRef)
 	}
 	ids := k.table("ids")
 	sqls := append(occurrences, k.erasedRowsSQL(occ, rejectRow)...)
+	sqls = append(sqls, k.liveSourcesSQL(occ)...)
 	sqls = append(sqls,
 		"-- Per id type: values stitched, rejected, junk and blocklisted (build summary).\n"+
 			d.ReplaceTable(StatsTable(k.c), `SELECT
@@ -909,4 +911,38 @@ func (k *compiler) rowNotErased(col string) string {
 		return ""
 	}
 	return " AND " + col + " NOT IN (SELECT row_id FROM " + k.erasedTable() + ")"
+}
+
+// liveSourcesSQL copies, for the edge sources a sync reads, the rows that
+// are not erased people's into the source's live table (see
+// models.NeedsLiveSource): the row keys of erased rows exist only in the
+// work tables of this step, so the copy needs no key and keeps nothing of
+// them.
+func (k *compiler) liveSourcesSQL(occ string) []string {
+	if k.erasure == nil {
+		return nil
+	}
+	var out []string
+	done := map[string]bool{}
+	for _, e := range k.id.Edges {
+		if done[e.Source] || !models.NeedsLiveSource(k.c.P, e.Source) {
+			continue
+		}
+		done[e.Source] = true
+		src, _ := k.c.Source(e.Source)
+		var edges []string
+		for i, e2 := range k.id.Edges {
+			if e2.Source == e.Source {
+				edges = append(edges, strconv.Itoa(i+1))
+			}
+		}
+		out = append(out, "-- Source "+e.Source+" without the rows of erased people, for the syncs that read it.\n"+
+			k.d.ReplaceTable(k.c.Table(models.LiveSourceName(e.Source)), `SELECT s.*
+FROM `+k.c.SourceView(e.Source)+` AS s
+WHERE `+RowKey(k.d, src, "s")+` IS NULL OR `+RowKey(k.d, src, "s")+` NOT IN (
+    SELECT row_key FROM `+occ+`
+    WHERE t = 0 AND row_key IS NOT NULL AND edge IN (`+strings.Join(edges, ", ")+`) AND row_id IN (SELECT row_id FROM `+k.erasedTable()+`)
+)`))
+	}
+	return out
 }

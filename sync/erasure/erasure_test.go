@@ -604,6 +604,16 @@ func sourceSync(t *testing.T, s *shop) {
 	if n := s.Int(t, "SELECT count(*) FROM "+s.Engine.Store().SnapshotTable("contacts_hook")); n != 1 {
 		t.Errorf("the snapshot holds %d records after the purge, want B's", n)
 	}
+	// A's rows are still in the source: the sync reads the source's live
+	// table, which leaves them out, so nothing is sent again.
+	s.Build(t)
+	again, err := s.Engine.Sync(ctx, "contacts_hook", engine.SyncOptions{Erase: true})
+	if err != nil || again.Sent != 0 {
+		t.Fatalf("a sync after the erasure: sent %d, %v; want nothing", again.Sent, err)
+	}
+	if _, ok := s.srv.Records()["1"]; ok {
+		t.Errorf("A's row went back to the destination")
+	}
 }
 
 // noEraseSync sends profiles to a webhook that does not take erasures.

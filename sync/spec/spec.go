@@ -178,6 +178,11 @@ func Resolve(p *config.Project, d dialect.Dialect, name string) (*Spec, error) {
 		sp.Kind, sp.Name = FromSource, rest
 		sp.Model = c.SourceView(rest)
 		sp.Tables = [][2]string{{p.Schema, "src_" + rest}}
+		if models.NeedsLiveSource(p, rest) {
+			// The build leaves the rows of erased people out of it.
+			sp.Model = c.Table(models.LiveSourceName(rest))
+			sp.Tables = [][2]string{{p.Schema, models.LiveSourceName(rest)}}
+		}
 	default:
 		return nil, fmt.Errorf("sync %s: invalid from %q", s.Name, s.From)
 	}
