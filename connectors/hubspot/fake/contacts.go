@@ -178,7 +178,8 @@ func (s *Server) checkInput(in upsertInput) *inputError {
 	}
 	idp, ok := s.property(in.IDProperty)
 	if in.IDProperty != "email" && (!ok || !idp.HasUniqueValue || idp.Name == "hs_object_id") {
-		return &inputError{category: "VALIDATION_ERROR", message: fmt.Sprintf("Invalid idProperty %q: it must be email or a property with unique values", in.IDProperty)}
+		// HubSpot's observed wording for an idProperty that is not unique.
+		return &inputError{category: "VALIDATION_ERROR", message: "Unable to perform update/upsert by non-unique 0-1 property"}
 	}
 	var bad []map[string]any
 	for _, name := range slices.Sorted(maps.Keys(in.Properties)) {

@@ -224,7 +224,7 @@ func TestUpsertUpdatesAndUniqueProperty(t *testing.T) {
 		t.Fatalf("upsert by unique property: %s", c.raw)
 	}
 	d := up(map[string]any{"idProperty": "firstname", "id": "Bo", "objectWriteTraceId": "z", "properties": map[string]any{}})
-	if d.status != 207 {
+	if d.status != 207 || !strings.Contains(d.raw, "non-unique 0-1 property") {
 		t.Fatalf("non-unique idProperty: %d %s", d.status, d.raw)
 	}
 	e := up(input(1, "dup@example.com"), input(2, "dup@example.com"))
