@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -89,10 +90,40 @@ var emailRE = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 
 // upsertInput is one input of batch/upsert.
 type upsertInput struct {
-	IDProperty         string            `json:"idProperty"`
-	ID                 string            `json:"id"`
-	ObjectWriteTraceID string            `json:"objectWriteTraceId"`
-	Properties         map[string]string `json:"properties"`
+	IDProperty         string `json:"idProperty"`
+	ID                 string `json:"id"`
+	ObjectWriteTraceID string `json:"objectWriteTraceId"`
+	Properties         values `json:"properties"`
+}
+
+// values are property values: HubSpot takes strings, and numbers and
+// booleans as their text; an object or array is not a value.
+type values map[string]string
+
+func (v *values) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("reading properties: %w", err)
+	}
+	out := make(values, len(raw))
+	for k, r := range raw {
+		var x any
+		if err := json.Unmarshal(r, &x); err != nil {
+			return fmt.Errorf("reading property %q: %w", k, err)
+		}
+		switch t := x.(type) {
+		case nil:
+			out[k] = ""
+		case string:
+			out[k] = t
+		case bool, float64:
+			out[k] = strings.TrimSpace(string(r))
+		default:
+			return &json.UnmarshalTypeError{Value: "object", Type: reflect.TypeFor[string](), Field: "properties." + k}
+		}
+	}
+	*v = out
+	return nil
 }
 
 // inputError is why one input is refused.

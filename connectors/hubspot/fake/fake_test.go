@@ -227,6 +227,14 @@ func TestUpsertUpdatesAndUniqueProperty(t *testing.T) {
 	if d.status != 207 || !strings.Contains(d.raw, "non-unique 0-1 property") {
 		t.Fatalf("non-unique idProperty: %d %s", d.status, d.raw)
 	}
+	n := up(map[string]any{"idProperty": "email", "id": "num@example.com", "objectWriteTraceId": "n", "properties": map[string]any{"firstname": 12, "lastname": true}})
+	if ct, _ := s.ContactByEmail("num@example.com"); n.status != 200 || ct.Properties["firstname"] != "12" || ct.Properties["lastname"] != "true" {
+		t.Fatalf("number and boolean values: %s", n.raw)
+	}
+	o := up(map[string]any{"idProperty": "email", "id": "obj@example.com", "objectWriteTraceId": "o", "properties": map[string]any{"firstname": map[string]any{"a": 1}}})
+	if o.status != 400 || o.body["category"] != "VALIDATION_ERROR" {
+		t.Fatalf("object value: %d %s", o.status, o.raw)
+	}
 	e := up(input(1, "dup@example.com"), input(2, "dup@example.com"))
 	if e.status != 207 || e.body["numErrors"] != float64(1) {
 		t.Fatalf("duplicate ids: %d %s", e.status, e.raw)
