@@ -43,6 +43,10 @@ type HTTPOptions struct {
 	// Quota names the headers by which the server announces what is left
 	// of its limits, to slow down before they run out (see QuotaHeaders).
 	Quota *QuotaHeaders
+	// Quotas are further quotas counted at the same time (a rolling
+	// 10-second window and a daily quota, say): a request waits for each
+	// in turn, so the tightest wins. HubSpotQuotas is one such set.
+	Quotas []*QuotaHeaders
 	// Endpoints limit requests per endpoint, with windows (a burst and a
 	// steady window, say) that must all have room, for vendors that
 	// publish such limits; the first endpoint a request matches applies.
@@ -113,8 +117,15 @@ func NewHTTPClient(o HTTPOptions) *HTTPClient {
 	}
 	c := &HTTPClient{transport: tr, limiter: limiter}
 	rc := retryablehttp.NewClient()
-	rc.HTTPClient = &http.Client{Transport: &pacedTransport{base: tr, limiter: limiter, name: o.Name, quota: newQuotaPacer(o.Quota), maxWait: o.MaxRetryAfter,
-		endpoints: newEndpointLimiters(o.LimitKey, o.Endpoints, o.WindowMargin), resetHeaders: o.ResetHeaders}, Timeout: o.Timeout}
+	pt := &pacedTransport{base: tr, limiter: limiter, name: o.Name, maxWait: o.MaxRetryAfter,
+		endpoints: newEndpointLimiters(o.LimitKey, o.Endpoints, o.WindowMargin), resetHeaders: o.ResetHeaders}
+	for _, h := range append([]*QuotaHeaders{o.Quota}, o.Quotas...) {
+		if q := newQuotaPacer(h); q != nil {
+			pt.quotas = append(pt.quotas, q)
+			pt.peekBody = pt.peekBody || h.PolicyField != ""
+		}
+	}
+	rc.HTTPClient = &http.Client{Transport: pt, Timeout: o.Timeout}
 	rc.Logger = nil
 	rc.RetryMax = o.MaxRetries
 	rc.RetryWaitMin = o.RetryWaitMin
@@ -125,6 +136,10 @@ func NewHTTPClient(o HTTPOptions) *HTTPClient {
 			return false, ctx.Err()
 		}
 		if err != nil {
+			var qerr *QuotaError
+			if errors.As(err, &qerr) {
+				return false, err // waiting longer than a run does: stop
+			}
 			var uerr *url.Error
 			if errors.As(err, &uerr) {
 				var cert x509.UnknownAuthorityError
@@ -196,8 +211,10 @@ type pacedTransport struct {
 	base    http.RoundTripper
 	limiter *rate.Limiter
 	name    string
-	quota   *quotaPacer
+	quotas  []*quotaPacer
 	maxWait time.Duration
+	// peekBody: some quota reads a 429's body for the policy it names.
+	peekBody bool
 	// endpoints pace each endpoint's windows; resetHeaders read a 429's
 	// wait for them.
 	endpoints    *endpointLimiters
@@ -210,16 +227,38 @@ func (t *pacedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
-	if t.quota != nil {
-		g, err := t.quota.wait(req, t.name, t.maxWait)
+	if len(t.quotas) == 0 {
+		return t.roundTrip(req)
+	}
+	groups := make([]string, 0, len(t.quotas))
+	for _, q := range t.quotas {
+		g, err := q.wait(req, t.name, t.maxWait)
 		if err != nil {
+			for i, g := range groups {
+				t.quotas[i].observe(g, nil, nil) // release the turns taken
+			}
 			return nil, err
 		}
-		resp, err := t.roundTrip(req)
-		t.quota.observe(g, resp)
-		return resp, err
+		groups = append(groups, g)
 	}
-	return t.roundTrip(req)
+	resp, err := t.roundTrip(req)
+	var body map[string]any
+	if t.peekBody && resp != nil && resp.StatusCode == http.StatusTooManyRequests {
+		body = peekPolicyBody(resp)
+	}
+	var held error
+	for i, q := range t.quotas {
+		if q.observe(groups[i], resp, body) && held == nil {
+			held = q.heldError(groups[i], t.name, t.maxWait)
+		}
+	}
+	if held != nil {
+		// The 429 names a quota used up for longer than a run waits (a
+		// daily one): stop now with its reset rather than retry into it.
+		_, _ = ReadBody(resp, 1<<20)
+		return nil, held
+	}
+	return resp, err
 }
 
 func (t *pacedTransport) roundTrip(req *http.Request) (*http.Response, error) {

@@ -1,8 +1,11 @@
 package destination
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -34,6 +37,42 @@ type QuotaHeaders struct {
 	// Group names the quota a request counts against; nil or "" is one
 	// quota for every request.
 	Group func(*http.Request) string
+
+	// Name says which quota this is in errors ("daily"); optional.
+	Name string
+	// Interval is a header carrying the length of a rolling window in
+	// milliseconds (HubSpot's X-HubSpot-RateLimit-Interval-Milliseconds),
+	// for servers that announce no reset. Read in milliseconds, even a
+	// one-second window is paced by.
+	Interval string
+	// Window is the window's length when no header says it (known
+	// exactly, so even a one-second window is paced by).
+	Window time.Duration
+	// ResetAt gives when a calendar quota resets (a daily quota at
+	// midnight in the account's time zone: NextMidnight).
+	ResetAt func(now time.Time) time.Time
+	// PolicyField is a field of a 429's JSON body naming the limit that
+	// was hit, and Policies the values naming this quota (HubSpot's
+	// policyName, DAILY). A 429 that names this quota holds its requests
+	// until its reset (Retry-After if the server sends one and the quota
+	// has no reset of its own), and fails the request with a *QuotaError
+	// at once when that is longer than MaxRetryAfter; a 429 that names
+	// another quota leaves this one alone. With Policies set, a 429 naming
+	// none counts against this quota only when its Remaining header is 0.
+	PolicyField string
+	Policies    []string
+}
+
+// NextMidnight returns a ResetAt for a quota that resets at midnight in
+// loc (nil: UTC).
+func NextMidnight(loc *time.Location) func(time.Time) time.Time {
+	if loc == nil {
+		loc = time.UTC
+	}
+	return func(now time.Time) time.Time {
+		y, m, d := now.In(loc).Date()
+		return time.Date(y, m, d+1, 0, 0, 0, 0, loc)
+	}
 }
 
 // longWindow is the reset above which announced quotas are paced by.
@@ -43,15 +82,24 @@ const longWindow = 2 * time.Second
 // run waits.
 type QuotaError struct {
 	Name, Group string
+	Quota       string // QuotaHeaders.Name, if any
 	Wait        time.Duration
+	Until       time.Time // when the quota is whole again
 }
 
 func (e *QuotaError) Error() string {
-	g := ""
+	g, q := "", ""
 	if e.Group != "" {
 		g = " for its " + e.Group + " endpoints"
 	}
-	return fmt.Sprintf("%s: the rate limit%s is used up for another %s, more than sluice waits within a run; the next run sends the rest", e.Name, g, e.Wait.Round(time.Second))
+	if e.Quota != "" {
+		q = e.Quota + " "
+	}
+	until := ""
+	if !e.Until.IsZero() {
+		until = " until " + e.Until.UTC().Format("2006-01-02 15:04:05 MST") + ","
+	}
+	return fmt.Sprintf("%s: the %srate limit%s is used up%s for another %s, more than sluice waits within a run; the next run sends the rest", e.Name, q, g, until, e.Wait.Round(time.Second))
 }
 
 type quotaPacer struct {
@@ -70,7 +118,7 @@ type quotaState struct {
 }
 
 func newQuotaPacer(h *QuotaHeaders) *quotaPacer {
-	if h == nil || (h.Remaining == "" && h.Reset == "") {
+	if h == nil || (h.Remaining == "" && h.Reset == "" && len(h.Policies) == 0) {
 		return nil
 	}
 	return &quotaPacer{h: *h, groups: map[string]*quotaState{}}
@@ -124,7 +172,7 @@ func (p *quotaPacer) wait(req *http.Request, name string, maxWait time.Duration)
 		return g, err
 	}
 	if d > maxWait {
-		return fail(&QuotaError{Name: name, Group: g, Wait: d})
+		return fail(&QuotaError{Name: name, Group: g, Quota: p.h.Name, Wait: d, Until: start})
 	}
 	return g, sleepCtx(req.Context(), d, fail)
 }
@@ -141,40 +189,123 @@ func sleepCtx(ctx context.Context, d time.Duration, fail func(error) (string, er
 	}
 }
 
-// observe reads the quota an answer announces.
-func (p *quotaPacer) observe(group string, resp *http.Response) {
+// observe reads the quota an answer announces; body is a 429's JSON body,
+// if it was read. It reports whether a 429 named this quota's policy.
+func (p *quotaPacer) observe(group string, resp *http.Response, body map[string]any) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	st := p.groups[group]
 	st.inflight--
 	if resp == nil {
-		return
+		return false
 	}
 	now := time.Now()
-	reset, okReset := headerSeconds(resp.Header.Get(p.h.Reset), now)
-	if resp.StatusCode == http.StatusTooManyRequests {
-		if okReset {
-			st.hold = laterOf(st.hold, now.Add(reset))
-		}
-		return
-	}
+	window, paced, okWindow := p.window(resp, now)
 	remaining, okRem := headerNumber(resp.Header.Get(p.h.Remaining))
-	if !okReset || !okRem || reset < longWindow {
-		return
+	if resp.StatusCode == http.StatusTooManyRequests {
+		named, ours := p.claims(body, okRem && remaining <= 0)
+		if !ours {
+			return false
+		}
+		hold, ok := window, okWindow
+		_, hasReset := headerSeconds(resp.Header.Get(p.h.Reset), now)
+		if wait, okWait := serverWait(resp, nil); okWait && !hasReset && (p.h.ResetAt == nil || wait > hold) {
+			// A rolling window frees up before its full length: the
+			// server's Retry-After says when, unless the quota announces
+			// its reset or resets later on the calendar.
+			hold, ok = wait, true
+		}
+		if ok {
+			st.hold = laterOf(st.hold, now.Add(hold))
+		}
+		return named
+	}
+	if !okWindow || !okRem || !paced {
+		return false
 	}
 	limit, _ := headerNumber(resp.Header.Get(p.h.Limit))
 	low := max(1, limit/10, st.inflight)
+	// The requests still in flight may take what the answer says is left
+	// (the server counted them after it, or is counting them now).
+	left := remaining - st.inflight
 	switch {
-	case remaining <= 0:
-		st.hold = laterOf(st.hold, now.Add(reset))
+	case left <= 0:
+		st.hold = laterOf(st.hold, now.Add(window))
 	case remaining <= low:
 		// Spread what is left until the reset rather than spending it at
 		// once and then standing still.
-		st.gap = reset / time.Duration(remaining+1)
-		st.gapUntil = now.Add(reset)
+		st.gap = window / time.Duration(left+1)
+		st.gapUntil = now.Add(window)
 	default:
 		st.gap = 0
 	}
+	return false
+}
+
+// window reads when the quota is whole again, and whether that is long
+// enough (or announced precisely enough) to pace by.
+func (p *quotaPacer) window(resp *http.Response, now time.Time) (d time.Duration, paced, ok bool) {
+	if reset, ok := headerSeconds(resp.Header.Get(p.h.Reset), now); ok {
+		return reset, reset >= longWindow, true
+	}
+	if p.h.ResetAt != nil {
+		d := p.h.ResetAt(now).Sub(now)
+		return d, d >= longWindow, d > 0
+	}
+	if ms, ok := headerNumber(resp.Header.Get(p.h.Interval)); ok && ms > 0 {
+		return time.Duration(ms) * time.Millisecond, true, true
+	}
+	return p.h.Window, p.h.Window > 0, p.h.Window > 0
+}
+
+// claims says whether a 429 counts against this quota: named, when its
+// body names one of the quota's policies.
+func (p *quotaPacer) claims(body map[string]any, exhausted bool) (named, ours bool) {
+	if len(p.h.Policies) == 0 {
+		return false, true
+	}
+	policy, _ := body[p.h.PolicyField].(string)
+	if policy == "" {
+		return false, exhausted
+	}
+	for _, v := range p.h.Policies {
+		if strings.EqualFold(v, policy) {
+			return true, true
+		}
+	}
+	return false, false
+}
+
+// heldError is the *QuotaError of a group held longer than maxWait.
+func (p *quotaPacer) heldError(group, name string, maxWait time.Duration) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	hold := p.groups[group].hold
+	if d := time.Until(hold); d > maxWait {
+		return &QuotaError{Name: name, Group: group, Quota: p.h.Name, Wait: d, Until: hold}
+	}
+	return nil
+}
+
+// peekPolicyBody decodes a 429's JSON body for the quotas' policy fields,
+// and puts the body back whole for the caller.
+func peekPolicyBody(resp *http.Response) map[string]any {
+	if resp.Body == nil {
+		return nil
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(b), resp.Body), resp.Body}
+	if err != nil {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return nil
+	}
+	return m
 }
 
 func laterOf(a, b time.Time) time.Time {
