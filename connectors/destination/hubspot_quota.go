@@ -6,15 +6,16 @@ import "time"
 // the daily quota (X-HubSpot-RateLimit-Daily and -Daily-Remaining, reset
 // at midnight in the account's time zone loc; nil: UTC), the rolling
 // 10-second window (-Max, -Remaining, -Interval-Milliseconds) and the
-// per-second one (-Secondly, -Secondly-Remaining, too short to pace by:
-// only its 429s hold requests back). A 429 says which one it hit in its
-// body's policyName: DAILY stops the run with the reset time,
-// TEN_SECONDLY_ROLLING and SECONDLY are retried after the window.
+// per-second one (-Secondly, -Secondly-Remaining). The daily quota stops
+// requests only once used up (NoSpread): a run that cannot finish today
+// should say so, not crawl. A 429 says which quota it hit in its body's
+// policyName: DAILY stops the run with the reset time, TEN_SECONDLY_ROLLING
+// and SECONDLY are retried after the window.
 func HubSpotQuotas(loc *time.Location) []*QuotaHeaders {
 	const p = "X-HubSpot-RateLimit-"
 	return []*QuotaHeaders{
 		{Name: "daily", Limit: p + "Daily", Remaining: p + "Daily-Remaining", ResetAt: NextMidnight(loc),
-			PolicyField: "policyName", Policies: []string{"DAILY"}},
+			PolicyField: "policyName", Policies: []string{"DAILY"}, NoSpread: true},
 		{Name: "10-second", Limit: p + "Max", Remaining: p + "Remaining", Interval: p + "Interval-Milliseconds",
 			Window: 10 * time.Second, PolicyField: "policyName", Policies: []string{"TEN_SECONDLY_ROLLING"}},
 		{Name: "per-second", Limit: p + "Secondly", Remaining: p + "Secondly-Remaining", Window: time.Second,

@@ -76,6 +76,7 @@ func TestRollingWindowPacing(t *testing.T) {
 		{"declared window", false, 100 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			srv := &slidingWindow{limit: 19, window: 100 * time.Millisecond, intervalHeader: tc.intervalHeader, seen: map[string]bool{}}
 			ts := httptest.NewServer(srv)
 			defer ts.Close()
@@ -133,6 +134,7 @@ func TestHubSpotPolicies(t *testing.T) {
 		body        string
 		maxRetries  int
 		wantUntil   bool   // a *QuotaError until the next midnight
+		wantQuota   string // else a *QuotaError of this quota
 		wantStatus  int    // else the caller's status
 		wantBody    string // else the body the caller reads
 		secondCalls int    // requests the server saw
@@ -141,6 +143,10 @@ func TestHubSpotPolicies(t *testing.T) {
 			header: map[string]string{"X-HubSpot-RateLimit-Daily-Remaining": "0"}, wantUntil: true, secondCalls: 1},
 		{name: "daily quota used up on a 200: the next request stops", status: 200,
 			header: map[string]string{"X-HubSpot-RateLimit-Daily": "500000", "X-HubSpot-RateLimit-Daily-Remaining": "0"}, wantUntil: true, secondCalls: 1},
+		{name: "daily quota running low is not spread over the day", status: 200,
+			header: map[string]string{"X-HubSpot-RateLimit-Daily": "500000", "X-HubSpot-RateLimit-Daily-Remaining": "10"}, wantStatus: 200, secondCalls: 3},
+		{name: "10-second window running low is spread", status: 200, wantUntil: false, wantQuota: "10-second",
+			header: map[string]string{"X-HubSpot-RateLimit-Max": "190", "X-HubSpot-RateLimit-Remaining": "1", "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}, secondCalls: 2},
 		{name: "TEN_SECONDLY_ROLLING 429 is retried after the window", status: 429, body: body("TEN_SECONDLY_ROLLING"),
 			header: map[string]string{"X-HubSpot-RateLimit-Remaining": "0", "X-HubSpot-RateLimit-Interval-Milliseconds": "200"}, wantStatus: 200, secondCalls: 2},
 		// A 10 s window would exceed MaxRetryAfter: only honouring
@@ -171,7 +177,9 @@ func TestHubSpotPolicies(t *testing.T) {
 			defer c.Close()
 			ctx := context.Background()
 			resp, err := c.Do(ctx, http.MethodPost, ts.URL, nil, []byte("{}"))
-			if err == nil && tc.status == 200 {
+			// After an answer of 200, two more requests: the first after a
+			// low quota goes at once, the one after waits its turn.
+			for i := 0; i < 2 && err == nil && tc.status == 200; i++ {
 				_, _ = ReadBody(resp, 1<<10)
 				resp, err = c.Do(ctx, http.MethodPost, ts.URL, nil, []byte("{}"))
 			}
@@ -191,6 +199,15 @@ func TestHubSpotPolicies(t *testing.T) {
 				}
 				return
 			}
+			if tc.wantQuota != "" {
+				// The wait (10 s / 2) exceeds MaxRetryAfter: the error says
+				// how long it would be, without sleeping.
+				var qe *QuotaError
+				if !errors.As(err, &qe) || qe.Quota != tc.wantQuota || qe.Wait < 4*time.Second || qe.Wait > 5*time.Second {
+					t.Fatalf("got %v, want a wait of about 5 s for the %s quota", err, tc.wantQuota)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatalf("got %v, want HTTP %d", err, tc.wantStatus)
 			}
@@ -198,6 +215,30 @@ func TestHubSpotPolicies(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != tc.wantStatus || (tc.wantBody != "" && string(b) != tc.wantBody) {
 				t.Errorf("got HTTP %d %q, want %d %q", resp.StatusCode, b, tc.wantStatus, tc.wantBody)
+			}
+		})
+	}
+}
+
+func TestNextMidnight(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Skipf("no time zone database: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		loc  *time.Location
+		now  time.Time
+		want time.Time
+	}{
+		{"UTC by default", nil, time.Date(2026, 12, 7, 5, 0, 0, 0, time.UTC), time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)},
+		{"the account's day, not UTC's", ny, time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC), time.Date(2026, 12, 7, 0, 0, 0, 0, ny)},
+		{"a day of 23 hours", ny, time.Date(2026, 3, 8, 1, 0, 0, 0, ny), time.Date(2026, 3, 9, 0, 0, 0, 0, ny)},
+		{"at midnight: the next one", ny, time.Date(2026, 12, 7, 0, 0, 0, 0, ny), time.Date(2026, 12, 8, 0, 0, 0, 0, ny)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := NextMidnight(tc.loc)(tc.now); !got.Equal(tc.want) {
+				t.Errorf("got %s, want %s", got, tc.want)
 			}
 		})
 	}

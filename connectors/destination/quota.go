@@ -26,12 +26,18 @@ import (
 //   - for windows longer than two seconds (an hourly quota), when the
 //     remaining requests run low (a tenth of the limit, or fewer than the
 //     requests in flight) they are spread evenly until the reset, and none
-//     is sent once the quota is used up. A wait longer than MaxRetryAfter
-//     fails the request with a *QuotaError instead.
+//     is sent once the quota is used up or the requests in flight may use
+//     it up. A wait longer than MaxRetryAfter fails the request with a
+//     *QuotaError instead, saying when the quota resets.
 //
 // Per-second windows announced in whole seconds carry too little to pace
 // by (every answer says "resets in 1 s"): those requests are paced by Rate
-// and the endpoint windows, and by the wait after a 429.
+// and the endpoint windows, and by the wait after a 429. A rolling window
+// whose length is announced in milliseconds (Interval) or declared
+// (Window) is paced by whatever its length, as a window reset at the next
+// one of its length: conservative, since a rolling window frees up
+// gradually. A calendar quota (ResetAt) is paced until its reset; the 429
+// policies of a body (PolicyField) tell which of several quotas was hit.
 type QuotaHeaders struct {
 	Limit, Remaining, Reset string
 	// Group names the quota a request counts against; nil or "" is one
@@ -61,6 +67,10 @@ type QuotaHeaders struct {
 	// none counts against this quota only when its Remaining header is 0.
 	PolicyField string
 	Policies    []string
+	// NoSpread stops requests only once the quota is used up, without
+	// spreading its last tenth until the reset: for a daily quota that
+	// would slow every run to a crawl for hours.
+	NoSpread bool
 }
 
 // NextMidnight returns a ResetAt for a quota that resets at midnight in
@@ -231,7 +241,7 @@ func (p *quotaPacer) observe(group string, resp *http.Response, body map[string]
 	switch {
 	case left <= 0:
 		st.hold = laterOf(st.hold, now.Add(window))
-	case remaining <= low:
+	case remaining <= low && !p.h.NoSpread:
 		// Spread what is left until the reset rather than spending it at
 		// once and then standing still.
 		st.gap = window / time.Duration(left+1)
