@@ -117,15 +117,7 @@ func NewHTTPClient(o HTTPOptions) *HTTPClient {
 	}
 	c := &HTTPClient{transport: tr, limiter: limiter}
 	rc := retryablehttp.NewClient()
-	pt := &pacedTransport{base: tr, limiter: limiter, name: o.Name, maxWait: o.MaxRetryAfter,
-		endpoints: newEndpointLimiters(o.LimitKey, o.Endpoints, o.WindowMargin), resetHeaders: o.ResetHeaders}
-	for _, h := range append([]*QuotaHeaders{o.Quota}, o.Quotas...) {
-		if q := newQuotaPacer(h); q != nil {
-			pt.quotas = append(pt.quotas, q)
-			pt.peekBody = pt.peekBody || h.PolicyField != ""
-		}
-	}
-	rc.HTTPClient = &http.Client{Transport: pt, Timeout: o.Timeout}
+	rc.HTTPClient = &http.Client{Transport: newPacedTransport(o, tr, limiter), Timeout: o.Timeout}
 	rc.Logger = nil
 	rc.RetryMax = o.MaxRetries
 	rc.RetryWaitMin = o.RetryWaitMin
@@ -219,6 +211,18 @@ type pacedTransport struct {
 	// wait for them.
 	endpoints    *endpointLimiters
 	resetHeaders []string
+}
+
+func newPacedTransport(o HTTPOptions, base http.RoundTripper, limiter *rate.Limiter) *pacedTransport {
+	t := &pacedTransport{base: base, limiter: limiter, name: o.Name, maxWait: o.MaxRetryAfter,
+		endpoints: newEndpointLimiters(o.LimitKey, o.Endpoints, o.WindowMargin), resetHeaders: o.ResetHeaders}
+	for _, h := range append([]*QuotaHeaders{o.Quota}, o.Quotas...) {
+		if q := newQuotaPacer(h); q != nil {
+			t.quotas = append(t.quotas, q)
+			t.peekBody = t.peekBody || h.PolicyField != ""
+		}
+	}
+	return t
 }
 
 func (t *pacedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
