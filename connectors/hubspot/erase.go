@@ -1,0 +1,94 @@
+package hubspot
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/sluicehq/sluice/connectors/destination"
+)
+
+const pathGDPRDelete = "/crm/v3/objects/contacts/gdpr-delete"
+
+// RefGDPRDelete names HubSpot's GDPR deletion in the erasure audit.
+const RefGDPRDelete = "hubspot gdpr-delete"
+
+// Erase implements destination.Eraser with POST
+// /crm/v3/objects/contacts/gdpr-delete, one request per person (HubSpot
+// has no batch form). It deletes the contact for good and forbids its
+// e-mail address from then on. Keys are e-mails when the sync keys by
+// email (idProperty email: HubSpot matches the address, and block-lists
+// it even when no contact has it); for a sync keyed by another unique
+// property the record ids are looked up first, and a key with no contact
+// is not held.
+//
+// 204 means erased; 404 means HubSpot has no such contact (not held);
+// another 4xx is that key's error. Credentials refused, or a 429 or 5xx
+// that outlasts the shared client's retries, fail the whole call: every
+// key stays pending.
+func (h *HubSpot) Erase(ctx context.Context, e *destination.Erasure) ([]destination.ErasureOutcome, error) {
+	if e == nil || len(e.Keys) == 0 {
+		return []destination.ErasureOutcome{}, nil
+	}
+	byEmail := h.idProperty == "email" || h.cfg.Sync.Key == "email"
+	if !byEmail && h.idProperty != h.cfg.Sync.Key {
+		return nil, h.cfg.Errorf("erasing for sync %s: the sync's key %s is not its id_property %s, so its keys name no HubSpot contact: %w",
+			e.Sync, h.cfg.Sync.Key, h.idProperty, destination.ErrCannotErase)
+	}
+	out := make([]destination.ErasureOutcome, len(e.Keys))
+	ids := map[int]string{}
+	if !byEmail {
+		values := make([]string, len(e.Keys))
+		for i, k := range e.Keys {
+			values[i] = strings.TrimSpace(k)
+		}
+		var err error
+		if ids, err = h.lookup(ctx, values); err != nil {
+			return nil, err
+		}
+	}
+	for i, key := range e.Keys {
+		key = strings.TrimSpace(key)
+		var req map[string]string
+		switch {
+		case key == "":
+			out[i] = destination.ErasureOutcome{Err: errors.New("the key is empty: HubSpot holds no contact under it")}
+			continue
+		case byEmail:
+			req = map[string]string{"objectId": key, "idProperty": "email"}
+		case ids[i] == "":
+			out[i] = destination.ErasureOutcome{Ref: RefGDPRDelete + ": no such contact"}
+			continue
+		default:
+			req = map[string]string{"objectId": ids[i]}
+		}
+		o, err := h.eraseOne(ctx, req, key)
+		if err != nil {
+			return nil, h.cfg.Errorf("erasure %s (key %d of %d): %w", e.RequestID, i+1, len(e.Keys), err)
+		}
+		out[i] = o
+	}
+	return out, nil
+}
+
+// eraseOne sends one deletion; the error is for the whole call.
+func (h *HubSpot) eraseOne(ctx context.Context, req map[string]string, key string) (destination.ErasureOutcome, error) {
+	status, body, err := h.exchange(ctx, http.MethodPost, pathGDPRDelete, req)
+	if err != nil {
+		// The shared client's error may quote the request; mask the key.
+		return destination.ErasureOutcome{}, errors.New(redact(err.Error(), key))
+	}
+	switch {
+	case status >= 200 && status <= 299:
+		return destination.ErasureOutcome{Ref: RefGDPRDelete}, nil
+	case status == http.StatusNotFound:
+		return destination.ErasureOutcome{Ref: RefGDPRDelete + ": no such contact"}, nil
+	}
+	ae := apiError(status, body)
+	ae.Message = redact(ae.Message, key)
+	if ae.fatal() || destination.Retryable(status) || status < 400 {
+		return destination.ErasureOutcome{}, explain("deleting a contact (GDPR)", ae)
+	}
+	return destination.ErasureOutcome{Ref: RefGDPRDelete, Err: ae}, nil
+}
