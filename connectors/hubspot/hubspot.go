@@ -56,7 +56,7 @@ var Spec = config.ComponentSpec{
 		{Name: "access_token", Kind: config.String, Required: true, Secret: true, Doc: "Private app access token, sent as a Bearer token. Scopes: crm.objects.contacts.read and .write, crm.schemas.contacts.read (and .write with create_properties). Write it as a ${VAR} reference, e.g. ${HUBSPOT_TOKEN}."},
 		{Name: "base_url", Kind: config.String, URL: true, Doc: "API root. Default: " + DefaultBaseURL + " (a proxy, or a test server)."},
 		{Name: "id_property", Kind: config.String, Doc: "Contact property that identifies a record: email, or a property with unique values. Its value is the sync's key, or the mapped field of that name. Default: the sync's key field."},
-		{Name: "create_properties", Kind: config.Bool, Doc: "Let check create the mapped fields that are not contact properties yet, as single-line text properties. Default: false (check names the missing ones)."},
+		{Name: "create_properties", Kind: config.Bool, Doc: "Create the mapped fields that are not contact properties yet, as single-line text properties, before the first records are sent (check creates nothing). Default: false: check names the missing ones."},
 		withDefault(destination.BatchSizeField.WithMax(MaxBatch), "100, HubSpot's most per batch call (also the most allowed)"),
 		withDefault(destination.RateField, "19, under a private app's 190 requests per 10 seconds"),
 		withDefault(destination.TimeoutField, "30s"),
@@ -125,6 +125,14 @@ func Open(_ context.Context, cfg destination.Config) (destination.Destination, e
 	case rate <= 0:
 		return nil, cfg.Errorf("rate must be positive")
 	}
+	switch cfg.Sync.Mode {
+	case "", "upsert", "update", "mirror":
+	default:
+		return nil, cfg.Errorf("sync %s: mode %s is not supported by HubSpot yet (upsert, update and mirror are)", cfg.Sync.Name, cfg.Sync.Mode)
+	}
+	if cfg.Sync.List != "" {
+		return nil, cfg.Errorf("sync %s: HubSpot lists (segment syncs) are not supported yet; sync the segment's people as contacts instead", cfg.Sync.Name)
+	}
 	fields, err := propertyFields(cfg.Sync, idProp)
 	if err != nil {
 		return nil, cfg.Errorf("sync %s: %w", cfg.Sync.Name, err)
@@ -141,6 +149,9 @@ func Open(_ context.Context, cfg destination.Config) (destination.Destination, e
 		cfg: cfg, base: base, header: h,
 		client: destination.NewHTTPClient(destination.HTTPOptions{
 			Name: cfg.Name + " (hubspot)", Rate: rate, Burst: 1, Timeout: timeout, MaxRetries: retries,
+			// X-HubSpot-RateLimit-* pace the requests; a 429 naming DAILY
+			// stops the run with the reset time, TEN_SECONDLY_ROLLING waits.
+			Quotas: destination.HubSpotQuotas(nil),
 			Logger: cfg.Logger,
 		}),
 		limits:     destination.Limits{BatchSize: batch, MaxBatchSize: MaxBatch, Concurrency: 1},

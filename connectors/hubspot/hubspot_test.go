@@ -62,6 +62,8 @@ func TestOpen(t *testing.T) {
 		{"defaults", "", suiteSync, ""},
 		{"nested field", "", destination.SyncInfo{Name: "s", Key: "email", Fields: []string{"email", "properties.ltv"}}, "nested fields (properties.ltv)"},
 		{"batch too big", "batch_size: 101", suiteSync, "batch_size must be between 1 and 100"},
+		{"insert mode", "", destination.SyncInfo{Name: "s", Mode: "insert", Key: "email", Fields: []string{"email"}}, "mode insert is not supported"},
+		{"segment sync", "", destination.SyncInfo{Name: "s", Key: "email", List: "vip", Fields: []string{"email"}}, "lists (segment syncs) are not supported yet"},
 		{"id property not mapped", "id_property: customer_id", suiteSync, "id_property customer_id is neither"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -181,16 +183,18 @@ func TestWriteUnaccounted(t *testing.T) {
 func TestWriteRetries429(t *testing.T) {
 	srv := fake.New(t, fake.Options{Token: testToken, Properties: suiteProperties})
 	d := open(t, srv.URL, testToken, "", suiteSync)
-	srv.FailRequests(http.StatusTooManyRequests, 2)
+	// HubSpot's TEN_SECONDLY_ROLLING 429 holds requests for the window
+	// (10 s), so one is enough to show the retry.
+	srv.FailRequests(http.StatusTooManyRequests, 1)
 	errs, err := d.Write(context.Background(), &destination.Batch{Mode: "mirror", Records: people(5)})
 	if err != nil {
-		t.Fatalf("write after two 429s: %v", err)
+		t.Fatalf("write after a 429: %v", err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	if st := srv.Stats(); st.Failed429 != 2 || st.Requests != 3 || st.Contacts != 5 {
-		t.Errorf("stats %+v: want two 429s, then one upsert of 5 contacts", st)
+	if st := srv.Stats(); st.Failed429 != 1 || st.Requests != 2 || st.Contacts != 5 {
+		t.Errorf("stats %+v: want one 429, then one upsert of 5 contacts", st)
 	}
 	// Retries run out: the run stops, nothing counted.
 	srv.FailRequests(http.StatusServiceUnavailable, 100)
@@ -321,5 +325,24 @@ func TestErase(t *testing.T) {
 	d3 := open(t, srv.URL, "pat-wrong", "", suiteSync)
 	if _, err := d3.Erase(ctx, &destination.Erasure{Sync: "people", Keys: []string{"p0@example.com"}}); err == nil {
 		t.Error("erase with a bad token returned no error")
+	}
+}
+
+// TestWriteDailyLimit: a 429 naming the DAILY policy stops the run at
+// once, rather than retrying into a quota that resets at midnight.
+func TestWriteDailyLimit(t *testing.T) {
+	srv := fake.New(t, fake.Options{Token: testToken, Properties: suiteProperties, Daily: 1})
+	d := open(t, srv.URL, testToken, "", suiteSync)
+	ctx := context.Background()
+	if _, err := d.Write(ctx, &destination.Batch{Mode: "mirror", Records: people(2)}); err != nil {
+		t.Fatalf("first write: %v", err)
+	}
+	_, err := d.Write(ctx, &destination.Batch{Mode: "mirror", Records: people(3)})
+	var qe *destination.QuotaError
+	if !errors.As(err, &qe) {
+		t.Fatalf("write past the daily limit: %v, want a *destination.QuotaError", err)
+	}
+	if st := srv.Stats(); st.Requests > 2 {
+		t.Errorf("%d requests: the daily 429 was retried", st.Requests)
 	}
 }
