@@ -20,14 +20,23 @@ type property struct {
 // Check implements destination.Destination: the token must read the
 // contact properties, every mapped field must be a property that can be
 // written (or one create_properties will create on the first write), and
-// id_property must be email or a property with unique values. Nothing is
-// changed.
+// id_property must be email or a property with unique values; the list
+// of a segment sync must be a static list of contacts (or one
+// create_lists will create). Nothing is changed.
 func (h *HubSpot) Check(ctx context.Context) error {
 	props, err := h.readProperties(ctx)
 	if err != nil {
 		return err
 	}
-	return h.checkProperties(props, h.createProps)
+	if err := h.checkProperties(props, h.createProps); err != nil {
+		return err
+	}
+	if h.listRef != "" {
+		if _, err := h.list(ctx, false); err != nil {
+			return h.cfg.Errorf("checking list %q: %w", h.listRef, err)
+		}
+	}
+	return nil
 }
 
 func (h *HubSpot) readProperties(ctx context.Context) (map[string]property, error) {

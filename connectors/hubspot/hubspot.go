@@ -1,6 +1,7 @@
 // Package hubspot is the HubSpot destination: it keeps HubSpot contacts and
-// their properties in step with a record sync, and erases contacts on
-// request (docs/destinations/hubspot.md).
+// their properties in step with a record sync, the members of a static
+// list in step with a segment sync (lists.go), and erases contacts on
+// request (erase.go; docs/destinations/hubspot.md).
 //
 // # How records become API calls
 //
@@ -51,11 +52,13 @@ const (
 var Spec = config.ComponentSpec{
 	Type: "hubspot",
 	Summary: "HubSpot contacts: each mapped field is a contact property, upserted in batches of up to 100 by email or a unique property; " +
-		"deletes archive the contact; erasure uses HubSpot's GDPR delete. See docs/destinations/hubspot.md.",
+		"deletes archive the contact; segment syncs keep a static list's members (list: an id or name); erasure uses HubSpot's GDPR delete. See docs/destinations/hubspot.md.",
 	Fields: []config.FieldSpec{
-		{Name: "access_token", Kind: config.String, Required: true, Secret: true, Doc: "Private app access token, sent as a Bearer token. Scopes: crm.objects.contacts.read and .write, crm.schemas.contacts.read (and .write with create_properties). Write it as a ${VAR} reference, e.g. ${HUBSPOT_TOKEN}."},
+		{Name: "access_token", Kind: config.String, Required: true, Secret: true, Doc: "Private app access token, sent as a Bearer token. Scopes: crm.objects.contacts.read and .write, crm.schemas.contacts.read (and .write with create_properties), crm.lists.read and .write for segment syncs. Write it as a ${VAR} reference, e.g. ${HUBSPOT_TOKEN}."},
 		{Name: "base_url", Kind: config.String, URL: true, Doc: "API root. Default: " + DefaultBaseURL + " (a proxy, or a test server)."},
 		{Name: "id_property", Kind: config.String, Doc: "Contact property that identifies a record: email, or a property with unique values. Its value is the sync's key, or the mapped field of that name. Default: the sync's key field."},
+		{Name: "list", Kind: config.String, Doc: "Contact list of the segment syncs that name none: a list id (all digits) or name. It must be a static (MANUAL or SNAPSHOT) list: HubSpot fills active (DYNAMIC) lists itself."},
+		{Name: "create_lists", Kind: config.Bool, Doc: "Create a list named by a sync (or by list) that does not exist yet, as a static (MANUAL) list, on the first run that sends something (check creates nothing). Default: false."},
 		{Name: "create_properties", Kind: config.Bool, Doc: "Create the mapped fields that are not contact properties yet, as single-line text properties, before the first records are sent (check creates nothing). Default: false: check names the missing ones."},
 		withDefault(destination.BatchSizeField.WithMax(MaxBatch), "100, HubSpot's most per batch call (also the most allowed)"),
 		withDefault(destination.RateField, "19, under a private app's 190 requests per 10 seconds"),
@@ -85,6 +88,11 @@ type HubSpot struct {
 
 	propsMu    sync.Mutex
 	propsReady bool // create_properties done
+
+	listRef     string // the sync's list, else the destination's: an id or a name
+	createLists bool
+	listMu      sync.Mutex
+	listID      string // resolved; "" until then
 }
 
 var (
@@ -103,7 +111,9 @@ func Open(_ context.Context, cfg destination.Config) (destination.Destination, e
 	rate, err6 := o.Float("rate", DefaultRate)
 	timeout, err7 := o.Duration("timeout", 0)
 	retries, err8 := o.Int("max_retries", DefaultRetries)
-	if err := errors.Join(err1, err2, err3, err4, err5, err6, err7, err8); err != nil {
+	list, err9 := o.String("list", "")
+	createLists, err10 := o.Bool("create_lists", false)
+	if err := errors.Join(err1, err2, err3, err4, err5, err6, err7, err8, err9, err10); err != nil {
 		return nil, cfg.Errorf("%w", err)
 	}
 	if strings.TrimSpace(token) == "" {
@@ -130,12 +140,12 @@ func Open(_ context.Context, cfg destination.Config) (destination.Destination, e
 	default:
 		return nil, cfg.Errorf("sync %s: mode %s is not supported by HubSpot yet (upsert, update and mirror are)", cfg.Sync.Name, cfg.Sync.Mode)
 	}
-	if cfg.Sync.List != "" {
-		return nil, cfg.Errorf("sync %s: HubSpot lists (segment syncs) are not supported yet; sync the segment's people as contacts instead", cfg.Sync.Name)
-	}
 	fields, err := propertyFields(cfg.Sync, idProp)
 	if err != nil {
 		return nil, cfg.Errorf("sync %s: %w", cfg.Sync.Name, err)
+	}
+	if cfg.Sync.List != "" {
+		list = cfg.Sync.List
 	}
 	if retries == 0 {
 		retries = -1 // the client reads 0 as its default
@@ -156,6 +166,7 @@ func Open(_ context.Context, cfg destination.Config) (destination.Destination, e
 		}),
 		limits:     destination.Limits{BatchSize: batch, MaxBatchSize: MaxBatch, Concurrency: 1},
 		idProperty: idProp, fields: fields, createProps: create,
+		listRef: strings.TrimSpace(list), createLists: createLists,
 	}, nil
 }
 

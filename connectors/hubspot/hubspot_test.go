@@ -63,7 +63,6 @@ func TestOpen(t *testing.T) {
 		{"nested field", "", destination.SyncInfo{Name: "s", Key: "email", Fields: []string{"email", "properties.ltv"}}, "nested fields (properties.ltv)"},
 		{"batch too big", "batch_size: 101", suiteSync, "batch_size must be between 1 and 100"},
 		{"insert mode", "", destination.SyncInfo{Name: "s", Mode: "insert", Key: "email", Fields: []string{"email"}}, "mode insert is not supported"},
-		{"segment sync", "", destination.SyncInfo{Name: "s", Key: "email", List: "vip", Fields: []string{"email"}}, "lists (segment syncs) are not supported yet"},
 		{"id property not mapped", "id_property: customer_id", suiteSync, "id_property customer_id is neither"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

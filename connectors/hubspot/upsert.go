@@ -47,7 +47,7 @@ type batchAnswer struct {
 // per record; an error stops the run.
 func (h *HubSpot) Write(ctx context.Context, b *destination.Batch) ([]error, error) {
 	errs := make([]error, len(b.Records))
-	var upserts, deletes []int
+	var upserts, deletes, adds, removes []int
 	for i, r := range b.Records {
 		if strings.TrimSpace(r.Key) == "" {
 			errs[i] = errors.New("the key is empty: HubSpot identifies a contact by its " + h.idProperty)
@@ -58,9 +58,16 @@ func (h *HubSpot) Write(ctx context.Context, b *destination.Batch) ([]error, err
 			upserts = append(upserts, i)
 		case destination.OpDelete:
 			deletes = append(deletes, i)
+		case destination.OpAdd:
+			adds = append(adds, i)
+		case destination.OpRemove:
+			removes = append(removes, i)
 		default:
-			errs[i] = fmt.Errorf("operation %q is not one a HubSpot record sync takes (lists are not supported yet)", r.Op)
+			errs[i] = fmt.Errorf("operation %q is not one HubSpot takes", r.Op)
 		}
+	}
+	if err := h.writeList(ctx, b, adds, removes, errs); err != nil {
+		return nil, err
 	}
 	if len(upserts) > 0 {
 		if err := h.ensureProperties(ctx); err != nil {
@@ -73,7 +80,7 @@ func (h *HubSpot) Write(ctx context.Context, b *destination.Batch) ([]error, err
 			return nil, err
 		}
 	}
-	if err := h.upsert(ctx, b.Records, upserts, errs); err != nil {
+	if _, err := h.upsert(ctx, b.Records, upserts, errs); err != nil {
 		return nil, err
 	}
 	if err := h.archive(ctx, b.Records, deletes, errs); err != nil {
@@ -102,8 +109,9 @@ func (h *HubSpot) sameID(a, b string) bool {
 	return a == b
 }
 
-// upsert sends the records at idx in one batch/upsert call.
-func (h *HubSpot) upsert(ctx context.Context, recs []destination.Record, idx []int, errs []error) error {
+// upsert sends the records at idx in one batch/upsert call, and returns
+// the record id of each one delivered, by record index.
+func (h *HubSpot) upsert(ctx context.Context, recs []destination.Record, idx []int, errs []error) (map[int]string, error) {
 	inputs := make([]upsertInput, 0, len(idx))
 	sent := make([]int, 0, len(idx)) // record index of each input
 	for _, i := range idx {
@@ -117,48 +125,49 @@ func (h *HubSpot) upsert(ctx context.Context, recs []destination.Record, idx []i
 		sent = append(sent, i)
 	}
 	if len(inputs) == 0 {
-		return nil
+		return nil, nil
 	}
 	status, body, err := h.exchange(ctx, http.MethodPost, pathUpsert, map[string]any{"inputs": inputs})
 	if err != nil {
-		return h.errFatal("upserting contacts", err)
+		return nil, h.errFatal("upserting contacts", err)
 	}
 	if status != http.StatusOK && status != http.StatusMultiStatus {
 		ae := apiError(status, body)
 		if ae.fatal() || status < 400 || destination.Retryable(status) {
-			return h.errFatal("upserting contacts", ae)
+			return nil, h.errFatal("upserting contacts", ae)
 		}
 		// A refusal of the whole call: each record gets it, its own
 		// identifier masked.
 		for k, i := range sent {
 			errs[i] = &APIError{Status: ae.Status, Category: ae.Category, SubCategory: ae.SubCategory, Message: redact(ae.Message, inputs[k].ID)}
 		}
-		return nil
+		return nil, nil
 	}
 	var ans batchAnswer
 	if err := json.Unmarshal(body, &ans); err != nil {
-		return h.cfg.Errorf("upserting contacts: reading HubSpot's answer (HTTP %d): %w", status, err)
+		return nil, h.cfg.Errorf("upserting contacts: reading HubSpot's answer (HTTP %d): %w", status, err)
 	}
-	h.readUpsertAnswer(ans, inputs, sent, errs)
-	return nil
+	return h.readUpsertAnswer(ans, inputs, sent, errs), nil
 }
 
 // readUpsertAnswer gives each sent record its outcome: the error HubSpot
 // names it in by objectWriteTraceId, else delivered if results list it
-// (by trace id, or by its idProperty value), else errNotAccounted.
-func (h *HubSpot) readUpsertAnswer(ans batchAnswer, inputs []upsertInput, sent []int, errs []error) {
+// (by trace id, or by its idProperty value), else errNotAccounted. It
+// returns the record ids of the delivered ones, by record index.
+func (h *HubSpot) readUpsertAnswer(ans batchAnswer, inputs []upsertInput, sent []int, errs []error) map[int]string {
 	outcome := make([]error, len(inputs))
+	rid := make([]string, len(inputs))
 	for k := range outcome {
 		outcome[k] = errNotAccounted
 	}
 	for _, r := range ans.Results {
 		if k, err := strconv.Atoi(r.ObjectWriteTraceID); err == nil && k >= 0 && k < len(inputs) {
-			outcome[k] = nil
+			outcome[k], rid[k] = nil, r.ID
 			continue
 		}
 		for k, in := range inputs {
 			if v, ok := r.Properties[h.idProperty]; ok && h.sameID(v, in.ID) {
-				outcome[k] = nil
+				outcome[k], rid[k] = nil, r.ID
 			}
 		}
 	}
@@ -172,9 +181,14 @@ func (h *HubSpot) readUpsertAnswer(ans batchAnswer, inputs []upsertInput, sent [
 			outcome[k] = &APIError{Category: e.Category, SubCategory: e.SubCategory, Message: redact(e.Message, inputs[k].ID)}
 		}
 	}
+	ids := map[int]string{}
 	for k, i := range sent {
 		errs[i] = outcome[k]
+		if outcome[k] == nil {
+			ids[i] = rid[k]
+		}
 	}
+	return ids
 }
 
 // properties are a record's mapped fields as HubSpot takes them: strings,
@@ -305,8 +319,10 @@ func (h *HubSpot) archive(ctx context.Context, recs []destination.Record, idx []
 		return err
 	}
 	inputs := make([]map[string]string, 0, len(ids))
+	seen := map[string]bool{}
 	for _, i := range idx {
-		if id, ok := ids[i]; ok {
+		if id, ok := ids[i]; ok && !seen[id] {
+			seen[id] = true // two records of one contact: HubSpot refuses duplicate ids
 			inputs = append(inputs, map[string]string{"id": id})
 		}
 	}
