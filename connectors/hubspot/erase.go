@@ -31,10 +31,16 @@ func (h *HubSpot) Erase(ctx context.Context, e *destination.Erasure) ([]destinat
 	if e == nil || len(e.Keys) == 0 {
 		return []destination.ErasureOutcome{}, nil
 	}
-	byEmail := h.idProperty == "email" || h.cfg.Sync.Key == "email"
-	if !byEmail && h.idProperty != h.cfg.Sync.Key {
+	key := h.cfg.Sync.Key
+	if key == "" {
+		key = h.idProperty
+	}
+	// Keys are values of the sync's key field: e-mails only when that
+	// field is email, whatever id_property says.
+	byEmail := key == "email"
+	if !byEmail && h.idProperty != key {
 		return nil, h.cfg.Errorf("erasing for sync %s: the sync's key %s is not its id_property %s, so its keys name no HubSpot contact: %w",
-			e.Sync, h.cfg.Sync.Key, h.idProperty, destination.ErrCannotErase)
+			e.Sync, key, h.idProperty, destination.ErrCannotErase)
 	}
 	out := make([]destination.ErasureOutcome, len(e.Keys))
 	ids := map[int]string{}

@@ -345,3 +345,35 @@ func TestWriteDailyLimit(t *testing.T) {
 		t.Errorf("%d requests: the daily 429 was retried", st.Requests)
 	}
 }
+
+// TestEraseByUniqueProperty: a sync keyed by a unique property erases by
+// record id, looked up by that property; a key with no contact is not held.
+func TestEraseByUniqueProperty(t *testing.T) {
+	unique := fake.Property{Name: "customer_id", Label: "Customer", Type: "string", FieldType: "text", HasUniqueValue: true}
+	srv := fake.New(t, fake.Options{Token: testToken, Properties: append([]fake.Property{unique}, suiteProperties...)})
+	sync := destination.SyncInfo{Name: "s", Mode: "upsert", Key: "customer_id", Fields: []string{"customer_id", "email", "name"}}
+	d := open(t, srv.URL, testToken, "", sync)
+	ctx := context.Background()
+	recs := []destination.Record{
+		{Op: destination.OpUpsert, Key: "c-1", Fields: map[string]any{"customer_id": "c-1", "email": "one@example.com", "name": "One"}},
+		{Op: destination.OpUpsert, Key: "c-2", Fields: map[string]any{"customer_id": "c-2", "email": "two@example.com", "name": "Two"}},
+	}
+	if errs, err := d.Write(ctx, &destination.Batch{Mode: "upsert", Records: recs}); err != nil || errors.Join(errs...) != nil {
+		t.Fatalf("write: %v %v", err, errs)
+	}
+	out, err := d.Erase(ctx, &destination.Erasure{Sync: "s", Keys: []string{"c-2", "c-9"}})
+	if err != nil || out[0].Err != nil || out[1].Err != nil {
+		t.Fatalf("erase: %v %+v", err, out)
+	}
+	if _, ok := srv.ContactByEmail("two@example.com"); ok || len(srv.Contacts()) != 1 {
+		t.Errorf("c-2 not erased: %d contacts", len(srv.Contacts()))
+	}
+	if dels := srv.GDPRDeletions(); len(dels) != 1 || dels[0].ByEmail {
+		t.Errorf("deletions %+v: want one, by record id", dels)
+	}
+	// Keyed by a field that is not id_property: the keys name no contact.
+	d2 := open(t, srv.URL, testToken, "id_property: email", sync)
+	if _, err := d2.Erase(ctx, &destination.Erasure{Sync: "s", Keys: []string{"c-1"}}); !errors.Is(err, destination.ErrCannotErase) {
+		t.Errorf("erase keyed by customer_id with id_property email: %v, want ErrCannotErase", err)
+	}
+}
