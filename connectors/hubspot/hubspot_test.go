@@ -204,8 +204,7 @@ func TestWriteRetries429(t *testing.T) {
 
 func TestWriteDeleteAndUpdate(t *testing.T) {
 	srv := fake.New(t, fake.Options{Token: testToken, Properties: suiteProperties})
-	f := newFront(t, srv)
-	d := open(t, f.URL, testToken, "", suiteSync)
+	d := open(t, srv.URL, testToken, "", suiteSync)
 	ctx := context.Background()
 	if _, err := d.Write(ctx, &destination.Batch{Mode: "mirror", Records: people(3)}); err != nil {
 		t.Fatal(err)
@@ -220,6 +219,10 @@ func TestWriteDeleteAndUpdate(t *testing.T) {
 	}
 	if _, ok := srv.ContactByEmail("p1@example.com"); ok || len(srv.Contacts()) != 2 {
 		t.Errorf("after the delete HubSpot holds %d contacts (p1 held: %v)", len(srv.Contacts()), ok)
+	}
+	// A delete archives: the address is not block-listed as by a GDPR deletion.
+	if srv.Blocked("p1@example.com") || srv.Stats().Deletions != 0 || srv.Stats().Archived != 1 {
+		t.Errorf("a delete must archive, not GDPR-delete: stats %+v", srv.Stats())
 	}
 	// Update mode changes known contacts and creates none.
 	upd := []destination.Record{person(0), person(9)}

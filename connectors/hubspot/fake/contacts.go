@@ -237,6 +237,9 @@ func (s *Server) checkInput(in upsertInput) *inputError {
 		b, _ := json.Marshal(bad)
 		return &inputError{category: "VALIDATION_ERROR", message: "Property values were not valid: " + string(b)}
 	}
+	if msg, ok := s.rejects[strings.ToLower(email)]; ok && email != "" {
+		return &inputError{category: "VALIDATION_ERROR", message: msg}
+	}
 	if email != "" && s.blocked[strings.ToLower(email)] {
 		return &inputError{category: "VALIDATION_ERROR", subCategory: "GDPR_DELETED_EMAIL",
 			message: "This email address was permanently deleted (GDPR) and cannot be used to create a contact"}
@@ -418,6 +421,12 @@ func (s *Server) deleteContact(ct *Contact) {
 	if e := ct.Properties["email"]; e != "" {
 		s.blocked[strings.ToLower(e)] = true
 	}
+	s.removeContact(ct)
+}
+
+// removeContact removes a contact from reads, indexes and lists without
+// blocking its e-mail (what an archive does); s.mu held.
+func (s *Server) removeContact(ct *Contact) {
 	for name, idx := range s.unique {
 		if v, ok := ct.Properties[name]; ok {
 			if name == "email" {
@@ -430,6 +439,55 @@ func (s *Server) deleteContact(ct *Contact) {
 	s.order = slices.DeleteFunc(s.order, func(id string) bool { return id == ct.ID })
 	for _, l := range s.lists {
 		delete(l.Members, ct.ID)
+	}
+}
+
+// batchArchive archives contacts by record id. As HubSpot documents, it
+// answers 204 whatever the state of each id (active, already archived,
+// unknown). Archived contacts leave reads and lists; unlike a GDPR
+// deletion their e-mail may be used again.
+func (s *Server) batchArchive(c *call) {
+	var body struct {
+		Inputs []struct {
+			ID string `json:"id"`
+		} `json:"inputs"`
+	}
+	if !c.decode(&body) {
+		return
+	}
+	if body.Inputs == nil {
+		c.invalid("Invalid input JSON: inputs is required")
+		return
+	}
+	if len(body.Inputs) > MaxBatch {
+		c.invalid(fmt.Sprintf("Batch input limit exceeded: at most %d inputs are allowed, %d were given", MaxBatch, len(body.Inputs)))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, in := range body.Inputs {
+		if ct := s.contacts[in.ID]; ct != nil {
+			s.removeContact(ct)
+			s.archived++
+		}
+	}
+	c.status = http.StatusNoContent
+	c.w.WriteHeader(http.StatusNoContent)
+}
+
+// RejectEmails makes upserts of contacts with those e-mails fail, each as
+// one input of a 207 answer (with its objectWriteTraceId) carrying msg,
+// as HubSpot answers an input it refuses; an empty msg lifts the
+// rejection.
+func (s *Server) RejectEmails(msg string, emails ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range emails {
+		if msg == "" {
+			delete(s.rejects, strings.ToLower(e))
+		} else {
+			s.rejects[strings.ToLower(e)] = msg
+		}
 	}
 }
 

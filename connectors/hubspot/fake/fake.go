@@ -11,7 +11,9 @@
 //   - lists v3 (MANUAL, SNAPSHOT, DYNAMIC) and their memberships by record
 //     id, with HubSpot's field names (recordsIdsAdded, recordIdsRemoved,
 //     recordIdsMissing);
-//   - GDPR deletion, after which the e-mail cannot be used again;
+//   - batch archive by record id (204 whatever each id's state; the e-mail
+//     stays usable) and GDPR deletion, after which it cannot be used again;
+//   - per-record rejections on demand (RejectEmails), answered in a 207;
 //   - the ten-second rolling limit as a real sliding window and the daily
 //     limit, with the X-HubSpot-RateLimit-* headers on every answer and
 //     HubSpot's 429 documents.
@@ -66,7 +68,9 @@ type Server struct {
 	contacts   map[string]*Contact // by record id
 	order      []string            // record ids in creation order
 	unique     map[string]map[string]string
-	blocked    map[string]bool // lower-cased e-mails erased by GDPR deletion
+	blocked    map[string]bool   // lower-cased e-mails erased by GDPR deletion
+	rejects    map[string]string // lower-cased e-mail → message (RejectEmails)
+	archived   int               // contacts archived by batch/archive
 	lists      map[string]*List
 	listOrder  []string
 	deletions  []Deletion
@@ -122,7 +126,7 @@ func Handler(opts Options) *Server {
 	}
 	s := &Server{
 		opts: opts, contacts: map[string]*Contact{}, unique: map[string]map[string]string{},
-		blocked: map[string]bool{}, lists: map[string]*List{}, nextID: 1001, nextList: 1,
+		blocked: map[string]bool{}, rejects: map[string]string{}, lists: map[string]*List{}, nextID: 1001, nextList: 1,
 	}
 	s.props = defaultProperties()
 	for _, p := range opts.Properties {
@@ -149,6 +153,7 @@ type operation struct {
 
 var operations = []operation{
 	{"POST", "/crm/v3/objects/contacts/batch/upsert", "crm.objects.contacts.write", (*Server).upsert},
+	{"POST", "/crm/v3/objects/contacts/batch/archive", "crm.objects.contacts.write", (*Server).batchArchive},
 	{"POST", "/crm/v3/objects/contacts/batch/read", "crm.objects.contacts.read", (*Server).batchRead},
 	{"POST", "/crm/v3/objects/contacts/gdpr-delete", "crm.objects.contacts.write", (*Server).gdprDelete},
 	{"GET", "/crm/v3/properties/contacts", "crm.schemas.contacts.read", (*Server).getProperties},
@@ -408,13 +413,14 @@ type Stats struct {
 	Contacts  int
 	Lists     int
 	Deletions int
+	Archived  int // contacts archived by batch/archive
 }
 
 // Stats returns the counts so far.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Stats{Requests: len(s.requests), Contacts: len(s.contacts), Lists: len(s.lists), Deletions: len(s.deletions)}
+	st := Stats{Requests: len(s.requests), Contacts: len(s.contacts), Lists: len(s.lists), Deletions: len(s.deletions), Archived: s.archived}
 	for _, r := range s.requests {
 		if r.Throttled {
 			st.Throttled++
@@ -444,7 +450,7 @@ func (s *Server) serveInspection(w http.ResponseWriter, r *http.Request) {
 			lists = append(lists, list{l.ID, l.Name, l.ProcessingType, len(l.Members)})
 		}
 		_ = enc.Encode(map[string]any{"contacts": st.Contacts, "lists": lists, "requests": st.Requests,
-			"throttled": st.Throttled, "status_429": st.Failed429, "gdpr_deletions": st.Deletions})
+			"throttled": st.Throttled, "status_429": st.Failed429, "gdpr_deletions": st.Deletions, "archived": st.Archived})
 	case "/_fake/requests":
 		_ = enc.Encode(s.Requests())
 	default:

@@ -584,3 +584,84 @@ func TestFailRequestsAndLog(t *testing.T) {
 		t.Fatalf("state %v %v", state, err)
 	}
 }
+
+func TestBatchArchive(t *testing.T) {
+	s := newServer(t, Options{})
+	do(t, s, token, "POST", "/crm/v3/objects/contacts/batch/upsert", map[string]any{"inputs": inputs(3)})
+	c0, _ := s.ContactByEmail("p0@example.com")
+	c1, _ := s.ContactByEmail("p1@example.com")
+	l := s.CreateList("members", "MANUAL")
+	do(t, s, token, "PUT", "/crm/v3/lists/"+l+"/memberships/add", []string{c0.ID, c1.ID})
+	id := func(ids ...string) map[string]any {
+		in := []map[string]string{}
+		for _, x := range ids {
+			in = append(in, map[string]string{"id": x})
+		}
+		return map[string]any{"inputs": in}
+	}
+	cases := []struct {
+		name     string
+		body     any
+		want     int
+		archived int // total so far
+	}{
+		{"one contact", id(c0.ID), 204, 1},
+		{"already archived and unknown ids", id(c0.ID, "999999"), 204, 1},
+		{"no inputs", map[string]any{}, 400, 1},
+		{"too many inputs", id(strings.Split(strings.Repeat("1,", MaxBatch+1), ",")[:MaxBatch+1]...), 400, 1},
+		{"second contact", id(c1.ID), 204, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := do(t, s, token, "POST", "/crm/v3/objects/contacts/batch/archive", tc.body)
+			if a.status != tc.want {
+				t.Fatalf("status %d, want %d: %s", a.status, tc.want, a.raw)
+			}
+			if got := s.Stats().Archived; got != tc.archived {
+				t.Fatalf("%d archived, want %d", got, tc.archived)
+			}
+		})
+	}
+	if _, ok := s.ContactByEmail("p0@example.com"); ok || len(s.Contacts()) != 1 {
+		t.Fatalf("archived contact still readable (%d contacts)", len(s.Contacts()))
+	}
+	if m := s.ListMembers(l); len(m) != 0 {
+		t.Fatalf("archived contacts still list members: %v", m)
+	}
+	r := do(t, s, token, "POST", "/crm/v3/objects/contacts/batch/read", map[string]any{"idProperty": "email", "inputs": []map[string]string{{"id": "p0@example.com"}}})
+	if r.status != 207 {
+		t.Fatalf("batch read of an archived contact: %d %s", r.status, r.raw)
+	}
+	// Unlike a GDPR deletion, the address can come back as a new contact.
+	if s.Blocked("p0@example.com") || len(s.GDPRDeletions()) != 0 {
+		t.Fatal("archive block-listed the e-mail")
+	}
+	up := do(t, s, token, "POST", "/crm/v3/objects/contacts/batch/upsert", map[string]any{"inputs": []any{input(0, "p0@example.com")}})
+	if c, ok := s.ContactByEmail("p0@example.com"); up.status != 200 || !ok || c.ID == c0.ID {
+		t.Fatalf("re-creating an archived address: %d %s", up.status, up.raw)
+	}
+}
+
+func TestRejectEmails(t *testing.T) {
+	s := newServer(t, Options{})
+	s.RejectEmails("refused for the test", "P1@example.com", "p2@example.com")
+	up := do(t, s, token, "POST", "/crm/v3/objects/contacts/batch/upsert", map[string]any{"inputs": inputs(3)})
+	if up.status != 207 || up.body["numErrors"] != float64(2) || len(up.body["results"].([]any)) != 1 {
+		t.Fatalf("upsert with two rejected inputs: %d %s", up.status, up.raw)
+	}
+	traces := map[any]bool{}
+	for _, e := range up.body["errors"].([]any) {
+		e := e.(map[string]any)
+		if e["message"] != "refused for the test" {
+			t.Errorf("message %v", e["message"])
+		}
+		traces[e["context"].(map[string]any)["objectWriteTraceId"].([]any)[0]] = true
+	}
+	if !traces["t1"] || !traces["t2"] {
+		t.Fatalf("failed inputs %v, want t1 and t2", traces)
+	}
+	s.RejectEmails("", "p1@example.com", "p2@example.com")
+	if up := do(t, s, token, "POST", "/crm/v3/objects/contacts/batch/upsert", map[string]any{"inputs": inputs(3)}); up.status != 200 || len(s.Contacts()) != 3 {
+		t.Fatalf("after lifting the rejections: %d %s", up.status, up.raw)
+	}
+}
