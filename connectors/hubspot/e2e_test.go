@@ -1,0 +1,522 @@
+package hubspot_test
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"io/fs"
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/sluicehq/sluice/connectors/hubspot/fake"
+	"github.com/sluicehq/sluice/sync/engine"
+	"github.com/sluicehq/sluice/sync/erasure"
+	"github.com/sluicehq/sluice/sync/synctest"
+
+	_ "github.com/sluicehq/sluice/connectors/all" // the quickstart's other destinations
+	_ "github.com/sluicehq/sluice/models/all"     // identity, profiles, segments
+)
+
+// e2eToken is the fake's private-app token.
+const e2eToken = "pat-na1-e2e-0123456789abcdef"
+
+// hubspotProject is the quickstart's HubSpot file when the quickstart has
+// none: the VIP segment as a static list, and every profile with e-mail
+// consent as a contact keyed by e-mail (mirror: a withdrawal archives).
+const hubspotProject = `destinations:
+  - name: hubspot
+    type: hubspot
+    access_token: "${HUBSPOT_TOKEN}"
+    base_url: "${HUBSPOT_URL}"
+    create_properties: true
+    create_lists: true
+syncs:
+  - name: vip_to_hubspot
+    from: segment.vip
+    to: hubspot
+    list: VIP customers
+    key: email
+    consent: email_opt_in
+    mapping:
+      email: email
+      firstname: first_name
+      lifetime_value: lifetime_value
+  - name: profiles_to_hubspot
+    from: profiles
+    to: hubspot
+    mode: mirror
+    key: email
+    consent: email_opt_in
+    mapping:
+      email: email
+      firstname: first_name
+      country: country
+      lifetime_value: lifetime_value
+`
+
+// quickstartFiles reads examples/quickstart (YAML and seed data), with the
+// HubSpot file above when the quickstart has none.
+func quickstartFiles(t *testing.T) map[string]string {
+	t.Helper()
+	root := filepath.Join("..", "..", "examples", "quickstart")
+	files := map[string]string{}
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if d.IsDir() {
+			if strings.HasPrefix(d.Name(), ".") && rel != "." {
+				return filepath.SkipDir // .sluice: build output
+			}
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		files[filepath.ToSlash(rel)] = string(b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := files["hubspot.yml"]; !ok {
+		files["hubspot.yml"] = hubspotProject
+	}
+	return files
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// envFor sets the variables the project refers to: the given ones, and a
+// placeholder for the others (destinations this test does not sync).
+func envFor(files map[string]string, given map[string]string) map[string]string {
+	env := maps.Clone(given)
+	for _, body := range files {
+		for _, m := range envRef.FindAllStringSubmatch(body, -1) {
+			if _, ok := env[m[1]]; ok {
+				continue
+			}
+			env[m[1]] = "unused"
+			switch {
+			case strings.HasSuffix(m[1], "_SECRET"):
+				env[m[1]] = "unused-secret-of-sixteen-characters" // at least 16
+			case strings.HasSuffix(m[1], "_URL"):
+				env[m[1]] = "http://unused.invalid" // addresses are checked when the project loads
+			}
+		}
+	}
+	return env
+}
+
+// editCSV rewrites a seed file of the project.
+func editCSV(t *testing.T, dir, name string, edit func(header []string, rows [][]string) [][]string) {
+	t.Helper()
+	path := filepath.Join(dir, "data", name)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := edit(all[0], all[1:])
+	out, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := csv.NewWriter(out)
+	if err := w.WriteAll(append([][]string{all[0]}, rows...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func col(t *testing.T, header []string, name string) int {
+	t.Helper()
+	i := slices.Index(header, name)
+	if i < 0 {
+		t.Fatalf("no column %s in %v", name, header)
+	}
+	return i
+}
+
+// strs runs a query returning one text column, sorted.
+func strs(t *testing.T, p *synctest.Project, q string, args ...any) []string {
+	t.Helper()
+	r, err := p.W.Query(context.Background(), q, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer r.Close()
+	var out []string
+	for r.Next() {
+		var s *string
+		if err := r.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		if s != nil {
+			out = append(out, *s)
+		}
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// contactEmails lists the fake's contacts' e-mails, sorted.
+func contactEmails(srv *fake.Server) []string {
+	var out []string
+	for _, c := range srv.Contacts() {
+		out = append(out, c.Properties["email"])
+	}
+	sort.Strings(out)
+	return out
+}
+
+// listEmails lists the e-mails of a list's members, sorted; nil when there
+// is no list of that name.
+func listEmails(srv *fake.Server, name string) []string {
+	var out []string
+	for _, l := range srv.Lists() {
+		if l.Name != name {
+			continue
+		}
+		for _, id := range srv.ListMembers(l.ID) {
+			c, _ := srv.ContactByID(id)
+			out = append(out, c.Properties["email"])
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// without returns list without the values of drop.
+func without(list []string, drop ...string) []string {
+	return slices.DeleteFunc(slices.Clone(list), func(s string) bool { return slices.Contains(drop, s) })
+}
+
+// endpoints counts the requests made since the n-th, by method and endpoint.
+func endpoints(srv *fake.Server, n int) map[string]int {
+	out := map[string]int{}
+	for _, r := range srv.Requests()[n:] {
+		out[r.Method+" "+r.Endpoint]++
+	}
+	return out
+}
+
+const (
+	vipList    = "VIP customers"
+	vipModel   = `SELECT lower(p.email) FROM sluice.customer_profiles p JOIN sluice.customer_segment_vip v USING (profile_id) WHERE p.email_opt_in`
+	peopleMdl  = `SELECT lower(email) FROM sluice.customer_profiles WHERE email_opt_in AND email IS NOT NULL`
+	badAddress = "bea.new@example.org"
+	upsertPath = "POST /crm/v3/objects/contacts/batch/upsert"
+)
+
+// e2e is the quickstart synced to the fake HubSpot.
+type e2e struct {
+	srv *fake.Server
+	p   *synctest.Project
+}
+
+// sync runs a sync, checking it sent what its plan said.
+func (e *e2e) sync(t *testing.T, name string) (*engine.Result, error) {
+	t.Helper()
+	ctx := context.Background()
+	pl, err := e.p.Engine.Plan(ctx, name, engine.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.p.Engine.Sync(ctx, name, engine.SyncOptions{})
+	if res == nil {
+		t.Fatalf("%s: no result: %v", name, err)
+	}
+	if res.Adds != pl.Adds || res.Updates != pl.Updates || res.Removes != pl.Removes {
+		t.Errorf("%s: sent %d/%d/%d, the plan said %d/%d/%d", name, res.Adds, res.Updates, res.Removes, pl.Adds, pl.Updates, pl.Removes)
+	}
+	return res, err
+}
+
+// TestQuickstartEndToEnd syncs the quickstart's HubSpot syncs to the fake,
+// changes the data, and checks that each run sends exactly the delta, that
+// an address HubSpot refuses inside a 207 is reported and retried, that an
+// up-to-date sync sends nothing, and that an erasure reaches HubSpot.
+func TestQuickstartEndToEnd(t *testing.T) {
+	srv := fake.New(t, fake.Options{Token: e2eToken, TenSecondly: -1})
+	files := quickstartFiles(t)
+	p := synctest.New(t, synctest.Options{Files: files, Env: envFor(files, map[string]string{
+		"HUBSPOT_TOKEN": e2eToken, "HUBSPOT_ACCESS_TOKEN": e2eToken, "HUBSPOT_URL": srv.URL, "HUBSPOT_BASE_URL": srv.URL,
+		"SLUICE_ERASURE_SECRET": "hubspot-e2e-erasure-secret-0123456789",
+	})})
+	e := &e2e{srv: srv, p: p}
+	p.Build(t)
+
+	// Run 1: everything is new; the list is created.
+	vip, err := e.sync(t, "vip_to_hubspot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := listEmails(srv, vipList), strs(t, p, vipModel); !slices.Equal(got, want) || len(want) == 0 {
+		t.Fatalf("VIP list %v, model %v", got, want)
+	}
+	if vip.Accepted != int64(len(strs(t, p, vipModel))) {
+		t.Errorf("vip accepted %d", vip.Accepted)
+	}
+	profiles, err := e.sync(t, "profiles_to_hubspot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	people := strs(t, p, peopleMdl)
+	if profiles.Accepted != int64(len(people)) || !slices.Equal(contactEmails(srv), people) {
+		t.Fatalf("profiles accepted %d; contacts %d, model %d", profiles.Accepted, len(contactEmails(srv)), len(people))
+	}
+
+	withdrawn, exiting, changed := e.changeData(t)
+
+	// Run 2: exactly the delta.
+	before := len(srv.Requests())
+	vip, err = e.sync(t, "vip_to_hubspot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *vip.Exits != 2 || *vip.Entries != 0 {
+		t.Errorf("vip run 2: %d entries, %d exits; want 0 and 2", *vip.Entries, *vip.Exits)
+	}
+	if got, want := listEmails(srv, vipList), strs(t, p, vipModel); !slices.Equal(got, want) || slices.Contains(got, withdrawn) || slices.Contains(got, exiting) {
+		t.Errorf("VIP list after the exits %v, model %v", got, want)
+	}
+	if _, ok := srv.ContactByEmail(exiting); !ok {
+		t.Error("a segment exit deleted the contact")
+	}
+	before = len(srv.Requests())
+	profiles, err = e.sync(t, "profiles_to_hubspot")
+	var rej *engine.RejectedError
+	if !errors.As(err, &rej) || profiles.Rejected != 1 || len(profiles.Rejections) != 1 || !strings.Contains(profiles.Rejections[0].Error, "GDPR") {
+		t.Fatalf("run 2: want the refused address reported, got %v (%d rejected)", err, profiles.Rejected)
+	}
+	if strings.Contains(profiles.Rejections[0].Error, badAddress) {
+		t.Error("the rejection quotes the address")
+	}
+	// Two new people and the refused address; updates: the changed first
+	// name and the exiting VIP's lifetime value (orders cancelled); one
+	// withdrawal. One upsert call for the five, one archive.
+	if profiles.Adds != 3 || profiles.Updates != 2 || profiles.Removes != 1 || profiles.Accepted != 5 {
+		t.Errorf("profiles run 2: %d adds, %d updates, %d removes, %d accepted; want 3, 2, 1, 5", profiles.Adds, profiles.Updates, profiles.Removes, profiles.Accepted)
+	}
+	if ep := endpoints(srv, before); ep[upsertPath] != 1 || ep["POST /crm/v3/objects/contacts/batch/archive"] != 1 {
+		t.Errorf("run 2: want one upsert and one archive call, got %v", ep)
+	}
+	if c, ok := srv.ContactByEmail(changed); !ok || c.Properties["firstname"] != "Renamed" {
+		t.Errorf("changed trait: %+v", c.Properties)
+	}
+	if _, ok := srv.ContactByEmail(withdrawn); ok {
+		t.Error("the withdrawn contact is still active")
+	}
+	if _, ok := srv.ContactByEmail(badAddress); ok {
+		t.Error("the refused contact is at HubSpot")
+	}
+	if got, want := contactEmails(srv), without(strs(t, p, peopleMdl), badAddress); !slices.Equal(got, want) {
+		t.Errorf("contacts after run 2: %d, model %d", len(got), len(want))
+	}
+
+	// Run 3: only the refused record is sent again, and refused again.
+	profiles, err = e.sync(t, "profiles_to_hubspot")
+	if !errors.As(err, &rej) || profiles.Sent != 1 || profiles.Rejected != 1 || profiles.Accepted != 0 || profiles.Pending != 1 {
+		t.Fatalf("run 3: sent %d, accepted %d, rejected %d, pending %d, %v; want the refused record retried", profiles.Sent, profiles.Accepted, profiles.Rejected, profiles.Pending, err)
+	}
+	// Run 4: the address is corrected at the source.
+	editCSV(t, p.Dir, "crm_contacts.csv", func(h []string, rows [][]string) [][]string {
+		for _, r := range rows {
+			if r[col(t, h, "contact_id")] == "N000003" {
+				r[col(t, h, "email")] = "bea.renewed@example.org"
+			}
+		}
+		return rows
+	})
+	p.Build(t)
+	if _, err := e.sync(t, "profiles_to_hubspot"); err != nil {
+		t.Fatalf("run 4: %v", err)
+	}
+	if got, want := contactEmails(srv), strs(t, p, peopleMdl); !slices.Equal(got, want) {
+		t.Errorf("contacts after run 4: %d, model %d", len(got), len(want))
+	}
+
+	// Run 5: up to date, not a single request.
+	before = len(srv.Requests())
+	for _, name := range []string{"vip_to_hubspot", "profiles_to_hubspot"} {
+		res, err := e.sync(t, name)
+		if err != nil || res.Sent != 0 {
+			t.Errorf("%s run 5: sent %d, %v", name, res.Sent, err)
+		}
+	}
+	if n := len(srv.Requests()) - before; n != 0 {
+		t.Errorf("up-to-date syncs made %d requests: %v", n, endpoints(srv, before))
+	}
+	if n := len(srv.GDPRDeletions()); n != 1 {
+		t.Errorf("%d GDPR deletions, want only the one made by hand", n)
+	}
+
+	e.forget(t)
+}
+
+// blockAddress GDPR-deletes an address at HubSpot directly, as someone
+// would in HubSpot's UI: HubSpot then refuses any contact with it.
+func blockAddress(t *testing.T, srv *fake.Server, email string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/crm/v3/objects/contacts/gdpr-delete", strings.NewReader(`{"objectId":"`+email+`","idProperty":"email"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+e2eToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("gdpr-delete: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent || !srv.Blocked(email) {
+		t.Fatalf("gdpr-delete: %s", resp.Status)
+	}
+}
+
+// changeData edits the seed data: two new customers and one whose address
+// HubSpot refuses (GDPR-deleted there before: an address the fake finds
+// invalid is one sluice's normalisation drops, so it never reaches HubSpot), a
+// changed first name, a VIP who withdraws e-mail consent, another VIP
+// whose orders are cancelled (segment exit). It returns the withdrawn,
+// exiting and changed addresses.
+func (e *e2e) changeData(t *testing.T) (withdrawn, exiting, changed string) {
+	p := e.p
+	vips := strs(t, p, vipModel)
+	if len(vips) < 3 {
+		t.Fatalf("%d VIPs in the quickstart data", len(vips))
+	}
+	withdrawn, exiting = vips[0], vips[1]
+	for _, m := range without(strs(t, p, peopleMdl), vips...) {
+		if len(strs(t, p, "SELECT profile_id FROM sluice.customer_profiles WHERE lower(email) = ?", m)) == 1 {
+			changed = m
+			break
+		}
+	}
+	exitingIDs := strs(t, p, `SELECT m.id_value FROM sluice.customer_identity_map m JOIN sluice.customer_profiles p USING (profile_id)
+		WHERE lower(p.email) = ? AND m.id_type IN ('user_id', 'email')`, exiting)
+	editCSV(t, p.Dir, "crm_contacts.csv", func(h []string, rows [][]string) [][]string {
+		for _, r := range rows {
+			switch strings.ToLower(strings.TrimSpace(r[col(t, h, "email")])) {
+			case withdrawn:
+				r[col(t, h, "email_consent")] = "false"
+			case changed:
+				r[col(t, h, "first_name")] = "Renamed"
+				r[col(t, h, "updated_at")] = "2026-06-01T08:00:00Z"
+			}
+		}
+		add := func(id, email, first string) {
+			r := make([]string, len(h))
+			r[col(t, h, "contact_id")], r[col(t, h, "email")], r[col(t, h, "first_name")], r[col(t, h, "country")] = id, email, first, "FR"
+			r[col(t, h, "email_consent")], r[col(t, h, "email_consent_at")] = "true", "2026-01-15T08:00:00Z"
+			r[col(t, h, "created_at")], r[col(t, h, "updated_at")] = "2026-01-15T08:00:00Z", "2026-01-15T08:00:00Z"
+			rows = append(rows, r)
+		}
+		add("N000001", "nina.new@example.org", "Nina")
+		add("N000002", "noah.new@example.org", "Noah")
+		add("N000003", badAddress, "Bea")
+		return rows
+	})
+	editCSV(t, p.Dir, "orders.csv", func(h []string, rows [][]string) [][]string {
+		for _, r := range rows {
+			if slices.Contains(exitingIDs, r[col(t, h, "contact_id")]) || slices.Contains(exitingIDs, strings.ToLower(strings.TrimSpace(r[col(t, h, "email")]))) {
+				r[col(t, h, "status")] = "cancelled"
+			}
+		}
+		return rows
+	})
+	p.Build(t)
+	blockAddress(t, e.srv, badAddress)
+	return withdrawn, exiting, changed
+}
+
+// forget queues an erasure for a VIP (as sluice forget does), builds and
+// erases now: HubSpot records a GDPR deletion by e-mail for each sync, and
+// the audit shows both HubSpot syncs done.
+func (e *e2e) forget(t *testing.T) {
+	ctx := context.Background()
+	p, srv := e.p, e.srv
+	who := strs(t, p, vipModel)[0]
+	svc := p.Engine.Erasure()
+	if svc == nil {
+		t.Fatal("the quickstart has no erasure block")
+	}
+	q, err := svc.Queue(ctx, erasure.Request{IDType: "email", Value: who, Reason: "asked by mail", Origin: erasure.FromForget})
+	if err != nil {
+		t.Fatalf("queue: %v", err)
+	}
+	if !q.Target.Found {
+		t.Fatal("the erasure found nobody")
+	}
+	p.Build(t)
+	for _, name := range []string{"vip_to_hubspot", "profiles_to_hubspot"} {
+		res, err := p.Engine.Erase(ctx, name)
+		if err != nil {
+			t.Fatalf("erase %s: %v", name, err)
+		}
+		if res.Done != 1 {
+			t.Errorf("erase %s: %+v, want one done", name, res)
+		}
+	}
+	dels := srv.GDPRDeletions()[1:] // the first was made by hand
+	if len(dels) != 2 || !dels[0].ByEmail || dels[0].RecordID == "" {
+		t.Errorf("GDPR deletions %+v, want the contact deleted by e-mail (then not held)", dels)
+	}
+	if _, ok := srv.ContactByEmail(who); ok || !srv.Blocked(who) {
+		t.Error("the erased person is still at HubSpot")
+	}
+	list, err := svc.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a *erasure.Audit
+	for i := range list {
+		if list[i].ID == q.ID {
+			a = &list[i]
+		}
+	}
+	if a == nil {
+		t.Fatalf("request %s not in the audit", q.ID)
+	}
+	done := map[string]string{}
+	for _, s := range a.Syncs {
+		done[s.Sync] = s.Outcome
+		if s.Destination == "hubspot" && (s.DoneAt == nil || !strings.Contains(s.Ref, "gdpr-delete")) {
+			t.Errorf("audit of %s: %+v", s.Sync, s)
+		}
+	}
+	for _, name := range []string{"vip_to_hubspot", "profiles_to_hubspot"} {
+		if done[name] != erasure.Done {
+			t.Errorf("audit: %s is %q, want done (%v)", name, done[name], done)
+		}
+	}
+	// The next sync sends the erased person nothing.
+	before := len(srv.Requests())
+	for _, name := range []string{"vip_to_hubspot", "profiles_to_hubspot"} {
+		if res, err := e.sync(t, name); err != nil || res.Adds+res.Updates != 0 {
+			t.Errorf("%s after the erasure: %d adds, %d updates, %v", name, res.Adds, res.Updates, err)
+		}
+	}
+	if n := endpoints(srv, before)[upsertPath]; n != 0 {
+		t.Errorf("after the erasure: %d upserts", n)
+	}
+}
