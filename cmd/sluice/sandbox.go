@@ -40,7 +40,8 @@ func newSandboxCmd(*globals) *cobra.Command {
 		Long: `sandbox serves the project's fake of each VENDOR's API (` + strings.Join(sandboxVendorNames(), ", ") + `) on a
 loopback address, with a key it generates, and prints on stdout, first, one shell line per
 vendor exporting the variables the examples read (KLAVIYO_API_KEY and KLAVIYO_BASE_URL,
-BREVO_API_KEY and BREVO_BASE_URL, WEBHOOK_TOKEN and WEBHOOK_URL). Then it logs a line per
+BREVO_API_KEY and BREVO_BASE_URL, HUBSPOT_ACCESS_TOKEN and HUBSPOT_BASE_URL, WEBHOOK_TOKEN and
+WEBHOOK_URL). Then it logs a line per
 request on stderr until SIGINT or SIGTERM.
 
 The fakes answer as the vendors do: their authentication, error documents, batch limits and

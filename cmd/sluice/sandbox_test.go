@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -23,8 +24,8 @@ func TestSandboxRefusesBadArguments(t *testing.T) {
 		args []string
 		want []string // in stderr
 	}{
-		{"no vendor", nil, []string{"takes one or more vendors: brevo, klaviyo, webhook"}},
-		{"unknown vendor", []string{"hubspot"}, []string{`unknown vendor "hubspot": the sandbox serves brevo, klaviyo, webhook`}},
+		{"no vendor", nil, []string{"takes one or more vendors: brevo, hubspot, klaviyo, webhook"}},
+		{"unknown vendor", []string{"hubspt"}, []string{`unknown vendor "hubspt": the sandbox serves brevo, hubspot, klaviyo, webhook`}},
 		{"vendor twice", []string{"klaviyo", "klaviyo"}, []string{"klaviyo given twice"}},
 		{"all interfaces", []string{"klaviyo", "--listen", "0.0.0.0:0"}, []string{"loopback only", `not "0.0.0.0"`}},
 		{"LAN address", []string{"brevo", "--listen", "brevo=192.168.1.10:8788"}, []string{"loopback only"}},
@@ -35,7 +36,7 @@ func TestSandboxRefusesBadArguments(t *testing.T) {
 		{"spec for a vendor without", []string{"brevo", "--spec", "spec.json"}, []string{"none of the vendors served (brevo) takes it"}},
 		{"spec named for a vendor without", []string{"brevo", "klaviyo", "--spec", "brevo=spec.json"}, []string{"brevo's fake does not take it"}},
 		{"key for a vendor not served", []string{"klaviyo", "--key", "brevo=k"}, []string{"brevo is not among the vendors served (klaviyo)"}},
-		{"key for an unknown vendor", []string{"klaviyo", "--key", "klavio=k"}, []string{`unknown vendor "klavio"`, "brevo, klaviyo, webhook"}},
+		{"key for an unknown vendor", []string{"klaviyo", "--key", "klavio=k"}, []string{`unknown vendor "klavio"`, "brevo, hubspot, klaviyo, webhook"}},
 		{"empty key", []string{"klaviyo", "--key", "klaviyo="}, []string{"the key for klaviyo is empty"}},
 		{"key twice", []string{"klaviyo", "--key", "klaviyo=a", "--key", "klaviyo=b"}, []string{"--key given twice for klaviyo"}},
 		{"unknown batch answer", []string{"brevo", "--brevo-batch-answer", "sometimes"}, []string{"--brevo-batch-answer", "observed, documented"}},
@@ -291,6 +292,7 @@ func brevoListMembers(t *testing.T, base, key, list string) int64 {
 var sandboxProbes = map[string]struct{ method, path string }{
 	"klaviyo": {http.MethodGet, "/api/lists"},
 	"brevo":   {http.MethodGet, "/account"},
+	"hubspot": {http.MethodGet, "/crm/v3/properties/contacts"},
 	"webhook": {http.MethodPost, ""},
 }
 
@@ -329,6 +331,58 @@ func TestSandboxServesEveryVendor(t *testing.T) {
 				t.Errorf("no summary line counting the request:\n%s", sb.stderr)
 			}
 		})
+	}
+}
+
+// TestSandboxHubSpotSummary: HubSpot's fake ends with contacts, lists
+// with member counts and GDPR deletions, and its request log names
+// endpoints, never the e-mails or record ids they were called with.
+func TestSandboxHubSpotSummary(t *testing.T) {
+	sb := startSandboxCmd(t, 1, "hubspot", "--key", "pat-given")
+	base := sb.env["HUBSPOT_BASE_URL"]
+	call := func(method, path, body string, want int) map[string]any {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+sb.env["HUBSPOT_ACCESS_TOKEN"])
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s: %s, want %d: %v", method, path, resp.Status, want, out)
+		}
+		return out
+	}
+	up := call("POST", "/crm/v3/objects/contacts/batch/upsert", `{"inputs":[
+		{"idProperty":"email","id":"ann@example.com","objectWriteTraceId":"0","properties":{}},
+		{"idProperty":"email","id":"bob@example.com","objectWriteTraceId":"1","properties":{}}]}`, http.StatusOK)
+	var ids []string
+	for _, r := range up["results"].([]any) {
+		ids = append(ids, fmt.Sprintf("%q", r.(map[string]any)["id"]))
+	}
+	list := call("POST", "/crm/v3/lists", `{"name":"VIP customers","objectTypeId":"0-1","processingType":"MANUAL"}`, http.StatusOK)
+	listID := list["list"].(map[string]any)["listId"].(string)
+	call("PUT", "/crm/v3/lists/"+listID+"/memberships/add", "["+strings.Join(ids, ",")+"]", http.StatusOK)
+	call("POST", "/crm/v3/objects/contacts/gdpr-delete", `{"objectId":"ann@example.com","idProperty":"email"}`, http.StatusNoContent)
+	if code := sb.stop(); code != 0 {
+		t.Fatalf("exit %d\n%s", code, sb.stderr)
+	}
+	logged := sb.stderr.String()
+	for _, want := range []string{"sandbox hubspot: 4 requests (0 throttled, 0 answered 429), 1 contacts", `"VIP customers" 1 members`, "1 GDPR deletion",
+		"PUT /crm/v3/lists/{listId}/memberships/add"} {
+		if !strings.Contains(logged, want) {
+			t.Errorf("the log lacks %q:\n%s", want, logged)
+		}
+	}
+	if strings.Contains(logged, "@example.com") || strings.Contains(logged, "/lists/"+listID+"/") {
+		t.Errorf("the log carries an e-mail or a list id:\n%s", logged)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	brevofake "github.com/sluicehq/sluice/connectors/brevo/fake"
+	hubspotfake "github.com/sluicehq/sluice/connectors/hubspot/fake"
 	klaviyofake "github.com/sluicehq/sluice/connectors/klaviyo/fake"
 	webhookfake "github.com/sluicehq/sluice/connectors/webhook/fake"
 )
@@ -22,6 +23,10 @@ var sandboxVendors = map[string]sandboxVendor{
 	"brevo": {
 		Title: "Brevo", KeyEnv: "BREVO_API_KEY", URLEnv: "BREVO_BASE_URL",
 		KeyPrefix: "xkeysib-sandbox-", URLPath: "/v3", New: newBrevoSandbox,
+	},
+	"hubspot": {
+		Title: "HubSpot", KeyEnv: "HUBSPOT_ACCESS_TOKEN", URLEnv: "HUBSPOT_BASE_URL",
+		KeyPrefix: "pat-sandbox-", New: newHubSpotSandbox,
 	},
 	"webhook": {
 		Title: "webhook receiver", KeyEnv: "WEBHOOK_TOKEN", URLEnv: "WEBHOOK_URL",
@@ -167,6 +172,38 @@ func (b brevoSandbox) Summary() string {
 		plural(st.Requests, "request", "requests"), st.TooMany, len(contacts), st.Deleted, strings.Join(lists, ", "), st.Imports, st.ImportedRow,
 		plural(len(b.Violations()), "spec violation", "spec violations"))
 }
+
+// --- HubSpot ---
+
+type hubspotSandbox struct{ *hubspotfake.Server }
+
+func newHubSpotSandbox(c sandboxConfig) (sandboxServer, error) {
+	opts := hubspotfake.Options{Token: c.Key}
+	if c.NoLimits {
+		opts.TenSecondly, opts.Daily = -1, -1
+	}
+	if c.Log != nil {
+		// The fake names endpoints with identifiers replaced ({listId},
+		// {name}), so the log carries no record ids or list names.
+		opts.OnRequest = func(method, endpoint string, status int) { c.Log("%s %s -> %d", method, endpoint, status) }
+	}
+	srv := hubspotfake.Handler(opts)
+	srv.URL = c.BaseURL
+	return hubspotSandbox{srv}, nil
+}
+
+func (h hubspotSandbox) Summary() string {
+	st := h.Stats()
+	var lists []string
+	for _, l := range h.Lists() {
+		lists = append(lists, fmt.Sprintf("%q %d members", l.Name, len(l.Members)))
+	}
+	return fmt.Sprintf("%s (%d throttled, %d answered 429), %d contacts, %d archived, lists: [%s], %s",
+		plural(st.Requests, "request", "requests"), st.Throttled, st.Failed429, st.Contacts, st.Archived, strings.Join(lists, ", "),
+		plural(st.Deletions, "GDPR deletion", "GDPR deletions"))
+}
+
+func (hubspotSandbox) Violations() []string { return nil }
 
 // --- webhook ---
 
