@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"io/fs"
 	"maps"
 	"net/http"
@@ -27,8 +28,8 @@ import (
 // e2eToken is the fake's private-app token.
 const e2eToken = "pat-na1-e2e-0123456789abcdef"
 
-// hubspotProject is the quickstart's HubSpot file when the quickstart has
-// none: the VIP segment as a static list, and every profile with e-mail
+// hubspotProject is the quickstart's HubSpot part as this test needs it:
+// the VIP segment as a static list, and every profile with e-mail
 // consent as a contact keyed by e-mail (mirror: a withdrawal archives).
 const hubspotProject = `destinations:
   - name: hubspot
@@ -62,7 +63,7 @@ syncs:
 `
 
 // quickstartFiles reads examples/quickstart (YAML and seed data), with the
-// HubSpot file above when the quickstart has none.
+// HubSpot file above.
 func quickstartFiles(t *testing.T) map[string]string {
 	t.Helper()
 	root := filepath.Join("..", "..", "examples", "quickstart")
@@ -88,9 +89,9 @@ func quickstartFiles(t *testing.T) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := files["hubspot.yml"]; !ok {
-		files["hubspot.yml"] = hubspotProject
-	}
+	// The test's own HubSpot file replaces the example's, if any: the
+	// assertions below depend on its sync names, mirror mode and mapping.
+	files["hubspot.yml"] = hubspotProject
 	return files
 }
 
@@ -518,5 +519,61 @@ func (e *e2e) forget(t *testing.T) {
 	}
 	if n := endpoints(srv, before)[upsertPath]; n != 0 {
 		t.Errorf("after the erasure: %d upserts", n)
+	}
+}
+
+// TestRejectedInside207EndToEnd syncs a batch of 100 people straight from
+// a source (no identity normalisation) in which only one address, row 37's,
+// is invalid: HubSpot answers 207 naming that input, and the engine counts 99
+// delivered, reports the one (without quoting it) and retries it alone.
+func TestRejectedInside207EndToEnd(t *testing.T) {
+	const bad = "person37-at-example.com"
+	srv := fake.New(t, fake.Options{Token: e2eToken, TenSecondly: -1})
+	p := synctest.New(t, synctest.Options{
+		Env:   map[string]string{"HUBSPOT_TOKEN": e2eToken, "HUBSPOT_URL": srv.URL},
+		Files: map[string]string{"sync.yml": fmt.Sprintf(benchProject, 19.0)},
+	})
+	p.Exec(t, "CREATE SCHEMA raw", `CREATE TABLE raw.people AS SELECT i AS id,
+			CASE WHEN i = 37 THEN '`+bad+`' ELSE 'person' || i || '@example.com' END AS email,
+			'First' || i AS first_name, 'Last' || i AS last_name, NULL AS phone, 'FR' AS country, i * 1.5 AS ltv
+			FROM range(1, 101) t(i)`)
+	p.Build(t)
+	e := &e2e{srv: srv, p: p}
+	for _, tc := range []struct {
+		run                               string
+		fix                               bool
+		sent, accepted, rejected, pending int64
+		upserts, contacts                 int
+	}{
+		{run: "first", sent: 100, accepted: 99, rejected: 1, pending: 1, upserts: 1, contacts: 99},
+		{run: "retry", sent: 1, accepted: 0, rejected: 1, pending: 1, upserts: 1, contacts: 99},
+		{run: "fixed at the source", fix: true, sent: 1, accepted: 1, rejected: 0, pending: 0, upserts: 1, contacts: 100},
+	} {
+		if tc.fix {
+			p.Exec(t, "UPDATE raw.people SET email = 'person37@example.com' WHERE id = 37")
+			p.Build(t)
+		}
+		before := len(srv.Requests())
+		res, err := e.sync(t, "people_to_hubspot")
+		var rej *engine.RejectedError
+		if (tc.rejected > 0) != errors.As(err, &rej) || (tc.rejected == 0 && err != nil) {
+			t.Fatalf("%s run: %v", tc.run, err)
+		}
+		if res.Sent != tc.sent || res.Accepted != tc.accepted || res.Rejected != tc.rejected || res.Pending != tc.pending {
+			t.Errorf("%s run: sent %d, accepted %d, rejected %d, pending %d; want %d, %d, %d, %d", tc.run,
+				res.Sent, res.Accepted, res.Rejected, res.Pending, tc.sent, tc.accepted, tc.rejected, tc.pending)
+		}
+		if tc.rejected > 0 && (len(res.Rejections) != 1 || !strings.Contains(res.Rejections[0].Error, "INVALID_EMAIL") || strings.Contains(res.Rejections[0].Error, bad)) {
+			t.Errorf("%s run: rejections %+v, want INVALID_EMAIL without the address", tc.run, res.Rejections)
+		}
+		if n := endpoints(srv, before)[upsertPath]; n != tc.upserts {
+			t.Errorf("%s run: %d upsert calls, want %d", tc.run, n, tc.upserts)
+		}
+		if n := len(srv.Contacts()); n != tc.contacts {
+			t.Errorf("%s run: %d contacts at HubSpot, want %d", tc.run, n, tc.contacts)
+		}
+	}
+	if _, ok := srv.ContactByEmail(bad); ok {
+		t.Error("the refused address is at HubSpot")
 	}
 }
