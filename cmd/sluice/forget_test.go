@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	brevofake "github.com/sluicehq/sluice/connectors/brevo/fake"
+	hubspotfake "github.com/sluicehq/sluice/connectors/hubspot/fake"
 	klaviyofake "github.com/sluicehq/sluice/connectors/klaviyo/fake"
 	webhookfake "github.com/sluicehq/sluice/connectors/webhook/fake"
 )
@@ -36,12 +37,13 @@ syncs:
     mapping: { profile_id: profile_id, email: email, phone: phone }
 `
 
-// erasureEnv is the quickstart synced to the fake Klaviyo, Brevo and a
-// webhook, plus its file exports.
+// erasureEnv is the quickstart synced to the fake Klaviyo, Brevo, HubSpot
+// and a webhook, plus its file exports.
 type erasureEnv struct {
 	dir     string
 	klaviyo *klaviyofake.Server
 	brevo   *brevofake.Server
+	hubspot *hubspotfake.Server
 	hook    *webhookfake.Server
 }
 
@@ -53,10 +55,12 @@ func newErasureEnv(t *testing.T) *erasureEnv {
 	}
 	e.klaviyo = klaviyofake.New(t, klaviyofake.Options{APIKey: "pk_erasure_test"})
 	e.brevo = brevofake.New(t, brevofake.Options{APIKey: "xkeysib-erasure-test", ContactsPerSecond: -1, OtherPerHour: -1})
+	e.hubspot = hubspotfake.New(t, hubspotfake.Options{Token: "pat-erasure-test", TenSecondly: -1, Daily: -1})
 	e.hook = webhookfake.New(t, webhookfake.Options{Token: "hook-token"})
 	for k, v := range map[string]string{
 		"KLAVIYO_API_KEY": "pk_erasure_test", "KLAVIYO_BASE_URL": e.klaviyo.URL,
 		"BREVO_API_KEY": "xkeysib-erasure-test", "BREVO_BASE_URL": e.brevo.URL,
+		"HUBSPOT_ACCESS_TOKEN": "pat-erasure-test", "HUBSPOT_BASE_URL": e.hubspot.URL,
 		"WEBHOOK_URL": e.hook.URL, "WEBHOOK_TOKEN": "hook-token",
 		"SLUICE_ERASURE_SECRET": "quickstart-erasure-secret-0123456789",
 	} {
@@ -180,7 +184,7 @@ func (e *erasureEnv) erasures(t *testing.T) erasuresDoc {
 }
 
 // TestForgetQuickstart is the erasure contract end to end: a person synced
-// to Klaviyo, Brevo, a webhook and files is erased everywhere and from
+// to Klaviyo, Brevo, HubSpot, a webhook and files is erased everywhere and from
 // every table sluice writes, is never re-created from the source rows
 // that linger, and nobody else is touched.
 func TestForgetQuickstart(t *testing.T) {
@@ -194,6 +198,9 @@ func TestForgetQuickstart(t *testing.T) {
 	if _, ok := e.klaviyo.ProfileByEmail(email); !ok {
 		t.Fatalf("the person is not at Klaviyo before the erasure")
 	}
+	if _, ok := e.hubspot.ContactByEmail(email); !ok {
+		t.Fatalf("the person is not at HubSpot before the erasure")
+	}
 	if got := e.leftovers(t, x.values()); len(got) < 5 {
 		t.Fatalf("the scan finds the person in only %v before the erasure: it would miss leftovers", got)
 	}
@@ -203,7 +210,7 @@ func TestForgetQuickstart(t *testing.T) {
 	z, w := pair[0], pair[1]
 
 	dry := e.run(t, 0, "forget", "email:"+strings.ToUpper(email), "--dry-run")
-	for _, want := range []string{"Would erase email:" + email, "vip_to_klaviyo", "sms_to_brevo", "vip_to_hook", "profiles_to_file", "crm_contacts", "Nothing was written"} {
+	for _, want := range []string{"Would erase email:" + email, "vip_to_klaviyo", "sms_to_brevo", "vip_to_hubspot", "vip_to_hook", "profiles_to_file", "crm_contacts", "Nothing was written"} {
 		if !strings.Contains(dry, want) {
 			t.Errorf("forget --dry-run lacks %q:\n%s", want, dry)
 		}
@@ -231,6 +238,12 @@ func TestForgetQuickstart(t *testing.T) {
 	if _, ok := e.klaviyo.ProfileByEmail(email); ok {
 		t.Errorf("Klaviyo still has the profile")
 	}
+	if !slices.ContainsFunc(e.hubspot.GDPRDeletions(), func(d hubspotfake.Deletion) bool { return d.ByEmail }) || !e.hubspot.Blocked(email) {
+		t.Errorf("HubSpot received no GDPR deletion of the person's e-mail: %+v", e.hubspot.GDPRDeletions())
+	}
+	if _, ok := e.hubspot.ContactByEmail(email); ok {
+		t.Errorf("HubSpot still has the contact")
+	}
 	if _, ok := e.brevo.Find(phone); ok {
 		t.Errorf("Brevo still has the contact")
 	}
@@ -257,8 +270,8 @@ func TestForgetQuickstart(t *testing.T) {
 	// bring the people back, and the other holder of the junk e-mail is
 	// untouched.
 	out = e.run(t, 0, "sync")
-	if n := strings.Count(out, "up to date"); n != 8 {
-		t.Errorf("second sync: %d of 8 syncs up to date:\n%s", n, out)
+	if n := strings.Count(out, "up to date"); n != 10 {
+		t.Errorf("second sync: %d of 10 syncs up to date:\n%s", n, out)
 	}
 	e.run(t, 0, "build")
 	if got := e.leftovers(t, append(x.values(), z.values()...)); len(got) > 0 {
@@ -270,7 +283,7 @@ func TestForgetQuickstart(t *testing.T) {
 	if again := e.find(t, "SELECT '"+w.profile+"'", 1)[0]; !equalIDs(again.ids, w.ids) {
 		t.Errorf("the other person sharing the junk value changed: %v, was %v", again.ids, w.ids)
 	}
-	if out := e.run(t, 0, "sync"); strings.Count(out, "up to date") != 8 {
+	if out := e.run(t, 0, "sync"); strings.Count(out, "up to date") != 10 {
 		t.Errorf("a sync after the rebuild sent something:\n%s", out)
 	}
 }

@@ -51,8 +51,8 @@ It refuses to touch a directory that already holds a sluice.yml.`,
 	return c
 }
 
-// printNextSteps walks a newcomer through the quickstart. Its Klaviyo and
-// Brevo syncs need keys: the sandbox provides them, so that the first
+// printNextSteps walks a newcomer through the quickstart. Its Klaviyo,
+// Brevo and HubSpot syncs need keys: the sandbox provides them, so that the first
 // sync succeeds instead of failing on variables nobody has set yet.
 func printNextSteps(out io.Writer, dir string) {
 	fmt.Fprintf(out, "Created a sluice project in %s with sample data for %d people.\n\nNext:\n", dir, examples.QuickstartProfiles)
@@ -66,17 +66,17 @@ func printNextSteps(out io.Writer, dir string) {
 	}
 	env := filepath.Join(dir, ".sluice", "sandbox.env")
 	fmt.Fprintf(out, `
-klaviyo.yml and brevo.yml sync to Klaviyo and Brevo. To sync offline, serve the project's fakes of
-both APIs (they print the variables to export) in a second terminal:
-  sluice sandbox klaviyo brevo
+klaviyo.yml, brevo.yml and hubspot.yml sync to Klaviyo, Brevo and HubSpot. To sync offline, serve
+the project's fakes of those APIs (they print the variables to export) in a second terminal:
+  sluice sandbox klaviyo brevo hubspot
 and run the export lines it prints in this one; or, in one shell:
-  sluice sandbox klaviyo brevo --env-file %[2]s 2>/dev/null &
+  sluice sandbox klaviyo brevo hubspot --env-file %[2]s 2>/dev/null &
   until [ -s %[2]s ]; do sleep 0.1; done; . %[2]s
 Then:
   sluice sync --project %[1]s    # every sync delivered: exit 0
   sluice sync --project %[1]s    # nothing changed: nothing sent
-With real accounts, set KLAVIYO_API_KEY, KLAVIYO_BASE_URL, BREVO_API_KEY and BREVO_BASE_URL instead
-(delete either file if you do not use that tool); without them, sync sends the file syncs and
+With real accounts, set KLAVIYO_API_KEY, KLAVIYO_BASE_URL, BREVO_API_KEY, BREVO_BASE_URL,
+HUBSPOT_ACCESS_TOKEN and HUBSPOT_BASE_URL instead (delete a file if you do not use that tool); without them, sync sends the file syncs and
 exits 1 naming what is missing.
 `, dir, env)
 }

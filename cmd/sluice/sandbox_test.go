@@ -137,15 +137,15 @@ func klaviyoSpec() string {
 func TestSandboxQuickstart(t *testing.T) {
 	dir := copyWholeQuickstart(t)
 	envFile := filepath.Join(dir, ".sluice", "sandbox.env")
-	args := []string{"klaviyo", "brevo", "--env-file", envFile, "--quiet"}
+	args := []string{"klaviyo", "brevo", "hubspot", "--env-file", envFile, "--quiet"}
 	if spec := klaviyoSpec(); spec != "" {
 		args = append(args, "--spec", "klaviyo="+spec)
 	} else {
 		t.Log("Klaviyo's OpenAPI file not found: requests are not checked against it")
 	}
-	sb := startSandboxCmd(t, 2, args...)
+	sb := startSandboxCmd(t, 3, args...)
 	checkEnvFile(t, envFile, sb.exports)
-	for _, name := range []string{"KLAVIYO_API_KEY", "KLAVIYO_BASE_URL", "BREVO_API_KEY", "BREVO_BASE_URL"} {
+	for _, name := range []string{"KLAVIYO_API_KEY", "KLAVIYO_BASE_URL", "BREVO_API_KEY", "BREVO_BASE_URL", "HUBSPOT_ACCESS_TOKEN", "HUBSPOT_BASE_URL"} {
 		if sb.env[name] == "" {
 			t.Fatalf("the sandbox does not export %s: %q", name, sb.exports)
 		}
@@ -166,7 +166,7 @@ func TestSandboxQuickstart(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("sync: exit %d\n%s%s", code, out, errs)
 	}
-	for _, name := range []string{"vip_to_klaviyo", "profiles_to_klaviyo", "sms_to_brevo"} {
+	for _, name := range []string{"vip_to_klaviyo", "profiles_to_klaviyo", "sms_to_brevo", "vip_to_hubspot", "profiles_to_hubspot"} {
 		if !strings.Contains(out, name) || planned[name] == 0 {
 			t.Errorf("sync %s: planned %d, output:\n%s", name, planned[name], out)
 		}
@@ -177,6 +177,9 @@ func TestSandboxQuickstart(t *testing.T) {
 	if got := brevoListMembers(t, sb.env["BREVO_BASE_URL"], sb.env["BREVO_API_KEY"], "SMS audience"); got != planned["sms_to_brevo"] {
 		t.Errorf("Brevo's SMS audience has %d members, the plan added %d", got, planned["sms_to_brevo"])
 	}
+	if got := hubspotListMembers(t, sb.env["HUBSPOT_BASE_URL"], "VIP customers"); got != planned["vip_to_hubspot"] {
+		t.Errorf("HubSpot's VIP list has %d members, the plan added %d", got, planned["vip_to_hubspot"])
+	}
 
 	code, out, errs = sluice(t, "sync", "--project", dir)
 	if code != 0 || strings.Count(out, "up to date") != len(planned) {
@@ -185,7 +188,7 @@ func TestSandboxQuickstart(t *testing.T) {
 	if code := sb.stop(); code != 0 {
 		t.Fatalf("sandbox: exit %d\n%s", code, sb.stderr)
 	}
-	for _, want := range []string{`sandbox klaviyo: `, `"VIP customers" `, ", 0 failed, 0 spec violations", "sandbox brevo: "} {
+	for _, want := range []string{`sandbox klaviyo: `, `"VIP customers" `, ", 0 failed, 0 spec violations", "sandbox brevo: ", "sandbox hubspot: ", "0 GDPR deletions"} {
 		if !strings.Contains(sb.stderr.String(), want) {
 			t.Errorf("the sandbox's summary lacks %q:\n%s", want, sb.stderr)
 		}
@@ -262,6 +265,31 @@ func klaviyoListMembers(t *testing.T, base, list string) int64 {
 	}
 	getJSON(t, base+"/_fake/state", nil, &state)
 	for _, l := range state.Lists {
+		if l.Name == list {
+			return l.Members
+		}
+	}
+	return -1
+}
+
+// hubspotListMembers reads the fake HubSpot's inspection page.
+func hubspotListMembers(t *testing.T, base, list string) int64 {
+	t.Helper()
+	resp, err := http.Get(base + "/_fake/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Lists []struct {
+			Name    string
+			Members int64
+		} `json:"lists"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatalf("reading the fake HubSpot's state: %v", err)
+	}
+	for _, l := range st.Lists {
 		if l.Name == list {
 			return l.Members
 		}
@@ -375,7 +403,7 @@ func TestSandboxHubSpotSummary(t *testing.T) {
 		t.Fatalf("exit %d\n%s", code, sb.stderr)
 	}
 	logged := sb.stderr.String()
-	for _, want := range []string{"sandbox hubspot: 4 requests (0 throttled, 0 answered 429), 1 contacts", `"VIP customers" 1 members`, "1 GDPR deletion",
+	for _, want := range []string{"sandbox hubspot: 4 requests (0 throttled, 0 answered 429), 1 contacts", `"VIP customers" 1 members`, "1 GDPR deletion (1 contact erased)",
 		"PUT /crm/v3/lists/{listId}/memberships/add"} {
 		if !strings.Contains(logged, want) {
 			t.Errorf("the log lacks %q:\n%s", want, logged)

@@ -198,9 +198,17 @@ func (h hubspotSandbox) Summary() string {
 	for _, l := range h.Lists() {
 		lists = append(lists, fmt.Sprintf("%q %d members", l.Name, len(l.Members)))
 	}
-	return fmt.Sprintf("%s (%d throttled, %d answered 429), %d contacts, %d archived, lists: [%s], %s",
+	// One person erased through several syncs is one deletion request per
+	// sync; the contacts they removed say how many people went.
+	erased := 0
+	for _, d := range h.GDPRDeletions() {
+		if d.RecordID != "" {
+			erased++
+		}
+	}
+	return fmt.Sprintf("%s (%d throttled, %d answered 429), %d contacts, %d archived, lists: [%s], %s (%s erased)",
 		plural(st.Requests, "request", "requests"), st.Throttled, st.Failed429, st.Contacts, st.Archived, strings.Join(lists, ", "),
-		plural(st.Deletions, "GDPR deletion", "GDPR deletions"))
+		plural(st.Deletions, "GDPR deletion", "GDPR deletions"), plural(erased, "contact", "contacts"))
 }
 
 func (hubspotSandbox) Violations() []string { return nil }
