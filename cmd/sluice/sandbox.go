@@ -53,10 +53,10 @@ VENDOR=VALUE. With --spec, Klaviyo's fake checks every request against Klaviyo's
 (klaviyo-openapi-stable.json). On shutdown sandbox prints a summary line per vendor, and exits
 1 after listing the requests that broke the vendor's API description, if any did.`,
 		Example: `  # Two terminals: serve here, paste the export line in the other one.
-  sluice sandbox klaviyo brevo
+  sluice sandbox klaviyo brevo hubspot
 
   # One shell, or CI: the variables in a file (mode 0600) to source once it exists.
-  sluice sandbox klaviyo brevo --env-file .sluice/sandbox.env 2>sandbox.log &
+  sluice sandbox klaviyo brevo hubspot --env-file .sluice/sandbox.env 2>sandbox.log &
   until [ -s .sluice/sandbox.env ]; do sleep 0.1; done
   . .sluice/sandbox.env && sluice sync
 
