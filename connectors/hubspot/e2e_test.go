@@ -2,21 +2,16 @@ package hubspot_test
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
-	"io/fs"
-	"maps"
 	"net/http"
-	"os"
-	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/sluicehq/sluice/connectors/hubspot/fake"
+	"github.com/sluicehq/sluice/examples/examplestest"
 	"github.com/sluicehq/sluice/sync/engine"
 	"github.com/sluicehq/sluice/sync/erasure"
 	"github.com/sluicehq/sluice/sync/synctest"
@@ -66,83 +61,11 @@ syncs:
 // HubSpot file above.
 func quickstartFiles(t *testing.T) map[string]string {
 	t.Helper()
-	root := filepath.Join("..", "..", "examples", "quickstart")
-	files := map[string]string{}
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, path)
-		if d.IsDir() {
-			if strings.HasPrefix(d.Name(), ".") && rel != "." {
-				return filepath.SkipDir // .sluice: build output
-			}
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		files[filepath.ToSlash(rel)] = string(b)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := examplestest.QuickstartFiles(t)
 	// The test's own HubSpot file replaces the example's, if any: the
 	// assertions below depend on its sync names, mirror mode and mapping.
 	files["hubspot.yml"] = hubspotProject
 	return files
-}
-
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
-// envFor sets the variables the project refers to: the given ones, and a
-// placeholder for the others (destinations this test does not sync).
-func envFor(files map[string]string, given map[string]string) map[string]string {
-	env := maps.Clone(given)
-	for _, body := range files {
-		for _, m := range envRef.FindAllStringSubmatch(body, -1) {
-			if _, ok := env[m[1]]; ok {
-				continue
-			}
-			env[m[1]] = "unused"
-			switch {
-			case strings.HasSuffix(m[1], "_SECRET"):
-				env[m[1]] = "unused-secret-of-sixteen-characters" // at least 16
-			case strings.HasSuffix(m[1], "_URL"):
-				env[m[1]] = "http://unused.invalid" // addresses are checked when the project loads
-			}
-		}
-	}
-	return env
-}
-
-// editCSV rewrites a seed file of the project.
-func editCSV(t *testing.T, dir, name string, edit func(header []string, rows [][]string) [][]string) {
-	t.Helper()
-	path := filepath.Join(dir, "data", name)
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	all, err := csv.NewReader(f).ReadAll()
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows := edit(all[0], all[1:])
-	out, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := csv.NewWriter(out)
-	if err := w.WriteAll(append([][]string{all[0]}, rows...)); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func col(t *testing.T, header []string, name string) int {
@@ -259,7 +182,7 @@ func (e *e2e) sync(t *testing.T, name string) (*engine.Result, error) {
 func TestQuickstartEndToEnd(t *testing.T) {
 	srv := fake.New(t, fake.Options{Token: e2eToken, TenSecondly: -1})
 	files := quickstartFiles(t)
-	p := synctest.New(t, synctest.Options{Files: files, Env: envFor(files, map[string]string{
+	p := synctest.New(t, synctest.Options{Files: files, Env: examplestest.ProjectEnv(files, map[string]string{
 		"HUBSPOT_TOKEN": e2eToken, "HUBSPOT_ACCESS_TOKEN": e2eToken, "HUBSPOT_URL": srv.URL, "HUBSPOT_BASE_URL": srv.URL,
 		"SLUICE_ERASURE_SECRET": "hubspot-e2e-erasure-secret-0123456789",
 	})})
@@ -340,7 +263,7 @@ func TestQuickstartEndToEnd(t *testing.T) {
 		t.Fatalf("run 3: sent %d, accepted %d, rejected %d, pending %d, %v; want the refused record retried", profiles.Sent, profiles.Accepted, profiles.Rejected, profiles.Pending, err)
 	}
 	// Run 4: the address is corrected at the source.
-	editCSV(t, p.Dir, "crm_contacts.csv", func(h []string, rows [][]string) [][]string {
+	examplestest.EditCSV(t, p.Dir, "crm_contacts.csv", func(h []string, rows [][]string) [][]string {
 		for _, r := range rows {
 			if r[col(t, h, "contact_id")] == "N000003" {
 				r[col(t, h, "email")] = "bea.renewed@example.org"
@@ -415,7 +338,7 @@ func (e *e2e) changeData(t *testing.T) (withdrawn, exiting, changed string) {
 	}
 	exitingIDs := strs(t, p, `SELECT m.id_value FROM sluice.customer_identity_map m JOIN sluice.customer_profiles p USING (profile_id)
 		WHERE lower(p.email) = ? AND m.id_type IN ('user_id', 'email')`, exiting)
-	editCSV(t, p.Dir, "crm_contacts.csv", func(h []string, rows [][]string) [][]string {
+	examplestest.EditCSV(t, p.Dir, "crm_contacts.csv", func(h []string, rows [][]string) [][]string {
 		for _, r := range rows {
 			switch strings.ToLower(strings.TrimSpace(r[col(t, h, "email")])) {
 			case withdrawn:
@@ -437,7 +360,7 @@ func (e *e2e) changeData(t *testing.T) (withdrawn, exiting, changed string) {
 		add("N000003", badAddress, "Bea")
 		return rows
 	})
-	editCSV(t, p.Dir, "orders.csv", func(h []string, rows [][]string) [][]string {
+	examplestest.EditCSV(t, p.Dir, "orders.csv", func(h []string, rows [][]string) [][]string {
 		for _, r := range rows {
 			if slices.Contains(exitingIDs, r[col(t, h, "contact_id")]) || slices.Contains(exitingIDs, strings.ToLower(strings.TrimSpace(r[col(t, h, "email")]))) {
 				r[col(t, h, "status")] = "cancelled"

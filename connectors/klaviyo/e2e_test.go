@@ -2,13 +2,7 @@ package klaviyo_test
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
-	"io/fs"
-	"maps"
-	"os"
-	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -16,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/connectors/klaviyo/fake"
+	"github.com/sluicehq/sluice/examples/examplestest"
 	"github.com/sluicehq/sluice/sync/engine"
 	"github.com/sluicehq/sluice/sync/synctest"
 
@@ -26,82 +21,11 @@ import (
 // quickstartFiles reads examples/quickstart (YAML and seed data).
 func quickstartFiles(t *testing.T) map[string]string {
 	t.Helper()
-	root := filepath.Join("..", "..", "examples", "quickstart")
-	files := map[string]string{}
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, path)
-		if d.IsDir() {
-			if strings.HasPrefix(d.Name(), ".") && rel != "." {
-				return filepath.SkipDir // .sluice: build output
-			}
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		files[filepath.ToSlash(rel)] = string(b)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := examplestest.QuickstartFiles(t)
 	if _, ok := files["klaviyo.yml"]; !ok {
 		t.Fatal("examples/quickstart/klaviyo.yml is missing")
 	}
 	return files
-}
-
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
-// envFor sets the variables the project refers to: the given ones, and a
-// placeholder for the others (destinations this test does not sync).
-func envFor(files map[string]string, given map[string]string) map[string]string {
-	env := maps.Clone(given)
-	for _, body := range files {
-		for _, m := range envRef.FindAllStringSubmatch(body, -1) {
-			if _, ok := env[m[1]]; !ok {
-				env[m[1]] = "unused"
-				switch {
-				case strings.HasSuffix(m[1], "_SECRET"):
-					env[m[1]] = "unused-secret-of-sixteen-characters" // at least 16
-				case strings.HasSuffix(m[1], "_URL"):
-					env[m[1]] = "http://unused.invalid" // addresses are checked when the project loads
-				}
-			}
-		}
-	}
-	return env
-}
-
-// editCSV rewrites a seed file of the project.
-func editCSV(t *testing.T, dir, name string, edit func(header []string, rows [][]string) [][]string) {
-	t.Helper()
-	path := filepath.Join(dir, "data", name)
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	all, err := csv.NewReader(f).ReadAll()
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows := edit(all[0], all[1:])
-	out, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := csv.NewWriter(out)
-	if err := w.WriteAll(append([][]string{all[0]}, rows...)); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func col(header []string, name string) int {
@@ -216,7 +140,7 @@ func deref(s *string) string {
 func TestQuickstartEndToEnd(t *testing.T) {
 	srv := newFake(t, fake.Options{JobProcessing: 30 * time.Millisecond})
 	files := quickstartFiles(t)
-	p := synctest.New(t, synctest.Options{Files: files, Env: envFor(files, map[string]string{"KLAVIYO_API_KEY": goodKey, "KLAVIYO_BASE_URL": srv.URL})})
+	p := synctest.New(t, synctest.Options{Files: files, Env: examplestest.ProjectEnv(files, map[string]string{"KLAVIYO_API_KEY": goodKey, "KLAVIYO_BASE_URL": srv.URL})})
 	ctx := context.Background()
 	p.Build(t)
 	const vipList = "VIP customers"
@@ -284,7 +208,7 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	}
 	exitingIDs := strs(t, p, `SELECT m.id_value FROM sluice.customer_identity_map m JOIN sluice.customer_profiles p USING (profile_id)
 		WHERE p.email = ? AND m.id_type IN ('user_id', 'email')`, exiting)
-	editCSV(t, p.Dir, "crm_contacts.csv", func(h []string, rows [][]string) [][]string {
+	examplestest.EditCSV(t, p.Dir, "crm_contacts.csv", func(h []string, rows [][]string) [][]string {
 		for _, r := range rows {
 			if strings.EqualFold(strings.TrimSpace(r[col(h, "email")]), withdrawn) {
 				r[col(h, "email_consent")] = "false"
@@ -303,7 +227,7 @@ func TestQuickstartEndToEnd(t *testing.T) {
 		add("N000003", "badphone.new@example.org", "+447700900123", "Bea", "GB")
 		return rows
 	})
-	editCSV(t, p.Dir, "orders.csv", func(h []string, rows [][]string) [][]string {
+	examplestest.EditCSV(t, p.Dir, "orders.csv", func(h []string, rows [][]string) [][]string {
 		for _, r := range rows {
 			if slices.Contains(exitingIDs, r[col(h, "contact_id")]) || slices.Contains(exitingIDs, strings.ToLower(strings.TrimSpace(r[col(h, "email")]))) {
 				r[col(h, "status")] = "cancelled"
@@ -364,7 +288,7 @@ func TestQuickstartEndToEnd(t *testing.T) {
 		t.Fatalf("run 3: sent %d, rejected %d, pending %d, %v; want the one refused record retried", profiles.Sent, profiles.Rejected, profiles.Pending, err)
 	}
 	// Run 4: the number is corrected at the source; Klaviyo takes it.
-	editCSV(t, p.Dir, "crm_contacts.csv", func(h []string, rows [][]string) [][]string {
+	examplestest.EditCSV(t, p.Dir, "crm_contacts.csv", func(h []string, rows [][]string) [][]string {
 		for _, r := range rows {
 			if r[col(h, "contact_id")] == "N000003" {
 				r[col(h, "phone")] = "+447911123456"
