@@ -51,6 +51,15 @@ type Record struct {
 	// per-purpose consent, and for removals (a removal with ReasonConsent
 	// means no purpose that gates sending is true any more).
 	Consent map[string]*bool
+	// RemoteID is the destination's own id for the record (a CRM's record
+	// id), for destinations that address records by it. A destination that
+	// assigns ids sets it on the records of b.Records it accepts (upserts
+	// and adds); sluice keeps it in the sync's state with the key, and
+	// hands it back on later removals of that key, so that an exit or a
+	// delete needs no lookup. Empty when the destination never reported
+	// one; it may be stale (the record merged or deleted at the
+	// destination meanwhile), which a destination must survive.
+	RemoteID string
 }
 
 // Reason is why a record is removed.
@@ -94,6 +103,21 @@ type Limits struct {
 	BatchSize    int // records per Write by default
 	MaxBatchSize int // hard limit per request (0: none)
 	Concurrency  int // Writes in flight at once (0: 1)
+}
+
+// RunSizer is the optional capability of a destination that sends a run
+// differently depending on its size (Salesforce's Bulk API above a
+// threshold, its collections below): sluice calls SizeRun once per run
+// that sends something, after planning, before it reads Limits and before
+// the first Write.
+type RunSizer interface {
+	SizeRun(RunSize)
+}
+
+// RunSize is what a run is about to send.
+type RunSize struct {
+	Records  int64 // every record of the run
+	Removals int64 // of which deletes and list exits
 }
 
 // BatchRejected is a batch-level answer that rejects every record of the

@@ -197,6 +197,11 @@ func (p *Pipeline[M]) worker() {
 			p.fail(o.Err)
 		default:
 			o.Errs = errs
+			for i := range b.items {
+				if errs[i] == nil {
+					b.items[i].Record.RemoteID = batch.Records[i].RemoteID
+				}
+			}
 		}
 		p.out <- o
 	}

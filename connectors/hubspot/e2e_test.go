@@ -149,6 +149,7 @@ const (
 	peopleMdl  = `SELECT lower(email) FROM sluice.customer_profiles WHERE email_opt_in AND email IS NOT NULL`
 	badAddress = "bea.new@example.org"
 	upsertPath = "POST /crm/v3/objects/contacts/batch/upsert"
+	readPath   = "POST /crm/v3/objects/contacts/batch/read"
 )
 
 // e2e is the quickstart synced to the fake HubSpot.
@@ -226,6 +227,10 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	if _, ok := srv.ContactByEmail(exiting); !ok {
 		t.Error("a segment exit deleted the contact")
 	}
+	// The exits' record ids are those kept from their entries' upserts.
+	if ep := endpoints(srv, before); ep[readPath] != 0 || ep["PUT /crm/v3/lists/{listId}/memberships/remove"] != 1 {
+		t.Errorf("vip run 2: want one memberships call and no lookup, got %v", ep)
+	}
 	before = len(srv.Requests())
 	profiles, err = e.sync(t, "profiles_to_hubspot")
 	var rej *engine.RejectedError
@@ -241,8 +246,8 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	if profiles.Adds != 3 || profiles.Updates != 2 || profiles.Removes != 1 || profiles.Accepted != 5 {
 		t.Errorf("profiles run 2: %d adds, %d updates, %d removes, %d accepted; want 3, 2, 1, 5", profiles.Adds, profiles.Updates, profiles.Removes, profiles.Accepted)
 	}
-	if ep := endpoints(srv, before); ep[upsertPath] != 1 || ep["POST /crm/v3/objects/contacts/batch/archive"] != 1 {
-		t.Errorf("run 2: want one upsert and one archive call, got %v", ep)
+	if ep := endpoints(srv, before); ep[upsertPath] != 1 || ep["POST /crm/v3/objects/contacts/batch/archive"] != 1 || ep[readPath] != 0 {
+		t.Errorf("run 2: want one upsert and one archive call, and no lookup, got %v", ep)
 	}
 	if c, ok := srv.ContactByEmail(changed); !ok || c.Properties["firstname"] != "Renamed" {
 		t.Errorf("changed trait: %+v", c.Properties)

@@ -147,7 +147,11 @@ func (h *HubSpot) upsert(ctx context.Context, recs []destination.Record, idx []i
 	if err := json.Unmarshal(body, &ans); err != nil {
 		return nil, h.cfg.Errorf("upserting contacts: reading HubSpot's answer (HTTP %d): %w", status, err)
 	}
-	return h.readUpsertAnswer(ans, inputs, sent, errs), nil
+	ids := h.readUpsertAnswer(ans, inputs, sent, errs)
+	for i, id := range ids {
+		recs[i].RemoteID = id // kept by sluice: the exits and deletes of this key need no lookup
+	}
+	return ids, nil
 }
 
 // readUpsertAnswer gives each sent record its outcome: the error HubSpot
@@ -248,20 +252,32 @@ func (h *HubSpot) onlyExisting(ctx context.Context, recs []destination.Record, i
 	return keep, nil
 }
 
-// recordIDs looks up the HubSpot record ids of the contacts whose
-// idProperty has the values at idx of the records, with batch/read;
-// records HubSpot does not have are absent.
+// recordIDs gives the HubSpot record ids of the records at idx: the one
+// sluice kept from the record's last upsert (Record.RemoteID, on
+// removals), else looked up by idProperty with batch/read. Records HubSpot
+// does not have are absent. A kept id can be stale (the contact merged or
+// deleted in HubSpot): list removals and archives of such an id are
+// answered as missing or done, as for a contact HubSpot no longer has.
 func (h *HubSpot) recordIDs(ctx context.Context, recs []destination.Record, idx []int) (map[int]string, error) {
-	values := make([]string, len(idx))
-	for k, i := range idx {
-		values[k] = h.idOf(recs[i])
+	out := map[int]string{}
+	var values []string
+	var at []int // record index of each value looked up
+	for _, i := range idx {
+		if id := recs[i].RemoteID; id != "" {
+			out[i] = id
+			continue
+		}
+		values = append(values, h.idOf(recs[i]))
+		at = append(at, i)
+	}
+	if len(values) == 0 {
+		return out, nil
 	}
 	byValue, err := h.lookup(ctx, values)
 	if err != nil {
 		return nil, err
 	}
-	out := map[int]string{}
-	for k, i := range idx {
+	for k, i := range at {
 		if id, ok := byValue[k]; ok {
 			out[i] = id
 		}

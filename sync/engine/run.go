@@ -256,6 +256,10 @@ func (r *syncRun) send() error {
 	if err != nil {
 		return r.fail(err)
 	}
+	if s, ok := dest.(destination.RunSizer); ok {
+		pl := r.res.Plan
+		s.SizeRun(destination.RunSize{Records: pl.Adds + pl.Updates + pl.Removes, Removals: pl.Removes})
+	}
 	batch, conc, err := destination.EffectiveLimits(dest.Limits(), sp.Sync.BatchSize)
 	if err != nil {
 		return r.fail(fmt.Errorf("sync %s: %w", r.name, err))

@@ -232,6 +232,9 @@ func Run(ctx context.Context, pl *planner.Planner, o Options) (*Result, error) {
 					mu.Unlock()
 				} else {
 					c.Status, c.Fields = state.Accepted, it.Meta.kept
+					if !it.Record.Op.IsRemoval() {
+						c.Fields = planner.KeepRemoteID(c.Fields, it.Record.RemoteID)
+					}
 					cur.acc++
 					cur.by[it.Meta.class]++
 					if n := it.Meta.ordinal; n > 0 && c.Fields == "" {
@@ -313,7 +316,7 @@ func Run(ctx context.Context, pl *planner.Planner, o Options) (*Result, error) {
 
 	streamErr := pl.Stream(ctx, func(c planner.Change) error {
 		return p.Add(destination.Item[meta]{
-			Record: destination.Record{Op: c.Op, Key: c.Key, Fields: c.Fields, Reason: reasonOf(c.Class), Consent: c.Consent},
+			Record: destination.Record{Op: c.Op, Key: c.Key, Fields: c.Fields, Reason: reasonOf(c.Class), Consent: c.Consent, RemoteID: c.RemoteID},
 			Meta:   meta{class: c.Class, hash: c.Hash, kept: c.Kept, ordinal: c.Ordinal},
 		})
 	})

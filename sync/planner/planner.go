@@ -698,6 +698,9 @@ type Change struct {
 	// Ordinal numbers the change's delta row (see Ordinals); 0 when the
 	// delta has no numbers.
 	Ordinal int64
+	// RemoteID is, for removals, the destination's id for the key kept
+	// from its last accepted write (destination.Record.RemoteID).
+	RemoteID string
 }
 
 // Stream reads the materialised changes with their mapped fields, calling
@@ -759,6 +762,7 @@ func (p *Planner) stream(ctx context.Context, q string, ncols int, fn func(Chang
 			if kept != nil {
 				_ = json.Unmarshal([]byte(*kept), &keptFields)
 			}
+			c.RemoteID = takeRemoteID(keptFields)
 			c.Fields = p.mapper.RemovalRecord(key, keptFields)
 		} else {
 			nc := len(p.spec.Columns)
