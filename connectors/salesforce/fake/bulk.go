@@ -1,0 +1,418 @@
+package fake
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Bulk API 2.0 ingest ("Bulk API 2.0 and Bulk API Developer Guide",
+// https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/bulk_api_2_0.htm):
+// create a job, PUT CSV to its batches URL, PATCH state UploadComplete,
+// poll until JobComplete or Failed, then read successfulResults
+// (sf__Id,sf__Created,<columns>), failedResults (sf__Id,sf__Error,<columns>)
+// and unprocessedrecords (<columns>). Result rows come in no particular
+// order; the fake shuffles them (seeded) so clients match by key.
+
+// job is one ingest job.
+type job struct {
+	id, object, extField, operation, state, lineEnding string
+	created                                            time.Time
+	version                                            int
+	header                                             []string
+	rows                                               [][]string
+	pollsLeft                                          int
+	errorMessage                                       string
+	success, failed                                    [][]string
+}
+
+// jobRequest is the body of a job creation.
+type jobRequest struct {
+	Object              string `json:"object"`
+	ExternalIDFieldName string `json:"externalIdFieldName"`
+	ContentType         string `json:"contentType"`
+	Operation           string `json:"operation"`
+	LineEnding          string `json:"lineEnding"`
+	ColumnDelimiter     string `json:"columnDelimiter"`
+}
+
+func (c *call) jobFail(status int, code, msg string) {
+	c.fail(status, code, msg)
+}
+
+// createJob serves POST jobs/ingest.
+func (s *Server) createJob(c *call) {
+	var req jobRequest
+	if !c.decode(&req) {
+		return
+	}
+	o := s.object(req.Object)
+	switch {
+	case o == nil:
+		c.jobFail(http.StatusBadRequest, "INVALIDENTITY", fmt.Sprintf("sObject type '%s' is not supported.", req.Object))
+		return
+	case !slices.Contains([]string{"insert", "upsert", "delete"}, req.Operation):
+		c.jobFail(http.StatusBadRequest, "INVALIDJOB", "Invalid operation: "+req.Operation)
+		return
+	case req.ContentType != "" && req.ContentType != "CSV":
+		c.jobFail(http.StatusBadRequest, "INVALIDJOB", "Invalid content type: "+req.ContentType)
+		return
+	case req.ColumnDelimiter != "" && req.ColumnDelimiter != "COMMA":
+		c.jobFail(http.StatusBadRequest, "INVALIDJOB", "The fake supports only the COMMA column delimiter")
+		return
+	case req.LineEnding != "" && req.LineEnding != "LF" && req.LineEnding != "CRLF":
+		c.jobFail(http.StatusBadRequest, "INVALIDJOB", "Invalid line ending: "+req.LineEnding)
+		return
+	}
+	ext := ""
+	if req.Operation == "upsert" {
+		f := o.field(req.ExternalIDFieldName)
+		if f == nil || !(f.ExternalID || f.IDLookup) {
+			c.jobFail(http.StatusBadRequest, "INVALIDJOB", fmt.Sprintf("The field %q is not an External ID or indexed field for %s", req.ExternalIDFieldName, o.Name))
+			return
+		}
+		ext = f.Name
+	}
+	j := &job{object: o.Name, extField: ext, operation: req.Operation, state: "Open",
+		lineEnding: cmpOr(req.LineEnding, "LF"), created: c.now, version: c.version, pollsLeft: s.opts.BulkPolls}
+	s.mu.Lock()
+	j.id = s.newID("750")
+	s.jobs[j.id] = j
+	s.mu.Unlock()
+	c.json(http.StatusOK, j.info(false))
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// info is the job's JobInfo document.
+func (j *job) info(counts bool) map[string]any {
+	stamp := j.created.UTC().Format("2006-01-02T15:04:05.000+0000")
+	out := map[string]any{
+		"id": j.id, "operation": j.operation, "object": j.object, "createdById": userID + "AAA",
+		"createdDate": stamp, "systemModstamp": stamp, "state": j.state, "concurrencyMode": "Parallel",
+		"contentType": "CSV", "apiVersion": float64(j.version), "jobType": "V2Ingest", "lineEnding": j.lineEnding,
+		"columnDelimiter": "COMMA", "contentUrl": fmt.Sprintf("services/data/v%d.0/jobs/ingest/%s/batches", j.version, j.id),
+	}
+	if j.extField != "" {
+		out["externalIdFieldName"] = j.extField
+	}
+	if counts {
+		out["numberRecordsProcessed"] = len(j.success) + len(j.failed)
+		out["numberRecordsFailed"] = len(j.failed)
+		out["retries"], out["totalProcessingTime"], out["apiActiveProcessingTime"], out["apexProcessingTime"] = 0, 0, 0, 0
+		if j.errorMessage != "" {
+			out["errorMessage"] = j.errorMessage
+		}
+	}
+	return out
+}
+
+// theJob finds the job of the path, answering 404 when there is none.
+func (s *Server) theJob(c *call) *job {
+	s.mu.Lock()
+	j := s.jobs[c.params["jobId"]]
+	s.mu.Unlock()
+	if j == nil {
+		c.notFound()
+	}
+	return j
+}
+
+// upload serves PUT jobs/ingest/{id}/batches: text/csv, at most
+// MaxUploadBytes, only while the job is Open. Each upload is a CSV file
+// with its header row; later uploads must repeat the first one's header.
+func (s *Server) upload(c *call) {
+	j := s.theJob(c)
+	if j == nil {
+		return
+	}
+	if mt, _, _ := mime.ParseMediaType(c.r.Header.Get("Content-Type")); mt != "text/csv" {
+		s.violation("PUT batches: Content-Type " + mt + ", want text/csv")
+		c.fail(http.StatusUnsupportedMediaType, "INVALIDCONTENTTYPE", "Content-Type must be text/csv")
+		return
+	}
+	body, ok := c.readBody(s.opts.MaxUploadBytes)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if j.state != "Open" {
+		s.violationLocked("PUT batches: job in state " + j.state)
+		c.fail(http.StatusConflict, "INVALIDJOBSTATE", "Job is not in the Open state; data can be uploaded only to an Open job")
+		return
+	}
+	if j.lineEnding == "LF" && bytes.Contains(body, []byte("\r\n")) {
+		j.state, j.errorMessage = "Failed", "ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is LF"
+	}
+	r := csv.NewReader(bytes.NewReader(body))
+	r.FieldsPerRecord = -1
+	rows, err := r.ReadAll()
+	switch {
+	case err != nil:
+		j.state, j.errorMessage = "Failed", "InvalidBatch : Failed to parse CSV: "+csvProblem(err)
+	case len(rows) == 0:
+	case j.header == nil:
+		j.header, j.rows = rows[0], append(j.rows, rows[1:]...)
+	case !slices.Equal(j.header, rows[0]):
+		j.state, j.errorMessage = "Failed", "InvalidBatch : the header of an upload differs from the job's first upload"
+	default:
+		j.rows = append(j.rows, rows[1:]...)
+	}
+	c.status = http.StatusCreated
+	c.w.WriteHeader(http.StatusCreated)
+}
+
+func csvProblem(err error) string {
+	if pe, ok := err.(*csv.ParseError); ok {
+		return fmt.Sprintf("line %d: %v", pe.Line, pe.Err)
+	}
+	return "malformed CSV"
+}
+
+func (s *Server) violationLocked(what string) {
+	s.violations = append(s.violations, what)
+}
+
+// patchJob serves PATCH jobs/ingest/{id}: state UploadComplete (from
+// Open) or Aborted (before completion).
+func (s *Server) patchJob(c *call) {
+	j := s.theJob(c)
+	if j == nil {
+		return
+	}
+	var req struct {
+		State string `json:"state"`
+	}
+	if !c.decode(&req) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case req.State == "UploadComplete" && j.state == "Open":
+		j.state = "UploadComplete"
+	case req.State == "UploadComplete" && j.state == "Failed":
+		// A job failed at upload stays failed; Salesforce reports it on the next poll.
+	case req.State == "Aborted" && slices.Contains([]string{"Open", "UploadComplete", "InProgress"}, j.state):
+		j.state = "Aborted"
+	default:
+		c.fail(http.StatusBadRequest, "INVALIDJOBSTATE", fmt.Sprintf("Invalid state transition from %s to %s", j.state, req.State))
+		return
+	}
+	c.json(http.StatusOK, j.info(false))
+}
+
+// getJob serves GET jobs/ingest/{id}: a completed upload shows InProgress
+// for BulkPolls polls, then the job is processed and JobComplete.
+func (s *Server) getJob(c *call) {
+	j := s.theJob(c)
+	if j == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if j.state == "UploadComplete" || j.state == "InProgress" {
+		if j.pollsLeft > 0 {
+			j.pollsLeft--
+			j.state = "InProgress"
+		} else {
+			s.process(j, c.now)
+		}
+	}
+	c.json(http.StatusOK, j.info(true))
+}
+
+// deleteJob serves DELETE jobs/ingest/{id}, allowed once the job is
+// closed (UploadComplete, JobComplete, Aborted or Failed).
+func (s *Server) deleteJob(c *call) {
+	j := s.theJob(c)
+	if j == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if j.state == "Open" || j.state == "InProgress" {
+		c.fail(http.StatusBadRequest, "INVALIDJOBSTATE", "Job can be deleted only when it is UploadComplete, JobComplete, Aborted or Failed")
+		return
+	}
+	delete(s.jobs, j.id)
+	c.status = http.StatusNoContent
+	c.w.WriteHeader(http.StatusNoContent)
+}
+
+// process applies the job's rows with the collections' record rules.
+// s.mu held.
+func (s *Server) process(j *job, now time.Time) {
+	o := s.object(j.object)
+	cols := make([]*Field, len(j.header))
+	for i, h := range j.header {
+		cols[i] = o.field(h)
+		if cols[i] == nil {
+			j.state, j.errorMessage = "Failed", "InvalidBatch : Field name not found : "+h
+			return
+		}
+	}
+	key := j.extField
+	if j.operation == "delete" {
+		key = "Id"
+	}
+	if key != "" && !slices.ContainsFunc(cols, func(f *Field) bool { return f.Name == key }) {
+		j.state, j.errorMessage = "Failed", "InvalidBatch : Field name not found : "+key
+		return
+	}
+	seen := map[string]int{}
+	for _, row := range j.rows {
+		if v := column(cols, row, key); v != "" {
+			seen[v]++
+		}
+	}
+	for _, row := range j.rows {
+		id, created, e := s.processRow(j, o, cols, row, seen, now)
+		out := []string{id}
+		if e != nil {
+			out = append(out, fmt.Sprintf("%s:%s:%s --", e.StatusCode, e.Message, strings.Join(e.Fields, ",")))
+			j.failed = append(j.failed, append(out, row...))
+			continue
+		}
+		j.success = append(j.success, append(append(out, fmt.Sprint(created)), row...))
+	}
+	j.state = "JobComplete"
+	s.rng.Shuffle(len(j.success), func(a, b int) { j.success[a], j.success[b] = j.success[b], j.success[a] })
+	s.rng.Shuffle(len(j.failed), func(a, b int) { j.failed[a], j.failed[b] = j.failed[b], j.failed[a] })
+}
+
+func column(cols []*Field, row []string, name string) string {
+	for i, f := range cols {
+		if f.Name == name && i < len(row) {
+			return row[i]
+		}
+	}
+	return ""
+}
+
+// processRow writes one CSV row: an empty value leaves the field alone,
+// #N/A sets it to null. s.mu held.
+func (s *Server) processRow(j *job, o *Object, cols []*Field, row []string, seen map[string]int, now time.Time) (string, bool, *recError) {
+	if len(row) != len(cols) {
+		return "", false, recErr("INVALID_FIELD", fmt.Sprintf("row has %d columns, the header %d", len(row), len(cols)))
+	}
+	if j.operation == "delete" {
+		return s.deleteRow(column(cols, row, "Id"))
+	}
+	values := map[string]any{}
+	for i, f := range cols {
+		switch row[i] {
+		case "":
+			continue
+		case "#N/A":
+			values[f.Name] = nil
+			continue
+		}
+		v, err := coerce(f, row[i], true)
+		if err != nil {
+			return "", false, recErr("INVALID_TYPE_ON_FIELD_IN_RECORD", err.Error(), f.Name)
+		}
+		values[f.Name] = v
+	}
+	var target *record
+	if j.operation == "upsert" {
+		key := column(cols, row, j.extField)
+		switch {
+		case key == "":
+			return "", false, recErr("MISSING_ARGUMENT", j.extField+" not specified", j.extField)
+		case seen[key] > 1:
+			return "", false, recErr("DUPLICATE_EXTERNAL_ID", "Duplicate external id specified: "+key, j.extField)
+		}
+		if e := s.knobs(key); e != nil {
+			return "", false, e
+		}
+		matched := s.matches(o, j.extField, values[j.extField])
+		if len(matched) > 1 {
+			return "", false, recErr("DUPLICATE_EXTERNAL_ID", j.extField+": more than one record found for external id field", j.extField)
+		}
+		if len(matched) == 1 {
+			target = matched[0]
+		}
+	} else if e := s.knobs(""); e != nil {
+		return "", false, e
+	}
+	if e := s.validate(o, values, target); e != nil {
+		return "", false, e
+	}
+	r, _ := s.apply(o, values, target, now)
+	return r.id, target == nil, nil
+}
+
+func (s *Server) deleteRow(id string) (string, bool, *recError) {
+	full, ok := normalID(id)
+	r := s.find(id)
+	switch {
+	case !ok:
+		return "", false, recErr("MALFORMED_ID", "malformed id "+id, "Id")
+	case r == nil:
+		return "", false, recErr("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
+	case r.deleted:
+		return full, false, recErr("ENTITY_IS_DELETED", "entity is deleted")
+	}
+	if e := s.knobs(""); e != nil {
+		return full, false, e
+	}
+	s.remove(r)
+	return full, false, nil
+}
+
+// results answers a CSV of rows under a header.
+func (s *Server) results(c *call, header []string, rows func(j *job) [][]string) {
+	j := s.theJob(c)
+	if j == nil {
+		return
+	}
+	s.mu.Lock()
+	state := j.state
+	var out [][]string
+	if state == "JobComplete" || state == "Failed" || state == "Aborted" {
+		out = append([][]string{slices.Concat(header, j.header)}, rows(j)...)
+	}
+	s.mu.Unlock()
+	if out == nil {
+		c.fail(http.StatusBadRequest, "INVALIDJOBSTATE", "Results are available once the job is JobComplete, Failed or Aborted; it is "+state)
+		return
+	}
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	w.UseCRLF = j.lineEnding == "CRLF"
+	_ = w.WriteAll(out)
+	c.status = http.StatusOK
+	c.w.Header().Set("Content-Type", "text/csv")
+	c.w.WriteHeader(http.StatusOK)
+	_, _ = c.w.Write(b.Bytes())
+}
+
+func (s *Server) successfulResults(c *call) {
+	s.results(c, []string{"sf__Id", "sf__Created"}, func(j *job) [][]string { return j.success })
+}
+
+func (s *Server) failedResults(c *call) {
+	s.results(c, []string{"sf__Id", "sf__Error"}, func(j *job) [][]string { return j.failed })
+}
+
+// unprocessedRecords are the rows a failed or aborted job did not reach.
+func (s *Server) unprocessedRecords(c *call) {
+	s.results(c, nil, func(j *job) [][]string {
+		if j.state == "JobComplete" {
+			return nil
+		}
+		return slices.Clone(j.rows)
+	})
+}

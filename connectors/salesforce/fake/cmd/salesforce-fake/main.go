@@ -1,0 +1,139 @@
+// Command salesforce-fake runs the fake Salesforce org (login server and
+// instance in one) on a loopback address, to try the salesforce
+// destination without an org, and for CI:
+//
+//	go run ./connectors/salesforce/fake/cmd/salesforce-fake -addr 127.0.0.1:8791 \
+//	    -client-id dev-key -client-secret dev-secret
+//
+// It prints its base URL on the first line (the login URL and, from the
+// token answer, the instance URL), then a line per request (the endpoint
+// with identifiers replaced, never a record's values) unless -quiet.
+// GET /_fake/state shows the counts, /_fake/requests the request log and
+// /_fake/violations the requests that broke a documented rule.
+package main
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sluicehq/sluice/connectors/salesforce/fake"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:0", "loopback address to listen on (port 0: any free port)")
+	clientID := flag.String("client-id", "", "the connected app's consumer key (required)")
+	secret := flag.String("client-secret", "", "the consumer secret for the client credentials flow")
+	username := flag.String("username", "", "the user JWT assertions must name as sub (empty: any)")
+	pubKey := flag.String("jwt-public-key", "", "PEM file of the RSA public key (or certificate) that verifies JWT bearer assertions")
+	extID := flag.String("external-id", "External_Id__c", "custom External ID field added to Contact and Lead (empty: none)")
+	daily := flag.Int("daily-limit", 100000, "the org's daily API request limit")
+	used := flag.Int("used", 0, "API requests already used today")
+	polls := flag.Int("bulk-polls", 1, "polls a Bulk API 2.0 job answers InProgress before completing")
+	campaigns := flag.String("campaign", "", "comma-separated Campaign names to create at start")
+	quiet := flag.Bool("quiet", false, "do not print a line per request")
+	flag.Parse()
+	if *clientID == "" {
+		log.Fatal("salesforce-fake: -client-id is required (the consumer key the client sends)")
+	}
+	host, _, err := net.SplitHostPort(*addr)
+	if err != nil {
+		log.Fatalf("salesforce-fake: -addr: %v", err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		log.Fatalf("salesforce-fake: listen on a loopback address (127.0.0.1, ::1 or localhost), not %s", host)
+	}
+	opts := fake.Options{ClientID: *clientID, ClientSecret: *secret, Username: *username, DailyLimit: *daily, UsedAtStart: *used, BulkPolls: *polls}
+	if *pubKey != "" {
+		if opts.JWTPublicKey, err = readPublicKey(*pubKey); err != nil {
+			log.Fatalf("salesforce-fake: -jwt-public-key: %v", err)
+		}
+	}
+	if *extID != "" {
+		f := fake.ExternalIDField(*extID)
+		opts.Objects = []fake.Object{{Name: "Contact", Fields: []fake.Field{f}}, {Name: "Lead", Fields: []fake.Field{f}}}
+	}
+	if !*quiet {
+		opts.OnRequest = func(method, endpoint string, status int) {
+			fmt.Printf("%s %s %s -> %d\n", time.Now().Format("15:04:05.000"), method, endpoint, status)
+		}
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatalf("salesforce-fake: listening on %s: %v", *addr, err)
+	}
+	srv := fake.Handler(opts)
+	srv.URL = "http://" + ln.Addr().String()
+	for _, name := range strings.Split(*campaigns, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			if _, err := srv.Seed("Campaign", map[string]any{"Name": name, "IsActive": true}); err != nil {
+				log.Fatalf("salesforce-fake: -campaign: %v", err)
+			}
+		}
+	}
+	fmt.Println(srv.URL)
+	serve(ln, srv)
+}
+
+// serve answers until SIGINT or SIGTERM.
+func serve(ln net.Listener, h http.Handler) {
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(shut)
+	}()
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Fatalf("salesforce-fake: serving: %v", err)
+	}
+}
+
+// readPublicKey reads an RSA public key from a PEM file: PUBLIC KEY
+// (PKIX), RSA PUBLIC KEY (PKCS #1) or a CERTIFICATE, as a connected app's
+// uploaded certificate is.
+func readPublicKey(path string) (*rsa.PublicKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, fmt.Errorf("%s holds no PEM block", path)
+	}
+	var key any
+	switch block.Type {
+	case "CERTIFICATE":
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("parsing the certificate in %s: %w", path, err)
+		}
+		key = cert.PublicKey
+	case "RSA PUBLIC KEY":
+		key, err = x509.ParsePKCS1PublicKey(block.Bytes)
+	default:
+		key, err = x509.ParsePKIXPublicKey(block.Bytes)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("parsing the key in %s: %w", path, err)
+	}
+	rsaKey, ok := key.(*rsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("the key in %s is not an RSA key", path)
+	}
+	return rsaKey, nil
+}
