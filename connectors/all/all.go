@@ -10,6 +10,7 @@ import (
 	_ "github.com/sluicehq/sluice/connectors/file"       // file destination (JSON Lines, CSV)
 	_ "github.com/sluicehq/sluice/connectors/hubspot"    // HubSpot destination
 	_ "github.com/sluicehq/sluice/connectors/klaviyo"    // Klaviyo destination
+	_ "github.com/sluicehq/sluice/connectors/salesforce" // Salesforce destination
 	_ "github.com/sluicehq/sluice/connectors/snowflake"  // Snowflake warehouse
 	_ "github.com/sluicehq/sluice/connectors/webhook"    // webhook destination
 )

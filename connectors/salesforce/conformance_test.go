@@ -1,0 +1,118 @@
+package salesforce_test
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/connectors/destination/destinationtest"
+	"github.com/sluicehq/sluice/connectors/salesforce/fake"
+)
+
+const (
+	testClientID = "3MVG9-test-consumer-key"
+	testSecret   = "test-consumer-secret"
+	// fakeRejection is the fake's message for a record a validation rule
+	// refuses.
+	fakeRejection = "This record was rejected by a validation rule"
+)
+
+// suiteObject holds the suite's mapping (email, name, score), keyed by an
+// External ID field named email.
+var suiteObject = fake.Object{Name: "Conformance__c", Fields: []fake.Field{
+	fake.ExternalIDField("email"),
+	{Name: "name", Type: "string", Length: 80},
+	{Name: "score", Type: "double"},
+}}
+
+// rewriter serves the fake and words its validation-rule rejection as the
+// suite asks (the fake's message is fixed).
+type rewriter struct {
+	h   http.Handler
+	mu  sync.Mutex
+	msg string
+}
+
+func (rw *rewriter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rw.mu.Lock()
+	msg := rw.msg
+	rw.mu.Unlock()
+	if msg == "" {
+		rw.h.ServeHTTP(w, r)
+		return
+	}
+	rec := httptest.NewRecorder()
+	rw.h.ServeHTTP(rec, r)
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	body := bytes.ReplaceAll(rec.Body.Bytes(), []byte(fakeRejection), []byte(msg))
+	w.Header().Del("Content-Length")
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(body)
+}
+
+// startFake serves a fake org on loopback.
+func startFake(t *testing.T, opts fake.Options) (*fake.Server, *rewriter) {
+	t.Helper()
+	if opts.ClientID == "" {
+		opts.ClientID, opts.ClientSecret = testClientID, testSecret
+	}
+	if opts.MaxVersion == 0 {
+		opts.MaxVersion = 67
+	}
+	srv := fake.Handler(opts)
+	rw := &rewriter{h: srv}
+	hs := httptest.NewServer(rw)
+	srv.URL = hs.URL
+	t.Cleanup(func() {
+		hs.CloseClientConnections()
+		hs.Close()
+		for _, v := range srv.Violations() {
+			t.Errorf("the fake saw a request Salesforce would refuse: %s", v)
+		}
+	})
+	return srv, rw
+}
+
+func TestConformance(t *testing.T) {
+	destinationtest.Run(t, destinationtest.Harness{Type: "salesforce", New: func(t *testing.T) *destinationtest.Env {
+		srv, rw := startFake(t, fake.Options{Objects: []fake.Object{suiteObject}})
+		opts := `client_id: "${SF_CLIENT_ID}", client_secret: "${SF_SECRET}", login_url: "${SF_URL}", object: Conformance__c, external_id_field: email`
+		return &destinationtest.Env{
+			Options:        opts,
+			BadCredentials: strings.Replace(opts, "${SF_SECRET}", "${SF_BAD_SECRET}", 1),
+			Vars:           map[string]string{"SF_CLIENT_ID": testClientID, "SF_SECRET": testSecret, "SF_BAD_SECRET": "not-the-secret", "SF_URL": srv.URL},
+			Records: func(t *testing.T) map[string]map[string]any {
+				out := map[string]map[string]any{}
+				for _, r := range srv.Records("Conformance__c") {
+					email, _ := r["email"].(string)
+					out[email] = map[string]any{"email": r["email"], "name": r["name"], "score": r["score"]}
+				}
+				return out
+			},
+			Requests: func() []time.Time {
+				var out []time.Time
+				for _, r := range srv.Requests() {
+					out = append(out, r.Time)
+				}
+				return out
+			},
+			Reject: func(msg string, keys ...string) {
+				rw.mu.Lock()
+				rw.msg = msg
+				rw.mu.Unlock()
+				if msg == "" {
+					srv.RejectExternalIDs()
+					return
+				}
+				srv.RejectExternalIDs(keys...)
+			},
+			Fail: srv.Fail,
+		}
+	}})
+}
