@@ -27,6 +27,8 @@ type job struct {
 	header                                             []string
 	rows                                               [][]string
 	pollsLeft                                          int
+	uploaded                                           bool   // Salesforce takes one upload per job
+	uploadErr                                          string // why the upload cannot be processed
 	errorMessage                                       string
 	success, failed                                    [][]string
 }
@@ -129,8 +131,12 @@ func (s *Server) theJob(c *call) *job {
 }
 
 // upload serves PUT jobs/ingest/{id}/batches: text/csv, at most
-// MaxUploadBytes, only while the job is Open. Each upload is a CSV file
-// with its header row; later uploads must repeat the first one's header.
+// MaxUploadBytes ("Upload Job Data": 150 MB after base64, so 100 MB of
+// raw CSV), only while the job is Open. The guide leaves open whether a job
+// takes several uploads; real orgs refuse a second PUT with "Found multiple
+// contents for job: ..., please 'Close' / 'Abort' / 'Delete' the current
+// Job then create a new Job and make sure you only do 'PUT' once on a
+// given Job." (observed), so the fake takes one upload per job.
 func (s *Server) upload(c *call) {
 	j := s.theJob(c)
 	if j == nil {
@@ -147,30 +153,41 @@ func (s *Server) upload(c *call) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if j.state != "Open" {
+	switch {
+	case j.state != "Open":
 		s.violationLocked("PUT batches: job in state " + j.state)
-		c.fail(http.StatusConflict, "INVALIDJOBSTATE", "Job is not in the Open state; data can be uploaded only to an Open job")
+		c.fail(http.StatusBadRequest, "INVALIDJOBSTATE", "Job is not in the Open state; data can be uploaded only to an Open job")
+		return
+	case j.uploaded:
+		s.violationLocked("PUT batches: a second upload to one job")
+		c.fail(http.StatusBadRequest, "INVALIDJOBSTATE", "Found multiple contents for job: "+j.id+
+			", please 'Close' / 'Abort' / 'Delete' the current Job then create a new Job and make sure you only do 'PUT' once on a given Job.")
 		return
 	}
+	j.uploaded = true
+	s.parseUpload(j, body)
+	c.status = http.StatusCreated
+	c.w.WriteHeader(http.StatusCreated)
+}
+
+// parseUpload keeps an upload's header and rows; a CSV Salesforce cannot
+// read fails the job once it is processed, not at upload. s.mu held.
+func (s *Server) parseUpload(j *job, body []byte) {
 	if j.lineEnding == "LF" && bytes.Contains(body, []byte("\r\n")) {
-		j.state, j.errorMessage = "Failed", "ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is LF"
+		j.uploadErr = "ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is LF"
+		return
 	}
 	r := csv.NewReader(bytes.NewReader(body))
 	r.FieldsPerRecord = -1
 	rows, err := r.ReadAll()
 	switch {
 	case err != nil:
-		j.state, j.errorMessage = "Failed", "InvalidBatch : Failed to parse CSV: "+csvProblem(err)
+		j.uploadErr = "InvalidBatch : Failed to parse CSV: " + csvProblem(err)
 	case len(rows) == 0:
-	case j.header == nil:
-		j.header, j.rows = rows[0], append(j.rows, rows[1:]...)
-	case !slices.Equal(j.header, rows[0]):
-		j.state, j.errorMessage = "Failed", "InvalidBatch : the header of an upload differs from the job's first upload"
+		j.uploadErr = "InvalidBatch : No content in the uploaded data"
 	default:
-		j.rows = append(j.rows, rows[1:]...)
+		j.header, j.rows = rows[0], rows[1:]
 	}
-	c.status = http.StatusCreated
-	c.w.WriteHeader(http.StatusCreated)
 }
 
 func csvProblem(err error) string {
@@ -202,8 +219,6 @@ func (s *Server) patchJob(c *call) {
 	switch {
 	case req.State == "UploadComplete" && j.state == "Open":
 		j.state = "UploadComplete"
-	case req.State == "UploadComplete" && j.state == "Failed":
-		// A job failed at upload stays failed; Salesforce reports it on the next poll.
 	case req.State == "Aborted" && slices.Contains([]string{"Open", "UploadComplete", "InProgress"}, j.state):
 		j.state = "Aborted"
 	default:
@@ -254,6 +269,10 @@ func (s *Server) deleteJob(c *call) {
 // process applies the job's rows with the collections' record rules.
 // s.mu held.
 func (s *Server) process(j *job, now time.Time) {
+	if j.uploadErr != "" || !j.uploaded {
+		j.state, j.errorMessage = "Failed", cmpOr(j.uploadErr, "InvalidBatch : No content uploaded for the job")
+		return
+	}
 	o := s.object(j.object)
 	cols := make([]*Field, len(j.header))
 	for i, h := range j.header {

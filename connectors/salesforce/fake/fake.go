@@ -271,9 +271,25 @@ func jsonProblem(err error) string {
 	return "malformed JSON"
 }
 
-// maxURI is the REST API's URI length limit ("414: The length of the URI
-// exceeds the 16,384 byte limit", Status Codes and Error Responses).
+// maxURI is the REST API's limit on the URI, and on the URI and headers
+// together: "In each REST call, the maximum length for the combined URI and
+// headers is 16,384 bytes. A request exceeding this limit returns a 431
+// Request Header Fields Too Large error. If the URI itself exceeds this
+// limit, the request returns a 414 URI Too Long error" (Salesforce Help
+// 000386264, "Maximum number of rows returned by SOQL queries over the REST
+// API"). A client looking records up by key must chunk its IN lists.
 const maxURI = 16384
+
+// requestSize is the URI and header bytes of a request, as on the wire.
+func requestSize(r *http.Request) int {
+	n := len(r.RequestURI)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
+}
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/_fake/") {
@@ -290,9 +306,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.opts.OnRequest(r.Method, c.endpoint, c.status)
 		}
 	}()
-	if len(r.RequestURI) > maxURI {
+	switch {
+	case len(r.RequestURI) > maxURI:
 		s.violation(fmt.Sprintf("%s: URI of %d bytes, over %d", r.Method, len(r.RequestURI), maxURI))
 		c.fail(http.StatusRequestURITooLong, "URI_TOO_LONG", fmt.Sprintf("The length of the URI exceeds the %d byte limit", maxURI))
+		return
+	case requestSize(r) > maxURI:
+		s.violation(fmt.Sprintf("%s: URI and headers of %d bytes, over %d", r.Method, requestSize(r), maxURI))
+		c.fail(http.StatusRequestHeaderFieldsTooLarge, "REQUEST_HEADER_FIELDS_TOO_LARGE", fmt.Sprintf("The combined length of the URI and headers exceeds the %d byte limit", maxURI))
 		return
 	}
 	path := strings.TrimSuffix(r.URL.Path, "/")

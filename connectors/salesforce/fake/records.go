@@ -94,6 +94,9 @@ func (s *Server) matches(o *Object, field string, v any) []*record {
 func (s *Server) validate(o *Object, values map[string]any, target *record) *recError {
 	for _, name := range slices.Sorted(maps.Keys(values)) {
 		f, v := o.field(name), values[name]
+		if f.Name == "Id" && target == nil {
+			return recErr("INVALID_FIELD_FOR_INSERT_UPDATE", "cannot specify Id in an insert call", "Id")
+		}
 		if f.ReadOnly || (target != nil && f.CreateOnly) {
 			return recErr("INVALID_FIELD_FOR_INSERT_UPDATE", fmt.Sprintf("Unable to create/update fields: %s. Please check the security settings of this field and verify that it is read/write for your profile or permission set.", f.Name), f.Name)
 		}
@@ -137,7 +140,8 @@ func (s *Server) checkValue(o *Object, f *Field, v any, target *record) *recErro
 	if f.Unique {
 		for _, r := range s.matches(o, f.Name, v) {
 			if target == nil || r != target {
-				return recErr("DUPLICATE_VALUE", fmt.Sprintf("duplicate value found: %s duplicates value on record with id: %s", f.Name, r.id), f.Name)
+				// Observed: the fields array is empty for this error.
+				return recErr("DUPLICATE_VALUE", fmt.Sprintf("duplicate value found: %s duplicates value on record with id: %s", f.Name, r.id))
 			}
 		}
 	}
