@@ -27,6 +27,10 @@ type Erasure struct {
 	RequestID string // sluice's erasure request, for the vendor's audit trail where it takes one
 	Sync      string
 	Keys      []string
+	// RemoteIDs holds, for each key, the destination's own id for it that
+	// sluice kept (Record.RemoteID), or "" when none was kept; same
+	// length as Keys.
+	RemoteIDs []string
 }
 
 // ErasureOutcome is what became of one key.

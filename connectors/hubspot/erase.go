@@ -20,8 +20,8 @@ const RefGDPRDelete = "hubspot gdpr-delete"
 // e-mail address from then on. Keys are e-mails when the sync keys by
 // email (idProperty email: HubSpot matches the address, and block-lists
 // it even when no contact has it); for a sync keyed by another unique
-// property the record ids are looked up first, and a key with no contact
-// is not held.
+// property the record ids kept from sluice's upserts are used, the
+// others looked up first, and a key with no contact is not held.
 //
 // 204 means erased; 404 means HubSpot has no such contact (not held);
 // another 4xx is that key's error. Credentials refused, or a 429 or 5xx
@@ -45,12 +45,8 @@ func (h *HubSpot) Erase(ctx context.Context, e *destination.Erasure) ([]destinat
 	out := make([]destination.ErasureOutcome, len(e.Keys))
 	ids := map[int]string{}
 	if !byEmail {
-		values := make([]string, len(e.Keys))
-		for i, k := range e.Keys {
-			values[i] = strings.TrimSpace(k)
-		}
 		var err error
-		if ids, err = h.lookup(ctx, values); err != nil {
+		if ids, err = h.erasureIDs(ctx, e); err != nil {
 			return nil, err
 		}
 	}
@@ -76,6 +72,34 @@ func (h *HubSpot) Erase(ctx context.Context, e *destination.Erasure) ([]destinat
 		out[i] = o
 	}
 	return out, nil
+}
+
+// erasureIDs are the record ids of the keys of e, by key index: those
+// sluice kept from its upserts, the others looked up by id_property.
+func (h *HubSpot) erasureIDs(ctx context.Context, e *destination.Erasure) (map[int]string, error) {
+	ids := map[int]string{}
+	var values []string
+	var at []int
+	for i, k := range e.Keys {
+		if i < len(e.RemoteIDs) && e.RemoteIDs[i] != "" {
+			ids[i] = e.RemoteIDs[i]
+			continue
+		}
+		values, at = append(values, strings.TrimSpace(k)), append(at, i)
+	}
+	if len(values) == 0 {
+		return ids, nil
+	}
+	found, err := h.lookup(ctx, values)
+	if err != nil {
+		return nil, err
+	}
+	for k, i := range at {
+		if id, ok := found[k]; ok {
+			ids[i] = id
+		}
+	}
+	return ids, nil
 }
 
 // eraseOne sends one deletion; the error is for the whole call.

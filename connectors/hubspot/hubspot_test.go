@@ -374,6 +374,20 @@ func TestEraseByUniqueProperty(t *testing.T) {
 	if dels := srv.GDPRDeletions(); len(dels) != 1 || dels[0].ByEmail {
 		t.Errorf("deletions %+v: want one, by record id", dels)
 	}
+	// The record id kept from the upsert needs no lookup.
+	if recs[0].RemoteID == "" {
+		t.Fatal("the upsert reported no record id")
+	}
+	before := len(srv.Requests())
+	out, err = d.Erase(ctx, &destination.Erasure{Sync: "s", Keys: []string{"c-1"}, RemoteIDs: []string{recs[0].RemoteID}})
+	if err != nil || out[0].Err != nil || len(srv.Contacts()) != 0 {
+		t.Fatalf("erase by kept id: %v %+v, %d contacts left", err, out, len(srv.Contacts()))
+	}
+	for _, r := range srv.Requests()[before:] {
+		if r.Method+" "+r.Endpoint != "POST /crm/v3/objects/contacts/gdpr-delete" {
+			t.Errorf("erasing by a kept record id made a %s %s request", r.Method, r.Endpoint)
+		}
+	}
 	// Keyed by a field that is not id_property: the keys name no contact.
 	d2 := open(t, srv.URL, testToken, "id_property: email", sync)
 	if _, err := d2.Erase(ctx, &destination.Erasure{Sync: "s", Keys: []string{"c-1"}}); !errors.Is(err, destination.ErrCannotErase) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/sluicehq/sluice/connectors/destination"
+	"github.com/sluicehq/sluice/sync/planner"
 )
 
 // PropagateOptions are the inputs of one propagation.
@@ -68,10 +69,10 @@ func (s *Service) Propagate(ctx context.Context, sync string, opt PropagateOptio
 	var events [][]any
 	for _, t := range tasks {
 		res.Requests = append(res.Requests, t.request)
-		var mine []string
+		var mine, ids []string
 		for _, d := range t.digests {
 			if k, ok := keys[d]; ok {
-				mine = append(mine, k)
+				mine, ids = append(mine, k.key), append(ids, k.remoteID)
 			}
 		}
 		if len(mine) == 0 {
@@ -84,7 +85,7 @@ func (s *Service) Propagate(ctx context.Context, sync string, opt PropagateOptio
 				return res, s.fail(ctx, res, tasks, sync, fmt.Errorf("opening the destination to erase: %w", err))
 			}
 		}
-		ev, err := s.eraseOne(ctx, dest, sync, t, mine, res, opt.Log)
+		ev, err := s.eraseOne(ctx, dest, sync, t, mine, ids, res, opt.Log)
 		if err != nil {
 			return res, err
 		}
@@ -94,12 +95,12 @@ func (s *Service) Propagate(ctx context.Context, sync string, opt PropagateOptio
 }
 
 // eraseOne erases one request's keys and, when done, purges them.
-func (s *Service) eraseOne(ctx context.Context, dest destination.Destination, sync string, t task, keys []string, res *Result, log *slog.Logger) ([]any, error) {
+func (s *Service) eraseOne(ctx context.Context, dest destination.Destination, sync string, t task, keys, remoteIDs []string, res *Result, log *slog.Logger) ([]any, error) {
 	er, ok := destination.CanErase(dest)
 	if !ok {
 		return s.settle(ctx, sync, t, keys, Manual, "", "", res)
 	}
-	outs, err := er.Erase(ctx, &destination.Erasure{RequestID: t.request, Sync: sync, Keys: keys})
+	outs, err := er.Erase(ctx, &destination.Erasure{RequestID: t.request, Sync: sync, Keys: keys, RemoteIDs: remoteIDs})
 	switch {
 	case errors.Is(err, destination.ErrCannotErase):
 		return s.settle(ctx, sync, t, keys, Manual, "", scrub(err.Error(), keys), res)
@@ -209,14 +210,19 @@ func (s *Service) pending(ctx context.Context, sync string, cutoff int64) ([]tas
 	return out, err
 }
 
+// heldKey is a key a sync holds or delivered, with the destination's id
+// for it when one was kept.
+type heldKey struct{ key, remoteID string }
+
 // findKeys finds the raw keys of the tasks' digests in what the sync holds
-// or delivered: its snapshot and its change log.
-func (s *Service) findKeys(ctx context.Context, sync string, tasks []task) (map[string]string, error) {
+// or delivered, its snapshot and its change log, with the ids the
+// destination gave them.
+func (s *Service) findKeys(ctx context.Context, sync string, tasks []task) (map[string]heldKey, error) {
 	var digests []string
 	for _, t := range tasks {
 		digests = append(digests, t.digests...)
 	}
-	found := map[string]string{}
+	found := map[string]heldKey{}
 	if len(digests) == 0 {
 		return found, nil
 	}
@@ -225,20 +231,27 @@ func (s *Service) findKeys(ctx context.Context, sync string, tasks []task) (map[
 		return nil, err
 	}
 	key := s.f.Ident("key")
-	held := "SELECT " + key + " AS k FROM " + s.st.Table("sync_changes") + " WHERE sync = " + s.f.String(sync)
+	// The snapshot's id first (src 0): it is the latest accepted one.
+	held := "SELECT " + key + " AS k, fields AS f, 1 AS src FROM " + s.st.Table("sync_changes") + " WHERE sync = " + s.f.String(sync)
 	if exists {
-		held = "SELECT " + key + " AS k FROM " + s.st.Snapshot(sync, false) + " UNION ALL " + held
+		held = "SELECT " + key + " AS k, fields AS f, 0 AS src FROM " + s.st.Snapshot(sync, false) + " UNION ALL " + held
 	}
 	digest := s.keyDigestExpr("held.k")
-	q := "SELECT DISTINCT held.k, " + digest + " AS d FROM (" + held + ") AS held WHERE " + digest + " IN " + s.inList(digests)
+	q := "SELECT held.k, " + digest + " AS d, held.f FROM (" + held + ") AS held WHERE " + digest + " IN " + s.inList(digests) + " ORDER BY held.src"
 	err = s.each(ctx, q, func(scan func(...any) error) error {
-		var k, d *string
-		if err := scan(&k, &d); err != nil {
+		var k, d, f *string
+		if err := scan(&k, &d, &f); err != nil {
 			return err
 		}
-		if k != nil && d != nil {
-			found[*d] = *k
+		if k == nil || d == nil {
+			return nil
 		}
+		h := found[*d]
+		h.key = *k
+		if f != nil && h.remoteID == "" {
+			h.remoteID = planner.RemoteIDOf(*f)
+		}
+		found[*d] = h
 		return nil
 	})
 	return found, err

@@ -41,3 +41,16 @@ func takeRemoteID(kept map[string]any) string {
 	id, _ := v.(string)
 	return id
 }
+
+// RemoteIDOf reads the destination's id kept in a snapshot's or change
+// log's fields ("" when none).
+func RemoteIDOf(fields string) string {
+	if fields == "" {
+		return ""
+	}
+	var kept map[string]any
+	if err := json.Unmarshal([]byte(fields), &kept); err != nil {
+		return ""
+	}
+	return takeRemoteID(kept)
+}
