@@ -118,43 +118,52 @@ func (s *Server) upsert(c *call) {
 	results := make([]result, len(items))
 	var steps []undo
 	for i, it := range items {
-		key := it.values[f.Name]
-		var e *recError
-		switch {
-		case key == nil || key == "":
-			e = recErr("MISSING_ARGUMENT", f.Name+" not specified", f.Name)
-		case seen[fmt.Sprint(key)] > 1:
-			e = recErr("DUPLICATE_EXTERNAL_ID", "Duplicate external id specified: "+fmt.Sprint(key), f.Name)
+		var u *undo
+		results[i], u = s.upsertOne(o, f, it.values, seen, c)
+		if u != nil {
+			steps = append(steps, *u)
 		}
-		if e == nil {
-			e = s.knobs(fmt.Sprint(key))
-		}
-		var target *record
-		if e == nil {
-			matched := s.matches(o, f.Name, key)
-			if len(matched) > 1 {
-				ids := make([]string, len(matched))
-				for j, m := range matched {
-					ids[j] = m.id
-				}
-				e = recErr("DUPLICATE_EXTERNAL_ID", fmt.Sprintf("%s: more than one record found for external id field: [%s]", f.Name, strings.Join(ids, ", ")), f.Name)
-			} else if len(matched) == 1 {
-				target = matched[0]
-			}
-		}
-		if e == nil {
-			e = s.validate(o, it.values, target)
-		}
-		if e != nil {
-			results[i] = result{Errors: []*recError{e}}
-			continue
-		}
-		r, u := s.apply(o, it.values, target, c.now)
-		steps = append(steps, u)
-		created := target == nil
-		results[i] = result{ID: r.id, Success: true, Errors: []*recError{}, Created: &created}
 	}
 	c.json(http.StatusOK, s.settle(body.AllOrNone, results, steps))
+}
+
+// upsertOne matches one record by its external id and creates or updates
+// it. An id in the request twice fails both records with
+// DUPLICATE_EXTERNAL_ID, as does a value matching several records.
+// s.mu held.
+func (s *Server) upsertOne(o *Object, f *Field, values map[string]any, seen map[string]int, c *call) (result, *undo) {
+	key := values[f.Name]
+	var e *recError
+	switch {
+	case key == nil || key == "":
+		e = recErr("MISSING_ARGUMENT", f.Name+" not specified", f.Name)
+	case seen[fmt.Sprint(key)] > 1:
+		e = recErr("DUPLICATE_EXTERNAL_ID", "Duplicate external id specified: "+fmt.Sprint(key), f.Name)
+	default:
+		e = s.knobs(fmt.Sprint(key))
+	}
+	var target *record
+	if e == nil {
+		matched := s.matches(o, f.Name, key)
+		if len(matched) > 1 {
+			ids := make([]string, len(matched))
+			for j, m := range matched {
+				ids[j] = m.id
+			}
+			e = recErr("DUPLICATE_EXTERNAL_ID", fmt.Sprintf("%s: more than one record found for external id field: [%s]", f.Name, strings.Join(ids, ", ")), f.Name)
+		} else if len(matched) == 1 {
+			target = matched[0]
+		}
+	}
+	if e == nil {
+		e = s.validate(o, values, target)
+	}
+	if e != nil {
+		return result{Errors: []*recError{e}}, nil
+	}
+	r, u := s.apply(o, values, target, c.now)
+	created := target == nil
+	return result{ID: r.id, Success: true, Errors: []*recError{}, Created: &created}, &u
 }
 
 // settle applies allOrNone: when a record failed, every change is rolled

@@ -69,7 +69,9 @@ type Options struct {
 	// job completes.
 	BulkPolls int
 	// DailyLimit is the org's daily API request allocation (default
-	// 100,000); UsedAtStart the requests already used today.
+	// 100,000; negative: no limit); UsedAtStart the requests already used
+	// today. The counter does not reset: Salesforce's window rolls over 24
+	// hours, longer than any test.
 	DailyLimit, UsedAtStart int
 	// MaxConcurrent is the number of long-running requests (running longer
 	// than LongRunning, default 20 s) allowed at once (default 25).
