@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -180,6 +181,16 @@ func (a *authenticator) explain(err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		code, desc := re.ErrorCode, re.ErrorDescription
+		if code == "" {
+			// x/oauth2/jwt does not read the OAuth error document.
+			var doc struct {
+				Error       string `json:"error"`
+				Description string `json:"error_description"`
+			}
+			if json.Unmarshal(re.Body, &doc) == nil {
+				code, desc = doc.Error, doc.Description
+			}
+		}
 		if code == "" {
 			code = fmt.Sprintf("HTTP %d", re.Response.StatusCode)
 		}

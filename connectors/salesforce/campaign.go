@@ -72,7 +72,9 @@ func (sf *Salesforce) findCampaign(ctx context.Context) (string, error) {
 	}
 	var ids []string
 	err := sf.query(ctx, soql, func(raw json.RawMessage) error {
-		var c struct{ ID string `json:"Id"` }
+		var c struct {
+			ID string `json:"Id"`
+		}
 		if err := json.Unmarshal(raw, &c); err != nil {
 			return fmt.Errorf("reading a Campaign record: %w", err)
 		}

@@ -58,7 +58,7 @@ func (r reserveSpec) of(limit int) int {
 // QuotaReserveError stops a run whose requests would eat into the quota
 // reserve.
 type QuotaReserveError struct {
-	Name               string
+	Name              string
 	Used, Limit, Kept int
 }
 

@@ -35,6 +35,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"regexp"
 	"strings"
@@ -128,10 +129,10 @@ type Salesforce struct {
 	campaignID      string
 
 	// Waits, shortened by tests.
-	lockWait          time.Duration // first wait before resending UNABLE_TO_LOCK_ROW records
-	pollMin, pollMax  time.Duration // Bulk job polling
-	maxPart           int           // Bulk upload bytes per job
-	lockTries         int
+	lockWait         time.Duration // first wait before resending UNABLE_TO_LOCK_ROW records
+	pollMin, pollMax time.Duration // Bulk job polling
+	maxPart          int           // Bulk upload bytes per job
+	lockTries        int
 }
 
 var (
@@ -143,11 +144,11 @@ var (
 // settings are the options as read.
 type settings struct {
 	authKind, clientID, secret, username, key, keyFile, loginURL string
-	version, object, extID, reserve, campaign                  string
-	threshold, batch, conc, retries                            int
-	rate                                                       float64
-	timeout                                                    time.Duration
-	createCampaigns                                            bool
+	version, object, extID, reserve, campaign                    string
+	threshold, batch, conc, retries                              int
+	rate                                                         float64
+	timeout                                                      time.Duration
+	createCampaigns                                              bool
 }
 
 func readSettings(cfg destination.Config) (settings, error) {
@@ -185,6 +186,9 @@ var (
 // Open reads the options, loads the JWT key, and builds the HTTP client; it
 // sends nothing (the token is requested by the first call).
 func Open(_ context.Context, cfg destination.Config) (destination.Destination, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	s, err := readSettings(cfg)
 	if err != nil {
 		return nil, cfg.Errorf("%w", err)
