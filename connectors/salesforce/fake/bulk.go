@@ -293,7 +293,7 @@ func (s *Server) process(j *job, now time.Time) {
 	seen := map[string]int{}
 	for _, row := range j.rows {
 		if v := column(cols, row, key); v != "" {
-			seen[v]++
+			seen[o.field(key).matchKey(v)]++
 		}
 	}
 	for _, row := range j.rows {
@@ -350,7 +350,7 @@ func (s *Server) processRow(j *job, o *Object, cols []*Field, row []string, seen
 		switch {
 		case key == "":
 			return "", false, recErr("MISSING_ARGUMENT", j.extField+" not specified", j.extField)
-		case seen[key] > 1:
+		case seen[o.field(j.extField).matchKey(key)] > 1:
 			return "", false, recErr("DUPLICATE_EXTERNAL_ID", "Duplicate external id specified: "+key, j.extField)
 		}
 		if e := s.knobs(key); e != nil {

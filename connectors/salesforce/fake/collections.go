@@ -110,7 +110,7 @@ func (s *Server) upsert(c *call) {
 	seen := map[string]int{}
 	for _, it := range items {
 		if v := it.values[f.Name]; v != nil {
-			seen[fmt.Sprint(v)]++
+			seen[f.matchKey(v)]++
 		}
 	}
 	s.mu.Lock()
@@ -137,7 +137,7 @@ func (s *Server) upsertOne(o *Object, f *Field, values map[string]any, seen map[
 	switch {
 	case key == nil || key == "":
 		e = recErr("MISSING_ARGUMENT", f.Name+" not specified", f.Name)
-	case seen[fmt.Sprint(key)] > 1:
+	case seen[f.matchKey(key)] > 1:
 		e = recErr("DUPLICATE_EXTERNAL_ID", "Duplicate external id specified: "+fmt.Sprint(key), f.Name)
 	default:
 		e = s.knobs(fmt.Sprint(key))

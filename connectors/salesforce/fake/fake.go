@@ -431,8 +431,8 @@ func (s *Server) ExpireTokens() {
 
 // FailRequests makes the next n API requests fail with status (503
 // SERVER_UNAVAILABLE, 500 UNKNOWN_EXCEPTION, 403 REQUEST_LIMIT_EXCEEDED,
-// 401 INVALID_SESSION_ID, others a generic error), then recover. Failed
-// requests do not count against the daily limit.
+// 401 INVALID_SESSION_ID, others a generic error), then recover. They
+// are answered after the limits, so they count against the daily limit.
 func (s *Server) FailRequests(n, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -375,6 +375,7 @@ func TestUpsert(t *testing.T) {
 		{"last name missing", "/Contact/External_Id__c", false, with(3, map[int]map[string]any{1: {"LastName": nil}}), nil, 200, "", map[int]string{1: "REQUIRED_FIELD_MISSING"}, 2},
 		{"invalid e-mail", "/Contact/External_Id__c", false, with(3, map[int]map[string]any{2: {"Email": "nope@"}}), nil, 200, "", map[int]string{2: "INVALID_EMAIL_ADDRESS"}, 2},
 		{"same key twice", "/Contact/External_Id__c", false, with(3, map[int]map[string]any{2: {"External_Id__c": "k0"}}), nil, 200, "", map[int]string{0: "DUPLICATE_EXTERNAL_ID", 2: "DUPLICATE_EXTERNAL_ID"}, 1},
+		{"same key twice, case aside", "/Contact/External_Id__c", false, with(3, map[int]map[string]any{2: {"External_Id__c": "K0"}}), nil, 200, "", map[int]string{0: "DUPLICATE_EXTERNAL_ID", 2: "DUPLICATE_EXTERNAL_ID"}, 1},
 		{"unknown field fails the call", "/Contact/External_Id__c", false, with(3, map[int]map[string]any{1: {"Shoe__c": "42"}}), nil, 400, "INVALID_FIELD", nil, 0},
 		{"not an external id", "/Contact/LastName", false, contacts(2), nil, 400, "INVALID_FIELD", nil, 0},
 		{"no such external id field", "/Contact/Nope__c", false, contacts(2), nil, 404, "NOT_FOUND", nil, 0},
@@ -433,7 +434,7 @@ func TestUpsertUpdates(t *testing.T) {
 	path := v + "/composite/sobjects/Contact/External_Id__c"
 	first := do(t, s, tok, "PATCH", path, map[string]any{"records": contacts(2)})
 	id0 := first.arr[0].(map[string]any)["id"]
-	update := contact("k0", "", "new@example.com")
+	update := contact("K0", "", "new@example.com") // a unique text field matches case-insensitively
 	update["FirstName"] = "Ann"
 	clear := contact("k1", "", "")
 	clear["LastName"] = nil

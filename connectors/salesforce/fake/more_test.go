@@ -340,7 +340,7 @@ func TestDailyLimit(t *testing.T) {
 }
 
 func TestConcurrentLimit(t *testing.T) {
-	s := newServer(t, Options{MaxConcurrent: 2, LongRunning: 50 * time.Millisecond, Latency: 400 * time.Millisecond})
+	s := newServer(t, Options{MaxConcurrent: 2, LongRunning: 50 * time.Millisecond, Latency: 800 * time.Millisecond})
 	tok := login(t, s)
 	var wg sync.WaitGroup
 	for range 2 {
@@ -350,7 +350,7 @@ func TestConcurrentLimit(t *testing.T) {
 			do(t, s, tok, "GET", v+"/limits", nil)
 		}()
 	}
-	time.Sleep(150 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
 	a := do(t, s, tok, "GET", v+"/limits", nil)
 	wg.Wait()
 	if a.status != 403 || a.first()["errorCode"] != "REQUEST_LIMIT_EXCEEDED" || !strings.HasPrefix(a.first()["message"].(string), "ConcurrentRequests") {

@@ -72,19 +72,34 @@ func (s *Server) find(id string) *record {
 	return nil
 }
 
-// matches returns the live records of o whose field equals v (s.mu held).
-// Text matching is exact: Salesforce matches external ids case-sensitively
-// unless the field is marked case-insensitive.
+// matches returns the live records of o whose field equals v (s.mu held),
+// compared as matchKey compares them.
 func (s *Server) matches(o *Object, field string, v any) []*record {
+	f := o.field(field)
+	want := f.matchKey(v)
 	var out []*record
 	t := s.records[o.Name]
 	for _, id := range t.order {
 		r := t.byID[id]
-		if !r.deleted && r.fields[field] != nil && fmt.Sprint(r.fields[field]) == fmt.Sprint(v) {
+		if !r.deleted && r.fields[f.Name] != nil && f.matchKey(r.fields[f.Name]) == want {
 			out = append(out, r)
 		}
 	}
 	return out
+}
+
+// matchKey is the form in which values of f are matched and kept unique:
+// "Custom field matching is case-insensitive only if the custom field has
+// the Unique and Treat "ABC" and "abc" as duplicate values (case
+// insensitive) attributes" (Apex Developer Guide, "Upserting Records");
+// case-insensitive is the Setup default for a unique text field, so the
+// fake's unique text fields are case-insensitive unless CaseSensitive.
+func (f *Field) matchKey(v any) string {
+	k := fmt.Sprint(v)
+	if f.Unique && !f.CaseSensitive && textual(f.Type) {
+		return strings.ToLower(k)
+	}
+	return k
 }
 
 // validate checks values (coerced, canonical names) for a create (target

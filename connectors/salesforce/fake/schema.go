@@ -27,7 +27,9 @@ type Field struct {
 	// ExternalID marks a custom external id field (externalIdField);
 	// IDLookup a field upserts may match on (external ids and, e.g., Email).
 	ExternalID, IDLookup bool
-	Unique               bool
+	// Unique text fields compare case-insensitively (Salesforce's default)
+	// unless CaseSensitive.
+	Unique, CaseSensitive bool
 	// Required fields are not nillable and need a value on create.
 	Required bool
 	// DefaultedOnCreate fields get Default when created without a value.
@@ -164,7 +166,7 @@ func (s *Server) describe(c *call) {
 			"name": f.Name, "label": f.Name, "type": f.Type, "length": length, "custom": strings.HasSuffix(f.Name, "__c"),
 			"externalId": f.ExternalID, "externalIdField": f.ExternalID, "idLookup": f.IDLookup || f.ExternalID,
 			"createable": !f.ReadOnly, "updateable": !f.ReadOnly && !f.CreateOnly,
-			"nillable": !f.Required && f.Type != "boolean" && f.Type != "id", "unique": f.Unique,
+			"nillable": !f.Required && f.Type != "boolean" && f.Type != "id", "unique": f.Unique, "caseSensitive": f.CaseSensitive,
 			"defaultedOnCreate": f.DefaultedOnCreate, "referenceTo": refs(f),
 		})
 	}
