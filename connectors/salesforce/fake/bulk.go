@@ -43,10 +43,6 @@ type jobRequest struct {
 	ColumnDelimiter     string `json:"columnDelimiter"`
 }
 
-func (c *call) jobFail(status int, code, msg string) {
-	c.fail(status, code, msg)
-}
-
 // createJob serves POST jobs/ingest.
 func (s *Server) createJob(c *call) {
 	var req jobRequest
@@ -56,26 +52,26 @@ func (s *Server) createJob(c *call) {
 	o := s.object(req.Object)
 	switch {
 	case o == nil:
-		c.jobFail(http.StatusBadRequest, "INVALIDENTITY", fmt.Sprintf("sObject type '%s' is not supported.", req.Object))
+		c.fail(http.StatusBadRequest, "INVALIDENTITY", fmt.Sprintf("sObject type '%s' is not supported.", req.Object))
 		return
 	case !slices.Contains([]string{"insert", "upsert", "delete"}, req.Operation):
-		c.jobFail(http.StatusBadRequest, "INVALIDJOB", "Invalid operation: "+req.Operation)
+		c.fail(http.StatusBadRequest, "INVALIDJOB", "Invalid operation: "+req.Operation)
 		return
 	case req.ContentType != "" && req.ContentType != "CSV":
-		c.jobFail(http.StatusBadRequest, "INVALIDJOB", "Invalid content type: "+req.ContentType)
+		c.fail(http.StatusBadRequest, "INVALIDJOB", "Invalid content type: "+req.ContentType)
 		return
 	case req.ColumnDelimiter != "" && req.ColumnDelimiter != "COMMA":
-		c.jobFail(http.StatusBadRequest, "INVALIDJOB", "The fake supports only the COMMA column delimiter")
+		c.fail(http.StatusBadRequest, "INVALIDJOB", "The fake supports only the COMMA column delimiter")
 		return
 	case req.LineEnding != "" && req.LineEnding != "LF" && req.LineEnding != "CRLF":
-		c.jobFail(http.StatusBadRequest, "INVALIDJOB", "Invalid line ending: "+req.LineEnding)
+		c.fail(http.StatusBadRequest, "INVALIDJOB", "Invalid line ending: "+req.LineEnding)
 		return
 	}
 	ext := ""
 	if req.Operation == "upsert" {
 		f := o.field(req.ExternalIDFieldName)
 		if f == nil || !(f.ExternalID || f.IDLookup) {
-			c.jobFail(http.StatusBadRequest, "INVALIDJOB", fmt.Sprintf("The field %q is not an External ID or indexed field for %s", req.ExternalIDFieldName, o.Name))
+			c.fail(http.StatusBadRequest, "INVALIDJOB", fmt.Sprintf("The field %q is not an External ID or indexed field for %s", req.ExternalIDFieldName, o.Name))
 			return
 		}
 		ext = f.Name

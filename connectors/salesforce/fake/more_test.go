@@ -442,3 +442,74 @@ func TestSeedAndRead(t *testing.T) {
 		}
 	}
 }
+
+func TestBulkInsertAndDelete(t *testing.T) {
+	s := newServer(t, Options{})
+	tok := login(t, s)
+	do(t, s, tok, "PATCH", v+"/composite/sobjects/Contact/External_Id__c", map[string]any{"records": contacts(3)})
+	people := s.Records("Contact")
+	run := func(op, data string) map[string]any {
+		a := do(t, s, tok, "POST", v+"/jobs/ingest", map[string]any{"object": "Contact", "operation": op, "lineEnding": "LF"})
+		id := a.obj["id"].(string)
+		send(t, s, tok, "PUT", v+"/jobs/ingest/"+id+"/batches", "text/csv", []byte(data))
+		do(t, s, tok, "PATCH", v+"/jobs/ingest/"+id, map[string]any{"state": "UploadComplete"})
+		return do(t, s, tok, "GET", v+"/jobs/ingest/"+id, nil).obj
+	}
+	cases := []struct {
+		name, op, csv     string
+		processed, failed int
+		contacts          int
+	}{
+		{"insert", "insert", "LastName,Email\nA,a@example.com\n,b@example.com\n", 2, 1, 4},
+		{"delete", "delete", "Id\n" + people[0]["Id"].(string) + "\n" + people[0]["Id"].(string) + "\nnope\n" + people[1]["Id"].(string)[:15] + "\n", 4, 2, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			info := run(tc.op, tc.csv)
+			if info["state"] != "JobComplete" || info["numberRecordsProcessed"] != float64(tc.processed) || info["numberRecordsFailed"] != float64(tc.failed) {
+				t.Fatalf("job %v", info)
+			}
+			if got := len(s.Records("Contact")); got != tc.contacts {
+				t.Fatalf("%d contacts, want %d", got, tc.contacts)
+			}
+		})
+	}
+}
+
+func TestRoutesAndQueriesOfMembers(t *testing.T) {
+	s := newServer(t, Options{})
+	tok := login(t, s)
+	camp, _ := s.Seed("Campaign", map[string]any{"Name": "VIP"})
+	c1, _ := s.Seed("Contact", map[string]any{"LastName": "A"})
+	c2, _ := s.Seed("Contact", map[string]any{"LastName": "B"})
+	do(t, s, tok, "POST", v+"/composite/sobjects", map[string]any{"records": []any{member(camp, c1), member(camp, c2)}})
+	soql := fmt.Sprintf("SELECT Id, ContactId FROM CampaignMember WHERE CampaignId = '%s' AND ContactId IN ('%s')", camp[:15], c2)
+	cases := []struct {
+		name, method, path string
+		status             int
+		check              func(a answer) bool
+	}{
+		{"members by campaign and contact", "GET", v + "/query?q=" + url.QueryEscape(soql), 200, func(a answer) bool {
+			recs := a.obj["records"].([]any)
+			return len(recs) == 1 && recs[0].(map[string]any)["ContactId"] == c2
+		}},
+		{"version root", "GET", v, 200, func(a answer) bool { return a.obj["sobjects"] == v+"/sobjects" }},
+		{"global describe", "GET", v + "/sobjects", 200, func(a answer) bool { return len(a.obj["sobjects"].([]any)) == 4 }},
+		{"limits", "GET", v + "/limits", 200, func(a answer) bool {
+			return a.obj["DailyApiRequests"].(map[string]any)["Max"] == float64(100000)
+		}},
+		{"record", "GET", v + "/sobjects/Contact/" + c1, 200, func(a answer) bool { return a.obj["LastName"] == "A" }},
+		{"record of another object", "GET", v + "/sobjects/Lead/" + c1, 404, nil},
+		{"wrong method", "PUT", v + "/query", 405, func(a answer) bool { return a.first()["errorCode"] == "METHOD_NOT_ALLOWED" }},
+		{"token endpoint by GET", "GET", "/services/oauth2/token", 405, nil},
+		{"outside the API", "GET", "/nothing", 404, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := do(t, s, tok, tc.method, tc.path, nil)
+			if a.status != tc.status || (tc.check != nil && !tc.check(a)) {
+				t.Fatalf("%d %.300s", a.status, a.raw)
+			}
+		})
+	}
+}
