@@ -56,6 +56,23 @@ func (rw *rewriter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(body)
 }
 
+// onePath checks that upserts went through the path the runs asked for
+// only: ingest jobs in Bulk runs, collection upserts otherwise.
+func onePath(t *testing.T, srv *fake.Server, bulk bool) {
+	jobs, patches := 0, 0
+	for _, r := range srv.Requests() {
+		switch {
+		case r.Method == http.MethodPost && strings.HasSuffix(r.Endpoint, "/jobs/ingest"):
+			jobs++
+		case r.Method == http.MethodPatch && strings.Contains(r.Endpoint, "/composite/sobjects/"):
+			patches++
+		}
+	}
+	if (bulk && patches > 0) || (!bulk && jobs > 0) {
+		t.Errorf("bulk run %v: %d ingest jobs and %d collection upserts", bulk, jobs, patches)
+	}
+}
+
 // startFake serves a fake org on loopback.
 func startFake(t *testing.T, opts fake.Options) (*fake.Server, *rewriter) {
 	t.Helper()
@@ -79,10 +96,23 @@ func startFake(t *testing.T, opts fake.Options) (*fake.Server, *rewriter) {
 	return srv, rw
 }
 
-func TestConformance(t *testing.T) {
+// TestConformance runs the suite through sObject Collections (the suite's
+// runs are below the default bulk_threshold).
+func TestConformance(t *testing.T) { conformance(t, "") }
+
+// TestConformanceBulk runs it again with every run on the Bulk path.
+func TestConformanceBulk(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the Bulk path's jobs take a few requests each")
+	}
+	conformance(t, ", bulk_threshold: 1")
+}
+
+func conformance(t *testing.T, extra string) {
 	destinationtest.Run(t, destinationtest.Harness{Type: "salesforce", New: func(t *testing.T) *destinationtest.Env {
 		srv, rw := startFake(t, fake.Options{Objects: []fake.Object{suiteObject}})
-		opts := `client_id: "${SF_CLIENT_ID}", client_secret: "${SF_SECRET}", login_url: "${SF_URL}", object: Conformance__c, external_id_field: email`
+		t.Cleanup(func() { onePath(t, srv, extra != "") })
+		opts := `client_id: "${SF_CLIENT_ID}", client_secret: "${SF_SECRET}", login_url: "${SF_URL}", object: Conformance__c, external_id_field: email` + extra
 		return &destinationtest.Env{
 			Options:        opts,
 			BadCredentials: strings.Replace(opts, "${SF_SECRET}", "${SF_BAD_SECRET}", 1),
