@@ -80,7 +80,7 @@ func (s *Server) limits(c *call) {
 	})
 }
 
-// route is one resource under /services/data/vNN.N/.
+// routeDef is one resource under /services/data/vNN.N/.
 type routeDef struct {
 	method  string
 	path    string // with {x} for a path parameter

@@ -19,7 +19,7 @@ import (
 // case-insensitive, as SOQL's are ("SOQL and SOSL Reference", Comparison
 // Operators); ids match in their 15- or 18-character forms.
 
-// query is a parsed SOQL statement.
+// soqlQuery is a parsed SOQL statement.
 type soqlQuery struct {
 	fields []string
 	object string
