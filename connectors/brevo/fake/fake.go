@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/nyaruka/phonenumbers"
+	"github.com/sluicehq/sluice/connectors/internal/fakeserve"
 )
 
 // Validator checks a request against the vendor's spec
@@ -161,8 +162,7 @@ type Server struct {
 	windows    map[string]*window
 	pending    sync.WaitGroup
 	deletions  []Deletion
-	failStatus int // the status of the next failN requests (Fail)
-	failN      int
+	fails      fakeserve.Failures // the next requests' status (Fail)
 }
 
 type window struct {
@@ -319,27 +319,23 @@ func (s *Server) Reject(msg string, identifiers ...string) {
 // x-sib-ratelimit-* headers (remaining 0, reset in 1 second), a 5xx
 // Brevo's error shape. n <= 0 lifts it.
 func (s *Server) Fail(status, n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failStatus, s.failN = status, max(0, n)
+	s.fails.Set(status, n)
 }
 
 // failure takes one injected failure, if any is left.
 func (s *Server) failure(w http.ResponseWriter) (answer, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failN == 0 {
+	status, ok := s.fails.Next()
+	if !ok {
 		return answer{}, false
 	}
-	s.failN--
-	if s.failStatus == http.StatusTooManyRequests {
+	if status == http.StatusTooManyRequests {
 		h := w.Header()
 		h.Set("x-sib-ratelimit-limit", strconv.Itoa(max(1, s.opts.ContactsPerSecond)))
 		h.Set("x-sib-ratelimit-remaining", "0")
 		h.Set("x-sib-ratelimit-reset", "1")
-		return fail(s.failStatus, "too_many_requests", "Too many requests: the rate limit is reached, wait for x-sib-ratelimit-reset"), true
+		return fail(status, "too_many_requests", "Too many requests: the rate limit is reached, wait for x-sib-ratelimit-reset"), true
 	}
-	return fail(s.failStatus, "internal_error", "%s: try again later", http.StatusText(s.failStatus)), true
+	return fail(status, "internal_error", "%s: try again later", http.StatusText(status)), true
 }
 
 // Deletions returns the contacts deleted so far, in order.

@@ -28,11 +28,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sluicehq/sluice/connectors/internal/fakeserve"
 )
 
 // Options configure a Server.
@@ -63,25 +64,24 @@ type Server struct {
 	srv  *httptest.Server
 	opts Options
 
-	mu         sync.Mutex
-	props      []Property
-	contacts   map[string]*Contact // by record id
-	order      []string            // record ids in creation order
-	unique     map[string]map[string]string
-	blocked    map[string]bool   // lower-cased e-mails erased by GDPR deletion
-	rejects    map[string]string // lower-cased e-mail → message (RejectEmails)
-	archived   int               // contacts archived by batch/archive
-	lists      map[string]*List
-	listOrder  []string
-	deletions  []Deletion
-	requests   []Request
-	window     []time.Time // admitted requests of the last ten seconds
-	day        string
-	inDay      int
-	failStatus int
-	failN      int
-	nextID     int64
-	nextList   int64
+	mu        sync.Mutex
+	props     []Property
+	contacts  map[string]*Contact // by record id
+	order     []string            // record ids in creation order
+	unique    map[string]map[string]string
+	blocked   map[string]bool   // lower-cased e-mails erased by GDPR deletion
+	rejects   map[string]string // lower-cased e-mail → message (RejectEmails)
+	archived  int               // contacts archived by batch/archive
+	lists     map[string]*List
+	listOrder []string
+	deletions []Deletion
+	requests  []Request
+	window    []time.Time // admitted requests of the last ten seconds
+	day       string
+	inDay     int
+	fails     fakeserve.Failures
+	nextID    int64
+	nextList  int64
 }
 
 // Request is one request the fake answered.
@@ -170,45 +170,16 @@ var operations = []operation{
 // route finds the operation of a request; segments are unescaped one by
 // one so that a list name may hold a slash.
 func route(method, escapedPath string) (*operation, map[string]string, bool) {
-	raw := strings.Split(strings.Trim(escapedPath, "/"), "/")
-	segs := make([]string, len(raw))
-	for i, r := range raw {
-		v, err := url.PathUnescape(r)
-		if err != nil {
-			return nil, nil, false
-		}
-		segs[i] = v
+	segs, err := fakeserve.Segments(escapedPath)
+	if err != nil {
+		return nil, nil, false
 	}
-	pathKnown := false
-	for i := range operations {
-		op := &operations[i]
-		pat := strings.Split(strings.Trim(op.path, "/"), "/")
-		if len(pat) != len(segs) {
-			continue
-		}
-		params := map[string]string{}
-		ok := true
-		for j, p := range pat {
-			if strings.HasPrefix(p, "{") {
-				if segs[j] == "" || (p == "{listId}" && !isDigits(segs[j])) {
-					ok = false
-					break
-				}
-				params[strings.Trim(p, "{}")] = segs[j]
-			} else if p != segs[j] {
-				ok = false
-				break
-			}
-		}
-		if !ok {
-			continue
-		}
-		pathKnown = true
-		if op.method == method {
-			return op, params, true
-		}
+	i, params, known := fakeserve.Route(len(operations), func(i int) (string, string) { return operations[i].method, operations[i].path }, method, segs,
+		func(name, seg string) bool { return name != "listId" || isDigits(seg) })
+	if i < 0 {
+		return nil, nil, known
 	}
-	return nil, nil, pathKnown
+	return &operations[i], params, true
 }
 
 func isDigits(s string) bool {
@@ -328,7 +299,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		throttled = true
 		return
 	}
-	if st, ok := s.failure(); ok {
+	if st, ok := s.fails.Next(); ok {
 		s.injected(c, st)
 		return
 	}
@@ -369,24 +340,10 @@ func (s *Server) authorised(c *call, scope string) bool {
 // FailRequests makes the next n authenticated requests fail with status
 // (429 with HubSpot's TEN_SECONDLY_ROLLING document and no remaining
 // requests in the headers, 5xx with an internal error), then recover.
-func (s *Server) FailRequests(status, n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failStatus, s.failN = status, max(0, n)
-}
+func (s *Server) FailRequests(status, n int) { s.fails.Set(status, n) }
 
 // Fail is FailRequests, the shape destinationtest.Env.Fail takes.
 func (s *Server) Fail(status, n int) { s.FailRequests(status, n) }
-
-func (s *Server) failure() (int, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failN > 0 {
-		s.failN--
-		return s.failStatus, true
-	}
-	return 0, false
-}
 
 func (s *Server) injected(c *call, status int) {
 	if status == http.StatusTooManyRequests {

@@ -40,6 +40,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sluicehq/sluice/connectors/internal/fakeserve"
 )
 
 // Revision is the API revision the fake serves.
@@ -104,9 +106,8 @@ type Server struct {
 	requests    []Request
 	violations  []string
 	windows     map[string]*windowCounts
-	script      map[string][]int // operation -> statuses to answer next
-	failStatus  int              // status to answer the next failCount requests with, whatever their operation
-	failCount   int
+	script      map[string][]int   // operation -> statuses to answer next
+	fails       fakeserve.Failures // the next requests' status, whatever their operation
 	deletions   []DeletionRequest
 	deleted     int // profiles deleted by deletion jobs
 	imported    int // profiles imported by completed jobs
@@ -204,36 +205,11 @@ func Operations() []string {
 
 func route(method, path string) (*operation, map[string]string, bool) {
 	segs := strings.Split(strings.Trim(path, "/"), "/")
-	pathKnown := false
-	for i := range operations {
-		op := &operations[i]
-		pat := strings.Split(strings.Trim(op.path, "/"), "/")
-		if len(pat) != len(segs) {
-			continue
-		}
-		params := map[string]string{}
-		ok := true
-		for j, p := range pat {
-			if strings.HasPrefix(p, "{") {
-				if segs[j] == "" {
-					ok = false
-					break
-				}
-				params[strings.Trim(p, "{}")] = segs[j]
-			} else if p != segs[j] {
-				ok = false
-				break
-			}
-		}
-		if !ok {
-			continue
-		}
-		pathKnown = true
-		if op.method == method {
-			return op, params, true
-		}
+	i, params, known := fakeserve.Route(len(operations), func(i int) (string, string) { return operations[i].method, operations[i].path }, method, segs, nil)
+	if i < 0 {
+		return nil, nil, known
 	}
-	return nil, nil, pathKnown
+	return &operations[i], params, true
 }
 
 // call is one request being served.
@@ -444,9 +420,7 @@ func (s *Server) FailNext(operation string, statuses ...int) {
 // operation (429 comes with Retry-After: 1), after authentication and rate
 // limiting; FailNext's scripts for an operation come first.
 func (s *Server) FailRequests(status, n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failStatus, s.failCount = status, max(0, n)
+	s.fails.Set(status, n)
 }
 
 func (s *Server) scripted(op string) (int, bool) {
@@ -456,11 +430,7 @@ func (s *Server) scripted(op string) (int, bool) {
 		s.script[op] = q[1:]
 		return q[0], true
 	}
-	if s.failCount > 0 {
-		s.failCount--
-		return s.failStatus, true
-	}
-	return 0, false
+	return s.fails.Next()
 }
 
 // Requests returns every request received, in order.

@@ -15,19 +15,14 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"log"
-	"net"
-	"net/http"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sluicehq/sluice/connectors/brevo/fake"
+	"github.com/sluicehq/sluice/connectors/internal/fakeserve"
 )
 
 func main() {
@@ -46,13 +41,6 @@ func main() {
 	if err := fake.CheckBatchAnswer(*batchAnswer); err != nil {
 		log.Fatalf("brevo-fake: -batch-answer: %v", err)
 	}
-	host, _, err := net.SplitHostPort(*addr)
-	if err != nil {
-		log.Fatal(err)
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		log.Fatalf("listen on a loopback address (127.0.0.1, ::1 or localhost), not %s", host)
-	}
 	opts := fake.Options{APIKey: *key, ContactsPerSecond: *contactsRate, OtherPerHour: *otherRate, BatchAnswer: *batchAnswer}
 	if !*quiet {
 		opts.OnRequest = func(_, endpoint string, status int) {
@@ -65,19 +53,12 @@ func main() {
 			fmt.Printf("list %q has id %d\n", name, srv.AddList(name))
 		}
 	}
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := fakeserve.Listen(*addr)
 	if err != nil {
-		log.Fatal(err)
+		log.Fatalf("brevo-fake: %v", err)
 	}
-	fmt.Printf("fake Brevo API on http://%s/v3\n", ln.Addr())
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-		<-sig
-		_ = hs.Close()
-	}()
-	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Fatal(err)
+	fmt.Printf("fake Brevo API on %s/v3\n", fakeserve.URL(ln))
+	if err := fakeserve.Serve(ln, srv); err != nil {
+		log.Fatalf("brevo-fake: %v", err)
 	}
 }

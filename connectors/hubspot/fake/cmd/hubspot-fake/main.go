@@ -10,20 +10,14 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log"
-	"net"
-	"net/http"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sluicehq/sluice/connectors/hubspot/fake"
+	"github.com/sluicehq/sluice/connectors/internal/fakeserve"
 )
 
 func main() {
@@ -37,41 +31,25 @@ func main() {
 	if *token == "" {
 		log.Fatal("hubspot-fake: -token is required (the private app's access token the client sends)")
 	}
-	host, _, err := net.SplitHostPort(*addr)
-	if err != nil {
-		log.Fatalf("hubspot-fake: -addr: %v", err)
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		log.Fatalf("hubspot-fake: listen on a loopback address (127.0.0.1, ::1 or localhost), not %s", host)
-	}
 	opts := fake.Options{Token: *token, TenSecondly: *tenSecondly, Daily: *daily}
 	if !*quiet {
 		opts.OnRequest = func(method, endpoint string, status int) {
 			fmt.Printf("%s %s %s -> %d\n", time.Now().Format("15:04:05.000"), method, endpoint, status)
 		}
 	}
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := fakeserve.Listen(*addr)
 	if err != nil {
-		log.Fatalf("hubspot-fake: listening on %s: %v", *addr, err)
+		log.Fatalf("hubspot-fake: %v", err)
 	}
 	srv := fake.Handler(opts)
-	srv.URL = "http://" + ln.Addr().String()
+	srv.URL = fakeserve.URL(ln)
 	for _, name := range strings.Split(*lists, ",") {
 		if name = strings.TrimSpace(name); name != "" {
 			srv.CreateList(name, "MANUAL")
 		}
 	}
 	fmt.Println(srv.URL)
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(shut)
-	}()
-	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Fatalf("hubspot-fake: serving: %v", err)
+	if err := fakeserve.Serve(ln, srv); err != nil {
+		log.Fatalf("hubspot-fake: %v", err)
 	}
 }

@@ -12,19 +12,14 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log"
-	"net"
-	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/sluicehq/sluice/connectors/internal/apispec"
+	"github.com/sluicehq/sluice/connectors/internal/fakeserve"
 	"github.com/sluicehq/sluice/connectors/klaviyo/fake"
 )
 
@@ -36,13 +31,6 @@ func main() {
 	deletionTime := flag.Duration("deletion-time", 0, "how long after a deletion request its job deletes the profile (Klaviyo's run asynchronously); 0: at once")
 	spec := flag.String("spec", "", "Klaviyo's OpenAPI file (klaviyo-openapi-stable.json): check every request against it")
 	flag.Parse()
-	host, _, err := net.SplitHostPort(*addr)
-	if err != nil {
-		log.Fatal(err)
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		log.Fatalf("listen on a loopback address (127.0.0.1, ::1 or localhost), not %s", host)
-	}
 	opts := fake.Options{APIKey: *key, JobProcessing: *jobTime, DeletionDelay: *deletionTime, OnJob: func(j fake.JobInfo) {
 		fmt.Printf("%s job %s: %d profiles, %d imported, %d failed\n", time.Now().Format("15:04:05"), j.ID, j.Total, j.Imported, j.Failed)
 	}}
@@ -60,23 +48,14 @@ func main() {
 		}
 		opts.Validator = s
 	}
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := fakeserve.Listen(*addr)
 	if err != nil {
 		log.Fatal(err)
 	}
 	srv := fake.Handler(opts)
-	srv.URL = "http://" + ln.Addr().String()
+	srv.URL = fakeserve.URL(ln)
 	fmt.Printf("%s (key %s, limits %s)\n", srv.URL, *key, *limits)
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(shut)
-	}()
-	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := fakeserve.Serve(ln, srv); err != nil {
 		log.Fatal(err)
 	}
 	srv.Close()

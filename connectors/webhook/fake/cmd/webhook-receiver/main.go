@@ -11,16 +11,14 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"log"
-	"net"
-	"net/http"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/connectors/internal/fakeserve"
 	"github.com/sluicehq/sluice/connectors/webhook/fake"
 )
 
@@ -29,13 +27,6 @@ func main() {
 	token := flag.String("token", "", "bearer token to require (empty: none)")
 	maxBatch := flag.Int("max-batch", 0, "reject requests with more operations than this (413)")
 	flag.Parse()
-	host, _, err := net.SplitHostPort(*addr)
-	if err != nil {
-		log.Fatal(err)
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		log.Fatalf("listen on a loopback address (127.0.0.1, ::1 or localhost), not %s", host)
-	}
 	srv := fake.Handler(fake.Options{Token: *token, MaxBatch: *maxBatch, OnBatch: func(runID string, ops map[string]int, held int) {
 		var parts []string
 		for op, n := range ops {
@@ -46,13 +37,12 @@ func main() {
 	}})
 	// Listen first, so that with port 0 the line below says which port the
 	// system chose (scripts read it).
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := fakeserve.Listen(*addr)
 	if err != nil {
-		log.Fatal(err)
+		log.Fatalf("webhook-receiver: %v", err)
 	}
-	fmt.Printf("webhook receiver on http://%s/ (token: %q)\n", ln.Addr(), *token)
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Fatal(err)
+	fmt.Printf("webhook receiver on %s/ (token: %q)\n", fakeserve.URL(ln), *token)
+	if err := fakeserve.Serve(ln, srv); err != nil {
+		log.Fatalf("webhook-receiver: %v", err)
 	}
 }
