@@ -60,11 +60,12 @@ func (s *Server) release(c *call) {
 }
 
 // UseRequests adds n to the daily counter, as other integrations of the
-// org would.
+// org would; a negative n gives requests back, as the 24-hour window
+// rolling past them would (the counter stays at 0 or more).
 func (s *Server) UseRequests(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.used += n
+	s.used = max(0, s.used+n)
 }
 
 // limits answers the Limits resource's DailyApiRequests entry.
