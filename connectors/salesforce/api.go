@@ -183,7 +183,7 @@ func explain(doing string, err error) error {
 	var ae *APIError
 	if errors.As(err, &ae) {
 		switch {
-		case ae.Code == "REQUEST_LIMIT_EXCEEDED" && strings.Contains(ae.Message, "ConcurrentPerOrgLongTxn"):
+		case ae.Code == "REQUEST_LIMIT_EXCEEDED" && strings.Contains(ae.Message, "Concurrent"):
 			return fmt.Errorf("%s: the org has too many long-running requests at once (%w): lower concurrency, or sync when the org is quieter; the next run sends the rest", doing, err)
 		case ae.Code == "REQUEST_LIMIT_EXCEEDED":
 			return fmt.Errorf("%s: Salesforce refuses more API requests (%w): the org's API request limit is used up; the run stops, and the next run sends the rest once the org's usage over the last 24 hours falls", doing, err)

@@ -35,12 +35,17 @@ type rewriter struct {
 	h   http.Handler
 	mu  sync.Mutex
 	msg string
+	// before, when set, is called before each request reaches the fake.
+	before func(*http.Request)
 }
 
 func (rw *rewriter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw.mu.Lock()
-	msg := rw.msg
+	msg, before := rw.msg, rw.before
 	rw.mu.Unlock()
+	if before != nil {
+		before(r)
+	}
 	if msg == "" {
 		rw.h.ServeHTTP(w, r)
 		return

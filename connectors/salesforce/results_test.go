@@ -146,7 +146,7 @@ func TestFatalAnswers(t *testing.T) {
 		want   string
 	}{
 		{"daily limit", 403, `[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`, "the org's API request limit is used up"},
-		{"long-running requests", 403, `[{"message":"ConcurrentPerOrgLongTxn Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`, "lower concurrency"},
+		{"long-running requests", 403, `[{"message":"ConcurrentRequests (Concurrent API Requests) Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`, "lower concurrency"},
 		{"permission", 403, `[{"message":"insufficient access rights on object id","errorCode":"INSUFFICIENT_ACCESS_OR_READONLY"}]`, "lacks a permission"},
 		{"session refused twice", 401, `[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]`, "the session was refused"},
 	} {
