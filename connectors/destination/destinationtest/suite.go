@@ -73,6 +73,14 @@ type Env struct {
 	// Nil when the type makes no requests (the erasure retry case is
 	// skipped).
 	Fail func(status, n int)
+	// Mapping and Consent, when set, replace the sync's mapping ({email:
+	// email, name: name, score: score}) and consent (opt_in), in YAML flow
+	// style, for types that take only some destination fields or require
+	// consent purposes: an ad audience takes match keys (email,
+	// first_name...) and needs ads_user_data. The key stays email, the
+	// model's name and score must still reach the destination, and
+	// Records still reports each record's email, name and score.
+	Mapping, Consent string
 }
 
 // Run runs the suite.
@@ -99,6 +107,13 @@ func project(t *testing.T, env *Env, typ, extra, syncExtra string) *synctest.Pro
 	if extra != "" {
 		opts += ", " + extra
 	}
+	mapping, consent := "{email: email, name: name, score: score}", "opt_in"
+	if env.Mapping != "" {
+		mapping = env.Mapping
+	}
+	if env.Consent != "" {
+		consent = env.Consent
+	}
 	yml := fmt.Sprintf(`sources:
   - {name: items, table: raw.items, primary_key: id}
 destinations:
@@ -109,10 +124,10 @@ syncs:
     to: dest
     mode: mirror
     key: email
-    mapping: {email: email, name: name, score: score}
-    consent: opt_in
+    mapping: %s
+    consent: %s
     max_removals: 100%%
-%s`, typ, opts, syncExtra)
+%s`, typ, opts, mapping, consent, syncExtra)
 	p := synctest.New(t, synctest.Options{Files: map[string]string{"sync.yml": yml}, Env: env.Vars})
 	p.Exec(t,
 		"CREATE SCHEMA raw",
@@ -241,7 +256,11 @@ func lookup(vars map[string]string) func(string) (string, bool) {
 
 func openDest(t *testing.T, p *synctest.Project) destination.Destination {
 	t.Helper()
-	d, err := destination.Open(context.Background(), p.P.Destinations[0], p.Dir, destination.SyncInfo{Name: "conf", Mode: "mirror", Key: "email", Fields: []string{"email", "name", "score"}}, nil)
+	var fields []string
+	for _, f := range p.P.Syncs[0].Mapping {
+		fields = append(fields, f.Field)
+	}
+	d, err := destination.Open(context.Background(), p.P.Destinations[0], p.Dir, destination.SyncInfo{Name: "conf", Mode: "mirror", Key: "email", Fields: fields}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
