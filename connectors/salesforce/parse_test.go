@@ -1,6 +1,7 @@
 package salesforce
 
 import (
+	"errors"
 	"net/url"
 	"strconv"
 	"strings"
@@ -92,5 +93,28 @@ func TestInChunks(t *testing.T) {
 	}
 	if got := soqlString(`o'brien\x`); got != `'o\'brien\\x'` {
 		t.Errorf("soqlString = %s", got)
+	}
+}
+
+func TestRedactErr(t *testing.T) {
+	values := []string{"ann@example.com", "o'neil@example.org"}
+	soql := "SELECT Id FROM Contact WHERE X IN " + inList(values)
+	for _, tc := range []struct {
+		name string
+		err  error
+		keep error // returned as is
+	}{
+		{"transport error quoting the URL", errors.New(`Get "https://x.my.salesforce.com/services/data/v67.0/query?q=` + url.QueryEscape(soql) + `": connection reset`), nil},
+		{"api error", &APIError{Status: 400, Code: "MALFORMED_QUERY", Message: "unexpected token: ann@example.com"}, nil},
+		{"quota", &QuotaReserveError{Name: "sf", Used: 9, Limit: 10, Kept: 1}, &QuotaReserveError{}},
+	} {
+		got := redactErr(tc.err, values...)
+		if strings.Contains(got.Error(), "ann") || strings.Contains(got.Error(), "neil") {
+			t.Errorf("%s: %v", tc.name, got)
+		}
+		var qe *QuotaReserveError
+		if tc.keep != nil && !errors.As(got, &qe) {
+			t.Errorf("%s: %T lost", tc.name, got)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package salesforce
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -134,13 +135,27 @@ func fieldString(rec map[string]any, field string) string {
 	return ""
 }
 
-// redactErr masks values in an error's message, keeping an *APIError's
-// fields for the hints.
+// redactErr masks values in an error's message (a transport error quotes
+// the query's URL), keeping an *APIError's fields for the hints and any
+// error that quotes none of them as it is.
 func redactErr(err error, values ...string) error {
 	if ae, ok := err.(*APIError); ok {
 		c := *ae
 		c.Message = redact(c.Message, values...)
 		return &c
 	}
-	return fmt.Errorf("%s", redact(err.Error(), values...))
+	msg := err.Error()
+	r := msg
+	for _, v := range values {
+		if v != "" {
+			// A query's URL holds them escaped for SOQL, then for the URL.
+			lit := soqlString(v)
+			r = strings.ReplaceAll(r, url.QueryEscape(lit[1:len(lit)-1]), "[key]")
+			r = strings.ReplaceAll(r, url.QueryEscape(v), "[key]")
+		}
+	}
+	if r = redact(r, values...); r != msg {
+		return errors.New(r)
+	}
+	return err
 }
