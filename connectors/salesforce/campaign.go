@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/sluicehq/sluice/connectors/destination"
@@ -207,37 +209,81 @@ func redactAPI(err error, values ...string) error {
 
 // removeMembers deletes the CampaignMember records of the exits at idx: a
 // person Salesforce does not have, or who is not a member, is out already.
+// The person's id is the one kept from the entry, else looked up by
+// external id; a kept id under which no member is found may be stale (the
+// person merged into another record meanwhile), so those exits are looked
+// up once more by external id.
 func (sf *Salesforce) removeMembers(ctx context.Context, cid, field string, recs []destination.Record, idx []int, errs []error) error {
 	people := map[int]string{} // record index: person id
-	var lookup []int
+	var lookup, kept []int
 	for _, i := range idx {
+		errs[i] = nil
 		if id := strings.TrimSpace(recs[i].RemoteID); recordIDRE.MatchString(id) {
 			people[i] = id
+			kept = append(kept, i)
 		} else {
 			lookup = append(lookup, i)
 		}
 	}
-	if len(lookup) > 0 {
-		values := make([]string, len(lookup))
-		for k, i := range lookup {
-			values[k] = sf.idOf(recs[i])
+	if err := sf.lookupPeople(ctx, recs, lookup, people); err != nil {
+		return err
+	}
+	members, err := sf.memberIDs(ctx, cid, field, people)
+	if err != nil {
+		return err
+	}
+	isMember := map[string]bool{}
+	for _, p := range members {
+		isMember[p] = true
+	}
+	kept = slices.DeleteFunc(kept, func(i int) bool { return isMember[people[i]] })
+	again := map[int]string{}
+	if err := sf.lookupPeople(ctx, recs, kept, again); err != nil {
+		return err
+	}
+	for i, id := range again {
+		if id == people[i] {
+			delete(again, i)
 		}
-		found, err := sf.lookupIDs(ctx, sf.object, sf.extID, values)
+		people[i] = id
+	}
+	if len(again) > 0 {
+		more, err := sf.memberIDs(ctx, cid, field, again)
 		if err != nil {
 			return err
 		}
-		for k, i := range lookup {
-			if id, ok := found[values[k]]; ok {
-				people[i] = id
-			}
+		maps.Copy(members, more)
+	}
+	return sf.deleteMembers(ctx, recs, people, members, errs)
+}
+
+// lookupPeople finds the person ids of the records at idx by external id,
+// into people; a person Salesforce does not have is left out.
+func (sf *Salesforce) lookupPeople(ctx context.Context, recs []destination.Record, idx []int, people map[int]string) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	values := make([]string, len(idx))
+	for k, i := range idx {
+		values[k] = sf.idOf(recs[i])
+	}
+	found, err := sf.lookupIDs(ctx, sf.object, sf.extID, values)
+	if err != nil {
+		return err
+	}
+	for k, i := range idx {
+		if id, ok := found[values[k]]; ok {
+			people[i] = id
 		}
 	}
-	for _, i := range idx {
-		errs[i] = nil
-	}
-	members, err := sf.memberIDs(ctx, cid, field, people)
-	if err != nil || len(members) == 0 {
-		return err
+	return nil
+}
+
+// deleteMembers deletes the members (person id by member id); an exit
+// whose member Salesforce refuses to delete gets that error.
+func (sf *Salesforce) deleteMembers(ctx context.Context, recs []destination.Record, people map[int]string, members map[string]string, errs []error) error {
+	if len(members) == 0 {
+		return nil
 	}
 	ids := make([]string, 0, len(members))
 	for m := range members {

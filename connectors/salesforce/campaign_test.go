@@ -69,8 +69,18 @@ func TestCampaignMembership(t *testing.T) {
 	if len(got) != 2 || !got["p3@example.com"] || !got["p4@example.com"] {
 		t.Errorf("members after exits: %v", got)
 	}
-	if n := len(srv.Records("Contact")); n != 4 {
-		t.Errorf("exits deleted contacts: %d left of 4", n)
+	// A stale kept id (here another Contact's, not a member): the exit is
+	// looked up by external id and still leaves.
+	other := []destination.Record{person(9)}
+	write(t, sf, other)
+	if errs := write(t, sf, []destination.Record{exit(3, other[0].RemoteID)}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	if got := members(t, srv); len(got) != 1 || !got["p4@example.com"] {
+		t.Errorf("members after the exit with a stale id: %v", got)
+	}
+	if n := len(srv.Records("Contact")); n != 5 {
+		t.Errorf("exits deleted contacts: %d left of 5", n)
 	}
 }
 
