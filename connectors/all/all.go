@@ -8,6 +8,7 @@ import (
 	_ "github.com/sluicehq/sluice/connectors/clickhouse" // ClickHouse warehouse (native protocol)
 	_ "github.com/sluicehq/sluice/connectors/duckdb"     // embedded default warehouse
 	_ "github.com/sluicehq/sluice/connectors/file"       // file destination (JSON Lines, CSV)
+	_ "github.com/sluicehq/sluice/connectors/googleads"  // Google Customer Match destination (Data Manager API)
 	_ "github.com/sluicehq/sluice/connectors/hubspot"    // HubSpot destination
 	_ "github.com/sluicehq/sluice/connectors/klaviyo"    // Klaviyo destination
 	_ "github.com/sluicehq/sluice/connectors/salesforce" // Salesforce destination
