@@ -11,6 +11,7 @@ import (
 	_ "github.com/sluicehq/sluice/connectors/googleads"  // Google Customer Match destination (Data Manager API)
 	_ "github.com/sluicehq/sluice/connectors/hubspot"    // HubSpot destination
 	_ "github.com/sluicehq/sluice/connectors/klaviyo"    // Klaviyo destination
+	_ "github.com/sluicehq/sluice/connectors/meta"       // Meta Custom Audiences destination
 	_ "github.com/sluicehq/sluice/connectors/salesforce" // Salesforce destination
 	_ "github.com/sluicehq/sluice/connectors/snowflake"  // Snowflake warehouse
 	_ "github.com/sluicehq/sluice/connectors/webhook"    // webhook destination
