@@ -79,7 +79,7 @@ func onePath(t *testing.T, srv *fake.Server, bulk bool) {
 }
 
 // startFake serves a fake org on loopback.
-func startFake(t *testing.T, opts fake.Options) (*fake.Server, *rewriter) {
+func startFake(t testing.TB, opts fake.Options) (*fake.Server, *rewriter) {
 	t.Helper()
 	if opts.ClientID == "" {
 		opts.ClientID, opts.ClientSecret = testClientID, testSecret
