@@ -106,7 +106,7 @@ func benchFirstSync(b *testing.B, n, threshold int) {
 	b.StopTimer()
 	srv, _ := startFake(b, fake.Options{Objects: e2eObjects, DailyLimit: -1})
 	p := synctest.New(b, synctest.Options{
-		Env: map[string]string{"SALESFORCE_CLIENT_ID": testClientID, "SALESFORCE_CLIENT_SECRET": testSecret, "SALESFORCE_LOGIN_URL": srv.URL},
+		Env:   map[string]string{"SALESFORCE_CLIENT_ID": testClientID, "SALESFORCE_CLIENT_SECRET": testSecret, "SALESFORCE_LOGIN_URL": srv.URL},
 		Files: map[string]string{"sync.yml": fmt.Sprintf(benchProject, threshold)},
 	})
 	p.Exec(b, "CREATE SCHEMA raw", fmt.Sprintf(`CREATE TABLE raw.people AS SELECT i AS id, 'person' || i || '@example.com' AS email,
