@@ -224,7 +224,7 @@ func Open(_ context.Context, cfg destination.Config) (destination.Destination, e
 		version: s.version, object: s.object, extID: s.extID, fields: fields,
 		batch: s.batch, conc: s.conc, bulkThreshold: int64(s.threshold),
 		campaignRef: strings.TrimSpace(s.campaign), createCampaigns: s.createCampaigns,
-		lockWait: time.Second, lockTries: 3, pollMin: time.Second, pollMax: 30 * time.Second, maxPart: maxUpload,
+		lockWait: time.Second, lockTries: 3, pollMin: 2 * time.Second, pollMax: time.Minute, maxPart: maxUpload,
 	}
 	return sf, nil
 }
