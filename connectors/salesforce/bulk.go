@@ -175,7 +175,7 @@ func (sf *Salesforce) runJob(ctx context.Context, p *bulkPart, recs []destinatio
 		sf.abortJob(job.ID)
 		return err
 	}
-	if job, err = sf.waitJob(ctx, job.ID); err != nil {
+	if job, err = sf.waitJob(ctx, job.ID, p.n); err != nil {
 		return err
 	}
 	return sf.readResults(ctx, job, p, recs, errs)
@@ -222,9 +222,16 @@ func (sf *Salesforce) abortJob(id string) {
 // waitJob polls a job until it ends, waiting longer between polls (from
 // 2 s, doubling up to a minute): each poll is one API request, and a job
 // of 150,000 records that takes three minutes costs seven, which keeps a
-// million records under a hundred requests.
-func (sf *Salesforce) waitJob(ctx context.Context, id string) (jobInfo, error) {
+// million records under a hundred requests. A small job is polled at once
+// (it is often done); a large one is given the first wait first.
+func (sf *Salesforce) waitJob(ctx context.Context, id string, records int) (jobInfo, error) {
 	wait := sf.pollMin
+	if records > 10_000 {
+		if err := sleep(ctx, wait); err != nil {
+			return jobInfo{}, err
+		}
+		wait *= 2
+	}
 	for {
 		var job jobInfo
 		if err := sf.call(ctx, http.MethodGet, sf.apiPath("/jobs/ingest/"+id), nil, &job); err != nil {
