@@ -133,7 +133,11 @@ func (s *sleeps) sleep(_ context.Context, d time.Duration) error {
 	return nil
 }
 
-func (s *sleeps) all() []time.Duration { s.mu.Lock(); defer s.mu.Unlock(); return append([]time.Duration(nil), s.d...) }
+func (s *sleeps) all() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Duration(nil), s.d...)
+}
 
 var allKeys = []string{"email", "phone", "first_name", "last_name", "country", "postal_code", "external_id"}
 
