@@ -19,8 +19,9 @@ type describeField struct {
 // Check implements destination.Destination: the credentials must give a
 // session that can describe the object; external_id_field must be one of
 // its fields marked External ID; every mapped field must be a field the
-// user can create and update; a segment sync's object must be Contact or
-// Lead and its campaign must exist (or create_campaigns will create it).
+// user can create and update; a segment sync that names a campaign must
+// sync Contacts or Leads, and its campaign must exist (or create_campaigns
+// will create it).
 // Nothing is changed.
 func (sf *Salesforce) Check(ctx context.Context) error {
 	var desc struct {
@@ -57,7 +58,11 @@ func (sf *Salesforce) Check(ctx context.Context) error {
 	if len(readOnly) > 0 {
 		return sf.cfg.Errorf("mapped fields %s of %s cannot be both created and updated by the user (read-only, formula, or field-level security): map other fields, or grant edit access", strings.Join(readOnly, ", "), sf.object)
 	}
-	if sf.campaignRef == "" {
+	// The campaign is checked for segment syncs that name one (list:); a
+	// destination's campaign option serves segment syncs that name none,
+	// and is resolved by their first write, so that it never fails a
+	// record sync's check.
+	if sf.cfg.Sync.List == "" {
 		return nil
 	}
 	if _, err := sf.memberField(); err != nil {

@@ -61,8 +61,9 @@ func TestCheck(t *testing.T) {
 		{"no such external id", "external_id_field: Nope__c", extSync, "external_id_field Nope__c is not a field of Contact"},
 		{"read-only field", "", destination.SyncInfo{Name: "s", Key: "External_Id__c", Fields: []string{"External_Id__c", "CreatedDate"}}, "CreatedDate of Contact cannot be both created and updated"},
 		{"unknown object", "object: Nope__c", extSync, "not found"},
-		{"campaign missing", "campaign: VIP", extSync, `no campaign "VIP"`},
-		{"campaign to create", "campaign: VIP, create_campaigns: true", extSync, ""},
+		{"campaign missing", "", withList(extSync, "VIP"), `no campaign "VIP"`},
+		{"campaign to create", "create_campaigns: true", withList(extSync, "VIP"), ""},
+		{"destination's campaign not checked for a record sync", "campaign: VIP", extSync, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sf := openSF(t, srv.URL, tc.extra, tc.sync)
@@ -81,6 +82,11 @@ func TestCheck(t *testing.T) {
 	if n := len(srv.Records("Campaign")); n != 0 {
 		t.Errorf("check created %d campaigns", n)
 	}
+}
+
+func withList(s destination.SyncInfo, list string) destination.SyncInfo {
+	s.List = list
+	return s
 }
 
 func TestUpsertAndDelete(t *testing.T) {
