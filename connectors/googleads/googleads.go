@@ -80,7 +80,7 @@ var Spec = config.ComponentSpec{
 		{Name: "phone_region", Kind: config.String, Pattern: `[A-Za-z]{2}`, PatternHint: "an ISO 3166-1 alpha-2 code such as FR", Doc: "Country in which national phone numbers are read, and the address country of people without a mapped country. A person's mapped country wins. Default: none (only +E.164 numbers are read, and addresses need a country)."},
 		{Name: "base_url", Kind: config.String, URL: true, Doc: "API root. Default: " + DefaultBaseURL + " (a proxy, or a test server)."},
 		{Name: "validate_only", Kind: config.Bool, Doc: "Send every request with validateOnly: Google checks it and stores nothing, and the records are reported rejected with what Google said, to be sent for real on a later run. Default: false."},
-		{Name: "status_wait", Kind: config.DurationKind, Doc: "How long to wait, after each request, for Google's processing status (requestStatus:retrieve), e.g. 10s; 0s reads it once. Default: 10s."},
+		{Name: "status_wait", Kind: config.DurationKind, Doc: "How long to wait, after each request, for Google's processing status (requestStatus:retrieve), e.g. 10s; it is read at least once. Default: 10s."},
 		withDefault(destination.BatchSizeField.WithMax(MaxMembers), "10000, the most members per request (also the most allowed)"),
 		withDefault(destination.RateField, "4, under a project's 300 requests a minute"),
 		withDefault(destination.TimeoutField, "60s"),
@@ -220,9 +220,9 @@ func (s *settings) check() error {
 		return errors.New("terms_of_service_accepted must be true: Google takes Customer Match data only with its terms of service accepted (https://support.google.com/adspolicy/answer/6299717)")
 	case (s.credsJSON == "") == (s.credsFile == ""):
 		return errors.New("give the credentials with credentials_json (a ${VAR} reference) or credentials_file, one of the two")
-	case !digits(s.customer):
-		return errors.New("customer_id must be the Google Ads customer id, digits such as 123-456-7890")
-	case s.login != "" && !digits(s.login):
+	case !digits(s.customer) || (s.accountType == "GOOGLE_ADS" && len(s.customer) != 10):
+		return errors.New("customer_id must be the Google Ads customer id, 10 digits such as 123-456-7890")
+	case s.login != "" && (!digits(s.login) || (s.lType == "GOOGLE_ADS" && len(s.login) != 10)):
 		return errors.New("login_customer_id must be the manager account's customer id, digits such as 123-456-7890")
 	case s.listID == "":
 		return errors.New("no Customer Match list: set user_list_id, or list: on the sync, to the list's id (lists are created in Google Ads, Tools > Audience manager)")

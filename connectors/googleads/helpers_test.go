@@ -80,7 +80,7 @@ func newTestEnv(t testing.TB, opts fake.Options) *testEnv {
 
 // options are the destination's options for the env, with extra ones.
 func (e *testEnv) options(extra string) string {
-	o := fmt.Sprintf(`{credentials_json: %q, customer_id: "123-456-7890", user_list_id: %q, terms_of_service_accepted: true, base_url: %q, status_wait: 0s}`, e.sa.json, testList, e.srv.URL)
+	o := fmt.Sprintf(`{credentials_json: %q, customer_id: "123-456-7890", user_list_id: %q, terms_of_service_accepted: true, base_url: %q}`, e.sa.json, testList, e.srv.URL)
 	if extra != "" {
 		o = o[:len(o)-1] + ", " + extra + "}"
 	}

@@ -464,7 +464,7 @@ func (s *Server) state(c *call) {
 	for _, r := range s.requests {
 		byStatus[r.Status]++
 	}
-	out := map[string]any{"lists": lists, "violations": s.violations, "requests_by_status": byStatus}
+	out := map[string]any{"lists": lists, "violations": append([]Violation{}, s.violations...), "requests_by_status": byStatus}
 	s.mu.Unlock()
 	s.reply(c, http.StatusOK, out)
 }

@@ -1,0 +1,153 @@
+// Command googleads-fake runs the fake Data Manager API (Google Customer
+// Match) on a loopback address, to try the google_ads destination without
+// a Google Ads account, and for CI:
+//
+//	go run ./connectors/googleads/fake/cmd/googleads-fake -addr 127.0.0.1:8792 \
+//	    -customer 1234567890 -list 555000111 -write-credentials .sluice/google-sa.json
+//
+// -write-credentials writes a new service account key (token_uri pointing
+// at this fake) that the fake trusts: give its content to the destination
+// as credentials_json, or its path as credentials_file. -service-account
+// trusts an existing service account JSON instead. It prints its base URL
+// on the first line, then a line per request (the endpoint, never an
+// identifier) unless -quiet. GET /_fake/state shows the lists' sizes, the
+// violations and the requests by status.
+package main
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/connectors/googleads/fake"
+	"github.com/sluicehq/sluice/connectors/internal/fakeserve"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8792", "loopback address to listen on (port 0: any free port)")
+	customer := flag.String("customer", "1234567890", "the Google Ads customer id (10 digits) holding the lists")
+	lists := flag.String("list", "1", "comma-separated ids of the customer's Customer Match lists")
+	manager := flag.String("manager", "", "a manager account id that may operate the customer (login_customer_id)")
+	writeCreds := flag.String("write-credentials", "", "write a new service account JSON the fake trusts to this file")
+	trust := flag.String("service-account", "", "trust this service account JSON (its private key's public half)")
+	tokens := flag.String("token", "", "comma-separated access tokens taken as they are (no OAuth)")
+	perMinute := flag.Int("per-minute", 300, "requests allowed in any minute (-1: no limit)")
+	polls := flag.Int("processing-polls", 0, "status reads answering PROCESSING before the final status")
+	quiet := flag.Bool("quiet", false, "do not print a line per request")
+	flag.Parse()
+	if *writeCreds == "" && *trust == "" && *tokens == "" {
+		log.Fatal("googleads-fake: give -write-credentials FILE, -service-account FILE or -token: the destination needs credentials the fake trusts")
+	}
+	opts := fake.Options{
+		Accounts: map[string][]string{*customer: split(*lists)}, ServiceAccounts: map[string]*rsa.PublicKey{},
+		Tokens: split(*tokens), PerMinute: *perMinute, ProcessingPolls: *polls,
+	}
+	if *manager != "" {
+		opts.Managers = map[string][]string{*manager: {*customer}}
+	}
+	if !*quiet {
+		opts.OnRequest = func(method, endpoint string, status int) {
+			fmt.Printf("%s %s %s -> %d\n", time.Now().Format("15:04:05.000"), method, endpoint, status)
+		}
+	}
+	ln, err := fakeserve.Listen(*addr)
+	if err != nil {
+		log.Fatalf("googleads-fake: %v", err)
+	}
+	srv := fake.Handler(opts)
+	srv.URL = fakeserve.URL(ln)
+	if *trust != "" {
+		if err := trustAccount(opts.ServiceAccounts, *trust); err != nil {
+			log.Fatalf("googleads-fake: %v", err)
+		}
+	}
+	if *writeCreds != "" {
+		if err := newAccount(opts.ServiceAccounts, *writeCreds, fake.TokenURL(srv.URL)); err != nil {
+			log.Fatalf("googleads-fake: %v", err)
+		}
+	}
+	if !srv.CheckedAgainstDiscovery() {
+		log.Printf("googleads-fake: the Data Manager API's discovery document was not found (set %s): requests are not checked against it", fake.EnvDiscovery)
+	}
+	fmt.Println(srv.URL)
+	if err := fakeserve.Serve(ln, srv); err != nil {
+		log.Fatalf("googleads-fake: %v", err)
+	}
+}
+
+func split(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// newAccount creates a service account key, trusts it, and writes its JSON
+// (readable by the owner only: it holds a private key).
+func newAccount(accounts map[string]*rsa.PublicKey, path, tokenURL string) error {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	email := "sluice-sandbox@sluice-fake.iam.gserviceaccount.com"
+	b, err := json.MarshalIndent(map[string]string{
+		"type": "service_account", "project_id": "sluice-fake", "private_key_id": "fake",
+		"private_key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"client_email": email, "client_id": "0", "token_uri": tokenURL,
+	}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("writing the service account: %w", err)
+	}
+	accounts[email] = &key.PublicKey
+	return nil
+}
+
+// trustAccount trusts the key of a service account JSON.
+func trustAccount(accounts map[string]*rsa.PublicKey, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var sa struct {
+		ClientEmail string `json:"client_email"`
+		PrivateKey  string `json:"private_key"`
+	}
+	if err := json.Unmarshal(b, &sa); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	block, _ := pem.Decode([]byte(sa.PrivateKey))
+	if block == nil || sa.ClientEmail == "" {
+		return errors.New(path + ": not a service account key (client_email and private_key)")
+	}
+	parsed, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		if parsed, err = x509.ParsePKCS1PrivateKey(block.Bytes); err != nil {
+			return fmt.Errorf("%s: reading the private key: %w", path, err)
+		}
+	}
+	key, ok := parsed.(*rsa.PrivateKey)
+	if !ok {
+		return errors.New(path + ": the private key is not RSA")
+	}
+	accounts[sa.ClientEmail] = &key.PublicKey
+	return nil
+}
