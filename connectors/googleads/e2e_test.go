@@ -80,24 +80,7 @@ func TestQuickstartEndToEnd(t *testing.T) {
 
 	// A VIP withdraws consent, another's orders are cancelled.
 	withdrawn, exiting := vips[0], vips[1]
-	examplestest.EditCSV(t, p.Dir, "crm_contacts.csv", func(h []string, rows [][]string) [][]string {
-		for _, r := range rows {
-			if strings.EqualFold(strings.TrimSpace(r[slices.Index(h, "email")]), withdrawn) {
-				r[slices.Index(h, "email_consent")] = "false"
-			}
-		}
-		return rows
-	})
-	ids := strs(t, p, `SELECT m.id_value FROM sluice.customer_identity_map m JOIN sluice.customer_profiles p USING (profile_id)
-		WHERE p.email = ? AND m.id_type IN ('user_id', 'email')`, exiting)
-	examplestest.EditCSV(t, p.Dir, "orders.csv", func(h []string, rows [][]string) [][]string {
-		for _, r := range rows {
-			if slices.Contains(ids, r[slices.Index(h, "contact_id")]) || slices.Contains(ids, strings.ToLower(strings.TrimSpace(r[slices.Index(h, "email")]))) {
-				r[slices.Index(h, "status")] = "cancelled"
-			}
-		}
-		return rows
-	})
+	changeVIPs(t, p, withdrawn, exiting)
 	p.Build(t)
 	res, err := p.Engine.Sync(ctx, "vip_to_google", engine.SyncOptions{})
 	if err != nil {
@@ -137,6 +120,30 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	if v := env.srv.Violations(); len(v) > 0 {
 		t.Errorf("%d violations, first %+v", len(v), v[0])
 	}
+}
+
+// changeVIPs edits the seed data: one VIP withdraws e-mail (here: ad)
+// consent, another's orders are all cancelled (a segment exit).
+func changeVIPs(t *testing.T, p *synctest.Project, withdrawn, exiting string) {
+	t.Helper()
+	examplestest.EditCSV(t, p.Dir, "crm_contacts.csv", func(h []string, rows [][]string) [][]string {
+		for _, r := range rows {
+			if strings.EqualFold(strings.TrimSpace(r[slices.Index(h, "email")]), withdrawn) {
+				r[slices.Index(h, "email_consent")] = "false"
+			}
+		}
+		return rows
+	})
+	ids := strs(t, p, `SELECT m.id_value FROM sluice.customer_identity_map m JOIN sluice.customer_profiles p USING (profile_id)
+		WHERE p.email = ? AND m.id_type IN ('user_id', 'email')`, exiting)
+	examplestest.EditCSV(t, p.Dir, "orders.csv", func(h []string, rows [][]string) [][]string {
+		for _, r := range rows {
+			if slices.Contains(ids, r[slices.Index(h, "contact_id")]) || slices.Contains(ids, strings.ToLower(strings.TrimSpace(r[slices.Index(h, "email")]))) {
+				r[slices.Index(h, "status")] = "cancelled"
+			}
+		}
+		return rows
+	})
 }
 
 // registerPeople tells the fake every quickstart contact's identifiers.
