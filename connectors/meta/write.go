@@ -172,9 +172,26 @@ func (m *Meta) send(ctx context.Context, id string, g *group, errs []error) erro
 type usersAnswer struct {
 	AudienceID  string          `json:"audience_id"`
 	SessionID   json.RawMessage `json:"session_id"`
-	NumReceived *int64          `json:"num_received"`
-	NumInvalid  int64           `json:"num_invalid_entries"`
+	NumReceived *count          `json:"num_received"`
+	NumInvalid  count           `json:"num_invalid_entries"`
 	Samples     json.RawMessage `json:"invalid_entry_samples"`
+}
+
+// count is a number Graph may write as a JSON number or a numeric string.
+type count int64
+
+func (c *count) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	if s == "" || s == "null" {
+		*c = 0
+		return nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return fmt.Errorf("expected a count, got %s", destination.Snippet(b))
+	}
+	*c = count(n)
+	return nil
 }
 
 func (m *Meta) sendChunk(ctx context.Context, id, op string, idx []int, rows [][]string, count int, errs []error) error {
@@ -275,7 +292,7 @@ func opDoing(op string) string {
 // Meta's reason; invalid entries no sample names cannot be told apart
 // and are logged, their records counted as sent.
 func (m *Meta) outcomes(op string, idx []int, rows [][]string, ans *usersAnswer, errs []error) {
-	if ans.NumReceived != nil && *ans.NumReceived == 0 {
+	if ans.NumReceived != nil && *ans.NumReceived == 0 && len(rows) > 0 {
 		for _, i := range idx {
 			errs[i] = errors.New("Meta's answer counts none of this request's rows as received: sent again next run")
 		}
@@ -293,13 +310,13 @@ func (m *Meta) outcomes(op string, idx []int, rows [][]string, ans *usersAnswer,
 		}
 	}
 	log := m.cfg.Logger
-	if unnamed := ans.NumInvalid - int64(named); unnamed > 0 {
+	if unnamed := int64(ans.NumInvalid) - int64(named); unnamed > 0 {
 		log.Warn("Meta counted invalid entries that its samples do not name: they cannot be matched to records, which count as sent",
 			"op", op, "rows", len(rows), "invalid", ans.NumInvalid, "named", named)
 	}
 	if ans.NumReceived == nil {
 		log.Warn("Meta's answer has no num_received: the rows count as sent", "op", op, "rows", len(rows))
-	} else if *ans.NumReceived < int64(len(rows)) {
+	} else if int64(*ans.NumReceived) < int64(len(rows)) {
 		log.Warn("Meta received fewer rows than were sent (it drops duplicates)", "op", op, "rows", len(rows), "received", *ans.NumReceived)
 	}
 }

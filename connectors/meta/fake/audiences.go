@@ -14,6 +14,7 @@ type Audience struct {
 	// Members are the audience's people, each as the cells Meta holds for
 	// them by schema key (EMAIL, PHONE, FN...), hashed as sent.
 	Members []Member
+	size    int
 }
 
 // Member is one person in an audience.
@@ -105,10 +106,16 @@ func (s *Server) listAudiences(c *call) {
 		start = n
 	}
 	fields := strings.Split(c.param("fields"), ",")
-	all := s.Audiences()
+	s.mu.Lock()
+	all := make([]Audience, len(s.order))
+	for i, id := range s.order {
+		all[i] = s.audiences[id].head()
+	}
+	s.mu.Unlock()
+	start = min(start, len(all)) // a cursor past the end: an empty page
 	end := min(start+limit, len(all))
 	data := []map[string]any{}
-	for _, a := range all[min(start, len(all)):end] {
+	for _, a := range all[start:end] {
 		data = append(data, a.fields(fields))
 	}
 	out := map[string]any{"data": data}
@@ -137,7 +144,7 @@ func (a Audience) fields(fields []string) map[string]any {
 		case "description":
 			m["description"] = a.Description
 		case "approximate_count_lower_bound":
-			m["approximate_count_lower_bound"] = len(a.Members)
+			m["approximate_count_lower_bound"] = a.size
 		case "operation_status":
 			m["operation_status"] = map[string]any{"code": 200, "description": "Normal"}
 		}
@@ -177,7 +184,7 @@ func (s *Server) getAudience(c *call) {
 	a, ok := s.audiences[c.params["audience_id"]]
 	var snap Audience
 	if ok {
-		snap = a.snapshot()
+		snap = a.head()
 	}
 	s.mu.Unlock()
 	if !ok {

@@ -275,3 +275,25 @@ func TestReplace(t *testing.T) {
 		t.Errorf("after the replace: %+v", a.Members)
 	}
 }
+
+// FuzzUsers: whatever the payload and session, the fake answers 200 or a
+// Graph 400, and never panics.
+func FuzzUsers(f *testing.F) {
+	f.Add(`{"schema":["EMAIL"],"data":[["`+sum("a")+`"]]}`, `{"session_id":1,"batch_seq":1,"last_batch_flag":true}`)
+	f.Add(`{"schema":"EMAIL","data":["x"]}`, ``)
+	f.Add(`{"schema":["EMAIL","FN"],"data":[[1,null],[{},[]]]}`, `{"session_id":"x"}`)
+	f.Add(`[]`, `{}`)
+	s := New(f, Options{Token: token})
+	path := "/v25.0/" + s.CreateAudience("VIP") + "/users"
+	f.Fuzz(func(t *testing.T, payload, session string) {
+		v := url.Values{"payload": {payload}}
+		if session != "" {
+			v.Set("session", session)
+		}
+		for _, m := range []string{"POST", "DELETE"} {
+			if a := do(t, s, m, path, token, v); a.status != 200 && a.status != 400 {
+				t.Fatalf("%s: status %d", m, a.status)
+			}
+		}
+	})
+}

@@ -41,7 +41,15 @@ type replaceState struct {
 }
 
 func (a *audience) snapshot() Audience {
-	return Audience{ID: a.ID, Name: a.Name, Subtype: a.Subtype, CustomerFileSource: a.CustomerFileSource, Description: a.Description, Members: a.members.list()}
+	h := a.head()
+	h.Members = a.members.list()
+	return h
+}
+
+// head is the audience without its members (listings need no copy of
+// them).
+func (a *audience) head() Audience {
+	return Audience{ID: a.ID, Name: a.Name, Subtype: a.Subtype, CustomerFileSource: a.CustomerFileSource, Description: a.Description, size: a.members.len()}
 }
 
 // store holds members, indexed by each identifying cell.
