@@ -251,7 +251,7 @@ func (v *options) check(cfg destination.Config) error {
 	default:
 		return cfg.Errorf("sync %s: mode %s does not suit an audience (upsert, insert and mirror do)", cfg.Sync.Name, cfg.Sync.Mode)
 	}
-	if v.replace && cfg.Sync.Mode != "mirror" && cfg.Sync.Mode != "" {
+	if v.replace && cfg.Sync.Mode != "mirror" {
 		return cfg.Errorf("sync %s: replace needs mode mirror (the audience then holds exactly the sync's members)", cfg.Sync.Name)
 	}
 	return nil
