@@ -435,3 +435,51 @@ func TestErasePhoneKey(t *testing.T) {
 		t.Errorf("%d members left", n)
 	}
 }
+
+// TestRulesAgree compares sluice's preparation of identifiers with the
+// fake's own reading of Google's rules, written apart: where they differ,
+// one of them misreads Google.
+func TestRulesAgree(t *testing.T) {
+	cases := []struct {
+		key       matchkeys.Key
+		raw, want string // want: the normal form, before hashing
+		region    string
+	}{
+		{matchkeys.Email, "Jane.Doe+x@gmail.com", "janedoe@gmail.com", ""},
+		{matchkeys.Email, "Test@GoogleMail.com", "test@googlemail.com", ""},
+		{matchkeys.Email, " User.Name+NYC@Example.com ", "user.name+nyc@example.com", ""},
+		{matchkeys.Email, "dana@example.com", "dana@example.com", ""},
+		{matchkeys.Phone, "06 12 34 56 78", "+33612345678", "FR"},
+		{matchkeys.Phone, "(800) 555-0100", "+18005550100", "US"},
+		{matchkeys.Phone, "+44 20 7946 0958", "+442079460958", ""},
+		{matchkeys.FirstName, "  Zoë ", "zoë", ""},
+		{matchkeys.LastName, "O'Brien-Smith", "obriensmith", ""},
+		{matchkeys.FirstName, "Mary  Ann", "mary ann", ""},
+	}
+	for _, c := range cases {
+		t.Run(string(c.key)+" "+c.raw, func(t *testing.T) {
+			got, err := matchkeys.Prepare(matchkeys.Google, c.key, c.raw, c.region)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fakes string
+			switch c.key {
+			case matchkeys.Email:
+				fakes = fake.NormalEmail(c.raw)
+			case matchkeys.Phone:
+				fakes = fake.NormalPhone(c.raw, c.region)
+			default:
+				fakes = fake.NormalName(c.raw)
+			}
+			if fakes != c.want {
+				t.Errorf("the fake reads %q as %q, want %q", c.raw, fakes, c.want)
+			}
+			if got != fake.Hash(c.want) {
+				t.Errorf("sluice sends %s for %q, want the hash of %q", got, c.raw, c.want)
+			}
+		})
+	}
+	if h := fake.HashEmail("dana@example.com"); h != "07e2f1394b0ea80e2adca010ea8318df697001a005ba7452720edda4b0ce57b3" {
+		t.Errorf("test vector: %s", h)
+	}
+}

@@ -56,16 +56,16 @@ func NormalPhone(raw, region string) string {
 	return phonenumbers.Format(n, phonenumbers.E164)
 }
 
-// NormalName is a given or family name lower-cased, trimmed, without
-// punctuation.
+// NormalName is a given or family name lower-cased, without punctuation,
+// trimmed, inner runs of whitespace made one space.
 func NormalName(raw string) string {
 	var b strings.Builder
-	for _, r := range strings.ToLower(strings.TrimSpace(raw)) {
+	for _, r := range strings.ToLower(raw) {
 		if !unicode.IsPunct(r) {
 			b.WriteRune(r)
 		}
 	}
-	return strings.TrimSpace(b.String())
+	return strings.Join(strings.Fields(b.String()), " ")
 }
 
 // Hash is SHA-256 in lower-case hex.
