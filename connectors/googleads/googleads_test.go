@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -320,6 +321,20 @@ func TestRequestStatus(t *testing.T) {
 		}
 		if errs := write(t, d, add(map[string]any{"email": "ann@example.com"})); errs[0] != nil {
 			t.Errorf("sent again: %v", errs[0])
+		}
+	})
+	t.Run("partly failed", func(t *testing.T) {
+		env := newTestEnv(t, fake.Options{})
+		var logs bytes.Buffer
+		env.logger = slog.New(slog.NewTextHandler(&logs, nil))
+		d := env.open(t, "", destination.SyncInfo{Fields: []string{"email"}})
+		env.srv.FailProcessingPartly("PROCESSING_ERROR_REASON_INVALID_FORMAT", 1)
+		errs := write(t, d, add(map[string]any{"email": "ann@example.com"}), add(map[string]any{"email": "bob@example.com"}))
+		if errs[0] != nil || errs[1] != nil {
+			t.Errorf("Google does not say which member failed: none is rejected, got %v", errs)
+		}
+		if out := logs.String(); !strings.Contains(out, "level=WARN") || !strings.Contains(out, "PROCESSING_ERROR_REASON_INVALID_FORMAT (1 records)") || strings.Contains(out, "example.com") {
+			t.Errorf("a warning with the counts, and no address: %s", out)
 		}
 	})
 	t.Run("processing, then done", func(t *testing.T) {

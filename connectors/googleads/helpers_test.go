@@ -56,8 +56,9 @@ func newServiceAccount(t testing.TB, email, tokenURL string) serviceAccount {
 // testEnv is a fake with the test account and a service account it
 // trusts.
 type testEnv struct {
-	srv *fake.Server
-	sa  serviceAccount
+	srv    *fake.Server
+	sa     serviceAccount
+	logger *slog.Logger // the destination's; nil: discarded
 }
 
 func newTestEnv(t testing.TB, opts fake.Options) *testEnv {
@@ -110,5 +111,9 @@ func (e *testEnv) tryOpen(extra string, sync destination.SyncInfo) (destination.
 	if sync.Key == "" {
 		sync.Key = "email"
 	}
-	return googleads.Open(context.Background(), destination.Config{Name: "google", Type: spec.Type, Options: opts, Sync: sync, Logger: slog.New(slog.DiscardHandler)})
+	logger := e.logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return googleads.Open(context.Background(), destination.Config{Name: "google", Type: spec.Type, Options: opts, Sync: sync, Logger: logger})
 }

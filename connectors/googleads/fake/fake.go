@@ -16,7 +16,8 @@
 //   - a member store per Customer Match list, where a member is matched
 //     by any of its identifiers;
 //   - GET /v1/requestStatus:retrieve, PROCESSING for a while if asked, then
-//     SUCCESS with counts, or FAILED with error counts (FailProcessing);
+//     SUCCESS with counts, or FAILED or PARTIAL_SUCCESS with error counts
+//     (FailProcessing, FailProcessingPartly);
 //   - GET /v1/accountTypes/{type}/accounts/{id}/userLists/{id};
 //   - errors as google.rpc.Status documents, RESOURCE_EXHAUSTED with
 //     RetryInfo when the per-minute quota is spent or on demand (Fail);
@@ -98,7 +99,7 @@ type Server struct {
 	wrong      map[string]string   // wrong-variant hash → why
 	rejects    map[string]string   // e-mail hash → message (RejectEmails)
 	statuses   map[string]*reqStatus
-	failNext   []string // reasons: the next requests fail in processing
+	failNext   []processingFailure // the next accepted requests fail in processing
 	violations []Violation
 	requests   []Request
 	window     []time.Time
@@ -238,8 +239,25 @@ func (s *Server) FailProcessing(reason string, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for range n {
-		s.failNext = append(s.failNext, reason)
+		s.failNext = append(s.failNext, processingFailure{reason: reason})
 	}
+}
+
+// FailProcessingPartly makes the next accepted ingest or remove request
+// fail in part: its first members (as many as given) are not applied, and
+// its status ends PARTIAL_SUCCESS with an error count of that many for
+// reason, which, as Google's, does not say which members failed.
+func (s *Server) FailProcessingPartly(reason string, members int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failNext = append(s.failNext, processingFailure{reason: reason, members: max(members, 1)})
+}
+
+// processingFailure is a request to fail in processing: every member, or
+// the first ones.
+type processingFailure struct {
+	reason  string
+	members int // 0: all
 }
 
 // Violations returns the rule violations seen so far.

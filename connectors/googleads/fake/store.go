@@ -15,6 +15,7 @@ type reqStatus struct {
 	identifiers int
 	pollsLeft   int
 	failReason  string // "" for SUCCESS
+	failed      int    // members that failed: all of them unless a partial failure
 }
 
 // apply changes the lists (unless the request is to fail in processing)
@@ -26,17 +27,19 @@ func (s *Server) apply(lists []*userList, req *wireRequest, ingest bool) string 
 	id := fmt.Sprintf("fake-request-%06d", s.nextID)
 	st := &reqStatus{ingest: ingest, dests: req.Destinations, records: len(req.AudienceMembers), pollsLeft: s.opts.ProcessingPolls}
 	if len(s.failNext) > 0 {
-		st.failReason, s.failNext = s.failNext[0], s.failNext[1:]
+		f := s.failNext[0]
+		s.failNext = s.failNext[1:]
+		st.failReason, st.failed = f.reason, min(f.members, st.records)
+		if f.members <= 0 {
+			st.failed = st.records
+		}
 	}
 	for _, m := range req.AudienceMembers {
 		st.identifiers += len(m.UserData.UserIdentifiers)
 	}
 	s.statuses[id] = st
-	if st.failReason != "" {
-		return id
-	}
 	for _, l := range lists {
-		for _, m := range req.AudienceMembers {
+		for _, m := range req.AudienceMembers[st.failed:] {
 			consent := m.Consent
 			if consent == nil {
 				consent = req.Consent
@@ -152,8 +155,10 @@ func (s *Server) retrieve(c *call) {
 	case st.pollsLeft > 0:
 		st.pollsLeft--
 		status = "PROCESSING"
-	case st.failReason != "":
+	case st.failed >= st.records:
 		status = "FAILED"
+	case st.failed > 0:
+		status = "PARTIAL_SUCCESS"
 	}
 	var per []any
 	for _, d := range st.dests {
@@ -175,8 +180,8 @@ func (st *reqStatus) perDestination(d wireDest, status string) map[string]any {
 	} else {
 		out["audienceMembersRemovalStatus"] = map[string]any{"userDataRemovalStatus": counts}
 	}
-	if status == "FAILED" {
-		out["errorInfo"] = map[string]any{"errorCounts": []any{map[string]any{"reason": st.failReason, "recordCount": strconv.Itoa(st.records)}}}
+	if status == "FAILED" || status == "PARTIAL_SUCCESS" {
+		out["errorInfo"] = map[string]any{"errorCounts": []any{map[string]any{"reason": st.failReason, "recordCount": strconv.Itoa(st.failed)}}}
 	}
 	return out
 }
