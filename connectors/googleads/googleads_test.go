@@ -80,12 +80,22 @@ func TestCredentialKinds(t *testing.T) {
 	env := newTestEnv(t, fake.Options{Users: []fake.User{{ClientID: "cid", ClientSecret: "secret", RefreshToken: "1//refresh"}}})
 	user, _ := json.Marshal(map[string]string{"type": "authorized_user", "client_id": "cid", "client_secret": "secret", "refresh_token": "1//refresh", "token_uri": fake.TokenURL(env.srv.URL)})
 	external := `{"type": "external_account", "audience": "x", "token_url": "http://127.0.0.1:1/"}`
+	made, err := env.srv.NewServiceAccount("made@sluice-fake.iam.gserviceaccount.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted := newServiceAccount(t, "trusted@sluice-test.iam.gserviceaccount.com", fake.TokenURL(env.srv.URL))
+	if err := env.srv.TrustServiceAccount([]byte(trusted.json)); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name, creds string
 		want        string // "" for a passing check
 	}{
 		{"service account", env.sa.json, ""},
 		{"user credentials", string(user), ""},
+		{"a key the fake made", string(made), ""},
+		{"a key the fake was given", trusted.json, ""},
 		{"a revoked refresh token", strings.Replace(string(user), "1//refresh", "1//revoked", 1), "access token"},
 		{"a service account Google does not know", newServiceAccount(t, "ghost@x.iam.gserviceaccount.com", fake.TokenURL(env.srv.URL)).json, "access token"},
 	}

@@ -63,19 +63,17 @@ type testEnv struct {
 
 func newTestEnv(t testing.TB, opts fake.Options) *testEnv {
 	t.Helper()
-	// The token endpoint's address is known once the server listens: the
-	// key is registered after start.
+	// The token endpoint's address (in the key's JSON) is known once the
+	// server listens: the key is trusted after start.
 	if opts.Accounts == nil {
 		opts.Accounts = map[string][]string{testCustomer: {testList}}
 	}
 	if opts.Managers == nil {
 		opts.Managers = map[string][]string{testManager: {testCustomer}}
 	}
-	accounts := map[string]*rsa.PublicKey{}
-	opts.ServiceAccounts = accounts
 	srv := fake.New(t, opts)
 	sa := newServiceAccount(t, "sluice@sluice-test.iam.gserviceaccount.com", fake.TokenURL(srv.URL))
-	accounts[sa.email] = &sa.key.PublicKey
+	srv.TrustKey(sa.email, &sa.key.PublicKey)
 	return &testEnv{srv: srv, sa: sa}
 }
 

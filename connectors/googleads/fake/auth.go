@@ -5,9 +5,13 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -81,7 +85,9 @@ func (s *Server) checkAssertion(assertion string) (bool, string) {
 	if !decodeSegment(parts[0], &head) || !decodeSegment(parts[1], &claims) || head.Alg != "RS256" {
 		return false, "Invalid JWT Signature."
 	}
-	key, known := s.opts.ServiceAccounts[claims.Iss]
+	s.mu.Lock()
+	key, known := s.accounts[claims.Iss]
+	s.mu.Unlock()
 	if !known {
 		return false, "Invalid grant: account not found"
 	}
@@ -104,6 +110,66 @@ func (s *Server) checkAssertion(assertion string) (bool, string) {
 		return false, "Invalid OAuth scope or ID token audience provided."
 	}
 	return true, ""
+}
+
+// TrustKey makes the token endpoint take JWTs of a service account signed
+// by the private half of key.
+func (s *Server) TrustKey(email string, key *rsa.PublicKey) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.accounts[email] = key
+}
+
+// NewServiceAccount creates a service account key that the server trusts
+// and returns its JSON, as Google issues it, with token_uri pointing at the
+// server (URL must be set).
+func (s *Server) NewServiceAccount(email string) ([]byte, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, fmt.Errorf("generating a key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.MarshalIndent(map[string]string{
+		"type": "service_account", "project_id": "sluice-fake", "private_key_id": "fake",
+		"private_key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"client_email": email, "client_id": "0", "token_uri": TokenURL(s.URL),
+	}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	s.TrustKey(email, &key.PublicKey)
+	return append(b, '\n'), nil
+}
+
+// TrustServiceAccount trusts the key of a service account JSON (its
+// private key's public half).
+func (s *Server) TrustServiceAccount(saJSON []byte) error {
+	var sa struct {
+		ClientEmail string `json:"client_email"`
+		PrivateKey  string `json:"private_key"`
+	}
+	if err := json.Unmarshal(saJSON, &sa); err != nil {
+		return fmt.Errorf("reading the service account: %w", err)
+	}
+	block, _ := pem.Decode([]byte(sa.PrivateKey))
+	if block == nil || sa.ClientEmail == "" {
+		return errors.New("not a service account key (client_email and private_key)")
+	}
+	parsed, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		if parsed, err = x509.ParsePKCS1PrivateKey(block.Bytes); err != nil {
+			return fmt.Errorf("reading the private key: %w", err)
+		}
+	}
+	key, ok := parsed.(*rsa.PrivateKey)
+	if !ok {
+		return errors.New("the service account's private key is not RSA")
+	}
+	s.TrustKey(sa.ClientEmail, &key.PublicKey)
+	return nil
 }
 
 func decodeSegment(seg string, v any) bool {

@@ -91,8 +91,9 @@ type Server struct {
 	disc *Discovery
 
 	mu         sync.Mutex
-	tokens     map[string]time.Time // access token → expiry
-	lists      map[string]*userList // "account/list" → list
+	accounts   map[string]*rsa.PublicKey // service accounts trusted
+	tokens     map[string]time.Time      // access token → expiry
+	lists      map[string]*userList      // "account/list" → list
 	people     []expected
 	byHash     map[string]Identity // expected e-mail hash → person
 	reveal     map[string]string   // expected hash → raw value, for Reveal
@@ -153,6 +154,10 @@ func Handler(opts Options) *Server {
 		if p := FindDiscovery(); p != "" {
 			s.disc, _ = LoadDiscovery(p) // unreadable: requests are not checked against it
 		}
+	}
+	s.accounts = map[string]*rsa.PublicKey{}
+	for email, key := range opts.ServiceAccounts {
+		s.accounts[email] = key
 	}
 	for _, tok := range opts.Tokens {
 		s.tokens[tok] = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)

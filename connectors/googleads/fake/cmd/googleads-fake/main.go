@@ -15,12 +15,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/json"
-	"encoding/pem"
-	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -48,8 +42,7 @@ func main() {
 		log.Fatal("googleads-fake: give -write-credentials FILE, -service-account FILE or -token: the destination needs credentials the fake trusts")
 	}
 	opts := fake.Options{
-		Accounts: map[string][]string{*customer: split(*lists)}, ServiceAccounts: map[string]*rsa.PublicKey{},
-		Tokens: split(*tokens), PerMinute: *perMinute, ProcessingPolls: *polls,
+		Accounts: map[string][]string{*customer: split(*lists)}, Tokens: split(*tokens), PerMinute: *perMinute, ProcessingPolls: *polls,
 	}
 	if *manager != "" {
 		opts.Managers = map[string][]string{*manager: {*customer}}
@@ -65,15 +58,8 @@ func main() {
 	}
 	srv := fake.Handler(opts)
 	srv.URL = fakeserve.URL(ln)
-	if *trust != "" {
-		if err := trustAccount(opts.ServiceAccounts, *trust); err != nil {
-			log.Fatalf("googleads-fake: %v", err)
-		}
-	}
-	if *writeCreds != "" {
-		if err := newAccount(opts.ServiceAccounts, *writeCreds, fake.TokenURL(srv.URL)); err != nil {
-			log.Fatalf("googleads-fake: %v", err)
-		}
+	if err := credentials(srv, *trust, *writeCreds); err != nil {
+		log.Fatalf("googleads-fake: %v", err)
 	}
 	if !srv.CheckedAgainstDiscovery() {
 		log.Printf("googleads-fake: the Data Manager API's discovery document was not found (set %s): requests are not checked against it", fake.EnvDiscovery)
@@ -94,60 +80,27 @@ func split(s string) []string {
 	return out
 }
 
-// newAccount creates a service account key, trusts it, and writes its JSON
-// (readable by the owner only: it holds a private key).
-func newAccount(accounts map[string]*rsa.PublicKey, path, tokenURL string) error {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return err
-	}
-	email := "sluice-sandbox@sluice-fake.iam.gserviceaccount.com"
-	b, err := json.MarshalIndent(map[string]string{
-		"type": "service_account", "project_id": "sluice-fake", "private_key_id": "fake",
-		"private_key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
-		"client_email": email, "client_id": "0", "token_uri": tokenURL,
-	}, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("writing the service account: %w", err)
-	}
-	accounts[email] = &key.PublicKey
-	return nil
-}
-
-// trustAccount trusts the key of a service account JSON.
-func trustAccount(accounts map[string]*rsa.PublicKey, path string) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	var sa struct {
-		ClientEmail string `json:"client_email"`
-		PrivateKey  string `json:"private_key"`
-	}
-	if err := json.Unmarshal(b, &sa); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	block, _ := pem.Decode([]byte(sa.PrivateKey))
-	if block == nil || sa.ClientEmail == "" {
-		return errors.New(path + ": not a service account key (client_email and private_key)")
-	}
-	parsed, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		if parsed, err = x509.ParsePKCS1PrivateKey(block.Bytes); err != nil {
-			return fmt.Errorf("%s: reading the private key: %w", path, err)
+// credentials trusts the service account of the file trust, and writes a
+// new one the fake trusts to the file write (readable by its owner only:
+// it holds a private key).
+func credentials(srv *fake.Server, trust, write string) error {
+	if trust != "" {
+		b, err := os.ReadFile(trust)
+		if err != nil {
+			return err
+		}
+		if err := srv.TrustServiceAccount(b); err != nil {
+			return fmt.Errorf("%s: %w", trust, err)
 		}
 	}
-	key, ok := parsed.(*rsa.PrivateKey)
-	if !ok {
-		return errors.New(path + ": the private key is not RSA")
+	if write != "" {
+		b, err := srv.NewServiceAccount("sluice-sandbox@sluice-fake.iam.gserviceaccount.com")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(write, b, 0o600); err != nil {
+			return fmt.Errorf("writing the service account: %w", err)
+		}
 	}
-	accounts[sa.ClientEmail] = &key.PublicKey
 	return nil
 }
