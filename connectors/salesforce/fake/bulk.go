@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -30,7 +31,16 @@ type job struct {
 	uploaded                                           bool   // Salesforce takes one upload per job
 	uploadErr                                          string // why the upload cannot be processed
 	errorMessage                                       string
-	success, failed                                    [][]string
+	success, failed                                    []outcome
+}
+
+// outcome is the result of one uploaded row; the result CSVs are written
+// from it and the row when read, not kept as text.
+type outcome struct {
+	row     int    // index in job.rows
+	id      string // sf__Id ("" when none)
+	created bool
+	err     string // sf__Error of a failed row
 }
 
 // jobRequest is the body of a job creation.
@@ -287,20 +297,22 @@ func (s *Server) process(j *job, now time.Time) {
 		return
 	}
 	seen := map[string]int{}
-	for _, row := range j.rows {
-		if v := column(cols, row, key); v != "" {
-			seen[o.field(key).matchKey(v)]++
+	if key != "" {
+		kf := o.field(key)
+		for _, row := range j.rows {
+			if v := column(cols, row, key); v != "" {
+				seen[kf.matchKey(v)]++
+			}
 		}
 	}
-	for _, row := range j.rows {
+	j.success = make([]outcome, 0, len(j.rows))
+	for i, row := range j.rows {
 		id, created, e := s.processRow(j, o, cols, row, seen, now)
-		out := []string{id}
 		if e != nil {
-			out = append(out, fmt.Sprintf("%s:%s:%s --", e.StatusCode, e.Message, strings.Join(e.Fields, ",")))
-			j.failed = append(j.failed, append(out, row...))
+			j.failed = append(j.failed, outcome{row: i, id: id, err: fmt.Sprintf("%s:%s:%s --", e.StatusCode, e.Message, strings.Join(e.Fields, ","))})
 			continue
 		}
-		j.success = append(j.success, append(append(out, fmt.Sprint(created)), row...))
+		j.success = append(j.success, outcome{row: i, id: id, created: created})
 	}
 	j.state = "JobComplete"
 	s.rng.Shuffle(len(j.success), func(a, b int) { j.success[a], j.success[b] = j.success[b], j.success[a] })
@@ -387,47 +399,62 @@ func (s *Server) deleteRow(id string) (string, bool, *recError) {
 	return full, false, nil
 }
 
-// results answers a CSV of rows under a header.
-func (s *Server) results(c *call, header []string, rows func(j *job) [][]string) {
+// Result sets of a job.
+const (
+	successful = iota
+	failed
+	unprocessed
+)
+
+// results streams one result set as CSV. A finished job's rows and
+// outcomes no longer change, so they are written without holding s.mu,
+// row by row: a million results cost one row's memory, not a copy.
+func (s *Server) results(c *call, set int) {
 	j := s.theJob(c)
 	if j == nil {
 		return
 	}
 	s.mu.Lock()
-	state := j.state
-	var out [][]string
-	if state == "JobComplete" || state == "Failed" || state == "Aborted" {
-		out = append([][]string{slices.Concat(header, j.header)}, rows(j)...)
-	}
+	state, rows := j.state, j.rows
+	outs := map[int][]outcome{successful: j.success, failed: j.failed}[set]
 	s.mu.Unlock()
-	if out == nil {
+	if state != "JobComplete" && state != "Failed" && state != "Aborted" {
 		c.fail(http.StatusBadRequest, "INVALIDJOBSTATE", "Results are available once the job is JobComplete, Failed or Aborted; it is "+state)
 		return
 	}
-	var b bytes.Buffer
-	w := csv.NewWriter(&b)
-	w.UseCRLF = j.lineEnding == "CRLF"
-	_ = w.WriteAll(out)
 	c.status = http.StatusOK
 	c.w.Header().Set("Content-Type", "text/csv")
 	c.w.WriteHeader(http.StatusOK)
-	_, _ = c.w.Write(b.Bytes())
-}
-
-func (s *Server) successfulResults(c *call) {
-	s.results(c, []string{"sf__Id", "sf__Created"}, func(j *job) [][]string { return j.success })
-}
-
-func (s *Server) failedResults(c *call) {
-	s.results(c, []string{"sf__Id", "sf__Error"}, func(j *job) [][]string { return j.failed })
-}
-
-// unprocessedRecords are the rows a failed or aborted job did not reach.
-func (s *Server) unprocessedRecords(c *call) {
-	s.results(c, nil, func(j *job) [][]string {
-		if j.state == "JobComplete" {
-			return nil
+	w := csv.NewWriter(c.w)
+	w.UseCRLF = j.lineEnding == "CRLF"
+	head := map[int][]string{successful: {"sf__Id", "sf__Created"}, failed: {"sf__Id", "sf__Error"}}[set]
+	line := slices.Concat(head, j.header)
+	if err := w.Write(line); err != nil {
+		return // the client went away
+	}
+	switch {
+	case set != unprocessed:
+		for _, o := range outs {
+			line = append(line[:0], o.id, o.err)
+			if set == successful {
+				line[1] = strconv.FormatBool(o.created)
+			}
+			if err := w.Write(append(line, rows[o.row]...)); err != nil {
+				return
+			}
 		}
-		return slices.Clone(j.rows)
-	})
+	case state != "JobComplete":
+		// The fake processes a job at once: a job that did not complete
+		// processed none of its rows.
+		for _, row := range rows {
+			if err := w.Write(row); err != nil {
+				return
+			}
+		}
+	}
+	w.Flush()
 }
+
+func (s *Server) successfulResults(c *call)  { s.results(c, successful) }
+func (s *Server) failedResults(c *call)      { s.results(c, failed) }
+func (s *Server) unprocessedRecords(c *call) { s.results(c, unprocessed) }

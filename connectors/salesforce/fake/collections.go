@@ -185,8 +185,8 @@ func (s *Server) settle(allOrNone bool, results []result, steps []undo) []result
 
 // knobs applies RejectExternalIDs and LockRows to one record. s.mu held.
 func (s *Server) knobs(key string) *recError {
-	if key != "" && s.rejects[key] {
-		return recErr("FIELD_CUSTOM_VALIDATION_EXCEPTION", "This record was rejected by a validation rule")
+	if msg, ok := s.rejects[key]; ok && key != "" {
+		return recErr("FIELD_CUSTOM_VALIDATION_EXCEPTION", msg)
 	}
 	if s.lockN > 0 {
 		s.lockN--
@@ -345,16 +345,26 @@ func (s *Server) LockRows(n int) {
 	s.lockN = max(0, n)
 }
 
+// DefaultRejection is the message of a record RejectExternalIDs refuses.
+const DefaultRejection = "This record was rejected by a validation rule"
+
 // RejectExternalIDs makes records upserted with these external id values
-// fail with FIELD_CUSTOM_VALIDATION_EXCEPTION, as a validation rule would,
-// until cleared with no values.
+// fail with FIELD_CUSTOM_VALIDATION_EXCEPTION and DefaultRejection, as a
+// validation rule would, until cleared with no values.
 func (s *Server) RejectExternalIDs(values ...string) {
+	s.RejectExternalIDsWith(DefaultRejection, values...)
+}
+
+// RejectExternalIDsWith is RejectExternalIDs with the validation rule's
+// own error message (an admin writes it; "" is DefaultRejection). With no
+// values it clears every rejection.
+func (s *Server) RejectExternalIDsWith(msg string, values ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(values) == 0 {
-		s.rejects = map[string]bool{}
+		s.rejects = map[string]string{}
 	}
 	for _, v := range values {
-		s.rejects[v] = true
+		s.rejects[v] = cmpOr(msg, DefaultRejection)
 	}
 }

@@ -41,6 +41,11 @@ import (
 	"time"
 )
 
+// DefaultMaxVersion is the newest API version served by default: at least
+// the salesforce destination's default api_version (v67.0), so a client
+// left at its defaults finds its version.
+const DefaultMaxVersion = 67
+
 // Options configure a Server.
 type Options struct {
 	// ClientID and ClientSecret are the connected app's consumer key and
@@ -55,7 +60,7 @@ type Options struct {
 	// default session timeout).
 	TokenTTL time.Duration
 	// MinVersion and MaxVersion bound the API versions served (defaults 46,
-	// the first with collection upserts, and 62).
+	// the first with collection upserts, and DefaultMaxVersion).
 	MinVersion, MaxVersion int
 	// Objects adds custom objects, or fields to standard ones when Name is
 	// a standard object's (e.g. Contact's External_Id__c).
@@ -110,7 +115,7 @@ type Server struct {
 	failStatus int
 	failN      int
 	lockN      int
-	rejects    map[string]bool
+	rejects    map[string]string // external id: validation message
 	nextID     int64
 	rng        *rand.Rand
 	tokens     int
@@ -149,7 +154,7 @@ func Handler(opts Options) *Server {
 		opts.MinVersion = 46
 	}
 	if opts.MaxVersion == 0 {
-		opts.MaxVersion = 62
+		opts.MaxVersion = DefaultMaxVersion
 	}
 	if opts.QueryPageSize <= 0 {
 		opts.QueryPageSize = 2000
@@ -175,7 +180,7 @@ func Handler(opts Options) *Server {
 	s := &Server{
 		opts: opts, records: map[string]*table{}, sessions: map[string]time.Time{},
 		queries: map[string]*cursor{}, jobs: map[string]*job{}, inFlight: map[int64]time.Time{},
-		rejects: map[string]bool{}, used: opts.UsedAtStart, nextID: 1,
+		rejects: map[string]string{}, used: opts.UsedAtStart, nextID: 1,
 		rng: rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x5f)),
 	}
 	s.schema = buildSchema(opts.Objects)

@@ -19,10 +19,12 @@ type record struct {
 	deleted bool
 }
 
-// table holds an object's records in creation order.
+// table holds an object's records in creation order, and the indexes of
+// its live records (see index.go): field name, folded value, records.
 type table struct {
 	byID  map[string]*record
 	order []string
+	idx   map[string]map[string][]*record
 }
 
 func (t *table) live() int {
@@ -73,15 +75,30 @@ func (s *Server) find(id string) *record {
 }
 
 // matches returns the live records of o whose field equals v (s.mu held),
-// compared as matchKey compares them.
+// compared as matchKey compares them, in creation order.
 func (s *Server) matches(o *Object, field string, v any) []*record {
 	f := o.field(field)
 	want := f.matchKey(v)
+	cands, ok := s.lookup(o, f, []any{v})
+	if !ok {
+		cands = s.live(o)
+	}
 	var out []*record
+	for _, r := range cands {
+		if r.fields[f.Name] != nil && f.matchKey(r.fields[f.Name]) == want {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// live returns o's live records in creation order, for the rare filter no
+// index answers. s.mu held.
+func (s *Server) live(o *Object) []*record {
 	t := s.records[o.Name]
+	out := make([]*record, 0, len(t.order))
 	for _, id := range t.order {
-		r := t.byID[id]
-		if !r.deleted && r.fields[f.Name] != nil && f.matchKey(r.fields[f.Name]) == want {
+		if r := t.byID[id]; !r.deleted {
 			out = append(out, r)
 		}
 	}
@@ -189,10 +206,10 @@ func (s *Server) checkMember(values map[string]any) *recError {
 	}
 	camp, _ := normalID(fmt.Sprint(values["CampaignId"]))
 	who, _ := normalID(fmt.Sprint(values[person]))
-	t := s.records["CampaignMember"]
-	for _, id := range t.order {
-		r := t.byID[id]
-		if !r.deleted && r.fields["CampaignId"] == camp && r.fields[person] == who {
+	o := s.object("CampaignMember")
+	theirs, _ := s.lookup(o, o.field(person), []any{who})
+	for _, r := range theirs {
+		if r.fields["CampaignId"] == camp && r.fields[person] == who {
 			return recErr("DUPLICATE_VALUE", "Already a campaign member.")
 		}
 	}
@@ -219,10 +236,12 @@ func (s *Server) apply(o *Object, values map[string]any, target *record, now tim
 	stamp := now.UTC().Format("2006-01-02T15:04:05.000+0000")
 	if target != nil {
 		u := undo{rec: target, fields: maps.Clone(target.fields)}
+		s.unindex(target)
 		for k, v := range values {
 			target.fields[k] = v
 		}
 		target.fields["LastModifiedDate"] = stamp
+		s.index(target)
 		return target, u
 	}
 	r := &record{id: s.newID(o.KeyPrefix), object: o.Name, fields: map[string]any{}}
@@ -242,6 +261,7 @@ func (s *Server) apply(o *Object, values map[string]any, target *record, now tim
 	t := s.records[o.Name]
 	t.byID[r.id] = r
 	t.order = append(t.order, r.id)
+	s.index(r)
 	return r, undo{rec: r}
 }
 
@@ -249,19 +269,17 @@ func (s *Server) apply(o *Object, values map[string]any, target *record, now tim
 // members, as Salesforce cascades them. s.mu held.
 func (s *Server) remove(r *record) undo {
 	u := undo{rec: r, fields: maps.Clone(r.fields)}
+	s.unindex(r)
 	r.deleted = true
 	if r.object == "Contact" || r.object == "Lead" || r.object == "Campaign" {
-		t := s.records["CampaignMember"]
-		for _, id := range t.order {
-			m := t.byID[id]
-			if m.deleted {
-				continue
-			}
-			for _, k := range []string{"ContactId", "LeadId", "CampaignId"} {
+		o := s.object("CampaignMember")
+		for _, k := range []string{"ContactId", "LeadId", "CampaignId"} {
+			theirs, _ := s.lookup(o, o.field(k), []any{r.id})
+			for _, m := range theirs {
 				if m.fields[k] == r.id {
+					s.unindex(m)
 					m.deleted = true
 					u.members = append(u.members, m)
-					break
 				}
 			}
 		}
@@ -273,18 +291,33 @@ func (s *Server) remove(r *record) undo {
 func (s *Server) rollback(steps []undo) {
 	for i := len(steps) - 1; i >= 0; i-- {
 		u := steps[i]
-		switch {
-		case u.fields == nil:
-			t := s.records[u.rec.object]
-			delete(t.byID, u.rec.id)
-			t.order = slices.DeleteFunc(t.order, func(id string) bool { return id == u.rec.id })
-		default:
-			u.rec.fields, u.rec.deleted = u.fields, false
-			for _, m := range u.members {
-				m.deleted = false
-			}
+		if !u.rec.deleted {
+			s.unindex(u.rec)
+		}
+		if u.fields == nil {
+			s.forget(u.rec)
+			continue
+		}
+		u.rec.fields, u.rec.deleted = u.fields, false
+		s.index(u.rec)
+		for _, m := range u.members {
+			m.deleted = false
+			s.index(m)
 		}
 	}
+}
+
+// forget drops a record created by a step being rolled back: it is the
+// newest of its table unless the same call created others since, which
+// were rolled back before it (steps undo in reverse). s.mu held.
+func (s *Server) forget(r *record) {
+	t := s.records[r.object]
+	delete(t.byID, r.id)
+	if n := len(t.order); n > 0 && t.order[n-1] == r.id {
+		t.order = t.order[:n-1]
+		return
+	}
+	t.order = slices.DeleteFunc(t.order, func(id string) bool { return id == r.id })
 }
 
 // coerce turns a JSON or CSV value into the field's type; CSV values are

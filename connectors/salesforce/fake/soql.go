@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -346,6 +347,22 @@ func equalSOQL(f *Field, have, want any) bool {
 	return fmt.Sprint(have) == fmt.Sprint(want)
 }
 
+// candidates returns the live records a WHERE clause may select, in
+// creation order: those an index gives for the first equality or IN
+// condition on an indexed field or Id (a lookup by key), else every live
+// record. s.mu held.
+func (s *Server) candidates(o *Object, conds []cond) []*record {
+	for _, c := range conds {
+		if c.negate || slices.Contains(c.values, nil) {
+			continue
+		}
+		if rs, ok := s.lookup(o, o.field(c.field), c.values); ok {
+			return rs
+		}
+	}
+	return s.live(o)
+}
+
 // cursor is a query's remaining rows, read page by page.
 type cursor struct {
 	rows []map[string]any
@@ -373,11 +390,9 @@ func (s *Server) query(c *call) {
 		return
 	}
 	s.mu.Lock()
-	t := s.records[o.Name]
 	var rows []map[string]any
-	for _, id := range t.order {
-		r := t.byID[id]
-		if r.deleted || !matchesConds(o, r, parsed.conds) {
+	for _, r := range s.candidates(o, parsed.conds) {
+		if !matchesConds(o, r, parsed.conds) {
 			continue
 		}
 		if parsed.limit >= 0 && len(rows) >= parsed.limit {

@@ -33,58 +33,87 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:0", "loopback address to listen on (port 0: any free port)")
-	clientID := flag.String("client-id", "", "the connected app's consumer key (required)")
-	secret := flag.String("client-secret", "", "the consumer secret for the client credentials flow")
-	username := flag.String("username", "", "the user JWT assertions must name as sub (empty: any)")
-	pubKey := flag.String("jwt-public-key", "", "PEM file of the RSA public key (or certificate) that verifies JWT bearer assertions")
-	extID := flag.String("external-id", "External_Id__c", "custom External ID field added to Contact and Lead (empty: none)")
-	daily := flag.Int("daily-limit", 100000, "the org's daily API request limit")
-	used := flag.Int("used", 0, "API requests already used today")
-	polls := flag.Int("bulk-polls", 1, "polls a Bulk API 2.0 job answers InProgress before completing")
-	campaigns := flag.String("campaign", "", "comma-separated Campaign names to create at start")
-	quiet := flag.Bool("quiet", false, "do not print a line per request")
-	flag.Parse()
-	if *clientID == "" {
-		log.Fatal("salesforce-fake: -client-id is required (the consumer key the client sends)")
-	}
-	host, _, err := net.SplitHostPort(*addr)
+	cfg, err := parseFlags(os.Args[1:])
 	if err != nil {
-		log.Fatalf("salesforce-fake: -addr: %v", err)
+		log.Fatalf("salesforce-fake: %v", err)
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		log.Fatalf("salesforce-fake: listen on a loopback address (127.0.0.1, ::1 or localhost), not %s", host)
-	}
-	opts := fake.Options{ClientID: *clientID, ClientSecret: *secret, Username: *username, DailyLimit: *daily, UsedAtStart: *used, BulkPolls: *polls}
-	if *pubKey != "" {
-		if opts.JWTPublicKey, err = readPublicKey(*pubKey); err != nil {
-			log.Fatalf("salesforce-fake: -jwt-public-key: %v", err)
-		}
-	}
-	if *extID != "" {
-		f := fake.ExternalIDField(*extID)
-		opts.Objects = []fake.Object{{Name: "Contact", Fields: []fake.Field{f}}, {Name: "Lead", Fields: []fake.Field{f}}}
-	}
-	if !*quiet {
-		opts.OnRequest = func(method, endpoint string, status int) {
+	if !cfg.quiet {
+		cfg.opts.OnRequest = func(method, endpoint string, status int) {
 			fmt.Printf("%s %s %s -> %d\n", time.Now().Format("15:04:05.000"), method, endpoint, status)
 		}
 	}
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
-		log.Fatalf("salesforce-fake: listening on %s: %v", *addr, err)
+		log.Fatalf("salesforce-fake: listening on %s: %v", cfg.addr, err)
 	}
-	srv := fake.Handler(opts)
+	srv := fake.Handler(cfg.opts)
 	srv.URL = "http://" + ln.Addr().String()
-	for _, name := range strings.Split(*campaigns, ",") {
-		if name = strings.TrimSpace(name); name != "" {
-			if _, err := srv.Seed("Campaign", map[string]any{"Name": name, "IsActive": true}); err != nil {
-				log.Fatalf("salesforce-fake: -campaign: %v", err)
-			}
+	for _, name := range cfg.campaigns {
+		if _, err := srv.Seed("Campaign", map[string]any{"Name": name, "IsActive": true}); err != nil {
+			log.Fatalf("salesforce-fake: -campaign: %v", err)
 		}
 	}
 	fmt.Println(srv.URL)
 	serve(ln, srv)
+}
+
+// config is what the command line asks for.
+type config struct {
+	addr      string
+	opts      fake.Options
+	campaigns []string
+	quiet     bool
+}
+
+// parseFlags reads the command line into the fake's options.
+func parseFlags(args []string) (config, error) {
+	fs := flag.NewFlagSet("salesforce-fake", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "loopback address to listen on (port 0: any free port)")
+	clientID := fs.String("client-id", "", "the connected app's consumer key (required)")
+	secret := fs.String("client-secret", "", "the consumer secret for the client credentials flow")
+	username := fs.String("username", "", "the user JWT assertions must name as sub (empty: any)")
+	pubKey := fs.String("jwt-public-key", "", "PEM file of the RSA public key (or certificate) that verifies JWT bearer assertions")
+	extID := fs.String("external-id", "External_Id__c", "custom External ID field added to Contact and Lead (empty: none)")
+	daily := fs.Int("daily-limit", 100000, "the org's daily API request limit")
+	used := fs.Int("used", 0, "API requests already used today")
+	minVersion := fs.Int("min-version", 46, "the oldest API version served (vNN.0)")
+	maxVersion := fs.Int("max-version", fake.DefaultMaxVersion, "the newest API version served (vNN.0)")
+	polls := fs.Int("bulk-polls", 1, "polls a Bulk API 2.0 job answers InProgress before completing")
+	campaigns := fs.String("campaign", "", "comma-separated Campaign names to create at start")
+	quiet := fs.Bool("quiet", false, "do not print a line per request")
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if *clientID == "" {
+		return config{}, errors.New("-client-id is required (the consumer key the client sends)")
+	}
+	host, _, err := net.SplitHostPort(*addr)
+	if err != nil {
+		return config{}, fmt.Errorf("-addr: %w", err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return config{}, fmt.Errorf("listen on a loopback address (127.0.0.1, ::1 or localhost), not %s", host)
+	}
+	if *minVersion < 1 || *maxVersion < *minVersion {
+		return config{}, fmt.Errorf("-min-version %d and -max-version %d: want 1 <= min <= max", *minVersion, *maxVersion)
+	}
+	cfg := config{addr: *addr, quiet: *quiet, opts: fake.Options{ClientID: *clientID, ClientSecret: *secret, Username: *username,
+		DailyLimit: *daily, UsedAtStart: *used, BulkPolls: *polls, MinVersion: *minVersion, MaxVersion: *maxVersion}}
+	if *pubKey != "" {
+		if cfg.opts.JWTPublicKey, err = readPublicKey(*pubKey); err != nil {
+			return config{}, fmt.Errorf("-jwt-public-key: %w", err)
+		}
+	}
+	if *extID != "" {
+		f := fake.ExternalIDField(*extID)
+		cfg.opts.Objects = []fake.Object{{Name: "Contact", Fields: []fake.Field{f}}, {Name: "Lead", Fields: []fake.Field{f}}}
+	}
+	for _, name := range strings.Split(*campaigns, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			cfg.campaigns = append(cfg.campaigns, name)
+		}
+	}
+	return cfg, nil
 }
 
 // serve answers until SIGINT or SIGTERM.

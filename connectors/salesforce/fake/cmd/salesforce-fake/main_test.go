@@ -63,3 +63,33 @@ func TestReadPublicKey(t *testing.T) {
 		})
 	}
 }
+
+func TestParseFlags(t *testing.T) {
+	cases := []struct {
+		name     string
+		args     []string
+		min, max int
+		err      string
+	}{
+		{"defaults serve the destination's default version", []string{"-client-id", "k"}, 46, 67, ""},
+		{"versions knob", []string{"-client-id", "k", "-min-version", "50", "-max-version", "60"}, 50, 60, ""},
+		{"max below min", []string{"-client-id", "k", "-min-version", "60", "-max-version", "50"}, 0, 0, "want 1 <= min <= max"},
+		{"no client id", nil, 0, 0, "-client-id is required"},
+		{"not loopback", []string{"-client-id", "k", "-addr", "0.0.0.0:8791"}, 0, 0, "loopback"},
+		{"unknown flag", []string{"-client-id", "k", "-shoe"}, 0, 0, "not defined"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := parseFlags(tc.args)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || cfg.opts.MinVersion != tc.min || cfg.opts.MaxVersion != tc.max {
+				t.Fatalf("versions %d..%d, %v; want %d..%d", cfg.opts.MinVersion, cfg.opts.MaxVersion, err, tc.min, tc.max)
+			}
+		})
+	}
+}
