@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -105,43 +106,69 @@ func FindDiscovery() string {
 	if p := os.Getenv(EnvDiscovery); p != "" {
 		return p
 	}
-	for _, dir := range moduleDirs() {
-		p := filepath.Join(dir, filepath.FromSlash(discoveryFile))
-		if _, err := os.Stat(p); err == nil {
-			return p
+	version := builtVersion()
+	// Cheap places first; asking the go command costs a process.
+	for _, caches := range [][]string{cheapCaches(), goEnvCache()} {
+		for _, cache := range caches {
+			if version == "" {
+				continue
+			}
+			if p := inModule(filepath.Join(cache, apiModule+"@"+version)); p != "" {
+				return p
+			}
+		}
+	}
+	if dir, err := goCmd("list", "-m", "-f", "{{.Dir}}", apiModule); err == nil && dir != "" {
+		return inModule(dir)
+	}
+	return ""
+}
+
+var (
+	defaultOnce sync.Once
+	defaultDisc *Discovery
+)
+
+// defaultDiscovery loads the document FindDiscovery finds, once per
+// process (it does not change); nil when there is none.
+func defaultDiscovery() *Discovery {
+	defaultOnce.Do(func() {
+		if p := FindDiscovery(); p != "" {
+			defaultDisc, _ = LoadDiscovery(p) // unreadable: requests go unchecked
+		}
+	})
+	return defaultDisc
+}
+
+func inModule(dir string) string {
+	p := filepath.Join(dir, filepath.FromSlash(discoveryFile))
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
+
+// builtVersion is the version of google.golang.org/api this program was
+// built with ("" when unknown).
+func builtVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	for _, dep := range bi.Deps {
+		if dep.Path == apiModule {
+			if dep.Replace != nil {
+				return dep.Replace.Version
+			}
+			return dep.Version
 		}
 	}
 	return ""
 }
 
-// moduleDirs lists where the google.golang.org/api module may be.
-func moduleDirs() []string {
-	var dirs []string
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, dep := range bi.Deps {
-			if dep.Path != apiModule {
-				continue
-			}
-			if dep.Replace != nil {
-				dep = dep.Replace
-			}
-			for _, cache := range modCaches() {
-				dirs = append(dirs, filepath.Join(cache, apiModule+"@"+dep.Version))
-			}
-		}
-	}
-	if out, err := goCmd("list", "-m", "-f", "{{.Dir}}", apiModule); err == nil && out != "" {
-		dirs = append(dirs, out)
-	}
-	return dirs
-}
-
-func modCaches() []string {
+func cheapCaches() []string {
 	var out []string
 	if c := os.Getenv("GOMODCACHE"); c != "" {
-		out = append(out, c)
-	}
-	if c, err := goCmd("env", "GOMODCACHE"); err == nil && c != "" {
 		out = append(out, c)
 	}
 	if gp := os.Getenv("GOPATH"); gp != "" {
@@ -150,7 +177,14 @@ func modCaches() []string {
 	if home, err := os.UserHomeDir(); err == nil {
 		out = append(out, filepath.Join(home, "go", "pkg", "mod"))
 	}
-	return slices.Compact(out)
+	return out
+}
+
+func goEnvCache() []string {
+	if c, err := goCmd("env", "GOMODCACHE"); err == nil && c != "" {
+		return []string{c}
+	}
+	return nil
 }
 
 func goCmd(args ...string) (string, error) {

@@ -151,9 +151,7 @@ func Handler(opts Options) *Server {
 		byHash: map[string]Identity{}, reveal: map[string]string{}, wrong: map[string]string{}, rejects: map[string]string{}, statuses: map[string]*reqStatus{},
 	}
 	if s.disc == nil && !opts.NoDiscovery {
-		if p := FindDiscovery(); p != "" {
-			s.disc, _ = LoadDiscovery(p) // unreadable: requests are not checked against it
-		}
+		s.disc = defaultDiscovery()
 	}
 	s.accounts = map[string]*rsa.PublicKey{}
 	for email, key := range opts.ServiceAccounts {
