@@ -185,12 +185,15 @@ func Open(ctx context.Context, cfg destination.Config) (destination.Destination,
 	}
 	retries := max(s.retries, 0)
 	tr := newRetryTransport(s.rate, s.timeout, retries, cfg.Logger)
-	ts, err := tokenSource(creds, &http.Client{Transport: tr, Timeout: s.timeout})
+	// Retries happen inside the transport: a call's time limit covers every
+	// attempt and the waits between them.
+	total := s.timeout*time.Duration(retries+1) + tr.maxWait*time.Duration(retries)
+	ts, err := tokenSource(creds, &http.Client{Transport: tr, Timeout: total})
 	if err != nil {
 		tr.close()
 		return nil, cfg.Errorf("%w", err)
 	}
-	client := &http.Client{Transport: &oauth2.Transport{Source: ts, Base: tr}, Timeout: s.timeout * time.Duration(retries+2)}
+	client := &http.Client{Transport: &oauth2.Transport{Source: ts, Base: tr}, Timeout: total}
 	svc, err := datamanager.NewService(ctx, option.WithHTTPClient(client), option.WithEndpoint(s.base))
 	if err != nil {
 		tr.close()
