@@ -80,6 +80,7 @@ var Spec = config.ComponentSpec{
 		{Name: "phone_region", Kind: config.String, Pattern: `[A-Za-z]{2}`, PatternHint: "an ISO 3166-1 alpha-2 code such as FR", Doc: "Country in which national phone numbers are read, and the address country of people without a mapped country. A person's mapped country wins. Default: none (only +E.164 numbers are read, and addresses need a country)."},
 		{Name: "base_url", Kind: config.String, URL: true, Doc: "API root. Default: " + DefaultBaseURL + " (a proxy, or a test server)."},
 		{Name: "validate_only", Kind: config.Bool, Doc: "Send every request with validateOnly: Google checks it and stores nothing, and the records are reported rejected with what Google said, to be sent for real on a later run. Default: false."},
+		{Name: "read_status", Kind: config.Bool, Doc: "Read each request's processing status back (requestStatus:retrieve), to reject the records of a request Google failed to process. false sends one request per batch and nothing more; what Google reports later shows in Google Ads only. Default: true."},
 		{Name: "status_wait", Kind: config.DurationKind, Doc: "How long to wait, after each request, for Google's processing status (requestStatus:retrieve), e.g. 10s; it is read at least once. Default: 10s."},
 		withDefault(destination.BatchSizeField.WithMax(MaxMembers), "10000, the most members per request (also the most allowed)"),
 		withDefault(destination.RateField, "4, under a project's 300 requests a minute"),
@@ -111,6 +112,7 @@ type GoogleAds struct {
 	keys         []matchkeys.Key // mapped match keys, in mapping order
 	region       string          // phone_region, upper-case
 	validateOnly bool
+	readStatus   bool
 	statusWait   time.Duration
 }
 
@@ -124,7 +126,7 @@ type settings struct {
 	credsJSON, credsFile                string
 	customer, accountType, login, lType string
 	listID, region, base                string
-	tos, validateOnly                   bool
+	tos, validateOnly, readStatus       bool
 	batch, retries                      int
 	rate                                float64
 	timeout, statusWait                 time.Duration
@@ -133,7 +135,7 @@ type settings struct {
 func readSettings(cfg destination.Config) (settings, error) {
 	o := cfg.Options
 	var s settings
-	var errs [16]error
+	var errs [17]error
 	s.credsJSON, errs[0] = o.String("credentials_json", "")
 	s.credsFile, errs[1] = o.String("credentials_file", "")
 	s.customer, errs[2] = o.String("customer_id", "")
@@ -150,6 +152,7 @@ func readSettings(cfg destination.Config) (settings, error) {
 	s.rate, errs[13] = o.Float("rate", DefaultRate)
 	s.timeout, errs[14] = o.Duration("timeout", 60*time.Second)
 	s.retries, errs[15] = o.Int("max_retries", DefaultRetries)
+	s.readStatus, errs[16] = o.Bool("read_status", true)
 	if cfg.Sync.BatchSize > 0 {
 		s.batch = cfg.Sync.BatchSize
 	}
@@ -207,6 +210,7 @@ func Open(ctx context.Context, cfg destination.Config) (destination.Destination,
 		keys:         keys,
 		region:       strings.ToUpper(s.region),
 		validateOnly: s.validateOnly,
+		readStatus:   s.readStatus,
 		statusWait:   s.statusWait,
 	}, nil
 }

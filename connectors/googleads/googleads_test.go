@@ -347,6 +347,17 @@ func TestRequestStatus(t *testing.T) {
 			t.Errorf("a warning with the counts, and no address: %s", out)
 		}
 	})
+	t.Run("not read", func(t *testing.T) {
+		env := newTestEnv(t, fake.Options{})
+		d := env.open(t, "read_status: false", destination.SyncInfo{Fields: []string{"email"}})
+		env.srv.FailProcessing("PROCESSING_ERROR_REASON_INTERNAL_ERROR", 1)
+		if errs := write(t, d, add(map[string]any{"email": "ann@example.com"})); errs[0] != nil {
+			t.Errorf("without reading the status, an accepted request is delivered: %v", errs[0])
+		}
+		if n := countEndpoint(env.srv, "/v1/requestStatus:retrieve"); n != 0 {
+			t.Errorf("%d status reads with read_status false", n)
+		}
+	})
 	t.Run("processing, then done", func(t *testing.T) {
 		env := newTestEnv(t, fake.Options{ProcessingPolls: 2})
 		d := env.open(t, "status_wait: 10s", destination.SyncInfo{Fields: []string{"email"}})

@@ -35,7 +35,7 @@ func (g *GoogleAds) settle(ctx context.Context, id string, ingest bool, items []
 		}
 		return
 	}
-	if id == "" {
+	if id == "" || !g.readStatus {
 		return
 	}
 	what := "ingestion"
