@@ -109,8 +109,7 @@ type GoogleAds struct {
 	limits    destination.Limits
 
 	dest         *datamanager.Destination
-	keys         []matchkeys.Key // mapped match keys, in mapping order
-	region       string          // phone_region, upper-case
+	region       string // phone_region, upper-case
 	validateOnly bool
 	readStatus   bool
 	statusWait   time.Duration
@@ -175,8 +174,7 @@ func Open(ctx context.Context, cfg destination.Config) (destination.Destination,
 	if err := s.check(); err != nil {
 		return nil, cfg.Errorf("%w", err)
 	}
-	keys, err := mappedKeys(cfg.Sync, s.region)
-	if err != nil {
+	if _, err := mappedKeys(cfg.Sync, s.region); err != nil {
 		return nil, cfg.Errorf("sync %s: %w", cfg.Sync.Name, err)
 	}
 	creds, err := s.credentials(cfg.ProjectDir)
@@ -207,7 +205,6 @@ func Open(ctx context.Context, cfg destination.Config) (destination.Destination,
 		cfg: cfg, svc: svc, transport: tr, tokens: ts,
 		limits:       destination.Limits{BatchSize: s.batch, MaxBatchSize: MaxMembers, Concurrency: 1},
 		dest:         s.destination(),
-		keys:         keys,
 		region:       strings.ToUpper(s.region),
 		validateOnly: s.validateOnly,
 		readStatus:   s.readStatus,
