@@ -13,6 +13,7 @@ import (
 	brevofake "github.com/sluicehq/sluice/connectors/brevo/fake"
 	hubspotfake "github.com/sluicehq/sluice/connectors/hubspot/fake"
 	klaviyofake "github.com/sluicehq/sluice/connectors/klaviyo/fake"
+	salesforcefake "github.com/sluicehq/sluice/connectors/salesforce/fake"
 	webhookfake "github.com/sluicehq/sluice/connectors/webhook/fake"
 )
 
@@ -44,6 +45,7 @@ type erasureEnv struct {
 	klaviyo *klaviyofake.Server
 	brevo   *brevofake.Server
 	hubspot *hubspotfake.Server
+	sf      *salesforcefake.Server
 	hook    *webhookfake.Server
 }
 
@@ -56,17 +58,24 @@ func newErasureEnv(t *testing.T) *erasureEnv {
 	e.klaviyo = klaviyofake.New(t, klaviyofake.Options{APIKey: "pk_erasure_test"})
 	e.brevo = brevofake.New(t, brevofake.Options{APIKey: "xkeysib-erasure-test", ContactsPerSecond: -1, OtherPerHour: -1})
 	e.hubspot = hubspotfake.New(t, hubspotfake.Options{Token: "pat-erasure-test", TenSecondly: -1, Daily: -1})
+	e.sf = salesforcefake.New(t, salesforcefake.Options{ClientID: "sf-erasure-test", ClientSecret: "sf-secret", Objects: salesforceQuickstartObjects(), DailyLimit: -1})
 	e.hook = webhookfake.New(t, webhookfake.Options{Token: "hook-token"})
 	for k, v := range map[string]string{
 		"KLAVIYO_API_KEY": "pk_erasure_test", "KLAVIYO_BASE_URL": e.klaviyo.URL,
 		"BREVO_API_KEY": "xkeysib-erasure-test", "BREVO_BASE_URL": e.brevo.URL,
 		"HUBSPOT_ACCESS_TOKEN": "pat-erasure-test", "HUBSPOT_BASE_URL": e.hubspot.URL,
+		"SALESFORCE_CLIENT_ID": "sf-erasure-test", "SALESFORCE_CLIENT_SECRET": "sf-secret", "SALESFORCE_LOGIN_URL": e.sf.URL,
 		"WEBHOOK_URL": e.hook.URL, "WEBHOOK_TOKEN": "hook-token",
 		"SLUICE_ERASURE_SECRET": "quickstart-erasure-secret-0123456789",
 	} {
 		t.Setenv(k, v)
 	}
 	return e
+}
+
+// salesforceHas tells whether the fake org has a Contact of the e-mail.
+func (e *erasureEnv) salesforceHas(email string) bool {
+	return slices.ContainsFunc(e.sf.Records("Contact"), func(r map[string]any) bool { return r["Sluice_Email__c"] == email })
 }
 
 // run runs a verb on the project and fails the test unless it exits with
@@ -201,6 +210,9 @@ func TestForgetQuickstart(t *testing.T) {
 	if _, ok := e.hubspot.ContactByEmail(email); !ok {
 		t.Fatalf("the person is not at HubSpot before the erasure")
 	}
+	if !e.salesforceHas(email) {
+		t.Fatalf("the person is not at Salesforce before the erasure")
+	}
 	if got := e.leftovers(t, x.values()); len(got) < 5 {
 		t.Fatalf("the scan finds the person in only %v before the erasure: it would miss leftovers", got)
 	}
@@ -210,7 +222,7 @@ func TestForgetQuickstart(t *testing.T) {
 	z, w := pair[0], pair[1]
 
 	dry := e.run(t, 0, "forget", "email:"+strings.ToUpper(email), "--dry-run")
-	for _, want := range []string{"Would erase email:" + email, "vip_to_klaviyo", "sms_to_brevo", "vip_to_hubspot", "vip_to_hook", "profiles_to_file", "crm_contacts", "Nothing was written"} {
+	for _, want := range []string{"Would erase email:" + email, "vip_to_klaviyo", "sms_to_brevo", "vip_to_hubspot", "vip_to_salesforce", "vip_to_hook", "profiles_to_file", "crm_contacts", "Nothing was written"} {
 		if !strings.Contains(dry, want) {
 			t.Errorf("forget --dry-run lacks %q:\n%s", want, dry)
 		}
@@ -244,6 +256,9 @@ func TestForgetQuickstart(t *testing.T) {
 	if _, ok := e.hubspot.ContactByEmail(email); ok {
 		t.Errorf("HubSpot still has the contact")
 	}
+	if e.salesforceHas(email) {
+		t.Errorf("Salesforce still has the contact")
+	}
 	if _, ok := e.brevo.Find(phone); ok {
 		t.Errorf("Brevo still has the contact")
 	}
@@ -270,8 +285,8 @@ func TestForgetQuickstart(t *testing.T) {
 	// bring the people back, and the other holder of the junk e-mail is
 	// untouched.
 	out = e.run(t, 0, "sync")
-	if n := strings.Count(out, "up to date"); n != 10 {
-		t.Errorf("second sync: %d of 10 syncs up to date:\n%s", n, out)
+	if n := strings.Count(out, "up to date"); n != 12 {
+		t.Errorf("second sync: %d of 12 syncs up to date:\n%s", n, out)
 	}
 	e.run(t, 0, "build")
 	if got := e.leftovers(t, append(x.values(), z.values()...)); len(got) > 0 {
@@ -283,7 +298,7 @@ func TestForgetQuickstart(t *testing.T) {
 	if again := e.find(t, "SELECT '"+w.profile+"'", 1)[0]; !equalIDs(again.ids, w.ids) {
 		t.Errorf("the other person sharing the junk value changed: %v, was %v", again.ids, w.ids)
 	}
-	if out := e.run(t, 0, "sync"); strings.Count(out, "up to date") != 10 {
+	if out := e.run(t, 0, "sync"); strings.Count(out, "up to date") != 12 {
 		t.Errorf("a sync after the rebuild sent something:\n%s", out)
 	}
 }

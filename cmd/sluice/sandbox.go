@@ -40,9 +40,9 @@ func newSandboxCmd(*globals) *cobra.Command {
 		Long: `sandbox serves the project's fake of each VENDOR's API (` + strings.Join(sandboxVendorNames(), ", ") + `) on a
 loopback address, with a key it generates, and prints on stdout, first, one shell line per
 vendor exporting the variables the examples read (KLAVIYO_API_KEY and KLAVIYO_BASE_URL,
-BREVO_API_KEY and BREVO_BASE_URL, HUBSPOT_ACCESS_TOKEN and HUBSPOT_BASE_URL, WEBHOOK_TOKEN and
-WEBHOOK_URL). Then it logs a line per
-request on stderr until SIGINT or SIGTERM.
+BREVO_API_KEY and BREVO_BASE_URL, HUBSPOT_ACCESS_TOKEN and HUBSPOT_BASE_URL,
+SALESFORCE_CLIENT_SECRET, SALESFORCE_LOGIN_URL and SALESFORCE_CLIENT_ID, WEBHOOK_TOKEN and
+WEBHOOK_URL). Then it logs a line per request on stderr until SIGINT or SIGTERM.
 
 The fakes answer as the vendors do: their authentication, error documents, batch limits and
 rate limits (--no-limits lifts those), asynchronous jobs. They keep everything in memory:
@@ -53,10 +53,10 @@ VENDOR=VALUE. With --spec, Klaviyo's fake checks every request against Klaviyo's
 (klaviyo-openapi-stable.json). On shutdown sandbox prints a summary line per vendor, and exits
 1 after listing the requests that broke the vendor's API description, if any did.`,
 		Example: `  # Two terminals: serve here, paste the export line in the other one.
-  sluice sandbox klaviyo brevo hubspot
+  sluice sandbox klaviyo brevo hubspot salesforce
 
   # One shell, or CI: the variables in a file (mode 0600) to source once it exists.
-  sluice sandbox klaviyo brevo hubspot --env-file .sluice/sandbox.env 2>sandbox.log &
+  sluice sandbox klaviyo brevo hubspot salesforce --env-file .sluice/sandbox.env 2>sandbox.log &
   until [ -s .sluice/sandbox.env ]; do sleep 0.1; done
   . .sluice/sandbox.env && sluice sync
 
@@ -347,7 +347,11 @@ func sandboxReport(served []*sandboxRunning, log *sandboxLog) error {
 }
 
 func exportLine(r *sandboxRunning) string {
-	return fmt.Sprintf("export %s=%s %s=%s", r.vendor.KeyEnv, shellQuote(r.key), r.vendor.URLEnv, shellQuote(r.url))
+	line := fmt.Sprintf("export %s=%s %s=%s", r.vendor.KeyEnv, shellQuote(r.key), r.vendor.URLEnv, shellQuote(r.url))
+	for _, kv := range r.vendor.Fixed {
+		line += fmt.Sprintf(" %s=%s", kv[0], shellQuote(kv[1]))
+	}
+	return line
 }
 
 var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_./:@%+,-]+$`)

@@ -24,8 +24,8 @@ func TestSandboxRefusesBadArguments(t *testing.T) {
 		args []string
 		want []string // in stderr
 	}{
-		{"no vendor", nil, []string{"takes one or more vendors: brevo, hubspot, klaviyo, webhook"}},
-		{"unknown vendor", []string{"hubspt"}, []string{`unknown vendor "hubspt": the sandbox serves brevo, hubspot, klaviyo, webhook`}},
+		{"no vendor", nil, []string{"takes one or more vendors: brevo, hubspot, klaviyo, salesforce, webhook"}},
+		{"unknown vendor", []string{"hubspt"}, []string{`unknown vendor "hubspt": the sandbox serves brevo, hubspot, klaviyo, salesforce, webhook`}},
 		{"vendor twice", []string{"klaviyo", "klaviyo"}, []string{"klaviyo given twice"}},
 		{"all interfaces", []string{"klaviyo", "--listen", "0.0.0.0:0"}, []string{"loopback only", `not "0.0.0.0"`}},
 		{"LAN address", []string{"brevo", "--listen", "brevo=192.168.1.10:8788"}, []string{"loopback only"}},
@@ -36,7 +36,7 @@ func TestSandboxRefusesBadArguments(t *testing.T) {
 		{"spec for a vendor without", []string{"brevo", "--spec", "spec.json"}, []string{"none of the vendors served (brevo) takes it"}},
 		{"spec named for a vendor without", []string{"brevo", "klaviyo", "--spec", "brevo=spec.json"}, []string{"brevo's fake does not take it"}},
 		{"key for a vendor not served", []string{"klaviyo", "--key", "brevo=k"}, []string{"brevo is not among the vendors served (klaviyo)"}},
-		{"key for an unknown vendor", []string{"klaviyo", "--key", "klavio=k"}, []string{`unknown vendor "klavio"`, "brevo, hubspot, klaviyo, webhook"}},
+		{"key for an unknown vendor", []string{"klaviyo", "--key", "klavio=k"}, []string{`unknown vendor "klavio"`, "brevo, hubspot, klaviyo, salesforce, webhook"}},
 		{"empty key", []string{"klaviyo", "--key", "klaviyo="}, []string{"the key for klaviyo is empty"}},
 		{"key twice", []string{"klaviyo", "--key", "klaviyo=a", "--key", "klaviyo=b"}, []string{"--key given twice for klaviyo"}},
 		{"unknown batch answer", []string{"brevo", "--brevo-batch-answer", "sometimes"}, []string{"--brevo-batch-answer", "observed, documented"}},
@@ -137,15 +137,16 @@ func klaviyoSpec() string {
 func TestSandboxQuickstart(t *testing.T) {
 	dir := copyWholeQuickstart(t)
 	envFile := filepath.Join(dir, ".sluice", "sandbox.env")
-	args := []string{"klaviyo", "brevo", "hubspot", "--env-file", envFile, "--quiet"}
+	args := []string{"klaviyo", "brevo", "hubspot", "salesforce", "--env-file", envFile, "--quiet"}
 	if spec := klaviyoSpec(); spec != "" {
 		args = append(args, "--spec", "klaviyo="+spec)
 	} else {
 		t.Log("Klaviyo's OpenAPI file not found: requests are not checked against it")
 	}
-	sb := startSandboxCmd(t, 3, args...)
+	sb := startSandboxCmd(t, 4, args...)
 	checkEnvFile(t, envFile, sb.exports)
-	for _, name := range []string{"KLAVIYO_API_KEY", "KLAVIYO_BASE_URL", "BREVO_API_KEY", "BREVO_BASE_URL", "HUBSPOT_ACCESS_TOKEN", "HUBSPOT_BASE_URL"} {
+	for _, name := range []string{"KLAVIYO_API_KEY", "KLAVIYO_BASE_URL", "BREVO_API_KEY", "BREVO_BASE_URL", "HUBSPOT_ACCESS_TOKEN", "HUBSPOT_BASE_URL",
+		"SALESFORCE_CLIENT_ID", "SALESFORCE_CLIENT_SECRET", "SALESFORCE_LOGIN_URL"} {
 		if sb.env[name] == "" {
 			t.Fatalf("the sandbox does not export %s: %q", name, sb.exports)
 		}
@@ -166,7 +167,7 @@ func TestSandboxQuickstart(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("sync: exit %d\n%s%s", code, out, errs)
 	}
-	for _, name := range []string{"vip_to_klaviyo", "profiles_to_klaviyo", "sms_to_brevo", "vip_to_hubspot", "profiles_to_hubspot"} {
+	for _, name := range []string{"vip_to_klaviyo", "profiles_to_klaviyo", "sms_to_brevo", "vip_to_hubspot", "profiles_to_hubspot", "vip_to_salesforce", "profiles_to_salesforce"} {
 		if !strings.Contains(out, name) || planned[name] == 0 {
 			t.Errorf("sync %s: planned %d, output:\n%s", name, planned[name], out)
 		}
@@ -180,6 +181,9 @@ func TestSandboxQuickstart(t *testing.T) {
 	if got := hubspotListMembers(t, sb.env["HUBSPOT_BASE_URL"], "VIP customers"); got != planned["vip_to_hubspot"] {
 		t.Errorf("HubSpot's VIP list has %d members, the plan added %d", got, planned["vip_to_hubspot"])
 	}
+	if got := salesforceRecords(t, sb.env["SALESFORCE_LOGIN_URL"], "CampaignMember"); got != planned["vip_to_salesforce"] {
+		t.Errorf("Salesforce's VIP campaign has %d members, the plan added %d", got, planned["vip_to_salesforce"])
+	}
 
 	code, out, errs = sluice(t, "sync", "--project", dir)
 	if code != 0 || strings.Count(out, "up to date") != len(planned) {
@@ -188,7 +192,8 @@ func TestSandboxQuickstart(t *testing.T) {
 	if code := sb.stop(); code != 0 {
 		t.Fatalf("sandbox: exit %d\n%s", code, sb.stderr)
 	}
-	for _, want := range []string{`sandbox klaviyo: `, `"VIP customers" `, ", 0 failed, 0 spec violations", "sandbox brevo: ", "sandbox hubspot: ", "0 GDPR deletions"} {
+	for _, want := range []string{`sandbox klaviyo: `, `"VIP customers" `, ", 0 failed, 0 spec violations", "sandbox brevo: ", "sandbox hubspot: ", "0 GDPR deletions",
+		"sandbox salesforce: ", `campaigns: ["VIP customers" `, "0 rule violations"} {
 		if !strings.Contains(sb.stderr.String(), want) {
 			t.Errorf("the sandbox's summary lacks %q:\n%s", want, sb.stderr)
 		}
@@ -297,6 +302,22 @@ func hubspotListMembers(t *testing.T, base, list string) int64 {
 	return -1
 }
 
+// salesforceRecords reads the fake Salesforce's count of live records of
+// an object on its inspection page.
+func salesforceRecords(t *testing.T, base, object string) int64 {
+	t.Helper()
+	resp, err := http.Get(base + "/_fake/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct{ Records map[string]int64 }
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatalf("reading the fake Salesforce's state: %v", err)
+	}
+	return st.Records[object]
+}
+
 // brevoListMembers asks the fake Brevo as a client asks Brevo.
 func brevoListMembers(t *testing.T, base, key, list string) int64 {
 	var lists struct {
@@ -321,7 +342,9 @@ var sandboxProbes = map[string]struct{ method, path string }{
 	"klaviyo": {http.MethodGet, "/api/lists"},
 	"brevo":   {http.MethodGet, "/account"},
 	"hubspot": {http.MethodGet, "/crm/v3/properties/contacts"},
-	"webhook": {http.MethodPost, ""},
+	// An API call without a session (the key is the client secret).
+	"salesforce": {http.MethodGet, "/services/data/v60.0/sobjects/Contact/describe"},
+	"webhook":    {http.MethodPost, ""},
 }
 
 func TestSandboxServesEveryVendor(t *testing.T) {

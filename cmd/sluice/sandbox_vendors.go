@@ -10,6 +10,7 @@ import (
 	brevofake "github.com/sluicehq/sluice/connectors/brevo/fake"
 	hubspotfake "github.com/sluicehq/sluice/connectors/hubspot/fake"
 	klaviyofake "github.com/sluicehq/sluice/connectors/klaviyo/fake"
+	salesforcefake "github.com/sluicehq/sluice/connectors/salesforce/fake"
 	webhookfake "github.com/sluicehq/sluice/connectors/webhook/fake"
 )
 
@@ -28,6 +29,11 @@ var sandboxVendors = map[string]sandboxVendor{
 		Title: "HubSpot", KeyEnv: "HUBSPOT_ACCESS_TOKEN", URLEnv: "HUBSPOT_BASE_URL",
 		KeyPrefix: "pat-sandbox-", New: newHubSpotSandbox,
 	},
+	"salesforce": {
+		Title: "Salesforce", KeyEnv: "SALESFORCE_CLIENT_SECRET", URLEnv: "SALESFORCE_LOGIN_URL",
+		Fixed:     [][2]string{{"SALESFORCE_CLIENT_ID", salesforceSandboxClient}},
+		KeyPrefix: "sfsandbox", New: newSalesforceSandbox,
+	},
 	"webhook": {
 		Title: "webhook receiver", KeyEnv: "WEBHOOK_TOKEN", URLEnv: "WEBHOOK_URL",
 		KeyPrefix: "whsandbox_", URLPath: "/", New: newWebhookSandbox,
@@ -43,8 +49,11 @@ type sandboxVendor struct {
 	URLEnv    string // variable for the base URL
 	KeyPrefix string // generated keys start with it, shaped like the vendor's
 	URLPath   string // appended to http://ADDR for the base URL (Brevo's /v3)
-	Spec      bool   // requests can be checked against the vendor's API description (--spec)
-	New       func(sandboxConfig) (sandboxServer, error)
+	// Fixed are more variables the examples read, with set values (the
+	// client id of Salesforce's connected app).
+	Fixed [][2]string
+	Spec  bool // requests can be checked against the vendor's API description (--spec)
+	New   func(sandboxConfig) (sandboxServer, error)
 }
 
 // sandboxConfig is what a vendor's fake is started with.
@@ -239,3 +248,54 @@ func (w webhookSandbox) Summary() string {
 }
 
 func (webhookSandbox) Violations() []string { return nil }
+
+// --- Salesforce ---
+
+// salesforceSandboxClient is the sandbox org's connected app; the key is
+// its consumer secret.
+const salesforceSandboxClient = "sluice-sandbox"
+
+type salesforceSandbox struct{ *salesforcefake.Server }
+
+// salesforceQuickstartObjects are the custom fields of Contact that
+// examples/quickstart/salesforce.yml maps: the External ID field holding
+// the e-mail, and the lifetime value.
+func salesforceQuickstartObjects() []salesforcefake.Object {
+	return []salesforcefake.Object{{Name: "Contact", Fields: []salesforcefake.Field{
+		salesforcefake.ExternalIDField("Sluice_Email__c"),
+		{Name: "Lifetime_Value__c", Type: "double"},
+	}}}
+}
+
+func newSalesforceSandbox(c sandboxConfig) (sandboxServer, error) {
+	opts := salesforcefake.Options{ClientID: salesforceSandboxClient, ClientSecret: c.Key, Objects: salesforceQuickstartObjects()}
+	if c.NoLimits {
+		opts.DailyLimit = -1
+	}
+	if c.Log != nil {
+		// Endpoints come with identifiers replaced ({id}, {version}).
+		opts.OnRequest = func(method, endpoint string, status int) { c.Log("%s %s -> %d", method, endpoint, status) }
+	}
+	srv := salesforcefake.Handler(opts)
+	srv.URL = c.BaseURL
+	return salesforceSandbox{srv}, nil
+}
+
+func (s salesforceSandbox) Summary() string {
+	st := s.Stats()
+	var campaigns []string
+	members := map[string]int{}
+	for _, m := range s.Records("CampaignMember") {
+		if id, ok := m["CampaignId"].(string); ok {
+			members[id]++
+		}
+	}
+	for _, c := range s.Records("Campaign") {
+		id, _ := c["Id"].(string)
+		campaigns = append(campaigns, fmt.Sprintf("%q %d members", c["Name"], members[id]))
+	}
+	slices.Sort(campaigns)
+	return fmt.Sprintf("%s (%d API, %d Bulk jobs, %d refused for the daily limit), %d contacts, %d leads, campaigns: [%s], %s",
+		plural(st.Requests, "request", "requests"), st.APIUsage, st.Jobs, st.Limited, st.Records["Contact"], st.Records["Lead"],
+		strings.Join(campaigns, ", "), plural(st.Violations, "rule violation", "rule violations"))
+}

@@ -22,47 +22,19 @@ import (
 	_ "github.com/sluicehq/sluice/models/all"     // identity, profiles, segments
 )
 
-// salesforceProject is the quickstart's Salesforce part as these tests
-// need it: the VIP segment as a campaign's members, and every profile with
-// e-mail consent as a Contact upserted by an External ID field holding the
-// e-mail (mirror: a withdrawal deletes the Contact). %d is bulk_threshold,
-// %s more destination options.
-const salesforceProject = `traits:
-  last_name: { from: crm_contacts, pick: last_name, rule: most_recent }
-destinations:
-  - name: salesforce
-    type: salesforce
-    client_id: "${SALESFORCE_CLIENT_ID}"
-    client_secret: "${SALESFORCE_CLIENT_SECRET}"
-    login_url: "${SALESFORCE_LOGIN_URL}"
-    object: Contact
-    create_campaigns: true
-    bulk_threshold: %d
-%ssyncs:
-  - name: vip_to_salesforce
-    from: segment.vip
-    to: salesforce
-    list: VIP customers
-    key: Sluice_Email__c
-    consent: email_opt_in
-    mapping:
-      Sluice_Email__c: email
-      Email: email
-      FirstName: first_name
-      LastName: last_name
-  - name: profiles_to_salesforce
-    from: profiles
-    to: salesforce
-    mode: mirror
-    key: Sluice_Email__c
-    consent: email_opt_in
-    mapping:
-      Sluice_Email__c: email
-      Email: email
-      FirstName: first_name
-      LastName: last_name
-      Lifetime_Value__c: lifetime_value
-`
+// quickstartSalesforce is the quickstart's salesforce.yml (the VIP segment
+// as a campaign's members, every profile with e-mail consent as a Contact
+// upserted by the External ID field Sluice_Email__c), with bulk_threshold
+// and the destination options of extra (lines indented by four) added.
+func quickstartSalesforce(t *testing.T, files map[string]string, threshold int, extra string) string {
+	t.Helper()
+	const anchor = "    object: Contact\n"
+	sf := files["salesforce.yml"]
+	if !strings.Contains(sf, anchor) {
+		t.Fatalf("the quickstart's salesforce.yml has no %q line", strings.TrimSpace(anchor))
+	}
+	return strings.Replace(sf, anchor, anchor+fmt.Sprintf("    bulk_threshold: %d\n", threshold)+extra, 1)
+}
 
 // e2eObjects are the org's custom fields the project maps.
 var e2eObjects = []fake.Object{{Name: "Contact", Fields: []fake.Field{
@@ -91,7 +63,7 @@ func newE2E(t *testing.T, threshold int, extra string, opts fake.Options) *e2e {
 	opts.Objects = e2eObjects
 	srv, rw := startFake(t, opts)
 	files := examplestest.QuickstartFiles(t)
-	files["salesforce.yml"] = fmt.Sprintf(salesforceProject, threshold, extra)
+	files["salesforce.yml"] = quickstartSalesforce(t, files, threshold, extra)
 	p := synctest.New(t, synctest.Options{Files: files, Env: examplestest.ProjectEnv(files, map[string]string{
 		"SALESFORCE_CLIENT_ID": testClientID, "SALESFORCE_CLIENT_SECRET": testSecret, "SALESFORCE_LOGIN_URL": srv.URL,
 		"SLUICE_ERASURE_SECRET": "salesforce-e2e-erasure-secret-0123456789",
