@@ -234,16 +234,16 @@ func (t *pacedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if len(t.quotas) == 0 {
 		return t.roundTrip(req)
 	}
-	groups := make([]string, 0, len(t.quotas))
+	turns := make([]quotaTurn, 0, len(t.quotas))
 	for _, q := range t.quotas {
-		g, err := q.wait(req, t.name, t.maxWait)
+		turn, err := q.wait(req, t.name, t.maxWait)
 		if err != nil {
-			for i, g := range groups {
-				t.quotas[i].observe(g, nil, nil) // release the turns taken
+			for i, turn := range turns {
+				t.quotas[i].release(turn) // not sent: give back the turns taken
 			}
 			return nil, err
 		}
-		groups = append(groups, g)
+		turns = append(turns, turn)
 	}
 	resp, err := t.roundTrip(req)
 	var body map[string]any
@@ -252,8 +252,8 @@ func (t *pacedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	var held error
 	for i, q := range t.quotas {
-		if q.observe(groups[i], resp, body) && held == nil {
-			held = q.heldError(groups[i], t.name, t.maxWait)
+		if q.observe(turns[i], resp, body) && held == nil {
+			held = q.heldError(turns[i].group, t.name, t.maxWait)
 		}
 	}
 	if held != nil {

@@ -5,7 +5,8 @@ import "time"
 // HubSpotQuotas are HubSpot's announced limits, for HTTPOptions.Quotas:
 // the daily quota (X-HubSpot-RateLimit-Daily and -Daily-Remaining, reset
 // at midnight in the account's time zone loc; nil: UTC), the rolling
-// 10-second window (-Max, -Remaining, -Interval-Milliseconds), and a
+// 10-second window (-Max, -Remaining, -Interval-Milliseconds; paced as a
+// sliding log of the client's requests while they are all it counts), and a
 // 429 naming the per-second policy. HubSpot still announces a per-second
 // pair (-Secondly, -Secondly-Remaining) but documents it as no longer
 // enforced: pacing by it halved the rate achieved (10.6 requests a second

@@ -34,10 +34,16 @@ import (
 // by (every answer says "resets in 1 s"): those requests are paced by Rate
 // and the endpoint windows, and by the wait after a 429. A rolling window
 // whose length is announced in milliseconds (Interval) or declared
-// (Window) is paced by whatever its length, as a window reset at the next
-// one of its length: conservative, since a rolling window frees up
-// gradually. A calendar quota (ResetAt) is paced until its reset; the 429
-// policies of a body (PolicyField) tell which of several quotas was hit.
+// (Window), with its Limit, is paced by whatever its length as a sliding
+// log of the client's own requests: at most Limit of them in any span of
+// the window plus a hundredth, each counted until a window after its
+// answer. While the server's count (Limit less Remaining) is no more than
+// those requests, that is all the pacing; when it is more, another client
+// spends the same quota, at moments the log cannot know, and the requests
+// are also paced as above, as a window reset at the next one of its
+// length: conservative, since a rolling window frees up gradually. A
+// calendar quota (ResetAt) is paced until its reset; the 429 policies of
+// a body (PolicyField) tell which of several quotas was hit.
 type QuotaHeaders struct {
 	Limit, Remaining, Reset string
 	// Group names the quota a request counts against; nil or "" is one
@@ -116,6 +122,8 @@ type quotaPacer struct {
 	h      QuotaHeaders
 	mu     sync.Mutex
 	groups map[string]*quotaState
+	now    func() time.Time
+	sleep  func(context.Context, time.Duration) error
 }
 
 // quotaState is what the server last said of one group's quota.
@@ -125,13 +133,36 @@ type quotaState struct {
 	next     time.Time     // the next start under gap
 	gapUntil time.Time     // when the low quota resets
 	inflight int
+	// A rolling window's announced limit and length (0: not known yet),
+	// and the requests sent into it.
+	limit  int
+	window time.Duration
+	log    rollingLog
 }
+
+// quotaTurn is a request's turn in a group: its place in the rolling log,
+// if the quota keeps one.
+type quotaTurn struct {
+	group string
+	slot  *rollingSlot
+}
+
+// rolling says whether the quota is a rolling window of announced limit,
+// paced by a log of the requests sent.
+func (p *quotaPacer) rolling() bool {
+	return p.h.Limit != "" && p.h.Reset == "" && p.h.ResetAt == nil && (p.h.Interval != "" || p.h.Window > 0)
+}
+
+// logSpan is how long a request counts against a rolling window of d: a
+// hundredth more, for servers that count in buckets and so free up a
+// little late.
+func logSpan(d time.Duration) time.Duration { return d + d/100 }
 
 func newQuotaPacer(h *QuotaHeaders) *quotaPacer {
 	if h == nil || (h.Remaining == "" && h.Reset == "" && len(h.Policies) == 0) {
 		return nil
 	}
-	return &quotaPacer{h: *h, groups: map[string]*quotaState{}}
+	return &quotaPacer{h: *h, groups: map[string]*quotaState{}, now: time.Now, sleep: sleepCtx}
 }
 
 func (p *quotaPacer) state(req *http.Request) (string, *quotaState) {
@@ -148,14 +179,22 @@ func (p *quotaPacer) state(req *http.Request) (string, *quotaState) {
 }
 
 // wait blocks until the request's group may send one more request, and
-// returns the group for observe.
-func (p *quotaPacer) wait(req *http.Request, name string, maxWait time.Duration) (string, error) {
+// returns its turn for observe (or release, if it is not sent).
+func (p *quotaPacer) wait(req *http.Request, name string, maxWait time.Duration) (quotaTurn, error) {
 	p.mu.Lock()
 	g, st := p.state(req)
-	now := time.Now()
+	turn := quotaTurn{group: g}
+	now := p.now()
 	start := now
 	if st.hold.After(start) {
 		start = st.hold
+	}
+	if p.rolling() {
+		if st.window == 0 {
+			st.window = p.h.Window
+		}
+		turn.slot = st.log.book(start, now, st.limit, logSpan(st.window))
+		start = turn.slot.start
 	}
 	if st.gap > 0 && start.Before(st.gapUntil) {
 		if st.next.After(start) {
@@ -169,47 +208,65 @@ func (p *quotaPacer) wait(req *http.Request, name string, maxWait time.Duration)
 			start = st.gapUntil
 		}
 	}
+	if turn.slot != nil {
+		turn.slot.start = start
+	}
 	st.inflight++
 	p.mu.Unlock()
 	d := start.Sub(now)
 	if d <= 0 {
-		return g, nil
+		return turn, nil
 	}
-	fail := func(err error) (string, error) {
-		p.mu.Lock()
-		st.inflight--
-		p.mu.Unlock()
-		return g, err
+	fail := func(err error) (quotaTurn, error) {
+		p.release(turn)
+		return turn, err
 	}
 	if d > maxWait {
 		return fail(&QuotaError{Name: name, Group: g, Quota: p.h.Name, Wait: d, Until: start})
 	}
-	return g, sleepCtx(req.Context(), d, fail)
+	if err := p.sleep(req.Context(), d); err != nil {
+		return fail(err)
+	}
+	return turn, nil
 }
 
-func sleepCtx(ctx context.Context, d time.Duration, fail func(error) (string, error)) error {
+// release gives back a turn whose request was not sent.
+func (p *quotaPacer) release(turn quotaTurn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.groups[turn.group].inflight--
+	if turn.slot != nil {
+		turn.slot.done, turn.slot.answered = true, time.Time{}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return nil
 	case <-ctx.Done():
-		_, err := fail(ctx.Err())
-		return err
+		return ctx.Err()
 	}
 }
 
 // observe reads the quota an answer announces; body is a 429's JSON body,
-// if it was read. It reports whether a 429 named this quota's policy.
-func (p *quotaPacer) observe(group string, resp *http.Response, body map[string]any) bool {
+// if it was read; resp is nil when the attempt failed (it may have reached
+// the server all the same). It reports whether a 429 named this quota's
+// policy.
+func (p *quotaPacer) observe(turn quotaTurn, resp *http.Response, body map[string]any) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	st := p.groups[group]
+	st := p.groups[turn.group]
 	st.inflight--
+	now := p.now()
+	if turn.slot != nil {
+		turn.slot.done, turn.slot.answered = true, now
+	}
 	if resp == nil {
 		return false
 	}
-	now := time.Now()
 	window, paced, okWindow := p.window(resp, now)
 	remaining, okRem := headerNumber(resp.Header.Get(p.h.Remaining))
 	if resp.StatusCode == http.StatusTooManyRequests {
@@ -234,6 +291,15 @@ func (p *quotaPacer) observe(group string, resp *http.Response, body map[string]
 		return false
 	}
 	limit, _ := headerNumber(resp.Header.Get(p.h.Limit))
+	if turn.slot != nil && limit > 0 {
+		st.limit, st.window = limit, window
+		if limit-remaining <= st.log.ours(turn.slot.start.Add(-window), now) {
+			// Every request the server counts is ours: the log paces them
+			// exactly, with no slowing down as the window fills.
+			st.gap = 0
+			return false
+		}
+	}
 	low := max(1, limit/10, st.inflight)
 	// The requests still in flight may take what the answer says is left
 	// (the server counted them after it, or is counting them now).
@@ -291,7 +357,7 @@ func (p *quotaPacer) heldError(group, name string, maxWait time.Duration) error 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	hold := p.groups[group].hold
-	if d := time.Until(hold); d > maxWait {
+	if d := hold.Sub(p.now()); d > maxWait {
 		return &QuotaError{Name: name, Group: group, Quota: p.h.Name, Wait: d, Until: hold}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -208,4 +209,74 @@ func (e *endpointLimiters) For(r *http.Request) *WindowLimiter {
 		}
 	}
 	return nil
+}
+
+// rollingLog books a client's requests into a server's rolling window (at
+// most limit requests in any span of its length), by the answers: the
+// server counted a request at some moment before answering it, so the
+// request holds a place until a window after its answer, and no
+// send-to-arrival jitter can make the server see more than the limit. A
+// request still in flight is taken to have arrived at the latest now.
+type rollingLog struct {
+	slots []*rollingSlot
+}
+
+// rollingSlot is one request's place in a rollingLog.
+type rollingSlot struct {
+	start    time.Time // when the request may go (its booking)
+	answered time.Time // when its answer came, once done
+	done     bool      // answered, or given up (answered zero: never sent)
+}
+
+// free says when the slot stops counting against a window of span.
+func (s *rollingSlot) free(now time.Time, span time.Duration) time.Time {
+	if s.done {
+		return s.answered.Add(span)
+	}
+	return laterOf(s.start, now).Add(span)
+}
+
+// book takes a place for a request that may go at at, or later: once fewer
+// than limit of the places taken still count against a window of span. A
+// limit or span of 0 (not known yet) books without waiting.
+func (l *rollingLog) book(at, now time.Time, limit int, span time.Duration) *rollingSlot {
+	l.prune(now, span)
+	if n := len(l.slots); limit > 0 && span > 0 && n >= limit {
+		frees := make([]time.Time, n)
+		for i, s := range l.slots {
+			frees[i] = s.free(now, span)
+		}
+		slices.SortFunc(frees, time.Time.Compare)
+		// With the earliest n-limit+1 places free, limit-1 still count.
+		at = laterOf(at, frees[n-limit])
+	}
+	s := &rollingSlot{start: at}
+	l.slots = append(l.slots, s)
+	return s
+}
+
+// prune drops the answered places that no longer count, keeping a second
+// window of them for ours.
+func (l *rollingLog) prune(now time.Time, span time.Duration) {
+	kept := l.slots[:0]
+	for _, s := range l.slots {
+		if !s.done || (span > 0 && now.Sub(s.answered) < 2*span) {
+			kept = append(kept, s)
+		}
+	}
+	clear(l.slots[len(kept):])
+	l.slots = kept
+}
+
+// ours counts at most how many of the client's requests a server counting
+// from since on could hold in its window at now: those not answered
+// before since, and not booked after now.
+func (l *rollingLog) ours(since, now time.Time) int {
+	n := 0
+	for _, s := range l.slots {
+		if !s.start.After(now) && (!s.done || s.answered.After(since)) {
+			n++
+		}
+	}
+	return n
 }
