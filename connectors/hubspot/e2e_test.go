@@ -68,40 +68,6 @@ func quickstartFiles(t *testing.T) map[string]string {
 	return files
 }
 
-func col(t *testing.T, header []string, name string) int {
-	t.Helper()
-	i := slices.Index(header, name)
-	if i < 0 {
-		t.Fatalf("no column %s in %v", name, header)
-	}
-	return i
-}
-
-// strs runs a query returning one text column, sorted.
-func strs(t *testing.T, p *synctest.Project, q string, args ...any) []string {
-	t.Helper()
-	r, err := p.W.Query(context.Background(), q, args...)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	defer r.Close()
-	var out []string
-	for r.Next() {
-		var s *string
-		if err := r.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		if s != nil {
-			out = append(out, *s)
-		}
-	}
-	if err := r.Err(); err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // contactEmails lists the fake's contacts' e-mails, sorted.
 func contactEmails(srv *fake.Server) []string {
 	var out []string
@@ -145,9 +111,9 @@ func endpoints(srv *fake.Server, n int) map[string]int {
 
 const (
 	vipList    = "VIP customers"
-	vipModel   = `SELECT lower(p.email) FROM sluice.customer_profiles p JOIN sluice.customer_segment_vip v USING (profile_id) WHERE p.email_opt_in`
-	peopleMdl  = `SELECT lower(email) FROM sluice.customer_profiles WHERE email_opt_in AND email IS NOT NULL`
-	badAddress = "bea.new@example.org"
+	vipModel   = examplestest.VIPEmails
+	peopleMdl  = examplestest.ConsentingEmails
+	badAddress = "bea.new@example.org" // examplestest.NewContacts' last
 	upsertPath = "POST /crm/v3/objects/contacts/batch/upsert"
 	readPath   = "POST /crm/v3/objects/contacts/batch/read"
 )
@@ -195,17 +161,17 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := listEmails(srv, vipList), strs(t, p, vipModel); !slices.Equal(got, want) || len(want) == 0 {
+	if got, want := listEmails(srv, vipList), p.Strings(t, vipModel); !slices.Equal(got, want) || len(want) == 0 {
 		t.Fatalf("VIP list %v, model %v", got, want)
 	}
-	if vip.Accepted != int64(len(strs(t, p, vipModel))) {
+	if vip.Accepted != int64(len(p.Strings(t, vipModel))) {
 		t.Errorf("vip accepted %d", vip.Accepted)
 	}
 	profiles, err := e.sync(t, "profiles_to_hubspot")
 	if err != nil {
 		t.Fatal(err)
 	}
-	people := strs(t, p, peopleMdl)
+	people := p.Strings(t, peopleMdl)
 	if profiles.Accepted != int64(len(people)) || !slices.Equal(contactEmails(srv), people) {
 		t.Fatalf("profiles accepted %d; contacts %d, model %d", profiles.Accepted, len(contactEmails(srv)), len(people))
 	}
@@ -221,7 +187,7 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	if *vip.Exits != 2 || *vip.Entries != 0 {
 		t.Errorf("vip run 2: %d entries, %d exits; want 0 and 2", *vip.Entries, *vip.Exits)
 	}
-	if got, want := listEmails(srv, vipList), strs(t, p, vipModel); !slices.Equal(got, want) || slices.Contains(got, withdrawn) || slices.Contains(got, exiting) {
+	if got, want := listEmails(srv, vipList), p.Strings(t, vipModel); !slices.Equal(got, want) || slices.Contains(got, withdrawn) || slices.Contains(got, exiting) {
 		t.Errorf("VIP list after the exits %v, model %v", got, want)
 	}
 	if _, ok := srv.ContactByEmail(exiting); !ok {
@@ -258,7 +224,7 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	if _, ok := srv.ContactByEmail(badAddress); ok {
 		t.Error("the refused contact is at HubSpot")
 	}
-	if got, want := contactEmails(srv), without(strs(t, p, peopleMdl), badAddress); !slices.Equal(got, want) {
+	if got, want := contactEmails(srv), without(p.Strings(t, peopleMdl), badAddress); !slices.Equal(got, want) {
 		t.Errorf("contacts after run 2: %d, model %d", len(got), len(want))
 	}
 
@@ -270,8 +236,8 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	// Run 4: the address is corrected at the source.
 	examplestest.EditCSV(t, p.Dir, "crm_contacts.csv", func(h []string, rows [][]string) [][]string {
 		for _, r := range rows {
-			if r[col(t, h, "contact_id")] == "N000003" {
-				r[col(t, h, "email")] = "bea.renewed@example.org"
+			if r[examplestest.Column(t, h, "contact_id")] == "N000003" {
+				r[examplestest.Column(t, h, "email")] = "bea.renewed@example.org"
 			}
 		}
 		return rows
@@ -280,7 +246,7 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	if _, err := e.sync(t, "profiles_to_hubspot"); err != nil {
 		t.Fatalf("run 4: %v", err)
 	}
-	if got, want := contactEmails(srv), strs(t, p, peopleMdl); !slices.Equal(got, want) {
+	if got, want := contactEmails(srv), p.Strings(t, peopleMdl); !slices.Equal(got, want) {
 		t.Errorf("contacts after run 4: %d, model %d", len(got), len(want))
 	}
 
@@ -329,53 +295,9 @@ func blockAddress(t *testing.T, srv *fake.Server, email string) {
 // whose orders are cancelled (segment exit). It returns the withdrawn,
 // exiting and changed addresses.
 func (e *e2e) changeData(t *testing.T) (withdrawn, exiting, changed string) {
-	p := e.p
-	vips := strs(t, p, vipModel)
-	if len(vips) < 3 {
-		t.Fatalf("%d VIPs in the quickstart data", len(vips))
-	}
-	withdrawn, exiting = vips[0], vips[1]
-	for _, m := range without(strs(t, p, peopleMdl), vips...) {
-		if len(strs(t, p, "SELECT profile_id FROM sluice.customer_profiles WHERE lower(email) = ?", m)) == 1 {
-			changed = m
-			break
-		}
-	}
-	exitingIDs := strs(t, p, `SELECT m.id_value FROM sluice.customer_identity_map m JOIN sluice.customer_profiles p USING (profile_id)
-		WHERE lower(p.email) = ? AND m.id_type IN ('user_id', 'email')`, exiting)
-	examplestest.EditCSV(t, p.Dir, "crm_contacts.csv", func(h []string, rows [][]string) [][]string {
-		for _, r := range rows {
-			switch strings.ToLower(strings.TrimSpace(r[col(t, h, "email")])) {
-			case withdrawn:
-				r[col(t, h, "email_consent")] = "false"
-			case changed:
-				r[col(t, h, "first_name")] = "Renamed"
-				r[col(t, h, "updated_at")] = "2026-06-01T08:00:00Z"
-			}
-		}
-		add := func(id, email, first string) {
-			r := make([]string, len(h))
-			r[col(t, h, "contact_id")], r[col(t, h, "email")], r[col(t, h, "first_name")], r[col(t, h, "country")] = id, email, first, "FR"
-			r[col(t, h, "email_consent")], r[col(t, h, "email_consent_at")] = "true", "2026-01-15T08:00:00Z"
-			r[col(t, h, "created_at")], r[col(t, h, "updated_at")] = "2026-01-15T08:00:00Z", "2026-01-15T08:00:00Z"
-			rows = append(rows, r)
-		}
-		add("N000001", "nina.new@example.org", "Nina")
-		add("N000002", "noah.new@example.org", "Noah")
-		add("N000003", badAddress, "Bea")
-		return rows
-	})
-	examplestest.EditCSV(t, p.Dir, "orders.csv", func(h []string, rows [][]string) [][]string {
-		for _, r := range rows {
-			if slices.Contains(exitingIDs, r[col(t, h, "contact_id")]) || slices.Contains(exitingIDs, strings.ToLower(strings.TrimSpace(r[col(t, h, "email")]))) {
-				r[col(t, h, "status")] = "cancelled"
-			}
-		}
-		return rows
-	})
-	p.Build(t)
+	c := examplestest.QuickstartChanges(t, e.p)
 	blockAddress(t, e.srv, badAddress)
-	return withdrawn, exiting, changed
+	return c.Withdrawn, c.Exiting, c.Changed
 }
 
 // forget queues an erasure for a VIP (as sluice forget does), builds and
@@ -384,7 +306,7 @@ func (e *e2e) changeData(t *testing.T) (withdrawn, exiting, changed string) {
 func (e *e2e) forget(t *testing.T) {
 	ctx := context.Background()
 	p, srv := e.p, e.srv
-	who := strs(t, p, vipModel)[0]
+	who := p.Strings(t, vipModel)[0]
 	svc := p.Engine.Erasure()
 	if svc == nil {
 		t.Fatal("the quickstart has no erasure block")

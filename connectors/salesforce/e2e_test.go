@@ -44,9 +44,9 @@ var e2eObjects = []fake.Object{{Name: "Contact", Fields: []fake.Field{
 
 const (
 	campaign   = "VIP customers"
-	vipModel   = `SELECT lower(p.email) FROM sluice.customer_profiles p JOIN sluice.customer_segment_vip v USING (profile_id) WHERE p.email_opt_in`
-	peopleMdl  = `SELECT lower(email) FROM sluice.customer_profiles WHERE email_opt_in AND email IS NOT NULL`
-	badAddress = "bea.new@example.org"
+	vipModel   = examplestest.VIPEmails
+	peopleMdl  = examplestest.ConsentingEmails
+	badAddress = "bea.new@example.org" // examplestest.NewContacts' last
 	upsertEP   = "PATCH /services/data/{version}/composite/sobjects/{sobject}/{field}"
 	jobEP      = "POST /services/data/{version}/jobs/ingest"
 )
@@ -88,31 +88,6 @@ func (e *e2e) sync(t *testing.T, name string) (*engine.Result, error) {
 		t.Errorf("%s: sent %d/%d/%d, the plan said %d/%d/%d", name, res.Adds, res.Updates, res.Removes, pl.Adds, pl.Updates, pl.Removes)
 	}
 	return res, err
-}
-
-// strs runs a query returning one text column, sorted.
-func strs(t *testing.T, p *synctest.Project, q string, args ...any) []string {
-	t.Helper()
-	r, err := p.W.Query(context.Background(), q, args...)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	defer r.Close()
-	var out []string
-	for r.Next() {
-		var s *string
-		if err := r.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		if s != nil {
-			out = append(out, *s)
-		}
-	}
-	if err := r.Err(); err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // contactKeys lists the Contacts' external ids, sorted, and fails on a
@@ -201,7 +176,7 @@ func endToEnd(t *testing.T, bulk bool, e *e2e) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := campaignKeys(srv), strs(t, p, vipModel); !slices.Equal(got, want) || len(want) == 0 || vip.Accepted != int64(len(want)) {
+	if got, want := campaignKeys(srv), p.Strings(t, vipModel); !slices.Equal(got, want) || len(want) == 0 || vip.Accepted != int64(len(want)) {
 		t.Fatalf("campaign members %v, model %v (accepted %d)", got, want, vip.Accepted)
 	}
 	before := len(srv.Requests())
@@ -209,7 +184,7 @@ func endToEnd(t *testing.T, bulk bool, e *e2e) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	people := strs(t, p, peopleMdl)
+	people := p.Strings(t, peopleMdl)
 	if got := contactKeys(t, srv); profiles.Accepted != int64(len(people)) || !slices.Equal(got, people) {
 		t.Fatalf("profiles accepted %d; contacts %d, model %d", profiles.Accepted, len(got), len(people))
 	}
@@ -225,7 +200,7 @@ func endToEnd(t *testing.T, bulk bool, e *e2e) {
 	if *vip.Exits != 2 || *vip.Entries != 0 {
 		t.Errorf("vip run 2: %d entries, %d exits; want 0 and 2", *vip.Entries, *vip.Exits)
 	}
-	if got, want := campaignKeys(srv), strs(t, p, vipModel); !slices.Equal(got, want) || slices.Contains(got, withdrawn) || slices.Contains(got, exiting) {
+	if got, want := campaignKeys(srv), p.Strings(t, vipModel); !slices.Equal(got, want) || slices.Contains(got, withdrawn) || slices.Contains(got, exiting) {
 		t.Errorf("campaign members after the exits %v, model %v", got, want)
 	}
 	before = len(srv.Requests())
@@ -251,7 +226,7 @@ func endToEnd(t *testing.T, bulk bool, e *e2e) {
 	if !slices.Contains(contacts, changed) || slices.Contains(contacts, withdrawn) || slices.Contains(contacts, badAddress) {
 		t.Errorf("contacts after run 2: changed %v, withdrawn %v, refused %v", slices.Contains(contacts, changed), slices.Contains(contacts, withdrawn), slices.Contains(contacts, badAddress))
 	}
-	if want := without(strs(t, p, peopleMdl), badAddress); !slices.Equal(contacts, want) {
+	if want := without(p.Strings(t, peopleMdl), badAddress); !slices.Equal(contacts, want) {
 		t.Errorf("contacts after run 2: %d, model %d", len(contacts), len(want))
 	}
 	if !renamed(srv, changed) {
@@ -270,7 +245,7 @@ func endToEnd(t *testing.T, bulk bool, e *e2e) {
 	if res, err := e.sync(t, "profiles_to_salesforce"); err != nil || res.Sent != 1 || res.Accepted != 1 {
 		t.Fatalf("run 4: %v", err)
 	}
-	if got, want := contactKeys(t, srv), strs(t, p, peopleMdl); !slices.Equal(got, want) {
+	if got, want := contactKeys(t, srv), p.Strings(t, peopleMdl); !slices.Equal(got, want) {
 		t.Errorf("contacts after run 4: %d, model %d", len(got), len(want))
 	}
 
@@ -301,65 +276,11 @@ func renamed(srv *fake.Server, key string) bool {
 // withdraws e-mail consent, another VIP whose orders are cancelled
 // (segment exit). It returns the withdrawn, exiting and changed addresses.
 func (e *e2e) changeData(t *testing.T) (withdrawn, exiting, changed string) {
-	p := e.p
-	vips := strs(t, p, vipModel)
-	if len(vips) < 3 {
-		t.Fatalf("%d VIPs in the quickstart data", len(vips))
-	}
-	withdrawn, exiting = vips[0], vips[1]
-	for _, m := range without(strs(t, p, peopleMdl), vips...) {
-		if len(strs(t, p, "SELECT profile_id FROM sluice.customer_profiles WHERE lower(email) = ?", m)) == 1 {
-			changed = m
-			break
-		}
-	}
-	exitingIDs := strs(t, p, `SELECT m.id_value FROM sluice.customer_identity_map m JOIN sluice.customer_profiles p USING (profile_id)
-		WHERE lower(p.email) = ? AND m.id_type IN ('user_id', 'email')`, exiting)
-	examplestest.EditCSV(t, p.Dir, "crm_contacts.csv", func(h []string, rows [][]string) [][]string {
-		for _, r := range rows {
-			switch strings.ToLower(strings.TrimSpace(r[col(t, h, "email")])) {
-			case withdrawn:
-				r[col(t, h, "email_consent")] = "false"
-			case changed:
-				r[col(t, h, "first_name")] = "Renamed"
-				r[col(t, h, "updated_at")] = "2026-06-01T08:00:00Z"
-			}
-		}
-		add := func(id, email, first string) {
-			r := make([]string, len(h))
-			r[col(t, h, "contact_id")], r[col(t, h, "email")], r[col(t, h, "first_name")], r[col(t, h, "country")] = id, email, first, "FR"
-			r[col(t, h, "last_name")] = "New"
-			r[col(t, h, "email_consent")], r[col(t, h, "email_consent_at")] = "true", "2026-01-15T08:00:00Z"
-			r[col(t, h, "created_at")], r[col(t, h, "updated_at")] = "2026-01-15T08:00:00Z", "2026-01-15T08:00:00Z"
-			rows = append(rows, r)
-		}
-		add("N000001", "nina.new@example.org", "Nina")
-		add("N000002", "noah.new@example.org", "Noah")
-		add("N000003", badAddress, "Bea")
-		return rows
-	})
-	examplestest.EditCSV(t, p.Dir, "orders.csv", func(h []string, rows [][]string) [][]string {
-		for _, r := range rows {
-			if slices.Contains(exitingIDs, r[col(t, h, "contact_id")]) || slices.Contains(exitingIDs, strings.ToLower(strings.TrimSpace(r[col(t, h, "email")]))) {
-				r[col(t, h, "status")] = "cancelled"
-			}
-		}
-		return rows
-	})
-	p.Build(t)
+	c := examplestest.QuickstartChanges(t, e.p)
 	e.rw.mu.Lock()
 	e.srv.RejectExternalIDs(badAddress)
 	e.rw.mu.Unlock()
-	return withdrawn, exiting, changed
-}
-
-func col(t *testing.T, header []string, name string) int {
-	t.Helper()
-	i := slices.Index(header, name)
-	if i < 0 {
-		t.Fatalf("no column %s in %v", name, header)
-	}
-	return i
+	return c.Withdrawn, c.Exiting, c.Changed
 }
 
 // forget queues an erasure for a VIP (as sluice forget does) and erases
@@ -368,7 +289,7 @@ func col(t *testing.T, header []string, name string) int {
 func (e *e2e) forget(t *testing.T) {
 	ctx := context.Background()
 	p, srv := e.p, e.srv
-	who := strs(t, p, vipModel)[0]
+	who := p.Strings(t, vipModel)[0]
 	svc := p.Engine.Erasure()
 	if svc == nil {
 		t.Fatal("the quickstart has no erasure block")
@@ -429,7 +350,7 @@ func TestSessionExpiresMidRun(t *testing.T) {
 	if st.Tokens != 2 || st.Status401 < 1 || st.Status401 > salesforce.DefaultConcurrency {
 		t.Errorf("%d tokens and %d answers 401, want 2 tokens (one re-authentication) and at most one 401 per request in flight", st.Tokens, st.Status401)
 	}
-	if got, want := contactKeys(t, e.srv), strs(t, e.p, peopleMdl); !slices.Equal(got, want) {
+	if got, want := contactKeys(t, e.srv), e.p.Strings(t, peopleMdl); !slices.Equal(got, want) {
 		t.Errorf("contacts: %d, model %d", len(got), len(want))
 	}
 }
@@ -449,7 +370,7 @@ func TestQuotaNearlySpent(t *testing.T) {
 	first := res.Accepted
 	e.srv.UseRequests(-500) // a day later: other requests left the 24-hour window
 	res, err = e.sync(t, "profiles_to_salesforce")
-	people := strs(t, e.p, peopleMdl)
+	people := e.p.Strings(t, peopleMdl)
 	if err != nil || res.Sent != int64(len(people))-first || res.Accepted != res.Sent {
 		t.Fatalf("run 2: sent %d, accepted %d, %v; want the %d left", res.Sent, res.Accepted, err, int64(len(people))-first)
 	}

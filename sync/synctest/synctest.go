@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/sluicehq/sluice/builder"
@@ -141,6 +142,32 @@ func (pr *Project) Int(t testing.TB, q string) int64 {
 		t.Fatalf("%s: %v", q, err)
 	}
 	return n
+}
+
+// Strings runs a query returning one text column and returns its values
+// sorted, NULLs left out.
+func (pr *Project) Strings(t testing.TB, q string, args ...any) []string {
+	t.Helper()
+	r, err := pr.W.Query(context.Background(), q, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer r.Close()
+	var out []string
+	for r.Next() {
+		var s *string
+		if err := r.Scan(&s); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		if s != nil {
+			out = append(out, *s)
+		}
+	}
+	if err := r.Err(); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Build compiles and builds the project's models (sources views and any
