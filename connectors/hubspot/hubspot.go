@@ -27,10 +27,12 @@ package hubspot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/connectors/destination"
@@ -59,6 +61,7 @@ var Spec = config.ComponentSpec{
 		{Name: "id_property", Kind: config.String, Doc: "Contact property that identifies a record: email, or a property with unique values. Its value is the sync's key, or the mapped field of that name. Default: the sync's key field."},
 		{Name: "list", Kind: config.String, Doc: "Contact list of the segment syncs that name none: a list id (all digits) or name. It must be a static (MANUAL or SNAPSHOT) list: HubSpot fills active (DYNAMIC) lists itself."},
 		{Name: "create_lists", Kind: config.Bool, Doc: "Create a list named by a sync (or by list) that does not exist yet, as a static (MANUAL) list, on the first run that sends something (check creates nothing). Default: false."},
+		{Name: "time_zone", Kind: config.String, Doc: "The HubSpot account's time zone (Settings > Account Defaults), an IANA name such as America/New_York: HubSpot resets the daily request quota at midnight there, which is when a run stopped by it can resume. Default: UTC."},
 		{Name: "create_properties", Kind: config.Bool, Doc: "Create the mapped fields that are not contact properties yet, as single-line text properties, before the first records are sent (check creates nothing). Default: false: check names the missing ones."},
 		withDefault(destination.BatchSizeField.WithMax(MaxBatch), "100, HubSpot's most per batch call (also the most allowed)"),
 		withDefault(destination.RateField, "19, under a private app's 190 requests per 10 seconds"),
@@ -113,7 +116,12 @@ func Open(_ context.Context, cfg destination.Config) (destination.Destination, e
 	retries, err8 := o.Int("max_retries", DefaultRetries)
 	list, err9 := o.String("list", "")
 	createLists, err10 := o.Bool("create_lists", false)
-	if err := errors.Join(err1, err2, err3, err4, err5, err6, err7, err8, err9, err10); err != nil {
+	tz, err11 := o.String("time_zone", "")
+	if err := errors.Join(err1, err2, err3, err4, err5, err6, err7, err8, err9, err10, err11); err != nil {
+		return nil, cfg.Errorf("%w", err)
+	}
+	loc, err := accountZone(tz)
+	if err != nil {
 		return nil, cfg.Errorf("%w", err)
 	}
 	if strings.TrimSpace(token) == "" {
@@ -161,13 +169,26 @@ func Open(_ context.Context, cfg destination.Config) (destination.Destination, e
 			Name: cfg.Name + " (hubspot)", Rate: rate, Burst: 1, Timeout: timeout, MaxRetries: retries,
 			// X-HubSpot-RateLimit-* pace the requests; a 429 naming DAILY
 			// stops the run with the reset time, TEN_SECONDLY_ROLLING waits.
-			Quotas: destination.HubSpotQuotas(nil),
+			Quotas: destination.HubSpotQuotas(loc),
 			Logger: cfg.Logger,
 		}),
 		limits:     destination.Limits{BatchSize: batch, MaxBatchSize: MaxBatch, Concurrency: 1},
 		idProperty: idProp, fields: fields, createProps: create,
 		listRef: strings.TrimSpace(list), createLists: createLists,
 	}, nil
+}
+
+// accountZone reads time_zone: the account's zone, UTC when unset.
+func accountZone(name string) (*time.Location, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return time.UTC, nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil || strings.EqualFold(name, "local") {
+		return nil, fmt.Errorf("time_zone %q is not an IANA time zone name: write the account's zone as HubSpot shows it, such as Europe/Paris or America/New_York", name)
+	}
+	return loc, nil
 }
 
 // propertyFields checks the sync's mapping against what HubSpot takes and

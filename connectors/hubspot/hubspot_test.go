@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/connectors/destination"
 	"github.com/sluicehq/sluice/connectors/hubspot"
@@ -346,6 +347,45 @@ func TestWriteDailyLimit(t *testing.T) {
 	}
 	if st := srv.Stats(); st.Requests > 2 {
 		t.Errorf("%d requests: the daily 429 was retried", st.Requests)
+	}
+	if u := qe.Until.UTC(); u.Hour() != 0 || u.Minute() != 0 || u.Before(time.Now()) {
+		t.Errorf("without time_zone the quota resets at %s, want the next midnight UTC", qe.Until)
+	}
+}
+
+// The daily quota resets at midnight in the account's time zone.
+func TestDailyResetInAccountZone(t *testing.T) {
+	for _, c := range []struct {
+		zone string
+		ok   bool
+	}{{"Pacific/Kiritimati", true}, {"America/New_York", true}, {"Mars/Olympus", false}, {"Local", false}} {
+		t.Run(c.zone, func(t *testing.T) {
+			srv := fake.New(t, fake.Options{Token: testToken, Properties: suiteProperties, Daily: 1})
+			d, err := openErr(srv.URL, testToken, "time_zone: "+c.zone, suiteSync)
+			if !c.ok {
+				if err == nil || !strings.Contains(err.Error(), "IANA") {
+					t.Fatalf("open with time_zone %s: %v, want a refusal naming IANA names", c.zone, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			ctx := context.Background()
+			if _, err := d.Write(ctx, &destination.Batch{Mode: "mirror", Records: people(2)}); err != nil {
+				t.Fatalf("first write: %v", err)
+			}
+			_, err = d.Write(ctx, &destination.Batch{Mode: "mirror", Records: people(3)})
+			var qe *destination.QuotaError
+			if !errors.As(err, &qe) {
+				t.Fatalf("write past the daily limit: %v", err)
+			}
+			loc, _ := time.LoadLocation(c.zone)
+			if u := qe.Until.In(loc); u.Hour() != 0 || u.Minute() != 0 || u.Before(time.Now()) || u.After(time.Now().Add(24*time.Hour)) {
+				t.Errorf("the quota resets at %s (%s there), want the next midnight in %s", qe.Until.UTC(), u, c.zone)
+			}
+		})
 	}
 }
 
