@@ -91,6 +91,21 @@ func e164(raw, region string) (string, error) {
 	if strings.IndexFunc(s, unicode.IsDigit) < 0 {
 		return "", skip(Phone, "has no digits")
 	}
+	out, valid, ok := fastE164(s)
+	if !ok {
+		out, valid, ok = fastNational(s, region)
+	}
+	if ok {
+		if !valid {
+			return "", skip(Phone, "is not a valid phone number")
+		}
+		return out, nil
+	}
+	return parseE164(s, region)
+}
+
+// parseE164 is e164's general path, through phonenumbers.Parse.
+func parseE164(s, region string) (string, error) {
 	parseRegion := region
 	if parseRegion == "" {
 		parseRegion = "ZZ" // the library's unknown region: only +E.164 parses
