@@ -11,8 +11,10 @@ import (
 	"testing"
 
 	brevofake "github.com/sluicehq/sluice/connectors/brevo/fake"
+	googleadsfake "github.com/sluicehq/sluice/connectors/googleads/fake"
 	hubspotfake "github.com/sluicehq/sluice/connectors/hubspot/fake"
 	klaviyofake "github.com/sluicehq/sluice/connectors/klaviyo/fake"
+	metafake "github.com/sluicehq/sluice/connectors/meta/fake"
 	salesforcefake "github.com/sluicehq/sluice/connectors/salesforce/fake"
 	webhookfake "github.com/sluicehq/sluice/connectors/webhook/fake"
 )
@@ -38,14 +40,17 @@ syncs:
     mapping: { profile_id: profile_id, email: email, phone: phone }
 `
 
-// erasureEnv is the quickstart synced to the fake Klaviyo, Brevo, HubSpot
-// and a webhook, plus its file exports.
+// erasureEnv is the quickstart synced to the fake Klaviyo, Brevo, HubSpot,
+// Salesforce, Meta, Google Customer Match and a webhook, plus its file
+// exports.
 type erasureEnv struct {
 	dir     string
 	klaviyo *klaviyofake.Server
 	brevo   *brevofake.Server
 	hubspot *hubspotfake.Server
 	sf      *salesforcefake.Server
+	meta    *metafake.Server
+	google  *googleadsfake.Server
 	hook    *webhookfake.Server
 }
 
@@ -59,12 +64,20 @@ func newErasureEnv(t *testing.T) *erasureEnv {
 	e.brevo = brevofake.New(t, brevofake.Options{APIKey: "xkeysib-erasure-test", ContactsPerSecond: -1, OtherPerHour: -1})
 	e.hubspot = hubspotfake.New(t, hubspotfake.Options{Token: "pat-erasure-test", TenSecondly: -1, Daily: -1})
 	e.sf = salesforcefake.New(t, salesforcefake.Options{ClientID: "sf-erasure-test", ClientSecret: "sf-secret", Objects: salesforceQuickstartObjects(), DailyLimit: -1})
+	e.meta = metafake.New(t, metafake.Options{Token: "meta-erasure-test", AdAccount: metaSandboxAccount})
+	e.google = googleadsfake.New(t, googleadsfake.Options{Accounts: map[string][]string{googleAdsSandboxCustomer: googleAdsSandboxLists}, PerMinute: -1})
+	sa, err := e.google.NewServiceAccount("erasure-test@sluice-test.iam.gserviceaccount.com")
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.hook = webhookfake.New(t, webhookfake.Options{Token: "hook-token"})
 	for k, v := range map[string]string{
 		"KLAVIYO_API_KEY": "pk_erasure_test", "KLAVIYO_BASE_URL": e.klaviyo.URL,
 		"BREVO_API_KEY": "xkeysib-erasure-test", "BREVO_BASE_URL": e.brevo.URL,
 		"HUBSPOT_ACCESS_TOKEN": "pat-erasure-test", "HUBSPOT_BASE_URL": e.hubspot.URL,
 		"SALESFORCE_CLIENT_ID": "sf-erasure-test", "SALESFORCE_CLIENT_SECRET": "sf-secret", "SALESFORCE_LOGIN_URL": e.sf.URL,
+		"META_TOKEN": "meta-erasure-test", "META_URL": e.meta.URL,
+		"GOOGLE_ADS_CREDENTIALS": string(sa), "GOOGLE_ADS_BASE_URL": e.google.URL,
 		"WEBHOOK_URL": e.hook.URL, "WEBHOOK_TOKEN": "hook-token",
 		"SLUICE_ERASURE_SECRET": "quickstart-erasure-secret-0123456789",
 	} {
@@ -76,6 +89,27 @@ func newErasureEnv(t *testing.T) *erasureEnv {
 // salesforceHas tells whether the fake org has a Contact of the e-mail.
 func (e *erasureEnv) salesforceHas(email string) bool {
 	return slices.ContainsFunc(e.sf.Records("Contact"), func(r map[string]any) bool { return r["Sluice_Email__c"] == email })
+}
+
+// adAudiences names the Meta audiences and Google Customer Match lists
+// holding the person of the e-mail, told apart by each fake's own reading
+// of its vendor's hashing rules.
+func (e *erasureEnv) adAudiences(email string) []string {
+	var in []string
+	who := metafake.Person{Email: email}
+	e.meta.Register(who)
+	for _, a := range e.meta.Audiences() {
+		if slices.ContainsFunc(a.Members, func(m metafake.Member) bool { return e.meta.Expects(who, "EMAIL", m.Cells["EMAIL"]) }) {
+			in = append(in, "meta "+a.Name)
+		}
+	}
+	for _, list := range googleAdsSandboxLists {
+		members := e.google.Members(googleAdsSandboxCustomer, list)
+		if slices.ContainsFunc(members, func(m googleadsfake.Member) bool { return slices.Contains(m.Emails, googleadsfake.HashEmail(email)) }) {
+			in = append(in, "google "+list)
+		}
+	}
+	return in
 }
 
 // run runs a verb on the project and fails the test unless it exits with
@@ -193,7 +227,8 @@ func (e *erasureEnv) erasures(t *testing.T) erasuresDoc {
 }
 
 // TestForgetQuickstart is the erasure contract end to end: a person synced
-// to Klaviyo, Brevo, HubSpot, a webhook and files is erased everywhere and from
+// to Klaviyo, Brevo, HubSpot, Salesforce, Meta and Google audiences, a
+// webhook and files is erased everywhere and from
 // every table sluice writes, is never re-created from the source rows
 // that linger, and nobody else is touched.
 func TestForgetQuickstart(t *testing.T) {
@@ -213,6 +248,9 @@ func TestForgetQuickstart(t *testing.T) {
 	if !e.salesforceHas(email) {
 		t.Fatalf("the person is not at Salesforce before the erasure")
 	}
+	if got := e.adAudiences(email); !slices.Equal(got, []string{"meta VIP customers", "google 555000111"}) {
+		t.Fatalf("before the erasure, the person is in the ad audiences %v, want Meta's and Google's VIP ones", got)
+	}
 	if got := e.leftovers(t, x.values()); len(got) < 5 {
 		t.Fatalf("the scan finds the person in only %v before the erasure: it would miss leftovers", got)
 	}
@@ -222,7 +260,7 @@ func TestForgetQuickstart(t *testing.T) {
 	z, w := pair[0], pair[1]
 
 	dry := e.run(t, 0, "forget", "email:"+strings.ToUpper(email), "--dry-run")
-	for _, want := range []string{"Would erase email:" + email, "vip_to_klaviyo", "sms_to_brevo", "vip_to_hubspot", "vip_to_salesforce", "vip_to_hook", "profiles_to_file", "crm_contacts", "Nothing was written"} {
+	for _, want := range []string{"Would erase email:" + email, "vip_to_klaviyo", "sms_to_brevo", "vip_to_hubspot", "vip_to_salesforce", "vip_to_meta", "vip_to_google", "vip_to_hook", "profiles_to_file", "crm_contacts", "Nothing was written"} {
 		if !strings.Contains(dry, want) {
 			t.Errorf("forget --dry-run lacks %q:\n%s", want, dry)
 		}
@@ -259,6 +297,9 @@ func TestForgetQuickstart(t *testing.T) {
 	if e.salesforceHas(email) {
 		t.Errorf("Salesforce still has the contact")
 	}
+	if got := e.adAudiences(email); len(got) > 0 {
+		t.Errorf("the person is still in the ad audiences %v", got)
+	}
 	if _, ok := e.brevo.Find(phone); ok {
 		t.Errorf("Brevo still has the contact")
 	}
@@ -285,8 +326,8 @@ func TestForgetQuickstart(t *testing.T) {
 	// bring the people back, and the other holder of the junk e-mail is
 	// untouched.
 	out = e.run(t, 0, "sync")
-	if n := strings.Count(out, "up to date"); n != 12 {
-		t.Errorf("second sync: %d of 12 syncs up to date:\n%s", n, out)
+	if n := strings.Count(out, "up to date"); n != 16 {
+		t.Errorf("second sync: %d of 16 syncs up to date:\n%s", n, out)
 	}
 	e.run(t, 0, "build")
 	if got := e.leftovers(t, append(x.values(), z.values()...)); len(got) > 0 {
@@ -298,8 +339,11 @@ func TestForgetQuickstart(t *testing.T) {
 	if again := e.find(t, "SELECT '"+w.profile+"'", 1)[0]; !equalIDs(again.ids, w.ids) {
 		t.Errorf("the other person sharing the junk value changed: %v, was %v", again.ids, w.ids)
 	}
-	if out := e.run(t, 0, "sync"); strings.Count(out, "up to date") != 12 {
+	if out := e.run(t, 0, "sync"); strings.Count(out, "up to date") != 16 {
 		t.Errorf("a sync after the rebuild sent something:\n%s", out)
+	}
+	if mv, gv := e.meta.Violations(), e.google.Violations(); len(mv)+len(gv) > 0 {
+		t.Errorf("the ad fakes saw requests breaking their vendor's rules: Meta %+v, Google %+v", mv, gv)
 	}
 }
 

@@ -41,8 +41,11 @@ func newSandboxCmd(*globals) *cobra.Command {
 loopback address, with a key it generates, and prints on stdout, first, one shell line per
 vendor exporting the variables the examples read (KLAVIYO_API_KEY and KLAVIYO_BASE_URL,
 BREVO_API_KEY and BREVO_BASE_URL, HUBSPOT_ACCESS_TOKEN and HUBSPOT_BASE_URL,
-SALESFORCE_CLIENT_SECRET, SALESFORCE_LOGIN_URL and SALESFORCE_CLIENT_ID, WEBHOOK_TOKEN and
-WEBHOOK_URL). Then it logs a line per request on stderr until SIGINT or SIGTERM.
+SALESFORCE_CLIENT_SECRET, SALESFORCE_LOGIN_URL and SALESFORCE_CLIENT_ID, META_TOKEN and
+META_URL, GOOGLE_ADS_CREDENTIALS and GOOGLE_ADS_BASE_URL, WEBHOOK_TOKEN and WEBHOOK_URL).
+Google's credentials are a service account key's JSON, on one line, that the fake makes and
+trusts (its token address is the fake's). Then it logs a line per request on stderr until
+SIGINT or SIGTERM.
 
 The fakes answer as the vendors do: their authentication, error documents, batch limits and
 rate limits (--no-limits lifts those), asynchronous jobs. They keep everything in memory:
@@ -50,13 +53,14 @@ after a restart, ` + "`sluice state reset SYNC`" + ` makes the next sync send ev
 
 --listen, --key and --spec take VALUE (for every vendor served that takes it) or
 VENDOR=VALUE. With --spec, Klaviyo's fake checks every request against Klaviyo's OpenAPI file
-(klaviyo-openapi-stable.json). On shutdown sandbox prints a summary line per vendor, and exits
-1 after listing the requests that broke the vendor's API description, if any did.`,
+(klaviyo-openapi-stable.json); google_ads takes no --key. On shutdown sandbox prints a
+summary line per vendor, and exits 1 after listing the requests that broke the vendor's API
+description or rules, if any did.`,
 		Example: `  # Two terminals: serve here, paste the export line in the other one.
-  sluice sandbox klaviyo brevo hubspot salesforce
+  sluice sandbox klaviyo brevo hubspot salesforce meta google_ads
 
   # One shell, or CI: the variables in a file (mode 0600) to source once it exists.
-  sluice sandbox klaviyo brevo hubspot salesforce --env-file .sluice/sandbox.env 2>sandbox.log &
+  sluice sandbox klaviyo brevo hubspot salesforce meta google_ads --env-file .sluice/sandbox.env 2>sandbox.log &
   until [ -s .sluice/sandbox.env ]; do sleep 0.1; done
   . .sluice/sandbox.env && sluice sync
 
@@ -73,7 +77,7 @@ VENDOR=VALUE. With --spec, Klaviyo's fake checks every request against Klaviyo's
 	}
 	fl := c.Flags()
 	fl.StringArrayVar(&f.listen, "listen", []string{"127.0.0.1:0"}, "`[VENDOR=]ADDR` to listen on, loopback only; port 0 picks a free port per vendor")
-	fl.StringArrayVar(&f.keys, "key", nil, "`[VENDOR=]KEY` the fake accepts (default: a random one)")
+	fl.StringArrayVar(&f.keys, "key", nil, "`[VENDOR=]KEY` the fake accepts (default: a random one; google_ads's fake makes its own service account key)")
 	fl.StringArrayVar(&f.specs, "spec", nil, "`[VENDOR=]FILE`: check every request against the vendor's API description (klaviyo)")
 	fl.StringVar(&f.envFile, "env-file", "", "also write the export lines to `PATH` (mode 0600; removed on shutdown)")
 	fl.BoolVar(&f.quiet, "quiet", false, "no line per request")
@@ -109,7 +113,7 @@ func planSandbox(f *sandboxFlags, args []string) ([]*sandboxPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := perVendor("--key", f.keys, args, nil)
+	keys, err := perVendor("--key", f.keys, args, func(n string) bool { return !sandboxVendors[n].OwnKey })
 	if err != nil {
 		return nil, err
 	}
@@ -258,6 +262,9 @@ func sandboxNotes(r *sandboxRunning, f *sandboxFlags) string {
 	if r.spec != "" {
 		notes = append(notes, "requests checked against "+r.spec)
 	}
+	if n, ok := r.srv.(notedServer); ok && n.Note() != "" {
+		notes = append(notes, n.Note())
+	}
 	if r.name == "brevo" && f.brevoBatchAnswer != brevofake.BatchObserved {
 		notes = append(notes, "/contacts/batch answered as "+f.brevoBatchAnswer)
 	}
@@ -283,7 +290,7 @@ func startSandbox(plans []*sandboxPlan, f *sandboxFlags, log *sandboxLog) (serve
 }
 
 func serveVendor(p *sandboxPlan, f *sandboxFlags, log *sandboxLog, errc chan<- error) (*sandboxRunning, error) {
-	if p.key == "" {
+	if p.key == "" && !p.vendor.OwnKey {
 		p.key = p.vendor.KeyPrefix + randomHex(16)
 	}
 	cfg := sandboxConfig{Key: p.key, Spec: p.spec, NoLimits: f.noLimits, BrevoBatchAnswer: f.brevoBatchAnswer}
@@ -299,6 +306,9 @@ func serveVendor(p *sandboxPlan, f *sandboxFlags, log *sandboxLog, errc chan<- e
 	if err != nil {
 		ln.Close()
 		return nil, err
+	}
+	if p.vendor.OwnKey {
+		p.key = srv.(ownKeyServer).Key()
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -335,7 +345,7 @@ func sandboxReport(served []*sandboxRunning, log *sandboxLog) error {
 			continue
 		}
 		broken += len(v)
-		log.printf("%s did not match %s's API description:\n", plural(len(v), "request", "requests"), r.vendor.Title)
+		log.printf("%s did not match %s's API description or rules:\n", plural(len(v), "request", "requests"), r.vendor.Title)
 		for _, x := range v {
 			log.printf("  %s\n", x)
 		}

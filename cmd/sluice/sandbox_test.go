@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/oauth2/google"
+
 	"github.com/sluicehq/sluice/examples/examplestest"
 )
 
@@ -24,8 +26,8 @@ func TestSandboxRefusesBadArguments(t *testing.T) {
 		args []string
 		want []string // in stderr
 	}{
-		{"no vendor", nil, []string{"takes one or more vendors: brevo, hubspot, klaviyo, salesforce, webhook"}},
-		{"unknown vendor", []string{"hubspt"}, []string{`unknown vendor "hubspt": the sandbox serves brevo, hubspot, klaviyo, salesforce, webhook`}},
+		{"no vendor", nil, []string{"takes one or more vendors: brevo, google_ads, hubspot, klaviyo, meta, salesforce, webhook"}},
+		{"unknown vendor", []string{"hubspt"}, []string{`unknown vendor "hubspt": the sandbox serves brevo, google_ads, hubspot, klaviyo, meta, salesforce, webhook`}},
 		{"vendor twice", []string{"klaviyo", "klaviyo"}, []string{"klaviyo given twice"}},
 		{"all interfaces", []string{"klaviyo", "--listen", "0.0.0.0:0"}, []string{"loopback only", `not "0.0.0.0"`}},
 		{"LAN address", []string{"brevo", "--listen", "brevo=192.168.1.10:8788"}, []string{"loopback only"}},
@@ -36,8 +38,10 @@ func TestSandboxRefusesBadArguments(t *testing.T) {
 		{"spec for a vendor without", []string{"brevo", "--spec", "spec.json"}, []string{"none of the vendors served (brevo) takes it"}},
 		{"spec named for a vendor without", []string{"brevo", "klaviyo", "--spec", "brevo=spec.json"}, []string{"brevo's fake does not take it"}},
 		{"key for a vendor not served", []string{"klaviyo", "--key", "brevo=k"}, []string{"brevo is not among the vendors served (klaviyo)"}},
-		{"key for an unknown vendor", []string{"klaviyo", "--key", "klavio=k"}, []string{`unknown vendor "klavio"`, "brevo, hubspot, klaviyo, salesforce, webhook"}},
+		{"key for an unknown vendor", []string{"klaviyo", "--key", "klavio=k"}, []string{`unknown vendor "klavio"`, "brevo, google_ads, hubspot, klaviyo, meta, salesforce, webhook"}},
 		{"empty key", []string{"klaviyo", "--key", "klaviyo="}, []string{"the key for klaviyo is empty"}},
+		{"key for Google's fake", []string{"google_ads", "meta", "--key", "google_ads=k"}, []string{"google_ads's fake does not take it"}},
+		{"bare key for Google's fake alone", []string{"google_ads", "--key", "k"}, []string{"none of the vendors served (google_ads) takes it"}},
 		{"key twice", []string{"klaviyo", "--key", "klaviyo=a", "--key", "klaviyo=b"}, []string{"--key given twice for klaviyo"}},
 		{"unknown batch answer", []string{"brevo", "--brevo-batch-answer", "sometimes"}, []string{"--brevo-batch-answer", "observed, documented"}},
 		{"batch answer without brevo", []string{"klaviyo", "--brevo-batch-answer", "documented"}, []string{"brevo is not among the vendors served (klaviyo)"}},
@@ -88,9 +92,9 @@ func startSandboxCmd(t *testing.T, vendors int, args ...string) *runningSandbox 
 		t.Fatalf("sandbox printed %d export lines, want %d; exit %d\n%s", len(s.exports), vendors, s.stop(), s.stderr)
 	}
 	for _, line := range s.exports {
-		words := strings.Fields(line)
-		if len(words) < 2 || words[0] != "export" {
-			t.Fatalf("not an export line: %q", line)
+		words, err := shellWords(line)
+		if err != nil || len(words) < 2 || words[0] != "export" {
+			t.Fatalf("not an export line: %q (%v)", line, err)
 		}
 		for _, w := range words[1:] {
 			k, v, ok := strings.Cut(w, "=")
@@ -101,6 +105,46 @@ func startSandboxCmd(t *testing.T, vendors int, args ...string) *runningSandbox 
 		}
 	}
 	return s
+}
+
+// shellWords splits a line as sh does for the quoting shellQuote writes:
+// bare words, single-quoted parts, and backslash escapes ('\” for a
+// quote).
+func shellWords(line string) ([]string, error) {
+	var words []string
+	var w strings.Builder
+	inWord, quoted, escaped := false, false, false
+	for _, r := range line {
+		switch {
+		case escaped:
+			w.WriteRune(r)
+			escaped = false
+		case quoted && r == '\'':
+			quoted = false
+		case quoted:
+			w.WriteRune(r)
+		case r == '\\':
+			escaped, inWord = true, true
+		case r == '\'':
+			quoted, inWord = true, true
+		case r == ' ' || r == '\t':
+			if inWord {
+				words = append(words, w.String())
+				w.Reset()
+			}
+			inWord = false
+		default:
+			w.WriteRune(r)
+			inWord = true
+		}
+	}
+	if quoted || escaped {
+		return nil, errors.New("unterminated quote or escape")
+	}
+	if inWord {
+		words = append(words, w.String())
+	}
+	return words, nil
 }
 
 // stop ends the sandbox as SIGINT would and returns its exit code.
@@ -132,21 +176,22 @@ func klaviyoSpec() string {
 }
 
 // TestSandboxQuickstart is the quickstart's sync step: with the sandbox
-// serving Klaviyo and Brevo, sync exits 0 having delivered the Klaviyo and
-// Brevo syncs, and a second sync sends nothing.
+// serving every vendor the quickstart names, sync exits 0 having delivered
+// each sync, the fakes hold what the plan said, and a second sync sends
+// nothing.
 func TestSandboxQuickstart(t *testing.T) {
 	dir := copyWholeQuickstart(t)
 	envFile := filepath.Join(dir, ".sluice", "sandbox.env")
-	args := []string{"klaviyo", "brevo", "hubspot", "salesforce", "--env-file", envFile, "--quiet"}
+	args := []string{"klaviyo", "brevo", "hubspot", "salesforce", "meta", "google_ads", "--env-file", envFile, "--quiet"}
 	if spec := klaviyoSpec(); spec != "" {
 		args = append(args, "--spec", "klaviyo="+spec)
 	} else {
 		t.Log("Klaviyo's OpenAPI file not found: requests are not checked against it")
 	}
-	sb := startSandboxCmd(t, 4, args...)
+	sb := startSandboxCmd(t, 6, args...)
 	checkEnvFile(t, envFile, sb.exports)
 	for _, name := range []string{"KLAVIYO_API_KEY", "KLAVIYO_BASE_URL", "BREVO_API_KEY", "BREVO_BASE_URL", "HUBSPOT_ACCESS_TOKEN", "HUBSPOT_BASE_URL",
-		"SALESFORCE_CLIENT_ID", "SALESFORCE_CLIENT_SECRET", "SALESFORCE_LOGIN_URL"} {
+		"SALESFORCE_CLIENT_ID", "SALESFORCE_CLIENT_SECRET", "SALESFORCE_LOGIN_URL", "META_TOKEN", "META_URL", "GOOGLE_ADS_CREDENTIALS", "GOOGLE_ADS_BASE_URL"} {
 		if sb.env[name] == "" {
 			t.Fatalf("the sandbox does not export %s: %q", name, sb.exports)
 		}
@@ -167,7 +212,8 @@ func TestSandboxQuickstart(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("sync: exit %d\n%s%s", code, out, errs)
 	}
-	for _, name := range []string{"vip_to_klaviyo", "profiles_to_klaviyo", "sms_to_brevo", "vip_to_hubspot", "profiles_to_hubspot", "vip_to_salesforce", "profiles_to_salesforce"} {
+	for _, name := range []string{"vip_to_klaviyo", "profiles_to_klaviyo", "sms_to_brevo", "vip_to_hubspot", "profiles_to_hubspot", "vip_to_salesforce", "profiles_to_salesforce",
+		"vip_to_meta", "lapsed_to_meta", "vip_to_google", "lapsed_to_google"} {
 		if !strings.Contains(out, name) || planned[name] == 0 {
 			t.Errorf("sync %s: planned %d, output:\n%s", name, planned[name], out)
 		}
@@ -184,6 +230,7 @@ func TestSandboxQuickstart(t *testing.T) {
 	if got := salesforceRecords(t, sb.env["SALESFORCE_LOGIN_URL"], "CampaignMember"); got != planned["vip_to_salesforce"] {
 		t.Errorf("Salesforce's VIP campaign has %d members, the plan added %d", got, planned["vip_to_salesforce"])
 	}
+	checkAdAudiences(t, sb.env, planned)
 
 	code, out, errs = sluice(t, "sync", "--project", dir)
 	if code != 0 || strings.Count(out, "up to date") != len(planned) {
@@ -193,13 +240,45 @@ func TestSandboxQuickstart(t *testing.T) {
 		t.Fatalf("sandbox: exit %d\n%s", code, sb.stderr)
 	}
 	for _, want := range []string{`sandbox klaviyo: `, `"VIP customers" `, ", 0 failed, 0 spec violations", "sandbox brevo: ", "sandbox hubspot: ", "0 GDPR deletions",
-		"sandbox salesforce: ", `campaigns: ["VIP customers" `, "0 rule violations"} {
+		"sandbox salesforce: ", `campaigns: ["VIP customers" `, "0 rule violations",
+		"sandbox meta: ", `audiences: ["Lapsed customers" `, "sandbox google_ads: ", "lists: [555000111 ", ", 0 violations\n"} {
 		if !strings.Contains(sb.stderr.String(), want) {
 			t.Errorf("the sandbox's summary lacks %q:\n%s", want, sb.stderr)
 		}
 	}
 	if _, err := os.Stat(envFile); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the env file outlives the sandbox: %v", err)
+	}
+}
+
+// checkAdAudiences checks that the fake Meta's audiences and the fake
+// Google's Customer Match lists hold the members the plan added, read
+// from their inspection pages.
+func checkAdAudiences(t *testing.T, env map[string]string, planned map[string]int64) {
+	t.Helper()
+	var meta struct {
+		Audiences []struct {
+			Name    string
+			Members int64
+		}
+	}
+	getJSON(t, env["META_URL"]+"/_fake/state", nil, &meta)
+	var google struct{ Lists map[string]int64 }
+	getJSON(t, env["GOOGLE_ADS_BASE_URL"]+"/_fake/state", nil, &google)
+	got := map[string]int64{}
+	for _, a := range meta.Audiences {
+		got[a.Name] = a.Members
+	}
+	for _, c := range []struct {
+		sync string
+		held int64
+	}{
+		{"vip_to_meta", got["VIP customers"]}, {"lapsed_to_meta", got["Lapsed customers"]},
+		{"vip_to_google", google.Lists["1234567890/555000111"]}, {"lapsed_to_google", google.Lists["1234567890/555000222"]},
+	} {
+		if c.held != planned[c.sync] {
+			t.Errorf("%s: the audience holds %d members, the plan added %d", c.sync, c.held, planned[c.sync])
+		}
 	}
 }
 
@@ -338,13 +417,19 @@ func brevoListMembers(t *testing.T, base, key, list string) int64 {
 // sandboxProbes are a request each fake refuses without its key, so that
 // every vendor of the sandbox is checked to be served with the key it
 // prints. A vendor added to the sandbox needs one here.
-var sandboxProbes = map[string]struct{ method, path string }{
-	"klaviyo": {http.MethodGet, "/api/lists"},
-	"brevo":   {http.MethodGet, "/account"},
-	"hubspot": {http.MethodGet, "/crm/v3/properties/contacts"},
+var sandboxProbes = map[string]struct {
+	method, path string
+	status       int // the answer without the key; 0: 401
+}{
+	"klaviyo": {http.MethodGet, "/api/lists", 0},
+	"brevo":   {http.MethodGet, "/account", 0},
+	"hubspot": {http.MethodGet, "/crm/v3/properties/contacts", 0},
 	// An API call without a session (the key is the client secret).
-	"salesforce": {http.MethodGet, "/services/data/v60.0/sobjects/Contact/describe"},
-	"webhook":    {http.MethodPost, ""},
+	"salesforce": {http.MethodGet, "/services/data/v60.0/sobjects/Contact/describe", 0},
+	"webhook":    {http.MethodPost, "", 0},
+	// Graph answers a call without a token 400 (OAuthException 104).
+	"meta":       {http.MethodGet, "/v25.0/act_1234567890", http.StatusBadRequest},
+	"google_ads": {http.MethodPost, "/v1/audienceMembers:ingest", 0},
 }
 
 func TestSandboxServesEveryVendor(t *testing.T) {
@@ -355,13 +440,19 @@ func TestSandboxServesEveryVendor(t *testing.T) {
 				t.Fatalf("no probe for %s in sandboxProbes", name)
 			}
 			v := sandboxVendors[name]
-			sb := startSandboxCmd(t, 1, name, "--key", "given-key")
-			if got := sb.env[v.KeyEnv]; got != "given-key" {
-				t.Errorf("%s=%q, want the key given", v.KeyEnv, got)
+			args := []string{name, "--key", "given-key"}
+			if v.OwnKey {
+				args = args[:1]
 			}
+			sb := startSandboxCmd(t, 1, args...)
 			base, err := url.Parse(sb.env[v.URLEnv])
 			if err != nil || base.Hostname() != "127.0.0.1" || base.Port() == "0" {
 				t.Fatalf("%s=%q is not a loopback URL with its port", v.URLEnv, sb.env[v.URLEnv])
+			}
+			if got := sb.env[v.KeyEnv]; v.OwnKey {
+				checkServiceAccount(t, got, base.String())
+			} else if got != "given-key" {
+				t.Errorf("%s=%q, want the key given", v.KeyEnv, got)
 			}
 			req, err := http.NewRequest(probe.method, strings.TrimSuffix(base.String(), "/")+probe.path, strings.NewReader("{}"))
 			if err != nil {
@@ -372,8 +463,12 @@ func TestSandboxServesEveryVendor(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			if resp.StatusCode != http.StatusUnauthorized {
-				t.Errorf("%s %s without the key: %s, want 401", probe.method, req.URL, resp.Status)
+			want := probe.status
+			if want == 0 {
+				want = http.StatusUnauthorized
+			}
+			if resp.StatusCode != want {
+				t.Errorf("%s %s without the key: %s, want %d", probe.method, req.URL, resp.Status, want)
 			}
 			if code := sb.stop(); code != 0 {
 				t.Errorf("exit %d\n%s", code, sb.stderr)
@@ -513,5 +608,90 @@ func TestShellQuote(t *testing.T) {
 		if got := shellQuote(in); got != want {
 			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
 		}
+		// What the tests read back from export lines is what sh reads.
+		if words, err := shellWords("export K=" + shellQuote(in)); err != nil || len(words) != 2 || words[1] != "K="+in {
+			t.Errorf("shellWords reads %s back as %q (%v)", shellQuote(in), words, err)
+		}
+	}
+}
+
+// checkServiceAccount checks the Google credentials the sandbox exports:
+// a service account key on one line (one export line), whose token
+// address is the fake's.
+func checkServiceAccount(t *testing.T, js, base string) {
+	t.Helper()
+	var sa struct {
+		Type        string `json:"type"`
+		ClientEmail string `json:"client_email"`
+		PrivateKey  string `json:"private_key"`
+		TokenURI    string `json:"token_uri"`
+	}
+	if err := json.Unmarshal([]byte(js), &sa); err != nil {
+		t.Fatalf("the credentials are not JSON: %v", err)
+	}
+	if sa.Type != "service_account" || sa.ClientEmail == "" || !strings.Contains(sa.PrivateKey, "PRIVATE KEY") ||
+		!strings.HasPrefix(sa.TokenURI, strings.TrimSuffix(base, "/")+"/") || strings.Contains(js, "\n") {
+		t.Errorf("not a one-line service account key with its token address at %s: type %q, email %q, token_uri %q", base, sa.Type, sa.ClientEmail, sa.TokenURI)
+	}
+}
+
+// TestSandboxAdViolations: a request breaking Meta's or Google's rules
+// (with the vendor's credentials, so it passes authentication) makes the
+// sandbox exit 1 and list it, and neither the list nor the log carries
+// the raw e-mail sent.
+func TestSandboxAdViolations(t *testing.T) {
+	const raw = "ann.violation@example.com"
+	cases := []struct {
+		vendor, title, rule string
+		send                func(t *testing.T, env map[string]string) *http.Request
+	}{
+		{"meta", "Meta Marketing", "does not pin a Graph API version", func(t *testing.T, env map[string]string) *http.Request {
+			req, err := http.NewRequest(http.MethodGet, env["META_URL"]+"/act_1234567890?fields=name&note="+url.QueryEscape(raw), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+env["META_TOKEN"])
+			return req
+		}},
+		{"google_ads", "Google Data Manager", "not a SHA-256 hash", func(t *testing.T, env map[string]string) *http.Request {
+			creds, err := google.CredentialsFromJSON(context.Background(), []byte(env["GOOGLE_ADS_CREDENTIALS"]), "https://www.googleapis.com/auth/datamanager")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok, err := creds.TokenSource.Token()
+			if err != nil {
+				t.Fatalf("the exported service account gets no token from the fake: %v", err)
+			}
+			body := `{"destinations":[{"operatingAccount":{"accountType":"GOOGLE_ADS","accountId":"1234567890"},"productDestinationId":"555000111"}],
+				"audienceMembers":[{"userData":{"userIdentifiers":[{"emailAddress":"` + raw + `"}]}}],
+				"consent":{"adUserData":"CONSENT_GRANTED","adPersonalization":"CONSENT_GRANTED"},"encoding":"HEX",
+				"termsOfService":{"customerMatchTermsOfServiceStatus":"ACCEPTED"}}`
+			req, err := http.NewRequest(http.MethodPost, env["GOOGLE_ADS_BASE_URL"]+"/v1/audienceMembers:ingest", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			tok.SetAuthHeader(req)
+			return req
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.vendor, func(t *testing.T) {
+			sb := startSandboxCmd(t, 1, tc.vendor)
+			resp, err := http.DefaultClient.Do(tc.send(t, sb.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			code := sb.stop()
+			errs := sb.stderr.String()
+			if code != exitFailure || !strings.Contains(errs, "1 request did not match "+tc.title+"'s API description or rules") ||
+				!strings.Contains(errs, tc.rule) || !strings.Contains(errs, ", 1 violation\n") {
+				t.Fatalf("exit %d, want %d with the violation listed:\n%s", code, exitFailure, errs)
+			}
+			if strings.Contains(errs, raw) {
+				t.Errorf("the sandbox's output carries the e-mail:\n%s", errs)
+			}
+		})
 	}
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -8,8 +10,10 @@ import (
 	"strings"
 
 	brevofake "github.com/sluicehq/sluice/connectors/brevo/fake"
+	googleadsfake "github.com/sluicehq/sluice/connectors/googleads/fake"
 	hubspotfake "github.com/sluicehq/sluice/connectors/hubspot/fake"
 	klaviyofake "github.com/sluicehq/sluice/connectors/klaviyo/fake"
+	metafake "github.com/sluicehq/sluice/connectors/meta/fake"
 	salesforcefake "github.com/sluicehq/sluice/connectors/salesforce/fake"
 	webhookfake "github.com/sluicehq/sluice/connectors/webhook/fake"
 )
@@ -34,6 +38,14 @@ var sandboxVendors = map[string]sandboxVendor{
 		Fixed:     [][2]string{{"SALESFORCE_CLIENT_ID", salesforceSandboxClient}},
 		KeyPrefix: "sfsandbox", New: newSalesforceSandbox,
 	},
+	"meta": {
+		Title: "Meta Marketing", KeyEnv: "META_TOKEN", URLEnv: "META_URL",
+		KeyPrefix: "EAAsandbox", New: newMetaSandbox,
+	},
+	"google_ads": {
+		Title: "Google Data Manager", KeyEnv: "GOOGLE_ADS_CREDENTIALS", URLEnv: "GOOGLE_ADS_BASE_URL",
+		OwnKey: true, New: newGoogleAdsSandbox,
+	},
 	"webhook": {
 		Title: "webhook receiver", KeyEnv: "WEBHOOK_TOKEN", URLEnv: "WEBHOOK_URL",
 		KeyPrefix: "whsandbox_", URLPath: "/", New: newWebhookSandbox,
@@ -53,7 +65,11 @@ type sandboxVendor struct {
 	// client id of Salesforce's connected app).
 	Fixed [][2]string
 	Spec  bool // requests can be checked against the vendor's API description (--spec)
-	New   func(sandboxConfig) (sandboxServer, error)
+	// OwnKey: the fake makes the credentials it accepts (Google's service
+	// account key, whose token address is the fake's), so --key does not
+	// apply and the server, an ownKeyServer, gives the key to export.
+	OwnKey bool
+	New    func(sandboxConfig) (sandboxServer, error)
 }
 
 // sandboxConfig is what a vendor's fake is started with.
@@ -76,6 +92,13 @@ type sandboxServer interface {
 	Violations() []string // requests that broke the vendor's API description
 	Close()
 }
+
+// ownKeyServer is the server of a vendor with OwnKey.
+type ownKeyServer interface{ Key() string }
+
+// notedServer is a server with something to say when it starts (what it
+// checks requests against).
+type notedServer interface{ Note() string }
 
 func sandboxVendorNames() []string { return slices.Sorted(maps.Keys(sandboxVendors)) }
 
@@ -298,4 +321,128 @@ func (s salesforceSandbox) Summary() string {
 	return fmt.Sprintf("%s (%d API, %d Bulk jobs, %d refused for the daily limit), %d contacts, %d leads, campaigns: [%s], %s",
 		plural(st.Requests, "request", "requests"), st.APIUsage, st.Jobs, st.Limited, st.Records["Contact"], st.Records["Lead"],
 		strings.Join(campaigns, ", "), plural(st.Violations, "rule violation", "rule violations"))
+}
+
+// --- Meta ---
+
+// metaSandboxAccount is the ad account of examples/quickstart/ads.yml.
+const metaSandboxAccount = "1234567890"
+
+type metaSandbox struct{ *metafake.Server }
+
+func newMetaSandbox(c sandboxConfig) (sandboxServer, error) {
+	// Meta's hourly limits depend on the app's tier: the fake sets none
+	// unless told (meta-fake -hourly), so --no-limits changes nothing.
+	opts := metafake.Options{Token: c.Key, AdAccount: metaSandboxAccount}
+	if c.Log != nil {
+		// Endpoints come with identifiers replaced ({version}, {audience_id}).
+		opts.OnRequest = func(method, endpoint string, status int) { c.Log("%s %s -> %d", method, endpoint, status) }
+	}
+	srv := metafake.Handler(opts)
+	srv.URL = c.BaseURL
+	return metaSandbox{srv}, nil
+}
+
+func (m metaSandbox) Summary() string {
+	st := m.Stats()
+	var audiences []string
+	for _, a := range m.Audiences() {
+		audiences = append(audiences, fmt.Sprintf("%q %d members", a.Name, len(a.Members)))
+	}
+	slices.Sort(audiences)
+	errs := 0
+	for _, n := range st.ErrorsByCode {
+		errs += n
+	}
+	return fmt.Sprintf("%s (%s), audiences: [%s], %d rows added, %d removed, %s",
+		plural(st.Requests, "request", "requests"), plural(errs, "Graph error", "Graph errors"), strings.Join(audiences, ", "),
+		st.RowsAdded, st.RowsRemoved, plural(st.Violations, "violation", "violations"))
+}
+
+// Violations are the broken rules: never an identifier, at most a hash.
+func (m metaSandbox) Violations() []string {
+	var out []string
+	for _, v := range m.Server.Violations() {
+		out = append(out, v.Endpoint+": "+v.Rule)
+	}
+	return out
+}
+
+// --- Google Customer Match (Data Manager API) ---
+
+// The Google Ads account and Customer Match lists of
+// examples/quickstart/ads.yml.
+var (
+	googleAdsSandboxCustomer = "1234567890"
+	googleAdsSandboxLists    = []string{"555000111", "555000222"}
+)
+
+const googleAdsSandboxAccount = "sluice-sandbox@sluice-fake.iam.gserviceaccount.com"
+
+type googleAdsSandbox struct {
+	*googleadsfake.Server
+	key string // the service account key's JSON, on one line
+}
+
+func newGoogleAdsSandbox(c sandboxConfig) (sandboxServer, error) {
+	opts := googleadsfake.Options{Accounts: map[string][]string{googleAdsSandboxCustomer: googleAdsSandboxLists}}
+	if c.NoLimits {
+		opts.PerMinute = -1
+	}
+	if c.Log != nil {
+		// Endpoints come with identifiers replaced ({accountId}, {userListId}).
+		opts.OnRequest = func(method, endpoint string, status int) { c.Log("%s %s -> %d", method, endpoint, status) }
+	}
+	srv := googleadsfake.Handler(opts)
+	srv.URL = c.BaseURL
+	// A key the fake trusts, with its token address at the fake: the
+	// destination's real OAuth path, JWT signed and checked, is exercised.
+	sa, err := srv.NewServiceAccount(googleAdsSandboxAccount)
+	if err != nil {
+		return nil, fmt.Errorf("making a service account key: %w", err)
+	}
+	var line bytes.Buffer
+	if err := json.Compact(&line, sa); err != nil {
+		return nil, fmt.Errorf("making a service account key: %w", err)
+	}
+	return &googleAdsSandbox{Server: srv, key: line.String()}, nil
+}
+
+func (g *googleAdsSandbox) Key() string { return g.key }
+
+func (g *googleAdsSandbox) Note() string {
+	if g.CheckedAgainstDiscovery() {
+		return "requests checked against the Data Manager API's discovery document"
+	}
+	return "the Data Manager API's discovery document was not found (set " + googleadsfake.EnvDiscovery + "): request shapes are not checked"
+}
+
+func (g *googleAdsSandbox) Summary() string {
+	reqs := g.Requests()
+	limited, calls := 0, map[string]int{}
+	for _, r := range reqs {
+		if r.Status == http.StatusTooManyRequests {
+			limited++
+		}
+		if r.Status == http.StatusOK {
+			calls[r.Endpoint]++
+		}
+	}
+	var lists []string
+	for _, id := range googleAdsSandboxLists {
+		lists = append(lists, fmt.Sprintf("%s %d members", id, len(g.Members(googleAdsSandboxCustomer, id))))
+	}
+	return fmt.Sprintf("%s (%d answered 429), %d ingest, %d remove, %d status reads, lists: [%s], %s",
+		plural(len(reqs), "request", "requests"), limited, calls["/v1/audienceMembers:ingest"], calls["/v1/audienceMembers:remove"],
+		calls["/v1/requestStatus:retrieve"], strings.Join(lists, ", "), plural(len(g.Server.Violations()), "violation", "violations"))
+}
+
+// Violations are the requests that broke the API's rules or its discovery
+// document.
+func (g *googleAdsSandbox) Violations() []string {
+	var out []string
+	for _, v := range g.Server.Violations() {
+		out = append(out, v.Endpoint+": "+v.Rule)
+	}
+	return out
 }

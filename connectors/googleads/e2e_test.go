@@ -16,40 +16,14 @@ import (
 	_ "github.com/sluicehq/sluice/models/all"     // identity, profiles, segments
 )
 
-// googleProject sends the quickstart's VIP and lapsed segments to two
-// Customer Match lists, by e-mail and phone (read in each person's
-// country), with e-mail consent standing for ad consent.
-const googleProject = `destinations:
-  - name: google_ads
-    type: google_ads
-    credentials_json: "${GOOGLE_ADS_CREDENTIALS}"
-    customer_id: "123-456-7890"
-    terms_of_service_accepted: true
-    base_url: "${GOOGLE_ADS_URL}"
-    status_wait: 2s
-syncs:
-  - name: vip_to_google
-    from: segment.vip
-    to: google_ads
-    list: "555000111"
-    key: email
-    mapping: {email: email, phone: phone, country: country}
-    consent: {ads_user_data: email_opt_in, ads_personalization: sms_opt_in}
-  - name: lapsed_to_google
-    from: segment.lapsed
-    to: google_ads
-    list: "555000222"
-    key: email
-    mapping: {email: email, phone: phone, country: country}
-    consent: {ads_user_data: email_opt_in, ads_personalization: sms_opt_in}
-`
-
 const (
 	vipList   = "555000111"
 	vipEmails = `SELECT p.email FROM sluice.customer_profiles p JOIN sluice.customer_segment_vip v USING (profile_id) WHERE p.email_opt_in`
 )
 
-// TestQuickstartEndToEnd syncs the quickstart's segments to the fake:
+// TestQuickstartEndToEnd syncs the quickstart's segments (its ads.yml: two
+// Customer Match lists by e-mail, phone and country, e-mail consent
+// standing in for both ad purposes) to the fake:
 // the list holds exactly the VIPs' Google hashes, a withdrawal and a
 // segment exit leave it, an up-to-date sync sends nothing, an erasure
 // removes the person, and the fake counts no hash in a wrong form for
@@ -57,9 +31,11 @@ const (
 func TestQuickstartEndToEnd(t *testing.T) {
 	env := newTestEnv(t, fake.Options{Accounts: map[string][]string{testCustomer: {vipList, "555000222"}}})
 	files := examplestest.QuickstartFiles(t)
-	files["google.yml"] = googleProject
+	if !strings.Contains(files["ads.yml"], "type: google_ads\n") {
+		t.Fatal("the quickstart's ads.yml has no google_ads destination")
+	}
 	p := synctest.New(t, synctest.Options{Files: files, Env: examplestest.ProjectEnv(files, map[string]string{
-		"GOOGLE_ADS_CREDENTIALS": env.sa.json, "GOOGLE_ADS_URL": env.srv.URL,
+		"GOOGLE_ADS_CREDENTIALS": env.sa.json, "GOOGLE_ADS_BASE_URL": env.srv.URL,
 		"SLUICE_ERASURE_SECRET": "google-e2e-erasure-secret-0123456789",
 	})})
 	p.Build(t)

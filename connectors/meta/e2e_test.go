@@ -17,37 +17,6 @@ import (
 	_ "github.com/sluicehq/sluice/models/all"     // identity, profiles, segments
 )
 
-// metaProject syncs the quickstart's VIP and lapsed segments to Meta
-// audiences, with every match key the profiles have, gated by e-mail
-// consent standing in for ads_user_data.
-const metaProject = `destinations:
-  - name: meta_ads
-    type: meta
-    access_token: "${META_TOKEN}"
-    ad_account_id: act_1234567890
-    customer_file_source: USER_PROVIDED_ONLY
-    create_audiences: true
-    phone_region: FR
-    base_url: "${META_URL}"
-syncs:
-  - name: vip_to_meta
-    from: segment.vip
-    to: meta_ads
-    list: VIP customers
-    mode: mirror
-    key: email
-    consent: {ads_user_data: email_opt_in}
-    mapping: {email: email, phone: phone, first_name: first_name, country: country}
-  - name: lapsed_to_meta
-    from: segment.lapsed
-    to: meta_ads
-    list: Lapsed customers
-    mode: mirror
-    key: email
-    consent: {ads_user_data: email_opt_in}
-    mapping: {email: email, phone: phone, first_name: first_name, country: country}
-`
-
 const (
 	vipModel    = `SELECT lower(p.email) FROM sluice.customer_profiles p JOIN sluice.customer_segment_vip v USING (profile_id) WHERE p.email_opt_in AND p.email IS NOT NULL`
 	lapsedModel = `SELECT lower(p.email) FROM sluice.customer_profiles p JOIN sluice.customer_segment_lapsed v USING (profile_id) WHERE p.email_opt_in AND p.email IS NOT NULL`
@@ -78,14 +47,14 @@ func strs(t *testing.T, p *synctest.Project, q string, args ...any) []string {
 // warehouse holds them: it computes Meta's hashes of them on its own.
 func register(t *testing.T, srv *fake.Server, p *synctest.Project) {
 	t.Helper()
-	r, err := p.W.Query(context.Background(), "SELECT email, phone, first_name, country FROM sluice.customer_profiles")
+	r, err := p.W.Query(context.Background(), "SELECT email, phone, first_name, last_name, country FROM sluice.customer_profiles")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
 	for r.Next() {
-		var email, phone, first, country *string
-		if err := r.Scan(&email, &phone, &first, &country); err != nil {
+		var email, phone, first, last, country *string
+		if err := r.Scan(&email, &phone, &first, &last, &country); err != nil {
 			t.Fatal(err)
 		}
 		v := func(s *string) string {
@@ -98,7 +67,7 @@ func register(t *testing.T, srv *fake.Server, p *synctest.Project) {
 		if c := strings.TrimSpace(v(country)); len(c) == 2 {
 			region = c
 		}
-		srv.Register(fake.Person{Email: v(email), Phone: v(phone), Region: region, FirstName: v(first), Country: v(country)})
+		srv.Register(fake.Person{Email: v(email), Phone: v(phone), Region: region, FirstName: v(first), LastName: v(last), Country: v(country)})
 	}
 }
 
@@ -121,7 +90,8 @@ func members(t *testing.T, srv *fake.Server, name string) []string {
 }
 
 // TestQuickstartEndToEnd syncs the quickstart's VIP and lapsed segments
-// to audiences in the fake, then a consent withdrawal, a segment exit and
+// (its ads.yml: every match key the profiles have, e-mail consent standing
+// in for ads_user_data) to audiences in the fake, then a consent withdrawal, a segment exit and
 // an erasure: the audiences follow the model exactly, every hash sent is
 // Meta's expected one for a known person (no violation, nothing unknown),
 // and an up-to-date sync sends nothing.
@@ -129,7 +99,9 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	srv := fake.New(t, fake.Options{Token: testToken, AdAccount: testAccount})
 	files := examplestest.QuickstartFiles(t)
-	files["meta.yml"] = metaProject
+	if !strings.Contains(files["ads.yml"], "type: meta\n") {
+		t.Fatal("the quickstart's ads.yml has no meta destination")
+	}
 	p := synctest.New(t, synctest.Options{Files: files, Env: examplestest.ProjectEnv(files, map[string]string{
 		"META_TOKEN": testToken, "META_URL": srv.URL, "SLUICE_ERASURE_SECRET": "meta-e2e-erasure-secret-0123456789",
 	})})
