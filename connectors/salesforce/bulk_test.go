@@ -10,21 +10,24 @@ import (
 )
 
 func TestRunSize(t *testing.T) {
-	sf := openSF(t, "https://login.salesforce.com", "bulk_threshold: 1000, concurrency: 3", extSync)
 	for _, tc := range []struct {
-		size  destination.RunSize
-		bulk  bool
-		batch int
+		options string
+		size    destination.RunSize
+		bulk    bool
+		batch   int
 	}{
-		{destination.RunSize{Records: 999}, false, MaxBatch},
-		{destination.RunSize{Records: 1000}, true, BulkBatch},
-		{destination.RunSize{Records: 5000, Removals: 4500}, false, MaxBatch},
-		{destination.RunSize{Records: 1_000_000}, true, BulkBatch},
+		{"", destination.RunSize{Records: 999}, false, MaxBatch},
+		{"", destination.RunSize{Records: 1000}, true, BulkBatch},
+		{"", destination.RunSize{Records: 5000, Removals: 4500}, false, MaxBatch},
+		{"", destination.RunSize{Records: 1_000_000}, true, BulkBatch},
+		{", bulk_batch_size: 50000", destination.RunSize{Records: 1_000_000}, true, 50_000},
+		{", bulk_batch_size: 50000, batch_size: 100", destination.RunSize{Records: 999}, false, 100},
 	} {
+		sf := openSF(t, "https://login.salesforce.com", "bulk_threshold: 1000, concurrency: 3"+tc.options, extSync)
 		sf.SizeRun(tc.size)
 		l := sf.Limits()
 		if sf.bulkRun() != tc.bulk || l.BatchSize != tc.batch || l.Concurrency != 3 {
-			t.Errorf("%+v: bulk %v, limits %+v", tc.size, sf.bulkRun(), l)
+			t.Errorf("%s %+v: bulk %v, limits %+v", tc.options, tc.size, sf.bulkRun(), l)
 		}
 	}
 }

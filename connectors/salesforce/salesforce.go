@@ -59,8 +59,9 @@ const (
 	// DefaultBulkThreshold is the number of upserts in a run at and above
 	// which the run goes through Bulk API 2.0.
 	DefaultBulkThreshold = 2000
-	// BulkBatch is the most records of one Write on the Bulk path: one
-	// ingest job each, so that a million records take seven jobs.
+	// BulkBatch is the most records of one Write on the Bulk path (and the
+	// default): one ingest job each, so that a million records take seven
+	// jobs.
 	BulkBatch = 150_000
 	// DefaultConcurrency stays far below the org's 25 long-running
 	// requests, which other integrations share.
@@ -88,6 +89,7 @@ var Spec = config.ComponentSpec{
 		{Name: "object", Kind: config.String, Pattern: `[A-Za-z][A-Za-z0-9_]*`, PatternHint: "an sObject API name, e.g. Contact", Doc: "sObject the records are upserted into: Contact, Lead, or any object with an External ID field (Custom__c). Default: Contact."},
 		{Name: "external_id_field", Kind: config.String, Pattern: `[A-Za-z][A-Za-z0-9_]*`, PatternHint: "a field API name, e.g. External_Id__c", Doc: "Field of the object marked External ID (and preferably Unique) by which records are upserted: its value is the mapped field of that name, else the sync's key. Default: the sync's key field."},
 		{Name: "bulk_threshold", Kind: config.Int, Min: config.Bound(1), Doc: "Upserts in a run at and above which the run goes through Bulk API 2.0 (ingest jobs of up to 150,000 records) instead of sObject Collections (200 records a call). Default: 2000."},
+		{Name: "bulk_batch_size", Kind: config.Int, Min: config.Bound(1), Max: config.Bound(BulkBatch), Doc: "Records of one Bulk API 2.0 ingest job. A job costs about seven API requests, and sluice holds up to 2 × concurrency + 1 batches of mapped records at once (about 1 KB a record): lower it on a host short of memory, at the cost of more requests. Default: 150000."},
 		{Name: "quota_reserve", Kind: config.String, Pattern: `[0-9]+%?`, PatternHint: "a number of requests, or a percentage like 10%", Doc: "Part of the org's daily API requests left to its other integrations: a run stops (and the next one resumes) before its requests eat into it. A number of requests or a percentage of the daily limit. Default: 10%."},
 		{Name: "campaign", Kind: config.String, Doc: "Campaign of the segment syncs that name no list: a Campaign id (701...) or name. Entries become CampaignMember records of the Contact or Lead."},
 		{Name: "create_campaigns", Kind: config.Bool, Doc: "Create a campaign named by a sync (or by campaign) that does not exist yet, on the first run that sends something (check creates nothing). Default: false."},
@@ -113,11 +115,11 @@ type Salesforce struct {
 	client *destination.HTTPClient
 	quota  *quota
 
-	version     string // v67.0
-	object      string
-	extID       string   // external id field
-	fields      []string // mapped fields sent besides extID
-	batch, conc int
+	version                string // v67.0
+	object                 string
+	extID                  string   // external id field
+	fields                 []string // mapped fields sent besides extID
+	batch, bulkBatch, conc int
 
 	bulkThreshold int64
 	sizeMu        sync.Mutex
@@ -145,7 +147,7 @@ var (
 type settings struct {
 	authKind, clientID, secret, username, key, keyFile, loginURL string
 	version, object, extID, reserve, campaign                    string
-	threshold, batch, conc, retries                              int
+	threshold, batch, bulkBatch, conc, retries                   int
 	rate                                                         float64
 	timeout                                                      time.Duration
 	createCampaigns                                              bool
@@ -170,12 +172,13 @@ func readSettings(cfg destination.Config) (settings, error) {
 	s.threshold, errs[12] = o.Int("bulk_threshold", DefaultBulkThreshold)
 	s.batch, errs[13] = o.Int("batch_size", MaxBatch)
 	s.conc, errs[14] = o.Int("concurrency", DefaultConcurrency)
-	var err15, err16, err17, err18 error
+	var err15, err16, err17, err18, err19 error
 	s.retries, err15 = o.Int("max_retries", DefaultRetries)
 	s.rate, err16 = o.Float("rate", DefaultRate)
 	s.timeout, err17 = o.Duration("timeout", 0)
 	s.createCampaigns, err18 = o.Bool("create_campaigns", false)
-	return s, errors.Join(append(errs[:], err15, err16, err17, err18)...)
+	s.bulkBatch, err19 = o.Int("bulk_batch_size", BulkBatch)
+	return s, errors.Join(append(errs[:], err15, err16, err17, err18, err19)...)
 }
 
 var (
@@ -222,7 +225,7 @@ func Open(_ context.Context, cfg destination.Config) (destination.Destination, e
 			Logger: cfg.Logger,
 		}),
 		version: s.version, object: s.object, extID: s.extID, fields: fields,
-		batch: s.batch, conc: s.conc, bulkThreshold: int64(s.threshold),
+		batch: s.batch, bulkBatch: s.bulkBatch, conc: s.conc, bulkThreshold: int64(s.threshold),
 		campaignRef: strings.TrimSpace(s.campaign), createCampaigns: s.createCampaigns,
 		lockWait: time.Second, lockTries: 3, pollMin: 2 * time.Second, pollMax: time.Minute, maxPart: maxUpload,
 	}
@@ -259,6 +262,8 @@ func (s *settings) validate(cfg destination.Config) error {
 		return errors.New("concurrency must be at least 1")
 	case s.threshold <= 0:
 		return errors.New("bulk_threshold must be at least 1")
+	case s.bulkBatch <= 0 || s.bulkBatch > BulkBatch:
+		return fmt.Errorf("bulk_batch_size must be between 1 and %d", BulkBatch)
 	}
 	switch cfg.Sync.Mode {
 	case "", "upsert", "mirror":
@@ -306,7 +311,7 @@ func (sf *Salesforce) bulkRun() bool {
 // Limits implements destination.Destination.
 func (sf *Salesforce) Limits() destination.Limits {
 	if sf.bulkRun() {
-		return destination.Limits{BatchSize: BulkBatch, Concurrency: sf.conc}
+		return destination.Limits{BatchSize: sf.bulkBatch, Concurrency: sf.conc}
 	}
 	return destination.Limits{BatchSize: sf.batch, MaxBatchSize: MaxBatch, Concurrency: sf.conc}
 }

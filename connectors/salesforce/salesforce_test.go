@@ -22,6 +22,7 @@ func TestOpen(t *testing.T) {
 		{"defaults", "", extSync, ""},
 		{"nested field", "", destination.SyncInfo{Name: "s", Key: "External_Id__c", Fields: []string{"External_Id__c", "Account.Name"}}, "nested fields (Account.Name)"},
 		{"batch too big", "batch_size: 201", extSync, "batch_size must be between 1 and 200"},
+		{"bulk batch too big", "bulk_batch_size: 150001", extSync, "bulk_batch_size must be between 1 and 150000"},
 		{"insert mode", "", destination.SyncInfo{Name: "s", Mode: "insert", Key: "External_Id__c", Fields: []string{"External_Id__c"}}, "mode insert is not supported"},
 		{"api version", "api_version: 62", extSync, `api_version "62" is not a version`},
 		{"object name", "object: 'Contact; DROP'", extSync, "is not an sObject API name"},

@@ -32,7 +32,17 @@ type job struct {
 	uploadErr                                          string // why the upload cannot be processed
 	errorMessage                                       string
 	success, failed                                    []outcome
+	// processed is closed when processing ends (nil until the upload is
+	// complete), next is the rows processed so far and final the state
+	// processing ended in, shown from the poll that completes the job.
+	processed chan struct{}
+	next      int
+	final     string
 }
+
+// bulkChunk is the rows processed between two releases of the org's lock:
+// Salesforce processes a job in chunks, and other requests go on meanwhile.
+const bulkChunk = 1000
 
 // outcome is the result of one uploaded row; the result CSVs are written
 // from it and the row when read, not kept as text.
@@ -225,6 +235,8 @@ func (s *Server) patchJob(c *call) {
 	switch {
 	case req.State == "UploadComplete" && j.state == "Open":
 		j.state = "UploadComplete"
+		j.processed = make(chan struct{})
+		go s.process(j, c.now)
 	case req.State == "Aborted" && slices.Contains([]string{"Open", "UploadComplete", "InProgress"}, j.state):
 		j.state = "Aborted"
 	default:
@@ -235,21 +247,30 @@ func (s *Server) patchJob(c *call) {
 }
 
 // getJob serves GET jobs/ingest/{id}: a completed upload shows InProgress
-// for BulkPolls polls, then the job is processed and JobComplete.
+// for BulkPolls polls; the next poll waits for the processing, which began
+// with UploadComplete, to end and shows the job's final state. Waiting (a
+// slow answer) rather than answering InProgress until it ends keeps the
+// number of polls a client makes the same on a fast or a loaded machine.
 func (s *Server) getJob(c *call) {
 	j := s.theJob(c)
 	if j == nil {
 		return
 	}
 	s.mu.Lock()
+	running := j.state == "UploadComplete" || j.state == "InProgress"
+	if running && j.pollsLeft > 0 {
+		j.pollsLeft--
+		j.state, running = "InProgress", false
+	}
+	done := j.processed
+	s.mu.Unlock()
+	if running && done != nil {
+		<-done
+	}
+	s.mu.Lock()
 	defer s.mu.Unlock()
-	if j.state == "UploadComplete" || j.state == "InProgress" {
-		if j.pollsLeft > 0 {
-			j.pollsLeft--
-			j.state = "InProgress"
-		} else {
-			s.process(j, c.now)
-		}
+	if running && (j.state == "UploadComplete" || j.state == "InProgress") {
+		j.state = j.final
 	}
 	c.json(http.StatusOK, j.info(true))
 }
@@ -272,20 +293,47 @@ func (s *Server) deleteJob(c *call) {
 	c.w.WriteHeader(http.StatusNoContent)
 }
 
-// process applies the job's rows with the collections' record rules.
-// s.mu held.
+// process applies the job's rows with the collections' record rules, a
+// chunk at a time, until done or aborted; it runs from UploadComplete.
 func (s *Server) process(j *job, now time.Time) {
-	if j.uploadErr != "" || !j.uploaded {
-		j.state, j.errorMessage = "Failed", cmpOr(j.uploadErr, "InvalidBatch : No content uploaded for the job")
+	defer close(j.processed)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, cols, seen, failure := s.prepare(j)
+	if failure != "" {
+		j.final, j.errorMessage = "Failed", failure
 		return
+	}
+	j.success = make([]outcome, 0, len(j.rows))
+	for ; j.next < len(j.rows) && j.state != "Aborted"; j.next++ {
+		if j.next > 0 && j.next%bulkChunk == 0 {
+			s.mu.Unlock()
+			s.mu.Lock()
+		}
+		id, created, e := s.processRow(j, o, cols, j.rows[j.next], seen, now)
+		if e != nil {
+			j.failed = append(j.failed, outcome{row: j.next, id: id, err: fmt.Sprintf("%s:%s:%s --", e.StatusCode, e.Message, strings.Join(e.Fields, ","))})
+			continue
+		}
+		j.success = append(j.success, outcome{row: j.next, id: id, created: created})
+	}
+	j.final = "JobComplete"
+	s.rng.Shuffle(len(j.success), func(a, b int) { j.success[a], j.success[b] = j.success[b], j.success[a] })
+	s.rng.Shuffle(len(j.failed), func(a, b int) { j.failed[a], j.failed[b] = j.failed[b], j.failed[a] })
+}
+
+// prepare checks a job's upload and header before its rows are processed,
+// returning why the job fails, if it does, and counting the keys of the
+// rows (a key twice fails both rows). s.mu held.
+func (s *Server) prepare(j *job) (*Object, []*Field, map[string]int, string) {
+	if j.uploadErr != "" || !j.uploaded {
+		return nil, nil, nil, cmpOr(j.uploadErr, "InvalidBatch : No content uploaded for the job")
 	}
 	o := s.object(j.object)
 	cols := make([]*Field, len(j.header))
 	for i, h := range j.header {
-		cols[i] = o.field(h)
-		if cols[i] == nil {
-			j.state, j.errorMessage = "Failed", "InvalidBatch : Field name not found : "+h
-			return
+		if cols[i] = o.field(h); cols[i] == nil {
+			return nil, nil, nil, "InvalidBatch : Field name not found : " + h
 		}
 	}
 	key := j.extField
@@ -293,8 +341,7 @@ func (s *Server) process(j *job, now time.Time) {
 		key = "Id"
 	}
 	if key != "" && !slices.ContainsFunc(cols, func(f *Field) bool { return f.Name == key }) {
-		j.state, j.errorMessage = "Failed", "InvalidBatch : Field name not found : "+key
-		return
+		return nil, nil, nil, "InvalidBatch : Field name not found : " + key
 	}
 	seen := map[string]int{}
 	if key != "" {
@@ -305,18 +352,7 @@ func (s *Server) process(j *job, now time.Time) {
 			}
 		}
 	}
-	j.success = make([]outcome, 0, len(j.rows))
-	for i, row := range j.rows {
-		id, created, e := s.processRow(j, o, cols, row, seen, now)
-		if e != nil {
-			j.failed = append(j.failed, outcome{row: i, id: id, err: fmt.Sprintf("%s:%s:%s --", e.StatusCode, e.Message, strings.Join(e.Fields, ","))})
-			continue
-		}
-		j.success = append(j.success, outcome{row: i, id: id, created: created})
-	}
-	j.state = "JobComplete"
-	s.rng.Shuffle(len(j.success), func(a, b int) { j.success[a], j.success[b] = j.success[b], j.success[a] })
-	s.rng.Shuffle(len(j.failed), func(a, b int) { j.failed[a], j.failed[b] = j.failed[b], j.failed[a] })
+	return o, cols, seen, ""
 }
 
 func column(cols []*Field, row []string, name string) string {
@@ -415,13 +451,19 @@ func (s *Server) results(c *call, set int) {
 		return
 	}
 	s.mu.Lock()
-	state, rows := j.state, j.rows
-	outs := map[int][]outcome{successful: j.success, failed: j.failed}[set]
+	state, done := j.state, j.processed
 	s.mu.Unlock()
 	if state != "JobComplete" && state != "Failed" && state != "Aborted" {
 		c.fail(http.StatusBadRequest, "INVALIDJOBSTATE", "Results are available once the job is JobComplete, Failed or Aborted; it is "+state)
 		return
 	}
+	if done != nil {
+		<-done // an aborted job stops at the end of its chunk
+	}
+	s.mu.Lock()
+	rows, next := j.rows, j.next
+	outs := map[int][]outcome{successful: j.success, failed: j.failed}[set]
+	s.mu.Unlock()
 	c.status = http.StatusOK
 	c.w.Header().Set("Content-Type", "text/csv")
 	c.w.WriteHeader(http.StatusOK)
@@ -444,9 +486,7 @@ func (s *Server) results(c *call, set int) {
 			}
 		}
 	case state != "JobComplete":
-		// The fake processes a job at once: a job that did not complete
-		// processed none of its rows.
-		for _, row := range rows {
+		for _, row := range rows[next:] {
 			if err := w.Write(row); err != nil {
 				return
 			}

@@ -329,3 +329,50 @@ func TestDefaultVersions(t *testing.T) {
 		})
 	}
 }
+
+// TestBulkAbortWhileProcessing aborts a job as soon as its upload is
+// complete: whatever the processing reached, every row is in exactly one
+// result set and the org holds the successful ones.
+func TestBulkAbortWhileProcessing(t *testing.T) {
+	for _, n := range []int{10, 5000} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			s := newServer(t, Options{})
+			tok := login(t, s)
+			id := do(t, s, tok, "POST", v+"/jobs/ingest", map[string]any{"object": "Contact", "externalIdFieldName": "External_Id__c", "operation": "upsert"}).obj["id"].(string)
+			var in strings.Builder
+			in.WriteString("External_Id__c,LastName\n")
+			for i := range n {
+				fmt.Fprintf(&in, "k%d,L\n", i)
+			}
+			send(t, s, tok, "PUT", v+"/jobs/ingest/"+id+"/batches", "text/csv", []byte(in.String()))
+			do(t, s, tok, "PATCH", v+"/jobs/ingest/"+id, map[string]any{"state": "UploadComplete"})
+			if a := do(t, s, tok, "PATCH", v+"/jobs/ingest/"+id, map[string]any{"state": "Aborted"}); a.obj["state"] != "Aborted" {
+				t.Fatalf("abort: %s", a.raw)
+			}
+			keys := map[string]int{}
+			for _, set := range []string{"successfulResults", "failedResults", "unprocessedrecords"} {
+				a := do(t, s, tok, "GET", v+"/jobs/ingest/"+id+"/"+set, nil)
+				rows, err := csv.NewReader(strings.NewReader(a.raw)).ReadAll()
+				if err != nil || len(rows) == 0 {
+					t.Fatalf("%s: %v %q", set, err, a.raw)
+				}
+				col := slices.Index(rows[0], "External_Id__c")
+				for _, r := range rows[1:] {
+					keys[r[col]]++
+				}
+				if set == "successfulResults" && len(rows)-1 != len(s.Records("Contact")) {
+					t.Errorf("%d successful rows, %d contacts", len(rows)-1, len(s.Records("Contact")))
+				}
+			}
+			if len(keys) != n {
+				t.Fatalf("%d rows in the result sets, want %d", len(keys), n)
+			}
+			for k, c := range keys {
+				if c != 1 {
+					t.Fatalf("%s in %d result sets", k, c)
+				}
+			}
+			checkIndex(t, s)
+		})
+	}
+}
