@@ -51,7 +51,7 @@ func TestQuickstartEndToEnd(t *testing.T) {
 			t.Errorf("%s: %d accepted of %d entries", name, res.Accepted, *res.Entries)
 		}
 	}
-	vips := strs(t, p, vipEmails)
+	vips := p.Strings(t, vipEmails)
 	sameList(t, env.srv, vips)
 
 	// A VIP withdraws consent, another's orders are cancelled.
@@ -65,7 +65,7 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	if *res.Exits < 1 || *res.Entries != 0 {
 		t.Errorf("run 2: %d entries, %d exits", *res.Entries, *res.Exits)
 	}
-	sameList(t, env.srv, strs(t, p, vipEmails))
+	sameList(t, env.srv, p.Strings(t, vipEmails))
 
 	before := len(env.srv.Requests())
 	if res, err := p.Engine.Sync(ctx, "vip_to_google", engine.SyncOptions{}); err != nil || res.Sent != 0 {
@@ -75,7 +75,7 @@ func TestQuickstartEndToEnd(t *testing.T) {
 		t.Errorf("an up-to-date sync made %d requests (a check at most)", n)
 	}
 
-	who := strs(t, p, vipEmails)[0]
+	who := p.Strings(t, vipEmails)[0]
 	svc := p.Engine.Erasure()
 	if svc == nil {
 		t.Fatal("the quickstart has no erasure block")
@@ -110,7 +110,7 @@ func changeVIPs(t *testing.T, p *synctest.Project, withdrawn, exiting string) {
 		}
 		return rows
 	})
-	ids := strs(t, p, `SELECT m.id_value FROM sluice.customer_identity_map m JOIN sluice.customer_profiles p USING (profile_id)
+	ids := p.Strings(t, `SELECT m.id_value FROM sluice.customer_identity_map m JOIN sluice.customer_profiles p USING (profile_id)
 		WHERE p.email = ? AND m.id_type IN ('user_id', 'email')`, exiting)
 	examplestest.EditCSV(t, p.Dir, "orders.csv", func(h []string, rows [][]string) [][]string {
 		for _, r := range rows {
@@ -162,25 +162,4 @@ func sameList(t *testing.T, srv *fake.Server, emails []string) {
 	if !slices.Equal(got, want) || len(want) == 0 {
 		t.Errorf("the list holds %d e-mails, the model %d", len(got), len(want))
 	}
-}
-
-func strs(t *testing.T, p *synctest.Project, q string, args ...any) []string {
-	t.Helper()
-	r, err := p.W.Query(context.Background(), q, args...)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	defer r.Close()
-	var out []string
-	for r.Next() {
-		var s *string
-		if err := r.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		if s != nil {
-			out = append(out, *s)
-		}
-	}
-	slices.Sort(out)
-	return out
 }

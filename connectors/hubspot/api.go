@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/sluicehq/sluice/connectors/destination"
@@ -124,25 +122,3 @@ func explain(doing string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", doing, err)
 }
-
-// redact masks identifiers HubSpot's messages may quote (it quotes an
-// invalid e-mail address in full): errors go to logs and to the run's
-// rejections, which must not hold them.
-func redact(msg string, values ...string) string {
-	var alts []string
-	lower := strings.ToLower(msg)
-	for _, v := range values {
-		if v = strings.TrimSpace(v); v != "" && strings.Contains(lower, strings.ToLower(v)) {
-			alts = append(alts, regexp.QuoteMeta(v))
-		}
-	}
-	if len(alts) > 0 {
-		// Longest first, so that a value inside another is not masked first.
-		slices.SortFunc(alts, func(a, b string) int { return len(b) - len(a) })
-		msg = regexp.MustCompile("(?i)"+strings.Join(alts, "|")).ReplaceAllLiteralString(msg, "[key]")
-	}
-	// An address of another field (a mapped email that is not the key).
-	return emailRE.ReplaceAllString(msg, "[email]")
-}
-
-var emailRE = regexp.MustCompile(`[^\s"'\\,;:<>()\[\]{}]+@[^\s"'\\,;:<>()\[\]{}]+`)

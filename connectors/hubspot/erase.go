@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/sluicehq/sluice/connectors/internal/redact"
+
 	"github.com/sluicehq/sluice/connectors/destination"
 )
 
@@ -107,7 +109,7 @@ func (h *HubSpot) eraseOne(ctx context.Context, req map[string]string, key strin
 	status, body, err := h.exchange(ctx, http.MethodPost, pathGDPRDelete, req)
 	if err != nil {
 		// The shared client's error may quote the request; mask the key.
-		return destination.ErasureOutcome{}, errors.New(redact(err.Error(), key))
+		return destination.ErasureOutcome{}, errors.New(redact.Message(err.Error(), key))
 	}
 	switch {
 	case status >= 200 && status <= 299:
@@ -116,7 +118,7 @@ func (h *HubSpot) eraseOne(ctx context.Context, req map[string]string, key strin
 		return destination.ErasureOutcome{Ref: RefGDPRDelete + ": no such contact"}, nil
 	}
 	ae := apiError(status, body)
-	ae.Message = redact(ae.Message, key)
+	ae.Message = redact.Message(ae.Message, key)
 	if ae.fatal() || destination.Retryable(status) || status < 400 {
 		return destination.ErasureOutcome{}, explain("deleting a contact (GDPR)", ae)
 	}

@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluicehq/sluice/connectors/internal/jsonenc"
+
+	"github.com/sluicehq/sluice/connectors/internal/redact"
 
 	"github.com/sluicehq/sluice/connectors/destination"
 )
@@ -139,7 +142,7 @@ func (h *HubSpot) upsert(ctx context.Context, recs []destination.Record, idx []i
 		// A refusal of the whole call: each record gets it, its own
 		// identifier masked.
 		for k, i := range sent {
-			errs[i] = &APIError{Status: ae.Status, Category: ae.Category, SubCategory: ae.SubCategory, Message: redact(ae.Message, inputs[k].ID)}
+			errs[i] = &APIError{Status: ae.Status, Category: ae.Category, SubCategory: ae.SubCategory, Message: redact.Message(ae.Message, inputs[k].ID)}
 		}
 		return nil, nil
 	}
@@ -182,7 +185,7 @@ func (h *HubSpot) readUpsertAnswer(ans batchAnswer, inputs []upsertInput, sent [
 			if err != nil || k < 0 || k >= len(inputs) {
 				continue
 			}
-			outcome[k] = &APIError{Category: e.Category, SubCategory: e.SubCategory, Message: redact(e.Message, inputs[k].ID)}
+			outcome[k] = &APIError{Category: e.Category, SubCategory: e.SubCategory, Message: redact.Message(e.Message, inputs[k].ID)}
 		}
 	}
 	ids := map[int]string{}
@@ -215,24 +218,17 @@ func (h *HubSpot) properties(r destination.Record) (map[string]any, error) {
 }
 
 func propertyValue(v any) (any, error) {
+	v, err := jsonenc.Scalar(v)
+	if err != nil {
+		return nil, fmt.Errorf("not a value HubSpot takes for a property: %w", err)
+	}
 	switch t := v.(type) {
 	case nil:
 		return "", nil
-	case string, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, json.Number:
-		return t, nil
-	case float32:
-		return propertyValue(float64(t))
-	case float64:
-		if math.IsNaN(t) || math.IsInf(t, 0) {
-			return nil, errors.New("HubSpot takes no NaN or infinite number")
-		}
-		return t, nil
 	case time.Time:
 		return t.UTC().Format("2006-01-02T15:04:05.000Z"), nil
-	case []byte:
-		return string(t), nil
 	}
-	return nil, fmt.Errorf("a %T is not a value HubSpot takes for a property (strings, numbers, booleans, times)", v)
+	return v, nil
 }
 
 // onlyExisting keeps, for update mode, the records whose contact HubSpot
@@ -302,7 +298,7 @@ func (h *HubSpot) lookup(ctx context.Context, values []string) (map[int]string, 
 		}
 		if status != http.StatusOK && status != http.StatusMultiStatus {
 			ae := apiError(status, body)
-			ae.Message = redact(ae.Message, chunk...)
+			ae.Message = redact.Message(ae.Message, chunk...)
 			return nil, h.errFatal("looking contacts up", ae)
 		}
 		var ans batchAnswer
@@ -355,7 +351,7 @@ func (h *HubSpot) archive(ctx context.Context, recs []destination.Record, idx []
 	}
 	for _, i := range idx {
 		if _, ok := ids[i]; ok {
-			errs[i] = &APIError{Status: ae.Status, Category: ae.Category, SubCategory: ae.SubCategory, Message: redact(ae.Message, h.idOf(recs[i]))}
+			errs[i] = &APIError{Status: ae.Status, Category: ae.Category, SubCategory: ae.SubCategory, Message: redact.Message(ae.Message, h.idOf(recs[i]))}
 		}
 	}
 	return nil

@@ -22,27 +22,6 @@ const (
 	lapsedModel = `SELECT lower(p.email) FROM sluice.customer_profiles p JOIN sluice.customer_segment_lapsed v USING (profile_id) WHERE p.email_opt_in AND p.email IS NOT NULL`
 )
 
-func strs(t *testing.T, p *synctest.Project, q string, args ...any) []string {
-	t.Helper()
-	r, err := p.W.Query(context.Background(), q, args...)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	defer r.Close()
-	var out []string
-	for r.Next() {
-		var s *string
-		if err := r.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		if s != nil {
-			out = append(out, *s)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 // register tells the fake every profile's raw identifiers, as the
 // warehouse holds them: it computes Meta's hashes of them on its own.
 func register(t *testing.T, srv *fake.Server, p *synctest.Project) {
@@ -114,16 +93,16 @@ func TestQuickstartEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.sync, err)
 		}
-		want := strs(t, p, c.model)
+		want := p.Strings(t, c.model)
 		if got := members(t, srv, c.audience); len(want) == 0 || !slices.Equal(got, want) || res.Accepted != int64(len(want)) {
 			t.Fatalf("%s: audience %v, model %v, accepted %d", c.sync, got, want, res.Accepted)
 		}
 	}
 
 	// A VIP withdraws consent, another leaves the segment (orders cancelled).
-	vips := strs(t, p, vipModel)
+	vips := p.Strings(t, vipModel)
 	withdrawn, exiting := vips[0], vips[1]
-	exitingIDs := strs(t, p, `SELECT m.id_value FROM sluice.customer_identity_map m JOIN sluice.customer_profiles p USING (profile_id)
+	exitingIDs := p.Strings(t, `SELECT m.id_value FROM sluice.customer_identity_map m JOIN sluice.customer_profiles p USING (profile_id)
 		WHERE lower(p.email) = ? AND m.id_type IN ('user_id', 'email')`, exiting)
 	examplestest.EditCSV(t, p.Dir, "crm_contacts.csv", func(h []string, rows [][]string) [][]string {
 		for _, r := range rows {
@@ -146,12 +125,12 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	if err != nil || res.Removes != 2 || res.Adds != 0 {
 		t.Fatalf("vip run 2: %d adds, %d removes, %v; want 0 and 2", res.Adds, res.Removes, err)
 	}
-	if got, want := members(t, srv, "VIP customers"), strs(t, p, vipModel); !slices.Equal(got, want) || slices.Contains(got, withdrawn) || slices.Contains(got, exiting) {
+	if got, want := members(t, srv, "VIP customers"), p.Strings(t, vipModel); !slices.Equal(got, want) || slices.Contains(got, withdrawn) || slices.Contains(got, exiting) {
 		t.Errorf("VIP audience after the exits %v, model %v", got, want)
 	}
 
 	// An erasure reaches the audience.
-	who := strs(t, p, vipModel)[0]
+	who := p.Strings(t, vipModel)[0]
 	svc := p.Engine.Erasure()
 	q, err := svc.Queue(ctx, erasure.Request{IDType: "email", Value: who, Reason: "asked by mail", Origin: erasure.FromForget})
 	if err != nil || !q.Target.Found {

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/sluicehq/sluice/connectors/destination"
@@ -197,23 +195,3 @@ func explain(doing string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", doing, err)
 }
-
-// redact masks identifiers Salesforce's messages may quote (a duplicate
-// external id, an invalid e-mail address): errors go to logs and to the
-// run's rejections, which must not hold them.
-func redact(msg string, values ...string) string {
-	var alts []string
-	lower := strings.ToLower(msg)
-	for _, v := range values {
-		if v = strings.TrimSpace(v); v != "" && strings.Contains(lower, strings.ToLower(v)) {
-			alts = append(alts, regexp.QuoteMeta(v))
-		}
-	}
-	if len(alts) > 0 {
-		slices.SortFunc(alts, func(a, b string) int { return len(b) - len(a) })
-		msg = regexp.MustCompile("(?i)"+strings.Join(alts, "|")).ReplaceAllLiteralString(msg, "[key]")
-	}
-	return emailRE.ReplaceAllString(msg, "[email]")
-}
-
-var emailRE = regexp.MustCompile(`[^\s"'\\,;:<>()\[\]{}]+@[^\s"'\\,;:<>()\[\]{}]+`)

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/connectors/internal/redact"
+
 	"github.com/sluicehq/sluice/connectors/destination"
 )
 
@@ -256,7 +258,7 @@ func (sf *Salesforce) readResults(ctx context.Context, job jobInfo, p *bulkPart,
 	seen := make(map[int]bool, p.n)
 	var jobErr error = errNotProcessed
 	if job.State != jobComplete && job.ErrorMessage != "" {
-		jobErr = fmt.Errorf("Salesforce's Bulk job ended %s (%s): this record is sent again next run", job.State, redact(job.ErrorMessage))
+		jobErr = fmt.Errorf("Salesforce's Bulk job ended %s (%s): this record is sent again next run", job.State, redact.Message(job.ErrorMessage))
 	}
 	sets := []struct {
 		name string
@@ -348,7 +350,7 @@ func (sf *Salesforce) readResultSet(ctx context.Context, id, name string, p *bul
 func bulkError(s string, values ...string) *APIError {
 	code, rest, ok := strings.Cut(s, ":")
 	if !ok || !codeRE.MatchString(code) {
-		return &APIError{Code: "BULK_ERROR", Message: redact(s, values...)}
+		return &APIError{Code: "BULK_ERROR", Message: redact.Message(s, values...)}
 	}
 	rest = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "--"))
 	var fields []string
@@ -360,7 +362,7 @@ func bulkError(s string, values ...string) *APIError {
 		}
 		rest = rest[:k]
 	}
-	return &APIError{Code: code, Message: redact(strings.TrimSpace(rest), values...), Fields: fields}
+	return &APIError{Code: code, Message: redact.Message(strings.TrimSpace(rest), values...), Fields: fields}
 }
 
 var (

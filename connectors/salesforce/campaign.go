@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sluicehq/sluice/connectors/internal/redact"
+
 	"github.com/sluicehq/sluice/connectors/destination"
 )
 
@@ -201,7 +203,7 @@ func redactAPI(err error, values ...string) error {
 	var ae *APIError
 	if errors.As(err, &ae) {
 		c := *ae
-		c.Message = redact(c.Message, values...)
+		c.Message = redact.Message(c.Message, values...)
 		return &c
 	}
 	return err

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/sluicehq/sluice/connectors/internal/redact"
 )
 
 // maxInBytes bounds the escaped values of one SOQL IN list, so that the
@@ -141,7 +143,7 @@ func fieldString(rec map[string]any, field string) string {
 func redactErr(err error, values ...string) error {
 	if ae, ok := err.(*APIError); ok {
 		c := *ae
-		c.Message = redact(c.Message, values...)
+		c.Message = redact.Message(c.Message, values...)
 		return &c
 	}
 	msg := err.Error()
@@ -154,7 +156,7 @@ func redactErr(err error, values ...string) error {
 			r = strings.ReplaceAll(r, url.QueryEscape(v), "[key]")
 		}
 	}
-	if r = redact(r, values...); r != msg {
+	if r = redact.Message(r, values...); r != msg {
 		return errors.New(r)
 	}
 	return err

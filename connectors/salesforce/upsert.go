@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"net/http"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/sluicehq/sluice/connectors/internal/jsonenc"
+
+	"github.com/sluicehq/sluice/connectors/internal/redact"
 
 	"github.com/sluicehq/sluice/connectors/destination"
 )
@@ -42,7 +45,7 @@ func (r saveResult) err(values ...string) *APIError {
 		return &APIError{Code: "UNKNOWN", Message: "failed without an error"}
 	}
 	e := r.Errors[0]
-	return &APIError{Code: e.code(), Message: redact(e.Message, values...), Fields: e.Fields}
+	return &APIError{Code: e.code(), Message: redact.Message(e.Message, values...), Fields: e.Fields}
 }
 
 // Write implements destination.Destination: upserts through collections
@@ -202,11 +205,11 @@ func (sf *Salesforce) upsertOnce(ctx context.Context, recs []destination.Record,
 func (sf *Salesforce) refuseAll(recs []destination.Record, sent []int, status int, body []byte, errs []error, doing string) error {
 	ae := apiError(status, body)
 	if ae.fatal() || ae.Code == "REQUEST_LIMIT_EXCEEDED" {
-		ae.Message = redact(ae.Message)
+		ae.Message = redact.Message(ae.Message)
 		return sf.fail(doing, ae)
 	}
 	for _, i := range sent {
-		errs[i] = &APIError{Status: ae.Status, Code: ae.Code, Fields: ae.Fields, Message: redact(ae.Message, sf.idOf(recs[i]), recs[i].Key)}
+		errs[i] = &APIError{Status: ae.Status, Code: ae.Code, Fields: ae.Fields, Message: redact.Message(ae.Message, sf.idOf(recs[i]), recs[i].Key)}
 	}
 	return nil
 }
@@ -234,22 +237,14 @@ func (sf *Salesforce) sObject(r destination.Record) (map[string]any, error) {
 // fieldValue is a value as Salesforce's JSON takes it: times as ISO 8601
 // (a date alone at midnight UTC, which date fields need).
 func fieldValue(v any) (any, error) {
-	switch t := v.(type) {
-	case nil, string, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, json.Number:
-		return t, nil
-	case float32:
-		return fieldValue(float64(t))
-	case float64:
-		if math.IsNaN(t) || math.IsInf(t, 0) {
-			return nil, errors.New("Salesforce takes no NaN or infinite number")
-		}
-		return t, nil
-	case time.Time:
-		return formatTime(t), nil
-	case []byte:
-		return string(t), nil
+	v, err := jsonenc.Scalar(v)
+	if err != nil {
+		return nil, fmt.Errorf("not a value Salesforce takes for a field: %w", err)
 	}
-	return nil, fmt.Errorf("a %T is not a value Salesforce takes for a field (strings, numbers, booleans, times)", v)
+	if t, ok := v.(time.Time); ok {
+		return formatTime(t), nil
+	}
+	return v, nil
 }
 
 func formatTime(t time.Time) string {
@@ -332,7 +327,7 @@ func (sf *Salesforce) deleteIDs(ctx context.Context, recs []destination.Record, 
 				gone = append(gone, i)
 			default:
 				o := *o
-				o.Message = redact(o.Message, sf.idOf(recs[i]), recs[i].Key)
+				o.Message = redact.Message(o.Message, sf.idOf(recs[i]), recs[i].Key)
 				errs[i] = &o
 			}
 		}
@@ -353,7 +348,7 @@ func (sf *Salesforce) deleteByID(ctx context.Context, ids []string) (map[string]
 		}
 		if status != http.StatusOK {
 			ae := apiError(status, body)
-			ae.Message = redact(ae.Message)
+			ae.Message = redact.Message(ae.Message)
 			if ae.fatal() || ae.Code == "REQUEST_LIMIT_EXCEEDED" {
 				return nil, sf.fail("deleting records", ae)
 			}

@@ -182,3 +182,22 @@ func (pr *Project) Build(t testing.TB) {
 		t.Fatal(err)
 	}
 }
+
+// SyncAsPlanned plans then runs a sync, and fails the test if the run
+// sent other than the plan's adds, updates and removals.
+func (pr *Project) SyncAsPlanned(t testing.TB, name string) (*engine.Result, error) {
+	t.Helper()
+	ctx := context.Background()
+	pl, err := pr.Engine.Plan(ctx, name, engine.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := pr.Engine.Sync(ctx, name, engine.SyncOptions{})
+	if res == nil {
+		t.Fatalf("%s: no result: %v", name, err)
+	}
+	if res.Adds != pl.Adds || res.Updates != pl.Updates || res.Removes != pl.Removes {
+		t.Errorf("%s: sent %d/%d/%d, the plan said %d/%d/%d", name, res.Adds, res.Updates, res.Removes, pl.Adds, pl.Updates, pl.Removes)
+	}
+	return res, err
+}

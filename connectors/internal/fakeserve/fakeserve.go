@@ -142,3 +142,10 @@ func (f *Failures) Next() (int, bool) {
 	f.n--
 	return f.status, true
 }
+
+// PrintRequest is a fake's OnRequest hook for its command: a line per
+// request on stdout, its time, method, endpoint (identifiers replaced)
+// and status.
+func PrintRequest(method, endpoint string, status int) {
+	fmt.Printf("%s %s %s -> %d\n", time.Now().Format("15:04:05.000"), method, endpoint, status)
+}

@@ -20,7 +20,6 @@ import (
 	"log"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/sluicehq/sluice/connectors/googleads/fake"
 	"github.com/sluicehq/sluice/connectors/internal/fakeserve"
@@ -48,9 +47,7 @@ func main() {
 		opts.Managers = map[string][]string{*manager: {*customer}}
 	}
 	if !*quiet {
-		opts.OnRequest = func(method, endpoint string, status int) {
-			fmt.Printf("%s %s %s -> %d\n", time.Now().Format("15:04:05.000"), method, endpoint, status)
-		}
+		opts.OnRequest = fakeserve.PrintRequest
 	}
 	ln, err := fakeserve.Listen(*addr)
 	if err != nil {

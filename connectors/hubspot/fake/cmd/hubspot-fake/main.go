@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"log"
 	"strings"
-	"time"
 
 	"github.com/sluicehq/sluice/connectors/hubspot/fake"
 	"github.com/sluicehq/sluice/connectors/internal/fakeserve"
@@ -33,9 +32,7 @@ func main() {
 	}
 	opts := fake.Options{Token: *token, TenSecondly: *tenSecondly, Daily: *daily}
 	if !*quiet {
-		opts.OnRequest = func(method, endpoint string, status int) {
-			fmt.Printf("%s %s %s -> %d\n", time.Now().Format("15:04:05.000"), method, endpoint, status)
-		}
+		opts.OnRequest = fakeserve.PrintRequest
 	}
 	ln, err := fakeserve.Listen(*addr)
 	if err != nil {

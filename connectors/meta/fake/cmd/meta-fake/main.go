@@ -21,7 +21,6 @@ import (
 	"log"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/sluicehq/sluice/connectors/internal/fakeserve"
 	"github.com/sluicehq/sluice/connectors/meta/fake"
@@ -42,9 +41,7 @@ func main() {
 	}
 	opts := fake.Options{Token: *token, AdAccount: *account, HourlyCalls: *hourly, RegainMinutes: 1, MinRemovalSize: *minRemoval}
 	if !*quiet {
-		opts.OnRequest = func(method, endpoint string, status int) {
-			fmt.Printf("%s %s %s -> %d\n", time.Now().Format("15:04:05.000"), method, endpoint, status)
-		}
+		opts.OnRequest = fakeserve.PrintRequest
 	}
 	ln, err := fakeserve.Listen(*addr)
 	if err != nil {

@@ -13,7 +13,6 @@
 package main
 
 import (
-	"context"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
@@ -22,13 +21,10 @@ import (
 	"fmt"
 	"log"
 	"net"
-	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
-	"time"
 
+	"github.com/sluicehq/sluice/connectors/internal/fakeserve"
 	"github.com/sluicehq/sluice/connectors/salesforce/fake"
 )
 
@@ -38,23 +34,23 @@ func main() {
 		log.Fatalf("salesforce-fake: %v", err)
 	}
 	if !cfg.quiet {
-		cfg.opts.OnRequest = func(method, endpoint string, status int) {
-			fmt.Printf("%s %s %s -> %d\n", time.Now().Format("15:04:05.000"), method, endpoint, status)
-		}
+		cfg.opts.OnRequest = fakeserve.PrintRequest
 	}
-	ln, err := net.Listen("tcp", cfg.addr)
+	ln, err := fakeserve.Listen(cfg.addr)
 	if err != nil {
 		log.Fatalf("salesforce-fake: listening on %s: %v", cfg.addr, err)
 	}
 	srv := fake.Handler(cfg.opts)
-	srv.URL = "http://" + ln.Addr().String()
+	srv.URL = fakeserve.URL(ln)
 	for _, name := range cfg.campaigns {
 		if _, err := srv.Seed("Campaign", map[string]any{"Name": name, "IsActive": true}); err != nil {
 			log.Fatalf("salesforce-fake: -campaign: %v", err)
 		}
 	}
 	fmt.Println(srv.URL)
-	serve(ln, srv)
+	if err := fakeserve.Serve(ln, srv); err != nil {
+		log.Fatalf("salesforce-fake: %v", err)
+	}
 }
 
 // config is what the command line asks for.
@@ -114,22 +110,6 @@ func parseFlags(args []string) (config, error) {
 		}
 	}
 	return cfg, nil
-}
-
-// serve answers until SIGINT or SIGTERM.
-func serve(ln net.Listener, h http.Handler) {
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(shut)
-	}()
-	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Fatalf("salesforce-fake: serving: %v", err)
-	}
 }
 
 // readPublicKey reads an RSA public key from a PEM file: PUBLIC KEY
