@@ -92,7 +92,9 @@ type Destination interface {
 	// applies to every record of the batch (for instance a 400 answer); any
 	// other error means the outcome is unknown or the destination is not
 	// usable (network down, credentials refused, retries exhausted), which
-	// stops the run.
+	// stops the run. The batch's records are the Write's: it may clear a
+	// record's Fields once it has encoded them, so that a long Write (a
+	// Bulk API job) holds its request rather than the mapped records.
 	Write(ctx context.Context, b *Batch) ([]error, error)
 	// Close releases connections and goroutines.
 	Close() error

@@ -16,7 +16,9 @@ type Item[M any] struct {
 
 // Outcome is what became of one batch.
 type Outcome[M any] struct {
-	Seq   int // batch number, from 1, in the order batches were formed
+	Seq int // batch number, from 1, in the order batches were formed
+	// Items are the batch's records and metadata; their Fields are
+	// cleared once written (keys, ops and remote ids remain).
 	Items []Item[M]
 	// Errs has one entry per item, nil for an accepted record; it is nil
 	// when Err is set.
@@ -62,7 +64,7 @@ func NewPipeline[M any](ctx context.Context, dest Destination, tmpl Batch, batch
 	p := &Pipeline[M]{
 		dest: dest, batchSize: max(1, batchSize), tmpl: tmpl,
 		ctx: ctx, cancel: cancel,
-		queue: make(chan *pending[M], max(1, concurrency)),
+		queue: make(chan *pending[M], queueLen(batchSize, concurrency)),
 		out:   make(chan Outcome[M], max(1, concurrency)*2),
 	}
 	for range max(1, concurrency) {
@@ -74,6 +76,16 @@ func NewPipeline[M any](ctx context.Context, dest Destination, tmpl Batch, batch
 		close(p.out)
 	}()
 	return p
+}
+
+// maxQueued is the most records waiting in full batches for a free
+// worker. Small batches queue up to one per worker, which keeps the
+// workers busy while records are read; large ones (a Bulk API job's) wait
+// unqueued, so that memory holds concurrency + 1 batches, not twice that.
+const maxQueued = 50_000
+
+func queueLen(batchSize, concurrency int) int {
+	return min(max(1, concurrency), maxQueued/max(1, batchSize))
 }
 
 // EffectiveLimits resolves batch size and concurrency: the sync's batch
@@ -174,8 +186,11 @@ func (p *Pipeline[M]) worker() {
 		}
 		batch := p.tmpl
 		batch.Records = make([]Record, len(b.items))
-		for i, it := range b.items {
-			batch.Records[i] = it.Record
+		for i := range b.items {
+			// The fields are the Write's alone, which may drop them once
+			// encoded; the outcome keeps key, op and remote id.
+			batch.Records[i] = b.items[i].Record
+			b.items[i].Record.Fields = nil
 		}
 		errs, err := p.dest.Write(p.ctx, &batch)
 		o := Outcome[M]{Seq: b.seq, Items: b.items}

@@ -160,3 +160,101 @@ func TestServerWait(t *testing.T) {
 		}
 	}
 }
+
+// TestPipelineBatchesAhead counts the records Add takes while the only
+// worker is stuck in Write: small batches queue one batch for the worker
+// besides the one being filled; batches above maxQueued records queue
+// none, so that memory holds two of them, not three.
+func TestPipelineBatchesAhead(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		batch int
+		want  int // records Add accepts before it blocks
+	}{
+		{"small batches", 10, 3*10 - 1},
+		{"large batches", maxQueued + 1, 2*(maxQueued+1) - 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			release := make(chan struct{})
+			d := &scripted{write: func(b *Batch) ([]error, error) {
+				<-release
+				return make([]error, len(b.Records)), nil
+			}}
+			p := NewPipeline[int](context.Background(), d, Batch{Sync: "s"}, tc.batch, 1)
+			go func() {
+				for range p.Outcomes() {
+				}
+			}()
+			var added atomic.Int64
+			done := make(chan error, 1)
+			go func() {
+				for i := range 4 * tc.batch {
+					if err := p.Add(Item[int]{Record: Record{Op: OpUpsert, Key: "k", Fields: map[string]any{"a": i}}, Meta: i}); err != nil {
+						done <- err
+						return
+					}
+					added.Add(1)
+				}
+				done <- nil
+			}()
+			for deadline := time.Now().Add(10 * time.Second); added.Load() < int64(tc.want) && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
+			time.Sleep(50 * time.Millisecond) // room to overshoot, were Add not blocked
+			if got := added.Load(); got != int64(tc.want) {
+				t.Errorf("Add took %d records while the worker was busy, want %d", got, tc.want)
+			}
+			close(release)
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestOutcomesDropFields: an outcome's records keep key, op and remote id
+// for the state, not their fields.
+func TestOutcomesDropFields(t *testing.T) {
+	d := &scripted{write: func(b *Batch) ([]error, error) {
+		for i := range b.Records {
+			if b.Records[i].Fields == nil {
+				t.Error("Write got a record without its fields")
+			}
+			b.Records[i].RemoteID = "id-" + b.Records[i].Key
+		}
+		return make([]error, len(b.Records)), nil
+	}}
+	p := NewPipeline[int](context.Background(), d, Batch{Sync: "s"}, 2, 1)
+	var outs []Outcome[int]
+	done := make(chan struct{})
+	go func() {
+		for o := range p.Outcomes() {
+			outs = append(outs, o)
+		}
+		close(done)
+	}()
+	for i, k := range []string{"a", "b", "c"} {
+		if err := p.Add(Item[int]{Record: Record{Op: OpUpsert, Key: k, Fields: map[string]any{"n": i}}, Meta: i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	n := 0
+	for _, o := range outs {
+		for _, it := range o.Items {
+			n++
+			if it.Record.Fields != nil || it.Record.RemoteID != "id-"+it.Record.Key || it.Record.Op != OpUpsert {
+				t.Errorf("outcome record %+v", it.Record)
+			}
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d records in the outcomes, want 3", n)
+	}
+}

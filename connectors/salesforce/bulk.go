@@ -91,6 +91,9 @@ func (sf *Salesforce) bulkUpsert(ctx context.Context, recs []destination.Record,
 		part.csv.Write(row.Bytes())
 		part.byKey[key] = append(part.byKey[key], i)
 		part.n++
+		// The row is the record from now on (results name it by external
+		// id): the mapped fields need not wait through the job.
+		recs[i].Fields = nil
 	}
 	if part.n == 0 {
 		return nil
@@ -266,7 +269,7 @@ func (sf *Salesforce) readResults(ctx context.Context, job jobInfo, p *bulkPart,
 	}{
 		{"successfulResults", func(i int, get func(string) string) { errs[i], recs[i].RemoteID = nil, get("sf__Id") }},
 		{"failedResults", func(i int, get func(string) string) {
-			errs[i] = bulkError(get("sf__Error"), sf.idOf(recs[i]), recs[i].Key)
+			errs[i] = bulkError(get("sf__Error"), get(sf.extID), recs[i].Key)
 		}},
 		{"unprocessedrecords", func(i int, _ func(string) string) { errs[i] = jobErr }},
 	}
