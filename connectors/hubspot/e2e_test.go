@@ -95,11 +95,6 @@ func listEmails(srv *fake.Server, name string) []string {
 	return out
 }
 
-// without returns list without the values of drop.
-func without(list []string, drop ...string) []string {
-	return slices.DeleteFunc(slices.Clone(list), func(s string) bool { return slices.Contains(drop, s) })
-}
-
 // endpoints counts the requests made since the n-th, by method and endpoint.
 func endpoints(srv *fake.Server, n int) map[string]int {
 	out := map[string]int{}
@@ -212,7 +207,7 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	if _, ok := srv.ContactByEmail(badAddress); ok {
 		t.Error("the refused contact is at HubSpot")
 	}
-	if got, want := contactEmails(srv), without(p.Strings(t, peopleMdl), badAddress); !slices.Equal(got, want) {
+	if got, want := contactEmails(srv), examplestest.Without(p.Strings(t, peopleMdl), badAddress); !slices.Equal(got, want) {
 		t.Errorf("contacts after run 2: %d, model %d", len(got), len(want))
 	}
 

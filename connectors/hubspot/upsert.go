@@ -203,16 +203,8 @@ func (h *HubSpot) readUpsertAnswer(ans batchAnswer, inputs []upsertInput, sent [
 // clears the property).
 func (h *HubSpot) properties(r destination.Record) (map[string]any, error) {
 	props := make(map[string]any, len(h.fields))
-	for _, f := range h.fields {
-		v, ok := r.Fields[f]
-		if !ok {
-			continue
-		}
-		pv, err := propertyValue(v)
-		if err != nil {
-			return nil, fmt.Errorf("field %s: %w", f, err)
-		}
-		props[f] = pv
+	if err := jsonenc.Object(props, h.fields, r.Fields, propertyValue); err != nil {
+		return nil, err
 	}
 	return props, nil
 }

@@ -117,10 +117,6 @@ func campaignKeys(srv *fake.Server) []string {
 	return out
 }
 
-func without(list []string, drop ...string) []string {
-	return slices.DeleteFunc(slices.Clone(list), func(s string) bool { return slices.Contains(drop, s) })
-}
-
 // endpoints counts the requests made since the n-th, by method and endpoint.
 func endpoints(srv *fake.Server, n int) map[string]int {
 	out := map[string]int{}
@@ -214,7 +210,7 @@ func endToEnd(t *testing.T, bulk bool, e *e2e) {
 	if !slices.Contains(contacts, changed) || slices.Contains(contacts, withdrawn) || slices.Contains(contacts, badAddress) {
 		t.Errorf("contacts after run 2: changed %v, withdrawn %v, refused %v", slices.Contains(contacts, changed), slices.Contains(contacts, withdrawn), slices.Contains(contacts, badAddress))
 	}
-	if want := without(p.Strings(t, peopleMdl), badAddress); !slices.Equal(contacts, want) {
+	if want := examplestest.Without(p.Strings(t, peopleMdl), badAddress); !slices.Equal(contacts, want) {
 		t.Errorf("contacts after run 2: %d, model %d", len(contacts), len(want))
 	}
 	if !renamed(srv, changed) {

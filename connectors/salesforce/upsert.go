@@ -220,16 +220,8 @@ func (sf *Salesforce) sObject(r destination.Record) (map[string]any, error) {
 	out := make(map[string]any, len(sf.fields)+2)
 	out["attributes"] = map[string]string{"type": sf.object}
 	out[sf.extID] = sf.idOf(r)
-	for _, f := range sf.fields {
-		v, ok := r.Fields[f]
-		if !ok {
-			continue
-		}
-		fv, err := fieldValue(v)
-		if err != nil {
-			return nil, fmt.Errorf("field %s: %w", f, err)
-		}
-		out[f] = fv
+	if err := jsonenc.Object(out, sf.fields, r.Fields, fieldValue); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -98,3 +98,8 @@ func Column(t testing.TB, header []string, name string) int {
 func columns(t testing.TB, header []string) func(string) int {
 	return func(name string) int { t.Helper(); return Column(t, header, name) }
 }
+
+// Without returns list without the values of drop.
+func Without(list []string, drop ...string) []string {
+	return slices.DeleteFunc(slices.Clone(list), func(s string) bool { return slices.Contains(drop, s) })
+}

@@ -28,3 +28,20 @@ func Scalar(v any) (any, error) {
 	}
 	return nil, fmt.Errorf("a %T is not a string, number, boolean or time", v)
 }
+
+// Object sets in out each of names that values holds, converted by conv
+// (a vendor's form of Scalar's values); an error names the field.
+func Object(out map[string]any, names []string, values map[string]any, conv func(any) (any, error)) error {
+	for _, f := range names {
+		v, ok := values[f]
+		if !ok {
+			continue
+		}
+		cv, err := conv(v)
+		if err != nil {
+			return fmt.Errorf("field %s: %w", f, err)
+		}
+		out[f] = cv
+	}
+	return nil
+}

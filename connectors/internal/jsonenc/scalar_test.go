@@ -37,3 +37,15 @@ func TestScalar(t *testing.T) {
 		})
 	}
 }
+
+func TestObject(t *testing.T) {
+	out := map[string]any{"kept": 1}
+	err := Object(out, []string{"a", "b", "missing"}, map[string]any{"a": float32(0.5), "b": nil, "other": 2}, Scalar)
+	if err != nil || len(out) != 3 || out["a"] != 0.5 || out["b"] != nil || out["kept"] != 1 {
+		t.Errorf("Object: %v, %v", out, err)
+	}
+	err = Object(map[string]any{}, []string{"bad"}, map[string]any{"bad": []int{1}}, Scalar)
+	if err == nil || err.Error() != "field bad: a []int is not a string, number, boolean or time" {
+		t.Errorf("Object with a list: %v", err)
+	}
+}
