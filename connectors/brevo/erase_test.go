@@ -255,8 +255,11 @@ func TestEraseRetries(t *testing.T) {
 	}
 }
 
-// TestErasePaced: many erasures at Brevo's default rate stay within its
-// limit of 10 requests a second on /contacts endpoints (no 429).
+// TestErasePaced: many erasures go through the client's pacing at Brevo's
+// default rate, within its limit of 10 requests a second on /contacts
+// endpoints. Brevo counts in whole-second windows, so a request delayed on
+// a busy machine can land in a full one and be answered 429, then retried:
+// at most one such answer, where 25 unpaced requests draw 15.
 func TestErasePaced(t *testing.T) {
 	srv := newFake(t, fake.Options{})
 	var keys []string
@@ -271,8 +274,8 @@ func TestErasePaced(t *testing.T) {
 			t.Errorf("key %d: %v", i, o.Err)
 		}
 	}
-	if st := srv.Stats(); st.Deleted != 25 || st.TooMany != 0 || st.Requests != 25 {
-		t.Errorf("%d requests, %d deleted, %d answered 429; want 25, 25, 0", st.Requests, st.Deleted, st.TooMany)
+	if st := srv.Stats(); st.Deleted != 25 || st.TooMany > 1 || st.Requests != 25+st.TooMany {
+		t.Errorf("%d requests, %d deleted, %d answered 429; want 25 and a retry per 429, 25, at most 1", st.Requests, st.Deleted, st.TooMany)
 	}
 }
 
