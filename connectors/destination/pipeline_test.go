@@ -43,6 +43,15 @@ func (s *scripted) Write(ctx context.Context, b *Batch) ([]error, error) {
 
 func run(t *testing.T, d Destination, n, batch, conc int) ([]Outcome[int], error) {
 	t.Helper()
+	items := make([]Item[int], n)
+	for i := range items {
+		items[i] = Item[int]{Record: Record{Op: OpUpsert, Key: string(rune('a' + i%26))}, Meta: i}
+	}
+	return runItems(d, items, batch, conc)
+}
+
+// runItems sends items through a pipeline and collects the outcomes.
+func runItems(d Destination, items []Item[int], batch, conc int) ([]Outcome[int], error) {
 	p := NewPipeline[int](context.Background(), d, Batch{Sync: "s"}, batch, conc)
 	var outs []Outcome[int]
 	done := make(chan struct{})
@@ -53,8 +62,8 @@ func run(t *testing.T, d Destination, n, batch, conc int) ([]Outcome[int], error
 		close(done)
 	}()
 	var err error
-	for i := range n {
-		if err = p.Add(Item[int]{Record: Record{Op: OpUpsert, Key: string(rune('a' + i%26))}, Meta: i}); err != nil {
+	for _, it := range items {
+		if err = p.Add(it); err != nil {
 			break
 		}
 	}
@@ -227,24 +236,14 @@ func TestOutcomesDropFields(t *testing.T) {
 		}
 		return make([]error, len(b.Records)), nil
 	}}
-	p := NewPipeline[int](context.Background(), d, Batch{Sync: "s"}, 2, 1)
-	var outs []Outcome[int]
-	done := make(chan struct{})
-	go func() {
-		for o := range p.Outcomes() {
-			outs = append(outs, o)
-		}
-		close(done)
-	}()
+	var items []Item[int]
 	for i, k := range []string{"a", "b", "c"} {
-		if err := p.Add(Item[int]{Record: Record{Op: OpUpsert, Key: k, Fields: map[string]any{"n": i}}, Meta: i}); err != nil {
-			t.Fatal(err)
-		}
+		items = append(items, Item[int]{Record: Record{Op: OpUpsert, Key: k, Fields: map[string]any{"n": i}}, Meta: i})
 	}
-	if err := p.Close(); err != nil {
+	outs, err := runItems(d, items, 2, 1)
+	if err != nil {
 		t.Fatal(err)
 	}
-	<-done
 	n := 0
 	for _, o := range outs {
 		for _, it := range o.Items {

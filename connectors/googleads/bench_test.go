@@ -1,12 +1,10 @@
 package googleads_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/sluicehq/sluice/connectors/googleads/fake"
 	"github.com/sluicehq/sluice/connectors/internal/benchkit"
-	"github.com/sluicehq/sluice/sync/engine"
 	"github.com/sluicehq/sluice/sync/synctest"
 )
 
@@ -123,17 +120,8 @@ func benchFirstSync(b *testing.B, n int, readStatus bool) {
 	})
 	p.Exec(b, benchkit.AudiencePeople(n)...)
 	p.Build(b)
-	runtime.GC()
-	heap := benchkit.WatchHeap()
-	b.StartTimer()
-	start := time.Now()
-	res, err := p.Engine.Sync(context.Background(), "audience_to_google", engine.SyncOptions{})
-	wall := time.Since(start)
-	b.StopTimer()
-	inUse, live := heap.End()
-	if err != nil {
-		b.Fatalf("sync: %v", err)
-	}
+	run := benchkit.TimedSync(b, p.Engine, "audience_to_google")
+	res, wall, inUse, live := run.Result, run.Wall, run.InUseMB, run.LiveMB
 	var state struct {
 		Lists      map[string]int
 		Violations []fake.Violation

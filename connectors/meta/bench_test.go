@@ -1,18 +1,15 @@
 package meta_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"os"
-	"runtime"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/connectors/internal/benchkit"
 	"github.com/sluicehq/sluice/connectors/meta/fake"
-	"github.com/sluicehq/sluice/sync/engine"
 	"github.com/sluicehq/sluice/sync/synctest"
 )
 
@@ -94,17 +91,8 @@ func benchFirstSync(b *testing.B, n int) {
 	})
 	p.Exec(b, benchkit.AudiencePeople(n)...)
 	p.Build(b)
-	runtime.GC()
-	heap := benchkit.WatchHeap()
-	b.StartTimer()
-	start := time.Now()
-	res, err := p.Engine.Sync(context.Background(), "audience_to_meta", engine.SyncOptions{})
-	wall := time.Since(start)
-	b.StopTimer()
-	inUse, live := heap.End()
-	if err != nil {
-		b.Fatalf("sync: %v", err)
-	}
+	run := benchkit.TimedSync(b, p.Engine, "audience_to_meta")
+	res, wall, inUse, live := run.Result, run.Wall, run.InUseMB, run.LiveMB
 	var state struct{ Stats fake.Stats }
 	var violations []fake.Violation
 	counts := map[string]int{}

@@ -2,12 +2,10 @@ package salesforce_test
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"maps"
 	"net/http"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,7 +15,6 @@ import (
 	"github.com/sluicehq/sluice/connectors/internal/benchkit"
 	"github.com/sluicehq/sluice/connectors/salesforce"
 	"github.com/sluicehq/sluice/connectors/salesforce/fake"
-	"github.com/sluicehq/sluice/sync/engine"
 	"github.com/sluicehq/sluice/sync/synctest"
 )
 
@@ -115,19 +112,10 @@ func benchFirstSync(b *testing.B, n, threshold int) {
 	p.Exec(b, "CREATE SCHEMA raw", fmt.Sprintf(`CREATE TABLE raw.people AS SELECT i AS id, 'person' || i || '@example.com' AS email,
 		'First' || i AS first_name, 'Last' || i AS last_name, i * 1.5 AS ltv FROM range(1, %d) t(i)`, n+1))
 	p.Build(b)
-	runtime.GC()
 	var before fake.Stats
 	benchkit.GetJSON(b, org+"/_fake/state", &before)
-	heap := benchkit.WatchHeap()
-	b.StartTimer()
-	start := time.Now()
-	res, err := p.Engine.Sync(context.Background(), "people_to_salesforce", engine.SyncOptions{})
-	wall := time.Since(start)
-	b.StopTimer()
-	inUse, live := heap.End()
-	if err != nil {
-		b.Fatalf("sync: %v", err)
-	}
+	run := benchkit.TimedSync(b, p.Engine, "people_to_salesforce")
+	res, wall, inUse, live := run.Result, run.Wall, run.InUseMB, run.LiveMB
 	var st fake.Stats
 	var violations []string
 	var log []fake.Request

@@ -7,6 +7,7 @@ package benchkit
 import (
 	"bufio"
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
@@ -23,6 +25,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/connectors/internal/fakeserve"
+	"github.com/sluicehq/sluice/sync/engine"
 )
 
 // childEnv names, in the child process, the test that is to serve.
@@ -205,4 +208,30 @@ func writeHeapProfile(path string) {
 	}
 	defer f.Close()
 	_ = pprof.WriteHeapProfile(f)
+}
+
+// Run is one timed sync of a benchmark.
+type Run struct {
+	Result          *engine.Result
+	Wall            time.Duration
+	InUseMB, LiveMB float64 // the Go heap's peaks, MB (see Heap)
+}
+
+// TimedSync runs the sync after a GC, timing it and sampling the heap
+// meanwhile; the benchmark's timer runs only during the sync. A failed
+// sync fails b.
+func TimedSync(b *testing.B, e *engine.Engine, sync string) Run {
+	b.Helper()
+	runtime.GC()
+	heap := WatchHeap()
+	b.StartTimer()
+	start := time.Now()
+	res, err := e.Sync(context.Background(), sync, engine.SyncOptions{})
+	wall := time.Since(start)
+	b.StopTimer()
+	inUse, live := heap.End()
+	if err != nil {
+		b.Fatalf("sync %s: %v", sync, err)
+	}
+	return Run{Result: res, Wall: wall, InUseMB: inUse, LiveMB: live}
 }
