@@ -12,6 +12,7 @@ import (
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/connectors/warehouse"
 	"github.com/sluicehq/sluice/models"
+	"github.com/sluicehq/sluice/models/dialect"
 )
 
 // Event reports progress, for a terminal or a log.
@@ -75,7 +76,10 @@ type MetricValue struct {
 var ErrNotConverged = errors.New("did not converge")
 
 // Run executes the plan. It stops at the first failing statement and says
-// which step, and which project file declared it.
+// which step, and which project file declared it. The steps write the
+// tables they publish under staging names; a publish step at the end puts
+// those of the steps that ran in place, so that a run that fails leaves
+// the previous build's tables as they were. The summary reads them after.
 func Run(ctx context.Context, w warehouse.Warehouse, plan *models.Plan, opt Options) (*Result, error) {
 	start := time.Now()
 	res := &Result{}
@@ -88,32 +92,74 @@ func Run(ctx context.Context, w warehouse.Warehouse, plan *models.Plan, opt Opti
 		return res, &SeedError{Problems: probs}
 	}
 	guard := newGuard(plan)
+	d := planDialect(w, plan)
+	skipped := plan.PublishedBy(func(s models.Step) bool { return !runs(opt, s) })
 	for i := range plan.Steps {
 		s := &plan.Steps[i]
-		if opt.Only != nil && !opt.Only(*s) {
+		if s.Kind == models.KindPublish || !runs(opt, *s) {
 			continue
 		}
-		sr, err := runStep(ctx, w, guard, s, opt, res)
-		if err != nil {
-			return res, stepError(s, plan.Dialect, err)
-		}
-		res.Steps = append(res.Steps, sr)
-		if opt.Progress != nil {
-			opt.Progress(Event{Step: s, Done: true, Duration: sr.Duration, Round: sr.Rounds})
+		// The tables of steps this run skips are read where the previous
+		// build published them.
+		step := s.ReadingPublished(d, plan.Schema, skipped)
+		if err := runReported(ctx, w, guard, &step, plan.Dialect, opt, res); err != nil {
+			return res, err
 		}
 	}
-	for _, m := range plan.Report {
-		var v any
-		if err := guard.check(nil, m.SQL); err != nil {
-			return res, fmt.Errorf("computing summary %q: %w", m.Name, err)
+	if names := plan.PublishedBy(func(s models.Step) bool { return runs(opt, s) }); len(names) > 0 {
+		step := models.PublishStep(d, plan.Schema, names)
+		if err := runReported(ctx, w, guard, &step, plan.Dialect, opt, res); err != nil {
+			return res, err
 		}
-		if err := warehouse.QueryRow(ctx, w, m.SQL, &v); err != nil {
-			return res, fmt.Errorf("computing summary %q: %w", m.Name, err)
-		}
-		res.Metrics = append(res.Metrics, MetricValue{Name: m.Name, Value: format(v)})
+	}
+	if err := summarise(ctx, w, guard, plan, res); err != nil {
+		return res, err
 	}
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// runs reports whether a run with opt runs the step (the publish step
+// always runs, for the steps that ran).
+func runs(opt Options, s models.Step) bool {
+	return s.Kind == models.KindPublish || opt.Only == nil || opt.Only(s)
+}
+
+// planDialect is the dialect the plan was compiled for, which writes the
+// publish step again for the steps that run.
+func planDialect(w warehouse.Warehouse, plan *models.Plan) dialect.Dialect {
+	if d, err := dialect.Get(plan.Dialect); err == nil {
+		return d
+	}
+	return w.Dialect()
+}
+
+// runReported runs one step and records its result.
+func runReported(ctx context.Context, w warehouse.Warehouse, guard statementGuard, s *models.Step, dialectName string, opt Options, res *Result) error {
+	sr, err := runStep(ctx, w, guard, s, opt, res)
+	if err != nil {
+		return stepError(s, dialectName, err)
+	}
+	res.Steps = append(res.Steps, sr)
+	if opt.Progress != nil {
+		opt.Progress(Event{Step: s, Done: true, Duration: sr.Duration, Round: sr.Rounds})
+	}
+	return nil
+}
+
+// summarise computes the summary metrics, which read the published tables.
+func summarise(ctx context.Context, w warehouse.Warehouse, guard statementGuard, plan *models.Plan, res *Result) error {
+	for _, m := range plan.Report {
+		var v any
+		if err := guard.check(nil, m.SQL); err != nil {
+			return fmt.Errorf("computing summary %q: %w", m.Name, err)
+		}
+		if err := warehouse.QueryRow(ctx, w, m.SQL, &v); err != nil {
+			return fmt.Errorf("computing summary %q: %w", m.Name, err)
+		}
+		res.Metrics = append(res.Metrics, MetricValue{Name: m.Name, Value: format(v)})
+	}
+	return nil
 }
 
 // SeedError says that seed files would not load, with every problem of

@@ -21,6 +21,11 @@ type Compiler struct {
 	// place of the warehouse's clock at build time: reproducible rebuilds
 	// and golden tests.
 	Now time.Time
+
+	// staging, set by Compile, makes Table name the staging table a build
+	// writes; published lists the names it gave, in first-use order.
+	staging   bool
+	published []string
 }
 
 // Option tunes a compilation.
@@ -59,7 +64,7 @@ func RegisterStage(order int, s Stage) {
 
 // Compile builds the plan for a project.
 func Compile(p *config.Project, d dialect.Dialect, opts ...Option) (*Plan, error) {
-	c := &Compiler{P: p, D: d}
+	c := &Compiler{P: p, D: d, staging: true}
 	for _, o := range opts {
 		o(c)
 	}
@@ -80,12 +85,17 @@ func Compile(p *config.Project, d dialect.Dialect, opts ...Option) (*Plan, error
 			return nil, err
 		}
 	}
+	plan.Schema = p.Schema
+	c.assignPublished(plan)
 	// The settings a connector applies to every query open every step, so
 	// that a step's file run by hand gives what build gives.
 	if sd, ok := d.(dialect.Session); ok {
 		for i := range plan.Steps {
 			plan.Steps[i].SQL = append(sd.SessionStatements(), plan.Steps[i].SQL...)
 		}
+	}
+	if names := plan.PublishedBy(nil); len(names) > 0 {
+		plan.Steps = append(plan.Steps, PublishStep(d, p.Schema, names))
 	}
 	if err := countStatements(plan, d.Name()); err != nil {
 		return nil, err
@@ -96,27 +106,57 @@ func Compile(p *config.Project, d dialect.Dialect, opts ...Option) (*Plan, error
 // countStatements records the strings that hold several statements, so
 // that the builder can tell them from a string a fragment extended.
 func countStatements(plan *Plan, dialect string) error {
-	lex := sqlfrag.For(dialect)
 	for i := range plan.Steps {
-		s := &plan.Steps[i]
-		for _, q := range s.Strings() {
-			n, err := sqlfrag.Statements(lex, q)
-			if err != nil {
-				return fmt.Errorf("compiling step %s: %w", s.Name, err)
-			}
-			if n != 1 {
-				if s.Statements == nil {
-					s.Statements = map[string]int{}
-				}
-				s.Statements[q] = n
-			}
+		if err := countStepStatements(&plan.Steps[i], dialect); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// Table names a table in the project's schema.
-func (c *Compiler) Table(name string) string { return c.D.Table(c.P.Schema, name) }
+func countStepStatements(s *Step, dialect string) error {
+	lex := sqlfrag.For(dialect)
+	for _, q := range s.Strings() {
+		n, err := sqlfrag.Statements(lex, q)
+		if err != nil {
+			return fmt.Errorf("compiling step %s: %w", s.Name, err)
+		}
+		if n != 1 {
+			if s.Statements == nil {
+				s.Statements = map[string]int{}
+			}
+			s.Statements[q] = n
+		}
+	}
+	return nil
+}
+
+// Table names a table the build publishes in the project's schema. During
+// a compilation it is the staging name the build writes (see StagingName),
+// which the publish step renames at the end; on a Compiler made by hand
+// (syncs, explain, erasure), which reads what a build published, it is the
+// final name.
+func (c *Compiler) Table(name string) string {
+	if !c.staging {
+		return c.FinalTable(name)
+	}
+	if !contains(c.published, name) {
+		c.published = append(c.published, name)
+	}
+	return c.D.Table(c.P.Schema, StagingName(name))
+}
+
+// FinalTable names a table in the project's schema by its final name: a
+// table the previous build published, a view, or a table no build stages.
+func (c *Compiler) FinalTable(name string) string { return c.D.Table(c.P.Schema, name) }
+
+// Final is a copy of c whose Table gives final names: for what is read
+// after the publish step (the summary metrics).
+func (c *Compiler) Final() *Compiler {
+	f := *c
+	f.staging, f.published = false, nil
+	return &f
+}
 
 // WorkTable names an intermediate table of the build: one that later steps
 // of the same build read and that is dropped before it ends. Dialects with a
@@ -125,12 +165,14 @@ func (c *Compiler) WorkTable(name string) string {
 	if ws, ok := c.D.(dialect.WorkSpace); ok {
 		return ws.WorkTable(c.P.Schema, name)
 	}
-	return c.Table(name)
+	// Dropped before the build ends, so never published: no staging name.
+	return c.FinalTable(name)
 }
 
 // SourceView is the view through which every later stage reads a source,
-// so that table and sql sources look alike.
-func (c *Compiler) SourceView(source string) string { return c.Table("src_" + source) }
+// so that table and sql sources look alike. A view is a definition, not
+// data a build computes, so it is replaced in place, not staged.
+func (c *Compiler) SourceView(source string) string { return c.FinalTable("src_" + source) }
 
 // Source returns the named source of the project.
 func (c *Compiler) Source(name string) (config.Source, bool) {

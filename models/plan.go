@@ -22,12 +22,17 @@ const (
 	KindIdentity StepKind = "identity"
 	KindProfiles StepKind = "profiles"
 	KindSegment  StepKind = "segment"
+	// KindPublish is the last step: it puts the tables the build wrote
+	// under staging names in place of the published ones.
+	KindPublish StepKind = "publish"
 )
 
 // Plan is the ordered list of build steps for one dialect.
 type Plan struct {
 	Dialect string
-	Steps   []Step
+	// Schema is the project schema, where the build publishes its tables.
+	Schema string
+	Steps  []Step
 	// Report lists single-value queries run after a build to summarise it.
 	Report []Metric
 	// Erasure, when the project has an erasure block: the suppression list
@@ -54,6 +59,10 @@ type Step struct {
 	// Parts, on a step that computes several things declared apart (the
 	// profiles step: every trait), tell a failure which of them it names.
 	Parts []Part
+	// Publishes lists the tables (unquoted names in the project schema)
+	// that the step writes under their staging names: the publish step
+	// puts them in place when the step has run.
+	Publishes []string
 	// Seed, on a seed step, is the file SQL loads: a warehouse whose client
 	// loads local files itself (warehouse.CSVLoader) loads it instead of
 	// running SQL.

@@ -161,9 +161,21 @@ func (w *Warehouse) Check(ctx context.Context) error {
 	return nil
 }
 
-// Exec implements warehouse.Warehouse.
+// Exec implements warehouse.Warehouse. A script runs on one connection;
+// when it fails inside a transaction it opened (a build's publish step),
+// the transaction is rolled back there, before the connection goes back
+// to the pool: nothing of it is kept, and the next statement on that
+// connection does not meet an aborted transaction.
 func (w *Warehouse) Exec(ctx context.Context, query string, args ...any) error {
-	if _, err := w.db.ExecContext(ctx, query, args...); err != nil {
+	conn, err := w.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("duckdb: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, query, args...); err != nil {
+		// Without a transaction open, ROLLBACK fails harmlessly. It runs
+		// even when ctx is what stopped the script.
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		return fmt.Errorf("duckdb: %w", explainAccess(err))
 	}
 	return nil

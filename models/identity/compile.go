@@ -409,7 +409,7 @@ JOIN (SELECT row_id AS r_row, edge, row_key AS r_key FROM `+RowsTable(k.c)+`) AS
 		checks = append(checks, models.Check{
 			Name:    "normalisation of " + t.Name + " (" + t.Normalize + ")",
 			SQL:     "SELECT coalesce(sum(rejected), 0) FROM " + StatsTable(k.c) + " WHERE id_type = " + d.String(t.Name),
-			Columns: []models.Count{{Label: "values rejected as unreadable (see " + plainTable(RejectsTable(k.c)) + ")", Problem: true}},
+			Columns: []models.Count{{Label: "values rejected as unreadable (see " + plainTable(RejectsTable(k.c.Final())) + ")", Problem: true}},
 			Origin:  t.At.Of("normalize"),
 		})
 	}
@@ -450,7 +450,7 @@ WHERE o.t > 0 AND o.problem IS NULL`),
 	if _, ok := d.(dialect.WorkSpace); ok {
 		// Earlier releases published the numbered identifiers in the
 		// project schema; the identity map's id_no replaced them.
-		sqls = append(sqls, d.DropTable(k.c.Table(k.c.Entity()+"_identity_ids")))
+		sqls = append(sqls, d.DropTable(k.c.FinalTable(k.c.Entity()+"_identity_ids")))
 	}
 	return []models.Step{normalise, {
 		Name:        StepEdges,
@@ -780,10 +780,11 @@ FROM %[2]s AS r
 JOIN (SELECT grp AS p_grp, profile_id AS p_profile FROM %[3]s) AS p ON p.p_grp = r.f_grp`, k.sourceName("r.f_edge"), folded, profiles))
 }
 
-// metrics are the identity figures of the build summary.
+// metrics are the identity figures of the build summary, which read the
+// published tables.
 func (k *compiler) metrics() []models.Metric {
-	d := k.d
-	m := MapTable(k.c)
+	d, c := k.d, k.c.Final()
+	m := MapTable(c)
 	out := []models.Metric{
 		{Name: "identifiers", SQL: "SELECT count(*) FROM " + m},
 		{Name: "profiles", SQL: "SELECT count(DISTINCT profile_no) FROM " + m},
@@ -793,18 +794,18 @@ func (k *compiler) metrics() []models.Metric {
 		if t.Normalize == "email" || t.Normalize == "phone_e164" {
 			out = append(out, models.Metric{
 				Name: fmt.Sprintf("%s values rejected by normalisation (%s)", t.Name, t.Normalize),
-				SQL:  "SELECT coalesce(sum(rejected), 0) FROM " + StatsTable(k.c) + " WHERE id_type = " + d.String(t.Name),
+				SQL:  "SELECT coalesce(sum(rejected), 0) FROM " + StatsTable(c) + " WHERE id_type = " + d.String(t.Name),
 			})
 		}
 	}
 	out = append(out, models.Metric{
 		Name: "blocklisted values skipped (junk included)",
-		SQL:  "SELECT coalesce(sum(junk + blocklisted), 0) FROM " + StatsTable(k.c),
+		SQL:  "SELECT coalesce(sum(junk + blocklisted), 0) FROM " + StatsTable(c),
 	})
 	for _, t := range k.limited {
 		out = append(out, models.Metric{
 			Name: fmt.Sprintf("merges blocked by %s limit %d", t.Name, t.LimitPerProfile),
-			SQL:  "SELECT coalesce(sum(value_count - 1), 0) FROM " + ConflictsTable(k.c) + " WHERE id_type = " + d.String(t.Name),
+			SQL:  "SELECT coalesce(sum(value_count - 1), 0) FROM " + ConflictsTable(c) + " WHERE id_type = " + d.String(t.Name),
 		})
 	}
 	return out

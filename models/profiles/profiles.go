@@ -100,7 +100,7 @@ func Stage(c *models.Compiler, plan *models.Plan) error {
 		Name: "profiles",
 		Kind: models.KindProfiles,
 		Description: fmt.Sprintf("Profiles: one row per profile of %s with its %d trait column(s), the golden record.",
-			c.IdentityMapTable(), n),
+			c.Final().IdentityMapTable(), n),
 		Origin: origin,
 		SQL:    stmts,
 		Parts:  parts(c.P),

@@ -61,10 +61,11 @@ func Stage(c *models.Compiler, plan *models.Plan) error {
 	for _, s := range Order(c.P.Segments) {
 		plan.Steps = append(plan.Steps, step(c, s))
 	}
+	final := c.Final() // the summary reads what the build published
 	for _, s := range c.P.Segments {
 		plan.Report = append(plan.Report, models.Metric{
 			Name: "segment " + s.Name,
-			SQL:  "SELECT count(*) FROM " + Table(c, s.Name),
+			SQL:  "SELECT count(*) FROM " + Table(final, s.Name),
 		})
 	}
 	plan.Steps = append(plan.Steps, membership(c))

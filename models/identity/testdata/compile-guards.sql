@@ -119,7 +119,7 @@ UNION ALL
 SELECT 0, 3 * 1099511627776 + rn, 3, row_key, seen_at, NULL, NULL, NULL, NULL, NULL, NULL FROM edge_3;
 
 -- Per id type: values stitched, rejected, junk and blocklisted (build summary).
-CREATE OR REPLACE TABLE "sluice"."customer_identity_stats" AS
+CREATE OR REPLACE TABLE "sluice"."customer_identity_stats__sluice_next" AS
 SELECT
     t.id_type,
     sum(CASE WHEN o.n IS NOT NULL AND o.problem IS NULL THEN n ELSE 0 END) AS ok,
@@ -132,24 +132,24 @@ GROUP BY t.id_type;
 
 -- The rows of the edge sources, by number (edge: position in identity.edges,
 -- 1-based), for identity explain and the row map.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_rows" AS
+CREATE OR REPLACE TABLE "sluice"."customer_identity_rows__sluice_next" AS
 SELECT row_id, edge, row_key, seen_at
 FROM "sluice_work"."sluice"."customer_identity_occurrences"
 WHERE t = 0;
 
 -- Values that were not stitched, with their row, for inspection.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_rejects" AS
+CREATE OR REPLACE TABLE "sluice"."customer_identity_rejects__sluice_next" AS
 SELECT CASE WHEN edge = 1 THEN 'crm' WHEN edge = 2 THEN 'web' WHEN edge = 3 THEN 'orders' END AS source, r_key AS row_key, CASE WHEN t = 1 THEN 'anonymous_id' WHEN t = 2 THEN 'email' WHEN t = 3 THEN 'phone' WHEN t = 4 THEN 'user_id' END AS id_type, raw, problem AS status
 FROM (SELECT unnest(row_ids) AS o_row, t, raw, problem FROM "sluice_work"."sluice"."customer_identity_occurrences" WHERE problem IS NOT NULL) AS o
-JOIN (SELECT row_id AS r_row, edge, row_key AS r_key FROM "sluice"."customer_identity_rows") AS r ON r.r_row = o.o_row;
+JOIN (SELECT row_id AS r_row, edge, row_key AS r_key FROM "sluice"."customer_identity_rows__sluice_next") AS r ON r.r_row = o.o_row;
 
 -- Check: normalisation of email (email) (values rejected as unreadable (see sluice.customer_identity_rejects))
 
-SELECT coalesce(sum(rejected), 0) FROM "sluice"."customer_identity_stats" WHERE id_type = 'email';
+SELECT coalesce(sum(rejected), 0) FROM "sluice"."customer_identity_stats__sluice_next" WHERE id_type = 'email';
 
 -- Check: normalisation of phone (phone_e164) (values rejected as unreadable (see sluice.customer_identity_rejects))
 
-SELECT coalesce(sum(rejected), 0) FROM "sluice"."customer_identity_stats" WHERE id_type = 'phone';
+SELECT coalesce(sum(rejected), 0) FROM "sluice"."customer_identity_stats__sluice_next" WHERE id_type = 'phone';
 
 -- identity_edges (identity, duckdb)
 -- Identity: number the identifiers and record which rows link them.
@@ -171,7 +171,7 @@ FROM (
 ) AS numbered;
 
 -- Which row carries which identifier: the hyperedges of the identity graph.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_edges" AS
+CREATE OR REPLACE TABLE "sluice"."customer_identity_edges__sluice_next" AS
 SELECT unnest(o.row_ids) AS row_id, i.id, o.t
 FROM "sluice_work"."sluice"."customer_identity_occurrences" AS o
 JOIN (SELECT id, t AS i_t, id_value AS i_value FROM "sluice_work"."sluice"."customer_identity_ids") AS i ON i.i_t = o.t AND i.i_value = o.value
@@ -191,7 +191,7 @@ DROP TABLE IF EXISTS "sluice"."customer_identity_ids";
 -- choiceKey in models/identity).
 CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_row_hubs" AS
 SELECT row_id, count(*) AS ids, min(id) AS hub, min(CASE WHEN t = 4 THEN 0 WHEN t = 3 THEN 1 ELSE 2 END * 281474976710656 + id) AS choice
-FROM "sluice"."customer_identity_edges"
+FROM "sluice"."customer_identity_edges__sluice_next"
 GROUP BY row_id;
 
 -- The graph to split into components, with every link in both directions
@@ -203,7 +203,7 @@ one_way AS (
     FROM (
         -- each row is linked as a star around its smallest identifier
         SELECT e.id AS a, r.hub AS b
-        FROM "sluice"."customer_identity_edges" AS e
+        FROM "sluice"."customer_identity_edges__sluice_next" AS e
         JOIN (SELECT row_id AS r_row, hub FROM "sluice_work"."sluice"."customer_identity_row_hubs" WHERE ids > 1) AS r ON r.r_row = e.row_id
     ) AS p
     WHERE p.a <> p.b
@@ -361,7 +361,7 @@ SELECT count(*) FROM "sluice_work"."sluice"."customer_identity_cc_links";
 -- declared at identity.yml:9:76
 
 -- Components holding more values of a limited type than its limit.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_limit_conflicts" AS
+CREATE OR REPLACE TABLE "sluice"."customer_identity_limit_conflicts__sluice_next" AS
 SELECT c.label AS component, i.id_type AS id_type, count(*) AS value_count
 FROM "sluice_work"."sluice"."customer_identity_cc_done" AS c
 JOIN (SELECT id AS i_id, id_type FROM "sluice_work"."sluice"."customer_identity_ids") AS i ON i.i_id = c.id
@@ -377,7 +377,7 @@ FROM (
     FROM "sluice_work"."sluice"."customer_identity_cc_done" AS c
     JOIN (SELECT id AS i_id, id_type FROM "sluice_work"."sluice"."customer_identity_ids") AS i ON i.i_id = c.id
 ) AS ci
-JOIN (SELECT component AS x_component, id_type AS x_type FROM "sluice"."customer_identity_limit_conflicts") AS x ON x.x_component = ci.c_label AND x.x_type = ci.c_type;
+JOIN (SELECT component AS x_component, id_type AS x_type FROM "sluice"."customer_identity_limit_conflicts__sluice_next") AS x ON x.x_component = ci.c_label AND x.x_type = ci.c_type;
 
 -- Identifiers sharing a row with anchors join the earliest-seen of them
 -- (the smallest number: identifiers are numbered by first sighting).
@@ -386,9 +386,9 @@ SELECT em.em_id AS id, min(ar.anchor_id) AS anchor
 FROM (
     SELECT a.id AS anchor_id, ea.ea_row AS arow
     FROM "sluice_work"."sluice"."customer_identity_guard_anchors" AS a
-    JOIN (SELECT id AS ea_id, row_id AS ea_row FROM "sluice"."customer_identity_edges") AS ea ON ea.ea_id = a.id
+    JOIN (SELECT id AS ea_id, row_id AS ea_row FROM "sluice"."customer_identity_edges__sluice_next") AS ea ON ea.ea_id = a.id
 ) AS ar
-JOIN (SELECT row_id AS em_row, id AS em_id FROM "sluice"."customer_identity_edges") AS em ON em.em_row = ar.arow
+JOIN (SELECT row_id AS em_row, id AS em_id FROM "sluice"."customer_identity_edges__sluice_next") AS em ON em.em_row = ar.arow
 WHERE em.em_id NOT IN (SELECT id FROM "sluice_work"."sluice"."customer_identity_guard_anchors")
 GROUP BY em.em_id;
 
@@ -396,7 +396,7 @@ GROUP BY em.em_id;
 CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_guard_rest" AS
 SELECT c.id AS id, c.label AS component
 FROM "sluice_work"."sluice"."customer_identity_cc_done" AS c
-WHERE c.label IN (SELECT component FROM "sluice"."customer_identity_limit_conflicts")
+WHERE c.label IN (SELECT component FROM "sluice"."customer_identity_limit_conflicts__sluice_next")
   AND c.id NOT IN (SELECT id FROM "sluice_work"."sluice"."customer_identity_guard_anchors")
   AND c.id NOT IN (SELECT id FROM "sluice_work"."sluice"."customer_identity_guard_attached");
 
@@ -410,10 +410,10 @@ one_way AS (
         -- rows restricted to those other identifiers, each as a star around its
         -- smallest such identifier: their components are the regions
         SELECT e.id AS a, h.hub AS b
-        FROM (SELECT row_id, id FROM "sluice"."customer_identity_edges" WHERE id IN (SELECT id FROM "sluice_work"."sluice"."customer_identity_guard_rest")) AS e
+        FROM (SELECT row_id, id FROM "sluice"."customer_identity_edges__sluice_next" WHERE id IN (SELECT id FROM "sluice_work"."sluice"."customer_identity_guard_rest")) AS e
         JOIN (
             SELECT row_id AS h_row, min(id) AS hub
-            FROM (SELECT row_id, id FROM "sluice"."customer_identity_edges" WHERE id IN (SELECT id FROM "sluice_work"."sluice"."customer_identity_guard_rest")) AS r
+            FROM (SELECT row_id, id FROM "sluice"."customer_identity_edges__sluice_next" WHERE id IN (SELECT id FROM "sluice_work"."sluice"."customer_identity_guard_rest")) AS r
             GROUP BY row_id
             HAVING count(*) > 1
         ) AS h ON h.h_row = e.row_id
@@ -585,9 +585,9 @@ touch AS (
         FROM (
             SELECT t.anchor AS anchor, et.et_row AS trow
             FROM "sluice_work"."sluice"."customer_identity_guard_attached" AS t
-            JOIN (SELECT id AS et_id, row_id AS et_row FROM "sluice"."customer_identity_edges") AS et ON et.et_id = t.id
+            JOIN (SELECT id AS et_id, row_id AS et_row FROM "sluice"."customer_identity_edges__sluice_next") AS et ON et.et_id = t.id
         ) AS tr
-        JOIN (SELECT row_id AS em_row, id AS em_id FROM "sluice"."customer_identity_edges") AS em ON em.em_row = tr.trow
+        JOIN (SELECT row_id AS em_row, id AS em_id FROM "sluice"."customer_identity_edges__sluice_next") AS em ON em.em_row = tr.trow
     ) AS tm
     JOIN (SELECT id AS g_id, region AS g_region FROM region) AS g ON g.g_id = tm.mid
     GROUP BY g.g_region
@@ -644,7 +644,7 @@ JOIN (SELECT id AS i_id, id_type, id_value FROM "sluice_work"."sluice"."customer
 -- The identity map: one row per identifier, with its profile. profile_no
 -- numbers the profile within this build only (its group): later steps
 -- join and group on it, which is cheaper than on profile_id.
-CREATE OR REPLACE TABLE "sluice"."customer_identity_map" AS
+CREATE OR REPLACE TABLE "sluice"."customer_identity_map__sluice_next" AS
 SELECT p.p_profile AS profile_id, x.id_type AS id_type, x.id_value AS id_value, x.first_seen_at AS first_seen_at, x.last_seen_at AS last_seen_at, x.seen_count AS seen_count, x.igrp AS profile_no, x.id_no AS id_no
 FROM (
     SELECT i.id AS id_no, i.id_type AS id_type, i.id_value AS id_value, i.first_seen_at AS first_seen_at, i.last_seen_at AS last_seen_at, i.seen_count AS seen_count, g.g_grp AS igrp
@@ -661,18 +661,18 @@ JOIN (SELECT grp AS p_grp, profile_id AS p_profile FROM "sluice_work"."sluice"."
 -- a limit split a row's identifiers, the row goes with its identifier of the
 -- type with the strictest limit (types without a limit last), the earliest
 -- seen among equals.
-CREATE OR REPLACE TABLE "sluice"."customer_row_map" AS
+CREATE OR REPLACE TABLE "sluice"."customer_row_map__sluice_next" AS
 WITH
 unique_rows AS (
     SELECT r.row_id AS row_id, r.edge AS edge, r.row_key AS row_key, r.seen_at AS seen_at
-    FROM "sluice"."customer_identity_rows" AS r
-    LEFT JOIN (SELECT 1 AS d_edge, row_key AS d_key, 1 AS d_dup FROM "sluice"."src_crm_duplicate_keys" UNION ALL SELECT 2 AS d_edge, row_key AS d_key, 1 AS d_dup FROM "sluice"."src_web_duplicate_keys" UNION ALL SELECT 3 AS d_edge, row_key AS d_key, 1 AS d_dup FROM "sluice"."src_orders_duplicate_keys") AS d ON d.d_edge = r.edge AND d.d_key = r.row_key
+    FROM "sluice"."customer_identity_rows__sluice_next" AS r
+    LEFT JOIN (SELECT 1 AS d_edge, row_key AS d_key, 1 AS d_dup FROM "sluice"."src_crm_duplicate_keys__sluice_next" UNION ALL SELECT 2 AS d_edge, row_key AS d_key, 1 AS d_dup FROM "sluice"."src_web_duplicate_keys__sluice_next" UNION ALL SELECT 3 AS d_edge, row_key AS d_key, 1 AS d_dup FROM "sluice"."src_orders_duplicate_keys__sluice_next") AS d ON d.d_edge = r.edge AND d.d_key = r.row_key
     WHERE r.row_key IS NOT NULL AND r.edge IN (1, 2, 3) AND coalesce(d.d_dup, 0) = 0
 ),
 duplicated_rows AS (
     SELECT r.row_id AS row_id, r.edge AS edge, r.row_key AS row_key, r.seen_at AS seen_at
-    FROM "sluice"."customer_identity_rows" AS r
-    JOIN (SELECT 1 AS d_edge, row_key AS d_key, 1 AS d_dup FROM "sluice"."src_crm_duplicate_keys" UNION ALL SELECT 2 AS d_edge, row_key AS d_key, 1 AS d_dup FROM "sluice"."src_web_duplicate_keys" UNION ALL SELECT 3 AS d_edge, row_key AS d_key, 1 AS d_dup FROM "sluice"."src_orders_duplicate_keys") AS d ON d.d_edge = r.edge AND d.d_key = r.row_key
+    FROM "sluice"."customer_identity_rows__sluice_next" AS r
+    JOIN (SELECT 1 AS d_edge, row_key AS d_key, 1 AS d_dup FROM "sluice"."src_crm_duplicate_keys__sluice_next" UNION ALL SELECT 2 AS d_edge, row_key AS d_key, 1 AS d_dup FROM "sluice"."src_web_duplicate_keys__sluice_next" UNION ALL SELECT 3 AS d_edge, row_key AS d_key, 1 AS d_dup FROM "sluice"."src_orders_duplicate_keys__sluice_next") AS d ON d.d_edge = r.edge AND d.d_key = r.row_key
     WHERE r.row_key IS NOT NULL AND r.edge IN (1, 2, 3)
 ),
 unique_hubs AS (

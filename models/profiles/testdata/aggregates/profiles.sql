@@ -2,7 +2,7 @@
 -- Profiles: one row per profile of "sluice"."customer_identity_map" with its 11 trait column(s), the golden record.
 -- declared at testdata/aggregates/sluice.yml:17:3
 
-CREATE OR REPLACE TABLE "sluice"."customer_profiles" AS
+CREATE OR REPLACE TABLE "sluice"."customer_profiles__sluice_next" AS
 WITH
 -- Every profile of the identity map, by its number in this build (profile_no):
 -- the passes below group and join on it, cheaper than on profile_id.

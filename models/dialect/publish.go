@@ -1,0 +1,102 @@
+package dialect
+
+import "strings"
+
+// Staged is one table a build wrote under a staging name, to be put in
+// place of the table of the same schema that the previous build published.
+// Names are unquoted.
+type Staged struct {
+	Schema  string
+	Name    string // the published (final) name
+	Staging string // the name the build wrote it under
+}
+
+// Publisher is implemented by dialects that can put a build's staging
+// tables in place of the published ones as one step, as atomically as the
+// warehouse allows. Each string holds one statement unless the dialect
+// says otherwise (DuckDB's is one transaction in one string).
+type Publisher interface {
+	Publish(tables []Staged) []string
+}
+
+// Publish returns the statements that publish tables: the dialect's own
+// when it is a Publisher, otherwise a copy of each staging table into its
+// final place, then the staging table dropped.
+func Publish(d Dialect, tables []Staged) []string {
+	if p, ok := d.(Publisher); ok {
+		return p.Publish(tables)
+	}
+	var out []string
+	for _, t := range tables {
+		out = append(out, d.ReplaceTable(d.Table(t.Schema, t.Name), "SELECT * FROM "+d.Table(t.Schema, t.Staging)))
+	}
+	for _, t := range tables {
+		out = append(out, d.DropTable(d.Table(t.Schema, t.Staging)))
+	}
+	return out
+}
+
+// Publish implements Publisher: one transaction on the main database
+// drops each old table and renames its staging table into place, so that
+// readers see either every table of the previous build or every table of
+// this one. It is one string because a transaction needs one connection.
+func (d DuckDB) Publish(tables []Staged) []string {
+	q := "BEGIN TRANSACTION;\n"
+	for _, t := range tables {
+		q += "DROP TABLE IF EXISTS " + d.Table(t.Schema, t.Name) + ";\n" +
+			"ALTER TABLE " + d.Table(t.Schema, t.Staging) + " RENAME TO " + d.Ident(t.Name) + ";\n"
+	}
+	return []string{q + "COMMIT"}
+}
+
+// Publish implements Publisher. ClickHouse has no transactions, but one
+// RENAME TABLE moves all its tables under one lock (18.16 on): an empty
+// final table is made where none exists yet (AS keeps the engine), then
+// one RENAME moves every final table aside and every staging table into
+// place, and the old tables are dropped.
+func (c ClickHouse) Publish(tables []Staged) []string {
+	var out, renames []string
+	for _, t := range tables {
+		out = append(out, "DROP TABLE IF EXISTS "+c.Table(t.Schema, t.Name+oldSuffix))
+	}
+	for _, t := range tables {
+		final, next := c.Table(t.Schema, t.Name), c.Table(t.Schema, t.Staging)
+		out = append(out, "CREATE TABLE IF NOT EXISTS "+final+" AS "+next)
+		renames = append(renames, final+" TO "+c.Table(t.Schema, t.Name+oldSuffix), next+" TO "+final)
+	}
+	out = append(out, "RENAME TABLE "+strings.Join(renames, ", "))
+	for _, t := range tables {
+		out = append(out, "DROP TABLE IF EXISTS "+c.Table(t.Schema, t.Name+oldSuffix))
+	}
+	return out
+}
+
+// Publish implements Publisher. Each SWAP is atomic, but DDL commits on
+// its own in Snowflake, so the tables are swapped one by one: all the
+// swaps come after the last build statement, back to back.
+func (s Snowflake) Publish(tables []Staged) []string {
+	var creates, swaps, drops []string
+	for _, t := range tables {
+		final, next := s.Table(t.Schema, t.Name), s.Table(t.Schema, t.Staging)
+		creates = append(creates, "CREATE TRANSIENT TABLE IF NOT EXISTS "+final+" LIKE "+next)
+		swaps = append(swaps, "ALTER TABLE "+final+" SWAP WITH "+next)
+		drops = append(drops, "DROP TABLE IF EXISTS "+next)
+	}
+	return append(append(creates, swaps...), drops...)
+}
+
+// Publish implements Publisher. A table copy is metadata work in BigQuery
+// (no query, nothing billed), each one atomic; the tables are copied one
+// by one after the last build statement, then the staging tables dropped.
+func (b BigQuery) Publish(tables []Staged) []string {
+	var copies, drops []string
+	for _, t := range tables {
+		next := b.Table(t.Schema, t.Staging)
+		copies = append(copies, "CREATE OR REPLACE TABLE "+b.Table(t.Schema, t.Name)+" COPY "+next)
+		drops = append(drops, "DROP TABLE IF EXISTS "+next)
+	}
+	return append(copies, drops...)
+}
+
+// oldSuffix names the table a ClickHouse publish moves aside.
+const oldSuffix = "__sluice_old"

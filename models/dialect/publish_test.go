@@ -1,0 +1,73 @@
+package dialect
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestPublish pins the statements that put staging tables in place on
+// every warehouse, for two tables (one with a quote in its name).
+func TestPublish(t *testing.T) {
+	tables := []Staged{
+		{Schema: "s", Name: "map", Staging: "map__sluice_next"},
+		{Schema: "s", Name: `o"dd`, Staging: `o"dd__sluice_next`},
+	}
+	tests := []struct {
+		name string
+		d    Dialect
+		want []string
+	}{
+		{"duckdb", DuckDB{}, []string{`BEGIN TRANSACTION;
+DROP TABLE IF EXISTS "s"."map";
+ALTER TABLE "s"."map__sluice_next" RENAME TO "map";
+DROP TABLE IF EXISTS "s"."o""dd";
+ALTER TABLE "s"."o""dd__sluice_next" RENAME TO "o""dd";
+COMMIT`}},
+		{"clickhouse", ClickHouse{}, []string{
+			"DROP TABLE IF EXISTS `s`.`map__sluice_old`",
+			"DROP TABLE IF EXISTS `s`.`o\"dd__sluice_old`",
+			"CREATE TABLE IF NOT EXISTS `s`.`map` AS `s`.`map__sluice_next`",
+			"CREATE TABLE IF NOT EXISTS `s`.`o\"dd` AS `s`.`o\"dd__sluice_next`",
+			"RENAME TABLE `s`.`map` TO `s`.`map__sluice_old`, `s`.`map__sluice_next` TO `s`.`map`, `s`.`o\"dd` TO `s`.`o\"dd__sluice_old`, `s`.`o\"dd__sluice_next` TO `s`.`o\"dd`",
+			"DROP TABLE IF EXISTS `s`.`map__sluice_old`",
+			"DROP TABLE IF EXISTS `s`.`o\"dd__sluice_old`",
+		}},
+		{"snowflake", Snowflake{}, []string{ // plain names upper-cased, as Snowflake folds them
+			`CREATE TRANSIENT TABLE IF NOT EXISTS "S"."MAP" LIKE "S"."MAP__SLUICE_NEXT"`,
+			`CREATE TRANSIENT TABLE IF NOT EXISTS "S"."o""dd" LIKE "S"."o""dd__sluice_next"`,
+			`ALTER TABLE "S"."MAP" SWAP WITH "S"."MAP__SLUICE_NEXT"`,
+			`ALTER TABLE "S"."o""dd" SWAP WITH "S"."o""dd__sluice_next"`,
+			`DROP TABLE IF EXISTS "S"."MAP__SLUICE_NEXT"`,
+			`DROP TABLE IF EXISTS "S"."o""dd__sluice_next"`,
+		}},
+		{"bigquery", BigQuery{}, []string{
+			"CREATE OR REPLACE TABLE `s`.`map` COPY `s`.`map__sluice_next`",
+			"CREATE OR REPLACE TABLE `s`.`o\"dd` COPY `s`.`o\"dd__sluice_next`",
+			"DROP TABLE IF EXISTS `s`.`map__sluice_next`",
+			"DROP TABLE IF EXISTS `s`.`o\"dd__sluice_next`",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Publish(tc.d, tables)
+			if strings.Join(got, "\n---\n") != strings.Join(tc.want, "\n---\n") {
+				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n---\n"), strings.Join(tc.want, "\n---\n"))
+			}
+		})
+	}
+}
+
+// A dialect that is no Publisher copies each table into place.
+func TestPublishFallback(t *testing.T) {
+	got := Publish(plain{DuckDB{}}, []Staged{{Schema: "s", Name: "t", Staging: "t__sluice_next"}})
+	want := []string{
+		"CREATE OR REPLACE TABLE \"s\".\"t\" AS\nSELECT * FROM \"s\".\"t__sluice_next\"",
+		`DROP TABLE IF EXISTS "s"."t__sluice_next"`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// plain hides every optional method of a dialect.
+type plain struct{ Dialect }

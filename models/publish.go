@@ -1,0 +1,237 @@
+package models
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sluicehq/sluice/models/dialect"
+	"github.com/sluicehq/sluice/models/sqlfrag"
+)
+
+// StagingSuffix ends the name under which a build writes each table it
+// publishes. The previous build's tables keep their names until the
+// publish step, so a build that fails half-way leaves them as they were;
+// the next build replaces any staging table a failed one left behind.
+const StagingSuffix = "__sluice_next"
+
+// StagingName is the name a build writes the table name under.
+func StagingName(name string) string { return name + StagingSuffix }
+
+// StepPublish names the publish step.
+const StepPublish = "publish"
+
+// assignPublished records, on the step that writes it, every table
+// compiled under a staging name: the first step that (re)creates it, as
+// the dialect's ReplaceTable does, through which every published table is
+// written. A table that no step of the plan writes (a plan of some stages
+// only) is read where the previous build published it.
+func (c *Compiler) assignPublished(plan *Plan) {
+	var unwritten []string
+	for _, name := range c.published {
+		create := writePrefix(c.D, c.D.Table(c.P.Schema, StagingName(name)))
+		written := false
+		for i := range plan.Steps {
+			s := &plan.Steps[i]
+			if mentions(s.Strings(), create) {
+				s.Publishes = append(s.Publishes, name)
+				written = true
+				break
+			}
+		}
+		if !written {
+			unwritten = append(unwritten, name)
+		}
+	}
+	for i := range plan.Steps {
+		plan.Steps[i] = plan.Steps[i].ReadingPublished(c.D, c.P.Schema, unwritten)
+	}
+	c.stageWrittenRefs(plan)
+}
+
+// writePrefix is what the dialect's ReplaceTable writes before the query
+// when it creates table.
+func writePrefix(d dialect.Dialect, table string) string {
+	const mark = "\x00"
+	q := d.ReplaceTable(table, mark)
+	return q[:strings.Index(q, mark)]
+}
+
+func mentions(stmts []string, s string) bool {
+	for _, q := range stmts {
+		if strings.Contains(q, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// PublishedBy lists the tables that the steps for which ran returns true
+// publish (every step's when ran is nil), in build order.
+func (p *Plan) PublishedBy(ran func(Step) bool) []string {
+	var out []string
+	for _, s := range p.Steps {
+		if ran == nil || ran(s) {
+			out = append(out, s.Publishes...)
+		}
+	}
+	return out
+}
+
+// PublishStep is the step that puts the named tables of schema, written
+// under their staging names, in place of the published ones. The compiler
+// ends a plan with it for every table; the builder makes it again for the
+// tables of the steps it ran.
+func PublishStep(d dialect.Dialect, schema string, names []string) Step {
+	tables := make([]dialect.Staged, len(names))
+	for i, n := range names {
+		tables[i] = dialect.Staged{Schema: schema, Name: n, Staging: StagingName(n)}
+	}
+	var sql []string
+	if sd, ok := d.(dialect.Session); ok {
+		sql = sd.SessionStatements()
+	}
+	s := Step{
+		Name: StepPublish,
+		Kind: KindPublish,
+		Description: fmt.Sprintf("Publish the %d tables this build wrote under %s names: each replaces the table of the previous build, %s.",
+			len(names), StagingSuffix, publishHow(d.Name())),
+		SQL: append(sql, dialect.Publish(d, tables)...),
+	}
+	// The statements are sluice's own, so counting cannot fail; the count
+	// lets the builder run DuckDB's transaction as one string.
+	_ = countStepStatements(&s, d.Name())
+	return s
+}
+
+// publishHow says how atomic a publish is on a warehouse.
+func publishHow(dialect string) string {
+	switch {
+	case dialect == "duckdb":
+		return "all in one transaction"
+	case strings.HasPrefix(dialect, "clickhouse"):
+		return "all in one RENAME TABLE"
+	case dialect == "snowflake":
+		return "one atomic SWAP WITH at a time, back to back"
+	case dialect == "bigquery":
+		return "one table copy at a time, back to back"
+	}
+	return "one table at a time"
+}
+
+// ReadingPublished is a copy of s that reads the published tables names
+// in place of their staging tables: what a run that skips the steps
+// writing them (builder Options.Only) must read.
+func (s Step) ReadingPublished(d dialect.Dialect, schema string, names []string) Step {
+	if len(names) == 0 {
+		return s
+	}
+	pairs := make([]string, 0, 2*len(names))
+	for _, n := range names {
+		pairs = append(pairs, d.Table(schema, StagingName(n)), d.Table(schema, n))
+	}
+	return s.mapStrings(strings.NewReplacer(pairs...).Replace)
+}
+
+// mapStrings is a copy of s with f applied to every string it runs,
+// statement counts kept.
+func (s Step) mapStrings(f func(string) string) Step {
+	all := func(in []string) []string {
+		out := make([]string, len(in))
+		for i, q := range in {
+			out[i] = f(q)
+		}
+		return out
+	}
+	out := s
+	out.SQL, out.Finally = all(s.SQL), all(s.Finally)
+	if s.Loop != nil {
+		l := *s.Loop
+		l.Body, l.Changed = all(l.Body), f(l.Changed)
+		out.Loop = &l
+	}
+	out.Checks = make([]Check, len(s.Checks))
+	for i, c := range s.Checks {
+		c.SQL = f(c.SQL)
+		out.Checks[i] = c
+	}
+	if s.Statements != nil {
+		out.Statements = make(map[string]int, len(s.Statements))
+		for q, n := range s.Statements {
+			out.Statements[f(q)] = n
+		}
+	}
+	return out
+}
+
+// stageWrittenRefs points the references that SQL written in the project
+// makes to tables of the build (a segment's sql reading
+// sluice.customer_profiles) at their staging names: the project means the
+// tables of the build that runs it, not the previous build's. Source views
+// are left alone: a view outlives the build, and its staging tables.
+func (c *Compiler) stageWrittenRefs(plan *Plan) {
+	written := map[string]string{} // folded name -> name
+	for _, s := range plan.Steps {
+		for _, n := range s.Publishes {
+			written[strings.ToLower(n)] = n
+		}
+	}
+	if len(written) == 0 {
+		return
+	}
+	lex := sqlfrag.For(c.D.Name())
+	f := func(q string) string {
+		toks, issue := sqlfrag.Lex(lex, q)
+		if issue != nil {
+			return q
+		}
+		var b strings.Builder
+		last := 0
+		for i := 0; i+2 < len(toks); i++ {
+			if toks[i+1].Kind != sqlfrag.Punct || toks[i+1].Text != "." || !sameName(toks[i], c.P.Schema) ||
+				i > 0 && toks[i-1].Kind == sqlfrag.Punct && toks[i-1].Text == "." {
+				continue
+			}
+			name, ok := written[strings.ToLower(nameOf(toks[i+2]))]
+			if !ok || !sameName(toks[i+2], name) {
+				continue
+			}
+			b.WriteString(q[last:toks[i].Offset])
+			b.WriteString(c.D.Table(c.P.Schema, StagingName(name)))
+			last = toks[i+2].Offset + len(toks[i+2].Text)
+			i += 2
+		}
+		if last == 0 {
+			return q
+		}
+		return b.String() + q[last:]
+	}
+	for i := range plan.Steps {
+		if plan.Steps[i].Kind != KindSource {
+			plan.Steps[i] = plan.Steps[i].mapStrings(f)
+		}
+	}
+}
+
+// nameOf is the name a word or quoted name token stands for.
+func nameOf(t sqlfrag.Token) string {
+	if t.Kind == sqlfrag.Name {
+		q := t.Text[:1]
+		return strings.ReplaceAll(t.Text[1:len(t.Text)-1], q+q, q)
+	}
+	if t.Kind == sqlfrag.Word {
+		return t.Text
+	}
+	return ""
+}
+
+// sameName reports whether the token names want: a quoted name exactly,
+// a bare word in any case (as warehouses fold them).
+func sameName(t sqlfrag.Token, want string) bool {
+	switch t.Kind {
+	case sqlfrag.Name:
+		return nameOf(t) == want
+	case sqlfrag.Word:
+		return strings.EqualFold(t.Text, want)
+	}
+	return false
+}
