@@ -81,6 +81,10 @@ type compiler struct {
 	limited []config.IDType // the types with limit_per_profile
 	regions bool            // some edge reads each row's phone region from a column
 	erasure *models.Erasure // the suppression list, with an erasure block
+	// incr, on an incremental build, restricts the edge reads to the rows
+	// that matter and sends the stage's results to work tables (see
+	// incremental.go); nil on a full build.
+	incr *incremental
 }
 
 // isPhone reports whether the named id type is normalised to E.164.
@@ -102,11 +106,26 @@ func (k *compiler) table(suffix string) string {
 // identity_row_map, and the identity figures of the build summary. A project
 // without an identity section has none.
 func Stage(c *models.Compiler, plan *models.Plan) error {
-	id := c.P.Identity
-	if id == nil {
+	if c.P.Identity == nil {
 		return nil
 	}
-	k := &compiler{c: c, d: c.D, id: id, types: id.IDTypes, erasure: plan.Erasure}
+	k, err := newStageCompiler(c, plan.Erasure)
+	if err != nil {
+		return err
+	}
+	steps, err := k.steps()
+	if err != nil {
+		return err
+	}
+	plan.Steps = append(plan.Steps, steps...)
+	plan.Report = append(plan.Report, k.metrics()...)
+	return nil
+}
+
+// newStageCompiler checks the identity section and gathers what its steps share.
+func newStageCompiler(c *models.Compiler, erasure *models.Erasure) (*compiler, error) {
+	id := c.P.Identity
+	k := &compiler{c: c, d: c.D, id: id, types: id.IDTypes, erasure: erasure}
 	for _, e := range id.Edges {
 		k.regions = k.regions || e.Region != ""
 	}
@@ -116,22 +135,24 @@ func Stage(c *models.Compiler, plan *models.Plan) error {
 		}
 		if t.Normalize == "phone_e164" {
 			if _, err := phoneRuleFor(t.DefaultRegion); err != nil {
-				return fmt.Errorf("%s: id type %s: %w", t.At.Of("default_region"), t.Name, err)
+				return nil, fmt.Errorf("%s: id type %s: %w", t.At.Of("default_region"), t.Name, err)
 			}
 		}
 	}
-	edges, err := k.edgesSteps()
+	return k, nil
+}
+
+// steps are the stitching steps, from the edge reads to the row map.
+func (k *compiler) steps() ([]models.Step, error) {
+	steps, err := k.edgesSteps()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	plan.Steps = append(plan.Steps, edges...)
-	plan.Steps = append(plan.Steps, k.componentsStep())
+	steps = append(steps, k.componentsStep())
 	if len(k.limited) > 0 {
-		plan.Steps = append(plan.Steps, k.guardsStep())
+		steps = append(steps, k.guardsStep())
 	}
-	plan.Steps = append(plan.Steps, k.mapStep(), k.rowMapStep())
-	plan.Report = append(plan.Report, k.metrics()...)
-	return nil
+	return append(steps, k.mapStep(), k.rowMapStep()), nil
 }
 
 func (k *compiler) maxRounds() int {
@@ -240,7 +261,7 @@ func (k *compiler) edgesSteps() ([]models.Step, error) {
 			where = "\nWHERE (" + strings.TrimSpace(e.Where) + ")"
 		}
 		ref := scope.Add(name, fmt.Sprintf("edge %d: source %s%s", i+1, e.Source, posComment(e.At.Of("source"))),
-			fmt.Sprintf("SELECT\n    %s\nFROM %s AS s%s", strings.Join(cols, "\n    "), k.c.SourceView(e.Source), where))
+			fmt.Sprintf("SELECT\n    %s\nFROM %s AS s%s", strings.Join(cols, "\n    "), k.edgeSource(i, e.Source), where))
 		for j, m := range e.IDs {
 			region := regionless
 			if e.Region != "" && k.isPhone(m.Key) {
@@ -282,7 +303,6 @@ func (k *compiler) edgesSteps() ([]models.Step, error) {
 	// not stitched (rejects); the sightings of each identifier (ids); and the
 	// rows each identifier occurs in (edges).
 	var (
-		occCount, occOK, occCols     string // per occurrence row of occ
 		rejectRow, seenFirst         string
 		seenLast, seenCount, edgeRow string
 	)
@@ -324,7 +344,6 @@ func (k *compiler) edgesSteps() ([]models.Step, error) {
 FROM `+judgedRef+`
 UNION ALL
 `+strings.Join(edgeRows, "\nUNION ALL\n"))
-		occCount, occOK, occCols = "n", "o.n IS NOT NULL AND o.problem IS NULL", "n"
 		rejectRow = l.Unnest("row_ids")
 		seenFirst, seenLast, seenCount = "min(seen_at)", "max(last_seen_at)", d.Cast("sum(n)", "BIGINT")
 		edgeRow = l.Unnest("o.row_ids") + " AS row_id"
@@ -356,7 +375,6 @@ UNION ALL
     problem,                                -- NULL when the value is stitched
     CASE WHEN problem IS NOT NULL`+k.notSuppressed()+` THEN raw END AS raw  -- kept for inspection only
 FROM `+judgedRef)
-		occCount, occOK, occCols = "1", "o.row_id IS NOT NULL AND o.problem IS NULL", "row_id"
 		rejectRow = "row_id"
 		seenFirst, seenLast, seenCount = "min(seen_at)", "max(seen_at)", "count(*)"
 		edgeRow = "o.row_id"
@@ -366,60 +384,30 @@ FROM `+judgedRef)
 		"-- stitched, or a problem: junk (null, undefined, 0000...), rejected by\n" +
 		"-- normalisation, blocklisted. Rows get a row_id: edge number x 2^40 + row number.\n" + occurrences[0]
 
-	typeRows := make([]string, len(k.types))
-	for i, name := range k.typeNames() {
-		typeRows[i] = fmt.Sprintf("SELECT %d AS t, %s AS id_type", i+1, d.String(name))
-	}
-	count := func(problem, as string) string {
-		cond := "o.problem = '" + problem + "'"
-		if problem == "" {
-			cond = occOK
-		}
-		return "sum(CASE WHEN " + cond + " THEN " + occCount + " ELSE 0 END) AS " + as
-	}
 	ids := k.table("ids")
 	sqls := append(occurrences, k.erasedRowsSQL(occ, rejectRow)...)
-	sqls = append(sqls, k.liveSourcesSQL(occ)...)
+	if k.incr == nil {
+		sqls = append(sqls, k.liveSourcesSQL(occ)...)
+	} else {
+		sqls = append(sqls, k.incr.liveSourcesSQL(k, occ)...)
+	}
 	sqls = append(sqls,
-		"-- Per id type: values stitched, rejected, junk and blocklisted (build summary).\n"+
-			d.ReplaceTable(StatsTable(k.c), `SELECT
-    t.id_type,
-    `+count("", "ok")+`,
-    `+count("rejected", "rejected")+`,
-    `+count("junk", "junk")+`,
-    `+count("blocklisted", "blocklisted")+`
-FROM (`+strings.Join(typeRows, " UNION ALL ")+`) AS t
-LEFT JOIN (SELECT `+occCols+`, t AS o_t, problem FROM `+occ+` WHERE t > 0) AS o ON o.o_t = t.t
-GROUP BY t.id_type`),
 		"-- The rows of the edge sources, by number (edge: position in identity.edges,\n"+
 			"-- 1-based), for identity explain and the row map.\n"+
-			d.ReplaceTable(RowsTable(k.c), `SELECT row_id, edge, row_key, seen_at
+			d.ReplaceTable(k.rowsTable(), `SELECT row_id, edge, row_key, seen_at
 FROM `+occ+`
 WHERE t = 0`+k.rowNotErased("row_id")),
 		"-- Values that were not stitched, with their row, for inspection.\n"+
-			d.ReplaceTable(RejectsTable(k.c), `SELECT `+k.sourceName("edge")+` AS source, r_key AS row_key, `+k.typeName("t")+` AS id_type, raw, problem AS status
+			d.ReplaceTable(k.rejectsTable(), `SELECT `+k.sourceName("edge")+` AS source, r_key AS row_key, `+k.typeName("t")+` AS id_type, raw, problem AS status
 FROM (SELECT `+rejectRow+` AS o_row, t, raw, problem FROM `+occ+` WHERE problem IS NOT NULL`+k.notSuppressed()+`) AS o
-JOIN (SELECT row_id AS r_row, edge, row_key AS r_key FROM `+RowsTable(k.c)+`) AS r ON r.r_row = o.o_row`),
+JOIN (SELECT row_id AS r_row, edge, row_key AS r_key FROM `+k.rowsTable()+`) AS r ON r.r_row = o.o_row`),
 	)
-	var checks []models.Check
-	for _, t := range k.types {
-		if t.Normalize != "email" && t.Normalize != "phone_e164" {
-			continue
-		}
-		checks = append(checks, models.Check{
-			Name:    "normalisation of " + t.Name + " (" + t.Normalize + ")",
-			SQL:     "SELECT coalesce(sum(rejected), 0) FROM " + StatsTable(k.c) + " WHERE id_type = " + d.String(t.Name),
-			Columns: []models.Count{{Label: "values rejected as unreadable (see " + plainTable(RejectsTable(k.c.Final())) + ")", Problem: true}},
-			Origin:  t.At.Of("normalize"),
-		})
-	}
 	normalise := models.Step{
 		Name:        StepNormalise,
 		Kind:        models.KindIdentity,
 		Description: "Identity: read the identifiers of every edge source and normalise them.",
 		Origin:      k.id.At.Of("edges"),
 		SQL:         sqls,
-		Checks:      checks,
 	}
 	// Numbering and edges are a step of their own: from here on the work
 	// is on normalised identifiers, what the stitching benchmark compares
@@ -438,11 +426,18 @@ WHERE t > 0 AND problem IS NULL
 GROUP BY t, value`, "id", []dialect.SortKey{{Expr: "first_seen_at"}, {Expr: "t"}, {Expr: "id_value"}}), "    ")+`
 ) AS numbered`), // t sorts like id_type
 		"-- Which row carries which identifier: the hyperedges of the identity graph.\n" +
-			d.ReplaceTable(EdgesTable(k.c), `SELECT `+edgeRow+`, i.id, o.t
+			d.ReplaceTable(k.edgesTable(), `SELECT `+edgeRow+`, i.id, o.t
 FROM `+occ+` AS o
 JOIN (SELECT id, t AS i_t, id_value AS i_value FROM `+ids+`) AS i ON i.i_t = o.t AND i.i_value = o.value
 WHERE o.t > 0 AND o.problem IS NULL`),
 		d.DropTable(occ),
+	}
+	var checks []models.Check
+	if k.incr == nil {
+		// An incremental build counts the tables it publishes instead.
+		sqls = append(sqls, "-- Per id type: values stitched, rejected, junk and blocklisted (build summary).\n"+
+			d.ReplaceTable(k.statsTable(), k.statsQuery(k.edgesTable(), k.rejectsTable())))
+		checks = k.normaliseChecks(k.statsTable())
 	}
 	if k.erasure != nil {
 		sqls = append(sqls, d.DropTable(k.erasedTable()))
@@ -458,7 +453,55 @@ WHERE o.t > 0 AND o.problem IS NULL`),
 		Description: "Identity: number the identifiers and record which rows link them.",
 		Origin:      k.id.At.Of("edges"),
 		SQL:         sqls,
+		Checks:      checks,
 	}}, nil
+}
+
+// statsQuery counts, per id type, the values stitched (an edge each) and
+// the values not stitched (a reject each) by status: the occurrences of
+// every value in the rows kept, erased people's rows excepted.
+func (k *compiler) statsQuery(edges, rejects string) string {
+	d := k.d
+	typeRows := make([]string, len(k.types))
+	for i, name := range k.typeNames() {
+		typeRows[i] = fmt.Sprintf("SELECT %s AS id_type", d.String(name))
+	}
+	count := func(status, as string) string {
+		return "sum(CASE WHEN x.x_status = '" + status + "' THEN x.x_n ELSE 0 END) AS " + as
+	}
+	return fmt.Sprintf(`SELECT
+    t.id_type,
+    %[1]s,
+    %[2]s,
+    %[3]s,
+    %[4]s
+FROM (%[5]s) AS t
+LEFT JOIN (
+    SELECT %[6]s AS x_type, 'ok' AS x_status, count(*) AS x_n FROM %[7]s GROUP BY t
+    UNION ALL
+    SELECT id_type AS x_type, status AS x_status, count(*) AS x_n FROM %[8]s GROUP BY id_type, status
+) AS x ON x.x_type = t.id_type
+GROUP BY t.id_type`, count("ok", "ok"), count("rejected", "rejected"), count("junk", "junk"), count("blocklisted", "blocklisted"),
+		strings.Join(typeRows, " UNION ALL "), k.typeName("t"), edges, rejects)
+}
+
+// normaliseChecks warn about the values normalisation rejected, as counted
+// in the stats table given.
+func (k *compiler) normaliseChecks(stats string) []models.Check {
+	d := k.d
+	var checks []models.Check
+	for _, t := range k.types {
+		if t.Normalize != "email" && t.Normalize != "phone_e164" {
+			continue
+		}
+		checks = append(checks, models.Check{
+			Name:    "normalisation of " + t.Name + " (" + t.Normalize + ")",
+			SQL:     "SELECT coalesce(sum(rejected), 0) FROM " + stats + " WHERE id_type = " + d.String(t.Name),
+			Columns: []models.Count{{Label: "values rejected as unreadable (see " + plainTable(RejectsTable(k.c.Final())) + ")", Problem: true}},
+			Origin:  t.At.Of("normalize"),
+		})
+	}
+	return checks
 }
 
 // componentsStep finds the connected components of the identity graph.
@@ -467,14 +510,14 @@ func (k *compiler) componentsStep() models.Step {
 	rows := k.table("row_hubs")
 	pairs := `-- each row is linked as a star around its smallest identifier
 SELECT e.id AS a, r.hub AS b
-FROM ` + EdgesTable(k.c) + ` AS e
+FROM ` + k.edgesTable() + ` AS e
 JOIN (SELECT row_id AS r_row, hub FROM ` + rows + ` WHERE ids > 1) AS r ON r.r_row = e.row_id`
 	sqls := append([]string{
 		"-- Per source row with identifiers: how many, the smallest (the hub of its\n" +
 			"-- links) and the one that decides its profile in the row map (choice; see\n" +
 			"-- choiceKey in models/identity).\n" +
 			k.d.ReplaceTable(rows, `SELECT row_id, count(*) AS ids, min(id) AS hub, `+k.choiceKey("t", "id")+` AS choice
-FROM `+EdgesTable(k.c)+`
+FROM `+k.edgesTable()+`
 GROUP BY row_id`),
 	}, ccInit(k.d, t, pairs)...)
 	return models.Step{
@@ -525,12 +568,12 @@ func (k *compiler) guardsStep() models.Step {
 	cc := k.ccTables("cc_")
 	g := k.ccTables("guard_cc_")
 	ids := k.table("ids")
-	edges := EdgesTable(k.c)
+	edges := k.edgesTable()
 	anchors := k.table("guard_anchors")
 	attached := k.table("guard_attached")
 	rest := k.table("guard_rest")
 	assign := k.table("guard_assignment")
-	conflicts := ConflictsTable(k.c)
+	conflicts := k.conflictsTable()
 	var names, limits []string
 	for _, t := range k.limited {
 		names = append(names, d.String(t.Name))
@@ -638,9 +681,9 @@ func (k *compiler) mapStep() models.Step {
 	labelled := fmt.Sprintf(`SELECT i.id AS i_id, c.c_label AS i_label
 FROM %[1]s AS i
 LEFT JOIN (SELECT id AS c_id, label AS c_label FROM %[2]s) AS c ON c.c_id = i.id`, ids, cc.done)
-	groupsQuery := "SELECT x.i_id AS id, coalesce(x.i_label, x.i_id) AS grp\nFROM (\n" + indent(labelled, "    ") + "\n) AS x"
+	groupsQuery := "SELECT x.i_id AS id, coalesce(x.i_label, x.i_id) AS grp, coalesce(x.i_label, x.i_id) AS component\nFROM (\n" + indent(labelled, "    ") + "\n) AS x"
 	if len(k.limited) > 0 {
-		groupsQuery = "SELECT x.i_id AS id, coalesce(a.a_grp, x.i_label, x.i_id) AS grp\nFROM (\n" + indent(labelled, "    ") +
+		groupsQuery = "SELECT x.i_id AS id, coalesce(a.a_grp, x.i_label, x.i_id) AS grp, coalesce(x.i_label, x.i_id) AS component\nFROM (\n" + indent(labelled, "    ") +
 			"\n) AS x\nLEFT JOIN (SELECT id AS a_id, grp AS a_grp FROM " + assign + ") AS a ON a.a_id = x.i_id"
 	}
 	profileID := d.HexDigest(d.Concat("i.id_type", d.String(":"), "i.id_value"))
@@ -651,17 +694,19 @@ LEFT JOIN (SELECT id AS c_id, label AS c_label FROM %[2]s) AS c ON c.c_id = i.id
 			"-- (smallest first_seen_at, then id_type, then id_value; the smallest number),\n" +
 			"-- as md5(id_type || ':' || id_value). It changes only when that identifier\n" +
 			"-- changes: a merge with an older profile, a split, or backfilled older data.\n" +
-			d.ReplaceTable(profiles, fmt.Sprintf(`SELECT a.grp AS grp, %[3]s AS profile_id
+			d.ReplaceTable(profiles, fmt.Sprintf(`SELECT a.grp AS grp, %[3]s AS profile_id, a.first_id AS first_id
 FROM (SELECT grp, min(id) AS first_id FROM %[1]s GROUP BY grp) AS a
 JOIN (SELECT id AS i_id, id_type, id_value FROM %[2]s) AS i ON i.i_id = a.first_id`, groups, ids, profileID)),
 		"-- The identity map: one row per identifier, with its profile. profile_no\n" +
 			"-- numbers the profile within this build only (its group): later steps\n" +
-			"-- join and group on it, which is cheaper than on profile_id.\n" +
-			d.ReplaceTable(MapTable(k.c), fmt.Sprintf(`SELECT p.p_profile AS profile_id, x.id_type AS id_type, x.id_value AS id_value, x.first_seen_at AS first_seen_at, x.last_seen_at AS last_seen_at, x.seen_count AS seen_count, x.igrp AS profile_no, x.id_no AS id_no
+			"-- join and group on it, which is cheaper than on profile_id. component\n" +
+			"-- names the connected component before limit guards split it: what an\n" +
+			"-- incremental build re-stitches as a whole.\n" +
+			d.ReplaceTable(k.mapTable(), fmt.Sprintf(`SELECT p.p_profile AS profile_id, x.id_type AS id_type, x.id_value AS id_value, x.first_seen_at AS first_seen_at, x.last_seen_at AS last_seen_at, x.seen_count AS seen_count, x.igrp AS profile_no, x.id_no AS id_no, x.icomp AS component
 FROM (
-    SELECT i.id AS id_no, i.id_type AS id_type, i.id_value AS id_value, i.first_seen_at AS first_seen_at, i.last_seen_at AS last_seen_at, i.seen_count AS seen_count, g.g_grp AS igrp
+    SELECT i.id AS id_no, i.id_type AS id_type, i.id_value AS id_value, i.first_seen_at AS first_seen_at, i.last_seen_at AS last_seen_at, i.seen_count AS seen_count, g.g_grp AS igrp, g.g_comp AS icomp
     FROM %[1]s AS i
-    JOIN (SELECT id AS g_id, grp AS g_grp FROM %[2]s) AS g ON g.g_id = i.id
+    JOIN (SELECT id AS g_id, grp AS g_grp, component AS g_comp FROM %[2]s) AS g ON g.g_id = i.id
 ) AS x
 JOIN (SELECT grp AS p_grp, profile_id AS p_profile FROM %[3]s) AS p ON p.p_grp = x.igrp`, ids, groups, profiles)),
 	}
@@ -740,8 +785,9 @@ func (k *compiler) rowMapQuery(groups, profiles string) []string {
 		// Rows sharing a primary key (reported by the source's key check,
 		// listed in its duplicate-keys table) are folded into one entry, so
 		// that a trait joining on row_key counts each source row once; the
-		// smallest group wins, deterministically. Only those rows are
-		// grouped: the others are one entry each as they are.
+		// profile seen first (the smallest earliest identifier) wins, which
+		// depends on the data only. Only those rows are grouped: the others
+		// are one entry each as they are.
 		var dups []string
 		for i, e := range k.id.Edges {
 			if perSource[e.Source] == 1 {
@@ -754,16 +800,26 @@ func (k *compiler) rowMapQuery(groups, profiles string) []string {
 		unique := s.Add("unique_rows", "", fmt.Sprintf(`SELECT r.row_id AS row_id, r.edge AS edge, r.row_key AS row_key, r.seen_at AS seen_at
 FROM %s AS r
 LEFT JOIN %s AS d ON d.d_edge = r.edge AND d.d_key = r.row_key
-WHERE %s AND coalesce(d.d_dup, 0) = 0`, RowsTable(k.c), dupRel, in))
+WHERE %s AND coalesce(d.d_dup, 0) = 0`, k.rowsTable(), dupRel, in))
 		dupRows := s.Add("duplicated_rows", "", fmt.Sprintf(`SELECT r.row_id AS row_id, r.edge AS edge, r.row_key AS row_key, r.seen_at AS seen_at
 FROM %s AS r
 JOIN %s AS d ON d.d_edge = r.edge AND d.d_key = r.row_key
-WHERE %s`, RowsTable(k.c), dupRel, in))
+WHERE %s`, k.rowsTable(), dupRel, in))
 		uniqueHubs := s.Add("unique_hubs", "", fmt.Sprintf("SELECT r.edge AS p_edge, r.row_key AS p_key, r.seen_at AS p_seen, %s AS decider\n%s", decide("h.choice"), hubJoin(unique)))
 		dupHubs := s.Add("duplicated_hubs", "", fmt.Sprintf("SELECT r.edge AS p_edge, r.row_key AS p_key, r.seen_at AS p_seen, %s AS decider\n%s", decide("h.choice"), hubJoin(dupRows)))
 		parts = append(parts,
 			fmt.Sprintf("SELECT r.p_edge AS f_edge, r.p_key AS f_key, g.g_grp AS f_grp, r.p_seen AS f_seen\nFROM %s AS r\n%s", uniqueHubs, groupOf("r")),
-			fmt.Sprintf("SELECT r.p_edge AS f_edge, r.p_key AS f_key, min(g.g_grp) AS f_grp, max(r.p_seen) AS f_seen\nFROM %s AS r\n%s\nGROUP BY r.p_edge, r.p_key", dupHubs, groupOf("r")))
+			fmt.Sprintf(`SELECT r.x_edge AS f_edge, r.x_key AS f_key, %[1]s AS f_grp, max(r.x_seen) AS f_seen
+FROM (
+    SELECT x.p_edge AS x_edge, x.p_key AS x_key, x.p_seen AS x_seen, x.x_grp AS x_grp, p.pf_first AS x_first
+    FROM (
+        SELECT r.p_edge AS p_edge, r.p_key AS p_key, r.p_seen AS p_seen, g.g_grp AS x_grp
+        FROM %[2]s AS r
+        %[3]s
+    ) AS x
+    JOIN (SELECT grp AS pf_grp, first_id AS pf_first FROM %[4]s) AS p ON p.pf_grp = x.x_grp
+) AS r
+GROUP BY r.x_edge, r.x_key`, d.ArgMin("r.x_grp", "r.x_first"), dupHubs, groupOf("r"), profiles))
 	}
 	if len(shared) > 0 {
 		// A source read by several edges has each row under several row
@@ -771,11 +827,11 @@ WHERE %s`, RowsTable(k.c), dupRel, in))
 		several := s.Add("several_edges", "", fmt.Sprintf(`SELECT min(r.edge) AS p_edge, r.row_key AS p_key, max(r.seen_at) AS p_seen, %s AS decider
 %s
 WHERE r.row_key IS NOT NULL AND r.edge IN (%s)
-GROUP BY %s, r.row_key`, decide("min(h.choice)"), hubJoin(RowsTable(k.c)), strings.Join(shared, ", "), k.sourceName("r.edge")))
+GROUP BY %s, r.row_key`, decide("min(h.choice)"), hubJoin(k.rowsTable()), strings.Join(shared, ", "), k.sourceName("r.edge")))
 		parts = append(parts, fmt.Sprintf("SELECT r.p_edge AS f_edge, r.p_key AS f_key, g.g_grp AS f_grp, r.p_seen AS f_seen\nFROM %s AS r\n%s", several, groupOf("r")))
 	}
 	folded := s.Add("folded", "", strings.Join(parts, "\nUNION ALL\n"))
-	return s.ReplaceTable(RowMapTable(k.c), fmt.Sprintf(`SELECT %[1]s AS source, r.f_key AS row_key, p.p_profile AS profile_id, r.f_seen AS seen_at, r.f_grp AS profile_no
+	return s.ReplaceTable(k.rowMapTable(), fmt.Sprintf(`SELECT %[1]s AS source, r.f_key AS row_key, p.p_profile AS profile_id, r.f_seen AS seen_at, r.f_grp AS profile_no
 FROM %[2]s AS r
 JOIN (SELECT grp AS p_grp, profile_id AS p_profile FROM %[3]s) AS p ON p.p_grp = r.f_grp`, k.sourceName("r.f_edge"), folded, profiles))
 }

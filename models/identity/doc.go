@@ -8,18 +8,24 @@
 //
 // For entity E (default customer), in the project schema:
 //
-//	E_identity_map(profile_id, id_type, id_value, first_seen_at, last_seen_at, seen_count, profile_no, id_no)
+//	E_identity_map(profile_id, id_type, id_value, first_seen_at, last_seen_at, seen_count, profile_no, id_no, component)
 //	    one row per distinct valid identifier; every identifier in exactly one profile;
-//	    profile_no numbers the profile and id_no the identifier (by first sighting,
-//	    as E_identity_edges.id), within this build only (cheap to join on)
+//	    profile_no numbers the profile and id_no the identifier (as E_identity_edges.id),
+//	    component the connected component before limit guards split it; these
+//	    numbers are unique within the current tables only, not comparable across
+//	    builds (cheap to join on). A full build numbers identifiers by first
+//	    sighting; an incremental one numbers those it re-stitches after the
+//	    largest kept number
 //	E_row_map(source, row_key, profile_id, seen_at, profile_no)
 //	    one row per edge-source row carrying at least one valid identifier;
 //	    row_key is RowKey (models.RowKey): how traits join sources to profiles
 //	E_identity_rows     (row_id, edge, row_key, seen_at): the rows of the edge sources;
-//	                    edge is the position of the edge in identity.edges, from 1
+//	                    edge is the position of the edge in identity.edges, from 1;
+//	                    row_id is unique within the current tables only
 //	E_identity_edges    (row_id, id, t): which row carries which identifier; identity
 //	                    explain walks it
-//	E_identity_stats    per id type: values ok, rejected, junk, blocklisted
+//	E_identity_stats    per id type: values ok, rejected, junk, blocklisted (counted
+//	                    from the edges and rejects: erased people's rows are not)
 //	E_identity_rejects  every value that was not stitched, with its row and why
 //	E_identity_limit_conflicts  components over a limit (only with limit_per_profile)
 //
@@ -111,6 +117,40 @@
 // identifier of the type with the strictest limit (types without a limit
 // last), the earliest seen among equals: a web event carrying a logged-in
 // user_id belongs to that user even if its anonymous id went to another.
+//
+// # Incremental builds
+//
+// IncrementalStage (in place of Stage) re-stitches only what changed and
+// publishes the same tables as a full build of the same data, row for row,
+// except for the build-local numbers (profile_no, id_no, component,
+// row_id). It reads the previous build's published tables and, per edge
+// source, the hashes of the primary keys whose row was added, changed or
+// deleted (ChangedKeysTable; a superset is fine):
+//
+//  1. identity_affected finds the affected components (before guards, by
+//     E_identity_map.component): those of the identifiers the changed rows
+//     carried (through E_identity_rows and E_identity_edges) and of the
+//     identifiers their current versions carry (normalised, looked up in
+//     the map). Rows without a key, or sharing one, are always treated as
+//     changed: no key names them alone. The rows to re-read are the changed
+//     ones and every row carrying an identifier of an affected component.
+//  2. The stitching steps run unchanged on those rows only (each edge reads
+//     a restricted relation instead of the source view), writing work
+//     tables. A component holds the same rows as in a full build (every
+//     row carrying one of its identifiers is re-read, and a row re-read
+//     brings in its whole component), so first and last sightings, counts,
+//     guards, numbering order and so profile ids come out the same.
+//  3. identity_merge writes each published table: the previous rows outside
+//     the affected components and re-read rows, as they were, then the
+//     re-stitched rows, whose numbers start after the largest kept one.
+//     The stats are counted from the edges and rejects, as a full build
+//     counts them.
+//
+// A full build is needed (the caller decides) when there is no previous
+// build or it predates E_identity_map.component, when the identity
+// section, the sources' keys or the erasure suppression list changed, and
+// when a source is read by several edges (IncrementalStage wraps
+// ErrFullBuild: its rows fold by key across edges in the row map).
 //
 // # Explain
 //

@@ -118,18 +118,6 @@ SELECT 0, 2 * 1099511627776 + rn, 2, row_key, seen_at, NULL, NULL, NULL, NULL, N
 UNION ALL
 SELECT 0, 3 * 1099511627776 + rn, 3, row_key, seen_at, NULL, NULL, NULL, NULL, NULL, NULL FROM edge_3;
 
--- Per id type: values stitched, rejected, junk and blocklisted (build summary).
-CREATE OR REPLACE TABLE "sluice"."customer_identity_stats__sluice_next" AS
-SELECT
-    t.id_type,
-    sum(CASE WHEN o.n IS NOT NULL AND o.problem IS NULL THEN n ELSE 0 END) AS ok,
-    sum(CASE WHEN o.problem = 'rejected' THEN n ELSE 0 END) AS rejected,
-    sum(CASE WHEN o.problem = 'junk' THEN n ELSE 0 END) AS junk,
-    sum(CASE WHEN o.problem = 'blocklisted' THEN n ELSE 0 END) AS blocklisted
-FROM (SELECT 1 AS t, 'anonymous_id' AS id_type UNION ALL SELECT 2 AS t, 'email' AS id_type UNION ALL SELECT 3 AS t, 'phone' AS id_type UNION ALL SELECT 4 AS t, 'user_id' AS id_type) AS t
-LEFT JOIN (SELECT n, t AS o_t, problem FROM "sluice_work"."sluice"."customer_identity_occurrences" WHERE t > 0) AS o ON o.o_t = t.t
-GROUP BY t.id_type;
-
 -- The rows of the edge sources, by number (edge: position in identity.edges,
 -- 1-based), for identity explain and the row map.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_rows__sluice_next" AS
@@ -142,14 +130,6 @@ CREATE OR REPLACE TABLE "sluice"."customer_identity_rejects__sluice_next" AS
 SELECT CASE WHEN edge = 1 THEN 'crm' WHEN edge = 2 THEN 'web' WHEN edge = 3 THEN 'orders' END AS source, r_key AS row_key, CASE WHEN t = 1 THEN 'anonymous_id' WHEN t = 2 THEN 'email' WHEN t = 3 THEN 'phone' WHEN t = 4 THEN 'user_id' END AS id_type, raw, problem AS status
 FROM (SELECT unnest(row_ids) AS o_row, t, raw, problem FROM "sluice_work"."sluice"."customer_identity_occurrences" WHERE problem IS NOT NULL) AS o
 JOIN (SELECT row_id AS r_row, edge, row_key AS r_key FROM "sluice"."customer_identity_rows__sluice_next") AS r ON r.r_row = o.o_row;
-
--- Check: normalisation of email (email) (values rejected as unreadable (see sluice.customer_identity_rejects))
-
-SELECT coalesce(sum(rejected), 0) FROM "sluice"."customer_identity_stats__sluice_next" WHERE id_type = 'email';
-
--- Check: normalisation of phone (phone_e164) (values rejected as unreadable (see sluice.customer_identity_rejects))
-
-SELECT coalesce(sum(rejected), 0) FROM "sluice"."customer_identity_stats__sluice_next" WHERE id_type = 'phone';
 
 -- identity_edges (identity, duckdb)
 -- Identity: number the identifiers and record which rows link them.
@@ -179,7 +159,31 @@ WHERE o.t > 0 AND o.problem IS NULL;
 
 DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_occurrences";
 
+-- Per id type: values stitched, rejected, junk and blocklisted (build summary).
+CREATE OR REPLACE TABLE "sluice"."customer_identity_stats__sluice_next" AS
+SELECT
+    t.id_type,
+    sum(CASE WHEN x.x_status = 'ok' THEN x.x_n ELSE 0 END) AS ok,
+    sum(CASE WHEN x.x_status = 'rejected' THEN x.x_n ELSE 0 END) AS rejected,
+    sum(CASE WHEN x.x_status = 'junk' THEN x.x_n ELSE 0 END) AS junk,
+    sum(CASE WHEN x.x_status = 'blocklisted' THEN x.x_n ELSE 0 END) AS blocklisted
+FROM (SELECT 'anonymous_id' AS id_type UNION ALL SELECT 'email' AS id_type UNION ALL SELECT 'phone' AS id_type UNION ALL SELECT 'user_id' AS id_type) AS t
+LEFT JOIN (
+    SELECT CASE WHEN t = 1 THEN 'anonymous_id' WHEN t = 2 THEN 'email' WHEN t = 3 THEN 'phone' WHEN t = 4 THEN 'user_id' END AS x_type, 'ok' AS x_status, count(*) AS x_n FROM "sluice"."customer_identity_edges__sluice_next" GROUP BY t
+    UNION ALL
+    SELECT id_type AS x_type, status AS x_status, count(*) AS x_n FROM "sluice"."customer_identity_rejects__sluice_next" GROUP BY id_type, status
+) AS x ON x.x_type = t.id_type
+GROUP BY t.id_type;
+
 DROP TABLE IF EXISTS "sluice"."customer_identity_ids";
+
+-- Check: normalisation of email (email) (values rejected as unreadable (see sluice.customer_identity_rejects))
+
+SELECT coalesce(sum(rejected), 0) FROM "sluice"."customer_identity_stats__sluice_next" WHERE id_type = 'email';
+
+-- Check: normalisation of phone (phone_e164) (values rejected as unreadable (see sluice.customer_identity_rejects))
+
+SELECT coalesce(sum(rejected), 0) FROM "sluice"."customer_identity_stats__sluice_next" WHERE id_type = 'phone';
 
 -- identity_components (identity, duckdb)
 -- Identity: connected components of the identity graph, in O(log n) rounds on any
@@ -624,7 +628,7 @@ DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_guard_rest";
 
 -- The group (future profile) of every identifier.
 CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_groups" AS
-SELECT x.i_id AS id, coalesce(a.a_grp, x.i_label, x.i_id) AS grp
+SELECT x.i_id AS id, coalesce(a.a_grp, x.i_label, x.i_id) AS grp, coalesce(x.i_label, x.i_id) AS component
 FROM (
     SELECT i.id AS i_id, c.c_label AS i_label
     FROM "sluice_work"."sluice"."customer_identity_ids" AS i
@@ -637,19 +641,21 @@ LEFT JOIN (SELECT id AS a_id, grp AS a_grp FROM "sluice_work"."sluice"."customer
 -- as md5(id_type || ':' || id_value). It changes only when that identifier
 -- changes: a merge with an older profile, a split, or backfilled older data.
 CREATE OR REPLACE TABLE "sluice_work"."sluice"."customer_identity_profiles" AS
-SELECT a.grp AS grp, md5((i.id_type || ':' || i.id_value)) AS profile_id
+SELECT a.grp AS grp, md5((i.id_type || ':' || i.id_value)) AS profile_id, a.first_id AS first_id
 FROM (SELECT grp, min(id) AS first_id FROM "sluice_work"."sluice"."customer_identity_groups" GROUP BY grp) AS a
 JOIN (SELECT id AS i_id, id_type, id_value FROM "sluice_work"."sluice"."customer_identity_ids") AS i ON i.i_id = a.first_id;
 
 -- The identity map: one row per identifier, with its profile. profile_no
 -- numbers the profile within this build only (its group): later steps
--- join and group on it, which is cheaper than on profile_id.
+-- join and group on it, which is cheaper than on profile_id. component
+-- names the connected component before limit guards split it: what an
+-- incremental build re-stitches as a whole.
 CREATE OR REPLACE TABLE "sluice"."customer_identity_map__sluice_next" AS
-SELECT p.p_profile AS profile_id, x.id_type AS id_type, x.id_value AS id_value, x.first_seen_at AS first_seen_at, x.last_seen_at AS last_seen_at, x.seen_count AS seen_count, x.igrp AS profile_no, x.id_no AS id_no
+SELECT p.p_profile AS profile_id, x.id_type AS id_type, x.id_value AS id_value, x.first_seen_at AS first_seen_at, x.last_seen_at AS last_seen_at, x.seen_count AS seen_count, x.igrp AS profile_no, x.id_no AS id_no, x.icomp AS component
 FROM (
-    SELECT i.id AS id_no, i.id_type AS id_type, i.id_value AS id_value, i.first_seen_at AS first_seen_at, i.last_seen_at AS last_seen_at, i.seen_count AS seen_count, g.g_grp AS igrp
+    SELECT i.id AS id_no, i.id_type AS id_type, i.id_value AS id_value, i.first_seen_at AS first_seen_at, i.last_seen_at AS last_seen_at, i.seen_count AS seen_count, g.g_grp AS igrp, g.g_comp AS icomp
     FROM "sluice_work"."sluice"."customer_identity_ids" AS i
-    JOIN (SELECT id AS g_id, grp AS g_grp FROM "sluice_work"."sluice"."customer_identity_groups") AS g ON g.g_id = i.id
+    JOIN (SELECT id AS g_id, grp AS g_grp, component AS g_comp FROM "sluice_work"."sluice"."customer_identity_groups") AS g ON g.g_id = i.id
 ) AS x
 JOIN (SELECT grp AS p_grp, profile_id AS p_profile FROM "sluice_work"."sluice"."customer_identity_profiles") AS p ON p.p_grp = x.igrp;
 
@@ -690,10 +696,17 @@ folded AS (
     FROM unique_hubs AS r
     JOIN (SELECT id AS g_id, grp AS g_grp FROM "sluice_work"."sluice"."customer_identity_groups") AS g ON g.g_id = r.decider
     UNION ALL
-    SELECT r.p_edge AS f_edge, r.p_key AS f_key, min(g.g_grp) AS f_grp, max(r.p_seen) AS f_seen
-    FROM duplicated_hubs AS r
-    JOIN (SELECT id AS g_id, grp AS g_grp FROM "sluice_work"."sluice"."customer_identity_groups") AS g ON g.g_id = r.decider
-    GROUP BY r.p_edge, r.p_key
+    SELECT r.x_edge AS f_edge, r.x_key AS f_key, arg_min(r.x_grp, r.x_first) AS f_grp, max(r.x_seen) AS f_seen
+    FROM (
+        SELECT x.p_edge AS x_edge, x.p_key AS x_key, x.p_seen AS x_seen, x.x_grp AS x_grp, p.pf_first AS x_first
+        FROM (
+            SELECT r.p_edge AS p_edge, r.p_key AS p_key, r.p_seen AS p_seen, g.g_grp AS x_grp
+            FROM duplicated_hubs AS r
+            JOIN (SELECT id AS g_id, grp AS g_grp FROM "sluice_work"."sluice"."customer_identity_groups") AS g ON g.g_id = r.decider
+        ) AS x
+        JOIN (SELECT grp AS pf_grp, first_id AS pf_first FROM "sluice_work"."sluice"."customer_identity_profiles") AS p ON p.pf_grp = x.x_grp
+    ) AS r
+    GROUP BY r.x_edge, r.x_key
 )
 SELECT CASE WHEN r.f_edge = 1 THEN 'crm' WHEN r.f_edge = 2 THEN 'web' WHEN r.f_edge = 3 THEN 'orders' END AS source, r.f_key AS row_key, p.p_profile AS profile_id, r.f_seen AS seen_at, r.f_grp AS profile_no
 FROM folded AS r

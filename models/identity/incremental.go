@@ -1,0 +1,373 @@
+package identity
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/models"
+)
+
+// Step names of an incremental build (the stitching steps keep theirs).
+const (
+	StepAffected = "identity_affected"
+	StepMerge    = "identity_merge"
+)
+
+// ErrFullBuild is wrapped by IncrementalStage when the project's identity
+// section cannot be stitched incrementally: the caller builds in full.
+var ErrFullBuild = errors.New("identity needs a full build")
+
+// ChangedKeysTable is the work table, filled before the identity steps of
+// an incremental build, holding key_hash = Hash64(models.RowKey) of every
+// primary key of source whose row was added, changed or deleted since the
+// previous build. Several keys may share a hash: it is read as a superset.
+func ChangedKeysTable(c *models.Compiler, source string) string {
+	return c.WorkTable("src_" + source + "_changed_keys")
+}
+
+// incremental is what an incremental build adds to the compiler: the
+// previous build's published tables and the work tables of the re-stitch.
+type incremental struct {
+	k *compiler
+}
+
+// prev names a table the previous build published (final name).
+func (x *incremental) prev(name string) string {
+	c := x.k.c
+	return c.D.Table(c.P.Schema, c.Entity()+"_"+name)
+}
+
+// IncrementalStage is Stage for a build that re-stitches only the
+// components a change touched (see the package documentation,
+// "Incremental builds"). It reads the previous build's published identity
+// tables and the changed keys of every edge source (ChangedKeysTable), and
+// writes the same published tables a full build writes, with the same
+// content except for the build-local numbers. It wraps ErrFullBuild when
+// the project needs a full build.
+func IncrementalStage(c *models.Compiler, plan *models.Plan) error {
+	if c.P.Identity == nil {
+		return nil
+	}
+	steps, err := IncrementalSteps(c, plan.Erasure)
+	if err != nil {
+		return err
+	}
+	k, err := newStageCompiler(c, plan.Erasure)
+	if err != nil {
+		return err
+	}
+	plan.Steps = append(plan.Steps, steps...)
+	plan.Report = append(plan.Report, k.metrics()...)
+	return nil
+}
+
+// IncrementalSteps are the steps of IncrementalStage: identity_affected
+// (the components to re-stitch and the rows to re-read), the stitching
+// steps on those rows, writing work tables, and identity_merge (the
+// published tables: the rows kept from the previous build and the
+// re-stitched ones).
+func IncrementalSteps(c *models.Compiler, erasure *models.Erasure) ([]models.Step, error) {
+	if c.P.Identity == nil {
+		return nil, nil
+	}
+	k, err := newStageCompiler(c, erasure)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, e := range k.id.Edges {
+		if seen[e.Source] {
+			// Its rows are folded by key across edges in the row map, which
+			// would tie components that share no identifier.
+			return nil, fmt.Errorf("%s: source %s is read by several identity edges: %w", e.At.Of("source"), e.Source, ErrFullBuild)
+		}
+		seen[e.Source] = true
+		if _, ok := c.Source(e.Source); !ok {
+			return nil, fmt.Errorf("%s: identity edge: unknown source %s", e.At.Of("source"), e.Source)
+		}
+	}
+	k.incr = &incremental{k: k}
+	stitch, err := k.steps()
+	if err != nil {
+		return nil, err
+	}
+	steps := append([]models.Step{k.incr.affectedStep()}, stitch...)
+	return append(steps, k.incr.mergeStep()), nil
+}
+
+// The tables the stitching steps write: the published ones on a full
+// build, work tables that identity_merge reads on an incremental one.
+func (k *compiler) mapTable() string       { return k.output("map", MapTable) }
+func (k *compiler) rowMapTable() string    { return k.output("row_map", RowMapTable) }
+func (k *compiler) edgesTable() string     { return k.output("edges", EdgesTable) }
+func (k *compiler) rowsTable() string      { return k.output("rows", RowsTable) }
+func (k *compiler) statsTable() string     { return k.output("stats", StatsTable) }
+func (k *compiler) rejectsTable() string   { return k.output("rejects", RejectsTable) }
+func (k *compiler) conflictsTable() string { return k.output("conflicts", ConflictsTable) }
+
+func (k *compiler) output(name string, published func(*models.Compiler) string) string {
+	if k.incr != nil {
+		return k.table("next_" + name)
+	}
+	return published(k.c)
+}
+
+// edgeSource is the relation edge i (from 0) reads: the source's view, or
+// on an incremental build the rows of it to re-read.
+func (k *compiler) edgeSource(i int, source string) string {
+	if k.incr == nil {
+		return k.c.SourceView(source)
+	}
+	src, _ := k.c.Source(source)
+	return "(\n    SELECT * FROM " + k.c.SourceView(source) + " AS s\n    WHERE " + k.incr.reread(i, src, RowKey(k.d, src, "s")) + "\n)"
+}
+
+func (x *incremental) work(name string) string { return x.k.table("inc_" + name) }
+
+// seed is the condition on the text key of a row of src that makes it
+// re-read whatever its identifiers: its key changed (by hash), is NULL (a
+// row no change detection can name) or is shared by other rows (which a
+// key cannot tell apart). The components of such rows' old versions are
+// re-stitched, so that every row re-read by key has its whole component.
+func (x *incremental) seed(src config.Source, key string) string {
+	k := x.k
+	return key + " IS NULL OR " + k.d.Hash64(key) + " IN (SELECT key_hash FROM " + ChangedKeysTable(k.c, src.Name) + ")" +
+		" OR " + key + " IN (SELECT row_key FROM " + k.c.DuplicateKeysTable(src.Name) + ")"
+}
+
+// reread is the condition on the text key of a row of edge i (from 0)
+// that makes it part of the re-stitch: a seed, or a row whose old version
+// carried an identifier of an affected component.
+func (x *incremental) reread(i int, src config.Source, key string) string {
+	return x.seed(src, key) + fmt.Sprintf(" OR %s IN (SELECT row_key FROM %s WHERE edge = %d)", key, x.work("keys"), i+1)
+}
+
+// perEdge joins, with OR, cond(i, src) restricted to the rows of each edge
+// (col holds the edge number).
+func (x *incremental) perEdge(col string, cond func(i int, src config.Source) string) string {
+	var out []string
+	for i, e := range x.k.id.Edges {
+		src, _ := x.k.c.Source(e.Source)
+		out = append(out, fmt.Sprintf("(%s = %d AND (%s))", col, i+1, cond(i, src)))
+	}
+	return strings.Join(out, "\n   OR ")
+}
+
+// probeSQL normalises the identifiers of the current versions of the
+// changed rows (and of the rows without a usable key or sharing one), to
+// find the components they join. Blocklists and junk
+// are not applied: a value the previous build stitched is valid, and one
+// it did not stitch matches nothing.
+func (x *incremental) probeSQL() string {
+	k, d := x.k, x.k.d
+	var parts []string
+	for _, e := range k.id.Edges {
+		src, _ := k.c.Source(e.Source)
+		where := ""
+		if strings.TrimSpace(e.Where) != "" {
+			where = " AND (" + strings.TrimSpace(e.Where) + ")"
+		}
+		changed := "(" + x.seed(src, RowKey(d, src, "s")) + ")"
+		for _, m := range e.IDs {
+			t := x.idType(m.Key)
+			region := ""
+			if e.Region != "" && t.Normalize == "phone_e164" {
+				region = d.Upper(d.Trim(d.CastText("s." + d.Ident(e.Region))))
+			}
+			parts = append(parts, fmt.Sprintf("SELECT %s AS id_type, %s AS id_value\nFROM %s AS s\nWHERE %s%s",
+				d.String(m.Key), formatExprIn(d, t, d.CastText("s."+d.Ident(m.Value)), region), k.c.SourceView(e.Source), changed, where))
+		}
+	}
+	return strings.Join(parts, "\nUNION ALL\n")
+}
+
+func (x *incremental) idType(name string) config.IDType {
+	for _, t := range x.k.types {
+		if t.Name == name {
+			return t
+		}
+	}
+	return config.IDType{Name: name}
+}
+
+// affectedStep finds the components to re-stitch and the rows to re-read,
+// from the previous build's tables, before any of them is replaced.
+func (x *incremental) affectedStep() models.Step {
+	k, d := x.k, x.k.d
+	prevMap, prevRows, prevEdges := x.prev("identity_map"), x.prev("identity_rows"), x.prev("identity_edges")
+	comps, keys, rows := x.work("components"), x.work("keys"), x.work("rows")
+	sqls := []string{
+		"-- The identifiers the changed rows carry now, normalised.\n" +
+			d.ReplaceTable(x.work("probe"), x.probeSQL()),
+		"-- Components (before limit guards) to re-stitch: those of the identifiers\n" +
+			"-- the changed rows carried (and rows without a usable key, or sharing\n" +
+			"-- one), and those of the identifiers the changed rows carry now.\n" +
+			d.ReplaceTable(comps, fmt.Sprintf(`SELECT DISTINCT component
+FROM (
+    SELECT component
+    FROM %[1]s
+    WHERE id_no IN (
+        SELECT id FROM %[2]s
+        WHERE row_id IN (
+            SELECT row_id FROM %[3]s AS r
+            WHERE %[4]s
+        )
+    )
+    UNION ALL
+    SELECT m.component AS component
+    FROM %[1]s AS m
+    JOIN (SELECT id_type AS p_type, id_value AS p_value FROM %[5]s) AS p ON p.p_type = m.id_type AND p.p_value = m.id_value
+) AS c`,
+				prevMap, prevEdges, prevRows, x.perEdge("r.edge", func(i int, src config.Source) string { return x.seed(src, "r.row_key") }), x.work("probe"))),
+		"-- The keys of the rows carrying an identifier of those components: with the\n" +
+			"-- changed rows, the rows to re-read.\n" +
+			d.ReplaceTable(keys, fmt.Sprintf(`SELECT DISTINCT edge, row_key
+FROM %[1]s
+WHERE row_key IS NOT NULL AND row_id IN (
+    SELECT row_id FROM %[2]s
+    WHERE id IN (SELECT id_no FROM %[3]s WHERE component IN (SELECT component FROM %[4]s))
+)`, prevRows, prevEdges, prevMap, comps)),
+		"-- The previous build's rows that are re-read (and so replaced).\n" +
+			d.ReplaceTable(rows, fmt.Sprintf(`SELECT row_id, edge, row_key
+FROM %[1]s AS r
+WHERE %[2]s`, prevRows, x.perEdge("r.edge", func(i int, src config.Source) string { return x.reread(i, src, "r.row_key") }))),
+		"-- Numbers of the re-stitched identifiers and rows start after the largest\n" +
+			"-- kept ones, so that they never clash within the published tables.\n" +
+			d.ReplaceTable(x.work("offsets"), fmt.Sprintf(`SELECT i.max_id AS max_id, r.max_rn AS max_rn
+FROM (SELECT coalesce(max(id_no), 0) AS max_id FROM %[1]s WHERE component NOT IN (SELECT component FROM %[2]s)) AS i
+CROSS JOIN (SELECT coalesce(max(%[3]s), 0) AS max_rn FROM %[4]s WHERE row_id NOT IN (SELECT row_id FROM %[5]s)) AS r`,
+				prevMap, comps, d.Mod("row_id", rowIDStride), prevRows, rows)),
+	}
+	return models.Step{
+		Name: StepAffected,
+		Kind: models.KindIdentity,
+		Description: "Identity (incremental): the components the changed rows touch, before and after\n" +
+			"the change, and the rows to re-read: every row carrying one of their identifiers.",
+		Origin: k.id.At.Of("edges"),
+		SQL:    sqls,
+	}
+}
+
+// liveSourcesSQL is liveSourcesSQL of an incremental build: the previous
+// live table without the re-read rows, and the re-read rows that are not
+// erased people's.
+func (x *incremental) liveSourcesSQL(k *compiler, occ string) []string {
+	if k.erasure == nil {
+		return nil
+	}
+	var out []string
+	for i, e := range k.id.Edges {
+		if !models.NeedsLiveSource(k.c.P, e.Source) {
+			continue
+		}
+		src, _ := k.c.Source(e.Source)
+		key := RowKey(k.d, src, "s")
+		out = append(out, "-- Source "+e.Source+" without the rows of erased people: the rows kept from the\n-- previous build and the re-read ones.\n"+
+			k.d.ReplaceTable(k.c.Table(models.LiveSourceName(e.Source)), `SELECT s.*
+FROM `+k.c.D.Table(k.c.P.Schema, models.LiveSourceName(e.Source))+` AS s
+WHERE NOT (`+x.reread(i, src, key)+`)
+UNION ALL
+SELECT s.*
+FROM `+k.edgeSource(i, e.Source)+` AS s
+WHERE `+key+` IS NULL OR `+key+` NOT IN (
+    SELECT row_key FROM `+occ+`
+    WHERE t = 0 AND row_key IS NOT NULL AND edge = `+fmt.Sprint(i+1)+` AND row_id IN (SELECT row_id FROM `+k.erasedTable()+`)
+)`))
+	}
+	return out
+}
+
+// mergeStep writes the published tables: every row of the previous build
+// outside the re-stitched components and re-read rows, as it was, and the
+// re-stitched rows, numbered after the kept ones. The stats are counted
+// from the edges and rejects written. Then the work tables go.
+func (x *incremental) mergeStep() models.Step {
+	k, d, c := x.k, x.k.d, x.k.c
+	comps, rows, offsets := x.work("components"), x.work("rows"), x.work("offsets")
+	notAffected := "component NOT IN (SELECT component FROM " + comps + ")"
+	// Row map and rejects name rows by source and key.
+	keptKey := "row_key IS NOT NULL AND NOT (" + x.perSource(func(i int) string {
+		return fmt.Sprintf("row_key IN (SELECT row_key FROM %s WHERE edge = %d AND row_key IS NOT NULL)", rows, i+1)
+	}) + ")"
+	sqls := []string{
+		"-- The identity map: kept identifiers, then the re-stitched ones.\n" +
+			d.ReplaceTable(MapTable(c), fmt.Sprintf(`SELECT profile_id, id_type, id_value, first_seen_at, last_seen_at, seen_count, profile_no, id_no, component
+FROM %[1]s
+WHERE %[2]s
+UNION ALL
+SELECT n.profile_id, n.id_type, n.id_value, n.first_seen_at, n.last_seen_at, n.seen_count, n.profile_no + o.max_id, n.id_no + o.max_id, n.component + o.max_id
+FROM %[3]s AS n
+CROSS JOIN %[4]s AS o`, x.prev("identity_map"), notAffected, k.mapTable(), offsets)),
+		"-- The rows of the edge sources.\n" +
+			d.ReplaceTable(RowsTable(c), fmt.Sprintf(`SELECT row_id, edge, row_key, seen_at
+FROM %[1]s
+WHERE row_id NOT IN (SELECT row_id FROM %[2]s)
+UNION ALL
+SELECT n.row_id + o.max_rn, n.edge, n.row_key, n.seen_at
+FROM %[3]s AS n
+CROSS JOIN %[4]s AS o`, x.prev("identity_rows"), rows, k.rowsTable(), offsets)),
+		"-- Which row carries which identifier.\n" +
+			d.ReplaceTable(EdgesTable(c), fmt.Sprintf(`SELECT row_id, id, t
+FROM %[1]s
+WHERE row_id NOT IN (SELECT row_id FROM %[2]s)
+UNION ALL
+SELECT n.row_id + o.max_rn, n.id + o.max_id, n.t
+FROM %[3]s AS n
+CROSS JOIN %[4]s AS o`, x.prev("identity_edges"), rows, k.edgesTable(), offsets)),
+		"-- The row map.\n" +
+			d.ReplaceTable(RowMapTable(c), fmt.Sprintf(`SELECT source, row_key, profile_id, seen_at, profile_no
+FROM %[1]s
+WHERE %[2]s
+UNION ALL
+SELECT n.source, n.row_key, n.profile_id, n.seen_at, n.profile_no + o.max_id
+FROM %[3]s AS n
+CROSS JOIN %[4]s AS o`, x.prev("row_map"), keptKey, k.rowMapTable(), offsets)),
+		"-- Values that were not stitched.\n" +
+			d.ReplaceTable(RejectsTable(c), fmt.Sprintf(`SELECT source, row_key, id_type, raw, status
+FROM %[1]s
+WHERE %[2]s
+UNION ALL
+SELECT source, row_key, id_type, raw, status
+FROM %[3]s`, x.prev("identity_rejects"), keptKey, k.rejectsTable())),
+		"-- Per id type: values stitched (one edge each), rejected, junk and blocklisted.\n" +
+			d.ReplaceTable(StatsTable(c), k.statsQuery(EdgesTable(c), RejectsTable(c))),
+	}
+	if len(k.limited) > 0 {
+		sqls = append(sqls, "-- Components over a limit.\n"+
+			d.ReplaceTable(ConflictsTable(c), fmt.Sprintf(`SELECT component, id_type, value_count
+FROM %[1]s
+WHERE %[2]s
+UNION ALL
+SELECT n.component + o.max_id, n.id_type, n.value_count
+FROM %[3]s AS n
+CROSS JOIN %[4]s AS o`, x.prev("identity_limit_conflicts"), notAffected, k.conflictsTable(), offsets)))
+	}
+	for _, name := range []string{"probe", "components", "keys", "rows", "offsets"} {
+		sqls = append(sqls, d.DropTable(x.work(name)))
+	}
+	for _, tb := range []string{k.mapTable(), k.rowsTable(), k.edgesTable(), k.rowMapTable(), k.rejectsTable()} {
+		sqls = append(sqls, d.DropTable(tb))
+	}
+	if len(k.limited) > 0 {
+		sqls = append(sqls, d.DropTable(k.conflictsTable()))
+	}
+	return models.Step{
+		Name:        StepMerge,
+		Kind:        models.KindIdentity,
+		Description: "Identity (incremental): the published tables, the previous build's rows outside\nthe re-stitched components with the re-stitched ones.",
+		Origin:      k.id.At.Of("edges"),
+		SQL:         sqls,
+		Checks:      k.normaliseChecks(StatsTable(c)),
+	}
+}
+
+// perSource joins, with OR, a condition on the rows of each edge's source.
+func (x *incremental) perSource(cond func(i int) string) string {
+	var out []string
+	for i, e := range x.k.id.Edges {
+		out = append(out, fmt.Sprintf("(source = %s AND %s)", x.k.d.String(e.Source), cond(i)))
+	}
+	return strings.Join(out, " OR ")
+}
