@@ -809,17 +809,7 @@ WHERE %s`, k.rowsTable(), dupRel, in))
 		dupHubs := s.Add("duplicated_hubs", "", fmt.Sprintf("SELECT r.edge AS p_edge, r.row_key AS p_key, r.seen_at AS p_seen, %s AS decider\n%s", decide("h.choice"), hubJoin(dupRows)))
 		parts = append(parts,
 			fmt.Sprintf("SELECT r.p_edge AS f_edge, r.p_key AS f_key, g.g_grp AS f_grp, r.p_seen AS f_seen\nFROM %s AS r\n%s", uniqueHubs, groupOf("r")),
-			fmt.Sprintf(`SELECT r.x_edge AS f_edge, r.x_key AS f_key, %[1]s AS f_grp, max(r.x_seen) AS f_seen
-FROM (
-    SELECT x.p_edge AS x_edge, x.p_key AS x_key, x.p_seen AS x_seen, x.x_grp AS x_grp, p.pf_first AS x_first
-    FROM (
-        SELECT r.p_edge AS p_edge, r.p_key AS p_key, r.p_seen AS p_seen, g.g_grp AS x_grp
-        FROM %[2]s AS r
-        %[3]s
-    ) AS x
-    JOIN (SELECT grp AS pf_grp, first_id AS pf_first FROM %[4]s) AS p ON p.pf_grp = x.x_grp
-) AS r
-GROUP BY r.x_edge, r.x_key`, d.ArgMin("r.x_grp", "r.x_first"), dupHubs, groupOf("r"), profiles))
+			k.foldDuplicates(dupHubs, groupOf("r"), profiles))
 	}
 	if len(shared) > 0 {
 		// A source read by several edges has each row under several row
@@ -834,6 +824,23 @@ GROUP BY %s, r.row_key`, decide("min(h.choice)"), hubJoin(k.rowsTable()), string
 	return s.ReplaceTable(k.rowMapTable(), fmt.Sprintf(`SELECT %[1]s AS source, r.f_key AS row_key, p.p_profile AS profile_id, r.f_seen AS seen_at, r.f_grp AS profile_no
 FROM %[2]s AS r
 JOIN (SELECT grp AS p_grp, profile_id AS p_profile FROM %[3]s) AS p ON p.p_grp = r.f_grp`, k.sourceName("r.f_edge"), folded, profiles))
+}
+
+// foldDuplicates gives the rows sharing a key (hubs, joined to their
+// group by groupJoin) one entry, in the profile seen first: the one whose
+// earliest identifier (first_id in profiles) is the smallest.
+func (k *compiler) foldDuplicates(hubs, groupJoin, profiles string) string {
+	return fmt.Sprintf(`SELECT r.x_edge AS f_edge, r.x_key AS f_key, %[1]s AS f_grp, max(r.x_seen) AS f_seen
+FROM (
+    SELECT x.p_edge AS x_edge, x.p_key AS x_key, x.p_seen AS x_seen, x.x_grp AS x_grp, p.pf_first AS x_first
+    FROM (
+        SELECT r.p_edge AS p_edge, r.p_key AS p_key, r.p_seen AS p_seen, g.g_grp AS x_grp
+        FROM %[2]s AS r
+        %[3]s
+    ) AS x
+    JOIN (SELECT grp AS pf_grp, first_id AS pf_first FROM %[4]s) AS p ON p.pf_grp = x.x_grp
+) AS r
+GROUP BY r.x_edge, r.x_key`, k.d.ArgMin("r.x_grp", "r.x_first"), hubs, groupJoin, profiles)
 }
 
 // metrics are the identity figures of the build summary, which read the

@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -24,7 +25,8 @@ import (
 
 // incrProject stitches three sources: a CRM (user ids, e-mails), web
 // events (anonymous ids, user ids, e-mails) and orders (e-mails, phones,
-// anonymous ids; test orders left out), with a limit of one user id per
+// anonymous ids; national phone numbers read in the order's country; test
+// orders left out), with a limit of one user id per
 // profile, a blocklist and junk values.
 const incrProject = `
 sources:
@@ -40,14 +42,14 @@ identity:
   edges:
     - { source: crm, ids: { user_id: uid, email: email } }
     - { source: web, ids: { anon: anon, user_id: uid, email: email } }
-    - { source: ord, ids: { email: email, phone: phone, anon: anon }, where: "status <> 'test'" }
+    - { source: ord, ids: { email: email, phone: phone, anon: anon }, region: country, where: "status <> 'test'" }
 `
 
 // incrRow is one row of a source of incrProject; empty strings are NULL.
 type incrRow struct {
 	id                      string
 	uid, email, anon, phone string
-	status                  string
+	status, country         string
 	day                     int // days after 2024-01-01
 }
 
@@ -100,6 +102,7 @@ func (d *incrData) newRow(r *rand.Rand, source string, pools int) incrRow {
 	case "ord":
 		row.phone = incrValue(r, "phone", pools)
 		row.anon = incrValue(r, "anon", 2*pools)
+		row.country = []string{"FR", "GB", " gb", ""}[r.IntN(4)]
 		if r.IntN(8) == 0 {
 			row.status = "test"
 		}
@@ -131,7 +134,7 @@ func (d *incrData) edit(r *rand.Rand, pools int) map[string][]string {
 		case 1:
 			rows[i].uid, rows[i].anon = fresh.uid, fresh.anon
 		case 2:
-			rows[i].anon, rows[i].phone = fresh.anon, fresh.phone
+			rows[i].anon, rows[i].phone, rows[i].country = fresh.anon, fresh.phone, fresh.country
 		default:
 			rows[i].status = fresh.status
 		}
@@ -189,14 +192,14 @@ func (d *incrData) load(t testing.TB, w warehouse.Warehouse, dl dialect.Dialect,
 		return dl.Cast(dl.String(s), "VARCHAR")
 	}
 	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	cols := []string{"id", "uid", "email", "anon", "phone", "status", "ts"}
+	cols := []string{"id", "uid", "email", "anon", "phone", "status", "country", "ts"}
 	stmts := []string{dl.CreateSchema(raw)}
 	for _, source := range incrSources {
 		// A first row of NULLs, dropped, gives an empty source its columns.
-		rows := [][]string{{lit(""), lit(""), lit(""), lit(""), lit(""), lit(""), dl.Cast("NULL", "TIMESTAMP")}}
+		rows := [][]string{{lit(""), lit(""), lit(""), lit(""), lit(""), lit(""), lit(""), dl.Cast("NULL", "TIMESTAMP")}}
 		for _, r := range d.rows[source] {
 			ts := dl.Cast(dl.String(base.AddDate(0, 0, r.day).Format(time.DateTime)), "TIMESTAMP")
-			rows = append(rows, []string{lit(r.id), lit(r.uid), lit(r.email), lit(r.anon), lit(r.phone), lit(r.status), ts})
+			rows = append(rows, []string{lit(r.id), lit(r.uid), lit(r.email), lit(r.anon), lit(r.phone), lit(r.status), lit(r.country), ts})
 		}
 		var rel string
 		if dl.Name() == "duckdb" {
@@ -437,38 +440,8 @@ func (run incrRun) check(t *testing.T, open func(t testing.TB, side string) incr
 		data.rows[s] = append(data.rows[s], data.newRow(r, s, run.pools))
 	}
 	inc, full := open(t, "inc"), open(t, "full")
-	project := func(side incrSide) (*config.Project, *models.Plan) {
-		p := loadProject(t, map[string]string{"identity.yml": strings.ReplaceAll(incrProject, "table: raw.", "table: "+side.raw+".")})
-		p.Schema = side.schema
-		if run.erasure {
-			p.Erasure = &config.Erasure{Secret: "incremental-erasure-secret-0123456789"}
-			// A sync reading the web events gives them a live table
-			// (models.NeedsLiveSource): the source without erased people.
-			p.Syncs = append(p.Syncs, config.Sync{Name: "events", From: "source.web", To: "somewhere"})
-		}
-		plan, err := models.Compile(p, side.d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if run.erasure {
-			stmts := models.SuppressionDDL(side.d, p.StateSchema)
-			var erased [][2]string
-			for i := range 6 {
-				erased = append(erased, [2]string{"email", fmt.Sprintf("e%d@example.com", i)}, [2]string{"anon", fmt.Sprintf("a%d", i)})
-				if i < 4 {
-					erased = append(erased, [2]string{"user_id", fmt.Sprintf("u%d", i)})
-				}
-			}
-			for _, v := range erased {
-				stmts = append(stmts, "INSERT INTO "+plan.Erasure.SuppressionTable+" VALUES ('test', "+side.d.String(v[0])+", "+
-					side.d.String(models.ErasureDigest(plan.Erasure.Key, v[0], v[1]))+", NULL)")
-			}
-			exec(t, side.w, stmts...)
-		}
-		return p, plan
-	}
-	pInc, planInc := project(inc)
-	_, planFull := project(full)
+	pInc, planInc := run.project(t, inc)
+	_, planFull := run.project(t, full)
 	d := inc.d
 	for _, x := range []struct {
 		side incrSide
@@ -508,20 +481,54 @@ func (run incrRun) check(t *testing.T, open func(t testing.TB, side string) incr
 		if err := <-errs; err != nil {
 			t.Fatalf("seed %d, edit %d: full build: %v", run.seed, step, err)
 		}
-		state := func(side incrSide) string {
-			st := identityState(t, side.w, d, side.schema)
-			if run.erasure {
-				live := queryLines(t, side.w, liveQuery(d, side.schema))
-				slices.Sort(live)
-				st += fmt.Sprintf("== live web events (%d)\n%s\n", len(live), strings.Join(live, "\n"))
-			}
-			return st
-		}
-		got, want := state(inc), state(full)
-		if got != want {
+		if got, want := run.state(t, inc), run.state(t, full); got != want {
 			t.Fatalf("seed %d, edit %d (changed %v): incremental build differs from a full build at %s", run.seed, step, changed, firstDiff(got, want))
 		}
 	}
+}
+
+// project loads incrProject reading the side's raw schema and compiles
+// it; with erasure, it also fills the suppression list.
+func (run incrRun) project(t *testing.T, side incrSide) (*config.Project, *models.Plan) {
+	p := loadProject(t, map[string]string{"identity.yml": strings.ReplaceAll(incrProject, "table: raw.", "table: "+side.raw+".")})
+	p.Schema = side.schema
+	if run.erasure {
+		p.Erasure = &config.Erasure{Secret: "incremental-erasure-secret-0123456789"}
+		// A sync reading the web events gives them a live table
+		// (models.NeedsLiveSource): the source without erased people.
+		p.Syncs = append(p.Syncs, config.Sync{Name: "events", From: "source.web", To: "somewhere"})
+	}
+	plan, err := models.Compile(p, side.d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.erasure {
+		stmts := models.SuppressionDDL(side.d, p.StateSchema)
+		var erased [][2]string
+		for i := range 6 {
+			erased = append(erased, [2]string{"email", fmt.Sprintf("e%d@example.com", i)}, [2]string{"anon", fmt.Sprintf("a%d", i)})
+			if i < 4 {
+				erased = append(erased, [2]string{"user_id", fmt.Sprintf("u%d", i)})
+			}
+		}
+		for _, v := range erased {
+			stmts = append(stmts, "INSERT INTO "+plan.Erasure.SuppressionTable+" VALUES ('test', "+side.d.String(v[0])+", "+
+				side.d.String(models.ErasureDigest(plan.Erasure.Key, v[0], v[1]))+", NULL)")
+		}
+		exec(t, side.w, stmts...)
+	}
+	return p, plan
+}
+
+// state is identityState, with the web events' live table when erasing.
+func (run incrRun) state(t *testing.T, side incrSide) string {
+	st := identityState(t, side.w, side.d, side.schema)
+	if run.erasure {
+		live := queryLines(t, side.w, liveQuery(side.d, side.schema))
+		slices.Sort(live)
+		st += fmt.Sprintf("== live web events (%d)\n%s\n", len(live), strings.Join(live, "\n"))
+	}
+	return st
 }
 
 // TestIncrementalMatchesFullBuild compares incremental builds with full
@@ -737,4 +744,24 @@ func stagedIncrementalPlan(t *testing.T, c *models.Compiler, plan *models.Plan, 
 		out.Steps = append(out.Steps, s)
 	}
 	return &out
+}
+
+// A source read by several edges folds its rows by key across edges in the
+// row map: such a project asks for a full build.
+func TestIncrementalNeedsFullBuildForASourceReadTwice(t *testing.T) {
+	p := loadProject(t, map[string]string{"identity.yml": `
+sources:
+  - { name: crm, table: raw.crm, primary_key: id }
+identity:
+  id_types:
+    email: { normalize: email }
+    phone: { normalize: phone_e164, default_region: FR }
+  edges:
+    - { source: crm, ids: { email: email } }
+    - { source: crm, ids: { phone: phone } }
+`})
+	_, err := IncrementalSteps(newCompiler(p), nil)
+	if !errors.Is(err, ErrFullBuild) || !strings.Contains(err.Error(), "source crm is read by several identity edges") {
+		t.Fatalf("err = %v, want ErrFullBuild naming the source", err)
+	}
 }
