@@ -146,11 +146,12 @@
 //     The stats are counted from the edges and rejects, as a full build
 //     counts them.
 //
-// A full build is needed (the caller decides) when there is no previous
-// build or it predates E_identity_map.component, when the identity
-// section, the sources' keys or the erasure suppression list changed, and
-// when a source is read by several edges (IncrementalStage wraps
-// ErrFullBuild: its rows fold by key across edges in the row map).
+// A source read by several edges has each row's readings folded into one
+// row map entry: their components are re-stitched together (a loop follows
+// such ties until none is added). A full build is needed (the caller
+// decides) when there is no previous build or it predates
+// E_identity_map.component, and when the identity section, the sources'
+// keys or the erasure suppression list changed.
 //
 // # Explain
 //

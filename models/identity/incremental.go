@@ -1,7 +1,6 @@
 package identity
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -14,10 +13,6 @@ const (
 	StepAffected = "identity_affected"
 	StepMerge    = "identity_merge"
 )
-
-// ErrFullBuild is wrapped by IncrementalStage when the project's identity
-// section cannot be stitched incrementally: the caller builds in full.
-var ErrFullBuild = errors.New("identity needs a full build")
 
 // ChangedKeysTable is the work table, filled before the identity steps of
 // an incremental build, holding key_hash = Hash64(models.RowKey) of every
@@ -44,8 +39,7 @@ func (x *incremental) prev(name string) string {
 // "Incremental builds"). It reads the previous build's published identity
 // tables and the changed keys of every edge source (ChangedKeysTable), and
 // writes the same published tables a full build writes, with the same
-// content except for the build-local numbers. It wraps ErrFullBuild when
-// the project needs a full build.
+// content except for the build-local numbers.
 func IncrementalStage(c *models.Compiler, plan *models.Plan) error {
 	if c.P.Identity == nil {
 		return nil
@@ -76,14 +70,7 @@ func IncrementalSteps(c *models.Compiler, erasure *models.Erasure) ([]models.Ste
 	if err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
 	for _, e := range k.id.Edges {
-		if seen[e.Source] {
-			// Its rows are folded by key across edges in the row map, which
-			// would tie components that share no identifier.
-			return nil, fmt.Errorf("%s: source %s is read by several identity edges: %w", e.At.Of("source"), e.Source, ErrFullBuild)
-		}
-		seen[e.Source] = true
 		if _, ok := c.Source(e.Source); !ok {
 			return nil, fmt.Errorf("%s: identity edge: unknown source %s", e.At.Of("source"), e.Source)
 		}
@@ -121,7 +108,7 @@ func (k *compiler) edgeSource(i int, source string) string {
 		return k.c.SourceView(source)
 	}
 	src, _ := k.c.Source(source)
-	return "(\n    SELECT * FROM " + k.c.SourceView(source) + " AS s\n    WHERE " + k.incr.reread(i, src, RowKey(k.d, src, "s")) + "\n)"
+	return "(\n    SELECT * FROM " + k.c.SourceView(source) + " AS s\n    WHERE " + k.incr.reread(src, RowKey(k.d, src, "s")) + "\n)"
 }
 
 func (x *incremental) work(name string) string { return x.k.table("inc_" + name) }
@@ -137,11 +124,19 @@ func (x *incremental) seed(src config.Source, key string) string {
 		" OR " + key + " IN (SELECT row_key FROM " + k.c.DuplicateKeysTable(src.Name) + ")"
 }
 
-// reread is the condition on the text key of a row of edge i (from 0)
-// that makes it part of the re-stitch: a seed, or a row whose old version
-// carried an identifier of an affected component.
-func (x *incremental) reread(i int, src config.Source, key string) string {
-	return x.seed(src, key) + fmt.Sprintf(" OR %s IN (SELECT row_key FROM %s WHERE edge = %d)", key, x.work("keys"), i+1)
+// reread is the condition on the text key of a row of src that makes it
+// part of the re-stitch: a seed, or a row whose old version (through any
+// edge reading src) carried an identifier of an affected component. A
+// source row is re-read through every edge at once: the row map and the
+// rejects name it by source and key.
+func (x *incremental) reread(src config.Source, key string) string {
+	var edges []string
+	for i, e := range x.k.id.Edges {
+		if e.Source == src.Name {
+			edges = append(edges, fmt.Sprint(i+1))
+		}
+	}
+	return x.seed(src, key) + fmt.Sprintf(" OR %s IN (SELECT row_key FROM %s WHERE edge IN (%s))", key, x.work("keys"), strings.Join(edges, ", "))
 }
 
 // perEdge joins, with OR, cond(i, src) restricted to the rows of each edge
@@ -221,6 +216,8 @@ FROM (
     JOIN (SELECT id_type AS p_type, id_value AS p_value FROM %[5]s) AS p ON p.p_type = m.id_type AND p.p_value = m.id_value
 ) AS c`,
 				prevMap, prevEdges, prevRows, x.perEdge("r.edge", func(i int, src config.Source) string { return x.seed(src, "r.row_key") }), x.work("probe"))),
+	}
+	finally := []string{
 		"-- The keys of the rows carrying an identifier of those components: with the\n" +
 			"-- changed rows, the rows to re-read.\n" +
 			d.ReplaceTable(keys, fmt.Sprintf(`SELECT DISTINCT edge, row_key
@@ -232,7 +229,7 @@ WHERE row_key IS NOT NULL AND row_id IN (
 		"-- The previous build's rows that are re-read (and so replaced).\n" +
 			d.ReplaceTable(rows, fmt.Sprintf(`SELECT row_id, edge, row_key
 FROM %[1]s AS r
-WHERE %[2]s`, prevRows, x.perEdge("r.edge", func(i int, src config.Source) string { return x.reread(i, src, "r.row_key") }))),
+WHERE %[2]s`, prevRows, x.perEdge("r.edge", func(i int, src config.Source) string { return x.reread(src, "r.row_key") }))),
 		"-- Numbers of the re-stitched identifiers and rows start after the largest\n" +
 			"-- kept ones, so that they never clash within the published tables.\n" +
 			d.ReplaceTable(x.work("offsets"), fmt.Sprintf(`SELECT i.max_id AS max_id, r.max_rn AS max_rn
@@ -245,8 +242,87 @@ CROSS JOIN (SELECT coalesce(max(%[3]s), 0) AS max_rn FROM %[4]s WHERE row_id NOT
 		Kind: models.KindIdentity,
 		Description: "Identity (incremental): the components the changed rows touch, before and after\n" +
 			"the change, and the rows to re-read: every row carrying one of their identifiers.",
-		Origin: k.id.At.Of("edges"),
-		SQL:    sqls,
+		Origin:  k.id.At.Of("edges"),
+		SQL:     sqls,
+		Loop:    x.tieLoop(),
+		Finally: finally,
+	}
+}
+
+// sharedEdges lists the edges (from 1) whose source other edges read too.
+func (x *incremental) sharedEdges() []string {
+	perSource := map[string]int{}
+	for _, e := range x.k.id.Edges {
+		perSource[e.Source]++
+	}
+	var out []string
+	for i, e := range x.k.id.Edges {
+		if perSource[e.Source] > 1 {
+			out = append(out, fmt.Sprint(i+1))
+		}
+	}
+	return out
+}
+
+// perSharedSource is the condition on a row r of the previous build that
+// its source is read by several edges and its key is in keys for that
+// source.
+func (x *incremental) perSharedSource(keys string) string {
+	edges := map[string][]string{}
+	var sources []string
+	for i, e := range x.k.id.Edges {
+		if len(edges[e.Source]) == 0 {
+			sources = append(sources, e.Source)
+		}
+		edges[e.Source] = append(edges[e.Source], fmt.Sprint(i+1))
+	}
+	var out []string
+	for _, s := range sources {
+		if len(edges[s]) > 1 {
+			out = append(out, fmt.Sprintf("(r.edge IN (%s) AND r.row_key IN (SELECT row_key FROM %s WHERE source = %s))", strings.Join(edges[s], ", "), keys, x.k.d.String(s)))
+		}
+	}
+	return strings.Join(out, "\n           OR ")
+}
+
+// tieLoop, when a source is read by several edges, adds to the affected
+// components those of the other readings of their rows: the row map folds
+// a source row's readings into one entry, which must be re-stitched as a
+// whole. Readings tie components that share no identifier, possibly in a
+// chain: the loop runs until no component is added. Nil otherwise.
+func (x *incremental) tieLoop() *models.Loop {
+	shared := x.sharedEdges()
+	if len(shared) == 0 {
+		return nil
+	}
+	k, d := x.k, x.k.d
+	prevMap, prevRows, prevEdges := x.prev("identity_map"), x.prev("identity_rows"), x.prev("identity_edges")
+	comps, keys, tied := x.work("components"), x.work("tied_keys"), x.work("tied")
+	in := "r.edge IN (" + strings.Join(shared, ", ") + ")"
+	return &models.Loop{
+		Body: []string{
+			"-- The keys of the rows of affected components in sources read by several edges.\n" +
+				d.ReplaceTable(keys, fmt.Sprintf(`SELECT DISTINCT %[1]s AS source, r.row_key AS row_key
+FROM %[2]s AS r
+WHERE %[3]s AND r.row_key IS NOT NULL AND r.row_id IN (
+    SELECT row_id FROM %[4]s
+    WHERE id IN (SELECT id_no FROM %[5]s WHERE component IN (SELECT component FROM %[6]s))
+)`, k.sourceName("r.edge"), prevRows, in, prevEdges, prevMap, comps)),
+			"-- The components of the other readings of those rows, not yet affected.\n" +
+				d.ReplaceTable(tied, fmt.Sprintf(`SELECT DISTINCT component
+FROM %[1]s
+WHERE component NOT IN (SELECT component FROM %[2]s) AND id_no IN (
+    SELECT id FROM %[3]s
+    WHERE row_id IN (
+        SELECT r.row_id FROM %[4]s AS r
+        WHERE %[5]s
+    )
+)`, prevMap, comps, prevEdges, prevRows, x.perSharedSource(keys))),
+			"INSERT INTO " + comps + "\nSELECT component FROM " + tied,
+		},
+		Changed:   "-- Components added (0: every tie is followed).\nSELECT count(*) FROM " + tied,
+		MaxRounds: k.maxRounds(),
+		What:      "incremental identity: components tied by sources read by several edges (identity.max_rounds)",
 	}
 }
 
@@ -258,22 +334,30 @@ func (x *incremental) liveSourcesSQL(k *compiler, occ string) []string {
 		return nil
 	}
 	var out []string
+	done := map[string]bool{}
 	for i, e := range k.id.Edges {
-		if !models.NeedsLiveSource(k.c.P, e.Source) {
+		if done[e.Source] || !models.NeedsLiveSource(k.c.P, e.Source) {
 			continue
 		}
+		done[e.Source] = true
 		src, _ := k.c.Source(e.Source)
+		var edges []string
+		for j, e2 := range k.id.Edges {
+			if e2.Source == e.Source {
+				edges = append(edges, fmt.Sprint(j+1))
+			}
+		}
 		key := RowKey(k.d, src, "s")
 		out = append(out, "-- Source "+e.Source+" without the rows of erased people: the rows kept from the\n-- previous build and the re-read ones.\n"+
 			k.d.ReplaceTable(k.c.Table(models.LiveSourceName(e.Source)), `SELECT s.*
 FROM `+k.c.D.Table(k.c.P.Schema, models.LiveSourceName(e.Source))+` AS s
-WHERE NOT (`+x.reread(i, src, key)+`)
+WHERE NOT (`+x.reread(src, key)+`)
 UNION ALL
 SELECT s.*
 FROM `+k.edgeSource(i, e.Source)+` AS s
 WHERE `+key+` IS NULL OR `+key+` NOT IN (
     SELECT row_key FROM `+occ+`
-    WHERE t = 0 AND row_key IS NOT NULL AND edge = `+fmt.Sprint(i+1)+` AND row_id IN (SELECT row_id FROM `+k.erasedTable()+`)
+    WHERE t = 0 AND row_key IS NOT NULL AND edge IN (`+strings.Join(edges, ", ")+`) AND row_id IN (SELECT row_id FROM `+k.erasedTable()+`)
 )`))
 	}
 	return out
@@ -344,7 +428,7 @@ SELECT n.component + o.max_id, n.id_type, n.value_count
 FROM %[3]s AS n
 CROSS JOIN %[4]s AS o`, x.prev("identity_limit_conflicts"), notAffected, k.conflictsTable(), offsets)))
 	}
-	for _, name := range []string{"probe", "components", "keys", "rows", "offsets"} {
+	for _, name := range []string{"probe", "components", "keys", "rows", "offsets", "tied_keys", "tied"} {
 		sqls = append(sqls, d.DropTable(x.work(name)))
 	}
 	for _, tb := range []string{k.mapTable(), k.rowsTable(), k.edgesTable(), k.rowMapTable(), k.rejectsTable()} {
