@@ -261,7 +261,7 @@ func (k *compiler) edgesSteps() ([]models.Step, error) {
 			where = "\nWHERE (" + strings.TrimSpace(e.Where) + ")"
 		}
 		ref := scope.Add(name, fmt.Sprintf("edge %d: source %s%s", i+1, e.Source, posComment(e.At.Of("source"))),
-			fmt.Sprintf("SELECT\n    %s\nFROM %s AS s%s", strings.Join(cols, "\n    "), k.edgeSource(i, e.Source), where))
+			fmt.Sprintf("SELECT\n    %s\nFROM %s AS s%s", strings.Join(cols, "\n    "), k.edgeSource(e.Source), where))
 		for j, m := range e.IDs {
 			region := regionless
 			if e.Region != "" && k.isPhone(m.Key) {

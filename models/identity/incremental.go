@@ -101,9 +101,9 @@ func (k *compiler) output(name string, published func(*models.Compiler) string) 
 	return published(k.c)
 }
 
-// edgeSource is the relation edge i (from 0) reads: the source's view, or
+// edgeSource is the relation an edge reading source reads: its view, or
 // on an incremental build the rows of it to re-read.
-func (k *compiler) edgeSource(i int, source string) string {
+func (k *compiler) edgeSource(source string) string {
 	if k.incr == nil {
 		return k.c.SourceView(source)
 	}
@@ -335,7 +335,7 @@ func (x *incremental) liveSourcesSQL(k *compiler, occ string) []string {
 	}
 	var out []string
 	done := map[string]bool{}
-	for i, e := range k.id.Edges {
+	for _, e := range k.id.Edges {
 		if done[e.Source] || !models.NeedsLiveSource(k.c.P, e.Source) {
 			continue
 		}
@@ -354,7 +354,7 @@ FROM `+k.c.D.Table(k.c.P.Schema, models.LiveSourceName(e.Source))+` AS s
 WHERE NOT (`+x.reread(src, key)+`)
 UNION ALL
 SELECT s.*
-FROM `+k.edgeSource(i, e.Source)+` AS s
+FROM `+k.edgeSource(e.Source)+` AS s
 WHERE `+key+` IS NULL OR `+key+` NOT IN (
     SELECT row_key FROM `+occ+`
     WHERE t = 0 AND row_key IS NOT NULL AND edge IN (`+strings.Join(edges, ", ")+`) AND row_id IN (SELECT row_id FROM `+k.erasedTable()+`)
