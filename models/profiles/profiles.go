@@ -55,6 +55,47 @@
 // most_frequent column picks add a grouping of their own (per value), over
 // the same joined rows. Identifier picks share one pass over the identity
 // map.
+//
+// # Incremental builds
+//
+// IncrementalStatements writes the same table from the previous build's
+// profiles, recomputing only the affected profiles (a work table,
+// AffectedTable), those of the new identity map that
+//
+//   - have an identity map row (profile_id, id_type, id_value, first and
+//     last seen, seen_count) that the previous map does not have alike, or
+//     lost one;
+//   - gained or lost a row of a source traits read (row map diff on
+//     source, row_key, profile_id: moved and deleted rows);
+//   - own a row of such a source whose key is in the source's changed keys
+//     (models.Compiler.ChangedKeysTable: added or changed rows);
+//   - own a row whose timestamp lies between the start of a trait's window
+//     at the previous build's now and at this one's (rows that entered or
+//     left the window, either way the clock moved).
+//
+// Every pick, aggregate and RFM input depends only on the profile's own
+// rows and identifiers, so the others keep their values. What each kind
+// costs:
+//
+//	kind                    recomputed
+//	identifier pick         affected profiles: one pass over their identity map rows
+//	column pick             affected profiles: their rows of the source
+//	most_frequent pick      affected profiles: their rows, grouped by value
+//	source_priority         affected profiles: their rows of each listed source
+//	aggregate               affected profiles: their rows of the source
+//	window (pick/aggregate) + profiles owning rows that crossed the window's edge (scan of the source by timestamp)
+//	rfm inputs              affected profiles: their purchases; the others'
+//	                        recency moves by the calendar days between the
+//	                        two builds' now, frequency and monetary are kept
+//	rfm scores and code     every purchaser: quintiles are global (sorts of all purchasers)
+//	expression              every profile (a scan of the merged columns)
+//
+// Besides, finding the affected profiles reads both identity maps and the
+// trait sources' rows of both row maps (grouped diffs), and the result
+// copies every kept row of the previous table. The statements assume the
+// previous profiles were built from the same traits (a changed definition
+// needs a full build), and trait SQL (where, expressions) that reads no
+// clock or other table: such SQL needs a full build too.
 package profiles
 
 import (
@@ -138,8 +179,19 @@ func parts(p *config.Project) []models.Part {
 
 // Statements returns the statements that build the profiles table.
 func Statements(c *models.Compiler) ([]string, error) {
-	b := &builder{c: c, d: c.D, sources: map[string]*sourcePass{}}
-	b.scope = dialect.NewScope(c.D, func(name string) string { return c.WorkTable(c.Entity() + "_profiles_w_" + name) })
+	b, err := newBuilder(c, "_profiles_w_", nil)
+	if err != nil {
+		return nil, err
+	}
+	return b.render(), nil
+}
+
+// newBuilder compiles every trait of the project; inc, when set, makes the
+// passes read only the affected profiles (see IncrementalStatements).
+// Work tables of dialects without CTEs are named ENTITY + prefix + CTE.
+func newBuilder(c *models.Compiler, prefix string, inc *incState) (*builder, error) {
+	b := &builder{c: c, d: c.D, sources: map[string]*sourcePass{}, inc: inc}
+	b.scope = dialect.NewScope(c.D, func(name string) string { return c.WorkTable(c.Entity() + prefix + name) })
 	now, err := b.nowExpr()
 	if err != nil {
 		return nil, err
@@ -150,7 +202,7 @@ func Statements(c *models.Compiler) ([]string, error) {
 			return nil, fmt.Errorf("%s: trait %s: %w", t.At.Of("name"), t.Name, err)
 		}
 	}
-	return b.render(), nil
+	return b, nil
 }
 
 // builder collects the pieces of the profiles query: common table
@@ -168,6 +220,7 @@ type builder struct {
 	joins   []join // CTEs joined to the profiles in the base layer
 	base    []column
 	scope   *dialect.Scope
+	inc     *incState // nil in a full build
 }
 
 type cte struct {
@@ -523,10 +576,10 @@ func (b *builder) rfm(t config.Trait) error {
 		column{expr: "count(" + only("1") + ")", alias: freq},
 		column{expr: "sum(" + only(b.ident(r.Amount)) + ")", alias: money},
 	)
-	// The scores are quintiles: NTILE(5) over the purchasers, written with
-	// row numbers (portable: ClickHouse 18.16 has no window functions).
-	// Tied values share the score of their group's first row, the lowest
-	// the group reaches, so the order among ties does not matter.
+	if b.inc != nil {
+		b.rfmRaw(t, pass)
+		return nil
+	}
 	purchasers := "purchasers_" + t.Name
 	b.extra = append(b.extra, cte{
 		name:    purchasers,
@@ -539,44 +592,7 @@ func (b *builder) rfm(t config.Trait) error {
     FROM %[4]s
     WHERE %[2]s > 0`, b.d.DaysBetween(last, b.now), freq, money, b.ref(traitsCTE(r.From))),
 	})
-	n := "(SELECT count(*) FROM " + b.ref(purchasers) + ")"
-	dims := []struct {
-		name, value string
-		order       dialect.SortKey
-	}{
-		{"r", "recency", dialect.SortKey{Expr: "v", Desc: true, NullsFirst: true}},
-		{"f", "frequency", dialect.SortKey{Expr: "v"}},
-		{"m", "monetary", dialect.SortKey{Expr: "v", NullsFirst: true}},
-	}
-	for _, dim := range dims {
-		ranked, firsts, score := "ranked_"+dim.name+"_"+t.Name, "firsts_"+dim.name+"_"+t.Name, "score_"+dim.name+"_"+t.Name
-		b.extra = append(b.extra,
-			cte{
-				name:    ranked,
-				comment: fmt.Sprintf("%s: purchasers in order of %s (5 = best), NULLs grouped under a key.", t.Name, dim.value),
-				body: b.d.NumberRows(fmt.Sprintf(`SELECT
-    pid,
-    %[1]s AS v,
-    CASE WHEN %[1]s IS NULL THEN 1 ELSE 0 END AS v_null,
-    coalesce(%[1]s, 0) AS v_key
-FROM %[2]s`, dim.value, b.ref(purchasers)), "rn", []dialect.SortKey{dim.order}),
-			},
-			cte{
-				name:    firsts,
-				comment: "the first row number of each group of tied values",
-				body: fmt.Sprintf(`SELECT v_null AS g_null, v_key AS g_key, min(rn) AS g_first
-    FROM %s
-    GROUP BY v_null, v_key`, b.ref(ranked)),
-			},
-			cte{
-				name:    score,
-				comment: "NTILE(5) of each group's first row: with q = n / 5 and r = n % 5, the first r tiles hold q + 1 rows, the others q",
-				body: fmt.Sprintf(`SELECT k.pid AS s_pid, %[1]s AS s_score
-    FROM %[2]s AS k
-    JOIN %[3]s AS g ON g.g_null = k.v_null AND g.g_key = k.v_key`, ntile("g.g_first", n, b.d), b.ref(ranked), b.ref(firsts)),
-			},
-		)
-	}
+	b.extra = append(b.extra, b.rfmScores(t, purchasers)...)
 	scores := "scores_" + t.Name
 	c := func(suffix string) string { return b.ident(col(scores, t.Name+suffix)) }
 	b.extra = append(b.extra, cte{
@@ -614,6 +630,55 @@ FROM %[2]s`, dim.value, b.ref(purchasers)), "rn", []dialect.SortKey{dim.order}),
 		column{expr: ref("_m"), alias: b.ident(t.Name + "_m")},
 	)
 	return nil
+}
+
+// rfmScores scores the purchasers (pid, recency, frequency, monetary) of
+// an rfm trait in three CTEs per dimension, score_D_NAME (s_pid, s_score).
+// The scores are quintiles: NTILE(5) over the purchasers, written with
+// row numbers (portable: ClickHouse 18.16 has no window functions). Tied
+// values share the score of their group's first row, the lowest the group
+// reaches, so the order among ties does not matter.
+func (b *builder) rfmScores(t config.Trait, purchasers string) []cte {
+	n := "(SELECT count(*) FROM " + b.ref(purchasers) + ")"
+	dims := []struct {
+		name, value string
+		order       dialect.SortKey
+	}{
+		{"r", "recency", dialect.SortKey{Expr: "v", Desc: true, NullsFirst: true}},
+		{"f", "frequency", dialect.SortKey{Expr: "v"}},
+		{"m", "monetary", dialect.SortKey{Expr: "v", NullsFirst: true}},
+	}
+	var out []cte
+	for _, dim := range dims {
+		ranked, firsts, score := "ranked_"+dim.name+"_"+t.Name, "firsts_"+dim.name+"_"+t.Name, "score_"+dim.name+"_"+t.Name
+		out = append(out,
+			cte{
+				name:    ranked,
+				comment: fmt.Sprintf("%s: purchasers in order of %s (5 = best), NULLs grouped under a key.", t.Name, dim.value),
+				body: b.d.NumberRows(fmt.Sprintf(`SELECT
+    pid,
+    %[1]s AS v,
+    CASE WHEN %[1]s IS NULL THEN 1 ELSE 0 END AS v_null,
+    coalesce(%[1]s, 0) AS v_key
+FROM %[2]s`, dim.value, b.ref(purchasers)), "rn", []dialect.SortKey{dim.order}),
+			},
+			cte{
+				name:    firsts,
+				comment: "the first row number of each group of tied values",
+				body: fmt.Sprintf(`SELECT v_null AS g_null, v_key AS g_key, min(rn) AS g_first
+    FROM %s
+    GROUP BY v_null, v_key`, b.ref(ranked)),
+			},
+			cte{
+				name:    score,
+				comment: "NTILE(5) of each group's first row: with q = n / 5 and r = n % 5, the first r tiles hold q + 1 rows, the others q",
+				body: fmt.Sprintf(`SELECT k.pid AS s_pid, %[1]s AS s_score
+    FROM %[2]s AS k
+    JOIN %[3]s AS g ON g.g_null = k.v_null AND g.g_key = k.v_key`, ntile("g.g_first", n, b.d), b.ref(ranked), b.ref(firsts)),
+			},
+		)
+	}
+	return out
 }
 
 // ntile is NTILE(5) of row number rn among n rows, without window

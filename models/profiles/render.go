@@ -14,11 +14,51 @@ import (
 // returns the statements that build the profiles table (one, in dialects
 // with CTEs; see dialect.Scope).
 func (b *builder) render() []string {
+	ctes := b.baseCTEs()
+	last := "base"
+	if b.inc != nil {
+		var tail []cte
+		tail, last = b.incrementalTail(last)
+		ctes = append(ctes, tail...)
+	}
+	exprs, last := b.expressionCTEs(last)
+	ctes = append(ctes, exprs...)
+	for _, c := range ctes {
+		b.scope.Add(c.name, c.comment, c.body)
+	}
+	final := []string{"profile_id"}
+	for _, t := range b.c.P.Traits {
+		for _, col := range t.Columns() {
+			final = append(final, b.ident(col))
+		}
+	}
+	return b.scope.ReplaceTable(b.c.ProfilesTable(), "SELECT\n    "+strings.Join(final, ",\n    ")+"\nFROM "+b.ref(last))
+}
+
+// only is the condition keeping the rows of the affected profiles in an
+// incremental build (see IncrementalStatements), empty in a full build.
+func (b *builder) only() string {
+	if b.inc == nil {
+		return ""
+	}
+	return "profile_id IN (SELECT profile_id FROM " + b.inc.affected + ")"
+}
+
+// baseCTEs are the CTEs up to base: the profiles, the identity map and
+// source passes, the per-trait CTEs, and base, which joins them to every
+// profile.
+func (b *builder) baseCTEs() []cte {
 	var ctes []cte
+	from, and := b.c.IdentityMapTable(), ""
+	if o := b.only(); o != "" {
+		// A subquery: ClickHouse would read profile_id in WHERE as the
+		// alias of min(profile_id).
+		from, and = "(SELECT profile_no, profile_id FROM "+from+" WHERE "+o+") AS m", " AND "+o
+	}
 	ctes = append(ctes, cte{
 		name:    "profiles",
 		comment: "Every profile of the identity map, by its number in this build (profile_no):\nthe passes below group and join on it, cheaper than on profile_id.",
-		body:    "SELECT profile_no, min(profile_id) AS profile_id\nFROM " + b.c.IdentityMapTable() + "\nGROUP BY profile_no",
+		body:    "SELECT profile_no, min(profile_id) AS profile_id\nFROM " + from + "\nGROUP BY profile_no",
 	})
 	if len(b.ids) > 0 {
 		types := make([]string, len(b.idTypes))
@@ -28,8 +68,8 @@ func (b *builder) render() []string {
 		ctes = append(ctes, cte{
 			name:    "identifiers",
 			comment: "Identifier traits: one pass over the identity map picks them all.",
-			body: fmt.Sprintf("SELECT\n    profile_no,\n%s\nFROM %s\nWHERE id_type IN (%s)\nGROUP BY profile_no",
-				renderColumns(b.ids, "    "), b.c.IdentityMapTable(), strings.Join(types, ", ")),
+			body: fmt.Sprintf("SELECT\n    profile_no,\n%s\nFROM %s\nWHERE id_type IN (%s)%s\nGROUP BY profile_no",
+				renderColumns(b.ids, "    "), b.c.IdentityMapTable(), strings.Join(types, ", "), and),
 		})
 	}
 	for _, name := range b.order {
@@ -41,8 +81,8 @@ func (b *builder) render() []string {
     r.rm_profile AS %s,
     s.*
 FROM %s AS s
-JOIN (SELECT row_key AS rm_key, profile_no AS rm_profile FROM %s WHERE source = %s) AS r
-    ON r.rm_key = %s`, ProfileColumn, b.c.SourceView(name), b.c.RowMapTable(), b.d.String(name), models.RowKey(b.c, p.src, "s")),
+JOIN (SELECT row_key AS rm_key, profile_no AS rm_profile FROM %s WHERE source = %s%s) AS r
+    ON r.rm_key = %s`, ProfileColumn, b.c.SourceView(name), b.c.RowMapTable(), b.d.String(name), and, models.RowKey(b.c, p.src, "s")),
 		})
 		if len(p.cols) == 0 {
 			continue
@@ -55,9 +95,13 @@ JOIN (SELECT row_key AS rm_key, profile_no AS rm_profile FROM %s WHERE source = 
 		})
 	}
 	ctes = append(ctes, b.extra...)
+	return append(ctes, b.baseCTE())
+}
 
-	// The joins are chained, one per SELECT (some warehouses run no more),
-	// each adding its CTE's columns to every profile.
+// baseCTE joins the CTEs of the traits to every profile. The joins are
+// chained, one per SELECT (some warehouses run no more), each adding its
+// CTE's columns to every profile.
+func (b *builder) baseCTE() cte {
 	chain := "SELECT profile_no, profile_id FROM " + b.ref("profiles")
 	for _, j := range b.joins {
 		cols := make([]string, len(j.cols))
@@ -71,12 +115,17 @@ JOIN (SELECT row_key AS rm_key, profile_no AS rm_profile FROM %s WHERE source = 
 	}
 	base := []column{{expr: "joined.profile_id", alias: "profile_id"}}
 	base = append(base, b.base...)
-	ctes = append(ctes, cte{
+	return cte{
 		name:    "base",
 		comment: "Traits read from the identity map and sources, one row per profile.",
 		body:    fmt.Sprintf("SELECT\n%s\nFROM (\n%s\n) AS joined", renderColumns(base, "    "), indent(chain, "    ")),
-	})
-	last := "base"
+	}
+}
+
+// expressionCTEs computes the expressions in layers over the CTE last,
+// and returns the CTEs and the name of the last.
+func (b *builder) expressionCTEs(last string) ([]cte, string) {
+	var ctes []cte
 	for i, layer := range b.layers() {
 		cols := []column{{expr: "*"}}
 		for _, t := range layer {
@@ -98,16 +147,7 @@ JOIN (SELECT row_key AS rm_key, profile_no AS rm_profile FROM %s WHERE source = 
 		})
 		last = name
 	}
-	for _, c := range ctes {
-		b.scope.Add(c.name, c.comment, c.body)
-	}
-	final := []string{"profile_id"}
-	for _, t := range b.c.P.Traits {
-		for _, col := range t.Columns() {
-			final = append(final, b.ident(col))
-		}
-	}
-	return b.scope.ReplaceTable(b.c.ProfilesTable(), "SELECT\n    "+strings.Join(final, ",\n    ")+"\nFROM "+b.ref(last))
+	return ctes, last
 }
 
 func indent(s, prefix string) string {
