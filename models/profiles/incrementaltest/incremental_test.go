@@ -96,6 +96,8 @@ type incWorld struct {
 	rng     *rand.Rand
 	now     time.Time
 	nextKey int
+
+	fullTime, incTime time.Duration // the last build's profiles steps
 }
 
 func TestIncrementalMatchesFullDuckDB(t *testing.T) {
@@ -107,6 +109,47 @@ func TestIncrementalMatchesFullClickHouse(t *testing.T) {
 		t.Skip("SLUICE_CLICKHOUSE_DSN is not set: start a server with `. .ci/clickhouse.sh` to run the ClickHouse tests")
 	}
 	runIncremental(t, clickEnv, steps(8))
+}
+
+// TestIncrementalScale measures an incremental build after 1% of the orders
+// changed and a day passed (or SLUICE_TEST_MOVE), against the full profiles step, on DuckDB with
+// SLUICE_TEST_PROFILES profiles (skipped when unset).
+func TestIncrementalScale(t *testing.T) {
+	n, err := strconv.Atoi(os.Getenv("SLUICE_TEST_PROFILES"))
+	if err != nil || n <= 0 {
+		t.Skip("SLUICE_TEST_PROFILES is not set")
+	}
+	x := openWorld(t, duckEnv, 7)
+	// Each user has a crm row, three orders and two web events, over the
+	// 40 days before now.
+	x.exec(
+		fmt.Sprintf(`CREATE TABLE %[1]s.crm AS SELECT 'u' || i AS id, 'e' || i || '@example.org' AS email,
+    ['Ann', 'Bob', 'Cy', 'Di'][1 + i %% 4] AS name, ['FR', 'DE', 'US'][1 + i %% 3] AS country,
+    TIMESTAMP '2026-03-27 22:00:00' - to_minutes(CAST(i %% 57600 AS BIGINT)) AS updated_at
+FROM range(%[2]d) AS r(i)`, x.raw, n),
+		fmt.Sprintf(`CREATE TABLE %[1]s.orders AS SELECT 'o' || i AS order_id, 'u' || (i %% %[2]d) AS user_id, NULL::VARCHAR AS email,
+    CAST(i %% 40 AS DOUBLE) * 2.5 AS amount, ['paid', 'paid', 'refunded', 'pending'][1 + i %% 4] AS status,
+    TIMESTAMP '2026-03-27 22:00:00' - to_minutes(CAST((i * 7919) %% 57600 AS BIGINT)) AS ordered_at
+FROM range(%[3]d) AS r(i)`, x.raw, n, 3*n),
+		fmt.Sprintf(`CREATE TABLE %[1]s.web AS SELECT 'w' || i AS event_id, 'e' || (i %% %[2]d) || '@example.org' AS email,
+    ['FR', 'DE', 'US'][1 + i %% 3] AS country,
+    TIMESTAMP '2026-03-27 22:00:00' - to_minutes(CAST((i * 104729) %% 57600 AS BIGINT)) AS seen_at
+FROM range(%[3]d) AS r(i)`, x.raw, n, 2*n),
+	)
+	x.build(x.now, false)
+	t.Logf("first build: full profiles step %s", x.fullTime)
+	// 1% of the orders change amount (spread over the users), and a day (or
+	// SLUICE_TEST_MOVE) passes.
+	x.exec(fmt.Sprintf("UPDATE %s.orders SET amount = amount + 1 WHERE hash(order_id) %% 100 = 0", x.raw))
+	move := 24 * time.Hour
+	if d, err := time.ParseDuration(os.Getenv("SLUICE_TEST_MOVE")); err == nil {
+		move = d
+	}
+	prev := x.now
+	x.now = x.now.Add(move)
+	affected, total := x.build(prev, true)
+	t.Logf("1%% of the orders changed, %s later: %d of %d profiles recomputed (%.1f%%); full profiles step %s, incremental %s",
+		move, affected, total, 100*float64(affected)/float64(total), x.fullTime, x.incTime)
 }
 
 // steps is n, or SLUICE_TEST_STEPS when set (longer runs).
@@ -143,6 +186,29 @@ func runIncremental(t *testing.T, e incEnv, steps int) {
 }
 
 func newWorld(t *testing.T, e incEnv, seed int64) *incWorld {
+	x := openWorld(t, e, seed)
+	x.tables = []*incTable{
+		{name: "crm", cols: [][2]string{{"id", "text"}, {"email", "text"}, {"name", "text"}, {"country", "text"}, {"updated_at", "ts"}}},
+		{name: "orders", cols: [][2]string{{"order_id", "text"}, {"user_id", "text"}, {"email", "text"}, {"amount", "float"}, {"status", "text"}, {"ordered_at", "ts"}}},
+		{name: "web", cols: [][2]string{{"event_id", "text"}, {"email", "text"}, {"country", "text"}, {"seen_at", "ts"}}},
+	}
+	for _, tb := range x.tables {
+		tb.rows = map[string][]any{}
+		n := 25
+		if tb.name == "crm" {
+			n = 12
+		}
+		for range n {
+			x.insert(tb)
+		}
+		x.write(tb)
+	}
+	return x
+}
+
+// openWorld writes the project, opens its warehouse and creates the schema
+// of the source tables.
+func openWorld(t *testing.T, e incEnv, seed int64) *incWorld {
 	dir := t.TempDir()
 	schema := fmt.Sprintf("incp_%d", seed%1_000_000_000)
 	raw := schema + "_raw"
@@ -174,22 +240,6 @@ func newWorld(t *testing.T, e incEnv, seed int64) *incWorld {
 		w.Close()
 	})
 	x.exec(w.Dialect().CreateSchema(raw))
-	x.tables = []*incTable{
-		{name: "crm", cols: [][2]string{{"id", "text"}, {"email", "text"}, {"name", "text"}, {"country", "text"}, {"updated_at", "ts"}}},
-		{name: "orders", cols: [][2]string{{"order_id", "text"}, {"user_id", "text"}, {"email", "text"}, {"amount", "float"}, {"status", "text"}, {"ordered_at", "ts"}}},
-		{name: "web", cols: [][2]string{{"event_id", "text"}, {"email", "text"}, {"country", "text"}, {"seen_at", "ts"}}},
-	}
-	for _, tb := range x.tables {
-		tb.rows = map[string][]any{}
-		n := 25
-		if tb.name == "crm" {
-			n = 12
-		}
-		for range n {
-			x.insert(tb)
-		}
-		x.write(tb)
-	}
 	return x
 }
 
@@ -348,7 +398,9 @@ func (x *incWorld) build(prev time.Time, incremental bool) (affected, total int6
 		case models.KindPublish:
 			continue
 		case models.KindProfiles:
+			start := time.Now()
 			x.runStep(s)
+			x.fullTime = time.Since(start)
 			if !incremental {
 				continue
 			}
@@ -376,7 +428,15 @@ func (x *incWorld) checkIncremental(staged *models.Compiler, prev time.Time) (af
 	if err != nil {
 		x.t.Fatal(err)
 	}
-	x.runStep(models.Step{Name: "incremental profiles", SQL: stmts})
+	start := time.Now()
+	for i, q := range stmts {
+		t0 := time.Now()
+		x.exec(q)
+		if os.Getenv("SLUICE_TEST_PROFILES") != "" {
+			x.t.Logf("statement %d: %s", i, time.Since(t0))
+		}
+	}
+	x.incTime = time.Since(start)
 	x.compare(expected, staged.ProfilesTable())
 	if err := warehouse.QueryRow(ctx, x.w, "SELECT count(*) FROM "+profiles.AffectedTable(staged), &affected); err != nil {
 		x.t.Fatal(err)
