@@ -109,6 +109,14 @@ func TestLoadProblems(t *testing.T) {
 			want: []string{"b.yml:2:13: duplicate source name `orders` (first defined at a.yml:2:13)"},
 		},
 		{
+			name: "append_only without a timestamp",
+			files: map[string]string{
+				"sluice.yml": minimalRoot,
+				"a.yml":      "sources:\n  - { name: events, table: raw.events, primary_key: id, append_only: true }\n",
+			},
+			want: []string{"a.yml:2:70: append_only needs the source's timestamp: the column telling when each row was added"},
+		},
+		{
 			name:  "duplicate key in one mapping",
 			files: map[string]string{"sluice.yml": minimalRoot + "name: again\n"},
 			want:  []string{"sluice.yml:4:1: duplicate key `name` (first at line 2)"},

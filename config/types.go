@@ -122,6 +122,7 @@ type Source struct {
 	SQL         string     `yaml:"sql" doc:"A SELECT to read instead of a table."`
 	PrimaryKey  StringList `yaml:"primary_key" required:"true" doc:"Column(s) that identify a row; rows with a NULL or duplicated key are reported."`
 	Timestamp   string     `yaml:"timestamp" doc:"Column telling when the row happened or last changed; used by most_recent rules and time windows."`
+	AppendOnly  bool       `yaml:"append_only" doc:"Rows are only ever added, each with a timestamp later than every row already there: a build then reads only the rows after the last build's latest timestamp to find what changed, instead of hashing every row. Needs timestamp. A build that finds fewer rows up to that mark (a row deleted or rewritten) says so and rebuilds everything."`
 	Description string     `yaml:"description" doc:"Free text for humans."`
 	At          Positions  `yaml:"-"`
 }

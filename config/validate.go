@@ -179,6 +179,9 @@ func (v *validator) sources() map[string]Source {
 		if _, ok := s.At["primary_key"]; ok && len(s.PrimaryKey) == 0 {
 			v.add(s.At.Of("primary_key"), "primary_key needs at least one column")
 		}
+		if s.AppendOnly && strings.TrimSpace(s.Timestamp) == "" {
+			v.add(s.At.Of("append_only"), "append_only needs the source's timestamp: the column telling when each row was added")
+		}
 	}
 	return unique(v, "source", v.p.Sources, func(s Source) string { return s.Name }, func(s Source) Pos { return s.At.Of("name") })
 }

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sluicehq/sluice/builder"
+	"github.com/sluicehq/sluice/builder/incremental"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/connectors/destination"
 	"github.com/sluicehq/sluice/connectors/warehouse"
@@ -296,14 +296,11 @@ func (d *Daemon) buildModels(ctx context.Context, p *config.Project, w warehouse
 	if err != nil {
 		return 0, err
 	}
-	plan, err := models.Compile(p, w.Dialect())
+	o, err := incremental.Build(ctx, w, p, incremental.Options{Only: func(s models.Step) bool { return buildRank[s.Kind] <= level }})
 	if err == nil {
-		var res *builder.Result
-		res, err = builder.Run(ctx, w, plan, builder.Options{Only: func(s models.Step) bool { return buildRank[s.Kind] <= level }})
-		if err == nil {
-			for _, warn := range res.Warnings {
-				d.log.Warn("build check", "warning", warn.String())
-			}
+		d.log.Info("build", "mode", string(o.Mode), "reasons", len(o.Reasons), "sources_changed", len(o.Changed))
+		for _, warn := range o.Result.Warnings {
+			d.log.Warn("build check", "warning", warn.String())
 		}
 	}
 	if err != nil {

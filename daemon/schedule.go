@@ -48,7 +48,7 @@ func (s *Schedule) After(t time.Time, n int) time.Time {
 // buildRank orders the kinds of build steps: a sync needs every step up to
 // the rank of what it reads.
 var buildRank = map[models.StepKind]int{
-	models.KindSchema: 0, models.KindSeed: 1, models.KindSource: 2,
+	models.KindSchema: 0, models.KindSeed: 1, models.KindSource: 2, models.KindChanges: 3,
 	models.KindIdentity: 3, models.KindProfiles: 4, models.KindSegment: 5,
 }
 

@@ -21,6 +21,8 @@ type Compiler struct {
 	// place of the warehouse's clock at build time: reproducible rebuilds
 	// and golden tests.
 	Now time.Time
+	// Previous, when set, makes this an incremental build (Incrementally).
+	Previous *Previous
 
 	// staging, set by Compile, makes Table name the staging table a build
 	// writes; published lists the names it gave, in first-use order.

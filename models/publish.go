@@ -164,7 +164,7 @@ func (s Step) mapStrings(f func(string) string) Step {
 }
 
 // stageWrittenRefs points the references that SQL written in the project
-// makes to tables of the build (a segment's sql reading
+// (the fragments of a step's Parts) makes to tables of the build (a segment's sql reading
 // sluice.customer_profiles) at their staging names: the project means the
 // tables of the build that runs it, not the previous build's. Source views
 // are left alone: a view outlives the build, and its staging tables.
@@ -205,10 +205,34 @@ func (c *Compiler) stageWrittenRefs(plan *Plan) {
 		}
 		return b.String() + q[last:]
 	}
+	// Only the text the project wrote is rewritten: the compiler's own SQL
+	// names the previous build's tables on purpose (change detection and
+	// incremental steps read them).
 	for i := range plan.Steps {
-		if plan.Steps[i].Kind != KindSource {
-			plan.Steps[i] = plan.Steps[i].mapStrings(f)
+		s := &plan.Steps[i]
+		if s.Kind == KindSource {
+			continue
 		}
+		// Line by line: the compiler indents a query it splices in.
+		var written []string
+		for _, p := range s.Parts {
+			for _, fr := range p.Fragments {
+				for _, line := range strings.Split(fr.Text, "\n") {
+					if t := strings.TrimRight(strings.TrimSpace(line), "; "); t != "" && f(t) != t {
+						written = append(written, t)
+					}
+				}
+			}
+		}
+		if len(written) == 0 {
+			continue
+		}
+		*s = s.mapStrings(func(q string) string {
+			for _, t := range written {
+				q = strings.ReplaceAll(q, t, f(t))
+			}
+			return q
+		})
 	}
 }
 

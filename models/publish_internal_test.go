@@ -31,11 +31,14 @@ func TestStageWrittenRefs(t *testing.T) {
 			c := &Compiler{P: &config.Project{Schema: "sluice"}, D: dialect.DuckDB{}}
 			plan := &Plan{Steps: []Step{
 				{Kind: KindProfiles, Publishes: []string{"customer_profiles"}},
-				{Kind: KindSegment, SQL: []string{tc.sql}, Checks: []Check{{SQL: tc.sql}}},
-				{Kind: KindSource, SQL: []string{tc.sql}},
+				{Kind: KindSegment, SQL: []string{"CREATE TABLE x AS\n" + tc.sql}, Checks: []Check{{SQL: tc.sql}},
+					Parts: []Part{{Fragments: []Fragment{{Text: tc.sql + ";\n"}}}}},
+				{Kind: KindSource, SQL: []string{tc.sql}, Parts: []Part{{Fragments: []Fragment{{Text: tc.sql}}}}},
+				// The compiler's own SQL reads the previous build's tables.
+				{Kind: KindChanges, SQL: []string{tc.sql}},
 			}}
 			c.stageWrittenRefs(plan)
-			if got := plan.Steps[1].SQL[0]; got != tc.want {
+			if got := plan.Steps[1].SQL[0]; got != "CREATE TABLE x AS\n"+tc.want {
 				t.Errorf("got  %s\nwant %s", got, tc.want)
 			}
 			if got := plan.Steps[1].Checks[0].SQL; got != tc.want {
@@ -43,6 +46,9 @@ func TestStageWrittenRefs(t *testing.T) {
 			}
 			if got := plan.Steps[2].SQL[0]; got != tc.sql {
 				t.Errorf("a source view changed: %s", got)
+			}
+			if got := plan.Steps[3].SQL[0]; got != tc.sql {
+				t.Errorf("the compiler's own SQL changed: %s", got)
 			}
 		})
 	}

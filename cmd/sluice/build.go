@@ -9,19 +9,31 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicehq/sluice/builder"
+	"github.com/sluicehq/sluice/builder/incremental"
 	"github.com/sluicehq/sluice/models"
 )
 
 func newBuildCmd(g *globals) *cobra.Command {
+	var full bool
 	c := &cobra.Command{
 		Use:   "build",
 		Short: "Load seeds and materialise sources, identity map, profiles and segments in the warehouse",
 		Long: `build runs the compiled SQL (see sluice compile) in the project's warehouse and
 prints a summary. Data problems such as NULL or duplicated primary keys are
 reported as warnings with the file:line:col of the declaration; SQL errors
-stop the build with exit code 1.`,
+stop the build with exit code 1.
+
+A build first compares the sources, the erasure suppression list and the
+compiled SQL with what the last successful build recorded (and the rows
+that left a time window since then). When nothing changed, the tables
+stand as they are. When only source rows changed (or the clock moved), it
+re-stitches only the profiles the changed rows touch, then recomputes
+profiles and segments. Any other change (definitions, erasures) recomputes
+everything; the build prints why. Seeds whose files did not change are not
+loaded again. --full recomputes everything.`,
 		Example: `  sluice build
-  sluice build --project examples/quickstart`,
+  sluice build --project examples/quickstart
+  sluice build --full`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := loadProject(g, cmd.ErrOrStderr())
@@ -34,8 +46,8 @@ stop the build with exit code 1.`,
 				return err
 			}
 			defer w.Close()
-			plan, err := models.Compile(p, w.Dialect())
-			if err != nil {
+			// Compiling first refuses a bad project before anything runs.
+			if _, err := models.Compile(p, w.Dialect()); err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
@@ -43,15 +55,37 @@ stop the build with exit code 1.`,
 				return &exitError{code: exitFailure, err: err}
 			}
 			fmt.Fprintf(out, "Building %s on %s\n", p.Name, describeWarehouse(p.Warehouse.Type, p.Warehouse.Path))
-			res, err := builder.Run(ctx, w, plan, builder.Options{Progress: progressPrinter(out)})
+			o, err := incremental.Build(ctx, w, p, incremental.Options{Full: full, Progress: progressPrinter(out)})
+			if o != nil {
+				printOutcome(out, o)
+			}
 			if err != nil {
 				return err
 			}
-			printSummary(out, res)
+			printSummary(out, o.Result)
 			return closeErasures(ctx, p, w)
 		},
 	}
+	c.Flags().BoolVar(&full, "full", false, "recompute every model even if nothing changed since the last build")
 	return c
+}
+
+// printOutcome says what the build found changed and what it did about it.
+func printOutcome(out io.Writer, o *incremental.Outcome) {
+	if len(o.SeedsKept) > 0 {
+		fmt.Fprintf(out, "Seeds kept (files unchanged): %s\n", strings.Join(o.SeedsKept, ", "))
+	}
+	switch o.Mode {
+	case incremental.ModeUnchanged:
+		fmt.Fprintln(out, "Nothing changed since the last build: the models stand as they are.")
+	case incremental.ModeFull:
+		fmt.Fprintln(out, "Recomputed every model:")
+	case incremental.ModeIncremental:
+		fmt.Fprintln(out, "Recomputed what changed:")
+	}
+	for _, r := range o.Reasons {
+		fmt.Fprintf(out, "  %s\n", r)
+	}
 }
 
 func describeWarehouse(typ, path string) string {
@@ -89,6 +123,16 @@ func printSummary(out io.Writer, res *builder.Result) {
 	if len(rows) > 0 {
 		fmt.Fprintln(out, "Rows:")
 		fmt.Fprintln(out, strings.Join(rows, "\n"))
+	}
+	var changes []string
+	for _, c := range res.Checks {
+		if name, ok := strings.CutPrefix(c.Check.Name, "changes in "); ok && len(c.Counts) == 3 {
+			changes = append(changes, fmt.Sprintf("  %-44s %s new, %s changed, %s deleted", name, group(c.Counts[0]), group(c.Counts[1]), group(c.Counts[2])))
+		}
+	}
+	if len(changes) > 0 {
+		fmt.Fprintln(out, "Changes since the last build:")
+		fmt.Fprintln(out, strings.Join(changes, "\n"))
 	}
 	if len(res.Metrics) > 0 {
 		fmt.Fprintln(out, "Summary:")

@@ -15,7 +15,7 @@ import (
 	"golang.org/x/term"
 	"gopkg.in/yaml.v3"
 
-	"github.com/sluicehq/sluice/builder"
+	"github.com/sluicehq/sluice/builder/incremental"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/connectors/warehouse"
 	"github.com/sluicehq/sluice/models"
@@ -298,19 +298,23 @@ func buildQuietly(ctx context.Context, p *config.Project, w warehouse.Warehouse,
 // not keep erased people out. It returns the erasure cutoff of the build
 // (see erasure.Cutoff).
 func buildQuietlyFor(ctx context.Context, p *config.Project, w warehouse.Warehouse, out io.Writer, intake bool) (int64, error) {
-	plan, err := models.Compile(p, w.Dialect())
-	if err != nil {
+	if _, err := models.Compile(p, w.Dialect()); err != nil {
 		return 0, err
 	}
 	cutoff, err := prepareErasures(ctx, p, w, out, intake)
 	if err != nil {
 		return 0, err
 	}
-	res, err := builder.Run(ctx, w, plan, builder.Options{})
+	o, err := incremental.Build(ctx, w, p, incremental.Options{})
 	if err != nil {
 		return 0, err
 	}
-	fmt.Fprintf(out, "Built the models in %s.\n", res.Duration.Round(time.Millisecond))
+	res := o.Result
+	if o.Mode == incremental.ModeUnchanged {
+		fmt.Fprintf(out, "Nothing changed since the last build: checked in %s.\n", res.Duration.Round(time.Millisecond))
+	} else {
+		fmt.Fprintf(out, "Built the models in %s.\n", res.Duration.Round(time.Millisecond))
+	}
 	for _, warn := range res.Warnings {
 		fmt.Fprintf(out, "warning: %s\n", warn)
 	}

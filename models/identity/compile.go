@@ -109,6 +109,9 @@ func Stage(c *models.Compiler, plan *models.Plan) error {
 	if c.P.Identity == nil {
 		return nil
 	}
+	if c.Previous != nil {
+		return IncrementalStage(c, plan)
+	}
 	k, err := newStageCompiler(c, plan.Erasure)
 	if err != nil {
 		return err

@@ -18,9 +18,7 @@ const (
 // an incremental build, holding key_hash = Hash64(models.RowKey) of every
 // primary key of source whose row was added, changed or deleted since the
 // previous build. Several keys may share a hash: it is read as a superset.
-func ChangedKeysTable(c *models.Compiler, source string) string {
-	return c.WorkTable("src_" + source + "_changed_keys")
-}
+func ChangedKeysTable(c *models.Compiler, source string) string { return c.ChangedKeysTable(source) }
 
 // incremental is what an incremental build adds to the compiler: the
 // previous build's published tables and the work tables of the re-stitch.

@@ -1,0 +1,129 @@
+package incremental_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/builder/incremental"
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/connectors/warehouse"
+	"github.com/sluicehq/sluice/demodata"
+)
+
+// BenchmarkIncrementalBuild builds the quickstart on demo data (DuckDB
+// file), then times, in the same run: a build with nothing changed, one
+// with only the clock an hour later, one after 1% of the source rows
+// changed (new, updated, deleted: identifiers added and removed, amounts
+// changed), and a full build of that same data. Run it once per size:
+//
+//	SLUICE_BENCH_PROFILES=1000000 go test -run '^$' -bench IncrementalBuild -benchtime 1x -timeout 60m ./builder/incremental/
+func BenchmarkIncrementalBuild(b *testing.B) {
+	profiles := 100_000
+	if v := os.Getenv("SLUICE_BENCH_PROFILES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			b.Fatalf("SLUICE_BENCH_PROFILES: %v", err)
+		}
+		profiles = n
+	}
+	for i := 0; i < b.N; i++ {
+		benchOnce(b, profiles)
+	}
+}
+
+// changeOnePercent edits about 1% of each raw table's rows: 0.5% updated,
+// 0.25% deleted, 0.25% added (copies of existing rows under new keys, so
+// they join existing profiles).
+var changeOnePercent = []string{
+	"UPDATE raw.web_events SET user_id = NULL WHERE hash(event_id) % 200 = 0",
+	"DELETE FROM raw.web_events WHERE hash(event_id) % 400 = 1",
+	"INSERT INTO raw.web_events SELECT * REPLACE (event_id || '-n' AS event_id) FROM raw.web_events WHERE hash(event_id) % 400 = 2",
+	"UPDATE raw.orders SET amount = amount + 1 WHERE hash(order_id) % 200 = 0",
+	"DELETE FROM raw.orders WHERE hash(order_id) % 400 = 1",
+	"INSERT INTO raw.orders SELECT * REPLACE (order_id || '-n' AS order_id) FROM raw.orders WHERE hash(order_id) % 400 = 2",
+	"UPDATE raw.crm_contacts SET email = 'x' || email WHERE hash(contact_id) % 200 = 0",
+	"DELETE FROM raw.crm_contacts WHERE hash(contact_id) % 400 = 1",
+	"INSERT INTO raw.crm_contacts SELECT * REPLACE (contact_id || '-n' AS contact_id) FROM raw.crm_contacts WHERE hash(contact_id) % 400 = 2",
+}
+
+func benchOnce(b *testing.B, profiles int) {
+	b.StopTimer()
+	ctx := context.Background()
+	dir := b.TempDir()
+	if _, err := demodata.Generate(filepath.Join(dir, "data"), demodata.Options{Profiles: profiles, Seed: 1}); err != nil {
+		b.Fatal(err)
+	}
+	// The quickstart's model; its syncs are not needed to build.
+	for _, name := range []string{"sluice.yml", "sources.yml", "identity.yml", "traits.yml", "segments.yml"} {
+		f := filepath.Join("../../examples/quickstart", name)
+		body, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), body, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	p, err := config.Load(dir, config.Options{Env: func(k string) (string, bool) { return "benchmark-erasure-secret-0123456789", k == "SLUICE_ERASURE_SECRET" }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.Warehouse.MemoryLimit = "16GB"
+	w, err := warehouse.Open(ctx, warehouse.Config{ProjectDir: dir, Warehouse: p.Warehouse})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	run := func(name string, opt incremental.Options, want incremental.Mode) (time.Duration, *incremental.Outcome) {
+		b.Helper()
+		start := time.Now()
+		o, err := incremental.Build(ctx, w, p, opt)
+		if err != nil {
+			b.Fatalf("%s: %v", name, err)
+		}
+		d := time.Since(start)
+		if o.Mode != want {
+			b.Fatalf("%s: %s build (%q), want %s", name, o.Mode, o.Reasons, want)
+		}
+		b.Logf("%s: %s in %s %q", name, o.Mode, d.Round(time.Millisecond), o.Reasons)
+		return d, o
+	}
+	run("first build (seeds loaded)", incremental.Options{Now: now}, incremental.ModeFull)
+	full, _ := run("full build", incremental.Options{Now: now, Full: true}, incremental.ModeFull)
+	b.StartTimer()
+	unchanged, _ := run("nothing changed", incremental.Options{Now: now}, incremental.ModeUnchanged)
+	clock, _ := run("clock an hour later", incremental.Options{Now: now.Add(time.Hour)}, incremental.ModeIncremental)
+	b.StopTimer()
+	for _, q := range changeOnePercent {
+		if err := w.Exec(ctx, q); err != nil {
+			b.Fatalf("%s: %v", q, err)
+		}
+	}
+	b.StartTimer()
+	inc, o := run("1% of rows changed", incremental.Options{Now: now.Add(time.Hour)}, incremental.ModeIncremental)
+	b.StopTimer()
+	fullAfter, _ := run("full build of the same data", incremental.Options{Now: now.Add(time.Hour), Full: true}, incremental.ModeFull)
+	var touched int64
+	for _, c := range o.Result.Checks {
+		if len(c.Counts) == 3 && len(c.Check.Name) > 11 && c.Check.Name[:11] == "changes in " {
+			touched += c.Counts[0] + c.Counts[1] + c.Counts[2]
+			b.Logf("%s: %d new, %d changed, %d deleted", c.Check.Name, c.Counts[0], c.Counts[1], c.Counts[2])
+		}
+	}
+	for _, s := range o.Result.Steps {
+		b.Logf("  %-24s %s", s.Name, s.Duration.Round(time.Millisecond))
+	}
+	b.ReportMetric(full.Seconds(), "full_s")
+	b.ReportMetric(unchanged.Seconds(), "unchanged_s")
+	b.ReportMetric(100*unchanged.Seconds()/full.Seconds(), "unchanged_%_of_full")
+	b.ReportMetric(clock.Seconds(), "clock_s")
+	b.ReportMetric(inc.Seconds(), "incremental_s")
+	b.ReportMetric(fullAfter.Seconds(), "full_after_s")
+	b.ReportMetric(100*inc.Seconds()/fullAfter.Seconds(), "incremental_%_of_full")
+	b.ReportMetric(float64(touched), "rows_changed")
+}

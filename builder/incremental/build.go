@@ -1,0 +1,318 @@
+// Package incremental decides how much of a project a build must compute,
+// runs it, and records what it was built from.
+//
+// Every build first loads the seeds whose files changed and reads its
+// sources through their views. It then compares each source with the last
+// successful build (a row count and the sum of the row hashes: one read,
+// nothing written; append_only sources from their high-water mark), the
+// erasure suppression list, the SQL of every step (so a change of identity,
+// trait or segment definitions, or of sluice itself, is seen), and the
+// parts of the models that move with the clock: rows that left a trait's
+// window, RFM recency on a new day, fragments that read the clock. When
+// nothing differs, the published tables are already what a full build
+// would give and the build stops there. Otherwise it runs every model step
+// and says why. The state lives in the state schema (StateTableName).
+package incremental
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sluicehq/sluice/builder"
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/connectors/warehouse"
+	"github.com/sluicehq/sluice/models"
+)
+
+// Mode says what a build computed.
+type Mode string
+
+// Build modes.
+const (
+	// ModeFull recomputed every model step.
+	ModeFull Mode = "full"
+	// ModeIncremental recomputed what changed: the identity of the
+	// components that changed rows touch, then the profiles and segments.
+	ModeIncremental Mode = "incremental"
+	// ModeUnchanged found nothing changed: the published tables stand.
+	ModeUnchanged Mode = "unchanged"
+	// ModeSourcesOnly ran no model step (Options.Only stopped at sources).
+	ModeSourcesOnly Mode = "sources only"
+)
+
+// Options tune a build.
+type Options struct {
+	// Full recomputes everything whatever changed (build --full).
+	Full bool
+	// Now is the build's reference time for windows and recency; the
+	// clock's, truncated to the second, when zero.
+	Now time.Time
+	// Only, when set, limits the build to the steps it accepts.
+	Only func(models.Step) bool
+	// Progress reports steps as they run.
+	Progress func(builder.Event)
+}
+
+// Outcome is what a build did and why.
+type Outcome struct {
+	Mode Mode
+	// Reasons say why the models were recomputed (Mode full).
+	Reasons []string
+	// Changed lists the sources whose rows changed since the last build.
+	Changed []string
+	// SeedsKept lists the seeds not reloaded: their files did not change.
+	SeedsKept []string
+	// Result is the builder's result, both phases together.
+	Result *builder.Result
+}
+
+// prefix tells the steps every build runs before deciding: they only read
+// the sources (and load the seed files that changed).
+func prefix(s models.Step) bool {
+	return s.Kind == models.KindSchema || s.Kind == models.KindSeed || s.Kind == models.KindSource
+}
+
+// Build builds the project's models in w, recomputing only what depends on
+// something that changed since the last build.
+func Build(ctx context.Context, w warehouse.Warehouse, p *config.Project, opt Options) (*Outcome, error) {
+	start := time.Now()
+	now := opt.Now
+	if now.IsZero() {
+		now = start.UTC().Truncate(time.Second)
+	}
+	b, err := newRun(ctx, w, p, now, opt)
+	if err != nil {
+		return nil, err
+	}
+	out := &Outcome{Result: &builder.Result{}}
+	defer func() { out.Result.Duration = time.Since(start) }()
+	keep, seeds := b.seeds(out)
+	// The summary reads the model tables: not before they are decided on.
+	sources := *b.plan
+	sources.Report = nil
+	res, err := builder.Run(ctx, w, &sources, builder.Options{Progress: opt.Progress, Only: func(s models.Step) bool {
+		return prefix(s) && !keep[s.Name] && b.accepts(s)
+	}})
+	merge(out.Result, res)
+	if err != nil {
+		return out, err
+	}
+	if !b.runsModels() {
+		out.Mode = ModeSourcesOnly
+		return out, nil
+	}
+	st, err := b.decide(ctx, out, seeds)
+	if err != nil {
+		return out, err
+	}
+	plan, only := b.phase(out)
+	res, err = builder.Run(ctx, w, plan, builder.Options{Progress: opt.Progress, Only: func(s models.Step) bool {
+		return only(s) && !prefix(s) && b.accepts(s)
+	}})
+	merge(out.Result, res)
+	if err != nil || out.Mode == ModeUnchanged {
+		return out, err
+	}
+	st.Complete = opt.Only == nil
+	if err := b.store.ensure(ctx); err != nil {
+		return out, err
+	}
+	return out, b.store.record(ctx, st)
+}
+
+// phase picks the plan and the steps that compute what the decision asks
+// for. Unchanged, only the summary runs, on the tables that stand.
+func (b *run) phase(out *Outcome) (*models.Plan, func(models.Step) bool) {
+	switch {
+	case out.Mode == ModeUnchanged:
+		return b.plan, func(models.Step) bool { return false }
+	case out.Mode == ModeFull:
+		return b.plan, func(models.Step) bool { return true }
+	case len(out.Changed) == 0:
+		// Only the clock moved: the identity tables stand.
+		return b.inc, func(s models.Step) bool { return s.Kind != models.KindChanges && s.Kind != models.KindIdentity }
+	default:
+		return b.inc, func(models.Step) bool { return true }
+	}
+}
+
+// run is one build in progress.
+type run struct {
+	w      warehouse.Warehouse
+	p      *config.Project
+	c      *models.Compiler
+	plan   *models.Plan // a full build's
+	inc    *models.Plan // an incremental build's, when one can follow the last
+	incErr error        // why none can, when compiling it failed
+	fps    map[string]string
+	store  store
+	prev   *State
+	now    time.Time
+	full   bool
+	accept func(models.Step) bool
+}
+
+func newRun(ctx context.Context, w warehouse.Warehouse, p *config.Project, now time.Time, opt Options) (*run, error) {
+	d := w.Dialect()
+	plan, err := models.Compile(p, d, models.WithNow(now))
+	if err != nil {
+		return nil, err
+	}
+	// The step fingerprints come from SQL without the build time in it.
+	timeless, err := models.Compile(p, d)
+	if err != nil {
+		return nil, err
+	}
+	b := &run{w: w, p: p, c: &models.Compiler{P: p, D: d, Now: now}, plan: plan, fps: fingerprints(timeless),
+		store: newStore(w, p), now: now, full: opt.Full, accept: opt.Only}
+	if b.prev, err = b.store.latest(ctx); err != nil {
+		return nil, err
+	}
+	if b.prev != nil && b.prev.Complete {
+		marks := map[string]string{}
+		for name, s := range b.prev.Sources {
+			marks[name] = s.Mark
+		}
+		b.inc, b.incErr = models.Compile(p, d, models.WithNow(now), models.Incrementally(models.Previous{Now: b.prev.Now, Marks: marks}))
+	}
+	return b, nil
+}
+
+func (b *run) accepts(s models.Step) bool { return b.accept == nil || b.accept(s) }
+
+// runsModels tells whether the build includes any step past the sources.
+func (b *run) runsModels() bool {
+	for _, s := range b.plan.Steps {
+		if !prefix(s) && s.Kind != models.KindPublish && b.accepts(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// seeds picks the seeds to keep: files unchanged since the last build that
+// loaded them, into tables that still exist. It returns them and every
+// seed's fingerprint for the next state.
+func (b *run) seeds(out *Outcome) (keep map[string]bool, next map[string]string) {
+	keep, next = map[string]bool{}, map[string]string{}
+	for _, s := range b.plan.Steps {
+		if s.Seed == nil {
+			continue
+		}
+		fp, err := seedFingerprint(s, b.fps[s.Name])
+		if err != nil {
+			continue // the load says what is wrong with the file
+		}
+		next[s.Name] = fp
+		if b.full || b.prev == nil || b.prev.Seeds[s.Name] != fp || !b.tableExists(b.w.Dialect().Table(s.Seed.Schema, s.Seed.Name)) {
+			continue
+		}
+		keep[s.Name] = true
+		out.SeedsKept = append(out.SeedsKept, s.Seed.Schema+"."+s.Seed.Name)
+	}
+	return keep, next
+}
+
+func (b *run) tableExists(table string) bool {
+	rows, err := b.w.Query(context.Background(), "SELECT 1 FROM "+table+" WHERE 1 = 0")
+	if err != nil {
+		return false
+	}
+	rows.Close()
+	return true
+}
+
+// decide compares the sources, the suppression list, the definitions and
+// the clock with the last build's, and sets out.Mode and out.Reasons. It
+// returns the state to record after a full build.
+func (b *run) decide(ctx context.Context, out *Outcome, seeds map[string]string) (*State, error) {
+	sources, changed, reasons, err := sourceStates(ctx, b.w, b.c, b.prev)
+	if err != nil {
+		return nil, err
+	}
+	suppression, err := suppressionChecksum(ctx, b.w, b.plan)
+	if err != nil {
+		return nil, err
+	}
+	st := &State{BuildID: buildID(time.Now()), Now: b.now, Steps: b.fps, Sources: sources, Suppression: suppression, Seeds: seeds}
+	out.Changed = changed
+	switch {
+	case b.full:
+		reasons = append(reasons, "a full build was asked for (--full)")
+	case b.prev == nil:
+		reasons = append(reasons, "no earlier build recorded what it was built from")
+	case !b.prev.Complete:
+		reasons = append(reasons, "the last build ran only some steps")
+	case b.incErr != nil:
+		reasons = append(reasons, "this change cannot be built incrementally: "+b.incErr.Error())
+	default:
+		reasons = append(reasons, definitionReasons(b.plan, b.fps, b.prev.Steps)...)
+		if suppression != b.prev.Suppression {
+			reasons = append(reasons, "the erasure suppression list changed")
+		}
+	}
+	if len(reasons) > 0 {
+		out.Mode, out.Reasons = ModeFull, reasons
+		return st, nil
+	}
+	moved, err := b.clockReasons(ctx, len(changed) > 0)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case len(changed) > 0:
+		out.Mode, out.Reasons = ModeIncremental, append([]string{"rows changed in " + joinList(changed)}, moved...)
+	case len(moved) > 0:
+		out.Mode, out.Reasons = ModeIncremental, moved
+	default:
+		out.Mode = ModeUnchanged
+	}
+	return st, nil
+}
+
+// clockReasons lists what moved with the clock since the last build:
+// fragments reading it, recency on a new day, rows that left a window
+// (counted only when nothing else already asks for the profiles, since
+// they are recomputed anyway).
+func (b *run) clockReasons(ctx context.Context, recompute bool) ([]string, error) {
+	reasons, edges, err := timeReasons(b.c, b.prev.Now, b.now)
+	if err != nil || recompute || len(reasons) > 0 {
+		return reasons, err
+	}
+	for _, e := range edges {
+		var n int64
+		if err := warehouse.QueryRow(ctx, b.w, e.sql, &n); err != nil {
+			return nil, fmt.Errorf("counting the rows that left a window: %w", err)
+		}
+		if n > 0 {
+			reasons = append(reasons, fmt.Sprintf(e.why, fmt.Sprint(n)))
+		}
+	}
+	return reasons, nil
+}
+
+func joinList(names []string) string {
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return names[0]
+	}
+	out := names[0]
+	for _, n := range names[1 : len(names)-1] {
+		out += ", " + n
+	}
+	return out + " and " + names[len(names)-1]
+}
+
+// merge adds a phase's result to the build's.
+func merge(into, r *builder.Result) {
+	if r == nil {
+		return
+	}
+	into.Steps = append(into.Steps, r.Steps...)
+	into.Warnings = append(into.Warnings, r.Warnings...)
+	into.Checks = append(into.Checks, r.Checks...)
+	into.Metrics = append(into.Metrics, r.Metrics...)
+}

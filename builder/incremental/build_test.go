@@ -1,0 +1,472 @@
+package incremental_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/builder/incremental"
+	"github.com/sluicehq/sluice/config"
+	_ "github.com/sluicehq/sluice/connectors/all"
+	"github.com/sluicehq/sluice/connectors/warehouse"
+	_ "github.com/sluicehq/sluice/models/all"
+)
+
+const projectYAML = `version: 1
+name: inc
+warehouse: { type: duckdb, path: wh.duckdb }
+schema: sluice
+seeds:
+  - { name: tiers, path: tiers.csv }
+sources:
+  - { name: crm, table: raw.crm, primary_key: id, timestamp: updated_at }
+  - { name: orders, table: raw.orders, primary_key: order_id, timestamp: ordered_at }
+identity:
+  id_types:
+    email: { normalize: email }
+    user_id: { normalize: trim }
+  edges:
+    - { source: crm, ids: { user_id: id, email: email } }
+    - { source: orders, ids: { user_id: user_id, email: email } }
+traits:
+  email: { pick: email }
+  orders_30d: { from: orders, aggregate: count(*), window: 30d }
+  spent: { from: orders, aggregate: sum(amount) }
+segments:
+  - { name: buyers, where: "spent > 0" }
+`
+
+// tables holds the source tables' rows, as SQL tuples.
+type tables struct{ crm, orders []string }
+
+var base = tables{
+	crm: []string{"('u1', 'ann@example.org', '2026-01-01 00:00:00')", "('u2', 'bob@example.org', '2026-01-02 00:00:00')", "('u3', NULL, '2026-01-03 00:00:00')"},
+	orders: []string{"('o1', 'u1', NULL, 10, '2026-05-01 00:00:00')", "('o2', NULL, 'BOB@example.org', 20, '2026-05-20 00:00:00')",
+		"('o3', 'u3', NULL, 5, '2026-03-01 00:00:00')"},
+}
+
+// env is a warehouse to build in: DuckDB in a file, or ClickHouse.
+type env struct {
+	name   string
+	yaml   func(schema string) string // the warehouse block
+	create func(raw, table, cols string) string
+	skip   func(t *testing.T)
+}
+
+var envs = []env{
+	{
+		name:   "duckdb",
+		yaml:   func(string) string { return "warehouse: { type: duckdb, path: wh.duckdb }\n" },
+		create: func(raw, table, cols string) string { return "CREATE TABLE " + raw + "." + table + " (" + cols + ")" },
+		skip:   func(*testing.T) {},
+	},
+	{
+		name: "clickhouse",
+		yaml: func(string) string {
+			return "warehouse: { type: clickhouse, dsn: \"${SLUICE_CLICKHOUSE_DSN}\" }\n"
+		},
+		create: func(raw, table, cols string) string {
+			for _, r := range [][2]string{{"VARCHAR", "Nullable(String)"}, {"TIMESTAMP", "DateTime"}, {"DECIMAL(10,2)", "Decimal(10,2)"}} {
+				cols = strings.ReplaceAll(cols, r[0], r[1])
+			}
+			return "CREATE TABLE " + raw + "." + table + " (" + cols + ") ENGINE = Memory"
+		},
+		skip: func(t *testing.T) {
+			if os.Getenv("SLUICE_CLICKHOUSE_DSN") == "" {
+				t.Skip("SLUICE_CLICKHOUSE_DSN is not set: start a server with `. .ci/clickhouse.sh` to run the ClickHouse tests")
+			}
+		},
+	},
+}
+
+// fixture is a project on one warehouse, with its source tables.
+type fixture struct {
+	t   *testing.T
+	e   env
+	p   *config.Project
+	w   warehouse.Warehouse
+	raw string
+}
+
+// project writes the project into a fresh folder with schemas of its own,
+// opens its warehouse and fills the source tables.
+func project(t *testing.T, e env, yaml string) *fixture {
+	t.Helper()
+	e.skip(t)
+	dir := t.TempDir()
+	schema := fmt.Sprintf("inc_%d", time.Now().UnixNano()%1_000_000_000)
+	yaml = strings.Replace(yaml, "warehouse: { type: duckdb, path: wh.duckdb }\n", e.yaml(schema), 1)
+	yaml = strings.ReplaceAll(strings.Replace(yaml, "schema: sluice", "schema: "+schema+"\nstate_schema: "+schema+"_state", 1), "raw.", schema+"_raw.")
+	yaml = strings.ReplaceAll(yaml, "sluice.customer_", schema+".customer_")
+	write(t, filepath.Join(dir, "sluice.yml"), yaml)
+	write(t, filepath.Join(dir, "tiers.csv"), "tier,min_spent\ngold,100\nsilver,10\n")
+	f := &fixture{t: t, e: e, raw: schema + "_raw"}
+	f.p = load(t, dir)
+	w, err := warehouse.Open(context.Background(), warehouse.Config{ProjectDir: dir, Warehouse: f.p.Warehouse})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.w = w
+	t.Cleanup(func() {
+		if e.name == "clickhouse" {
+			for _, s := range []string{schema, schema + "_raw", schema + "_state"} {
+				_ = w.Exec(context.Background(), "DROP DATABASE IF EXISTS "+s)
+			}
+		}
+		w.Close()
+	})
+	f.exec(w.Dialect().CreateSchema(f.raw))
+	f.set(base)
+	return f
+}
+
+// set replaces the source tables' rows.
+func (f *fixture) set(tb tables) {
+	f.t.Helper()
+	d := f.w.Dialect()
+	for _, x := range []struct {
+		name, cols string
+		rows       []string
+	}{
+		{"crm", "id VARCHAR, email VARCHAR, updated_at TIMESTAMP", tb.crm},
+		{"orders", "order_id VARCHAR, user_id VARCHAR, email VARCHAR, amount DECIMAL(10,2), ordered_at TIMESTAMP", tb.orders},
+	} {
+		f.exec(d.DropTable(f.raw+"."+x.name), f.e.create(f.raw, x.name, x.cols))
+		if len(x.rows) > 0 {
+			sel := make([]string, len(x.rows))
+			for i, r := range x.rows {
+				sel[i] = "SELECT " + strings.TrimSuffix(strings.TrimPrefix(r, "("), ")")
+			}
+			f.exec("INSERT INTO " + f.raw + "." + x.name + " " + strings.Join(sel, " UNION ALL "))
+		}
+	}
+}
+
+func (f *fixture) exec(stmts ...string) {
+	f.t.Helper()
+	for _, q := range stmts {
+		if err := f.w.Exec(context.Background(), q); err != nil {
+			f.t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+func load(t *testing.T, dir string) *config.Project {
+	t.Helper()
+	p, err := config.Load(dir, config.Options{Env: func(k string) (string, bool) {
+		if k == "SLUICE_CLICKHOUSE_DSN" {
+			return os.LookupEnv(k)
+		}
+		return "", false
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func write(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var day0 = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+
+func (f *fixture) build(opt incremental.Options) *incremental.Outcome {
+	f.t.Helper()
+	if opt.Now.IsZero() {
+		opt.Now = day0
+	}
+	o, err := incremental.Build(context.Background(), f.w, f.p, opt)
+	if err != nil {
+		f.t.Fatalf("build: %v", err)
+	}
+	return o
+}
+
+// changes reads the counts of the changes step of a source.
+func changes(o *incremental.Outcome, source string) []int64 {
+	for _, c := range o.Result.Checks {
+		if c.Check.Name == "changes in source "+source {
+			return c.Counts
+		}
+	}
+	return nil
+}
+
+// profiles renders the profiles table, one line per profile.
+func (f *fixture) profiles() string {
+	f.t.Helper()
+	d := f.w.Dialect()
+	cols := []string{"profile_id", "email", "orders_30d", "spent"}
+	for i, c := range cols {
+		cols[i] = d.CastText(c)
+	}
+	rows, err := f.w.Query(context.Background(), "SELECT "+strings.Join(cols, ", ")+" FROM "+d.Table(f.p.Schema, "customer_profiles")+" ORDER BY profile_id")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			f.t.Fatal(err)
+		}
+		for _, v := range vals {
+			b.WriteString(v.String + "|")
+		}
+		b.WriteString("\n")
+	}
+	if err := rows.Err(); err != nil {
+		f.t.Fatal(err)
+	}
+	return b.String()
+}
+
+func eachWarehouse(t *testing.T, test func(t *testing.T, e env)) {
+	for _, e := range envs {
+		t.Run(e.name, func(t *testing.T) { test(t, e) })
+	}
+}
+
+// TestDecisions runs a sequence of edits and clock moves; after each, the
+// build must take the expected path and publish what a full build of the
+// same data publishes (in a warehouse of its own), row for row.
+func TestDecisions(t *testing.T) {
+	eachWarehouse(t, func(t *testing.T, e env) {
+		f := project(t, e, projectYAML)
+		full := project(t, e, projectYAML)
+		o := f.build(incremental.Options{})
+		if o.Mode != incremental.ModeFull || !hasReason(o, "no earlier build") {
+			t.Fatalf("first build: %s %q", o.Mode, o.Reasons)
+		}
+		first := f.profiles()
+		changed := base
+		changed.orders = append(append([]string(nil), base.orders...), "('o4', 'u2', NULL, 7, '2026-05-30 00:00:00')")
+		edited := changed
+		edited.crm = []string{"('u1', 'ann@example.net', '2026-01-01 00:00:00')", base.crm[1]}
+		merged := edited
+		merged.orders = append(append([]string(nil), edited.orders...), "('o5', 'u1', 'bob@example.org', 3, '2026-06-01 00:00:00')")
+		hour := incremental.Options{Now: day0.Add(time.Hour)}
+		steps := []struct {
+			name    string
+			data    *tables
+			opt     incremental.Options
+			mode    incremental.Mode
+			reason  string
+			changes map[string][]int64 // source: new, changed, deleted
+		}{
+			{name: "nothing changed", mode: incremental.ModeUnchanged},
+			{name: "an hour later, no row left a window", opt: hour, mode: incremental.ModeUnchanged},
+			{name: "full asked for", opt: incremental.Options{Full: true, Now: hour.Now}, mode: incremental.ModeFull, reason: "--full"},
+			{name: "row added", data: &changed, opt: hour, mode: incremental.ModeIncremental, reason: "rows changed in orders",
+				changes: map[string][]int64{"orders": {1, 0, 0}, "crm": {0, 0, 0}}},
+			{name: "row changed and row deleted", data: &edited, opt: hour, mode: incremental.ModeIncremental, reason: "rows changed in crm",
+				changes: map[string][]int64{"crm": {0, 1, 1}, "orders": {0, 0, 0}}},
+			{name: "two profiles merged", data: &merged, opt: hour, mode: incremental.ModeIncremental, reason: "rows changed in orders"},
+			{name: "a row left the 30-day window", opt: incremental.Options{Now: time.Date(2026, 6, 20, 12, 0, 0, 0, time.UTC)},
+				mode: incremental.ModeIncremental, reason: "1 rows of orders left its 30d window"},
+			{name: "then nothing", opt: incremental.Options{Now: time.Date(2026, 6, 20, 13, 0, 0, 0, time.UTC)}, mode: incremental.ModeUnchanged},
+			{name: "back to the start", data: &base, opt: incremental.Options{Now: time.Date(2026, 6, 21, 13, 0, 0, 0, time.UTC)},
+				mode: incremental.ModeIncremental, reason: "rows changed in crm and orders"},
+		}
+		current := base
+		for _, s := range steps {
+			if s.data != nil {
+				f.set(*s.data)
+			}
+			o := f.build(s.opt)
+			if o.Mode != s.mode || s.reason != "" && !hasReason(o, s.reason) {
+				t.Fatalf("%s: %s %q, want %s with %q", s.name, o.Mode, o.Reasons, s.mode, s.reason)
+			}
+			for src, want := range s.changes {
+				if got := changes(o, src); !equal(got, want) {
+					t.Errorf("%s: changes in %s: %v, want %v", s.name, src, got, want)
+				}
+			}
+			if s.data != nil {
+				current = *s.data
+			}
+			full.set(current)
+			opt := s.opt
+			opt.Full = true
+			full.build(opt)
+			for _, table := range published {
+				if got, want := f.dump(table), full.dump(table); got != want {
+					t.Errorf("%s: %s differs from a full build's:\n%s\nfull build:\n%s", s.name, table.name, got, want)
+				}
+			}
+		}
+		if f.profiles() == first {
+			t.Errorf("the profiles did not change:\n%s", first)
+		}
+	})
+}
+
+// published lists the tables users read, with the columns to compare: the
+// build-local numbers (profile_no, id_no, component) are left out.
+var published = []struct{ name, cols string }{
+	{"customer_identity_map", "profile_id, id_type, id_value, first_seen_at, last_seen_at, seen_count"},
+	{"customer_row_map", "source, row_key, profile_id, seen_at"},
+	{"customer_profiles", "profile_id, email, orders_30d, spent"},
+	{"customer_segment_membership", "segment, profile_id"},
+	{"customer_identity_stats", "id_type, ok, rejected, junk, blocklisted"},
+}
+
+// dump renders a table's rows, sorted, each column as text.
+func (f *fixture) dump(table struct{ name, cols string }) string {
+	f.t.Helper()
+	d := f.w.Dialect()
+	cols := strings.Split(table.cols, ", ")
+	for i, c := range cols {
+		cols[i] = d.CastText(c)
+	}
+	rows, err := f.w.Query(context.Background(), "SELECT "+strings.Join(cols, ", ")+" FROM "+d.Table(f.p.Schema, table.name))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			f.t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, v := range vals {
+			b.WriteString(v.String + "|")
+		}
+		lines = append(lines, b.String())
+	}
+	if err := rows.Err(); err != nil {
+		f.t.Fatal(err)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+func TestUnchangedBuildKeepsTablesAndSeeds(t *testing.T) {
+	f := project(t, envs[0], projectYAML)
+	f.build(incremental.Options{})
+	before := f.profiles()
+	o := f.build(incremental.Options{})
+	if o.Mode != incremental.ModeUnchanged {
+		t.Fatalf("second build: %s %q", o.Mode, o.Reasons)
+	}
+	if len(o.SeedsKept) != 1 || !strings.HasSuffix(o.SeedsKept[0], ".tiers") {
+		t.Errorf("seeds kept: %v", o.SeedsKept)
+	}
+	for _, s := range o.Result.Steps {
+		if s.Kind != "schema" && s.Kind != "source" && s.Kind != "publish" {
+			t.Errorf("an unchanged build ran %s (%s)", s.Name, s.Kind)
+		}
+	}
+	if len(o.Result.Metrics) == 0 {
+		t.Errorf("an unchanged build gave no summary")
+	}
+	if got := f.profiles(); got != before {
+		t.Errorf("profiles changed:\n%s\nwas\n%s", got, before)
+	}
+	// A seed file touched is loaded again.
+	later := time.Now().Add(time.Minute)
+	if err := os.Chtimes(filepath.Join(f.p.Dir, "tiers.csv"), later, later); err != nil {
+		t.Fatal(err)
+	}
+	if o := f.build(incremental.Options{}); len(o.SeedsKept) != 0 {
+		t.Errorf("seed kept although its file changed")
+	}
+}
+
+func TestDefinitionChangeRebuilds(t *testing.T) {
+	f := project(t, envs[0], projectYAML)
+	f.build(incremental.Options{})
+	yaml, err := os.ReadFile(filepath.Join(f.p.Dir, "sluice.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(f.p.Dir, "sluice.yml"), strings.Replace(string(yaml), "window: 30d", "window: 60d", 1))
+	f.p = load(t, f.p.Dir)
+	o := f.build(incremental.Options{})
+	if o.Mode != incremental.ModeFull || !hasReason(o, "sluice.yml:") || !hasReason(o, "the SQL of step profiles changed") {
+		t.Fatalf("after a trait change: %s %q", o.Mode, o.Reasons)
+	}
+	if o := f.build(incremental.Options{}); o.Mode != incremental.ModeUnchanged {
+		t.Fatalf("rebuilt again: %q", o.Reasons)
+	}
+}
+
+func TestAppendOnlySource(t *testing.T) {
+	eachWarehouse(t, func(t *testing.T, e env) {
+		yaml := strings.Replace(projectYAML, "primary_key: order_id, timestamp: ordered_at }", "primary_key: order_id, timestamp: ordered_at, append_only: true }", 1)
+		f := project(t, e, yaml)
+		f.build(incremental.Options{})
+		if o := f.build(incremental.Options{}); o.Mode != incremental.ModeUnchanged {
+			t.Fatalf("unchanged append-only source: %s %q", o.Mode, o.Reasons)
+		}
+		for _, s := range f.build(incremental.Options{Full: true}).Result.Steps {
+			if s.Name == "changes_orders" {
+				t.Errorf("an append_only source got a snapshot")
+			}
+		}
+		more := base
+		more.orders = append(append([]string(nil), base.orders...), "('o9', 'u1', NULL, 1, '2026-05-31 00:00:00')")
+		f.set(more)
+		if o := f.build(incremental.Options{}); o.Mode != incremental.ModeIncremental || !hasReason(o, "rows changed in orders") {
+			t.Fatalf("appended row: %s %q", o.Mode, o.Reasons)
+		}
+		fewer := more
+		fewer.orders = more.orders[1:]
+		f.set(fewer)
+		if o := f.build(incremental.Options{}); o.Mode != incremental.ModeFull || !hasReason(o, "is append_only, but 3 rows are at or before") {
+			t.Fatalf("deleted row of an append_only source: %s %q", o.Mode, o.Reasons)
+		}
+	})
+}
+
+func TestQuerySegmentAlwaysRebuilds(t *testing.T) {
+	yaml := strings.Replace(projectYAML, "  - { name: buyers, where: \"spent > 0\" }",
+		"  - { name: buyers, where: \"spent > 0\" }\n  - { name: recent, sql: \"SELECT profile_id FROM sluice.customer_profiles\" }", 1)
+	f := project(t, envs[0], yaml)
+	f.build(incremental.Options{})
+	if o := f.build(incremental.Options{}); o.Mode != incremental.ModeIncremental || !hasReason(o, "segment recent is a query") {
+		t.Fatalf("segment written as a query: %s %q", o.Mode, o.Reasons)
+	}
+}
+
+func hasReason(o *incremental.Outcome, part string) bool {
+	for _, r := range o.Reasons {
+		if strings.Contains(r, part) {
+			return true
+		}
+	}
+	return false
+}
+
+func equal(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,116 @@
+package incremental
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/models"
+	"github.com/sluicehq/sluice/models/sqlfrag"
+)
+
+// clockWords are functions whose value changes from build to build with
+// the same data: the clock and random numbers.
+var clockWords = map[string]bool{
+	"now": true, "now64": true, "current_date": true, "current_timestamp": true, "current_time": true,
+	"current_datetime": true, "localtimestamp": true, "localtime": true, "today": true, "yesterday": true,
+	"getdate": true, "sysdate": true, "sysdatetime": true, "systimestamp": true, "unix_timestamp": true,
+	"utc_timestamp": true, "random": true, "rand": true, "rand64": true, "uuid": true,
+	"gen_random_uuid": true, "generateuuidv4": true,
+}
+
+// volatile tells why a SQL fragment may give another result on the same
+// data ("" when it cannot): it reads the clock or random numbers, or reads
+// tables through a subquery, which change detection does not watch.
+func volatile(dialect, fragment string) string {
+	if strings.TrimSpace(fragment) == "" {
+		return ""
+	}
+	toks, issue := sqlfrag.Lex(sqlfrag.For(dialect), fragment)
+	if issue != nil {
+		return "cannot be read"
+	}
+	for _, t := range toks {
+		if t.Kind != sqlfrag.Word {
+			continue
+		}
+		w := strings.ToLower(t.Text)
+		switch {
+		case clockWords[w]:
+			return "reads " + w
+		case w == "select":
+			return "reads a table through a subquery"
+		}
+	}
+	return ""
+}
+
+// timeReasons lists why the models must be rebuilt although no source
+// changed: fragments that read the clock, segments written as queries, RFM
+// recency on a new day, and rows that crossed a window's edge (the queries
+// returned, for the caller to count; each must return 0).
+func timeReasons(c *models.Compiler, prev, now time.Time) (reasons []string, edges []edgeQuery, err error) {
+	p := c.P
+	loc, err := time.LoadLocation(firstNonEmpty(p.TimeZone, "UTC"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("loading time zone %s: %w", p.TimeZone, err)
+	}
+	moved := !prev.Equal(now)
+	for _, t := range p.Traits {
+		for _, f := range []struct{ field, sql string }{{"where", t.Where}, {"expression", t.Expression}} {
+			if why := volatile(c.D.Name(), f.sql); why != "" && moved {
+				reasons = append(reasons, fmt.Sprintf("%s: trait %s %s", t.At.Of(f.field), t.Name, why))
+			}
+		}
+		if t.RFM != nil && prev.In(loc).Format(time.DateOnly) != now.In(loc).Format(time.DateOnly) {
+			reasons = append(reasons, fmt.Sprintf("%s: trait %s counts recency in days, and a day has passed", t.At.Of("rfm"), t.Name))
+		}
+		if t.Kind() == config.TraitAggregate && !t.Window.IsZero() && moved {
+			if q, ok := windowEdge(c, t, prev.In(loc), now.In(loc)); ok {
+				edges = append(edges, q)
+			}
+		}
+	}
+	for _, s := range p.Segments {
+		if s.SQL != "" {
+			reasons = append(reasons, fmt.Sprintf("%s: segment %s is a query, which may read any table", s.At.Of("sql"), s.Name))
+		} else if why := volatile(c.D.Name(), s.Where); why != "" && moved {
+			reasons = append(reasons, fmt.Sprintf("%s: segment %s %s", s.At.Of("where"), s.Name, why))
+		}
+	}
+	return reasons, edges, nil
+}
+
+// edgeQuery counts the rows that left a trait's window between two builds.
+type edgeQuery struct {
+	why string // the reason, with %s for the count
+	sql string
+}
+
+// windowEdge counts the rows of a windowed trait's source whose timestamp
+// fell out of the window between the previous build time and now: the rows
+// at or after prev - window and before now - window.
+func windowEdge(c *models.Compiler, t config.Trait, prev, now time.Time) (edgeQuery, bool) {
+	src, ok := c.Source(t.From)
+	if !ok || src.Timestamp == "" {
+		return edgeQuery{}, false
+	}
+	col := "s." + c.D.Ident(src.Timestamp)
+	q := "SELECT count(*) FROM " + c.SourceView(src.Name) + " AS s WHERE " +
+		col + " >= " + c.D.TimestampMinus(c.D.TimestampLiteral(prev), t.Window.D) + " AND " +
+		col + " < " + c.D.TimestampMinus(c.D.TimestampLiteral(now), t.Window.D)
+	return edgeQuery{
+		why: fmt.Sprintf("%s: trait %s: %%s rows of %s left its %s window since the last build", t.At.Of("window"), t.Name, src.Name, t.Window.Text),
+		sql: q,
+	}, true
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
