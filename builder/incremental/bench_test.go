@@ -68,7 +68,9 @@ func benchOnce(b *testing.B, profiles int) {
 			b.Fatal(err)
 		}
 	}
-	p, err := config.Load(dir, config.Options{Env: func(k string) (string, bool) { return "benchmark-erasure-secret-0123456789", k == "SLUICE_ERASURE_SECRET" }})
+	p, err := config.Load(dir, config.Options{Env: func(k string) (string, bool) {
+		return "benchmark-erasure-secret-0123456789", k == "SLUICE_ERASURE_SECRET"
+	}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -38,6 +38,9 @@ traits:
   email: { pick: email }
   orders_30d: { from: orders, aggregate: count(*), window: 30d }
   spent: { from: orders, aggregate: sum(amount) }
+  last_amount: { from: orders, pick: amount, rule: most_recent }
+  rfm: { rfm: { from: orders, amount: amount } }
+  big: { expression: "coalesce(spent, 0) > 15 OR rfm_r >= 2" }
 segments:
   - { name: buyers, where: "spent > 0" }
 `
@@ -278,8 +281,10 @@ func TestDecisions(t *testing.T) {
 				changes: map[string][]int64{"crm": {0, 1, 1}, "orders": {0, 0, 0}}},
 			{name: "two profiles merged", data: &merged, opt: hour, mode: incremental.ModeIncremental, reason: "rows changed in orders"},
 			{name: "a row left the 30-day window", opt: incremental.Options{Now: time.Date(2026, 6, 20, 12, 0, 0, 0, time.UTC)},
-				mode: incremental.ModeIncremental, reason: "1 rows of orders left its 30d window"},
+				mode: incremental.ModeIncremental, reason: "counts recency in days, and a day has passed"},
 			{name: "then nothing", opt: incremental.Options{Now: time.Date(2026, 6, 20, 13, 0, 0, 0, time.UTC)}, mode: incremental.ModeUnchanged},
+			{name: "a day later: RFM recency moved", opt: incremental.Options{Now: time.Date(2026, 6, 21, 9, 0, 0, 0, time.UTC)},
+				mode: incremental.ModeIncremental, reason: "counts recency in days, and a day has passed"},
 			{name: "back to the start", data: &base, opt: incremental.Options{Now: time.Date(2026, 6, 21, 13, 0, 0, 0, time.UTC)},
 				mode: incremental.ModeIncremental, reason: "rows changed in crm and orders"},
 		}
@@ -321,7 +326,7 @@ func TestDecisions(t *testing.T) {
 var published = []struct{ name, cols string }{
 	{"customer_identity_map", "profile_id, id_type, id_value, first_seen_at, last_seen_at, seen_count"},
 	{"customer_row_map", "source, row_key, profile_id, seen_at"},
-	{"customer_profiles", "profile_id, email, orders_30d, spent"},
+	{"customer_profiles", "profile_id, email, orders_30d, spent, last_amount, rfm, rfm_recency, rfm_frequency, rfm_monetary, rfm_r, rfm_f, rfm_m, big"},
 	{"customer_segment_membership", "segment, profile_id"},
 	{"customer_identity_stats", "id_type, ok, rejected, junk, blocklisted"},
 }
@@ -447,6 +452,39 @@ func TestQuerySegmentAlwaysRebuilds(t *testing.T) {
 	f.build(incremental.Options{})
 	if o := f.build(incremental.Options{}); o.Mode != incremental.ModeIncremental || !hasReason(o, "segment recent is a query") {
 		t.Fatalf("segment written as a query: %s %q", o.Mode, o.Reasons)
+	}
+}
+
+// Without RFM, only the rows that left a window ask for the profiles.
+func TestWindowEdge(t *testing.T) {
+	yaml := strings.Replace(strings.Replace(projectYAML, "  rfm: { rfm: { from: orders, amount: amount } }\n", "", 1), " OR rfm_r >= 2", "", 1)
+	f := project(t, envs[0], yaml)
+	f.build(incremental.Options{})
+	steps := []struct {
+		now    time.Time
+		mode   incremental.Mode
+		reason string
+	}{
+		{day0.Add(48 * time.Hour), incremental.ModeUnchanged, ""},
+		{time.Date(2026, 6, 20, 12, 0, 0, 0, time.UTC), incremental.ModeIncremental, "1 rows of orders left its 30d window"},
+		{time.Date(2026, 6, 20, 13, 0, 0, 0, time.UTC), incremental.ModeUnchanged, ""},
+	}
+	for _, s := range steps {
+		if o := f.build(incremental.Options{Now: s.now}); o.Mode != s.mode || s.reason != "" && !hasReason(o, s.reason) {
+			t.Fatalf("at %s: %s %q, want %s with %q", s.now, o.Mode, o.Reasons, s.mode, s.reason)
+		}
+	}
+}
+
+func TestClockReadingTraitRebuildsEverything(t *testing.T) {
+	yaml := strings.Replace(projectYAML, "  big: {", "  recent_buyer: { expression: \"spent > 0 AND current_date > DATE '2026-01-01'\" }\n  big: {", 1)
+	f := project(t, envs[0], yaml)
+	f.build(incremental.Options{})
+	if o := f.build(incremental.Options{}); o.Mode != incremental.ModeUnchanged {
+		t.Fatalf("same time: %s %q", o.Mode, o.Reasons)
+	}
+	if o := f.build(incremental.Options{Now: day0.Add(time.Minute)}); o.Mode != incremental.ModeFull || !hasReason(o, "trait recent_buyer reads current_date") {
+		t.Fatalf("a minute later: %s %q", o.Mode, o.Reasons)
 	}
 }
 

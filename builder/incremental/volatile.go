@@ -46,10 +46,29 @@ func volatile(dialect, fragment string) string {
 	return ""
 }
 
-// timeReasons lists why the models must be rebuilt although no source
-// changed: fragments that read the clock, segments written as queries, RFM
-// recency on a new day, and rows that crossed a window's edge (the queries
-// returned, for the caller to count; each must return 0).
+// volatileTraits lists the traits whose SQL may give another result on the
+// same rows (it reads the clock or another table): the profiles of an
+// incremental build would keep stale values of them, so they need a full
+// build whenever the clock moved.
+func volatileTraits(c *models.Compiler, prev, now time.Time) []string {
+	if prev.Equal(now) {
+		return nil
+	}
+	var reasons []string
+	for _, t := range c.P.Traits {
+		for _, f := range []struct{ field, sql string }{{"where", t.Where}, {"expression", t.Expression}} {
+			if why := volatile(c.D.Name(), f.sql); why != "" {
+				reasons = append(reasons, fmt.Sprintf("%s: trait %s %s", t.At.Of(f.field), t.Name, why))
+			}
+		}
+	}
+	return reasons
+}
+
+// timeReasons lists why the profiles and segments must be recomputed
+// although no source changed: segments that read the clock or are written
+// as queries, RFM recency on a new day, and rows that crossed a window's
+// edge (the queries returned, for the caller to count; each must return 0).
 func timeReasons(c *models.Compiler, prev, now time.Time) (reasons []string, edges []edgeQuery, err error) {
 	p := c.P
 	loc, err := time.LoadLocation(firstNonEmpty(p.TimeZone, "UTC"))
@@ -58,11 +77,6 @@ func timeReasons(c *models.Compiler, prev, now time.Time) (reasons []string, edg
 	}
 	moved := !prev.Equal(now)
 	for _, t := range p.Traits {
-		for _, f := range []struct{ field, sql string }{{"where", t.Where}, {"expression", t.Expression}} {
-			if why := volatile(c.D.Name(), f.sql); why != "" && moved {
-				reasons = append(reasons, fmt.Sprintf("%s: trait %s %s", t.At.Of(f.field), t.Name, why))
-			}
-		}
 		if t.RFM != nil && prev.In(loc).Format(time.DateOnly) != now.In(loc).Format(time.DateOnly) {
 			reasons = append(reasons, fmt.Sprintf("%s: trait %s counts recency in days, and a day has passed", t.At.Of("rfm"), t.Name))
 		}

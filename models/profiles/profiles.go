@@ -125,13 +125,22 @@ func Stage(c *models.Compiler, plan *models.Plan) error {
 	if c.P.Identity == nil {
 		return nil
 	}
-	stmts, err := Statements(c)
-	if err != nil {
-		return err
-	}
 	origin := c.P.Identity.At.Of("")
 	if len(c.P.Traits) > 0 {
 		origin = c.P.Traits[0].At.Of("name")
+	}
+	if c.Previous != nil {
+		step, err := IncrementalStep(c, c.Previous.Now)
+		if err != nil {
+			return err
+		}
+		step.Origin = origin
+		plan.Steps = append(plan.Steps, step)
+		return nil
+	}
+	stmts, err := Statements(c)
+	if err != nil {
+		return err
 	}
 	n := 0
 	for _, t := range c.P.Traits {
