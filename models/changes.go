@@ -16,6 +16,9 @@ type Previous struct {
 	// Marks holds, per append_only source, the latest timestamp the last
 	// build saw, as the warehouse wrote it: later rows are the new ones.
 	Marks map[string]string
+	// Unchanged names the sources whose rows did not change: their
+	// snapshot stands and no row of theirs is read to find changes.
+	Unchanged map[string]bool
 }
 
 // Incrementally compiles an incremental build: stages that can compute
@@ -174,6 +177,20 @@ func (c *Compiler) AppendedStep(source string) Step {
 		Origin:      src.At.Of("append_only"),
 		SQL: []string{c.D.ReplaceTable(changed, "SELECT "+c.KeyHash(source, "s")+" AS key_hash, max(1) AS added, max(0) AS removed\nFROM "+
 			c.SourceView(source)+" AS s\nWHERE "+c.D.TryCast("s."+c.D.Ident(src.Timestamp), "TIMESTAMP")+" > "+mark+"\nGROUP BY "+c.KeyHash(source, "s"))},
+	}
+}
+
+// UnchangedStep is the changes step of a source that did not change in an
+// incremental build: an empty set of changed keys, and no snapshot.
+func (c *Compiler) UnchangedStep(source string) Step {
+	src, _ := c.Source(source)
+	return Step{
+		Name:        "changes_" + source,
+		Kind:        KindChanges,
+		Description: "Source " + source + " did not change since the last build (same rows, same checksum): no key changed.",
+		Origin:      src.At.Of("name"),
+		SQL: []string{c.D.ReplaceTable(c.ChangedKeysTable(source), "SELECT "+c.KeyHash(source, "s")+" AS key_hash, 1 AS added, 1 AS removed\nFROM "+
+			c.SourceView(source)+" AS s\nWHERE 1 = 0")},
 	}
 }
 

@@ -17,6 +17,7 @@ package incremental
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/sluicehq/sluice/builder"
@@ -169,14 +170,23 @@ func newRun(ctx context.Context, w warehouse.Warehouse, p *config.Project, now t
 	if b.prev, err = b.store.latest(ctx); err != nil {
 		return nil, err
 	}
-	if b.prev != nil && b.prev.Complete {
-		marks := map[string]string{}
-		for name, s := range b.prev.Sources {
-			marks[name] = s.Mark
-		}
-		b.inc, b.incErr = models.Compile(p, d, models.WithNow(now), models.Incrementally(models.Previous{Now: b.prev.Now, Marks: marks}))
-	}
 	return b, nil
+}
+
+// compileIncremental compiles the incremental plan, once the sources that
+// changed are known.
+func (b *run) compileIncremental(changed []string) {
+	if b.prev == nil || !b.prev.Complete {
+		return
+	}
+	prev := models.Previous{Now: b.prev.Now, Marks: map[string]string{}, Unchanged: map[string]bool{}}
+	for name, s := range b.prev.Sources {
+		prev.Marks[name] = s.Mark
+	}
+	for _, s := range b.p.Sources {
+		prev.Unchanged[s.Name] = !slices.Contains(changed, s.Name)
+	}
+	b.inc, b.incErr = models.Compile(b.p, b.w.Dialect(), models.WithNow(b.now), models.Incrementally(prev))
 }
 
 func (b *run) accepts(s models.Step) bool { return b.accept == nil || b.accept(s) }
@@ -237,6 +247,7 @@ func (b *run) decide(ctx context.Context, out *Outcome, seeds map[string]string)
 	}
 	st := &State{BuildID: buildID(time.Now()), Now: b.now, Steps: b.fps, Sources: sources, Suppression: suppression, Seeds: seeds}
 	out.Changed = changed
+	b.compileIncremental(changed)
 	switch {
 	case b.full:
 		reasons = append(reasons, "a full build was asked for (--full)")

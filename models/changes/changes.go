@@ -12,10 +12,13 @@ import "github.com/sluicehq/sluice/models"
 func init() { models.RegisterStage(models.OrderChanges, Stage) }
 
 // Stage adds one changes step per source; an append_only source has one
-// only in an incremental build, which reads its rows after the mark.
+// only in an incremental build, which reads its rows after the mark. In an
+// incremental build, a source known unchanged reads nothing.
 func Stage(c *models.Compiler, plan *models.Plan) error {
 	for _, s := range c.P.Sources {
 		switch {
+		case c.Previous != nil && c.Previous.Unchanged[s.Name]:
+			plan.Steps = append(plan.Steps, c.UnchangedStep(s.Name))
 		case !s.AppendOnly:
 			plan.Steps = append(plan.Steps, c.ChangesStep(s.Name))
 		case c.Previous != nil:

@@ -980,16 +980,19 @@ func (k *compiler) rowNotErased(col string) string {
 	return " AND " + col + " NOT IN (SELECT row_id FROM " + k.erasedTable() + ")"
 }
 
-// liveSourcesSQL copies, for the edge sources a sync reads, the rows that
-// are not erased people's into the source's live table (see
-// models.NeedsLiveSource): the row keys of erased rows exist only in the
-// work tables of this step, so the copy needs no key and keeps nothing of
-// them.
-func (k *compiler) liveSourcesSQL(occ string) []string {
+// liveSource is an edge source that gets a live table (see
+// models.NeedsLiveSource), with the numbers of the edges that read it.
+type liveSource struct {
+	src   config.Source
+	edges string // e.g. "1, 3"
+}
+
+// liveSources lists the edge sources a sync reads, when the project erases.
+func (k *compiler) liveSources() []liveSource {
 	if k.erasure == nil {
 		return nil
 	}
-	var out []string
+	var out []liveSource
 	done := map[string]bool{}
 	for _, e := range k.id.Edges {
 		if done[e.Source] || !models.NeedsLiveSource(k.c.P, e.Source) {
@@ -1003,13 +1006,33 @@ func (k *compiler) liveSourcesSQL(occ string) []string {
 				edges = append(edges, strconv.Itoa(i+1))
 			}
 		}
-		out = append(out, "-- Source "+e.Source+" without the rows of erased people, for the syncs that read it.\n"+
-			k.d.ReplaceTable(k.c.Table(models.LiveSourceName(e.Source)), `SELECT s.*
-FROM `+k.c.SourceView(e.Source)+` AS s
-WHERE `+RowKey(k.d, src, "s")+` IS NULL OR `+RowKey(k.d, src, "s")+` NOT IN (
-    SELECT row_key FROM `+occ+`
-    WHERE t = 0 AND row_key IS NOT NULL AND edge IN (`+strings.Join(edges, ", ")+`) AND row_id IN (SELECT row_id FROM `+k.erasedTable()+`)
-)`))
+		out = append(out, liveSource{src: src, edges: strings.Join(edges, ", ")})
+	}
+	return out
+}
+
+// notErased is the condition that a row of a live source (key: its
+// RowKey) is not an erased person's, by the occurrences of this build.
+func (k *compiler) notErased(l liveSource, key, occ string) string {
+	return key + ` IS NULL OR ` + key + ` NOT IN (
+    SELECT row_key FROM ` + occ + `
+    WHERE t = 0 AND row_key IS NOT NULL AND edge IN (` + l.edges + `) AND row_id IN (SELECT row_id FROM ` + k.erasedTable() + `)
+)`
+}
+
+// liveSourcesSQL copies, for the edge sources a sync reads, the rows that
+// are not erased people's into the source's live table (see
+// models.NeedsLiveSource): the row keys of erased rows exist only in the
+// work tables of this step, so the copy needs no key and keeps nothing of
+// them.
+func (k *compiler) liveSourcesSQL(occ string) []string {
+	var out []string
+	for _, l := range k.liveSources() {
+		name := l.src.Name
+		out = append(out, "-- Source "+name+" without the rows of erased people, for the syncs that read it.\n"+
+			k.d.ReplaceTable(k.c.Table(models.LiveSourceName(name)), `SELECT s.*
+FROM `+k.c.SourceView(name)+` AS s
+WHERE `+k.notErased(l, RowKey(k.d, l.src, "s"), occ)))
 	}
 	return out
 }

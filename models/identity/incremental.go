@@ -328,35 +328,18 @@ WHERE component NOT IN (SELECT component FROM %[2]s) AND id_no IN (
 // live table without the re-read rows, and the re-read rows that are not
 // erased people's.
 func (x *incremental) liveSourcesSQL(k *compiler, occ string) []string {
-	if k.erasure == nil {
-		return nil
-	}
 	var out []string
-	done := map[string]bool{}
-	for _, e := range k.id.Edges {
-		if done[e.Source] || !models.NeedsLiveSource(k.c.P, e.Source) {
-			continue
-		}
-		done[e.Source] = true
-		src, _ := k.c.Source(e.Source)
-		var edges []string
-		for j, e2 := range k.id.Edges {
-			if e2.Source == e.Source {
-				edges = append(edges, fmt.Sprint(j+1))
-			}
-		}
-		key := RowKey(k.d, src, "s")
-		out = append(out, "-- Source "+e.Source+" without the rows of erased people: the rows kept from the\n-- previous build and the re-read ones.\n"+
-			k.d.ReplaceTable(k.c.Table(models.LiveSourceName(e.Source)), `SELECT s.*
-FROM `+k.c.D.Table(k.c.P.Schema, models.LiveSourceName(e.Source))+` AS s
-WHERE NOT (`+x.reread(src, key)+`)
+	for _, l := range k.liveSources() {
+		name := l.src.Name
+		key := RowKey(k.d, l.src, "s")
+		out = append(out, "-- Source "+name+" without the rows of erased people: the rows kept from the\n-- previous build and the re-read ones.\n"+
+			k.d.ReplaceTable(k.c.Table(models.LiveSourceName(name)), `SELECT s.*
+FROM `+k.c.D.Table(k.c.P.Schema, models.LiveSourceName(name))+` AS s
+WHERE NOT (`+x.reread(l.src, key)+`)
 UNION ALL
 SELECT s.*
-FROM `+k.edgeSource(e.Source)+` AS s
-WHERE `+key+` IS NULL OR `+key+` NOT IN (
-    SELECT row_key FROM `+occ+`
-    WHERE t = 0 AND row_key IS NOT NULL AND edge IN (`+strings.Join(edges, ", ")+`) AND row_id IN (SELECT row_id FROM `+k.erasedTable()+`)
-)`))
+FROM `+k.edgeSource(name)+` AS s
+WHERE `+k.notErased(l, key, occ)))
 	}
 	return out
 }
