@@ -55,6 +55,13 @@ func (c *Compiler) ChangedKeysTable(source string) string {
 	return c.WorkTable("src_" + source + "_changed_keys")
 }
 
+// RestitchedTable lists, in an incremental build, the profile_id of every
+// profile the identity steps re-stitched, as the previous build had it and
+// as this one has it: the profiles whose identifiers or rows may differ.
+func (c *Compiler) RestitchedTable() string {
+	return c.WorkTable(c.Entity() + "_identity_restitched")
+}
+
 // KeyHash is the hash identifying a row of src (through alias) in snapshots
 // and change sets: Hash64 of RowKey.
 func (c *Compiler) KeyHash(srcName, alias string) string {

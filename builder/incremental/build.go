@@ -130,9 +130,6 @@ func (b *run) phase(out *Outcome) (*models.Plan, func(models.Step) bool) {
 		return b.plan, func(models.Step) bool { return false }
 	case out.Mode == ModeFull:
 		return b.plan, func(models.Step) bool { return true }
-	case len(out.Changed) == 0:
-		// Only the clock moved: the identity tables stand.
-		return b.inc, func(s models.Step) bool { return s.Kind != models.KindChanges && s.Kind != models.KindIdentity }
 	default:
 		return b.inc, func(models.Step) bool { return true }
 	}

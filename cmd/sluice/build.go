@@ -27,8 +27,8 @@ A build first compares the sources, the erasure suppression list and the
 compiled SQL with what the last successful build recorded (and the rows
 that left a time window since then). When nothing changed, the tables
 stand as they are. When only source rows changed (or the clock moved), it
-re-stitches only the profiles the changed rows touch, then recomputes
-profiles and segments. Any other change (definitions, erasures) recomputes
+re-stitches only the components the changed rows touch and recomputes only
+the profiles that changed, then the segments. Any other change (definitions, erasures) recomputes
 everything; the build prints why. Seeds whose files did not change are not
 loaded again. --full recomputes everything.`,
 		Example: `  sluice build

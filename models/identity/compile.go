@@ -110,6 +110,10 @@ func Stage(c *models.Compiler, plan *models.Plan) error {
 		return nil
 	}
 	if c.Previous != nil {
+		if unchanged(c) {
+			plan.Steps = append(plan.Steps, unchangedStep(c))
+			return nil
+		}
 		return IncrementalStage(c, plan)
 	}
 	k, err := newStageCompiler(c, plan.Erasure)

@@ -32,6 +32,30 @@ func (x *incremental) prev(name string) string {
 	return c.D.Table(c.P.Schema, c.Entity()+"_"+name)
 }
 
+// unchanged tells whether no edge source changed since the previous build.
+func unchanged(c *models.Compiler) bool {
+	for _, e := range c.P.Identity.Edges {
+		if !c.Previous.Unchanged[e.Source] {
+			return false
+		}
+	}
+	return true
+}
+
+// unchangedStep is the identity stage of an incremental build in which no
+// edge source changed: the published identity tables stand, and no profile
+// was re-stitched.
+func unchangedStep(c *models.Compiler) models.Step {
+	return models.Step{
+		Name:        StepAffected,
+		Kind:        models.KindIdentity,
+		Description: "Identity (incremental): no edge source changed since the last build; the identity tables stand.",
+		Origin:      c.P.Identity.At.Of("edges"),
+		SQL: []string{c.D.ReplaceTable(c.RestitchedTable(), "SELECT profile_id FROM "+
+			c.D.Table(c.P.Schema, c.Entity()+"_identity_map")+" WHERE 1 = 0")},
+	}
+}
+
 // IncrementalStage is Stage for a build that re-stitches only the
 // components a change touched (see the package documentation,
 // "Incremental builds"). It reads the previous build's published identity
@@ -409,6 +433,13 @@ SELECT n.component + o.max_id, n.id_type, n.value_count
 FROM %[3]s AS n
 CROSS JOIN %[4]s AS o`, x.prev("identity_limit_conflicts"), notAffected, k.conflictsTable(), offsets)))
 	}
+	sqls = append(sqls, "-- The profiles re-stitched, as they were and as they are: the profiles step\n-- recomputes them.\n"+
+		d.ReplaceTable(c.RestitchedTable(), fmt.Sprintf(`SELECT DISTINCT profile_id
+FROM (
+    SELECT profile_id FROM %[1]s WHERE NOT (%[2]s)
+    UNION ALL
+    SELECT profile_id FROM %[3]s
+) AS restitched`, x.prev("identity_map"), notAffected, k.mapTable())))
 	for _, name := range []string{"probe", "components", "keys", "rows", "offsets", "tied_keys", "tied"} {
 		sqls = append(sqls, d.DropTable(x.work(name)))
 	}

@@ -107,6 +107,12 @@ func calendarDays(from, to time.Time) int {
 // differ from the previous build's; see the package documentation.
 func (b *builder) affectedSQL(prevLocal time.Time) string {
 	c, final := b.c, b.c.Final()
+	if c.Previous != nil {
+		// In a build the identity steps list the profiles they re-stitched:
+		// no other profile's identifiers or rows can differ.
+		parts := []string{"-- profiles the identity steps re-stitched\nSELECT profile_id FROM " + c.RestitchedTable()}
+		return b.affectedUnion(append(parts, b.changedRows()...), prevLocal)
+	}
 	parts := []string{
 		"-- identifiers, or their first/last seen times and counts, changed\n" +
 			diffSQL(c.IdentityMapTable(), final.IdentityMapTable(), "profile_id, id_type, id_value, first_seen_at, last_seen_at, seen_count", ""),
@@ -119,10 +125,23 @@ func (b *builder) affectedSQL(prevLocal time.Time) string {
 		parts = append(parts, "-- rows of the trait sources joined or left a profile\n"+
 			diffSQL(c.RowMapTable(), final.RowMapTable(), "source, row_key, profile_id", "source IN ("+strings.Join(names, ", ")+")"))
 	}
+	return b.affectedUnion(append(parts, b.changedRows()...), prevLocal)
+}
+
+// changedRows selects the profiles of the trait sources' rows added or
+// changed (deleted ones left the row map).
+func (b *builder) changedRows() []string {
+	var parts []string
 	for _, s := range b.order {
 		parts = append(parts, fmt.Sprintf("-- rows of %s added or changed (deleted ones left the row map)\nSELECT profile_id FROM %s WHERE source = %s AND %s IN (SELECT key_hash FROM %s)",
-			s, c.RowMapTable(), b.d.String(s), b.d.Hash64("row_key"), c.ChangedKeysTable(s)))
+			s, b.c.RowMapTable(), b.d.String(s), b.d.Hash64("row_key"), b.c.ChangedKeysTable(s)))
 	}
+	return parts
+}
+
+// affectedUnion adds the window edges to parts and selects every profile
+// they name once.
+func (b *builder) affectedUnion(parts []string, prevLocal time.Time) string {
 	parts = append(parts, b.windowEdges(prevLocal)...)
 	return "SELECT DISTINCT profile_id\nFROM (\n" + indent(strings.Join(parts, "\nUNION ALL\n"), "    ") + "\n) AS affected\nWHERE profile_id IS NOT NULL"
 }
