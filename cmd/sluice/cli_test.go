@@ -221,3 +221,23 @@ func filesUnder(t *testing.T, dir string) []string {
 	}
 	return out
 }
+
+// compile --incremental writes the steps of an incremental build, in every
+// dialect: change detection, the identity re-stitch and merge, the
+// incremental profiles step.
+func TestCompileIncremental(t *testing.T) {
+	for _, d := range []string{"duckdb", "clickhouse", "clickhouse-18", "snowflake", "bigquery"} {
+		t.Run(d, func(t *testing.T) {
+			code, out, errOut := sluice(t, "compile", "--incremental", "--dialect", d, "--project", quickstart)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			for _, step := range []string{"-- changes_orders (changes,", "-- identity_affected (identity,", "-- identity_merge (identity,",
+				"-- profiles (profiles,", "profiles recomputed", "-- publish (publish,"} {
+				if !strings.Contains(out, step) {
+					t.Errorf("no %q in the incremental plan", step)
+				}
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -14,15 +15,21 @@ import (
 
 func newCompileCmd(g *globals) *cobra.Command {
 	var dialectName, out string
+	var incremental bool
 	c := &cobra.Command{
 		Use:   "compile",
 		Short: "Write the SQL of every build step, without connecting to a warehouse",
 		Long: `compile turns the project into the exact SQL that build runs, one file per
 step, numbered in build order. Without --out the SQL is printed.
-The dialect defaults to the project's warehouse type.`,
+The dialect defaults to the project's warehouse type.
+
+--incremental writes the steps of an incremental build instead: the one a
+build runs when rows of every source changed since the last build, an hour
+before (both times appear as literals; docs/builds.md).`,
 		Example: `  sluice compile --out target/sql
   sluice compile --dialect duckdb
-  sluice compile --dialect clickhouse-18 --out target/sql`,
+  sluice compile --dialect clickhouse-18 --out target/sql
+  sluice compile --incremental --out target/incremental`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := loadProject(g, cmd.ErrOrStderr())
@@ -36,7 +43,12 @@ The dialect defaults to the project's warehouse type.`,
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			plan, err := models.Compile(p, d)
+			var opts []models.Option
+			if incremental {
+				now := time.Now().UTC().Truncate(time.Second)
+				opts = append(opts, models.WithNow(now), models.Incrementally(models.Previous{Now: now.Add(-time.Hour)}))
+			}
+			plan, err := models.Compile(p, d, opts...)
 			if err != nil {
 				return err
 			}
@@ -80,5 +92,6 @@ The dialect defaults to the project's warehouse type.`,
 	}
 	c.Flags().StringVar(&dialectName, "dialect", "", "SQL dialect: "+joinNames(dialect.Names())+" (default: the project's warehouse; clickhouse is for current servers, clickhouse-18 for 18.16-era ones)")
 	c.Flags().StringVar(&out, "out", "", "directory to write one .sql file per step into (default: print)")
+	c.Flags().BoolVar(&incremental, "incremental", false, "the steps of an incremental build (every source changed since a build an hour before)")
 	return c
 }
