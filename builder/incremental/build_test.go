@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -270,7 +271,7 @@ func TestDecisions(t *testing.T) {
 				t.Fatalf("%s: %s %q, want %s with %q", s.name, o.Mode, o.Reasons, s.mode, s.reason)
 			}
 			for src, want := range s.changes {
-				if got := changes(o, src); !equal(got, want) {
+				if got := changes(o, src); !slices.Equal(got, want) {
 					t.Errorf("%s: changes in %s: %v, want %v", s.name, src, got, want)
 				}
 			}
@@ -467,16 +468,4 @@ func hasReason(o *incremental.Outcome, part string) bool {
 		}
 	}
 	return false
-}
-
-func equal(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
