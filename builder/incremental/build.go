@@ -115,7 +115,7 @@ func Build(ctx context.Context, w warehouse.Warehouse, p *config.Project, opt Op
 	if err != nil || out.Mode == ModeUnchanged {
 		return out, err
 	}
-	st.Complete = opt.Only == nil
+	st.Complete = b.runsAll()
 	if err := b.store.ensure(ctx); err != nil {
 		return out, err
 	}
@@ -187,6 +187,17 @@ func (b *run) compileIncremental(changed []string) {
 }
 
 func (b *run) accepts(s models.Step) bool { return b.accept == nil || b.accept(s) }
+
+// runsAll tells whether the build includes every step of the project (a
+// daemon building for syncs that read segments does).
+func (b *run) runsAll() bool {
+	for _, s := range b.plan.Steps {
+		if !b.accepts(s) {
+			return false
+		}
+	}
+	return true
+}
 
 // runsModels tells whether the build includes any step past the sources.
 func (b *run) runsModels() bool {

@@ -16,6 +16,7 @@ import (
 	"github.com/sluicehq/sluice/config"
 	_ "github.com/sluicehq/sluice/connectors/all"
 	"github.com/sluicehq/sluice/connectors/warehouse"
+	"github.com/sluicehq/sluice/models"
 	_ "github.com/sluicehq/sluice/models/all"
 )
 
@@ -369,6 +370,29 @@ func TestUnchangedBuildKeepsTablesAndSeeds(t *testing.T) {
 	}
 	if o := f.build(incremental.Options{}); len(o.SeedsKept) != 0 {
 		t.Errorf("seed kept although its file changed")
+	}
+}
+
+// A build limited to some steps (the daemon's, for syncs that read
+// profiles only) is recorded as partial: the next build is full. One that
+// accepts every step is not.
+func TestPartialBuilds(t *testing.T) {
+	f := project(t, envs[0], projectYAML)
+	noSegments := func(s models.Step) bool { return s.Kind != models.KindSegment }
+	everything := func(models.Step) bool { return true }
+	f.build(incremental.Options{})
+	f.set(tables{crm: base.crm, orders: base.orders[:2]})
+	f.build(incremental.Options{Only: noSegments})
+	if o := f.build(incremental.Options{}); o.Mode != incremental.ModeFull || !hasReason(o, "the last build ran only some steps") {
+		t.Fatalf("after a partial build: %s %q", o.Mode, o.Reasons)
+	}
+	if o := f.build(incremental.Options{Only: everything}); o.Mode != incremental.ModeUnchanged {
+		t.Fatalf("a build of every step after a complete one: %s %q", o.Mode, o.Reasons)
+	}
+	f.set(tables{crm: base.crm[:2], orders: base.orders})
+	f.build(incremental.Options{Only: everything})
+	if o := f.build(incremental.Options{}); o.Mode != incremental.ModeUnchanged {
+		t.Fatalf("after a build of every step through Only: %s %q", o.Mode, o.Reasons)
 	}
 }
 
