@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/builder"
 	"github.com/sluicehq/sluice/config"
@@ -32,95 +33,105 @@ func TestBuildSendsCompiledSQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := models.Compile(p, dialect.BigQuery{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fk := start(t)
-	fk.Handler = func(s bqfake.Statement) bqfake.Result {
-		q := strings.TrimSpace(s.SQL)
-		if strings.Contains(q, "LOGICAL_AND(") {
-			// The seed type probe: answer "only NULLs" for every column,
-			// which keeps them STRING.
-			n := strings.Count(q, "LOGICAL_AND(") + strings.Count(q, "COUNTIF(")
-			res := bqfake.Result{Rows: [][]any{make([]any, n)}}
-			for i := 0; i < n; i++ {
-				res.Schema = append(res.Schema, bqfake.Field{Name: "f", Type: "BOOLEAN"})
-				res.Rows[0][i] = false
+	// The plan of a full build, and of an incremental one (change
+	// detection, the identity re-stitch and merge, incremental profiles).
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	for name, opts := range map[string][]models.Option{
+		"full":        nil,
+		"incremental": {models.WithNow(now), models.Incrementally(models.Previous{Now: now.Add(-time.Hour)})},
+	} {
+		t.Run(name, func(t *testing.T) {
+			plan, err := models.Compile(p, dialect.BigQuery{}, opts...)
+			if err != nil {
+				t.Fatal(err)
 			}
-			return res
-		}
-		if !strings.HasPrefix(strings.TrimLeft(stripComments(q), " \n"), "SELECT") {
-			return bqfake.Result{}
-		}
-		n := 1
-		if strings.Contains(q, "AS duplicate_keys") {
-			n = 3
-		}
-		res := bqfake.Result{Rows: [][]any{make([]any, n)}}
-		for i := 0; i < n; i++ {
-			res.Schema = append(res.Schema, bqfake.Field{Name: "n", Type: "INTEGER"})
-			res.Rows[0][i] = int64(0)
-		}
-		return res
+			fk := start(t)
+			fk.Handler = func(s bqfake.Statement) bqfake.Result {
+				q := strings.TrimSpace(s.SQL)
+				if strings.Contains(q, "LOGICAL_AND(") {
+					// The seed type probe: answer "only NULLs" for every column,
+					// which keeps them STRING.
+					n := strings.Count(q, "LOGICAL_AND(") + strings.Count(q, "COUNTIF(")
+					res := bqfake.Result{Rows: [][]any{make([]any, n)}}
+					for i := 0; i < n; i++ {
+						res.Schema = append(res.Schema, bqfake.Field{Name: "f", Type: "BOOLEAN"})
+						res.Rows[0][i] = false
+					}
+					return res
+				}
+				if !strings.HasPrefix(strings.TrimLeft(stripComments(q), " \n"), "SELECT") {
+					return bqfake.Result{}
+				}
+				n := 1
+				if strings.Contains(q, "AS duplicate_keys") || strings.Contains(q, "AS deleted_rows") {
+					n = 3
+				}
+				res := bqfake.Result{Rows: [][]any{make([]any, n)}}
+				for i := 0; i < n; i++ {
+					res.Schema = append(res.Schema, bqfake.Field{Name: "n", Type: "INTEGER"})
+					res.Rows[0][i] = int64(0)
+				}
+				return res
+			}
+			w := mustOpen(t, fk)
+			before := len(fk.Statements())
+			if _, err := builder.Run(context.Background(), w, plan, builder.Options{}); err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			seeds := 0
+			for _, s := range plan.Steps {
+				if s.Kind == models.KindSeed {
+					seeds++
+					continue // a load job and the loader's own queries instead
+				}
+				want = append(want, s.SQL...)
+				if s.Loop != nil {
+					want = append(want, s.Loop.Body...)
+					want = append(want, s.Loop.Changed)
+				}
+				want = append(want, s.Finally...)
+				for _, c := range s.Checks {
+					want = append(want, c.SQL)
+				}
+			}
+			for _, m := range plan.Report {
+				want = append(want, m.SQL)
+			}
+			var got []string
+			for _, s := range fk.Statements()[before:] {
+				if s.SQL == "SELECT 1" || strings.Contains(s.SQL, "__sluice_load") {
+					continue
+				}
+				got = append(got, s.SQL)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("sent %d statements, the plan has %d", len(got), len(want))
+			}
+			for i := range want {
+				// The builder binds the erasure key where the compiled SQL names
+				// its placeholder; nothing else differs.
+				for ph, v := range plan.Bindings() {
+					want[i] = strings.ReplaceAll(want[i], ph, v)
+				}
+				if got[i] != want[i] {
+					t.Fatalf("statement %d differs from the compiled SQL:\ngot:\n%s\nwant:\n%s", i+1, got[i], want[i])
+				}
+			}
+			loads := fk.Loads()
+			if len(loads) != seeds {
+				t.Fatalf("%d load jobs for %d seeds", len(loads), seeds)
+			}
+			orders, err := os.ReadFile(filepath.Join(dir, "data", "orders.csv"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if loads[2].Table != "orders__sluice_load" || string(loads[2].Data) != string(orders) {
+				t.Errorf("third load job: table %s, %d bytes; want the orders file", loads[2].Table, len(loads[2].Data))
+			}
+			t.Logf("%d statements sent as compiled, %d load jobs", len(got), len(loads))
+		})
 	}
-	w := mustOpen(t, fk)
-	before := len(fk.Statements())
-	if _, err := builder.Run(context.Background(), w, plan, builder.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	var want []string
-	seeds := 0
-	for _, s := range plan.Steps {
-		if s.Kind == models.KindSeed {
-			seeds++
-			continue // a load job and the loader's own queries instead
-		}
-		want = append(want, s.SQL...)
-		if s.Loop != nil {
-			want = append(want, s.Loop.Body...)
-			want = append(want, s.Loop.Changed)
-		}
-		want = append(want, s.Finally...)
-		for _, c := range s.Checks {
-			want = append(want, c.SQL)
-		}
-	}
-	for _, m := range plan.Report {
-		want = append(want, m.SQL)
-	}
-	var got []string
-	for _, s := range fk.Statements()[before:] {
-		if s.SQL == "SELECT 1" || strings.Contains(s.SQL, "__sluice_load") {
-			continue
-		}
-		got = append(got, s.SQL)
-	}
-	if len(got) != len(want) {
-		t.Fatalf("sent %d statements, the plan has %d", len(got), len(want))
-	}
-	for i := range want {
-		// The builder binds the erasure key where the compiled SQL names
-		// its placeholder; nothing else differs.
-		for ph, v := range plan.Bindings() {
-			want[i] = strings.ReplaceAll(want[i], ph, v)
-		}
-		if got[i] != want[i] {
-			t.Fatalf("statement %d differs from the compiled SQL:\ngot:\n%s\nwant:\n%s", i+1, got[i], want[i])
-		}
-	}
-	loads := fk.Loads()
-	if len(loads) != seeds {
-		t.Fatalf("%d load jobs for %d seeds", len(loads), seeds)
-	}
-	orders, err := os.ReadFile(filepath.Join(dir, "data", "orders.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if loads[2].Table != "orders__sluice_load" || string(loads[2].Data) != string(orders) {
-		t.Errorf("third load job: table %s, %d bytes; want the orders file", loads[2].Table, len(loads[2].Data))
-	}
-	t.Logf("%d statements sent as compiled, %d load jobs", len(got), len(loads))
 }
 
 // stripComments drops leading -- comment lines.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/builder"
 	"github.com/sluicehq/sluice/config"
@@ -44,76 +45,86 @@ func TestBuildSendsCompiledSQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := models.Compile(p, dialect.Snowflake{})
-	if err != nil {
-		t.Fatal(err)
+	// The plan of a full build, and of an incremental one (change
+	// detection, the identity re-stitch and merge, incremental profiles).
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	for name, opts := range map[string][]models.Option{
+		"full":        nil,
+		"incremental": {models.WithNow(now), models.Incrementally(models.Previous{Now: now.Add(-time.Hour)})},
+	} {
+		t.Run(name, func(t *testing.T) {
+			plan, err := models.Compile(p, dialect.Snowflake{}, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fk := start(t, password)
+			zero := sffake.Text("0")
+			fk.Handler = func(s sffake.Statement) sffake.Result {
+				if statementKind(s.SQL) != "SELECT" && statementKind(s.SQL) != "WITH" {
+					return sffake.Result{}
+				}
+				// Data checks count problems (none here); loops count what still
+				// changes (nothing: they converge at once); metrics count too.
+				n := 1
+				if strings.Contains(s.SQL, "AS duplicate_keys") || strings.Contains(s.SQL, "AS deleted_rows") {
+					n = 3
+				}
+				res := sffake.Result{Rows: [][]*string{{}}}
+				for i := 0; i < n; i++ {
+					res.Columns = append(res.Columns, sffake.Column{Name: "N", Type: "fixed", Precision: 18})
+					res.Rows[0] = append(res.Rows[0], zero)
+				}
+				return res
+			}
+			w := mustOpen(t, fk)
+			before := len(fk.Statements())
+			res, err := builder.Run(context.Background(), w, plan, builder.Options{
+				Only: func(s models.Step) bool { return s.Kind != models.KindSeed },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, s := range plan.Steps {
+				if s.Kind == models.KindSeed {
+					continue
+				}
+				want = append(want, s.SQL...)
+				if s.Loop != nil {
+					want = append(want, s.Loop.Body...)
+					want = append(want, s.Loop.Changed)
+				}
+				want = append(want, s.Finally...)
+				for _, c := range s.Checks {
+					want = append(want, c.SQL)
+				}
+			}
+			for _, m := range plan.Report {
+				want = append(want, m.SQL)
+			}
+			var got []string
+			for _, s := range fk.Statements()[before:] {
+				if s.SQL != "SELECT 1" { // pool health checks
+					got = append(got, s.SQL)
+				}
+			}
+			if len(got) != len(want) {
+				t.Fatalf("sent %d statements, the plan has %d", len(got), len(want))
+			}
+			for i := range want {
+				// The builder binds the erasure key where the compiled SQL names
+				// its placeholder; nothing else differs.
+				for ph, v := range plan.Bindings() {
+					want[i] = strings.ReplaceAll(want[i], ph, v)
+				}
+				if got[i] != want[i] {
+					t.Fatalf("statement %d differs from the compiled SQL:\ngot:\n%s\nwant:\n%s", i+1, got[i], want[i])
+				}
+			}
+			if len(res.Warnings) != 0 {
+				t.Errorf("warnings: %v", res.Warnings)
+			}
+			t.Logf("%d statements sent as compiled", len(got))
+		})
 	}
-	fk := start(t, password)
-	zero := sffake.Text("0")
-	fk.Handler = func(s sffake.Statement) sffake.Result {
-		if statementKind(s.SQL) != "SELECT" && statementKind(s.SQL) != "WITH" {
-			return sffake.Result{}
-		}
-		// Data checks count problems (none here); loops count what still
-		// changes (nothing: they converge at once); metrics count too.
-		n := 1
-		if strings.Contains(s.SQL, "AS duplicate_keys") {
-			n = 3
-		}
-		res := sffake.Result{Rows: [][]*string{{}}}
-		for i := 0; i < n; i++ {
-			res.Columns = append(res.Columns, sffake.Column{Name: "N", Type: "fixed", Precision: 18})
-			res.Rows[0] = append(res.Rows[0], zero)
-		}
-		return res
-	}
-	w := mustOpen(t, fk)
-	before := len(fk.Statements())
-	res, err := builder.Run(context.Background(), w, plan, builder.Options{
-		Only: func(s models.Step) bool { return s.Kind != models.KindSeed },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want []string
-	for _, s := range plan.Steps {
-		if s.Kind == models.KindSeed {
-			continue
-		}
-		want = append(want, s.SQL...)
-		if s.Loop != nil {
-			want = append(want, s.Loop.Body...)
-			want = append(want, s.Loop.Changed)
-		}
-		want = append(want, s.Finally...)
-		for _, c := range s.Checks {
-			want = append(want, c.SQL)
-		}
-	}
-	for _, m := range plan.Report {
-		want = append(want, m.SQL)
-	}
-	var got []string
-	for _, s := range fk.Statements()[before:] {
-		if s.SQL != "SELECT 1" { // pool health checks
-			got = append(got, s.SQL)
-		}
-	}
-	if len(got) != len(want) {
-		t.Fatalf("sent %d statements, the plan has %d", len(got), len(want))
-	}
-	for i := range want {
-		// The builder binds the erasure key where the compiled SQL names
-		// its placeholder; nothing else differs.
-		for ph, v := range plan.Bindings() {
-			want[i] = strings.ReplaceAll(want[i], ph, v)
-		}
-		if got[i] != want[i] {
-			t.Fatalf("statement %d differs from the compiled SQL:\ngot:\n%s\nwant:\n%s", i+1, got[i], want[i])
-		}
-	}
-	if len(res.Warnings) != 0 {
-		t.Errorf("warnings: %v", res.Warnings)
-	}
-	t.Logf("%d statements sent as compiled", len(got))
 }
