@@ -88,7 +88,7 @@ func Build(ctx context.Context, w warehouse.Warehouse, p *config.Project, opt Op
 	}
 	out := &Outcome{Result: &builder.Result{}}
 	defer func() { out.Result.Duration = time.Since(start) }()
-	keep, seeds := b.seeds(out)
+	keep, seeds := b.seeds(ctx, out)
 	// The summary reads the model tables: not before they are decided on.
 	sources := *b.plan
 	sources.Report = nil
@@ -212,7 +212,7 @@ func (b *run) runsModels() bool {
 // seeds picks the seeds to keep: files unchanged since the last build that
 // loaded them, into tables that still exist. It returns them and every
 // seed's fingerprint for the next state.
-func (b *run) seeds(out *Outcome) (keep map[string]bool, next map[string]string) {
+func (b *run) seeds(ctx context.Context, out *Outcome) (keep map[string]bool, next map[string]string) {
 	keep, next = map[string]bool{}, map[string]string{}
 	for _, s := range b.plan.Steps {
 		if s.Seed == nil {
@@ -223,7 +223,7 @@ func (b *run) seeds(out *Outcome) (keep map[string]bool, next map[string]string)
 			continue // the load says what is wrong with the file
 		}
 		next[s.Name] = fp
-		if b.full || b.prev == nil || b.prev.Seeds[s.Name] != fp || !b.tableExists(b.w.Dialect().Table(s.Seed.Schema, s.Seed.Name)) {
+		if b.full || b.prev == nil || b.prev.Seeds[s.Name] != fp || !tableExists(ctx, b.w, b.w.Dialect().Table(s.Seed.Schema, s.Seed.Name)) {
 			continue
 		}
 		keep[s.Name] = true
@@ -232,8 +232,9 @@ func (b *run) seeds(out *Outcome) (keep map[string]bool, next map[string]string)
 	return keep, next
 }
 
-func (b *run) tableExists(table string) bool {
-	rows, err := b.w.Query(context.Background(), "SELECT 1 FROM "+table+" WHERE 1 = 0")
+// tableExists tells whether table can be read.
+func tableExists(ctx context.Context, w warehouse.Warehouse, table string) bool {
+	rows, err := w.Query(ctx, "SELECT 1 FROM "+table+" WHERE 1 = 0")
 	if err != nil {
 		return false
 	}

@@ -90,10 +90,8 @@ func (s store) ensure(ctx context.Context) error {
 func (s store) latest(ctx context.Context) (*State, error) {
 	// A build that fails before its end creates nothing: the table comes
 	// with the first record.
-	if probe, err := s.w.Query(ctx, "SELECT 1 FROM "+s.table+" WHERE 1 = 0"); err != nil {
+	if !tableExists(ctx, s.w, s.table) {
 		return nil, nil
-	} else {
-		probe.Close()
 	}
 	rows, err := s.w.Query(ctx, "SELECT build_id, item, value FROM "+s.table+
 		" WHERE build_id = (SELECT max(build_id) FROM "+s.table+")")

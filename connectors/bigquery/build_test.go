@@ -85,15 +85,7 @@ func TestBuildSendsCompiledSQL(t *testing.T) {
 					seeds++
 					continue // a load job and the loader's own queries instead
 				}
-				want = append(want, s.SQL...)
-				if s.Loop != nil {
-					want = append(want, s.Loop.Body...)
-					want = append(want, s.Loop.Changed)
-				}
-				want = append(want, s.Finally...)
-				for _, c := range s.Checks {
-					want = append(want, c.SQL)
-				}
+				want = append(want, s.Strings()...)
 			}
 			for _, m := range plan.Report {
 				want = append(want, m.SQL)

@@ -89,15 +89,7 @@ func TestBuildSendsCompiledSQL(t *testing.T) {
 				if s.Kind == models.KindSeed {
 					continue
 				}
-				want = append(want, s.SQL...)
-				if s.Loop != nil {
-					want = append(want, s.Loop.Body...)
-					want = append(want, s.Loop.Changed)
-				}
-				want = append(want, s.Finally...)
-				for _, c := range s.Checks {
-					want = append(want, c.SQL)
-				}
+				want = append(want, s.Strings()...)
 			}
 			for _, m := range plan.Report {
 				want = append(want, m.SQL)
