@@ -93,6 +93,9 @@ func Run(ctx context.Context, w warehouse.Warehouse, plan *models.Plan, opt Opti
 	}
 	guard := newGuard(plan)
 	d := planDialect(w, plan)
+	if err := dropLeftovers(ctx, w, d, plan.Schema); err != nil {
+		return res, err
+	}
 	skipped := plan.PublishedBy(func(s models.Step) bool { return !runs(opt, s) })
 	for i := range plan.Steps {
 		s := &plan.Steps[i]
@@ -107,7 +110,7 @@ func Run(ctx context.Context, w warehouse.Warehouse, plan *models.Plan, opt Opti
 		}
 	}
 	if names := plan.PublishedBy(func(s models.Step) bool { return runs(opt, s) }); len(names) > 0 {
-		step := models.PublishStep(d, plan.Schema, names)
+		step := models.PublishStep(d, plan.Schema, names, plan.Deltas())
 		if err := runReported(ctx, w, guard, &step, plan.Dialect, opt, res); err != nil {
 			return res, err
 		}

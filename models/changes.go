@@ -147,25 +147,35 @@ func (c *Compiler) AppendedSQL(source, ts, mark string) string {
 		"    " + c.D.CastText("max("+t+")") + " AS latest\nFROM " + c.SourceView(source) + " AS s"
 }
 
-// changedKeysSQL compares a source's snapshot with the previous one: keys
-// whose versions differ, and whether the key gained or lost a version.
-func changedKeysSQL(next, previous string) string {
-	return strings.TrimSpace(`
-SELECT
+// versionsSQL counts, per (key_hash, row_hash), the rows of hashed (a
+// relation of those columns: the source now) and of previous (the last
+// build's snapshot).
+func versionsSQL(hashed, previous string) string {
+	return `SELECT key_hash, row_hash, sum(cur) AS c, sum(prev) AS p
+FROM (
+    SELECT key_hash, row_hash, 1 AS cur, 0 AS prev FROM ` + hashed + `
+    UNION ALL
+    SELECT key_hash, row_hash, 0 AS cur, 1 AS prev FROM ` + previous + `
+) AS versions
+GROUP BY key_hash, row_hash`
+}
+
+// keysSelect folds versions whose counts differ into keys: whether the
+// key gained a version (added) or lost one (removed).
+const keysSelect = `SELECT
     key_hash,
     max(CASE WHEN c > p THEN 1 ELSE 0 END) AS added,
     max(CASE WHEN p > c THEN 1 ELSE 0 END) AS removed
-FROM (
-    SELECT key_hash, row_hash, sum(cur) AS c, sum(prev) AS p
-    FROM (
-        SELECT key_hash, row_hash, 1 AS cur, 0 AS prev FROM ` + next + `
-        UNION ALL
-        SELECT key_hash, row_hash, 0 AS cur, 1 AS prev FROM ` + previous + `
-    ) AS versions
-    GROUP BY key_hash, row_hash
-) AS counted
-WHERE c <> p
-GROUP BY key_hash`)
+FROM `
+
+// changedKeysSQL compares a source's snapshot with the previous one: keys
+// whose versions differ, and whether the key gained or lost a version.
+func changedKeysSQL(next, previous string) string {
+	return keysSelect + "(\n" + indentLines(versionsSQL(next, previous), "    ") + "\n) AS counted\nWHERE c <> p\nGROUP BY key_hash"
+}
+
+func indentLines(s, prefix string) string {
+	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
 }
 
 // AppendedStep is the changes step of an append_only source in an
@@ -203,26 +213,22 @@ func (c *Compiler) UnchangedStep(source string) Step {
 
 // ChangesStep is the step finding what changed in a source: it writes the
 // source's snapshot for the next build and the keys that changed since the
-// last one, and counts them.
+// last one, and counts them. Where an incremental build publishes in
+// place, only the versions that differ are written, and the publish step
+// applies them to the snapshot.
 func (c *Compiler) ChangesStep(source string) Step {
 	src, _ := c.Source(source)
-	next, prev, changed := c.SnapshotTable(source), c.PreviousSnapshotTable(source), c.ChangedKeysTable(source)
+	prev, changed := c.PreviousSnapshotTable(source), c.ChangedKeysTable(source)
 	count := func(cond string) string {
 		return "coalesce(sum(CASE WHEN " + cond + " THEN 1 ELSE 0 END), 0)"
 	}
-	return Step{
+	hashed := "SELECT " + c.KeyHash(source, "s") + " AS key_hash, " + RowHash(c.D, "s") + " AS row_hash\nFROM " + c.SourceView(source) + " AS s"
+	step := Step{
 		Name: "changes_" + source,
 		Kind: KindChanges,
 		Description: "Changes in source " + source + " since the last build: the hash of every row, by the hash\n" +
 			"of its primary key, compared with the snapshot the last build left.",
 		Origin: src.At.Of("name"),
-		SQL: []string{
-			"-- Every row's key and content, hashed: the snapshot the next build compares with.\n" +
-				c.D.ReplaceTable(next, "SELECT "+c.KeyHash(source, "s")+" AS key_hash, "+RowHash(c.D, "s")+" AS row_hash\nFROM "+c.SourceView(source)+" AS s"),
-			"-- The first build compares with nothing.\n" + EmptyCopy(c.D, prev, next),
-			"-- Keys with a version now that they did not have then (added), or the reverse (removed).\n" +
-				c.D.ReplaceTable(changed, changedKeysSQL(next, prev)),
-		},
 		Checks: []Check{{
 			Name: "changes in source " + source,
 			SQL: "SELECT " + count("added = 1 AND removed = 0") + " AS new_rows, " + count("added = 1 AND removed = 1") + " AS changed_rows, " +
@@ -231,4 +237,33 @@ func (c *Compiler) ChangesStep(source string) Step {
 			Origin:  src.At.Of("name"),
 		}},
 	}
+	if c.InPlace() {
+		versions := c.WorkTable("src_" + source + "_versions")
+		step.SQL = []string{
+			"-- The first build compares with nothing.\n" + EmptyCopy(c.D, prev, "("+hashed+")"),
+			"-- Every row's key and content, hashed, against the snapshot: the versions\n-- whose counts differ.\n" +
+				c.D.ReplaceTable(versions, versionsSQL("("+hashed+") AS hashed", prev)+"\nHAVING sum(cur) <> sum(prev)"),
+			"-- Keys with a version now that they did not have then (added), or the reverse (removed).\n" +
+				c.D.ReplaceTable(changed, keysSelect+versions+"\nGROUP BY key_hash"),
+			// DuckDB's range repeats a version as many times as the source holds it.
+			"-- The snapshot the next build compares with: the publish step swaps the\n-- versions that differ.\n" +
+				c.PublishInPlace(&step, Rewrite{
+					Name:   SnapshotName(source),
+					Keep:   "(key_hash, row_hash) NOT IN (SELECT key_hash, row_hash FROM " + versions + ")",
+					Remove: "(key_hash, row_hash) IN (SELECT key_hash, row_hash FROM " + versions + ")",
+					Added:  "(SELECT key_hash, row_hash FROM (SELECT key_hash, row_hash, unnest(range(CAST(c AS BIGINT))) FROM " + versions + ") AS copies)",
+					Drop:   []string{c.D.DropTable(versions)},
+				}),
+		}
+		return step
+	}
+	next := c.SnapshotTable(source)
+	step.SQL = []string{
+		"-- Every row's key and content, hashed: the snapshot the next build compares with.\n" +
+			c.D.ReplaceTable(next, hashed),
+		"-- The first build compares with nothing.\n" + EmptyCopy(c.D, prev, next),
+		"-- Keys with a version now that they did not have then (added), or the reverse (removed).\n" +
+			c.D.ReplaceTable(changed, changedKeysSQL(next, prev)),
+	}
+	return step
 }

@@ -97,7 +97,7 @@ func Compile(p *config.Project, d dialect.Dialect, opts ...Option) (*Plan, error
 		}
 	}
 	if names := plan.PublishedBy(nil); len(names) > 0 {
-		plan.Steps = append(plan.Steps, PublishStep(d, p.Schema, names))
+		plan.Steps = append(plan.Steps, PublishStep(d, p.Schema, names, plan.Deltas()))
 	}
 	if err := countStatements(plan, d.Name()); err != nil {
 		return nil, err

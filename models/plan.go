@@ -63,6 +63,11 @@ type Step struct {
 	// that the step writes under their staging names: the publish step
 	// puts them in place when the step has run.
 	Publishes []string
+	// Deltas holds, for tables of Publishes that the step wrote as a view
+	// over the published table and the rows that change, how the publish
+	// step changes the published table in place (an incremental build on
+	// a warehouse that can: dialect.InPlace).
+	Deltas map[string]dialect.Delta
 	// Seed, on a seed step, is the file SQL loads: a warehouse whose client
 	// loads local files itself (warehouse.CSVLoader) loads it instead of
 	// running SQL.

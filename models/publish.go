@@ -28,6 +28,9 @@ const StepPublish = "publish"
 func (c *Compiler) assignPublished(plan *Plan) {
 	var unwritten []string
 	for _, name := range c.published {
+		if claimed(plan, name) {
+			continue
+		}
 		create := writePrefix(c.D, c.D.Table(c.P.Schema, StagingName(name)))
 		written := false
 		for i := range plan.Steps {
@@ -46,6 +49,70 @@ func (c *Compiler) assignPublished(plan *Plan) {
 		plan.Steps[i] = plan.Steps[i].ReadingPublished(c.D, c.P.Schema, unwritten)
 	}
 	c.stageWrittenRefs(plan)
+}
+
+// claimed tells whether a step of plan already publishes name (in place).
+func claimed(plan *Plan, name string) bool {
+	for _, s := range plan.Steps {
+		if _, ok := s.Deltas[name]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// InPlace tells whether this build publishes what it recomputes in place
+// (see PublishInPlace): an incremental build on a warehouse that can.
+func (c *Compiler) InPlace() bool {
+	return c.Previous != nil && c.staging && dialect.PublishesInPlace(c.D)
+}
+
+// Rewrite is a published table that a build publishing in place changes
+// rather than writes whole.
+type Rewrite struct {
+	Name string // published name, in the project schema
+	// Keep holds on the published rows the build keeps, Remove on the
+	// others: its negation, written so that the warehouse plans it as a
+	// semi join. Both must be true or false, never NULL, on every row.
+	Keep, Remove string
+	// Added is the relation of the rows the build adds: a table, or a
+	// query in parentheses with the table's columns.
+	Added string
+	// Drop are the statements dropping the work tables Keep, Remove and
+	// Added read, run once the table is published.
+	Drop []string
+}
+
+// PublishInPlace makes step publish r in place. It returns the statement
+// creating the staging view (the kept rows with the added ones), which
+// later steps read as the table; the publish step deletes the rows not
+// kept, inserts the added ones, then drops the view and the work tables.
+func (c *Compiler) PublishInPlace(step *Step, r Rewrite) string {
+	final := c.FinalTable(r.Name)
+	if step.Deltas == nil {
+		step.Deltas = map[string]dialect.Delta{}
+	}
+	step.Publishes = append(step.Publishes, r.Name)
+	step.Deltas[r.Name] = dialect.Delta{
+		Apply: []string{
+			"DELETE FROM " + final + " WHERE " + r.Remove,
+			"INSERT INTO " + final + " BY NAME SELECT * FROM " + r.Added,
+		},
+		Drop: r.Drop,
+	}
+	// Named last: c.Table registers the table as published.
+	return c.D.ReplaceView(c.Table(r.Name), "SELECT * FROM "+final+" WHERE "+r.Keep+"\nUNION ALL BY NAME\nSELECT * FROM "+r.Added)
+}
+
+// Deltas gathers the in-place publishing of every step (Step.Deltas).
+func (p *Plan) Deltas() map[string]dialect.Delta {
+	out := map[string]dialect.Delta{}
+	for _, s := range p.Steps {
+		for n, d := range s.Deltas {
+			out[n] = d
+		}
+	}
+	return out
 }
 
 // writePrefix is what the dialect's ReplaceTable writes before the query
@@ -81,10 +148,13 @@ func (p *Plan) PublishedBy(ran func(Step) bool) []string {
 // under their staging names, in place of the published ones. The compiler
 // ends a plan with it for every table; the builder makes it again for the
 // tables of the steps it ran.
-func PublishStep(d dialect.Dialect, schema string, names []string) Step {
+func PublishStep(d dialect.Dialect, schema string, names []string, deltas map[string]dialect.Delta) Step {
 	tables := make([]dialect.Staged, len(names))
 	for i, n := range names {
 		tables[i] = dialect.Staged{Schema: schema, Name: n, Staging: StagingName(n)}
+		if delta, ok := deltas[n]; ok {
+			tables[i].Delta = &delta
+		}
 	}
 	var sql []string
 	if sd, ok := d.(dialect.Session); ok {
@@ -153,6 +223,12 @@ func (s Step) mapStrings(f func(string) string) Step {
 	for i, c := range s.Checks {
 		c.SQL = f(c.SQL)
 		out.Checks[i] = c
+	}
+	if s.Deltas != nil {
+		out.Deltas = make(map[string]dialect.Delta, len(s.Deltas))
+		for n, d := range s.Deltas {
+			out.Deltas[n] = dialect.Delta{Apply: all(d.Apply), Drop: all(d.Drop)}
+		}
 	}
 	if s.Statements != nil {
 		out.Statements = make(map[string]int, len(s.Statements))

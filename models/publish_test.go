@@ -3,6 +3,7 @@ package models_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/builder/publishtest"
 	"github.com/sluicehq/sluice/models"
@@ -117,5 +118,56 @@ func TestReadingPublished(t *testing.T) {
 	}
 	if !strings.HasSuffix(s.SQL[0], staged) || !strings.HasSuffix(s.Loop.Changed, staged) {
 		t.Error("ReadingPublished changed the step it copied")
+	}
+}
+
+// An incremental build publishes the identity tables, the profiles and the
+// snapshots in place where the warehouse can (DuckDB): the step computing
+// each writes a view under the staging name and the publish step deletes
+// and inserts rows; elsewhere every table is written whole, as in a full
+// build.
+func TestCompileIncrementalPublishesInPlace(t *testing.T) {
+	p := publishtest.Project(t, t.TempDir(), "pub", false, false)
+	prev := models.Previous{Now: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC), Marks: map[string]string{}, Unchanged: map[string]bool{}}
+	inPlace := []string{"customer_identity_map", "customer_row_map", "customer_identity_rows", "customer_identity_edges", "customer_profiles", "src_people_snapshot"}
+	for _, name := range []string{"duckdb", "clickhouse-18", "snowflake", "bigquery"} {
+		t.Run(name, func(t *testing.T) {
+			d, err := dialect.Get(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan, err := models.Compile(p, d, models.WithNow(prev.Now.Add(time.Hour)), models.Incrementally(prev))
+			if err != nil {
+				t.Fatal(err)
+			}
+			deltas := plan.Deltas()
+			publish := strings.Join(plan.Steps[len(plan.Steps)-1].SQL, "\n")
+			for _, n := range inPlace {
+				_, ok := deltas[n]
+				if ok != (name == "duckdb") {
+					t.Errorf("%s published in place: %v", n, ok)
+				}
+				if ok != strings.Contains(publish, "DELETE FROM "+d.Table("pub", n)+" WHERE ") {
+					t.Errorf("the publish step deletes from %s: %v, want %v:\n%s", n, !ok, ok, publish)
+				}
+				view := "CREATE OR REPLACE VIEW " + d.Table("pub", models.StagingName(n))
+				found := false
+				for _, s := range plan.Steps {
+					found = found || strings.Contains(strings.Join(s.SQL, "\n"), view)
+				}
+				if found != ok {
+					t.Errorf("a step creates the view of %s: %v, want %v", n, found, ok)
+				}
+			}
+			writers := map[string]string{}
+			for _, s := range plan.Steps {
+				for _, n := range s.Publishes {
+					if w, dup := writers[n]; dup {
+						t.Errorf("%s published by %s and %s", n, w, s.Name)
+					}
+					writers[n] = s.Name
+				}
+			}
+		})
 	}
 }

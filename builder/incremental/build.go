@@ -271,7 +271,7 @@ func (b *run) decide(ctx context.Context, out *Outcome, seeds map[string]string)
 		if suppression != b.prev.Suppression {
 			reasons = append(reasons, "the erasure suppression list changed")
 		}
-		reasons = append(reasons, volatileTraits(b.c, b.prev.Now, b.now)...)
+		reasons = append(reasons, volatileTraits(b.c, b.prev.Now, b.now, len(changed) > 0)...)
 	}
 	if len(reasons) > 0 {
 		out.Mode, out.Reasons = ModeFull, reasons

@@ -49,9 +49,11 @@ func volatile(dialect, fragment string) string {
 // volatileTraits lists the traits whose SQL may give another result on the
 // same rows (it reads the clock or another table): the profiles of an
 // incremental build would keep stale values of them, so they need a full
-// build whenever the clock moved.
-func volatileTraits(c *models.Compiler, prev, now time.Time) []string {
-	if prev.Equal(now) {
+// build whenever the clock moved or a source changed (the table a
+// subquery reads may be one of them; an incremental build recomputes only
+// the profiles the change touches).
+func volatileTraits(c *models.Compiler, prev, now time.Time, changed bool) []string {
+	if prev.Equal(now) && !changed {
 		return nil
 	}
 	var reasons []string

@@ -9,6 +9,33 @@ type Staged struct {
 	Schema  string
 	Name    string // the published (final) name
 	Staging string // the name the build wrote it under
+	// Delta, when set, publishes the table in place: the build wrote only
+	// the rows that change, and a view under the staging name.
+	Delta *Delta
+}
+
+// Delta is how a build that wrote only the rows of a table that change
+// publishes it: in the published table itself, in the publish
+// transaction, so that the rows kept are never copied.
+type Delta struct {
+	// Apply deletes the rows the build does not keep from the published
+	// table and inserts the ones it adds.
+	Apply []string
+	// Drop removes the work tables Apply and the staging view read, once
+	// the table is published.
+	Drop []string
+}
+
+// InPlace is implemented by dialects whose publish can apply a Delta: one
+// transaction holds the deletes, the inserts and the renames.
+type InPlace interface {
+	PublishesInPlace() bool
+}
+
+// PublishesInPlace tells whether d publishes deltas in place.
+func PublishesInPlace(d Dialect) bool {
+	p, ok := d.(InPlace)
+	return ok && p.PublishesInPlace()
 }
 
 // Publisher is implemented by dialects that can put a build's staging
@@ -42,12 +69,27 @@ func Publish(d Dialect, tables []Staged) []string {
 // this one. It is one string because a transaction needs one connection.
 func (d DuckDB) Publish(tables []Staged) []string {
 	q := "BEGIN TRANSACTION;\n"
+	var drops []string
 	for _, t := range tables {
+		if t.Delta != nil {
+			for _, a := range t.Delta.Apply {
+				q += a + ";\n"
+			}
+			q += "DROP VIEW IF EXISTS " + d.Table(t.Schema, t.Staging) + ";\n"
+			drops = append(drops, t.Delta.Drop...)
+			continue
+		}
 		q += "DROP TABLE IF EXISTS " + d.Table(t.Schema, t.Name) + ";\n" +
 			"ALTER TABLE " + d.Table(t.Schema, t.Staging) + " RENAME TO " + d.Ident(t.Name) + ";\n"
 	}
-	return []string{q + "COMMIT"}
+	// Work tables live in their own database, which a transaction writing
+	// the main one cannot touch: they go after the commit.
+	return append([]string{q + "COMMIT"}, drops...)
 }
+
+// PublishesInPlace implements InPlace: a DuckDB transaction deletes,
+// inserts and renames atomically.
+func (DuckDB) PublishesInPlace() bool { return true }
 
 // Publish implements Publisher. ClickHouse has no transactions, but one
 // RENAME TABLE moves all its tables under one lock (18.16 on): an empty

@@ -71,3 +71,33 @@ func TestPublishFallback(t *testing.T) {
 
 // plain hides every optional method of a dialect.
 type plain struct{ Dialect }
+
+// A table published in place (an incremental build on DuckDB): its rows
+// are deleted and inserted inside the transaction, the staging view
+// dropped there too; the work tables go after the commit, as a
+// transaction writing the main database cannot touch the work one.
+func TestPublishInPlace(t *testing.T) {
+	tables := []Staged{
+		{Schema: "s", Name: "map", Staging: "map__sluice_next", Delta: &Delta{
+			Apply: []string{`DELETE FROM "s"."map" WHERE c IN (SELECT c FROM w.gone)`, `INSERT INTO "s"."map" BY NAME SELECT * FROM w.added`},
+			Drop:  []string{`DROP TABLE IF EXISTS w.gone`, `DROP TABLE IF EXISTS w.added`},
+		}},
+		{Schema: "s", Name: "stats", Staging: "stats__sluice_next"},
+	}
+	got := Publish(DuckDB{}, tables)
+	want := []string{`BEGIN TRANSACTION;
+DELETE FROM "s"."map" WHERE c IN (SELECT c FROM w.gone);
+INSERT INTO "s"."map" BY NAME SELECT * FROM w.added;
+DROP VIEW IF EXISTS "s"."map__sluice_next";
+DROP TABLE IF EXISTS "s"."stats";
+ALTER TABLE "s"."stats__sluice_next" RENAME TO "stats";
+COMMIT`, `DROP TABLE IF EXISTS w.gone`, `DROP TABLE IF EXISTS w.added`}
+	if strings.Join(got, "\n---\n") != strings.Join(want, "\n---\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n---\n"), strings.Join(want, "\n---\n"))
+	}
+	for _, d := range []Dialect{DuckDB{}, ClickHouse{}, Snowflake{}, BigQuery{}} {
+		if got, want := PublishesInPlace(d), d.Name() == "duckdb"; got != want {
+			t.Errorf("%s publishes in place: %v, want %v", d.Name(), got, want)
+		}
+	}
+}

@@ -368,79 +368,111 @@ WHERE `+k.notErased(l, key, occ)))
 	return out
 }
 
-// mergeStep writes the published tables: every row of the previous build
-// outside the re-stitched components and re-read rows, as it was, and the
-// re-stitched rows, numbered after the kept ones. The stats are counted
-// from the edges and rejects written. Then the work tables go.
-func (x *incremental) mergeStep() models.Step {
-	k, d, c := x.k, x.k.d, x.k.c
+// merged is one published table of identity_merge: the previous build's
+// rows for which keep holds, with the re-stitched rows of fresh.
+type merged struct {
+	name         string // published name, after the entity's prefix
+	comment      string
+	cols         string // of the kept rows
+	keep, remove string // conditions on the previous rows, one the other's negation
+	fresh        string // query of the re-stitched rows, numbered after the kept ones
+}
+
+// mergedTables lists the published tables identity_merge writes from the
+// kept and the re-stitched rows.
+func (x *incremental) mergedTables() []merged {
+	k := x.k
 	comps, rows, offsets := x.work("components"), x.work("rows"), x.work("offsets")
 	notAffected := "component NOT IN (SELECT component FROM " + comps + ")"
+	affected := "component IN (SELECT component FROM " + comps + ")"
+	notReread := "row_id NOT IN (SELECT row_id FROM " + rows + ")"
+	reread := "row_id IN (SELECT row_id FROM " + rows + ")"
 	// Row map and rejects name rows by source and key.
 	keptKey := "row_key IS NOT NULL AND NOT (" + x.perSource(func(i int) string {
 		return fmt.Sprintf("row_key IN (SELECT row_key FROM %s WHERE edge = %d AND row_key IS NOT NULL)", rows, i+1)
 	}) + ")"
-	sqls := []string{
-		"-- The identity map: kept identifiers, then the re-stitched ones.\n" +
-			d.ReplaceTable(MapTable(c), fmt.Sprintf(`SELECT profile_id, id_type, id_value, first_seen_at, last_seen_at, seen_count, profile_no, id_no, component
-FROM %[1]s
-WHERE %[2]s
-UNION ALL
-SELECT n.profile_id, n.id_type, n.id_value, n.first_seen_at, n.last_seen_at, n.seen_count, n.profile_no + o.max_id, n.id_no + o.max_id, n.component + o.max_id
-FROM %[3]s AS n
-CROSS JOIN %[4]s AS o`, x.prev("identity_map"), notAffected, k.mapTable(), offsets)),
-		"-- The rows of the edge sources.\n" +
-			d.ReplaceTable(RowsTable(c), fmt.Sprintf(`SELECT row_id, edge, row_key, seen_at
-FROM %[1]s
-WHERE row_id NOT IN (SELECT row_id FROM %[2]s)
-UNION ALL
-SELECT n.row_id + o.max_rn, n.edge, n.row_key, n.seen_at
-FROM %[3]s AS n
-CROSS JOIN %[4]s AS o`, x.prev("identity_rows"), rows, k.rowsTable(), offsets)),
-		"-- Which row carries which identifier.\n" +
-			d.ReplaceTable(EdgesTable(c), fmt.Sprintf(`SELECT row_id, id, t
-FROM %[1]s
-WHERE row_id NOT IN (SELECT row_id FROM %[2]s)
-UNION ALL
-SELECT n.row_id + o.max_rn, n.id + o.max_id, n.t
-FROM %[3]s AS n
-CROSS JOIN %[4]s AS o`, x.prev("identity_edges"), rows, k.edgesTable(), offsets)),
-		"-- The row map.\n" +
-			d.ReplaceTable(RowMapTable(c), fmt.Sprintf(`SELECT source, row_key, profile_id, seen_at, profile_no
-FROM %[1]s
-WHERE %[2]s
-UNION ALL
-SELECT n.source, n.row_key, n.profile_id, n.seen_at, n.profile_no + o.max_id
-FROM %[3]s AS n
-CROSS JOIN %[4]s AS o`, x.prev("row_map"), keptKey, k.rowMapTable(), offsets)),
-		"-- Values that were not stitched.\n" +
-			d.ReplaceTable(RejectsTable(c), fmt.Sprintf(`SELECT source, row_key, id_type, raw, status
-FROM %[1]s
-WHERE %[2]s
-UNION ALL
-SELECT source, row_key, id_type, raw, status
-FROM %[3]s`, x.prev("identity_rejects"), keptKey, k.rejectsTable())),
-		"-- Per id type: values stitched (one edge each), rejected, junk and blocklisted.\n" +
-			d.ReplaceTable(StatsTable(c), k.statsQuery(EdgesTable(c), RejectsTable(c))),
+	replacedKey := "NOT (" + keptKey + ")"
+	if k.c.InPlace() {
+		// One join on (source, key), which a publish deleting from the
+		// row map runs faster than one test per source.
+		keptKey = "row_key IS NOT NULL AND (source, row_key) NOT IN (SELECT source, row_key FROM " + x.work("replaced") + ")"
+		replacedKey = "row_key IS NULL OR (source, row_key) IN (SELECT source, row_key FROM " + x.work("replaced") + ")"
+	}
+	out := []merged{
+		{"identity_map", "The identity map: kept identifiers, then the re-stitched ones.",
+			"profile_id, id_type, id_value, first_seen_at, last_seen_at, seen_count, profile_no, id_no, component", notAffected, affected,
+			"SELECT n.profile_id, n.id_type, n.id_value, n.first_seen_at, n.last_seen_at, n.seen_count, n.profile_no + o.max_id AS profile_no, n.id_no + o.max_id AS id_no, n.component + o.max_id AS component\nFROM " +
+				k.mapTable() + " AS n\nCROSS JOIN " + offsets + " AS o"},
+		{"identity_rows", "The rows of the edge sources.", "row_id, edge, row_key, seen_at", notReread, reread,
+			"SELECT n.row_id + o.max_rn AS row_id, n.edge, n.row_key, n.seen_at\nFROM " + k.rowsTable() + " AS n\nCROSS JOIN " + offsets + " AS o"},
+		{"identity_edges", "Which row carries which identifier.", "row_id, id, t", notReread, reread,
+			"SELECT n.row_id + o.max_rn AS row_id, n.id + o.max_id AS id, n.t\nFROM " + k.edgesTable() + " AS n\nCROSS JOIN " + offsets + " AS o"},
+		{"row_map", "The row map.", "source, row_key, profile_id, seen_at, profile_no", keptKey, replacedKey,
+			"SELECT n.source, n.row_key, n.profile_id, n.seen_at, n.profile_no + o.max_id AS profile_no\nFROM " + k.rowMapTable() + " AS n\nCROSS JOIN " + offsets + " AS o"},
+		{"identity_rejects", "Values that were not stitched.", "source, row_key, id_type, raw, status", keptKey, replacedKey,
+			"SELECT source, row_key, id_type, raw, status\nFROM " + k.rejectsTable()},
 	}
 	if len(k.limited) > 0 {
-		sqls = append(sqls, "-- Components over a limit.\n"+
-			d.ReplaceTable(ConflictsTable(c), fmt.Sprintf(`SELECT component, id_type, value_count
-FROM %[1]s
-WHERE %[2]s
-UNION ALL
-SELECT n.component + o.max_id, n.id_type, n.value_count
-FROM %[3]s AS n
-CROSS JOIN %[4]s AS o`, x.prev("identity_limit_conflicts"), notAffected, k.conflictsTable(), offsets)))
+		out = append(out, merged{"identity_limit_conflicts", "Components over a limit.", "component, id_type, value_count", notAffected, affected,
+			"SELECT n.component + o.max_id AS component, n.id_type, n.value_count\nFROM " + k.conflictsTable() + " AS n\nCROSS JOIN " + offsets + " AS o"})
 	}
+	return out
+}
+
+// mergeStep writes the published tables: every row of the previous build
+// outside the re-stitched components and re-read rows, as it was, and the
+// re-stitched rows, numbered after the kept ones. Where the warehouse
+// publishes in place, only the re-stitched rows are written, and the
+// publish step swaps them for the replaced ones. The stats are counted
+// from the edges and rejects written. Then the work tables go.
+func (x *incremental) mergeStep() models.Step {
+	k, d, c := x.k, x.k.d, x.k.c
+	step := models.Step{
+		Name:        StepMerge,
+		Kind:        models.KindIdentity,
+		Description: "Identity (incremental): the published tables, the previous build's rows outside\nthe re-stitched components with the re-stitched ones.",
+		Origin:      k.id.At.Of("edges"),
+		Checks:      k.normaliseChecks(StatsTable(c)),
+	}
+	inPlace := c.InPlace()
+	tables := x.mergedTables()
+	var sqls []string
+	if inPlace {
+		sqls = append(sqls, "-- The source rows re-read, by source and key: the row map and rejects replace theirs.\n"+
+			d.ReplaceTable(x.work("replaced"), "SELECT DISTINCT "+k.sourceName("edge")+" AS source, row_key\nFROM "+x.work("rows")+"\nWHERE row_key IS NOT NULL"))
+	}
+	for i, m := range tables {
+		name := c.Entity() + "_" + m.name
+		if !inPlace {
+			sqls = append(sqls, "-- "+m.comment+"\n"+d.ReplaceTable(c.Table(name),
+				"SELECT "+m.cols+"\nFROM "+x.prev(m.name)+"\nWHERE "+m.keep+"\nUNION ALL\n"+m.fresh))
+			continue
+		}
+		added := x.work("add_" + m.name)
+		var drop []string
+		if i == len(tables)-1 {
+			// The last table published drops what every view read.
+			for _, n := range append([]string{"components", "rows", "replaced"}, addNames(tables)...) {
+				drop = append(drop, d.DropTable(x.work(n)))
+			}
+		}
+		sqls = append(sqls, "-- "+m.comment+" The re-stitched rows; the kept ones stay where\n-- they are, and the publish step swaps the replaced ones for these.\n"+
+			d.ReplaceTable(added, m.fresh), c.PublishInPlace(&step, models.Rewrite{Name: name, Keep: m.keep, Remove: m.remove, Added: added, Drop: drop}))
+	}
+	sqls = append(sqls, "-- Per id type: values stitched (one edge each), rejected, junk and blocklisted.\n"+
+		d.ReplaceTable(StatsTable(c), k.statsQuery(EdgesTable(c), RejectsTable(c))))
 	sqls = append(sqls, "-- The profiles re-stitched, as they were and as they are: the profiles step\n-- recomputes them.\n"+
 		d.ReplaceTable(c.RestitchedTable(), fmt.Sprintf(`SELECT DISTINCT profile_id
 FROM (
     SELECT profile_id FROM %[1]s WHERE NOT (%[2]s)
     UNION ALL
     SELECT profile_id FROM %[3]s
-) AS restitched`, x.prev("identity_map"), notAffected, k.mapTable())))
-	for _, name := range []string{"probe", "components", "keys", "rows", "offsets", "tied_keys", "tied"} {
+) AS restitched`, x.prev("identity_map"), tables[0].keep, k.mapTable())))
+	work := []string{"probe", "keys", "offsets", "tied_keys", "tied"}
+	if !inPlace {
+		work = append(work, "components", "rows")
+	}
+	for _, name := range work {
 		sqls = append(sqls, d.DropTable(x.work(name)))
 	}
 	for _, tb := range []string{k.mapTable(), k.rowsTable(), k.edgesTable(), k.rowMapTable(), k.rejectsTable()} {
@@ -449,14 +481,17 @@ FROM (
 	if len(k.limited) > 0 {
 		sqls = append(sqls, d.DropTable(k.conflictsTable()))
 	}
-	return models.Step{
-		Name:        StepMerge,
-		Kind:        models.KindIdentity,
-		Description: "Identity (incremental): the published tables, the previous build's rows outside\nthe re-stitched components with the re-stitched ones.",
-		Origin:      k.id.At.Of("edges"),
-		SQL:         sqls,
-		Checks:      k.normaliseChecks(StatsTable(c)),
+	step.SQL = sqls
+	return step
+}
+
+// addNames are the work tables of the re-stitched rows of tables.
+func addNames(tables []merged) []string {
+	out := make([]string, len(tables))
+	for i, m := range tables {
+		out[i] = "add_" + m.name
 	}
+	return out
 }
 
 // perSource joins, with OR, a condition on the rows of each edge's source.

@@ -14,6 +14,8 @@ import (
 // incState is what an incremental build adds to the builder.
 type incState struct {
 	affected string         // work table: profile_id of every profile to recompute
+	delta    string         // in place: work table of the rows that differ from prev
+	gone     string         // in place: work table of the affected profiles that no longer exist
 	prev     string         // the profiles table the previous build published
 	shift    int            // calendar days from the previous build's now to this one's
 	rfm      []config.Trait // rfm traits, scored over all purchasers after the merge
@@ -34,6 +36,13 @@ func AffectedTable(c *models.Compiler) string {
 // documentation). Both reference times must be set: the previous build's
 // values are only valid at its own now.
 func IncrementalStatements(c *models.Compiler, prevNow time.Time) ([]string, error) {
+	return incrementalStatements(c, prevNow, false)
+}
+
+// incrementalStatements is IncrementalStatements; inPlace writes, in
+// place of the whole table, the rows that differ from the previous
+// build's and the profiles that are gone (see publishInPlace).
+func incrementalStatements(c *models.Compiler, prevNow time.Time, inPlace bool) ([]string, error) {
 	if c.P.Identity == nil {
 		return nil, nil
 	}
@@ -49,26 +58,73 @@ func IncrementalStatements(c *models.Compiler, prevNow time.Time) ([]string, err
 		prev:     c.Final().ProfilesTable(),
 		shift:    calendarDays(prevNow.In(loc), c.Now.In(loc)),
 	}
+	if inPlace {
+		inc.delta, inc.gone = DeltaTable(c), GoneTable(c)
+	}
 	b, err := newBuilder(c, "_profiles_i_", inc)
 	if err != nil {
 		return nil, err
 	}
-	affected := b.affectedSQL(prevNow.In(loc))
-	return append([]string{c.D.ReplaceTable(inc.affected, affected)}, b.render()...), nil
+	var stmts []string
+	if keys := b.edgeKeysSQL(prevNow.In(loc)); keys != "" {
+		stmts = append(stmts, "-- The keys of the rows that crossed the edge of a window as the clock moved.\n"+
+			c.D.ReplaceTable(edgeKeysTable(c), keys))
+	}
+	stmts = append(stmts, c.D.ReplaceTable(inc.affected, b.affectedSQL(prevNow.In(loc))))
+	stmts = append(stmts, b.render()...)
+	if inPlace {
+		stmts = append(stmts, "-- The recomputed profiles that no longer exist: merged into others, or left\n-- without identifiers.\n"+
+			c.D.ReplaceTable(inc.gone, "SELECT profile_id FROM "+inc.affected+"\nWHERE profile_id NOT IN (SELECT profile_id FROM "+c.IdentityMapTable()+")"))
+	}
+	return stmts, nil
+}
+
+// DeltaStatements is IncrementalStatements for a build that publishes in
+// place: in place of the whole table they write the rows that may differ
+// from the previous build's (DeltaTable) and the recomputed profiles that
+// no longer exist (GoneTable). The build's table is the previous build's
+// rows for which Kept holds, with the rows of DeltaTable.
+func DeltaStatements(c *models.Compiler, prevNow time.Time) ([]string, error) {
+	return incrementalStatements(c, prevNow, true)
+}
+
+// DeltaTable is the work table of DeltaStatements' rows.
+func DeltaTable(c *models.Compiler) string { return c.WorkTable(c.Entity() + "_profiles_delta") }
+
+// GoneTable is the work table of DeltaStatements' profiles gone.
+func GoneTable(c *models.Compiler) string { return c.WorkTable(c.Entity() + "_profiles_gone") }
+
+// Kept is the condition on a row of the previous build's profiles that
+// the build keeps it: neither rewritten nor gone.
+func Kept(c *models.Compiler) string {
+	return "profile_id NOT IN (SELECT profile_id FROM " + DeltaTable(c) + ") AND profile_id NOT IN (SELECT profile_id FROM " + GoneTable(c) + ")"
+}
+
+// replaced is Kept's negation.
+func replaced(c *models.Compiler) string {
+	return "profile_id IN (SELECT profile_id FROM " + DeltaTable(c) + ") OR profile_id IN (SELECT profile_id FROM " + GoneTable(c) + ")"
+}
+
+// publishInPlace makes step publish the profiles table in place (see
+// DeltaStatements).
+func publishInPlace(c *models.Compiler, step *models.Step) {
+	step.SQL = append(step.SQL, "-- What later steps read as the profiles table; the publish step writes\n-- the rows that differ into the published one.\n"+
+		c.PublishInPlace(step, models.Rewrite{Name: c.Entity() + "_profiles", Keep: Kept(c), Remove: replaced(c), Added: DeltaTable(c),
+			Drop: []string{c.D.DropTable(DeltaTable(c)), c.D.DropTable(GoneTable(c))}}))
 }
 
 // IncrementalStep is the profiles step of an incremental build: the
 // statements of IncrementalStatements, and a count of the profiles it
 // recomputed.
 func IncrementalStep(c *models.Compiler, prevNow time.Time) (models.Step, error) {
-	stmts, err := IncrementalStatements(c, prevNow)
+	stmts, err := incrementalStatements(c, prevNow, c.InPlace())
 	if err != nil {
 		return models.Step{}, err
 	}
 	if sd, ok := c.D.(dialect.Session); ok {
 		stmts = append(sd.SessionStatements(), stmts...)
 	}
-	return models.Step{
+	step := models.Step{
 		Name: "profiles",
 		Kind: models.KindProfiles,
 		Description: fmt.Sprintf("Profiles, incrementally: the profiles of %s that changed since the last build are recomputed, the others kept from %s.",
@@ -76,7 +132,11 @@ func IncrementalStep(c *models.Compiler, prevNow time.Time) (models.Step, error)
 		SQL:    stmts,
 		Parts:  parts(c.P),
 		Checks: []models.Check{{Name: "profiles recomputed", SQL: "SELECT count(*) FROM " + AffectedTable(c), Columns: []models.Count{{Label: "profiles recomputed"}}}},
-	}, nil
+	}
+	if c.InPlace() {
+		publishInPlace(c, &step)
+	}
+	return step, nil
 }
 
 func location(tz string) (*time.Location, error) {
@@ -165,27 +225,24 @@ func diffSQL(next, prev, cols, where string) string {
 WHERE c <> p`
 }
 
-// windowEdges returns, for each source and window of a windowed trait, the
-// profiles owning a row that entered or left the window as now moved from
-// prevLocal: its timestamp lies between the two window starts.
-func (b *builder) windowEdges(prevLocal time.Time) []string {
-	if wall(prevLocal).Equal(wall(b.c.Now.In(prevLocal.Location()))) {
-		return nil
-	}
-	early, late := b.d.TimestampLiteral(prevLocal), b.now
-	if wall(prevLocal).After(wall(b.c.Now.In(prevLocal.Location()))) {
-		early, late = late, early
-	}
-	var out, seen []string
+// edgeKeysTable is the work table of the keys of the rows that crossed
+// the edge of a window: a table of its own, so that the warehouse knows
+// how few they are when it joins them to the row map.
+func edgeKeysTable(c *models.Compiler) string { return c.WorkTable(c.Entity() + "_profiles_edge_keys") }
+
+// windowed lists the sources (with a timestamp) and windows of the
+// windowed traits, each pair once.
+func (b *builder) windowed() (sources []config.Source, windows []config.Trait) {
+	var seen []string
 	for _, t := range b.c.P.Traits {
 		if t.Window.IsZero() {
 			continue
 		}
-		sources := t.Priority
+		names := t.Priority
 		if t.From != "" {
-			sources = []string{t.From}
+			names = []string{t.From}
 		}
-		for _, name := range sources {
+		for _, name := range names {
 			src, ok := b.c.Source(name)
 			if !ok || src.Timestamp == "" {
 				continue // a trait naming neither compiles to no pass either
@@ -195,13 +252,52 @@ func (b *builder) windowEdges(prevLocal time.Time) []string {
 				continue
 			}
 			seen = append(seen, key)
-			ts := "s." + b.ident(src.Timestamp)
-			out = append(out, fmt.Sprintf(`-- rows of %[1]s that crossed the edge of a %[2]s window
-SELECT profile_id FROM %[3]s WHERE source = %[4]s AND row_key IN (
-    SELECT %[5]s FROM %[6]s AS s WHERE %[7]s >= %[8]s AND %[7]s < %[9]s
-)`, name, t.Window.Text, b.c.RowMapTable(), b.d.String(name), models.RowKey(b.c, src, "s"), b.c.SourceView(name),
-				ts, b.d.TimestampMinus(early, t.Window.D), b.d.TimestampMinus(late, t.Window.D)))
+			sources, windows = append(sources, src), append(windows, t)
 		}
+	}
+	return sources, windows
+}
+
+// edgeKeysSQL selects, for each source and window of a windowed trait,
+// the keys of the rows that entered or left the window as now moved from
+// prevLocal (source, row_key): their timestamp lies between the two window
+// starts. Empty when the clock did not move or no trait has a window.
+func (b *builder) edgeKeysSQL(prevLocal time.Time) string {
+	if wall(prevLocal).Equal(wall(b.c.Now.In(prevLocal.Location()))) {
+		return ""
+	}
+	early, late := b.d.TimestampLiteral(prevLocal), b.now
+	if wall(prevLocal).After(wall(b.c.Now.In(prevLocal.Location()))) {
+		early, late = late, early
+	}
+	sources, windows := b.windowed()
+	var out []string
+	for i, src := range sources {
+		t := windows[i]
+		ts := "s." + b.ident(src.Timestamp)
+		out = append(out, fmt.Sprintf(`-- rows of %[1]s that crossed the edge of a %[2]s window
+SELECT %[3]s AS source, %[4]s AS row_key FROM %[5]s AS s WHERE %[6]s >= %[7]s AND %[6]s < %[8]s`,
+			src.Name, t.Window.Text, b.d.String(src.Name), models.RowKey(b.c, src, "s"), b.c.SourceView(src.Name),
+			ts, b.d.TimestampMinus(early, t.Window.D), b.d.TimestampMinus(late, t.Window.D)))
+	}
+	return strings.Join(out, "\nUNION ALL\n")
+}
+
+// windowEdges returns, for each source of edgeKeysSQL, the profiles
+// owning a row that crossed the edge of a window.
+func (b *builder) windowEdges(prevLocal time.Time) []string {
+	if b.edgeKeysSQL(prevLocal) == "" {
+		return nil
+	}
+	sources, _ := b.windowed()
+	var out, seen []string
+	for _, src := range sources {
+		if slices.Contains(seen, src.Name) {
+			continue
+		}
+		seen = append(seen, src.Name)
+		out = append(out, fmt.Sprintf("-- rows of %[1]s that crossed the edge of a window\nSELECT profile_id FROM %[2]s WHERE source = %[3]s AND row_key IN (SELECT row_key FROM %[4]s WHERE source = %[3]s)",
+			src.Name, b.c.RowMapTable(), b.d.String(src.Name), edgeKeysTable(b.c)))
 	}
 	return out
 }
@@ -226,25 +322,13 @@ func (b *builder) rfmRaw(t config.Trait, pass string) {
 // profiles' base columns (merged), the rfm scores over every purchaser
 // (scored), and returns the CTEs and the name of the last.
 func (b *builder) incrementalTail(base string) ([]cte, string) {
-	fresh, kept := []string{"profile_id"}, []string{"profile_id"}
-	recency := map[string]bool{}
-	for _, t := range b.inc.rfm {
-		recency[b.ident(t.Name+"_recency")] = true
-	}
-	for _, col := range b.base {
-		fresh = append(fresh, col.alias)
-		switch {
-		case recency[col.alias] && b.inc.shift > 0:
-			kept = append(kept, fmt.Sprintf("%s + %d AS %s", col.alias, b.inc.shift, col.alias))
-		case recency[col.alias] && b.inc.shift < 0:
-			kept = append(kept, fmt.Sprintf("%s - %d AS %s", col.alias, -b.inc.shift, col.alias))
-		default:
-			kept = append(kept, col.alias)
-		}
-	}
+	fresh, kept := b.tailColumns()
 	comment := "The recomputed profiles, and the others as the last build left them"
 	if b.inc.shift != 0 && len(b.inc.rfm) > 0 {
 		comment += fmt.Sprintf(",\nrecency %+d day(s): the calendar days since the last build", b.inc.shift)
+	}
+	if b.inc.delta != "" {
+		return b.deltaTail(base, fresh, kept, comment)
 	}
 	ctes := []cte{{
 		name:    "merged",
@@ -255,17 +339,74 @@ func (b *builder) incrementalTail(base string) ([]cte, string) {
 	if len(b.inc.rfm) == 0 {
 		return ctes, "merged"
 	}
-	chain := "SELECT * FROM " + b.ref("merged")
-	var scored []column
 	for _, t := range b.inc.rfm {
 		purchasers := "purchasers_" + t.Name
 		ctes = append(ctes, cte{
 			name:    purchasers,
 			comment: fmt.Sprintf("%s: every profile with a purchase, recomputed or kept.", t.Name),
-			body: fmt.Sprintf("SELECT profile_id AS pid, %s AS recency, %s AS frequency, %s AS monetary\nFROM %s\nWHERE %[2]s > 0",
-				b.ident(t.Name+"_recency"), b.ident(t.Name+"_frequency"), b.ident(t.Name+"_monetary"), b.ref("merged")),
+			body:    b.purchasersSQL(t, b.ref("merged"), "", false),
 		})
 		ctes = append(ctes, b.rfmScores(t, purchasers)...)
+	}
+	return append(ctes, b.scoredCTE()), "scored"
+}
+
+// tailColumns lists the base columns of the recomputed profiles (fresh)
+// and of the kept ones (kept: recency moved by the calendar days since the
+// last build).
+func (b *builder) tailColumns() (fresh, kept []string) {
+	fresh, kept = []string{"profile_id"}, []string{"profile_id"}
+	for _, col := range b.base {
+		fresh = append(fresh, col.alias)
+		if b.isRecency(col.alias) {
+			kept = append(kept, b.shifted(col.alias)+" AS "+col.alias)
+		} else {
+			kept = append(kept, col.alias)
+		}
+	}
+	return fresh, kept
+}
+
+func (b *builder) isRecency(alias string) bool {
+	for _, t := range b.inc.rfm {
+		if b.ident(t.Name+"_recency") == alias {
+			return true
+		}
+	}
+	return false
+}
+
+// shifted is a kept recency column moved by the days since the last build.
+func (b *builder) shifted(col string) string {
+	switch {
+	case b.inc.shift > 0:
+		return fmt.Sprintf("%s + %d", col, b.inc.shift)
+	case b.inc.shift < 0:
+		return fmt.Sprintf("%s - %d", col, -b.inc.shift)
+	}
+	return col
+}
+
+// purchasersSQL selects the purchasers of rfm trait t from from; shift
+// moves their recency (kept profiles).
+func (b *builder) purchasersSQL(t config.Trait, from, where string, shift bool) string {
+	recency := b.ident(t.Name + "_recency")
+	if shift {
+		recency = b.shifted(recency)
+	}
+	freq := b.ident(t.Name + "_frequency")
+	if where != "" {
+		where = " AND " + where
+	}
+	return fmt.Sprintf("SELECT profile_id AS pid, %s AS recency, %s AS frequency, %s AS monetary\nFROM %s\nWHERE %s > 0%s",
+		recency, freq, b.ident(t.Name+"_monetary"), from, freq, where)
+}
+
+// scoredCTE joins the rfm scores to merged.
+func (b *builder) scoredCTE() cte {
+	chain := "SELECT * FROM " + b.ref("merged")
+	var scored []column
+	for _, t := range b.inc.rfm {
 		var dims []string
 		for _, dim := range []string{"r", "f", "m"} {
 			score := "score_" + dim + "_" + t.Name
@@ -277,10 +418,54 @@ func (b *builder) incrementalTail(base string) ([]cte, string) {
 		}
 		scored = append(scored, column{comment: t.Name + ": RFM code, e.g. 545; NULL without purchases", expr: b.d.Concat(dims...), alias: b.ident(t.Name)})
 	}
-	ctes = append(ctes, cte{
+	return cte{
 		name:    "scored",
 		comment: "RFM scores: quintiles over every purchaser.",
 		body:    fmt.Sprintf("SELECT\n    joined.*,\n%s\nFROM (\n%s\n) AS joined", renderColumns(scored, "    "), indent(chain, "    ")),
+	}
+}
+
+// deltaTail is incrementalTail for a build that publishes in place: only
+// the rows that can differ from the previous build's go on to the
+// expressions and into the table written. Those are the affected profiles
+// and the kept purchasers whose RFM score moved (every kept purchaser on a
+// new day, whose recency moved). The scores are still quintiles over every
+// purchaser, read from the previous build's narrow columns.
+func (b *builder) deltaTail(base string, fresh, kept []string, comment string) ([]cte, string) {
+	keptRows := b.inc.prev + "\nWHERE profile_id NOT IN (SELECT profile_id FROM " + b.inc.affected + ")"
+	merged := fmt.Sprintf("SELECT %s FROM %s", strings.Join(fresh, ", "), b.ref(base))
+	if len(b.inc.rfm) == 0 {
+		return []cte{{name: "merged", comment: "The recomputed profiles: the others are kept as they are.", body: merged}}, "merged"
+	}
+	var ctes []cte
+	var moved []string
+	for _, t := range b.inc.rfm {
+		purchasers := "purchasers_" + t.Name
+		ctes = append(ctes, cte{
+			name:    purchasers,
+			comment: fmt.Sprintf("%s: every profile with a purchase, recomputed or kept.", t.Name),
+			body: b.purchasersSQL(t, b.ref(base), "", false) + "\nUNION ALL\n" +
+				b.purchasersSQL(t, b.inc.prev, "profile_id NOT IN (SELECT profile_id FROM "+b.inc.affected+")", true),
+		})
+		ctes = append(ctes, b.rfmScores(t, purchasers)...)
+		for _, dim := range []string{"r", "f", "m"} {
+			c := b.ident(t.Name + "_" + dim)
+			moved = append(moved, fmt.Sprintf("SELECT s.s_pid AS profile_id FROM %s AS s JOIN %s AS p ON p.profile_id = s.s_pid WHERE p.%s IS NULL OR p.%s <> s.s_score",
+				b.ref("score_"+dim+"_"+t.Name), b.inc.prev, c, c))
+		}
+		if b.inc.shift != 0 {
+			moved = append(moved, "SELECT pid AS profile_id FROM "+b.ref(purchasers))
+		}
+	}
+	ctes = append(ctes, cte{
+		name:    "moved",
+		comment: "Kept profiles whose RFM score moved (or, on a new day, their recency).",
+		body:    strings.Join(moved, "\nUNION ALL\n"),
+	}, cte{
+		name:    "merged",
+		comment: comment + ": only those whose values may have moved.",
+		body: merged + fmt.Sprintf("\nUNION ALL\nSELECT %s FROM %s\n  AND profile_id IN (SELECT profile_id FROM %s)",
+			strings.Join(kept, ", "), keptRows, b.ref("moved")),
 	})
-	return ctes, "scored"
+	return append(ctes, b.scoredCTE()), "scored"
 }

@@ -32,7 +32,13 @@ func (b *builder) render() []string {
 			final = append(final, b.ident(col))
 		}
 	}
-	return b.scope.ReplaceTable(b.c.ProfilesTable(), "SELECT\n    "+strings.Join(final, ",\n    ")+"\nFROM "+b.ref(last))
+	sel := "SELECT\n    " + strings.Join(final, ",\n    ") + "\nFROM " + b.ref(last)
+	if b.inc != nil && b.inc.delta != "" {
+		// In place: only the rows that may differ from the previous
+		// build's (recomputed, rescored, recency shifted) are written.
+		return b.scope.ReplaceTable(b.inc.delta, sel)
+	}
+	return b.scope.ReplaceTable(b.c.ProfilesTable(), sel)
 }
 
 // only is the condition keeping the rows of the affected profiles in an
