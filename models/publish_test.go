@@ -30,15 +30,7 @@ func TestCompileStagesPublishedTables(t *testing.T) {
 			if last.Kind != models.KindPublish || last.Name != models.StepPublish {
 				t.Fatalf("last step %s (%s), want the publish step", last.Name, last.Kind)
 			}
-			writers := map[string]string{}
-			for _, s := range plan.Steps {
-				for _, n := range s.Publishes {
-					if w, dup := writers[n]; dup {
-						t.Errorf("%s published by %s and %s", n, w, s.Name)
-					}
-					writers[n] = s.Name
-				}
-			}
+			writers := publishers(t, plan)
 			want := map[string]string{
 				"src_people_duplicate_keys": "source_people",
 				"customer_identity_map":     "identity_map",
@@ -159,15 +151,23 @@ func TestCompileIncrementalPublishesInPlace(t *testing.T) {
 					t.Errorf("a step creates the view of %s: %v, want %v", n, found, ok)
 				}
 			}
-			writers := map[string]string{}
-			for _, s := range plan.Steps {
-				for _, n := range s.Publishes {
-					if w, dup := writers[n]; dup {
-						t.Errorf("%s published by %s and %s", n, w, s.Name)
-					}
-					writers[n] = s.Name
-				}
-			}
+			publishers(t, plan)
 		})
 	}
+}
+
+// publishers maps each table the plan publishes to the step publishing it,
+// and fails the test when two steps publish one table.
+func publishers(t *testing.T, plan *models.Plan) map[string]string {
+	t.Helper()
+	writers := map[string]string{}
+	for _, s := range plan.Steps {
+		for _, n := range s.Publishes {
+			if w, dup := writers[n]; dup {
+				t.Errorf("%s published by %s and %s", n, w, s.Name)
+			}
+			writers[n] = s.Name
+		}
+	}
+	return writers
 }
