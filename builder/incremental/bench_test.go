@@ -126,6 +126,11 @@ func benchOnce(b *testing.B, profiles int) {
 			b.Logf("%s: %d new, %d changed, %d deleted", c.Check.Name, c.Counts[0], c.Counts[1], c.Counts[2])
 		}
 	}
+	for _, c := range o.Result.Checks {
+		if c.Check.Name == "profiles recomputed" {
+			b.Logf("profiles recomputed: %v", c.Counts)
+		}
+	}
 	for _, s := range o.Result.Steps {
 		b.Logf("  %-24s %s", s.Name, s.Duration.Round(time.Millisecond))
 	}
