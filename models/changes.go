@@ -171,11 +171,7 @@ FROM `
 // changedKeysSQL compares a source's snapshot with the previous one: keys
 // whose versions differ, and whether the key gained or lost a version.
 func changedKeysSQL(next, previous string) string {
-	return keysSelect + "(\n" + indentLines(versionsSQL(next, previous), "    ") + "\n) AS counted\nWHERE c <> p\nGROUP BY key_hash"
-}
-
-func indentLines(s, prefix string) string {
-	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
+	return keysSelect + "(\n" + dialect.Indent(versionsSQL(next, previous), "    ") + "\n) AS counted\nWHERE c <> p\nGROUP BY key_hash"
 }
 
 // AppendedStep is the changes step of an append_only source in an

@@ -346,7 +346,7 @@ func (BigQuery) RowNumber() string { return "ROW_NUMBER() OVER ()" }
 // NumberRows implements Dialect.
 func (BigQuery) NumberRows(query, col string, order []SortKey) string {
 	return "SELECT ROW_NUMBER() OVER (ORDER BY " + orderKeys(order) + ") AS " + col + ", unnumbered.*\nFROM (\n" +
-		indentLines(query, "    ") + "\n) AS unnumbered"
+		Indent(query, "    ") + "\n) AS unnumbered"
 }
 
 // scratcher is a dialect with its own form of ReplaceTable for work

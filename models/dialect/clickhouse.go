@@ -451,7 +451,7 @@ func (ClickHouse) NumberRows(query, col string, order []SortKey) string {
 			keys = append(keys, k.Expr)
 		}
 	}
-	return "SELECT rowNumberInAllBlocks() + 1 AS " + col + ", *\nFROM (\n    SELECT *\n    FROM (\n" + indentLines(query, "        ") +
+	return "SELECT rowNumberInAllBlocks() + 1 AS " + col + ", *\nFROM (\n    SELECT *\n    FROM (\n" + Indent(query, "        ") +
 		"\n    ) AS unnumbered\n    ORDER BY " + strings.Join(keys, ", ") + "\n) AS sorted"
 }
 
@@ -460,7 +460,9 @@ func (ClickHouse) NumberRows(query, col string, order []SortKey) string {
 // the same SQL runs on every release.
 func (ClickHouse) SupportsCTE() bool { return false }
 
-func indentLines(s, prefix string) string {
+// Indent puts prefix before every non-empty line of s: how the compilers
+// nest a query inside another.
+func Indent(s, prefix string) string {
 	lines := strings.Split(s, "\n")
 	for i, l := range lines {
 		if l != "" {

@@ -232,7 +232,7 @@ func (DuckDB) NumberRows(query, col string, order []SortKey) string {
 		}
 	}
 	return "SELECT row_number() OVER (ORDER BY " + strings.Join(keys, ", ") + ") AS " + col + ", unnumbered.*\nFROM (\n" +
-		indentLines(query, "    ") + "\n) AS unnumbered"
+		Indent(query, "    ") + "\n) AS unnumbered"
 }
 
 // SupportsCTE implements Dialect.

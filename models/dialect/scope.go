@@ -55,7 +55,7 @@ func (s *Scope) withClause(final string) string {
 				b.WriteString("-- " + line + "\n")
 			}
 		}
-		b.WriteString(c.name + " AS (\n" + indentLines(c.body, "    ") + "\n)")
+		b.WriteString(c.name + " AS (\n" + Indent(c.body, "    ") + "\n)")
 	}
 	b.WriteString("\n" + final)
 	return b.String()

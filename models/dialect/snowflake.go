@@ -398,7 +398,7 @@ func (Snowflake) RowNumber() string { return "ROW_NUMBER() OVER (ORDER BY NULL)"
 // NumberRows implements Dialect.
 func (Snowflake) NumberRows(query, col string, order []SortKey) string {
 	return "SELECT ROW_NUMBER() OVER (ORDER BY " + orderKeys(order) + ") AS " + col + ", unnumbered.*\nFROM (\n" +
-		indentLines(query, "    ") + "\n) AS unnumbered"
+		Indent(query, "    ") + "\n) AS unnumbered"
 }
 
 // orderKeys renders sort keys with explicit NULL placement.

@@ -427,7 +427,7 @@ JOIN (SELECT row_id AS r_row, edge, row_key AS r_key FROM `+k.rowsTable()+`) AS 
 			// column along, and a narrower row sorts faster.
 			d.ReplaceTable(ids, `SELECT id, t, `+k.typeName("t")+` AS id_type, id_value, first_seen_at, last_seen_at, seen_count
 FROM (
-`+indent(d.NumberRows(`SELECT t, value AS id_value, `+seenFirst+` AS first_seen_at, `+seenLast+` AS last_seen_at, `+seenCount+` AS seen_count
+`+dialect.Indent(d.NumberRows(`SELECT t, value AS id_value, `+seenFirst+` AS first_seen_at, `+seenLast+` AS last_seen_at, `+seenCount+` AS seen_count
 FROM `+occ+`
 WHERE t > 0 AND problem IS NULL
 GROUP BY t, value`, "id", []dialect.SortKey{{Expr: "first_seen_at"}, {Expr: "t"}, {Expr: "id_value"}}), "    ")+`
@@ -688,9 +688,9 @@ func (k *compiler) mapStep() models.Step {
 	labelled := fmt.Sprintf(`SELECT i.id AS i_id, c.c_label AS i_label
 FROM %[1]s AS i
 LEFT JOIN (SELECT id AS c_id, label AS c_label FROM %[2]s) AS c ON c.c_id = i.id`, ids, cc.done)
-	groupsQuery := "SELECT x.i_id AS id, coalesce(x.i_label, x.i_id) AS grp, coalesce(x.i_label, x.i_id) AS component\nFROM (\n" + indent(labelled, "    ") + "\n) AS x"
+	groupsQuery := "SELECT x.i_id AS id, coalesce(x.i_label, x.i_id) AS grp, coalesce(x.i_label, x.i_id) AS component\nFROM (\n" + dialect.Indent(labelled, "    ") + "\n) AS x"
 	if len(k.limited) > 0 {
-		groupsQuery = "SELECT x.i_id AS id, coalesce(a.a_grp, x.i_label, x.i_id) AS grp, coalesce(x.i_label, x.i_id) AS component\nFROM (\n" + indent(labelled, "    ") +
+		groupsQuery = "SELECT x.i_id AS id, coalesce(a.a_grp, x.i_label, x.i_id) AS grp, coalesce(x.i_label, x.i_id) AS component\nFROM (\n" + dialect.Indent(labelled, "    ") +
 			"\n) AS x\nLEFT JOIN (SELECT id AS a_id, grp AS a_grp FROM " + assign + ") AS a ON a.a_id = x.i_id"
 	}
 	profileID := d.HexDigest(d.Concat("i.id_type", d.String(":"), "i.id_value"))
@@ -918,20 +918,7 @@ func indentRest(s, prefix string) string {
 	if !ok {
 		return s
 	}
-	return first + "\n" + indent(rest, prefix)
-}
-
-func indent(s, prefix string) string {
-	if prefix == "" {
-		return s
-	}
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		if l != "" {
-			lines[i] = prefix + l
-		}
-	}
-	return strings.Join(lines, "\n")
+	return first + "\n" + dialect.Indent(rest, prefix)
 }
 
 // suppressedWhen is the CASE branch that marks a value on the erasure

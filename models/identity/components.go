@@ -44,7 +44,7 @@ func ccInit(d dialect.Dialect, t ccTables, pairs string) []string {
 	links := dialect.NewScope(d, t.work)
 	oneWay := links.Add("one_way", "", `SELECT DISTINCT greatest(p.a, p.b) AS x, least(p.a, p.b) AS y
 FROM (
-`+indent(pairs, "    ")+`
+`+dialect.Indent(pairs, "    ")+`
 ) AS p
 WHERE p.a <> p.b`)
 	ptr := dialect.NewScope(d, t.work)

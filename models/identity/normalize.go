@@ -298,7 +298,7 @@ func formatExprIn(d dialect.Dialect, t config.IDType, x, region string) string {
 		// Built inside out; printed outside in, so the comments read from
 		// the last step (top) to the first (bottom).
 		wrap := func(n int, why, v string) string {
-			return fmt.Sprintf(" -- %d. %s\n", n, why) + indent(v, "    ") + "\n"
+			return fmt.Sprintf(" -- %d. %s\n", n, why) + dialect.Indent(v, "    ") + "\n"
 		}
 		v := d.RegexpReplace(wrap(1, `delete separators: white space, dots, dashes, slashes, parentheses, "(0)"`, x), phoneSeparatorPattern, "")
 		v2 := d.RegexpReplace(wrap(2, "put the country code in front, then the first that applies: "+strings.Join(rule.branches, "; "), d.Concat(d.String(rule.prefix), v)), rule.pattern, rule.repl)

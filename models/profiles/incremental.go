@@ -203,7 +203,7 @@ func (b *builder) changedRows() []string {
 // they name once.
 func (b *builder) affectedUnion(parts []string, prevLocal time.Time) string {
 	parts = append(parts, b.windowEdges(prevLocal)...)
-	return "SELECT DISTINCT profile_id\nFROM (\n" + indent(strings.Join(parts, "\nUNION ALL\n"), "    ") + "\n) AS affected\nWHERE profile_id IS NOT NULL"
+	return "SELECT DISTINCT profile_id\nFROM (\n" + dialect.Indent(strings.Join(parts, "\nUNION ALL\n"), "    ") + "\n) AS affected\nWHERE profile_id IS NOT NULL"
 }
 
 // diffSQL returns the profile_id of the rows (cols, profile_id among
@@ -412,7 +412,7 @@ func (b *builder) scoredCTE() cte {
 			score := "score_" + dim + "_" + t.Name
 			k := b.ident(col(score, t.Name+"_"+dim))
 			chain = fmt.Sprintf("SELECT c.*, j.%[1]s\nFROM (\n%[2]s\n) AS c\nLEFT JOIN (SELECT s_pid AS j_pid, s_score AS %[1]s FROM %[3]s) AS j ON j.j_pid = c.profile_id",
-				k, indent(chain, "    "), b.ref(score))
+				k, dialect.Indent(chain, "    "), b.ref(score))
 			scored = append(scored, column{expr: k, alias: b.ident(t.Name + "_" + dim)})
 			dims = append(dims, b.d.CastText(k))
 		}
@@ -421,7 +421,7 @@ func (b *builder) scoredCTE() cte {
 	return cte{
 		name:    "scored",
 		comment: "RFM scores: quintiles over every purchaser.",
-		body:    fmt.Sprintf("SELECT\n    joined.*,\n%s\nFROM (\n%s\n) AS joined", renderColumns(scored, "    "), indent(chain, "    ")),
+		body:    fmt.Sprintf("SELECT\n    joined.*,\n%s\nFROM (\n%s\n) AS joined", renderColumns(scored, "    "), dialect.Indent(chain, "    ")),
 	}
 }
 

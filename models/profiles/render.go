@@ -6,6 +6,7 @@ import (
 
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/models"
+	"github.com/sluicehq/sluice/models/dialect"
 )
 
 // render assembles the query: CTEs for the identity map and each source
@@ -117,14 +118,14 @@ func (b *builder) baseCTE() cte {
 			cols[k] = "j." + right[k]
 		}
 		chain = fmt.Sprintf("SELECT c.*, %s\nFROM (\n%s\n) AS c\nLEFT JOIN (SELECT profile_no AS j_profile_no, %s FROM %s) AS j ON j.j_profile_no = c.profile_no",
-			strings.Join(cols, ", "), indent(chain, "    "), strings.Join(right, ", "), b.ref(j.cte))
+			strings.Join(cols, ", "), dialect.Indent(chain, "    "), strings.Join(right, ", "), b.ref(j.cte))
 	}
 	base := []column{{expr: "joined.profile_id", alias: "profile_id"}}
 	base = append(base, b.base...)
 	return cte{
 		name:    "base",
 		comment: "Traits read from the identity map and sources, one row per profile.",
-		body:    fmt.Sprintf("SELECT\n%s\nFROM (\n%s\n) AS joined", renderColumns(base, "    "), indent(chain, "    ")),
+		body:    fmt.Sprintf("SELECT\n%s\nFROM (\n%s\n) AS joined", renderColumns(base, "    "), dialect.Indent(chain, "    ")),
 	}
 }
 
@@ -154,16 +155,6 @@ func (b *builder) expressionCTEs(last string) ([]cte, string) {
 		last = name
 	}
 	return ctes, last
-}
-
-func indent(s, prefix string) string {
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		if l != "" {
-			lines[i] = prefix + l
-		}
-	}
-	return strings.Join(lines, "\n")
 }
 
 // renderColumns writes a select list, one column per line, each preceded by
