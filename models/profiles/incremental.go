@@ -16,6 +16,8 @@ type incState struct {
 	affected string         // work table: profile_id of every profile to recompute
 	delta    string         // in place: work table of the rows that differ from prev
 	gone     string         // in place: work table of the affected profiles that no longer exist
+	idRows   string         // in place: work table of the identity map rows of the affected profiles
+	srcRows  string         // in place: work table of the row map rows (trait sources) of the affected profiles
 	prev     string         // the profiles table the previous build published
 	shift    int            // calendar days from the previous build's now to this one's
 	rfm      []config.Trait // rfm traits, scored over all purchasers after the merge
@@ -60,6 +62,7 @@ func incrementalStatements(c *models.Compiler, prevNow time.Time, inPlace bool) 
 	}
 	if inPlace {
 		inc.delta, inc.gone = DeltaTable(c), GoneTable(c)
+		inc.idRows, inc.srcRows = c.WorkTable(c.Entity()+"_profiles_id_rows"), c.WorkTable(c.Entity()+"_profiles_src_rows")
 	}
 	b, err := newBuilder(c, "_profiles_i_", inc)
 	if err != nil {
@@ -71,12 +74,36 @@ func incrementalStatements(c *models.Compiler, prevNow time.Time, inPlace bool) 
 			c.D.ReplaceTable(edgeKeysTable(c), keys))
 	}
 	stmts = append(stmts, c.D.ReplaceTable(inc.affected, b.affectedSQL(prevNow.In(loc))))
+	if inPlace {
+		stmts = append(stmts, b.affectedRowsSQL()...)
+	}
 	stmts = append(stmts, b.render()...)
 	if inPlace {
 		stmts = append(stmts, "-- The recomputed profiles that no longer exist: merged into others, or left\n-- without identifiers.\n"+
-			c.D.ReplaceTable(inc.gone, "SELECT profile_id FROM "+inc.affected+"\nWHERE profile_id NOT IN (SELECT profile_id FROM "+c.IdentityMapTable()+")"))
+			c.D.ReplaceTable(inc.gone, "SELECT profile_id FROM "+inc.affected+"\nWHERE profile_id NOT IN (SELECT profile_id FROM "+inc.idRows+")"),
+			c.D.DropTable(inc.idRows), c.D.DropTable(inc.srcRows))
 	}
 	return stmts, nil
+}
+
+// affectedRowsSQL copies the identity map rows and the row map rows of
+// the affected profiles into work tables: the passes read those few
+// rows, where each would otherwise scan the whole maps again (which,
+// published in place, are views reading the previous build's tables).
+func (b *builder) affectedRowsSQL() []string {
+	c, only := b.c, b.only()
+	out := []string{"-- The identity map rows of the profiles to recompute.\n" +
+		c.D.ReplaceTable(b.inc.idRows, "SELECT * FROM "+c.IdentityMapTable()+"\nWHERE "+only)}
+	if len(b.order) == 0 {
+		return out
+	}
+	names := make([]string, len(b.order))
+	for i, s := range b.order {
+		names[i] = b.d.String(s)
+	}
+	return append(out, "-- The rows of the trait sources the profiles to recompute hold.\n"+
+		c.D.ReplaceTable(b.inc.srcRows, "SELECT source, row_key, profile_no FROM "+c.RowMapTable()+
+			"\nWHERE source IN ("+strings.Join(names, ", ")+") AND "+only))
 }
 
 // DeltaStatements is IncrementalStatements for a build that publishes in
@@ -169,9 +196,10 @@ func (b *builder) affectedSQL(prevLocal time.Time) string {
 	c, final := b.c, b.c.Final()
 	if c.Previous != nil {
 		// In a build the identity steps list the profiles they re-stitched:
-		// no other profile's identifiers or rows can differ.
-		parts := []string{"-- profiles the identity steps re-stitched\nSELECT profile_id FROM " + c.RestitchedTable()}
-		return b.affectedUnion(append(parts, b.changedRows()...), prevLocal)
+		// no other profile's identifiers or rows can differ, and the owners
+		// of changed rows are among them (see the package documentation).
+		parts := []string{"-- profiles the identity steps re-stitched, owners of the changed rows among them\nSELECT profile_id FROM " + c.RestitchedTable()}
+		return b.affectedUnion(parts, prevLocal)
 	}
 	parts := []string{
 		"-- identifiers, or their first/last seen times and counts, changed\n" +
@@ -189,8 +217,18 @@ func (b *builder) affectedSQL(prevLocal time.Time) string {
 }
 
 // changedRows selects the profiles of the trait sources' rows added or
-// changed (deleted ones left the row map).
+// changed (deleted ones left the row map). Published in place, the row
+// map is a view costing a join per read: one join with every source's
+// changed keys reads it once.
 func (b *builder) changedRows() []string {
+	if b.inc != nil && b.inc.delta != "" && len(b.order) > 0 {
+		keys := make([]string, len(b.order))
+		for i, s := range b.order {
+			keys[i] = fmt.Sprintf("SELECT %s AS k_source, key_hash AS k_hash FROM %s", b.d.String(s), b.c.ChangedKeysTable(s))
+		}
+		return []string{fmt.Sprintf("-- rows of %s added or changed (deleted ones left the row map)\nSELECT r.profile_id FROM %s AS r\nJOIN (\n%s\n) AS k ON k.k_source = r.source AND k.k_hash = %s",
+			strings.Join(b.order, ", "), b.c.RowMapTable(), dialect.Indent(strings.Join(keys, "\nUNION ALL\n"), "    "), b.d.Hash64("r.row_key"))}
+	}
 	var parts []string
 	for _, s := range b.order {
 		parts = append(parts, fmt.Sprintf("-- rows of %s added or changed (deleted ones left the row map)\nSELECT profile_id FROM %s WHERE source = %s AND %s IN (SELECT key_hash FROM %s)",
@@ -289,6 +327,11 @@ func (b *builder) windowEdges(prevLocal time.Time) []string {
 	if b.edgeKeysSQL(prevLocal) == "" {
 		return nil
 	}
+	if b.inc != nil && b.inc.delta != "" {
+		// One read of the row map view (see changedRows).
+		return []string{fmt.Sprintf("-- rows that crossed the edge of a window\nSELECT profile_id FROM %s WHERE (source, row_key) IN (SELECT source, row_key FROM %s)",
+			b.c.RowMapTable(), edgeKeysTable(b.c))}
+	}
 	sources, _ := b.windowed()
 	var out, seen []string
 	for _, src := range sources {
@@ -344,9 +387,9 @@ func (b *builder) incrementalTail(base string) ([]cte, string) {
 		ctes = append(ctes, cte{
 			name:    purchasers,
 			comment: fmt.Sprintf("%s: every profile with a purchase, recomputed or kept.", t.Name),
-			body:    b.purchasersSQL(t, b.ref("merged"), "", false),
+			body:    b.purchasersSQL(t, b.ref("merged"), "", false, false),
 		})
-		ctes = append(ctes, b.rfmScores(t, purchasers)...)
+		ctes = append(ctes, b.rfmScores(t, purchasers, false)...)
 	}
 	return append(ctes, b.scoredCTE()), "scored"
 }
@@ -387,19 +430,30 @@ func (b *builder) shifted(col string) string {
 	return col
 }
 
-// purchasersSQL selects the purchasers of rfm trait t from from; shift
-// moves their recency (kept profiles).
-func (b *builder) purchasersSQL(t config.Trait, from, where string, shift bool) string {
+// purchasersSQL selects the purchasers of rfm trait t from from; kept
+// moves their recency (kept profiles) and reads their previous scores as
+// old_r, old_f and old_m, which are NULL otherwise; withOld adds those.
+func (b *builder) purchasersSQL(t config.Trait, from, where string, kept, withOld bool) string {
 	recency := b.ident(t.Name + "_recency")
-	if shift {
+	if kept {
 		recency = b.shifted(recency)
 	}
 	freq := b.ident(t.Name + "_frequency")
 	if where != "" {
 		where = " AND " + where
 	}
-	return fmt.Sprintf("SELECT profile_id AS pid, %s AS recency, %s AS frequency, %s AS monetary\nFROM %s\nWHERE %s > 0%s",
-		recency, freq, b.ident(t.Name+"_monetary"), from, freq, where)
+	old := ""
+	if withOld {
+		for _, dim := range []string{"r", "f", "m"} {
+			v := "NULL"
+			if kept {
+				v = b.ident(t.Name + "_" + dim)
+			}
+			old += ", " + v + " AS old_" + dim
+		}
+	}
+	return fmt.Sprintf("SELECT profile_id AS pid, %s AS recency, %s AS frequency, %s AS monetary%s\nFROM %s\nWHERE %s > 0%s",
+		recency, freq, b.ident(t.Name+"_monetary"), old, from, freq, where)
 }
 
 // scoredCTE joins the rfm scores to merged.
@@ -444,17 +498,16 @@ func (b *builder) deltaTail(base string, fresh, kept []string, comment string) (
 		ctes = append(ctes, cte{
 			name:    purchasers,
 			comment: fmt.Sprintf("%s: every profile with a purchase, recomputed or kept.", t.Name),
-			body: b.purchasersSQL(t, b.ref(base), "", false) + "\nUNION ALL\n" +
-				b.purchasersSQL(t, b.inc.prev, "profile_id NOT IN (SELECT profile_id FROM "+b.inc.affected+")", true),
+			body: b.purchasersSQL(t, b.ref(base), "", false, true) + "\nUNION ALL\n" +
+				b.purchasersSQL(t, b.inc.prev, "profile_id NOT IN (SELECT profile_id FROM "+b.inc.affected+")", true, true),
 		})
-		ctes = append(ctes, b.rfmScores(t, purchasers)...)
+		ctes = append(ctes, b.rfmScores(t, purchasers, true)...)
+		// A kept purchaser has scores (old); the recomputed ones have none.
 		for _, dim := range []string{"r", "f", "m"} {
-			c := b.ident(t.Name + "_" + dim)
-			moved = append(moved, fmt.Sprintf("SELECT s.s_pid AS profile_id FROM %s AS s JOIN %s AS p ON p.profile_id = s.s_pid WHERE p.%s IS NULL OR p.%s <> s.s_score",
-				b.ref("score_"+dim+"_"+t.Name), b.inc.prev, c, c))
+			moved = append(moved, fmt.Sprintf("SELECT s_pid AS profile_id FROM %s WHERE s_old IS NOT NULL AND s_old <> s_score", b.ref("score_"+dim+"_"+t.Name)))
 		}
 		if b.inc.shift != 0 {
-			moved = append(moved, "SELECT pid AS profile_id FROM "+b.ref(purchasers))
+			moved = append(moved, "SELECT pid AS profile_id FROM "+b.ref(purchasers)+" WHERE old_r IS NOT NULL")
 		}
 	}
 	ctes = append(ctes, cte{

@@ -96,6 +96,19 @@
 // previous profiles were built from the same traits (a changed definition
 // needs a full build), and trait SQL (where, expressions) that reads no
 // clock or other table: such SQL needs a full build too.
+//
+// Within an incremental build (models.Compiler.Previous set), the identity
+// steps list the profiles they re-stitched (RestitchedTable), as they were
+// and as they are, and no diff of the maps is needed. Those include the
+// owners of every changed row: traits read rows through the row map, so a
+// trait source is an edge source, and the identity steps re-read each of
+// its changed rows and re-stitch its component. The window edges are
+// added to them. Where the warehouse publishes in place (DeltaStatements),
+// the affected profiles' identity map and row map rows are first copied
+// into work tables that the passes read, and only the rows that can
+// differ are written: the affected profiles, and the kept purchasers
+// whose RFM score moved (compared with the score each carries) or, on a
+// new day, whose recency did.
 package profiles
 
 import (
@@ -601,7 +614,7 @@ func (b *builder) rfm(t config.Trait) error {
     FROM %[4]s
     WHERE %[2]s > 0`, b.d.DaysBetween(last, b.now), freq, money, b.ref(traitsCTE(r.From))),
 	})
-	b.extra = append(b.extra, b.rfmScores(t, purchasers)...)
+	b.extra = append(b.extra, b.rfmScores(t, purchasers, false)...)
 	scores := "scores_" + t.Name
 	c := func(suffix string) string { return b.ident(col(scores, t.Name+suffix)) }
 	b.extra = append(b.extra, cte{
@@ -643,11 +656,13 @@ func (b *builder) rfm(t config.Trait) error {
 
 // rfmScores scores the purchasers (pid, recency, frequency, monetary) of
 // an rfm trait in three CTEs per dimension, score_D_NAME (s_pid, s_score).
+// With old, the purchasers carry each dimension's previous score too
+// (old_r, old_f, old_m), passed on as s_old.
 // The scores are quintiles: NTILE(5) over the purchasers, written with
 // row numbers (portable: ClickHouse 18.16 has no window functions). Tied
 // values share the score of their group's first row, the lowest the group
 // reaches, so the order among ties does not matter.
-func (b *builder) rfmScores(t config.Trait, purchasers string) []cte {
+func (b *builder) rfmScores(t config.Trait, purchasers string, old bool) []cte {
 	n := "(SELECT count(*) FROM " + b.ref(purchasers) + ")"
 	dims := []struct {
 		name, value string
@@ -660,6 +675,10 @@ func (b *builder) rfmScores(t config.Trait, purchasers string) []cte {
 	var out []cte
 	for _, dim := range dims {
 		ranked, firsts, score := "ranked_"+dim.name+"_"+t.Name, "firsts_"+dim.name+"_"+t.Name, "score_"+dim.name+"_"+t.Name
+		oldIn, oldOut := "", ""
+		if old {
+			oldIn, oldOut = ",\n    old_"+dim.name+" AS old", ", k.old AS s_old"
+		}
 		out = append(out,
 			cte{
 				name:    ranked,
@@ -668,8 +687,8 @@ func (b *builder) rfmScores(t config.Trait, purchasers string) []cte {
     pid,
     %[1]s AS v,
     CASE WHEN %[1]s IS NULL THEN 1 ELSE 0 END AS v_null,
-    coalesce(%[1]s, 0) AS v_key
-FROM %[2]s`, dim.value, b.ref(purchasers)), "rn", []dialect.SortKey{dim.order}),
+    coalesce(%[1]s, 0) AS v_key%[3]s
+FROM %[2]s`, dim.value, b.ref(purchasers), oldIn), "rn", []dialect.SortKey{dim.order}),
 			},
 			cte{
 				name:    firsts,
@@ -681,9 +700,9 @@ FROM %[2]s`, dim.value, b.ref(purchasers)), "rn", []dialect.SortKey{dim.order}),
 			cte{
 				name:    score,
 				comment: "NTILE(5) of each group's first row: with q = n / 5 and r = n % 5, the first r tiles hold q + 1 rows, the others q",
-				body: fmt.Sprintf(`SELECT k.pid AS s_pid, %[1]s AS s_score
+				body: fmt.Sprintf(`SELECT k.pid AS s_pid, %[1]s AS s_score%[4]s
     FROM %[2]s AS k
-    JOIN %[3]s AS g ON g.g_null = k.v_null AND g.g_key = k.v_key`, ntile("g.g_first", n, b.d), b.ref(ranked), b.ref(firsts)),
+    JOIN %[3]s AS g ON g.g_null = k.v_null AND g.g_key = k.v_key`, ntile("g.g_first", n, b.d), b.ref(ranked), b.ref(firsts), oldOut),
 			},
 		)
 	}

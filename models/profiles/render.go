@@ -57,7 +57,12 @@ func (b *builder) only() string {
 func (b *builder) baseCTEs() []cte {
 	var ctes []cte
 	from, and := b.c.IdentityMapTable(), ""
-	if o := b.only(); o != "" {
+	idRows, srcRows := b.c.IdentityMapTable(), b.c.RowMapTable()
+	switch o := b.only(); {
+	case b.inc != nil && b.inc.idRows != "":
+		// The affected profiles' rows, copied out (affectedRowsSQL).
+		from, idRows, srcRows = b.inc.idRows, b.inc.idRows, b.inc.srcRows
+	case o != "":
 		// A subquery: ClickHouse would read profile_id in WHERE as the
 		// alias of min(profile_id).
 		from, and = "(SELECT profile_no, profile_id FROM "+from+" WHERE "+o+") AS m", " AND "+o
@@ -76,20 +81,20 @@ func (b *builder) baseCTEs() []cte {
 			name:    "identifiers",
 			comment: "Identifier traits: one pass over the identity map picks them all.",
 			body: fmt.Sprintf("SELECT\n    profile_no,\n%s\nFROM %s\nWHERE id_type IN (%s)%s\nGROUP BY profile_no",
-				renderColumns(b.ids, "    "), b.c.IdentityMapTable(), strings.Join(types, ", "), and),
+				renderColumns(b.ids, "    "), idRows, strings.Join(types, ", "), and),
 		})
 	}
 	for _, name := range b.order {
 		p := b.sources[name]
 		ctes = append(ctes, cte{
 			name:    rowsCTE(name),
-			comment: fmt.Sprintf("Rows of %s with the profile each belongs to (from %s).", name, b.c.RowMapTable()),
+			comment: fmt.Sprintf("Rows of %s with the profile each belongs to (from %s).", name, srcRows),
 			body: fmt.Sprintf(`SELECT
     r.rm_profile AS %s,
     s.*
 FROM %s AS s
 JOIN (SELECT row_key AS rm_key, profile_no AS rm_profile FROM %s WHERE source = %s%s) AS r
-    ON r.rm_key = %s`, ProfileColumn, b.c.SourceView(name), b.c.RowMapTable(), b.d.String(name), and, models.RowKey(b.c, p.src, "s")),
+    ON r.rm_key = %s`, ProfileColumn, b.c.SourceView(name), srcRows, b.d.String(name), and, models.RowKey(b.c, p.src, "s")),
 		})
 		if len(p.cols) == 0 {
 			continue
