@@ -152,13 +152,20 @@ func (x *incremental) seed(src config.Source, key string) string {
 // source row is re-read through every edge at once: the row map and the
 // rejects name it by source and key.
 func (x *incremental) reread(src config.Source, key string) string {
+	return x.seed(src, key) + " OR " + x.keyed(src, key)
+}
+
+// keyed is the condition on the text key of a row of src that its old
+// version (through any edge reading src) carried an identifier of an
+// affected component.
+func (x *incremental) keyed(src config.Source, key string) string {
 	var edges []string
 	for i, e := range x.k.id.Edges {
 		if e.Source == src.Name {
 			edges = append(edges, fmt.Sprint(i+1))
 		}
 	}
-	return x.seed(src, key) + fmt.Sprintf(" OR %s IN (SELECT row_key FROM %s WHERE edge IN (%s))", key, x.work("keys"), strings.Join(edges, ", "))
+	return fmt.Sprintf("%s IN (SELECT row_key FROM %s WHERE edge IN (%s))", key, x.work("keys"), strings.Join(edges, ", "))
 }
 
 // perEdge joins, with OR, cond(i, src) restricted to the rows of each edge
@@ -214,10 +221,14 @@ func (x *incremental) idType(name string) config.IDType {
 func (x *incremental) affectedStep() models.Step {
 	k, d := x.k, x.k.d
 	prevMap, prevRows, prevEdges := x.prev("identity_map"), x.prev("identity_rows"), x.prev("identity_edges")
-	comps, keys, rows := x.work("components"), x.work("keys"), x.work("rows")
+	comps, keys, rows, seeds := x.work("components"), x.work("keys"), x.work("rows"), x.work("seeds")
 	sqls := []string{
 		"-- The identifiers the changed rows carry now, normalised.\n" +
 			d.ReplaceTable(x.work("probe"), x.probeSQL()),
+		"-- The previous build's rows of the changed keys (and rows without a usable\n" +
+			"-- key, or sharing one), found once: the steps below read them twice.\n" +
+			d.ReplaceTable(seeds, fmt.Sprintf("SELECT row_id, edge, row_key\nFROM %s AS r\nWHERE %s",
+				prevRows, x.perEdge("r.edge", func(i int, src config.Source) string { return x.seed(src, "r.row_key") }))),
 		"-- Components (before limit guards) to re-stitch: those of the identifiers\n" +
 			"-- the changed rows carried (and rows without a usable key, or sharing\n" +
 			"-- one), and those of the identifiers the changed rows carry now.\n" +
@@ -227,17 +238,14 @@ FROM (
     FROM %[1]s
     WHERE id_no IN (
         SELECT id FROM %[2]s
-        WHERE row_id IN (
-            SELECT row_id FROM %[3]s AS r
-            WHERE %[4]s
-        )
+        WHERE row_id IN (SELECT row_id FROM %[3]s)
     )
     UNION ALL
     SELECT m.component AS component
     FROM %[1]s AS m
-    JOIN (SELECT id_type AS p_type, id_value AS p_value FROM %[5]s) AS p ON p.p_type = m.id_type AND p.p_value = m.id_value
+    JOIN (SELECT id_type AS p_type, id_value AS p_value FROM %[4]s) AS p ON p.p_type = m.id_type AND p.p_value = m.id_value
 ) AS c`,
-				prevMap, prevEdges, prevRows, x.perEdge("r.edge", func(i int, src config.Source) string { return x.seed(src, "r.row_key") }), x.work("probe"))),
+				prevMap, prevEdges, seeds, x.work("probe"))),
 	}
 	finally := []string{
 		"-- The keys of the rows carrying an identifier of those components: with the\n" +
@@ -251,7 +259,8 @@ WHERE row_key IS NOT NULL AND row_id IN (
 		"-- The previous build's rows that are re-read (and so replaced).\n" +
 			d.ReplaceTable(rows, fmt.Sprintf(`SELECT row_id, edge, row_key
 FROM %[1]s AS r
-WHERE %[2]s`, prevRows, x.perEdge("r.edge", func(i int, src config.Source) string { return x.reread(src, "r.row_key") }))),
+WHERE r.row_id IN (SELECT row_id FROM %[2]s)
+   OR %[3]s`, prevRows, seeds, x.perEdge("r.edge", func(i int, src config.Source) string { return x.keyed(src, "r.row_key") }))),
 		"-- Numbers of the re-stitched identifiers and rows start after the largest\n" +
 			"-- kept ones, so that they never clash within the published tables.\n" +
 			d.ReplaceTable(x.work("offsets"), fmt.Sprintf(`SELECT i.max_id AS max_id, r.max_rn AS max_rn
@@ -468,7 +477,7 @@ FROM (
     UNION ALL
     SELECT profile_id FROM %[3]s
 ) AS restitched`, x.prev("identity_map"), tables[0].keep, k.mapTable())))
-	work := []string{"probe", "keys", "offsets", "tied_keys", "tied"}
+	work := []string{"probe", "seeds", "keys", "offsets", "tied_keys", "tied"}
 	if !inPlace {
 		work = append(work, "components", "rows")
 	}
