@@ -97,13 +97,18 @@ func (b *builder) affectedRowsSQL() []string {
 	if len(b.order) == 0 {
 		return out
 	}
+	return append(out, "-- The rows of the trait sources the profiles to recompute hold.\n"+
+		c.D.ReplaceTable(b.inc.srcRows, "SELECT source, row_key, profile_no FROM "+c.RowMapTable()+
+			"\nWHERE source IN ("+b.sourceList()+") AND "+only))
+}
+
+// sourceList is the trait sources' names as a list of SQL strings.
+func (b *builder) sourceList() string {
 	names := make([]string, len(b.order))
 	for i, s := range b.order {
 		names[i] = b.d.String(s)
 	}
-	return append(out, "-- The rows of the trait sources the profiles to recompute hold.\n"+
-		c.D.ReplaceTable(b.inc.srcRows, "SELECT source, row_key, profile_no FROM "+c.RowMapTable()+
-			"\nWHERE source IN ("+strings.Join(names, ", ")+") AND "+only))
+	return strings.Join(names, ", ")
 }
 
 // DeltaStatements is IncrementalStatements for a build that publishes in
@@ -206,29 +211,15 @@ func (b *builder) affectedSQL(prevLocal time.Time) string {
 			diffSQL(c.IdentityMapTable(), final.IdentityMapTable(), "profile_id, id_type, id_value, first_seen_at, last_seen_at, seen_count", ""),
 	}
 	if len(b.order) > 0 {
-		names := make([]string, len(b.order))
-		for i, s := range b.order {
-			names[i] = b.d.String(s)
-		}
 		parts = append(parts, "-- rows of the trait sources joined or left a profile\n"+
-			diffSQL(c.RowMapTable(), final.RowMapTable(), "source, row_key, profile_id", "source IN ("+strings.Join(names, ", ")+")"))
+			diffSQL(c.RowMapTable(), final.RowMapTable(), "source, row_key, profile_id", "source IN ("+b.sourceList()+")"))
 	}
 	return b.affectedUnion(append(parts, b.changedRows()...), prevLocal)
 }
 
 // changedRows selects the profiles of the trait sources' rows added or
-// changed (deleted ones left the row map). Published in place, the row
-// map is a view costing a join per read: one join with every source's
-// changed keys reads it once.
+// changed (deleted ones left the row map).
 func (b *builder) changedRows() []string {
-	if b.inc != nil && b.inc.delta != "" && len(b.order) > 0 {
-		keys := make([]string, len(b.order))
-		for i, s := range b.order {
-			keys[i] = fmt.Sprintf("SELECT %s AS k_source, key_hash AS k_hash FROM %s", b.d.String(s), b.c.ChangedKeysTable(s))
-		}
-		return []string{fmt.Sprintf("-- rows of %s added or changed (deleted ones left the row map)\nSELECT r.profile_id FROM %s AS r\nJOIN (\n%s\n) AS k ON k.k_source = r.source AND k.k_hash = %s",
-			strings.Join(b.order, ", "), b.c.RowMapTable(), dialect.Indent(strings.Join(keys, "\nUNION ALL\n"), "    "), b.d.Hash64("r.row_key"))}
-	}
 	var parts []string
 	for _, s := range b.order {
 		parts = append(parts, fmt.Sprintf("-- rows of %s added or changed (deleted ones left the row map)\nSELECT profile_id FROM %s WHERE source = %s AND %s IN (SELECT key_hash FROM %s)",
