@@ -113,15 +113,16 @@ func TestReadingPublished(t *testing.T) {
 	}
 }
 
-// An incremental build publishes the identity tables, the profiles and the
-// snapshots in place where the warehouse can (DuckDB): the step computing
+// An incremental build publishes the identity tables, the profiles, the
+// segments whose where reads only the profile, and the snapshots in place where the warehouse can (DuckDB): the step computing
 // each writes a view under the staging name and the publish step deletes
 // and inserts rows; elsewhere every table is written whole, as in a full
 // build.
 func TestCompileIncrementalPublishesInPlace(t *testing.T) {
 	p := publishtest.Project(t, t.TempDir(), "pub", false, false)
 	prev := models.Previous{Now: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC), Marks: map[string]string{}, Unchanged: map[string]bool{}}
-	inPlace := []string{"customer_identity_map", "customer_row_map", "customer_identity_rows", "customer_identity_edges", "customer_profiles", "src_people_snapshot"}
+	inPlace := []string{"customer_identity_map", "customer_row_map", "customer_identity_rows", "customer_identity_edges", "customer_profiles", "src_people_snapshot",
+		"customer_segment_spenders", "customer_segment_membership"}
 	for _, name := range []string{"duckdb", "clickhouse-18", "snowflake", "bigquery"} {
 		t.Run(name, func(t *testing.T) {
 			d, err := dialect.Get(name)
@@ -150,6 +151,9 @@ func TestCompileIncrementalPublishesInPlace(t *testing.T) {
 				if found != ok {
 					t.Errorf("a step creates the view of %s: %v, want %v", n, found, ok)
 				}
+			}
+			if _, ok := deltas["customer_segment_everyone"]; ok {
+				t.Error("a segment written as a query is published in place")
 			}
 			publishers(t, plan)
 		})

@@ -46,6 +46,9 @@ traits:
   big: { expression: "coalesce(spent, 0) > 15 OR rfm_r >= 2" }
 segments:
   - { name: buyers, where: "spent > 0" }
+  - { name: small, where: "spent <= 10" }
+  - { name: top, where: "rfm_r >= 2", group: tier, priority: 1 }
+  - { name: rest, where: "spent > 0", exclude: [small], group: tier, priority: 2 }
 `
 
 // tables holds the source tables' rows, as SQL tuples.
@@ -284,16 +287,22 @@ func TestDecisions(t *testing.T) {
 			opt := s.opt
 			opt.Full = true
 			full.build(opt)
-			for _, table := range published {
-				if got, want := f.dump(table), full.dump(table); got != want {
-					t.Errorf("%s: %s differs from a full build's:\n%s\nfull build:\n%s", s.name, table.name, got, want)
-				}
-			}
+			f.sameAs(full, s.name, published)
 		}
 		if f.profiles() == first {
 			t.Errorf("the profiles did not change:\n%s", first)
 		}
 	})
+}
+
+// sameAs reports the tables whose rows differ from full's.
+func (f *fixture) sameAs(full *fixture, step string, tables []struct{ name, cols string }) {
+	f.t.Helper()
+	for _, table := range tables {
+		if got, want := f.dump(table), full.dump(table); got != want {
+			f.t.Errorf("%s: %s differs from a full build's:\n%s\nfull build:\n%s", step, table.name, got, want)
+		}
+	}
 }
 
 // published lists the tables users read, with the columns to compare: the
@@ -306,6 +315,10 @@ var published = []struct{ name, cols string }{
 	{"customer_row_map", "source, row_key, profile_id, seen_at"},
 	{"customer_profiles", "profile_id, email, orders_30d, spent, last_amount, rfm, rfm_recency, rfm_frequency, rfm_monetary, rfm_r, rfm_f, rfm_m, big"},
 	{"customer_segment_membership", "segment, profile_id"},
+	{"customer_segment_buyers", "profile_id"},
+	{"customer_segment_small", "profile_id"},
+	{"customer_segment_top", "profile_id"},
+	{"customer_segment_rest", "profile_id"},
 	{"customer_identity_stats", "id_type, ok, rejected, junk, blocklisted"},
 	{"customer_identity_rows", "edge, row_key, seen_at"},
 	{"customer_identity_rejects", "source, row_key, id_type, raw, status"},
@@ -466,19 +479,41 @@ func TestAppendOnlySource(t *testing.T) {
 	})
 }
 
+// A segment written as a query is selected again from every profile in
+// every build, and so is one that excludes it; the others are updated in
+// place for the profiles that changed (on DuckDB).
 func TestQuerySegmentAlwaysRebuilds(t *testing.T) {
 	yaml := strings.Replace(projectYAML, "  - { name: buyers, where: \"spent > 0\" }",
-		"  - { name: buyers, where: \"spent > 0\" }\n  - { name: recent, sql: \"SELECT profile_id FROM sluice.customer_profiles\" }", 1)
+		"  - { name: buyers, where: \"spent > 0\" }\n  - { name: recent, sql: \"SELECT profile_id FROM sluice.customer_profiles WHERE orders_30d > 0\" }\n"+
+			"  - { name: quiet, where: \"email IS NOT NULL\", exclude: [recent] }", 1)
 	f := project(t, envs[0], yaml)
+	full := project(t, envs[0], yaml)
 	f.build(incremental.Options{})
 	if o := f.build(incremental.Options{}); o.Mode != incremental.ModeIncremental || !hasReason(o, "segment recent is a query") {
 		t.Fatalf("segment written as a query: %s %q", o.Mode, o.Reasons)
+	}
+	compared := append(slices.Clone(published), struct{ name, cols string }{"customer_segment_recent", "profile_id"},
+		struct{ name, cols string }{"customer_segment_quiet", "profile_id"})
+	added := base
+	added.orders = append(slices.Clone(base.orders), "('o4', 'u2', NULL, 7, '2026-05-30 00:00:00')")
+	merged := added
+	merged.orders = append(slices.Clone(added.orders), "('o5', 'u1', 'bob@example.org', 3, '2026-06-01 00:00:00')")
+	for i, data := range []tables{added, merged, base} {
+		opt := incremental.Options{Now: day0.Add(time.Duration(i+1) * time.Hour)}
+		f.set(data)
+		if o := f.build(opt); o.Mode != incremental.ModeIncremental {
+			t.Fatalf("step %d: %s %q", i, o.Mode, o.Reasons)
+		}
+		full.set(data)
+		opt.Full = true
+		full.build(opt)
+		f.sameAs(full, fmt.Sprint("step ", i), compared)
 	}
 }
 
 // Without RFM, only the rows that left a window ask for the profiles.
 func TestWindowEdge(t *testing.T) {
-	yaml := strings.Replace(strings.Replace(projectYAML, "  rfm: { rfm: { from: orders, amount: amount } }\n", "", 1), " OR rfm_r >= 2", "", 1)
+	yaml := strings.NewReplacer("  rfm: { rfm: { from: orders, amount: amount } }\n", "", " OR rfm_r >= 2", "", `where: "rfm_r >= 2"`, `where: "spent >= 10"`).Replace(projectYAML)
 	f := project(t, envs[0], yaml)
 	f.build(incremental.Options{})
 	steps := []struct {

@@ -2,49 +2,12 @@ package incremental
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/models"
 	"github.com/sluicehq/sluice/models/sqlfrag"
 )
-
-// clockWords are functions whose value changes from build to build with
-// the same data: the clock and random numbers.
-var clockWords = map[string]bool{
-	"now": true, "now64": true, "current_date": true, "current_timestamp": true, "current_time": true,
-	"current_datetime": true, "localtimestamp": true, "localtime": true, "today": true, "yesterday": true,
-	"getdate": true, "sysdate": true, "sysdatetime": true, "systimestamp": true, "unix_timestamp": true,
-	"utc_timestamp": true, "random": true, "rand": true, "rand64": true, "uuid": true,
-	"gen_random_uuid": true, "generateuuidv4": true,
-}
-
-// volatile tells why a SQL fragment may give another result on the same
-// data ("" when it cannot): it reads the clock or random numbers, or reads
-// tables through a subquery, which change detection does not watch.
-func volatile(dialect, fragment string) string {
-	if strings.TrimSpace(fragment) == "" {
-		return ""
-	}
-	toks, issue := sqlfrag.Lex(sqlfrag.For(dialect), fragment)
-	if issue != nil {
-		return "cannot be read"
-	}
-	for _, t := range toks {
-		if t.Kind != sqlfrag.Word {
-			continue
-		}
-		w := strings.ToLower(t.Text)
-		switch {
-		case clockWords[w]:
-			return "reads " + w
-		case w == "select":
-			return "reads a table through a subquery"
-		}
-	}
-	return ""
-}
 
 // volatileTraits lists the traits whose SQL may give another result on the
 // same rows (it reads the clock or another table): the profiles of an
@@ -59,7 +22,7 @@ func volatileTraits(c *models.Compiler, prev, now time.Time, changed bool) []str
 	var reasons []string
 	for _, t := range c.P.Traits {
 		for _, f := range []struct{ field, sql string }{{"where", t.Where}, {"expression", t.Expression}} {
-			if why := volatile(c.D.Name(), f.sql); why != "" {
+			if why := sqlfrag.Volatile(c.D.Name(), f.sql); why != "" {
 				reasons = append(reasons, fmt.Sprintf("%s: trait %s %s", t.At.Of(f.field), t.Name, why))
 			}
 		}
@@ -91,7 +54,7 @@ func timeReasons(c *models.Compiler, prev, now time.Time) (reasons []string, edg
 	for _, s := range p.Segments {
 		if s.SQL != "" {
 			reasons = append(reasons, fmt.Sprintf("%s: segment %s is a query, which may read any table", s.At.Of("sql"), s.Name))
-		} else if why := volatile(c.D.Name(), s.Where); why != "" && moved {
+		} else if why := sqlfrag.Volatile(c.D.Name(), s.Where); why != "" && moved {
 			reasons = append(reasons, fmt.Sprintf("%s: segment %s %s", s.At.Of("where"), s.Name, why))
 		}
 	}

@@ -132,8 +132,8 @@ func Kept(c *models.Compiler) string {
 	return "profile_id NOT IN (SELECT profile_id FROM " + DeltaTable(c) + ") AND profile_id NOT IN (SELECT profile_id FROM " + GoneTable(c) + ")"
 }
 
-// replaced is Kept's negation.
-func replaced(c *models.Compiler) string {
+// Replaced is Kept's negation: the profiles the build rewrites or removes.
+func Replaced(c *models.Compiler) string {
 	return "profile_id IN (SELECT profile_id FROM " + DeltaTable(c) + ") OR profile_id IN (SELECT profile_id FROM " + GoneTable(c) + ")"
 }
 
@@ -141,7 +141,7 @@ func replaced(c *models.Compiler) string {
 // DeltaStatements).
 func publishInPlace(c *models.Compiler, step *models.Step) {
 	step.SQL = append(step.SQL, "-- What later steps read as the profiles table; the publish step writes\n-- the rows that differ into the published one.\n"+
-		c.PublishInPlace(step, models.Rewrite{Name: c.Entity() + "_profiles", Keep: Kept(c), Remove: replaced(c), Added: DeltaTable(c),
+		c.PublishInPlace(step, models.Rewrite{Name: c.Entity() + "_profiles", Keep: Kept(c), Remove: Replaced(c), Added: DeltaTable(c),
 			Drop: []string{c.D.DropTable(DeltaTable(c)), c.D.DropTable(GoneTable(c))}}))
 }
 

@@ -58,8 +58,13 @@ func Stage(c *models.Compiler, plan *models.Plan) error {
 	if c.P.Identity == nil {
 		return nil
 	}
+	inPlace := inPlaceSegments(c)
 	for _, s := range Order(c.P.Segments) {
-		plan.Steps = append(plan.Steps, step(c, s))
+		if inPlace[s.Name] {
+			plan.Steps = append(plan.Steps, stepInPlace(c, s))
+		} else {
+			plan.Steps = append(plan.Steps, step(c, s))
+		}
 	}
 	final := c.Final() // the summary reads what the build published
 	for _, s := range c.P.Segments {
@@ -68,7 +73,11 @@ func Stage(c *models.Compiler, plan *models.Plan) error {
 			SQL:  "SELECT count(*) FROM " + Table(final, s.Name),
 		})
 	}
-	plan.Steps = append(plan.Steps, membership(c))
+	if len(inPlace) > 0 {
+		plan.Steps = append(plan.Steps, membershipInPlace(c, inPlace))
+	} else {
+		plan.Steps = append(plan.Steps, membership(c))
+	}
 	return nil
 }
 
@@ -101,12 +110,11 @@ func Order(segs []config.Segment) []config.Segment {
 	return out
 }
 
-func step(c *models.Compiler, s config.Segment) models.Step {
+// conditions are the conditions of s's WHERE over a profile, its checks
+// and what it selects, in words.
+func conditions(c *models.Compiler, s config.Segment) (conds []cond, checks []models.Check, what string) {
 	d := c.D
-	profiles := c.ProfilesTable()
-	var conds []cond
-	var checks []models.Check
-	what := "profiles matching where"
+	what = "profiles matching where"
 	if s.Where != "" {
 		conds = append(conds, cond{"where", "(" + strings.TrimSpace(s.Where) + ")"})
 	} else {
@@ -122,7 +130,7 @@ FROM (
 %s
     ) AS q
 ) AS ids
-WHERE id IS NULL OR id NOT IN (SELECT profile_id FROM %s)`, d.CastText("q.profile_id"), indent(userSQL(s.SQL), "        "), profiles),
+WHERE id IS NULL OR id NOT IN (SELECT profile_id FROM %s)`, d.CastText("q.profile_id"), indent(userSQL(s.SQL), "        "), c.ProfilesTable()),
 			Columns: []models.Count{{Label: "profile ids returned that are not profiles (left out)", Problem: true}},
 			Origin:  s.At.Of("sql"),
 		})
@@ -130,17 +138,21 @@ WHERE id IS NULL OR id NOT IN (SELECT profile_id FROM %s)`, d.CastText("q.profil
 	for _, e := range s.Exclude {
 		conds = append(conds, cond{"exclude: members of " + e, "profile_id NOT IN (SELECT profile_id FROM " + Table(c, e) + ")"})
 	}
-	before := config.RankedBefore(s, c.P.Segments)
-	for _, b := range before {
+	for _, b := range config.RankedBefore(s, c.P.Segments) {
 		conds = append(conds, cond{fmt.Sprintf("group %s: held by %s, which ranks before %s", s.Group, b, s.Name), "profile_id NOT IN (SELECT profile_id FROM " + Table(c, b) + ")"})
 	}
+	return conds, checks, what
+}
+
+// describe is the description of s's step.
+func describe(c *models.Compiler, s config.Segment, what string) string {
 	desc := fmt.Sprintf("Segment %s: %s", s.Name, what)
 	if len(s.Exclude) > 0 {
 		desc += ", minus members of " + strings.Join(s.Exclude, ", ")
 	}
 	if s.Group != "" {
 		desc += fmt.Sprintf(".\nGroup %s, priority %d: a profile belongs to the first segment of the group that selects it (lowest priority, then name)", s.Group, s.Priority)
-		if len(before) > 0 {
+		if before := config.RankedBefore(s, c.P.Segments); len(before) > 0 {
 			desc += "; ranked before this one: " + strings.Join(before, ", ")
 		}
 	}
@@ -148,6 +160,11 @@ WHERE id IS NULL OR id NOT IN (SELECT profile_id FROM %s)`, d.CastText("q.profil
 	if s.Description != "" {
 		desc += "\n" + s.Description
 	}
+	return desc
+}
+
+// selectMembers is the query of the profile ids of from that meet conds.
+func selectMembers(from string, conds []cond) string {
 	var where strings.Builder
 	for i, c := range conds {
 		where.WriteString("\n    -- " + c.comment + "\n    ")
@@ -156,13 +173,17 @@ WHERE id IS NULL OR id NOT IN (SELECT profile_id FROM %s)`, d.CastText("q.profil
 		}
 		where.WriteString(c.expr)
 	}
-	q := fmt.Sprintf("SELECT profile_id\nFROM %s\nWHERE%s", profiles, where.String())
+	return fmt.Sprintf("SELECT profile_id\nFROM %s\nWHERE%s", from, where.String())
+}
+
+func step(c *models.Compiler, s config.Segment) models.Step {
+	conds, checks, what := conditions(c, s)
 	return models.Step{
 		Name:        "segment_" + s.Name,
 		Kind:        models.KindSegment,
-		Description: desc,
+		Description: describe(c, s, what),
 		Origin:      s.At.Of("name"),
-		SQL:         []string{d.ReplaceTable(Table(c, s.Name), q)},
+		SQL:         []string{c.D.ReplaceTable(Table(c, s.Name), selectMembers(c.ProfilesTable(), conds))},
 		Checks:      checks,
 		Parts:       parts(s),
 	}

@@ -167,3 +167,21 @@ func TestRefs(t *testing.T) {
 		}
 	}
 }
+
+func TestVolatile(t *testing.T) {
+	tests := []struct{ fragment, want string }{
+		{"", ""},
+		{"spent > 0 AND email IS NOT NULL", ""},
+		{"last_order_at > now() - INTERVAL 30 DAY", "reads now"},
+		{"CURRENT_DATE - first_seen < 7", "reads current_date"},
+		{"random() < 0.1", "reads random"},
+		{"profile_id IN (SELECT profile_id FROM raw.vips)", "reads a table through a subquery"},
+		{"'now' = note", ""}, // a string, not the clock
+		{"note = 'unterminated", "cannot be read"},
+	}
+	for _, tt := range tests {
+		if got := Volatile("duckdb", tt.fragment); got != tt.want {
+			t.Errorf("Volatile(%q) = %q, want %q", tt.fragment, got, tt.want)
+		}
+	}
+}
