@@ -146,13 +146,53 @@ func (x *incremental) seed(src config.Source, key string) string {
 		" OR " + key + " IN (SELECT row_key FROM " + k.c.DuplicateKeysTable(src.Name) + ")"
 }
 
-// reread is the condition on the text key of a row of src that makes it
-// part of the re-stitch: a seed, or a row whose old version (through any
-// edge reading src) carried an identifier of an affected component. A
-// source row is re-read through every edge at once: the row map and the
-// rejects name it by source and key.
+// changedRows is the work table of the current rows of source that are
+// seeds (see seed), copied out in one read of the source: the probe reads
+// them, and their keys (changedKeys) pick the rows to re-read without
+// hashing every key again.
+func (x *incremental) changedRows(source string) string { return x.work("changed_" + source) }
+
+// changedKeys is the work table of the (source, row_key) of the changed
+// rows, NULL keys left out.
+func (x *incremental) changedKeys() string { return x.work("changed_keys") }
+
+// edgeSources lists the sources edges read, each once, in edge order.
+func (x *incremental) edgeSources() []config.Source {
+	var out []config.Source
+	seen := map[string]bool{}
+	for _, e := range x.k.id.Edges {
+		if src, ok := x.k.c.Source(e.Source); ok && !seen[src.Name] {
+			seen[src.Name] = true
+			out = append(out, src)
+		}
+	}
+	return out
+}
+
+// changedSQL copies the changed rows of each edge source and gathers their
+// keys.
+func (x *incremental) changedSQL() []string {
+	d := x.k.d
+	var out, keys []string
+	for _, src := range x.edgeSources() {
+		out = append(out, d.ReplaceTable(x.changedRows(src.Name), fmt.Sprintf("SELECT *\nFROM %s AS s\nWHERE %s",
+			x.k.c.SourceView(src.Name), x.seed(src, RowKey(d, src, "s")))))
+		key := RowKey(d, src, "c")
+		keys = append(keys, fmt.Sprintf("SELECT %s AS source, %s AS row_key FROM %s AS c WHERE %s IS NOT NULL",
+			d.String(src.Name), key, x.changedRows(src.Name), key))
+	}
+	return append(out, d.ReplaceTable(x.changedKeys(), strings.Join(keys, "\nUNION ALL\n")))
+}
+
+// reread is the condition on the text key of a current row of src that
+// makes it part of the re-stitch: a seed (a NULL key, or the key of a
+// changed row), or a row whose old version (through any edge reading src)
+// carried an identifier of an affected component. A source row is re-read
+// through every edge at once: the row map and the rejects name it by
+// source and key.
 func (x *incremental) reread(src config.Source, key string) string {
-	return x.seed(src, key) + " OR " + x.keyed(src, key)
+	return key + " IS NULL OR " + key + " IN (SELECT row_key FROM " + x.changedKeys() + " WHERE source = " + x.k.d.String(src.Name) + ")" +
+		" OR " + x.keyed(src, key)
 }
 
 // keyed is the condition on the text key of a row of src that its old
@@ -188,20 +228,18 @@ func (x *incremental) probeSQL() string {
 	k, d := x.k, x.k.d
 	var parts []string
 	for _, e := range k.id.Edges {
-		src, _ := k.c.Source(e.Source)
 		where := ""
 		if strings.TrimSpace(e.Where) != "" {
-			where = " AND (" + strings.TrimSpace(e.Where) + ")"
+			where = "\nWHERE (" + strings.TrimSpace(e.Where) + ")"
 		}
-		changed := "(" + x.seed(src, RowKey(d, src, "s")) + ")"
 		for _, m := range e.IDs {
 			t := x.idType(m.Key)
 			region := ""
 			if e.Region != "" && t.Normalize == "phone_e164" {
 				region = d.Upper(d.Trim(d.CastText("s." + d.Ident(e.Region))))
 			}
-			parts = append(parts, fmt.Sprintf("SELECT %s AS id_type, %s AS id_value\nFROM %s AS s\nWHERE %s%s",
-				d.String(m.Key), formatExprIn(d, t, d.CastText("s."+d.Ident(m.Value)), region), k.c.SourceView(e.Source), changed, where))
+			parts = append(parts, fmt.Sprintf("SELECT %s AS id_type, %s AS id_value\nFROM %s AS s%s",
+				d.String(m.Key), formatExprIn(d, t, d.CastText("s."+d.Ident(m.Value)), region), x.changedRows(e.Source), where))
 		}
 	}
 	return strings.Join(parts, "\nUNION ALL\n")
@@ -222,16 +260,16 @@ func (x *incremental) affectedStep() models.Step {
 	k, d := x.k, x.k.d
 	prevMap, prevRows, prevEdges := x.prev("identity_map"), x.prev("identity_rows"), x.prev("identity_edges")
 	comps, keys, rows, seeds := x.work("components"), x.work("keys"), x.work("rows"), x.work("seeds")
-	sqls := []string{
-		"-- The identifiers the changed rows carry now, normalised.\n" +
+	sqls := append(x.changedSQL(),
+		"-- The identifiers the changed rows carry now, normalised.\n"+
 			d.ReplaceTable(x.work("probe"), x.probeSQL()),
-		"-- The previous build's rows of the changed keys (and rows without a usable\n" +
-			"-- key, or sharing one), found once: the steps below read them twice.\n" +
+		"-- The previous build's rows of the changed keys (and rows without a usable\n"+
+			"-- key, or sharing one), found once: the steps below read them twice.\n"+
 			d.ReplaceTable(seeds, fmt.Sprintf("SELECT row_id, edge, row_key\nFROM %s AS r\nWHERE %s",
 				prevRows, x.perEdge("r.edge", func(i int, src config.Source) string { return x.seed(src, "r.row_key") }))),
-		"-- Components (before limit guards) to re-stitch: those of the identifiers\n" +
-			"-- the changed rows carried (and rows without a usable key, or sharing\n" +
-			"-- one), and those of the identifiers the changed rows carry now.\n" +
+		"-- Components (before limit guards) to re-stitch: those of the identifiers\n"+
+			"-- the changed rows carried (and rows without a usable key, or sharing\n"+
+			"-- one), and those of the identifiers the changed rows carry now.\n"+
 			d.ReplaceTable(comps, fmt.Sprintf(`SELECT DISTINCT component
 FROM (
     SELECT component
@@ -246,7 +284,7 @@ FROM (
     JOIN (SELECT id_type AS p_type, id_value AS p_value FROM %[4]s) AS p ON p.p_type = m.id_type AND p.p_value = m.id_value
 ) AS c`,
 				prevMap, prevEdges, seeds, x.work("probe"))),
-	}
+	)
 	finally := []string{
 		"-- The keys of the rows carrying an identifier of those components: with the\n" +
 			"-- changed rows, the rows to re-read.\n" +
@@ -477,7 +515,10 @@ FROM (
     UNION ALL
     SELECT profile_id FROM %[3]s
 ) AS restitched`, x.prev("identity_map"), tables[0].keep, k.mapTable())))
-	work := []string{"probe", "seeds", "keys", "offsets", "tied_keys", "tied"}
+	work := []string{"probe", "seeds", "keys", "offsets", "tied_keys", "tied", "changed_keys"}
+	for _, src := range x.edgeSources() {
+		work = append(work, "changed_"+src.Name)
+	}
 	if !inPlace {
 		work = append(work, "components", "rows")
 	}
