@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/builder/seedcheck"
@@ -152,17 +153,37 @@ func runReported(ctx context.Context, w warehouse.Warehouse, guard statementGuar
 
 // summarise computes the summary metrics, which read the published tables.
 func summarise(ctx context.Context, w warehouse.Warehouse, guard statementGuard, plan *models.Plan, res *Result) error {
+	queries, columns := plan.ReportQueries()
+	rows := make(map[string][]any, len(queries))
+	for _, q := range queries {
+		if err := guard.check(nil, q); err != nil {
+			return fmt.Errorf("computing summary %q: %w", metricNames(plan, q), err)
+		}
+		vals := make([]any, columns[q])
+		dest := make([]any, len(vals))
+		for i := range vals {
+			dest[i] = &vals[i]
+		}
+		if err := warehouse.QueryRow(ctx, w, q, dest...); err != nil {
+			return fmt.Errorf("computing summary %q: %w", metricNames(plan, q), err)
+		}
+		rows[q] = vals
+	}
 	for _, m := range plan.Report {
-		var v any
-		if err := guard.check(nil, m.SQL); err != nil {
-			return fmt.Errorf("computing summary %q: %w", m.Name, err)
-		}
-		if err := warehouse.QueryRow(ctx, w, m.SQL, &v); err != nil {
-			return fmt.Errorf("computing summary %q: %w", m.Name, err)
-		}
-		res.Metrics = append(res.Metrics, MetricValue{Name: m.Name, Value: format(v)})
+		res.Metrics = append(res.Metrics, MetricValue{Name: m.Name, Value: format(rows[m.SQL][m.Column])})
 	}
 	return nil
+}
+
+// metricNames names the metrics that query computes.
+func metricNames(plan *models.Plan, query string) string {
+	var names []string
+	for _, m := range plan.Report {
+		if m.SQL == query {
+			names = append(names, m.Name)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // SeedError says that seed files would not load, with every problem of

@@ -134,6 +134,22 @@ type Count struct {
 type Metric struct {
 	Name string
 	SQL  string
+	// Column is the column of SQL's row that holds the value: metrics with
+	// the same SQL share one query.
+	Column int
+}
+
+// ReportQueries lists the distinct queries of the plan's report, in order,
+// with the number of columns the report reads of each.
+func (p *Plan) ReportQueries() (queries []string, columns map[string]int) {
+	columns = map[string]int{}
+	for _, m := range p.Report {
+		if _, ok := columns[m.SQL]; !ok {
+			queries = append(queries, m.SQL)
+		}
+		columns[m.SQL] = max(columns[m.SQL], m.Column+1)
+	}
+	return queries, columns
 }
 
 // File renders a step as a readable SQL file: what it does, where it comes

@@ -20,9 +20,8 @@ func SentAsCompiled(t testing.TB, plan *models.Plan, got []string) {
 			want = append(want, s.Strings()...)
 		}
 	}
-	for _, m := range plan.Report {
-		want = append(want, m.SQL)
-	}
+	queries, _ := plan.ReportQueries()
+	want = append(want, queries...)
 	if len(got) != len(want) {
 		t.Fatalf("sent %d statements, the plan has %d", len(got), len(want))
 	}

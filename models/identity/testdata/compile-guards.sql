@@ -736,9 +736,9 @@ DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_guard_assignment"
 -- identifiers
 SELECT count(*) FROM "sluice"."customer_identity_map";
 -- profiles
-SELECT count(DISTINCT profile_no) FROM "sluice"."customer_identity_map";
+SELECT count(*), coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM "sluice"."customer_identity_map" GROUP BY profile_no) AS sizes;
 -- largest profile (identifiers)
-SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM "sluice"."customer_identity_map" GROUP BY profile_no) AS sizes;
+SELECT count(*), coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM "sluice"."customer_identity_map" GROUP BY profile_no) AS sizes;
 -- email values rejected by normalisation (email)
 SELECT coalesce(sum(rejected), 0) FROM "sluice"."customer_identity_stats" WHERE id_type = 'email';
 -- phone values rejected by normalisation (phone_e164)
