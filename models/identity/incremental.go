@@ -448,10 +448,13 @@ func (x *incremental) mergedTables() []merged {
 	}
 	rowMap := merged{"row_map", "The row map.", "source, row_key, profile_id, seen_at, profile_no", keptKey, replacedKey, x.rowMapFresh()}
 	if k.c.InPlace() {
-		rm := x.work("rm_replaced")
-		rowMap.keep = "row_key IS NOT NULL AND (source, row_key) NOT IN (SELECT source, row_key FROM " + rm + ")"
-		rowMap.remove = "row_key IS NULL OR (source, row_key) IN (SELECT source, row_key FROM " + rm + ")"
-		rowMap.fresh = "SELECT * FROM " + x.work("rm_fresh") + "\nWHERE row_key IS NULL OR (source, row_key) NOT IN (SELECT source, row_key FROM " + x.work("rm_same") + ")"
+		// Rows of keys with no row before are not in the published table:
+		// deleting only the keys that are not the same deletes every row
+		// to replace.
+		changed := "(SELECT source, row_key FROM " + x.work("rm_keys") + " WHERE NOT same)"
+		rowMap.keep = "row_key IS NOT NULL AND (source, row_key) NOT IN " + changed
+		rowMap.remove = "row_key IS NULL OR (source, row_key) IN " + changed
+		rowMap.fresh = "SELECT * FROM " + x.work("rm_fresh") + "\nWHERE row_key IS NULL OR (source, row_key) NOT IN (SELECT source, row_key FROM " + x.work("rm_keys") + " WHERE same)"
 	}
 	out := []merged{
 		{"identity_map", "The identity map: kept identifiers, then the re-stitched ones.",
@@ -507,7 +510,7 @@ func (x *incremental) mergeStep() models.Step {
 		var drop []string
 		if i == len(tables)-1 {
 			// The last table published drops what every view read.
-			for _, n := range append([]string{"components", "rows", "replaced", "rm_replaced", "rm_same"}, addNames(tables)...) {
+			for _, n := range append([]string{"components", "rows", "replaced", "rm_keys"}, addNames(tables)...) {
 				drop = append(drop, d.DropTable(x.work(n)))
 			}
 		}
@@ -609,20 +612,22 @@ func (x *incremental) oldNumbers() string {
 }
 
 // rowMapSQL writes, in place, the row map rows that differ from the
-// previous build's: rm_fresh holds every re-stitched row, rm_same the
-// keys whose one row is identical before and after (keys shared by
-// several rows are always rewritten), rm_replaced the keys whose rows are
-// replaced, and the returned query the rows to add.
+// previous build's: rm_fresh holds every re-stitched row, and rm_keys
+// every re-read key with a row before or after, same when its one row is
+// identical before and after (keys shared by several rows are always
+// rewritten). Only the keys not the same are replaced.
 func (x *incremental) rowMapSQL() []string {
 	d := x.k.d
-	fresh, same, replaced := x.work("rm_fresh"), x.work("rm_same"), x.work("rm_replaced")
+	fresh := x.work("rm_fresh")
 	return []string{
 		"-- The previous numbers of the re-stitched profiles that existed before.\n" +
 			d.ReplaceTable(x.work("profile_nos"), "SELECT profile_id, min(profile_no) AS old_no\nFROM "+x.prev("identity_map")+
 				"\nWHERE component IN (SELECT component FROM "+x.work("components")+")\nGROUP BY profile_id"),
 		"-- Every re-stitched row of the row map.\n" + d.ReplaceTable(fresh, x.rowMapFresh()),
-		"-- The re-read keys whose row map row did not change: kept as they are.\n" +
-			d.ReplaceTable(same, fmt.Sprintf(`SELECT source, row_key
+		"-- The re-read keys, and whether their row map row is the same as before.\n" +
+			d.ReplaceTable(x.work("rm_keys"), fmt.Sprintf(`SELECT source, row_key,
+    count(*) = 2 AND sum(n_new) = 1 AND min(profile_id) = max(profile_id) AND min(profile_no) = max(profile_no)
+    AND (count(seen_at) = 0 OR count(seen_at) = 2 AND min(seen_at) = max(seen_at)) AS same
 FROM (
     SELECT source, row_key, profile_id, seen_at, profile_no, 1 AS n_new
     FROM %[1]s
@@ -632,11 +637,7 @@ FROM (
     FROM %[2]s
     WHERE row_key IS NOT NULL AND (source, row_key) IN (SELECT source, row_key FROM %[3]s)
 ) AS v
-GROUP BY source, row_key
-HAVING count(*) = 2 AND sum(n_new) = 1 AND min(profile_id) = max(profile_id) AND min(profile_no) = max(profile_no)
-   AND (count(seen_at) = 0 OR count(seen_at) = 2 AND min(seen_at) = max(seen_at))`, fresh, x.prev("row_map"), x.work("replaced"))),
-		"-- The keys whose row map rows are replaced.\n" +
-			d.ReplaceTable(replaced, "SELECT source, row_key FROM "+x.work("replaced")+"\nWHERE (source, row_key) NOT IN (SELECT source, row_key FROM "+same+")"),
+GROUP BY source, row_key`, fresh, x.prev("row_map"), x.work("replaced"))),
 	}
 }
 
