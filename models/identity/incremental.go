@@ -300,12 +300,11 @@ FROM %[1]s AS r
 WHERE r.row_id IN (SELECT row_id FROM %[2]s)
    OR %[3]s`, prevRows, seeds, x.perEdge("r.edge", func(i int, src config.Source) string { return x.keyed(src, "r.row_key") }))),
 		"-- Numbers of the re-stitched identifiers and rows start after the largest\n" +
-			"-- kept ones (publishing in place, after every previous one: see maxNumber),\n" +
-			"-- so that they never clash within the published tables.\n" +
+			"-- kept ones, so that they never clash within the published tables.\n" +
 			d.ReplaceTable(x.work("offsets"), fmt.Sprintf(`SELECT i.max_id AS max_id, r.max_rn AS max_rn
-FROM (SELECT coalesce(max(%[6]s), 0) AS max_id FROM %[1]s%[7]s) AS i
+FROM (SELECT coalesce(max(id_no), 0) AS max_id FROM %[1]s WHERE component NOT IN (SELECT component FROM %[2]s)) AS i
 CROSS JOIN (SELECT coalesce(max(%[3]s), 0) AS max_rn FROM %[4]s WHERE row_id NOT IN (SELECT row_id FROM %[5]s)) AS r`,
-				prevMap, comps, d.Mod("row_id", rowIDStride), prevRows, rows, x.maxNumber(), x.keptOnly(comps))),
+				prevMap, comps, d.Mod("row_id", rowIDStride), prevRows, rows)),
 	}
 	return models.Step{
 		Name: StepAffected,
@@ -446,26 +445,17 @@ func (x *incremental) mergedTables() []merged {
 		keptKey = "row_key IS NOT NULL AND (source, row_key) NOT IN (SELECT source, row_key FROM " + x.work("replaced") + ")"
 		replacedKey = "row_key IS NULL OR (source, row_key) IN (SELECT source, row_key FROM " + x.work("replaced") + ")"
 	}
-	rowMap := merged{"row_map", "The row map.", "source, row_key, profile_id, seen_at, profile_no", keptKey, replacedKey, x.rowMapFresh()}
-	if k.c.InPlace() {
-		// Rows of keys with no row before are not in the published table:
-		// deleting only the keys that are not the same deletes every row
-		// to replace.
-		changed := "(SELECT source, row_key FROM " + x.work("rm_keys") + " WHERE NOT same)"
-		rowMap.keep = "row_key IS NOT NULL AND (source, row_key) NOT IN " + changed
-		rowMap.remove = "row_key IS NULL OR (source, row_key) IN " + changed
-		rowMap.fresh = "SELECT * FROM " + x.work("rm_fresh") + "\nWHERE row_key IS NULL OR (source, row_key) NOT IN (SELECT source, row_key FROM " + x.work("rm_keys") + " WHERE same)"
-	}
 	out := []merged{
 		{"identity_map", "The identity map: kept identifiers, then the re-stitched ones.",
 			"profile_id, id_type, id_value, first_seen_at, last_seen_at, seen_count, profile_no, id_no, component", notAffected, affected,
-			"SELECT n.profile_id, n.id_type, n.id_value, n.first_seen_at, n.last_seen_at, n.seen_count, " + x.profileNo() + " AS profile_no, n.id_no + o.max_id AS id_no, n.component + o.max_id AS component\nFROM " +
-				k.mapTable() + " AS n\nCROSS JOIN " + offsets + " AS o" + x.oldNumbers()},
+			"SELECT n.profile_id, n.id_type, n.id_value, n.first_seen_at, n.last_seen_at, n.seen_count, n.profile_no + o.max_id AS profile_no, n.id_no + o.max_id AS id_no, n.component + o.max_id AS component\nFROM " +
+				k.mapTable() + " AS n\nCROSS JOIN " + offsets + " AS o"},
 		{"identity_rows", "The rows of the edge sources.", "row_id, edge, row_key, seen_at", notReread, reread,
 			"SELECT n.row_id + o.max_rn AS row_id, n.edge, n.row_key, n.seen_at\nFROM " + k.rowsTable() + " AS n\nCROSS JOIN " + offsets + " AS o"},
 		{"identity_edges", "Which row carries which identifier.", "row_id, id, t", notReread, reread,
 			"SELECT n.row_id + o.max_rn AS row_id, n.id + o.max_id AS id, n.t\nFROM " + k.edgesTable() + " AS n\nCROSS JOIN " + offsets + " AS o"},
-		rowMap,
+		{"row_map", "The row map.", "source, row_key, profile_id, seen_at, profile_no", keptKey, replacedKey,
+			"SELECT n.source, n.row_key, n.profile_id, n.seen_at, n.profile_no + o.max_id AS profile_no\nFROM " + k.rowMapTable() + " AS n\nCROSS JOIN " + offsets + " AS o"},
 		{"identity_rejects", "Values that were not stitched.", "source, row_key, id_type, raw, status", keptKey, replacedKey,
 			"SELECT source, row_key, id_type, raw, status\nFROM " + k.rejectsTable()},
 	}
@@ -497,7 +487,6 @@ func (x *incremental) mergeStep() models.Step {
 	if inPlace {
 		sqls = append(sqls, "-- The source rows re-read, by source and key: the row map and rejects replace theirs.\n"+
 			d.ReplaceTable(x.work("replaced"), "SELECT DISTINCT "+k.sourceName("edge")+" AS source, row_key\nFROM "+x.work("rows")+"\nWHERE row_key IS NOT NULL"))
-		sqls = append(sqls, x.rowMapSQL()...)
 	}
 	for i, m := range tables {
 		name := c.Entity() + "_" + m.name
@@ -510,7 +499,7 @@ func (x *incremental) mergeStep() models.Step {
 		var drop []string
 		if i == len(tables)-1 {
 			// The last table published drops what every view read.
-			for _, n := range append([]string{"components", "rows", "replaced", "rm_keys"}, addNames(tables)...) {
+			for _, n := range append([]string{"components", "rows", "replaced"}, addNames(tables)...) {
 				drop = append(drop, d.DropTable(x.work(n)))
 			}
 		}
@@ -530,9 +519,7 @@ FROM (
 	for _, src := range x.edgeSources() {
 		work = append(work, "changed_"+src.Name)
 	}
-	if inPlace {
-		work = append(work, "profile_nos", "rm_fresh")
-	} else {
+	if !inPlace {
 		work = append(work, "components", "rows")
 	}
 	for _, name := range work {
@@ -564,85 +551,4 @@ func (x *incremental) perSource(cond func(i int) string) string {
 		out = append(out, fmt.Sprintf("(source = %s AND %s)", x.k.d.String(e.Source), cond(i)))
 	}
 	return strings.Join(out, " OR ")
-}
-
-// In place, a re-stitched profile that existed before keeps its number
-// (profile_no), so that the row map rows whose profile did not change are
-// kept as they are rather than deleted and inserted again: most rows
-// re-read only share a component with a changed row. New numbers start
-// above every number of the previous map, so that they never meet a kept
-// one. Elsewhere the tables are written whole and the numbers start above
-// the kept components' identifiers.
-
-// maxNumber is the largest number of a row of the previous map that the
-// build's new numbers must start above.
-func (x *incremental) maxNumber() string {
-	if x.k.c.InPlace() {
-		return "greatest(id_no, profile_no, component)"
-	}
-	return "id_no"
-}
-
-// keptOnly restricts the previous map to the kept components, unless the
-// build publishes in place (see maxNumber).
-func (x *incremental) keptOnly(comps string) string {
-	if x.k.c.InPlace() {
-		return ""
-	}
-	return " WHERE component NOT IN (SELECT component FROM " + comps + ")"
-}
-
-// profileNo is the number of the re-stitched profile of row n: its number
-// in the previous build (from the profile_nos work table, joined as r) in
-// place, otherwise a new one.
-func (x *incremental) profileNo() string {
-	if x.k.c.InPlace() {
-		return "coalesce(r.old_no, n.profile_no + o.max_id)"
-	}
-	return "n.profile_no + o.max_id"
-}
-
-// oldNumbers joins the previous numbers of the re-stitched profiles to n,
-// in place.
-func (x *incremental) oldNumbers() string {
-	if x.k.c.InPlace() {
-		return "\nLEFT JOIN " + x.work("profile_nos") + " AS r ON r.profile_id = n.profile_id"
-	}
-	return ""
-}
-
-// rowMapSQL writes, in place, the row map rows that differ from the
-// previous build's: rm_fresh holds every re-stitched row, and rm_keys
-// every re-read key with a row before or after, same when its one row is
-// identical before and after (keys shared by several rows are always
-// rewritten). Only the keys not the same are replaced.
-func (x *incremental) rowMapSQL() []string {
-	d := x.k.d
-	fresh := x.work("rm_fresh")
-	return []string{
-		"-- The previous numbers of the re-stitched profiles that existed before.\n" +
-			d.ReplaceTable(x.work("profile_nos"), "SELECT profile_id, min(profile_no) AS old_no\nFROM "+x.prev("identity_map")+
-				"\nWHERE component IN (SELECT component FROM "+x.work("components")+")\nGROUP BY profile_id"),
-		"-- Every re-stitched row of the row map.\n" + d.ReplaceTable(fresh, x.rowMapFresh()),
-		"-- The re-read keys, and whether their row map row is the same as before.\n" +
-			d.ReplaceTable(x.work("rm_keys"), fmt.Sprintf(`SELECT source, row_key,
-    count(*) = 2 AND sum(n_new) = 1 AND min(profile_id) = max(profile_id) AND min(profile_no) = max(profile_no)
-    AND (count(seen_at) = 0 OR count(seen_at) = 2 AND min(seen_at) = max(seen_at)) AS same
-FROM (
-    SELECT source, row_key, profile_id, seen_at, profile_no, 1 AS n_new
-    FROM %[1]s
-    WHERE row_key IS NOT NULL
-    UNION ALL
-    SELECT source, row_key, profile_id, seen_at, profile_no, 0 AS n_new
-    FROM %[2]s
-    WHERE row_key IS NOT NULL AND (source, row_key) IN (SELECT source, row_key FROM %[3]s)
-) AS v
-GROUP BY source, row_key`, fresh, x.prev("row_map"), x.work("replaced"))),
-	}
-}
-
-// rowMapFresh is the query of the re-stitched rows of the row map.
-func (x *incremental) rowMapFresh() string {
-	return "SELECT n.source, n.row_key, n.profile_id, n.seen_at, " + x.profileNo() + " AS profile_no\nFROM " + x.k.rowMapTable() +
-		" AS n\nCROSS JOIN " + x.work("offsets") + " AS o" + x.oldNumbers()
 }
