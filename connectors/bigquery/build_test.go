@@ -67,6 +67,9 @@ func TestBuildSendsCompiledSQL(t *testing.T) {
 				if strings.Contains(q, "AS duplicate_keys") || strings.Contains(q, "AS deleted_rows") {
 					n = 3
 				}
+				if strings.Contains(q, "AS sizes") { // profiles and the largest profile
+					n = 2
+				}
 				res := bqfake.Result{Rows: [][]any{make([]any, n)}}
 				for i := 0; i < n; i++ {
 					res.Schema = append(res.Schema, bqfake.Field{Name: "n", Type: "INTEGER"})
