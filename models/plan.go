@@ -38,6 +38,11 @@ type Plan struct {
 	// Erasure, when the project has an erasure block: the suppression list
 	// the identity steps read and the key their SQL hashes with.
 	Erasure *Erasure
+	// Compact, on a plan publishing in place, has its publish compact the
+	// rows deleted so far, where the warehouse keeps them until told to
+	// (dialect.Compactor): the incremental builder sets it once they have
+	// piled up.
+	Compact bool
 }
 
 // Step is one unit of build work: statements run in order, then an optional

@@ -104,11 +104,13 @@ func (c *Compiler) PublishInPlace(step *Step, r Rewrite) string {
 	return c.D.ReplaceView(c.Table(r.Name), "SELECT * FROM "+final+" WHERE "+r.Keep+"\nUNION ALL BY NAME\nSELECT * FROM "+r.Added)
 }
 
-// Deltas gathers the in-place publishing of every step (Step.Deltas).
+// Deltas gathers the in-place publishing of every step (Step.Deltas),
+// compacting as the plan says.
 func (p *Plan) Deltas() map[string]dialect.Delta {
 	out := map[string]dialect.Delta{}
 	for _, s := range p.Steps {
 		for n, d := range s.Deltas {
+			d.Compact = p.Compact
 			out[n] = d
 		}
 	}

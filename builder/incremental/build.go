@@ -24,6 +24,7 @@ import (
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/connectors/warehouse"
 	"github.com/sluicehq/sluice/models"
+	"github.com/sluicehq/sluice/models/dialect"
 )
 
 // Mode says what a build computed.
@@ -64,6 +65,11 @@ type Outcome struct {
 	Changed []string
 	// SeedsKept lists the seeds not reloaded: their files did not change.
 	SeedsKept []string
+	// Compacted, on a build publishing in place, tells that its publish
+	// compacted the rows left deleted in storage; DeletedShare is the
+	// largest share of them in one of its tables before (see CompactAt).
+	Compacted    bool
+	DeletedShare float64
 	// Result is the builder's result, both phases together.
 	Result *builder.Result
 }
@@ -108,6 +114,11 @@ func Build(ctx context.Context, w warehouse.Warehouse, p *config.Project, opt Op
 		return out, err
 	}
 	plan, only := b.phase(out)
+	if out.Mode == ModeIncremental {
+		if err := b.compaction(ctx, plan, out); err != nil {
+			return out, err
+		}
+	}
 	res, err = builder.Run(ctx, w, plan, builder.Options{Progress: opt.Progress, Only: func(s models.Step) bool {
 		return only(s) && !prefix(s) && b.accepts(s)
 	}})
@@ -116,6 +127,9 @@ func Build(ctx context.Context, w warehouse.Warehouse, p *config.Project, opt Op
 		return out, err
 	}
 	st.Complete = b.runsAll()
+	if st.DeletedFloor, err = b.deletedFloor(ctx, plan, out); err != nil {
+		return out, err
+	}
 	if err := b.store.ensure(ctx); err != nil {
 		return out, err
 	}
@@ -133,6 +147,75 @@ func (b *run) phase(out *Outcome) (*models.Plan, func(models.Step) bool) {
 	default:
 		return b.inc, func(models.Step) bool { return true }
 	}
+}
+
+// CompactAt is how much the share of deleted rows in a table an
+// incremental build publishes in place may grow, from what the last
+// compaction left, before a publish compacts the deleted rows of every
+// table (on warehouses that are a dialect.Compactor). Until then they stay
+// in storage, and builds skip rewriting the storage they thin out. DuckDB
+// merges neighbouring row groups once their rows fit in fewer (four into
+// three when a quarter of their rows are deleted), so a compaction does
+// not always bring the share down to nothing.
+const CompactAt = 0.25
+
+// compaction measures the deleted rows in the tables plan publishes in
+// place and decides whether its publish compacts them.
+func (b *run) compaction(ctx context.Context, plan *models.Plan, out *Outcome) error {
+	share, err := b.deletedShare(ctx, plan)
+	if err != nil {
+		return err
+	}
+	floor := 0.0
+	if b.prev != nil {
+		floor = b.prev.DeletedFloor
+	}
+	out.DeletedShare = share
+	if share >= floor+CompactAt {
+		plan.Compact, out.Compacted = true, true
+	}
+	return nil
+}
+
+// deletedShare is the largest share of deleted rows still stored in one
+// of the tables plan publishes in place; 0 where the warehouse keeps none.
+func (b *run) deletedShare(ctx context.Context, plan *models.Plan) (float64, error) {
+	c, ok := b.w.Dialect().(dialect.Compactor)
+	if !ok {
+		return 0, nil
+	}
+	var names []string
+	for _, n := range sortedKeys(plan.Deltas()) {
+		exists, err := b.w.TableExists(ctx, b.p.Schema, n)
+		if err != nil {
+			return 0, fmt.Errorf("table %s.%s: %w", b.p.Schema, n, err)
+		}
+		if exists {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return 0, nil
+	}
+	var share float64
+	if err := warehouse.QueryRow(ctx, b.w, c.DeletedShareSQL(b.p.Schema, names), &share); err != nil {
+		return 0, fmt.Errorf("reading the share of deleted rows in the tables published in place: %w", err)
+	}
+	return share, nil
+}
+
+// deletedFloor is the share of deleted rows the next build measures
+// growth from: what this build's compaction left, or the last one's.
+func (b *run) deletedFloor(ctx context.Context, plan *models.Plan, out *Outcome) (float64, error) {
+	switch {
+	case out.Mode != ModeIncremental:
+		return 0, nil // a full build writes every table whole
+	case out.Compacted:
+		return b.deletedShare(ctx, plan)
+	case b.prev != nil:
+		return b.prev.DeletedFloor, nil
+	}
+	return 0, nil
 }
 
 // run is one build in progress.

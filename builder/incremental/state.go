@@ -32,6 +32,9 @@ type State struct {
 	Suppression string
 	// Seeds holds the fingerprint of each seed file loaded.
 	Seeds map[string]string
+	// DeletedFloor is the share of deleted rows stored in a table
+	// published in place that the last compaction left (see CompactAt).
+	DeletedFloor float64
 }
 
 // SourceState is a source as a build saw it.
@@ -135,6 +138,12 @@ func (st *State) set(item, value string) error {
 		st.Seeds[name] = value
 	case "suppression":
 		st.Suppression = value
+	case "deleted_floor":
+		f, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			return fmt.Errorf("unreadable share of deleted rows %q: %w", value, err)
+		}
+		st.DeletedFloor = f
 	case "source":
 		s, err := decodeSource(value)
 		if err != nil {
@@ -149,6 +158,9 @@ func (st *State) items() [][2]string {
 	out := [][2]string{{"now", st.Now.UTC().Format(time.RFC3339Nano)}, {"complete", strconv.FormatBool(st.Complete)}}
 	if st.Suppression != "" {
 		out = append(out, [2]string{"suppression", st.Suppression})
+	}
+	if st.DeletedFloor > 0 {
+		out = append(out, [2]string{"deleted_floor", strconv.FormatFloat(st.DeletedFloor, 'f', 4, 64)})
 	}
 	for _, k := range sortedKeys(st.Steps) {
 		out = append(out, [2]string{"step:" + k, st.Steps[k]})

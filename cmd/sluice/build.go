@@ -86,6 +86,9 @@ func printOutcome(out io.Writer, o *incremental.Outcome) {
 	for _, r := range o.Reasons {
 		fmt.Fprintf(out, "  %s\n", r)
 	}
+	if o.Compacted {
+		fmt.Fprintf(out, "Compacted the rows earlier builds deleted in place: %.0f%% of a table's stored rows.\n", 100*o.DeletedShare)
+	}
 }
 
 func describeWarehouse(typ, path string) string {

@@ -64,6 +64,11 @@ func Open(ctx context.Context, cfg warehouse.Config) (warehouse.Warehouse, error
 	// one says ORDER BY), and keeping insertion order makes DuckDB's large
 	// CREATE TABLE AS and INSERT statements markedly slower.
 	q.Set("preserve_insertion_order", "false")
+	// Deleted rows stay in storage until a publish compacts them
+	// (dialect.Compactor): DuckDB's vacuum at every checkpoint would
+	// otherwise rewrite, after each incremental build, the row groups its
+	// deletes thinned out, a cost that grows with the tables.
+	q.Set("max_vacuum_tasks", "0")
 	if w.MemoryLimit != "" {
 		q.Set("memory_limit", w.MemoryLimit)
 	}

@@ -24,6 +24,24 @@ type Delta struct {
 	// Drop removes the work tables Apply and the staging view read, once
 	// the table is published.
 	Drop []string
+	// Compact has the publish compact the rows deleted so far, in every
+	// table, where the warehouse leaves them in storage (see Compactor).
+	Compact bool
+}
+
+// Compactor is implemented by dialects whose storage keeps deleted rows
+// until it compacts them, which sluice has it do only now and then: DuckDB
+// merges the row groups that deletes thinned out at every checkpoint (a
+// "vacuum") unless told not to, and sluice's DuckDB connections tell it
+// not to. Left on, the vacuum of the tables an incremental build changed
+// in place took 1.3 s of a 2.8 s publish after 1% of 1M people's rows
+// changed. A publish whose Delta says Compact runs it, over every table.
+type Compactor interface {
+	// DeletedShareSQL returns one row of one column: the largest share,
+	// between 0 and 1, of the rows stored in one of the named tables of
+	// schema (which must exist) that are deleted but not yet compacted,
+	// among the tables compacting can shrink.
+	DeletedShareSQL(schema string, names []string) string
 }
 
 // InPlace is implemented by dialects whose publish can apply a Delta: one
@@ -70,8 +88,10 @@ func Publish(d Dialect, tables []Staged) []string {
 func (d DuckDB) Publish(tables []Staged) []string {
 	q := "BEGIN TRANSACTION;\n"
 	var drops []string
+	compact := false
 	for _, t := range tables {
 		if t.Delta != nil {
+			compact = compact || t.Delta.Compact
 			for _, a := range t.Delta.Apply {
 				q += a + ";\n"
 			}
@@ -82,9 +102,31 @@ func (d DuckDB) Publish(tables []Staged) []string {
 		q += "DROP TABLE IF EXISTS " + d.Table(t.Schema, t.Name) + ";\n" +
 			"ALTER TABLE " + d.Table(t.Schema, t.Staging) + " RENAME TO " + d.Ident(t.Name) + ";\n"
 	}
+	q += "COMMIT"
+	if compact {
+		// The vacuum runs at a checkpoint, over every table; the
+		// connection's setting (none) comes back after it. Should the
+		// transaction fail, the next statements never run: the vacuum
+		// then stays on until the connection closes, as DuckDB's default.
+		q = "SET max_vacuum_tasks = 100;\n" + q + ";\nCHECKPOINT;\nSET max_vacuum_tasks = 0"
+	}
 	// Work tables live in their own database, which a transaction writing
 	// the main one cannot touch: they go after the commit.
-	return append([]string{q + "COMMIT"}, drops...)
+	return append([]string{q}, drops...)
+}
+
+// DeletedShareSQL implements Compactor: DuckDB's estimated_size counts the
+// rows a table stores, deleted ones included, until a vacuum drops them.
+// A table of less than two row groups (122,880 rows each) is left out: the
+// vacuum merges row groups, so it could not compact it.
+func (d DuckDB) DeletedShareSQL(schema string, names []string) string {
+	counts := make([]string, len(names))
+	for i, n := range names {
+		counts[i] = "SELECT " + d.String(n) + " AS name, count(*) AS live FROM " + d.Table(schema, n)
+	}
+	return "SELECT coalesce(max(1 - CAST(c.live AS DOUBLE) / t.estimated_size), 0) AS deleted_share\nFROM (\n    " +
+		strings.Join(counts, "\n    UNION ALL\n    ") + "\n) AS c\nJOIN duckdb_tables() AS t ON t.table_name = c.name\n" +
+		"WHERE t.database_name = current_database() AND t.schema_name = " + d.String(schema) + " AND t.estimated_size >= 245760"
 }
 
 // PublishesInPlace implements InPlace: a DuckDB transaction deletes,

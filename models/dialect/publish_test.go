@@ -95,6 +95,13 @@ COMMIT`, `DROP TABLE IF EXISTS w.gone`, `DROP TABLE IF EXISTS w.added`}
 	if strings.Join(got, "\n---\n") != strings.Join(want, "\n---\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n---\n"), strings.Join(want, "\n---\n"))
 	}
+	// A compacting publish runs DuckDB's vacuum at a checkpoint of its own,
+	// then turns it off again.
+	tables[0].Delta.Compact = true
+	got = Publish(DuckDB{}, tables)
+	if !strings.HasPrefix(got[0], "SET max_vacuum_tasks = 100;\nBEGIN TRANSACTION;\n") || !strings.HasSuffix(got[0], "\nCOMMIT;\nCHECKPOINT;\nSET max_vacuum_tasks = 0") {
+		t.Errorf("compacting publish:\n%s", got[0])
+	}
 	for _, d := range []Dialect{DuckDB{}, ClickHouse{}, Snowflake{}, BigQuery{}} {
 		if got, want := PublishesInPlace(d), d.Name() == "duckdb"; got != want {
 			t.Errorf("%s publishes in place: %v, want %v", d.Name(), got, want)
