@@ -268,6 +268,10 @@ GROUP BY %s
 HAVING count(*) > 1`, RowKey(c, s, "s"), view, strings.Join(notNulls, " AND "), strings.Join(cols, ", ")))
 }
 
+// KeyCheckPrefix starts the name of a source's key check; the source's
+// name follows. Its counts: rows, rows with a NULL key, keys shared.
+const KeyCheckPrefix = "primary key of source "
+
 // keyCheck counts rows whose primary key is NULL or shared with another row.
 // Such rows cannot be told apart, so later stages never send them.
 func (c *Compiler) keyCheck(s config.Source, view string) Check {
@@ -280,7 +284,7 @@ func (c *Compiler) keyCheck(s config.Source, view string) Check {
     (SELECT count(*) FROM %[1]s WHERE %[2]s) AS null_keys,
     (SELECT count(*) FROM %[3]s) AS duplicate_keys`, view, strings.Join(nulls, " OR "), c.DuplicateKeysTable(s.Name))
 	return Check{
-		Name:    "primary key of source " + s.Name,
+		Name:    KeyCheckPrefix + s.Name,
 		SQL:     q,
 		Columns: []Count{{Label: "rows"}, {Label: "rows with a NULL primary key", Problem: true}, {Label: "primary key values shared by several rows", Problem: true}},
 		Origin:  s.At.Of("primary_key"),

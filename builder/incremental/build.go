@@ -18,6 +18,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/builder"
@@ -253,18 +254,31 @@ func newRun(ctx context.Context, w warehouse.Warehouse, p *config.Project, now t
 	return b, nil
 }
 
+// uniqueKeys names the sources whose key check, in the source steps of
+// res, found every row with a primary key of its own.
+func uniqueKeys(res *builder.Result) map[string]bool {
+	out := map[string]bool{}
+	for _, c := range res.Checks {
+		if name, ok := strings.CutPrefix(c.Check.Name, models.KeyCheckPrefix); ok && len(c.Counts) == 3 {
+			out[name] = c.Counts[1] == 0 && c.Counts[2] == 0
+		}
+	}
+	return out
+}
+
 // compileIncremental compiles the incremental plan, once the sources that
 // changed are known.
-func (b *run) compileIncremental(changed []string) {
+func (b *run) compileIncremental(changed []string, unique map[string]bool) {
 	if b.prev == nil || !b.prev.Complete {
 		return
 	}
-	prev := models.Previous{Now: b.prev.Now, Marks: map[string]string{}, Unchanged: map[string]bool{}}
+	prev := models.Previous{Now: b.prev.Now, Marks: map[string]string{}, Unchanged: map[string]bool{}, UniqueKeys: map[string]bool{}}
 	for name, s := range b.prev.Sources {
 		prev.Marks[name] = s.Mark
 	}
 	for _, s := range b.p.Sources {
 		prev.Unchanged[s.Name] = !slices.Contains(changed, s.Name)
+		prev.UniqueKeys[s.Name] = unique[s.Name] && b.prev.UniqueKeys[s.Name]
 	}
 	b.inc, b.incErr = models.Compile(b.p, b.w.Dialect(), models.WithNow(b.now), models.Incrementally(prev))
 }
@@ -337,9 +351,10 @@ func (b *run) decide(ctx context.Context, out *Outcome, seeds map[string]string)
 	if err != nil {
 		return nil, err
 	}
-	st := &State{BuildID: buildID(time.Now()), Now: b.now, Steps: b.fps, Sources: sources, Suppression: suppression, Seeds: seeds}
+	st := &State{BuildID: buildID(time.Now()), Now: b.now, Steps: b.fps, Sources: sources, Suppression: suppression, Seeds: seeds,
+		UniqueKeys: uniqueKeys(out.Result)}
 	out.Changed = changed
-	b.compileIncremental(changed)
+	b.compileIncremental(changed, st.UniqueKeys)
 	switch {
 	case b.full:
 		reasons = append(reasons, "a full build was asked for (--full)")

@@ -32,6 +32,10 @@ type State struct {
 	Suppression string
 	// Seeds holds the fingerprint of each seed file loaded.
 	Seeds map[string]string
+	// UniqueKeys names the sources whose rows all had a primary key, each
+	// a different one (the key check of the source step found no NULL and
+	// no shared key): their change detection can pair rows with a join.
+	UniqueKeys map[string]bool
 	// DeletedFloor is the share of deleted rows stored in a table
 	// published in place that the last compaction left (see CompactAt).
 	DeletedFloor float64
@@ -109,7 +113,7 @@ func (s store) latest(ctx context.Context) (*State, error) {
 			return nil, fmt.Errorf("reading the build state: %w", err)
 		}
 		if st == nil {
-			st = &State{BuildID: id, Steps: map[string]string{}, Sources: map[string]SourceState{}, Seeds: map[string]string{}}
+			st = &State{BuildID: id, Steps: map[string]string{}, Sources: map[string]SourceState{}, Seeds: map[string]string{}, UniqueKeys: map[string]bool{}}
 		}
 		if err := st.set(item, value); err != nil {
 			return nil, fmt.Errorf("reading the build state of build %s: %w", id, err)
@@ -138,6 +142,8 @@ func (st *State) set(item, value string) error {
 		st.Seeds[name] = value
 	case "suppression":
 		st.Suppression = value
+	case "unique_keys":
+		st.UniqueKeys[name] = value == "true"
 	case "deleted_floor":
 		f, err := strconv.ParseFloat(value, 64)
 		if err != nil {
@@ -170,6 +176,11 @@ func (st *State) items() [][2]string {
 	}
 	for _, k := range sortedKeys(st.Sources) {
 		out = append(out, [2]string{"source:" + k, st.Sources[k].encode()})
+	}
+	for _, k := range sortedKeys(st.UniqueKeys) {
+		if st.UniqueKeys[k] {
+			out = append(out, [2]string{"unique_keys:" + k, "true"})
+		}
 	}
 	return out
 }
