@@ -285,27 +285,47 @@ FROM (
 ) AS c`,
 				prevMap, prevEdges, seeds, x.work("probe"))),
 	)
+	// The rows carrying an identifier of the components.
+	compRows := fmt.Sprintf(`SELECT row_id FROM %[1]s
+    WHERE id IN (SELECT id_no FROM %[2]s WHERE component IN (SELECT component FROM %[3]s))`, prevEdges, prevMap, comps)
 	finally := []string{
 		"-- The keys of the rows carrying an identifier of those components: with the\n" +
 			"-- changed rows, the rows to re-read.\n" +
 			d.ReplaceTable(keys, fmt.Sprintf(`SELECT DISTINCT edge, row_key
 FROM %[1]s
 WHERE row_key IS NOT NULL AND row_id IN (
-    SELECT row_id FROM %[2]s
-    WHERE id IN (SELECT id_no FROM %[3]s WHERE component IN (SELECT component FROM %[4]s))
-)`, prevRows, prevEdges, prevMap, comps)),
+    %[2]s
+)`, prevRows, compRows)),
 		"-- The previous build's rows that are re-read (and so replaced).\n" +
 			d.ReplaceTable(rows, fmt.Sprintf(`SELECT row_id, edge, row_key
 FROM %[1]s AS r
 WHERE r.row_id IN (SELECT row_id FROM %[2]s)
    OR %[3]s`, prevRows, seeds, x.perEdge("r.edge", func(i int, src config.Source) string { return x.keyed(src, "r.row_key") }))),
-		"-- Numbers of the re-stitched identifiers and rows start after the largest\n" +
-			"-- kept ones, so that they never clash within the published tables.\n" +
+	}
+	if x.uniqueKeys() {
+		finally = []string{
+			"-- The previous build's rows that are re-read (and so replaced): the changed\n" +
+				"-- rows and those carrying an identifier of those components. Every edge\n" +
+				"-- source had a key of its own per row at the last build and has now, and\n" +
+				"-- no two edges read one source: no other row shares their keys.\n" +
+				d.ReplaceTable(rows, fmt.Sprintf(`SELECT row_id, edge, row_key
+FROM %[1]s
+WHERE row_id IN (SELECT row_id FROM %[2]s)
+   OR row_id IN (
+    %[3]s
+)`, prevRows, seeds, compRows)),
+			"-- Their keys: with the changed keys, the rows to re-read.\n" +
+				d.ReplaceTable(keys, "SELECT DISTINCT edge, row_key\nFROM "+rows+"\nWHERE row_key IS NOT NULL"),
+		}
+	}
+	finally = append(finally,
+		"-- Numbers of the re-stitched identifiers and rows start after the largest\n"+
+			"-- kept ones, so that they never clash within the published tables.\n"+
 			d.ReplaceTable(x.work("offsets"), fmt.Sprintf(`SELECT i.max_id AS max_id, r.max_rn AS max_rn
 FROM (SELECT coalesce(max(id_no), 0) AS max_id FROM %[1]s WHERE component NOT IN (SELECT component FROM %[2]s)) AS i
 CROSS JOIN (SELECT coalesce(max(%[3]s), 0) AS max_rn FROM %[4]s WHERE row_id NOT IN (SELECT row_id FROM %[5]s)) AS r`,
 				prevMap, comps, d.Mod("row_id", rowIDStride), prevRows, rows)),
-	}
+	)
 	return models.Step{
 		Name: StepAffected,
 		Kind: models.KindIdentity,
@@ -316,6 +336,22 @@ CROSS JOIN (SELECT coalesce(max(%[3]s), 0) AS max_rn FROM %[4]s WHERE row_id NOT
 		Loop:    x.tieLoop(),
 		Finally: finally,
 	}
+}
+
+// uniqueKeys tells whether every edge source had a primary key of its own
+// per row at the last build and has now, and no two edges read one source:
+// a key then names one row, through one edge.
+func (x *incremental) uniqueKeys() bool {
+	c := x.k.c
+	if c.Previous == nil || len(x.sharedEdges()) > 0 {
+		return false
+	}
+	for _, e := range x.k.id.Edges {
+		if !c.Previous.UniqueKeys[e.Source] {
+			return false
+		}
+	}
+	return true
 }
 
 // sharedEdges lists the edges (from 1) whose source other edges read too.
