@@ -97,9 +97,24 @@ func (b *builder) affectedRowsSQL() []string {
 	if len(b.order) == 0 {
 		return out
 	}
+	where := only
+	if !b.readsEveryEdgeSource() {
+		where = "source IN (" + b.sourceList() + ") AND " + only
+	}
 	return append(out, "-- The rows of the trait sources the profiles to recompute hold.\n"+
-		c.D.ReplaceTable(b.inc.srcRows, "SELECT source, row_key, profile_no FROM "+c.RowMapTable()+
-			"\nWHERE source IN ("+b.sourceList()+") AND "+only))
+		c.D.ReplaceTable(b.inc.srcRows, "SELECT source, row_key, profile_no FROM "+c.RowMapTable()+"\nWHERE "+where))
+}
+
+// readsEveryEdgeSource tells whether traits read every source the row map
+// holds rows of (the edge sources): filtering its rows by source would
+// then keep them all, at the cost of a test on every row.
+func (b *builder) readsEveryEdgeSource() bool {
+	for _, e := range b.c.P.Identity.Edges {
+		if !slices.Contains(b.order, e.Source) {
+			return false
+		}
+	}
+	return true
 }
 
 // sourceList is the trait sources' names as a list of SQL strings.
