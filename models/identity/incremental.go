@@ -259,7 +259,7 @@ func (x *incremental) idType(name string) config.IDType {
 func (x *incremental) affectedStep() models.Step {
 	k, d := x.k, x.k.d
 	prevMap, prevRows, prevEdges := x.prev("identity_map"), x.prev("identity_rows"), x.prev("identity_edges")
-	comps, keys, rows, seeds := x.work("components"), x.work("keys"), x.work("rows"), x.work("seeds")
+	comps, rows, seeds := x.work("components"), x.work("rows"), x.work("seeds")
 	sqls := append(x.changedSQL(),
 		"-- The identifiers the changed rows carry now, normalised.\n"+
 			d.ReplaceTable(x.work("probe"), x.probeSQL()),
@@ -285,40 +285,7 @@ FROM (
 ) AS c`,
 				prevMap, prevEdges, seeds, x.work("probe"))),
 	)
-	// The rows carrying an identifier of the components.
-	compRows := fmt.Sprintf(`SELECT row_id FROM %[1]s
-    WHERE id IN (SELECT id_no FROM %[2]s WHERE component IN (SELECT component FROM %[3]s))`, prevEdges, prevMap, comps)
-	finally := []string{
-		"-- The keys of the rows carrying an identifier of those components: with the\n" +
-			"-- changed rows, the rows to re-read.\n" +
-			d.ReplaceTable(keys, fmt.Sprintf(`SELECT DISTINCT edge, row_key
-FROM %[1]s
-WHERE row_key IS NOT NULL AND row_id IN (
-    %[2]s
-)`, prevRows, compRows)),
-		"-- The previous build's rows that are re-read (and so replaced).\n" +
-			d.ReplaceTable(rows, fmt.Sprintf(`SELECT row_id, edge, row_key
-FROM %[1]s AS r
-WHERE r.row_id IN (SELECT row_id FROM %[2]s)
-   OR %[3]s`, prevRows, seeds, x.perEdge("r.edge", func(i int, src config.Source) string { return x.keyed(src, "r.row_key") }))),
-	}
-	if x.uniqueKeys() {
-		finally = []string{
-			"-- The previous build's rows that are re-read (and so replaced): the changed\n" +
-				"-- rows and those carrying an identifier of those components. Every edge\n" +
-				"-- source had a key of its own per row at the last build and has now, and\n" +
-				"-- no two edges read one source: no other row shares their keys.\n" +
-				d.ReplaceTable(rows, fmt.Sprintf(`SELECT row_id, edge, row_key
-FROM %[1]s
-WHERE row_id IN (SELECT row_id FROM %[2]s)
-   OR row_id IN (
-    %[3]s
-)`, prevRows, seeds, compRows)),
-			"-- Their keys: with the changed keys, the rows to re-read.\n" +
-				d.ReplaceTable(keys, "SELECT DISTINCT edge, row_key\nFROM "+rows+"\nWHERE row_key IS NOT NULL"),
-		}
-	}
-	finally = append(finally,
+	finally := append(x.rereadSQL(prevRows, prevEdges, prevMap, comps, seeds),
 		"-- Numbers of the re-stitched identifiers and rows start after the largest\n"+
 			"-- kept ones, so that they never clash within the published tables.\n"+
 			d.ReplaceTable(x.work("offsets"), fmt.Sprintf(`SELECT i.max_id AS max_id, r.max_rn AS max_rn
@@ -335,6 +302,46 @@ CROSS JOIN (SELECT coalesce(max(%[3]s), 0) AS max_rn FROM %[4]s WHERE row_id NOT
 		SQL:     sqls,
 		Loop:    x.tieLoop(),
 		Finally: finally,
+	}
+}
+
+// rereadSQL returns the statements writing the rows of the previous build
+// to re-read (and so replace) and their keys: the changed rows (seeds) and
+// those carrying an identifier of the components comps.
+func (x *incremental) rereadSQL(prevRows, prevEdges, prevMap, comps, seeds string) []string {
+	d, keys, rows := x.k.d, x.work("keys"), x.work("rows")
+	// The rows carrying an identifier of the components.
+	compRows := fmt.Sprintf(`SELECT row_id FROM %[1]s
+    WHERE id IN (SELECT id_no FROM %[2]s WHERE component IN (SELECT component FROM %[3]s))`, prevEdges, prevMap, comps)
+	if x.uniqueKeys() {
+		return []string{
+			"-- The previous build's rows that are re-read (and so replaced): the changed\n" +
+				"-- rows and those carrying an identifier of those components. Every edge\n" +
+				"-- source had a key of its own per row at the last build and has now, and\n" +
+				"-- no two edges read one source: no other row shares their keys.\n" +
+				d.ReplaceTable(rows, fmt.Sprintf(`SELECT row_id, edge, row_key
+FROM %[1]s
+WHERE row_id IN (SELECT row_id FROM %[2]s)
+   OR row_id IN (
+    %[3]s
+)`, prevRows, seeds, compRows)),
+			"-- Their keys: with the changed keys, the rows to re-read.\n" +
+				d.ReplaceTable(keys, "SELECT DISTINCT edge, row_key\nFROM "+rows+"\nWHERE row_key IS NOT NULL"),
+		}
+	}
+	return []string{
+		"-- The keys of the rows carrying an identifier of those components: with the\n" +
+			"-- changed rows, the rows to re-read.\n" +
+			d.ReplaceTable(keys, fmt.Sprintf(`SELECT DISTINCT edge, row_key
+FROM %[1]s
+WHERE row_key IS NOT NULL AND row_id IN (
+    %[2]s
+)`, prevRows, compRows)),
+		"-- The previous build's rows that are re-read (and so replaced).\n" +
+			d.ReplaceTable(rows, fmt.Sprintf(`SELECT row_id, edge, row_key
+FROM %[1]s AS r
+WHERE r.row_id IN (SELECT row_id FROM %[2]s)
+   OR %[3]s`, prevRows, seeds, x.perEdge("r.edge", func(i int, src config.Source) string { return x.keyed(src, "r.row_key") }))),
 	}
 }
 
