@@ -191,21 +191,28 @@ func (x *incremental) changedSQL() []string {
 // through every edge at once: the row map and the rejects name it by
 // source and key.
 func (x *incremental) reread(src config.Source, key string) string {
-	return key + " IS NULL OR " + key + " IN (SELECT row_key FROM " + x.changedKeys() + " WHERE source = " + x.k.d.String(src.Name) + ")" +
-		" OR " + x.keyed(src, key)
+	// One list of keys: a test against each would scan every row twice.
+	return key + " IS NULL OR " + key + " IN (\n        SELECT row_key FROM " + x.changedKeys() + " WHERE source = " + x.k.d.String(src.Name) +
+		"\n        UNION ALL\n        " + x.keysOf(src) + "\n    )"
 }
 
 // keyed is the condition on the text key of a row of src that its old
 // version (through any edge reading src) carried an identifier of an
 // affected component.
 func (x *incremental) keyed(src config.Source, key string) string {
+	return key + " IN (" + x.keysOf(src) + ")"
+}
+
+// keysOf selects the keys of the rows of src whose old version (through
+// any edge reading src) carried an identifier of an affected component.
+func (x *incremental) keysOf(src config.Source) string {
 	var edges []string
 	for i, e := range x.k.id.Edges {
 		if e.Source == src.Name {
 			edges = append(edges, fmt.Sprint(i+1))
 		}
 	}
-	return fmt.Sprintf("%s IN (SELECT row_key FROM %s WHERE edge IN (%s))", key, x.work("keys"), strings.Join(edges, ", "))
+	return fmt.Sprintf("SELECT row_key FROM %s WHERE edge IN (%s)", x.work("keys"), strings.Join(edges, ", "))
 }
 
 // perEdge joins, with OR, cond(i, src) restricted to the rows of each edge
