@@ -78,9 +78,20 @@ type Rewrite struct {
 	// Added is the relation of the rows the build adds: a table, or a
 	// query in parentheses with the table's columns.
 	Added string
+	// Update, when set, rewrites some columns of kept rows where they are,
+	// which costs far less than deleting and adding them whole.
+	Update *Update
 	// Drop are the statements dropping the work tables Keep, Remove and
 	// Added read, run once the table is published.
 	Drop []string
+}
+
+// Update is new values for some columns of some kept rows: the table
+// From holds Key and Columns (names, unquoted), one row per key.
+type Update struct {
+	From    string
+	Key     string
+	Columns []string
 }
 
 // PublishInPlace makes step publish r in place. It returns the statement
@@ -93,15 +104,54 @@ func (c *Compiler) PublishInPlace(step *Step, r Rewrite) string {
 		step.Deltas = map[string]dialect.Delta{}
 	}
 	step.Publishes = append(step.Publishes, r.Name)
+	apply := []string{"DELETE FROM " + final + " WHERE " + r.Remove}
+	kept := "SELECT * FROM " + final + " WHERE " + r.Keep
+	if u := r.Update; u != nil {
+		apply = append(apply, c.updateSQL(final, u))
+		kept = c.updatedSQL(kept, u)
+	}
 	step.Deltas[r.Name] = dialect.Delta{
-		Apply: []string{
-			"DELETE FROM " + final + " WHERE " + r.Remove,
-			"INSERT INTO " + final + " BY NAME SELECT * FROM " + r.Added,
-		},
-		Drop: r.Drop,
+		Apply: append(apply, "INSERT INTO "+final+" BY NAME SELECT * FROM "+r.Added),
+		Drop:  r.Drop,
 	}
 	// Named last: c.Table registers the table as published.
-	return c.D.ReplaceView(c.Table(r.Name), "SELECT * FROM "+final+" WHERE "+r.Keep+"\nUNION ALL BY NAME\nSELECT * FROM "+r.Added)
+	return c.D.ReplaceView(c.Table(r.Name), kept+"\nUNION ALL BY NAME\nSELECT * FROM "+r.Added)
+}
+
+// updateSQL writes u's values into table.
+func (c *Compiler) updateSQL(table string, u *Update) string {
+	set := make([]string, len(u.Columns))
+	for i, col := range u.Columns {
+		set[i] = c.D.Ident(col) + " = u." + c.D.Ident(col)
+	}
+	key := c.D.Ident(u.Key)
+	return "UPDATE " + table + " AS t SET " + strings.Join(set, ", ") + "\nFROM " + u.From + " AS u WHERE t." + key + " = u." + key
+}
+
+// UpdatedRowsSQL selects the rows of table that u updates, with u's
+// values in place of theirs.
+func (c *Compiler) UpdatedRowsSQL(table string, u *Update) string {
+	key := c.D.Ident(u.Key)
+	repl := make([]string, len(u.Columns))
+	for i, col := range u.Columns {
+		repl[i] = "u." + c.D.Ident(col) + " AS " + c.D.Ident(col)
+	}
+	return "SELECT k.* REPLACE (" + strings.Join(repl, ", ") + ")\nFROM " + table + " AS k\nJOIN " + u.From + " AS u ON u." + key + " = k." + key
+}
+
+// updatedSQL is the rows of kept (a query) with u's values in place of
+// theirs, for the rows u names.
+func (c *Compiler) updatedSQL(kept string, u *Update) string {
+	key := c.D.Ident(u.Key)
+	cols := []string{key + " AS sluice_update_key"}
+	repl := make([]string, len(u.Columns))
+	for i, col := range u.Columns {
+		q, alias := c.D.Ident(col), c.D.Ident(fmt.Sprintf("sluice_update_%d", i))
+		cols = append(cols, q+" AS "+alias)
+		repl[i] = "CASE WHEN u.sluice_update_key IS NULL THEN k." + q + " ELSE u." + alias + " END AS " + q
+	}
+	return "SELECT k.* REPLACE (" + strings.Join(repl, ", ") + ")\nFROM (" + kept + ") AS k\nLEFT JOIN (SELECT " +
+		strings.Join(cols, ", ") + " FROM " + u.From + ") AS u ON u.sluice_update_key = k." + key
 }
 
 // Deltas gathers the in-place publishing of every step (Step.Deltas),

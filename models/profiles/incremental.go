@@ -9,6 +9,7 @@ import (
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/models"
 	"github.com/sluicehq/sluice/models/dialect"
+	"github.com/sluicehq/sluice/models/sqlfrag"
 )
 
 // incState is what an incremental build adds to the builder.
@@ -18,6 +19,8 @@ type incState struct {
 	gone     string         // in place: work table of the affected profiles that no longer exist
 	idRows   string         // in place: work table of the identity map rows of the affected profiles
 	srcRows  string         // in place: work table of the row map rows (trait sources) of the affected profiles
+	rescored string         // in place, when Rescores: work table of the kept profiles' moved RFM columns
+	written  string         // in place, when Rescores: work table of the delta's rows and the rescored ones, apart
 	prev     string         // the profiles table the previous build published
 	shift    int            // calendar days from the previous build's now to this one's
 	rfm      []config.Trait // rfm traits, scored over all purchasers after the merge
@@ -63,6 +66,9 @@ func incrementalStatements(c *models.Compiler, prevNow time.Time, inPlace bool) 
 	if inPlace {
 		inc.delta, inc.gone = DeltaTable(c), GoneTable(c)
 		inc.idRows, inc.srcRows = c.WorkTable(c.Entity()+"_profiles_id_rows"), c.WorkTable(c.Entity()+"_profiles_src_rows")
+		if Rescores(c) {
+			inc.rescored, inc.written = RescoredTable(c), c.WorkTable(c.Entity()+"_profiles_written")
+		}
 	}
 	b, err := newBuilder(c, "_profiles_i_", inc)
 	if err != nil {
@@ -78,6 +84,9 @@ func incrementalStatements(c *models.Compiler, prevNow time.Time, inPlace bool) 
 		stmts = append(stmts, b.affectedRowsSQL()...)
 	}
 	stmts = append(stmts, b.render()...)
+	if inc.rescored != "" {
+		stmts = append(stmts, b.splitWritten()...)
+	}
 	if inPlace {
 		stmts = append(stmts, "-- The recomputed profiles that no longer exist: merged into others, or left\n-- without identifiers.\n"+
 			c.D.ReplaceTable(inc.gone, "SELECT profile_id FROM "+inc.affected+"\nWHERE profile_id NOT IN (SELECT profile_id FROM "+inc.idRows+")"),
@@ -135,6 +144,79 @@ func DeltaStatements(c *models.Compiler, prevNow time.Time) ([]string, error) {
 	return incrementalStatements(c, prevNow, true)
 }
 
+// RescoredTable is the work table in which a build that Rescores writes
+// the kept profiles whose RFM values moved: profile_id and
+// RescoredColumns.
+func RescoredTable(c *models.Compiler) string { return c.WorkTable(c.Entity() + "_profiles_rescored") }
+
+// Rescores tells whether an incremental build publishing in place updates
+// the RFM columns of the kept profiles whose scores (or, on a new day,
+// recency) moved, rather than writing those profiles whole into
+// DeltaTable: a full row costs a read of every column of the table, for
+// rows spread over all of it. It does when the project has rfm traits and
+// no expression trait may read their columns (whose value would move too).
+func Rescores(c *models.Compiler) bool {
+	cols := RescoredColumns(c)
+	if !c.InPlace() || len(cols) == 0 {
+		return false
+	}
+	for _, t := range c.P.Traits {
+		if t.Kind() == config.TraitExpression && sqlfrag.Mentions(c.D.Name(), t.Expression, cols) {
+			return false
+		}
+	}
+	return true
+}
+
+// RescoredColumns are the columns of the rfm traits that move on kept
+// profiles: the code, the scores and the recency (which moves on a new
+// day only, and is written whenever, to keep the set fixed).
+func RescoredColumns(c *models.Compiler) []string {
+	var out []string
+	for _, t := range c.P.Traits {
+		if t.RFM != nil {
+			out = append(out, t.Name, t.Name+"_recency", t.Name+"_r", t.Name+"_f", t.Name+"_m")
+		}
+	}
+	return out
+}
+
+// rescoredUpdate is the update of the RescoredColumns of the profiles in
+// RescoredTable.
+func rescoredUpdate(c *models.Compiler) *models.Update {
+	return &models.Update{From: RescoredTable(c), Key: "profile_id", Columns: RescoredColumns(c)}
+}
+
+// RescoredRows selects the profiles a build that Rescores rescored, as
+// later steps read them: the previous build's rows (those profiles are
+// kept) with their new RFM values. It reads the published table once,
+// joined to the few rescored, where the profiles table later steps read
+// would test every row against the recomputed and removed ones too.
+func RescoredRows(c *models.Compiler) string {
+	return c.UpdatedRowsSQL(c.Final().ProfilesTable(), rescoredUpdate(c))
+}
+
+// splitWritten copies the rows render wrote apart: the recomputed
+// profiles into the delta, the rescored ones into their table.
+func (b *builder) splitWritten() []string {
+	cols := []string{"profile_id"}
+	for _, t := range b.c.P.Traits {
+		for _, col := range t.Columns() {
+			cols = append(cols, b.ident(col))
+		}
+	}
+	rescored := []string{"profile_id"}
+	for _, col := range RescoredColumns(b.c) {
+		rescored = append(rescored, b.ident(col))
+	}
+	return []string{
+		"-- The recomputed profiles.\n" + b.d.ReplaceTable(b.inc.delta, "SELECT "+strings.Join(cols, ", ")+"\nFROM "+b.inc.written+"\nWHERE NOT sluice_rescored"),
+		"-- The kept profiles whose RFM values moved: the publish step updates those\n-- columns where they are.\n" +
+			b.d.ReplaceTable(b.inc.rescored, "SELECT "+strings.Join(rescored, ", ")+"\nFROM "+b.inc.written+"\nWHERE sluice_rescored"),
+		b.d.DropTable(b.inc.written),
+	}
+}
+
 // DeltaTable is the work table of DeltaStatements' rows.
 func DeltaTable(c *models.Compiler) string { return c.WorkTable(c.Entity() + "_profiles_delta") }
 
@@ -155,9 +237,14 @@ func Replaced(c *models.Compiler) string {
 // publishInPlace makes step publish the profiles table in place (see
 // DeltaStatements).
 func publishInPlace(c *models.Compiler, step *models.Step) {
+	r := models.Rewrite{Name: c.Entity() + "_profiles", Keep: Kept(c), Remove: Replaced(c), Added: DeltaTable(c),
+		Drop: []string{c.D.DropTable(DeltaTable(c)), c.D.DropTable(GoneTable(c))}}
+	if Rescores(c) {
+		r.Update = rescoredUpdate(c)
+		r.Drop = append(r.Drop, c.D.DropTable(RescoredTable(c)))
+	}
 	step.SQL = append(step.SQL, "-- What later steps read as the profiles table; the publish step writes\n-- the rows that differ into the published one.\n"+
-		c.PublishInPlace(step, models.Rewrite{Name: c.Entity() + "_profiles", Keep: Kept(c), Remove: Replaced(c), Added: DeltaTable(c),
-			Drop: []string{c.D.DropTable(DeltaTable(c)), c.D.DropTable(GoneTable(c))}}))
+		c.PublishInPlace(step, r))
 }
 
 // IncrementalStep is the profiles step of an incremental build: the
@@ -397,7 +484,7 @@ func (b *builder) incrementalTail(base string) ([]cte, string) {
 		})
 		ctes = append(ctes, b.rfmScores(t, purchasers, false)...)
 	}
-	return append(ctes, b.scoredCTE()), "scored"
+	return append(ctes, b.scoredCTE("scored", "SELECT * FROM "+b.ref("merged"))), "scored"
 }
 
 // tailColumns lists the base columns of the recomputed profiles (fresh)
@@ -462,9 +549,9 @@ func (b *builder) purchasersSQL(t config.Trait, from, where string, kept, withOl
 		recency, freq, b.ident(t.Name+"_monetary"), old, from, freq, where)
 }
 
-// scoredCTE joins the rfm scores to merged.
-func (b *builder) scoredCTE() cte {
-	chain := "SELECT * FROM " + b.ref("merged")
+// scoredCTE joins the rfm scores to the profiles of the query from.
+func (b *builder) scoredCTE(name, from string) cte {
+	chain := from
 	var scored []column
 	for _, t := range b.inc.rfm {
 		var dims []string
@@ -479,7 +566,7 @@ func (b *builder) scoredCTE() cte {
 		scored = append(scored, column{comment: t.Name + ": RFM code, e.g. 545; NULL without purchases", expr: b.d.Concat(dims...), alias: b.ident(t.Name)})
 	}
 	return cte{
-		name:    "scored",
+		name:    name,
 		comment: "RFM scores: quintiles over every purchaser.",
 		body:    fmt.Sprintf("SELECT\n    joined.*,\n%s\nFROM (\n%s\n) AS joined", renderColumns(scored, "    "), dialect.Indent(chain, "    ")),
 	}
@@ -520,11 +607,42 @@ func (b *builder) deltaTail(base string, fresh, kept []string, comment string) (
 		name:    "moved",
 		comment: "Kept profiles whose RFM score moved (or, on a new day, their recency).",
 		body:    strings.Join(moved, "\nUNION ALL\n"),
-	}, cte{
+	})
+	if b.inc.rescored != "" {
+		ctes = append(ctes, cte{name: "merged", comment: "The recomputed profiles: the kept ones whose RFM values moved are rescored apart.", body: merged},
+			b.scoredCTE("scored", "SELECT * FROM "+b.ref("merged")), b.rescoredCTE())
+		return ctes, "scored"
+	}
+	ctes = append(ctes, cte{
 		name:    "merged",
 		comment: comment + ": only those whose values may have moved.",
 		body: merged + fmt.Sprintf("\nUNION ALL\nSELECT %s FROM %s\n  AND profile_id IN (SELECT profile_id FROM %s)",
 			strings.Join(kept, ", "), keptRows, b.ref("moved")),
 	})
-	return append(ctes, b.scoredCTE()), "scored"
+	return append(ctes, b.scoredCTE("scored", "SELECT * FROM "+b.ref("merged"))), "scored"
+}
+
+// rescoredCTE selects the RescoredColumns of the kept profiles whose RFM
+// values moved: their new scores, and their recency moved by the days
+// since the last build.
+func (b *builder) rescoredCTE() cte {
+	from := "SELECT DISTINCT profile_id FROM " + b.ref("moved")
+	for _, t := range b.inc.rfm {
+		k := b.ident(col("purchasers_"+t.Name, t.Name+"_recency"))
+		from = fmt.Sprintf("SELECT c.*, j.%[1]s\nFROM (\n%[2]s\n) AS c\nLEFT JOIN (SELECT pid AS j_pid, recency AS %[1]s FROM %[3]s) AS j ON j.j_pid = c.profile_id",
+			k, dialect.Indent(from, "    "), b.ref("purchasers_"+t.Name))
+	}
+	scored := b.scoredCTE("rescored_scores", from)
+	cols := []string{"profile_id"}
+	for _, t := range b.inc.rfm {
+		cols = append(cols, b.ident(col("purchasers_"+t.Name, t.Name+"_recency"))+" AS "+b.ident(t.Name+"_recency"))
+		for _, c := range []string{t.Name, t.Name + "_r", t.Name + "_f", t.Name + "_m"} {
+			cols = append(cols, b.ident(c))
+		}
+	}
+	return cte{
+		name:    "rescored",
+		comment: "Kept profiles whose RFM values moved: their new scores and recency.",
+		body:    "SELECT " + strings.Join(cols, ", ") + "\nFROM (\n" + dialect.Indent(scored.body, "    ") + "\n) AS rescored_scores",
+	}
 }

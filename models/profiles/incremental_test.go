@@ -91,3 +91,54 @@ func TestIncrementalSQL(t *testing.T) {
 		t.Error("no error without the reference times")
 	}
 }
+
+// TestRescores: an in-place build updates the rfm columns of the kept
+// profiles unless an expression trait may read one of them.
+func TestRescores(t *testing.T) {
+	now := profilestest.Now
+	prev := models.Previous{Now: now.Add(-time.Hour), Marks: map[string]string{}, Unchanged: map[string]bool{}}
+	tests := []struct {
+		name, dialect, expression string
+		want                      bool
+	}{
+		{"expression reads a score", "duckdb", "rfm_r >= 4 AND rfm_f >= 4", false},
+		{"expression reads a code, quoted and in capitals", "duckdb", `"RFM_JUNE" = '555'`, false},
+		{"expression reads neither", "duckdb", "coalesce(1, 0) > 0", true},
+		{"no expression", "duckdb", "", true},
+		{"not published in place", "clickhouse-18", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := config.Load("testdata/rfm", config.Options{Env: func(string) (string, bool) { return "", false }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var traits []config.Trait
+			for _, tr := range p.Traits {
+				if tr.Name == "loyal" {
+					if tc.expression == "" {
+						continue
+					}
+					tr.Expression = tc.expression
+				}
+				traits = append(traits, tr)
+			}
+			p.Traits = traits
+			d, err := dialect.Get(tc.dialect)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c *models.Compiler
+			if _, err := models.Compile(p, d, models.WithNow(now), models.Incrementally(prev), func(cc *models.Compiler) { c = cc }); err != nil {
+				t.Fatal(err)
+			}
+			if got := profiles.Rescores(c); got != tc.want {
+				t.Errorf("Rescores = %v, want %v", got, tc.want)
+			}
+			want := []string{"rfm", "rfm_recency", "rfm_r", "rfm_f", "rfm_m", "rfm_june", "rfm_june_recency", "rfm_june_r", "rfm_june_f", "rfm_june_m"}
+			if got := profiles.RescoredColumns(c); strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("RescoredColumns = %v, want %v", got, want)
+			}
+		})
+	}
+}

@@ -34,6 +34,12 @@ func (b *builder) render() []string {
 		}
 	}
 	sel := "SELECT\n    " + strings.Join(final, ",\n    ") + "\nFROM " + b.ref(last)
+	if b.inc != nil && b.inc.rescored != "" {
+		// The recomputed profiles and the rescored ones in one table, told
+		// apart by a flag (splitWritten): two outputs of one query.
+		return b.scope.ReplaceTable(b.inc.written, "SELECT\n    "+strings.Join(final, ",\n    ")+",\n    FALSE AS sluice_rescored\nFROM "+b.ref(last)+
+			"\nUNION ALL BY NAME\nSELECT *, TRUE AS sluice_rescored\nFROM "+b.ref("rescored"))
+	}
 	if b.inc != nil && b.inc.delta != "" {
 		// In place: only the rows that may differ from the previous
 		// build's (recomputed, rescored, recency shifted) are written.

@@ -59,9 +59,10 @@ func Stage(c *models.Compiler, plan *models.Plan) error {
 		return nil
 	}
 	inPlace := inPlaceSegments(c)
+	rescored := rescoredSegments(c, inPlace)
 	for _, s := range Order(c.P.Segments) {
 		if inPlace[s.Name] {
-			plan.Steps = append(plan.Steps, stepInPlace(c, s))
+			plan.Steps = append(plan.Steps, stepInPlace(c, s, rescored[s.Name]))
 		} else {
 			plan.Steps = append(plan.Steps, step(c, s))
 		}
@@ -74,7 +75,7 @@ func Stage(c *models.Compiler, plan *models.Plan) error {
 		})
 	}
 	if len(inPlace) > 0 {
-		plan.Steps = append(plan.Steps, membershipInPlace(c, inPlace))
+		plan.Steps = append(plan.Steps, membershipInPlace(c, inPlace, rescored))
 	} else {
 		plan.Steps = append(plan.Steps, membership(c))
 	}

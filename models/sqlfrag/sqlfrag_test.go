@@ -185,3 +185,30 @@ func TestVolatile(t *testing.T) {
 		}
 	}
 }
+
+func TestMentions(t *testing.T) {
+	names := []string{"rfm_r", "RFM"}
+	tests := []struct {
+		dialect, fragment string
+		want              bool
+	}{
+		{"duckdb", "rfm_r >= 4", true},
+		{"duckdb", "RFM_R >= 4", true},
+		{"duckdb", `"rfm_r" >= 4`, true},
+		{"duckdb", `"RFM" = '555'`, true},
+		{"duckdb", "p.rfm_r >= 4", true},
+		{"duckdb", "rfm_rr >= 4 AND rfm_f >= 4", false},
+		{"duckdb", "orders_count > 0 AND note = 'rfm_r'", false},
+		{"duckdb", "coalesce(lifetime_value, 0) * 2 > 10", false},
+		{"duckdb", "list_max([COLUMNS('rfm_.*')]) > 3", true},
+		{"duckdb", "hash(*) % 2 = 0", true},
+		{"duckdb", "'unterminated", true},
+		{"clickhouse", "`rfm_r` > 1", true},
+		{"bigquery", `"rfm_r" = 'x'`, false}, // a string in BigQuery
+	}
+	for _, tc := range tests {
+		if got := Mentions(tc.dialect, tc.fragment, names); got != tc.want {
+			t.Errorf("Mentions(%s, %q) = %v, want %v", tc.dialect, tc.fragment, got, tc.want)
+		}
+	}
+}
