@@ -246,6 +246,25 @@ func stepError(s *models.Step, dialect string, err error) error {
 	return fmt.Errorf("building %s: %w", s.Name, err)
 }
 
+// runFallback runs the step's fallback statements when its check asks.
+func runFallback(ctx context.Context, w warehouse.Warehouse, g statementGuard, s *models.Step) error {
+	f := s.Fallback
+	if f == nil {
+		return nil
+	}
+	if err := g.check(s, f.When); err != nil {
+		return fmt.Errorf("checking whether to fall back: %w", err)
+	}
+	var n int64
+	if err := warehouse.QueryRow(ctx, w, f.When, &n); err != nil {
+		return fmt.Errorf("checking whether to fall back: %w", err)
+	}
+	if n == 0 {
+		return nil
+	}
+	return g.exec(ctx, w, s, f.SQL)
+}
+
 func runStep(ctx context.Context, w warehouse.Warehouse, g statementGuard, s *models.Step, opt Options, res *Result) (StepResult, error) {
 	start := time.Now()
 	sr := StepResult{Name: s.Name, Kind: s.Kind}
@@ -254,6 +273,9 @@ func runStep(ctx context.Context, w warehouse.Warehouse, g statementGuard, s *mo
 			return sr, err
 		}
 	} else if err := g.exec(ctx, w, s, s.SQL); err != nil {
+		return sr, err
+	}
+	if err := runFallback(ctx, w, g, s); err != nil {
 		return sr, err
 	}
 	if l := s.Loop; l != nil {

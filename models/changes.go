@@ -20,8 +20,9 @@ type Previous struct {
 	// snapshot stands and no row of theirs is read to find changes.
 	Unchanged map[string]bool
 	// UniqueKeys names the sources every row of which had a primary key of
-	// its own, at the last build and now: each (key, row) version occurs
-	// once on either side of the diff, which a join then finds.
+	// its own at the last build: each (key, row) version occurs once in
+	// the snapshot, which a join then pairs with the rows now (see
+	// ChangesStep), and a key shared now gained a version (see KeysStep).
 	UniqueKeys map[string]bool
 }
 
@@ -184,15 +185,31 @@ WHERE h.here IS NULL OR p.here IS NULL`
 
 // versionsStatement writes the versions of source whose counts differ
 // between the source now (hashed, a query) and the snapshot prev.
-func (c *Compiler) versionsStatement(source, versions, hashed, prev string) string {
-	if c.Previous != nil && c.Previous.UniqueKeys[source] {
-		return "-- Every row's key and content, hashed, against the snapshot: the versions\n" +
-			"-- found on one side only. Every row had a key of its own at the last build\n" +
-			"-- and has now, so each version occurs once on either side.\n" +
-			c.D.ReplaceTable(versions, pairedVersionsSQL(hashed, prev))
-	}
+func (c *Compiler) versionsStatement(versions, hashed, prev string) string {
 	return "-- Every row's key and content, hashed, against the snapshot: the versions\n-- whose counts differ.\n" +
 		c.D.ReplaceTable(versions, versionsSQL("("+hashed+") AS hashed", prev)+"\nHAVING sum(cur) <> sum(prev)")
+}
+
+// pairedVersions sets the statements of step writing the versions of
+// source whose counts differ, where every row had a key of its own at the
+// last build: a join pairs each row with its version in the snapshot,
+// which finds every change unless the source now holds a version twice
+// and the snapshot once (a row copied whole). The rows paired then
+// outnumber the snapshot's: the step falls back to counting versions.
+// A key shared now otherwise shows as a version found on one side.
+func (c *Compiler) pairedVersions(step *Step, versions, hashed, prev, view string) {
+	step.SQL = append(step.SQL, "-- Every row's key and content, hashed, against the snapshot: the versions\n"+
+		"-- found on one side only. Every row had a key of its own at the last build, so\n"+
+		"-- each version occurs once in the snapshot.\n"+
+		c.D.ReplaceTable(versions, pairedVersionsSQL(hashed, prev)))
+	step.Fallback = &Fallback{
+		When: "-- A version held twice now and paired: more rows paired now than in the snapshot.\n" +
+			"SELECT CASE WHEN n.n_rows - v.n_cur <> p.n_rows - v.n_prev THEN 1 ELSE 0 END AS copied\n" +
+			"FROM (SELECT count(*) AS n_rows FROM " + view + ") AS n\n" +
+			"CROSS JOIN (SELECT count(*) AS n_rows FROM " + prev + ") AS p\n" +
+			"CROSS JOIN (SELECT coalesce(sum(c), 0) AS n_cur, coalesce(sum(p), 0) AS n_prev FROM " + versions + ") AS v",
+		SQL: []string{c.versionsStatement(versions, hashed, prev)},
+	}
 }
 
 // keysSelect folds versions whose counts differ into keys: whether the
@@ -270,9 +287,13 @@ func (c *Compiler) ChangesStep(source string) Step {
 	}
 	if c.InPlace() {
 		versions := c.WorkTable("src_" + source + "_versions")
-		step.SQL = []string{
-			"-- The first build compares with nothing.\n" + EmptyCopy(c.D, prev, "("+hashed+")"),
-			c.versionsStatement(source, versions, hashed, prev),
+		step.SQL = []string{"-- The first build compares with nothing.\n" + EmptyCopy(c.D, prev, "("+hashed+")")}
+		if c.Previous.UniqueKeys[source] {
+			c.pairedVersions(&step, versions, hashed, prev, c.SourceView(source))
+		} else {
+			step.SQL = append(step.SQL, c.versionsStatement(versions, hashed, prev))
+		}
+		step.Finally = []string{
 			"-- Keys with a version now that they did not have then (added), or the reverse (removed).\n" +
 				c.D.ReplaceTable(changed, keysSelect+versions+"\nGROUP BY key_hash"),
 			// DuckDB's range repeats a version as many times as the source holds it.

@@ -245,27 +245,60 @@ func (c *Compiler) sources(plan *Plan) {
 			Kind:        KindSource,
 			Description: "Source " + s.Name + ": " + firstNonEmpty(s.Description, "read through a view so tables and queries look alike."),
 			Origin:      s.At.Of("name"),
-			SQL:         []string{c.D.ReplaceView(view, body), c.duplicateKeys(s, view)},
-			Checks:      []Check{c.keyCheck(s, view)},
+			SQL:         []string{c.D.ReplaceView(view, body)},
 		})
 	}
 }
 
-// duplicateKeys writes the source's DuplicateKeysTable: the primary keys
-// (not NULL) that several rows share.
-func (c *Compiler) duplicateKeys(s config.Source, view string) string {
+// KeysStep is the step checking a source's primary key: it writes the
+// keys several rows share (DuplicateKeysTable) and counts the rows whose
+// key is NULL or shared. A full build groups every row by key. An
+// incremental one copies the last build's table for a source that did not
+// change, and groups only the rows of the keys that gained a version for a
+// source whose keys were all unique and not NULL at the last build: a key
+// shared now has a row that is new or changed since (ChangesStep makes
+// sure of it where it pairs versions). It runs after the changes steps.
+func (c *Compiler) KeysStep(source string) Step {
+	s, _ := c.Source(source)
+	view := c.SourceView(source)
+	q := "-- The primary keys several rows share (see the key check below).\n" + c.D.ReplaceTable(c.DuplicateKeysTable(source), c.duplicateKeysSQL(s, view, ""))
+	switch p := c.Previous; {
+	case p != nil && p.Unchanged[source]:
+		q = "-- The source did not change: the keys several rows share are the last build's.\n" +
+			c.D.ReplaceTable(c.DuplicateKeysTable(source), "SELECT *\nFROM "+c.FinalTable(DuplicateKeysName(source)))
+	case p != nil && p.UniqueKeys[source] && !s.AppendOnly:
+		q = "-- The primary keys several rows share (see the key check below). Every row had\n" +
+			"-- a key of its own at the last build: a key shared now gained a version.\n" +
+			c.D.ReplaceTable(c.DuplicateKeysTable(source), c.duplicateKeysSQL(s, view,
+				c.KeyHash(source, "s")+" IN (SELECT key_hash FROM "+c.ChangedKeysTable(source)+" WHERE added = 1)"))
+	}
+	return Step{
+		Name:        "keys_" + source,
+		Kind:        KindChanges,
+		Description: "Primary key of source " + source + ": the rows whose key is NULL or shared with another row, which later stages cannot tell apart.",
+		Origin:      s.At.Of("primary_key"),
+		SQL:         []string{q},
+		Checks:      []Check{c.keyCheck(s, view)},
+	}
+}
+
+// duplicateKeysSQL selects the primary keys (not NULL) that several rows
+// of the source share, among the rows for which where holds when set.
+func (c *Compiler) duplicateKeysSQL(s config.Source, view, where string) string {
 	cols := make([]string, len(s.PrimaryKey))
-	notNulls := make([]string, len(s.PrimaryKey))
+	conds := make([]string, len(s.PrimaryKey))
 	for i, k := range s.PrimaryKey {
 		cols[i] = "s." + c.D.Ident(k)
-		notNulls[i] = cols[i] + " IS NOT NULL"
+		conds[i] = cols[i] + " IS NOT NULL"
 	}
-	return "-- The primary keys several rows share (see the key check below).\n" +
-		c.D.ReplaceTable(c.DuplicateKeysTable(s.Name), fmt.Sprintf(`SELECT %s AS row_key, count(*) AS row_count
+	if where != "" {
+		conds = append(conds, where)
+	}
+	return fmt.Sprintf(`SELECT %s AS row_key, count(*) AS row_count
 FROM %s AS s
 WHERE %s
 GROUP BY %s
-HAVING count(*) > 1`, RowKey(c, s, "s"), view, strings.Join(notNulls, " AND "), strings.Join(cols, ", ")))
+HAVING count(*) > 1`, RowKey(c, s, "s"), view, strings.Join(conds, " AND "), strings.Join(cols, ", "))
 }
 
 // KeyCheckPrefix starts the name of a source's key check; the source's

@@ -46,13 +46,14 @@ type Plan struct {
 }
 
 // Step is one unit of build work: statements run in order, then an optional
-// loop, then closing statements.
+// fallback, an optional loop, then closing statements.
 type Step struct {
 	Name        string // unique and file-name safe, e.g. source_orders
 	Kind        StepKind
 	Description string
 	Origin      config.Pos // where the step was declared, for error messages
 	SQL         []string
+	Fallback    *Fallback
 	Loop        *Loop
 	Finally     []string
 	Checks      []Check
@@ -90,6 +91,9 @@ type Part struct {
 // Strings lists every SQL string the step runs, checks included.
 func (s Step) Strings() []string {
 	out := append([]string(nil), s.SQL...)
+	if s.Fallback != nil {
+		out = append(append(out, s.Fallback.When), s.Fallback.SQL...)
+	}
 	if s.Loop != nil {
 		out = append(append(out, s.Loop.Body...), s.Loop.Changed)
 	}
@@ -109,6 +113,14 @@ type SeedLoad struct {
 	// Within lists the folders File must stay in (the project directory,
 	// then external_paths), checked again before loading.
 	Within []string
+}
+
+// Fallback runs SQL when When, a query returning one integer, returns
+// more than 0: the statements that redo what a step's cheaper statements
+// could not do right on this data.
+type Fallback struct {
+	When string
+	SQL  []string
 }
 
 // Loop repeats Body until Changed returns 0, at most MaxRounds times.
@@ -184,6 +196,12 @@ func (s Step) File(dialect string) string {
 		}
 	}
 	write(s.SQL)
+	if f := s.Fallback; f != nil {
+		b.WriteString("\n-- Run the statements below only if this check returns more than 0.\n")
+		write([]string{f.When})
+		write(f.SQL)
+		b.WriteString("\n-- End of conditional part.\n")
+	}
 	if s.Loop != nil {
 		fmt.Fprintf(&b, "\n-- Repeat the statements below until the check returns 0 (at most %d rounds).\n", s.Loop.MaxRounds)
 		write(s.Loop.Body)

@@ -266,6 +266,9 @@ func (s Step) mapStrings(f func(string) string) Step {
 	}
 	out := s
 	out.SQL, out.Finally = all(s.SQL), all(s.Finally)
+	if s.Fallback != nil {
+		out.Fallback = &Fallback{When: f(s.Fallback.When), SQL: all(s.Fallback.SQL)}
+	}
 	if s.Loop != nil {
 		l := *s.Loop
 		l.Body, l.Changed = all(l.Body), f(l.Changed)

@@ -32,7 +32,7 @@ func TestCompileStagesPublishedTables(t *testing.T) {
 			}
 			writers := publishers(t, plan)
 			want := map[string]string{
-				"src_people_duplicate_keys": "source_people",
+				"src_people_duplicate_keys": "keys_people",
 				"customer_identity_map":     "identity_map",
 				"customer_row_map":          "identity_row_map",
 				"customer_profiles":         "profiles",
@@ -146,7 +146,7 @@ func TestCompileIncrementalPublishesInPlace(t *testing.T) {
 				view := "CREATE OR REPLACE VIEW " + d.Table("pub", models.StagingName(n))
 				found := false
 				for _, s := range plan.Steps {
-					found = found || strings.Contains(strings.Join(s.SQL, "\n"), view)
+					found = found || strings.Contains(strings.Join(s.Strings(), "\n"), view)
 				}
 				if found != ok {
 					t.Errorf("a step creates the view of %s: %v, want %v", n, found, ok)

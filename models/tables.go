@@ -27,8 +27,12 @@ func (c *Compiler) RowMapTable() string { return c.Table(c.Entity() + "_row_map"
 // check counts them, users see which they are, and the row map folds only
 // these rows instead of grouping every row by its key.
 func (c *Compiler) DuplicateKeysTable(source string) string {
-	return c.Table("src_" + source + "_duplicate_keys")
+	return c.Table(DuplicateKeysName(source))
 }
+
+// DuplicateKeysName is the name of DuplicateKeysTable in the project
+// schema.
+func DuplicateKeysName(source string) string { return "src_" + source + "_duplicate_keys" }
 
 // ProfilesTable is E_profiles: one row per profile with its traits.
 func (c *Compiler) ProfilesTable() string { return c.Table(c.Entity() + "_profiles") }

@@ -128,6 +128,7 @@ func Build(ctx context.Context, w warehouse.Warehouse, p *config.Project, opt Op
 		return out, err
 	}
 	st.Complete = b.runsAll()
+	st.UniqueKeys = uniqueKeys(out.Result)
 	if st.DeletedFloor, err = b.deletedFloor(ctx, plan, out); err != nil {
 		return out, err
 	}
@@ -142,12 +143,35 @@ func Build(ctx context.Context, w warehouse.Warehouse, p *config.Project, opt Op
 func (b *run) phase(out *Outcome) (*models.Plan, func(models.Step) bool) {
 	switch {
 	case out.Mode == ModeUnchanged:
-		return b.plan, func(models.Step) bool { return false }
+		return keyChecks(b.plan, b.w.Dialect()), func(models.Step) bool { return true }
 	case out.Mode == ModeFull:
 		return b.plan, func(models.Step) bool { return true }
 	default:
 		return b.inc, func(models.Step) bool { return true }
 	}
+}
+
+// keyChecks is plan reduced to the checks of the sources' primary keys,
+// reading the published tables: an unchanged build reports what the last
+// build found, as every build does, and its summary.
+func keyChecks(plan *models.Plan, d dialect.Dialect) *models.Plan {
+	out := *plan
+	out.Steps = nil
+	for _, s := range plan.Steps {
+		var checks []models.Check
+		var names []string
+		for _, c := range s.Checks {
+			if source, ok := strings.CutPrefix(c.Name, models.KeyCheckPrefix); ok {
+				checks = append(checks, c)
+				names = append(names, models.DuplicateKeysName(source))
+			}
+		}
+		if len(checks) > 0 {
+			out.Steps = append(out.Steps, models.Step{Name: s.Name, Kind: s.Kind, Description: s.Description, Origin: s.Origin, Checks: checks}.
+				ReadingPublished(d, plan.Schema, names))
+		}
+	}
+	return &out
 }
 
 // CompactAt is how much the share of deleted rows in a table an
@@ -254,7 +278,7 @@ func newRun(ctx context.Context, w warehouse.Warehouse, p *config.Project, now t
 	return b, nil
 }
 
-// uniqueKeys names the sources whose key check, in the source steps of
+// uniqueKeys names the sources whose key check, in the keys steps of
 // res, found every row with a primary key of its own.
 func uniqueKeys(res *builder.Result) map[string]bool {
 	out := map[string]bool{}
@@ -268,7 +292,7 @@ func uniqueKeys(res *builder.Result) map[string]bool {
 
 // compileIncremental compiles the incremental plan, once the sources that
 // changed are known.
-func (b *run) compileIncremental(changed []string, unique map[string]bool) {
+func (b *run) compileIncremental(changed []string) {
 	if b.prev == nil || !b.prev.Complete {
 		return
 	}
@@ -278,7 +302,7 @@ func (b *run) compileIncremental(changed []string, unique map[string]bool) {
 	}
 	for _, s := range b.p.Sources {
 		prev.Unchanged[s.Name] = !slices.Contains(changed, s.Name)
-		prev.UniqueKeys[s.Name] = unique[s.Name] && b.prev.UniqueKeys[s.Name]
+		prev.UniqueKeys[s.Name] = b.prev.UniqueKeys[s.Name]
 	}
 	b.inc, b.incErr = models.Compile(b.p, b.w.Dialect(), models.WithNow(b.now), models.Incrementally(prev))
 }
@@ -351,10 +375,9 @@ func (b *run) decide(ctx context.Context, out *Outcome, seeds map[string]string)
 	if err != nil {
 		return nil, err
 	}
-	st := &State{BuildID: buildID(time.Now()), Now: b.now, Steps: b.fps, Sources: sources, Suppression: suppression, Seeds: seeds,
-		UniqueKeys: uniqueKeys(out.Result)}
+	st := &State{BuildID: buildID(time.Now()), Now: b.now, Steps: b.fps, Sources: sources, Suppression: suppression, Seeds: seeds}
 	out.Changed = changed
-	b.compileIncremental(changed, st.UniqueKeys)
+	b.compileIncremental(changed)
 	switch {
 	case b.full:
 		reasons = append(reasons, "a full build was asked for (--full)")

@@ -324,6 +324,8 @@ var published = []struct{ name, cols string }{
 	{"customer_identity_rejects", "source, row_key, id_type, raw, status"},
 	{"src_orders_snapshot", "key_hash, row_hash"},
 	{"src_crm_snapshot", "key_hash, row_hash"},
+	{"src_orders_duplicate_keys", "row_key, row_count"},
+	{"src_crm_duplicate_keys", "row_key, row_count"},
 	{"graph", "edge, row_key, id_type, id_value, t"},
 }
 
@@ -380,6 +382,9 @@ func (f *fixture) dump(table struct{ name, cols string }) string {
 
 func TestUnchangedBuildKeepsTablesAndSeeds(t *testing.T) {
 	f := project(t, envs[0], projectYAML)
+	shared := base
+	shared.orders = append(append([]string(nil), base.orders...), base.orders[1])
+	f.set(shared)
 	f.build(incremental.Options{})
 	before := f.profiles()
 	o := f.build(incremental.Options{})
@@ -390,12 +395,23 @@ func TestUnchangedBuildKeepsTablesAndSeeds(t *testing.T) {
 		t.Errorf("seeds kept: %v", o.SeedsKept)
 	}
 	for _, s := range o.Result.Steps {
-		if s.Kind != "schema" && s.Kind != "source" && s.Kind != "publish" {
+		if s.Kind != "schema" && s.Kind != "source" && s.Kind != "publish" && !strings.HasPrefix(s.Name, "keys_") {
 			t.Errorf("an unchanged build ran %s (%s)", s.Name, s.Kind)
 		}
 	}
 	if len(o.Result.Metrics) == 0 {
 		t.Errorf("an unchanged build gave no summary")
+	}
+	// It reports the key checks as the last build found them: here, a key
+	// of orders that two rows share, which the build wrote no table for.
+	keyChecks := map[string][]int64{}
+	for _, c := range o.Result.Checks {
+		if src, ok := strings.CutPrefix(c.Check.Name, models.KeyCheckPrefix); ok {
+			keyChecks[src] = c.Counts
+		}
+	}
+	if len(keyChecks) != 2 || len(keyChecks["orders"]) != 3 || keyChecks["orders"][2] != 1 {
+		t.Errorf("key checks of an unchanged build: %v, want orders with 1 key shared", keyChecks)
 	}
 	if got := f.profiles(); got != before {
 		t.Errorf("profiles changed:\n%s\nwas\n%s", got, before)

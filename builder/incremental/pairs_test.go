@@ -42,10 +42,11 @@ func (r *recording) pairs(source string) (paired, counted bool) {
 }
 
 // TestChangesPairVersionsOfUniqueKeys: on DuckDB, the change detection of
-// a source whose rows all had a key of their own at the last build and
-// have now pairs the versions with a join; a source with a NULL or shared
-// key, now or at the last build, counts them. Either way the build
-// publishes what a full build does.
+// a source whose rows all had a key of their own at the last build pairs
+// the versions with a join, and counts them when the join could not see a
+// change (a row copied whole); a source with a NULL or shared key at the
+// last build counts them. Either way the build publishes what a full build
+// does, the keys several rows share included.
 func TestChangesPairVersionsOfUniqueKeys(t *testing.T) {
 	f := project(t, envs[0], projectYAML)
 	full := project(t, envs[0], projectYAML)
@@ -56,17 +57,25 @@ func TestChangesPairVersionsOfUniqueKeys(t *testing.T) {
 	noKey.orders = append(append([]string(nil), base.orders...), "(NULL, 'u2', NULL, 4, '2026-05-21 00:00:00')")
 	edited := base
 	edited.orders = []string{base.orders[0], "('o2', NULL, 'BOB@example.org', 21, '2026-05-20 00:00:00')", base.orders[2]}
+	copied := edited
+	copied.orders = append(append([]string(nil), edited.orders...), edited.orders[1]) // o2 twice, as the last build saw it
+	shared := edited
+	shared.orders = append(append([]string(nil), edited.orders...), "('o3', 'u2', NULL, 7, '2026-05-22 00:00:00')") // o3 twice, another row
 	steps := []struct {
 		name           string
 		data           tables
 		paired, counts bool
 	}{
 		{"a row changed, keys unique", edited, true, false},
-		{"a row copied: its key shared", twice, false, true},
-		{"the copy gone: the key was shared at the last build", base, false, true},
-		{"a row without a key", noKey, false, true},
+		{"a row copied whole: paired, then counted", copied, true, true},
+		{"the copy gone: the key was shared at the last build", edited, false, true},
+		{"a row changed and copied: both copies new", twice, true, false},
+		{"the copy gone again", base, false, true},
+		{"a row without a key", noKey, true, false},
 		{"back: the last build saw a NULL key", base, false, true},
-		{"a row changed again, keys unique at both builds", edited, true, false},
+		{"a row changed again, keys unique at the last build", edited, true, false},
+		{"a new row under an existing key", shared, true, false},
+		{"back: the last build saw a shared key", edited, false, true},
 	}
 	for _, s := range steps {
 		f.set(s.data)

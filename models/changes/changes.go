@@ -13,7 +13,8 @@ func init() { models.RegisterStage(models.OrderChanges, Stage) }
 
 // Stage adds one changes step per source; an append_only source has one
 // only in an incremental build, which reads its rows after the mark. In an
-// incremental build, a source known unchanged reads nothing.
+// incremental build, a source known unchanged reads nothing. Then one step
+// per source checks its primary key (models.Compiler.KeysStep).
 func Stage(c *models.Compiler, plan *models.Plan) error {
 	for _, s := range c.P.Sources {
 		switch {
@@ -24,6 +25,10 @@ func Stage(c *models.Compiler, plan *models.Plan) error {
 		case c.Previous != nil:
 			plan.Steps = append(plan.Steps, c.AppendedStep(s.Name))
 		}
+	}
+	// The key checks read what changed.
+	for _, s := range c.P.Sources {
+		plan.Steps = append(plan.Steps, c.KeysStep(s.Name))
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/sluicehq/sluice/config"
 	_ "github.com/sluicehq/sluice/connectors/duckdb"
 	"github.com/sluicehq/sluice/connectors/warehouse"
+	_ "github.com/sluicehq/sluice/models/changes" // the key checks write the shared keys the identity steps read
 	"github.com/sluicehq/sluice/models/dialect"
 )
 

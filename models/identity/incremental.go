@@ -324,8 +324,8 @@ func (x *incremental) rereadSQL(prevRows, prevEdges, prevMap, comps, seeds strin
 		return []string{
 			"-- The previous build's rows that are re-read (and so replaced): the changed\n" +
 				"-- rows and those carrying an identifier of those components. Every edge\n" +
-				"-- source had a key of its own per row at the last build and has now, and\n" +
-				"-- no two edges read one source: no other row shares their keys.\n" +
+				"-- source had a key of its own per row at the last build, and no two edges\n" +
+				"-- read one source: no other row of that build shares their keys.\n" +
 				d.ReplaceTable(rows, fmt.Sprintf(`SELECT row_id, edge, row_key
 FROM %[1]s
 WHERE row_id IN (SELECT row_id FROM %[2]s)
@@ -353,8 +353,9 @@ WHERE r.row_id IN (SELECT row_id FROM %[2]s)
 }
 
 // uniqueKeys tells whether every edge source had a primary key of its own
-// per row at the last build and has now, and no two edges read one source:
-// a key then names one row, through one edge.
+// per row at the last build, and no two edges read one source: a key then
+// names one row of that build, through one edge. (A key shared now gained
+// a version, so its rows are re-read as changed ones.)
 func (x *incremental) uniqueKeys() bool {
 	c := x.k.c
 	if c.Previous == nil || len(x.sharedEdges()) > 0 {
