@@ -146,6 +146,23 @@ func (x *incremental) seed(src config.Source, key string) string {
 		" OR " + key + " IN (SELECT row_key FROM " + k.c.DuplicateKeysTable(src.Name) + ")"
 }
 
+// seedRows is the condition on a row r of the previous build that it is a
+// seed (see seed). Where the warehouse publishes in place (DuckDB), each
+// row's key is hashed once and looked up by (edge, hash) in one list,
+// rather than tested against each edge's list in turn.
+func (x *incremental) seedRows() string {
+	if !x.k.c.InPlace() {
+		return x.perEdge("r.edge", func(i int, src config.Source) string { return x.seed(src, "r.row_key") })
+	}
+	var hashes, shared []string
+	for i, e := range x.k.id.Edges {
+		hashes = append(hashes, fmt.Sprintf("SELECT %d AS s_edge, key_hash AS s_hash FROM %s", i+1, ChangedKeysTable(x.k.c, e.Source)))
+		shared = append(shared, fmt.Sprintf("SELECT %d AS s_edge, row_key AS s_key FROM %s", i+1, x.k.c.DuplicateKeysTable(e.Source)))
+	}
+	return "r.row_key IS NULL\n   OR (r.edge, " + x.k.d.Hash64("r.row_key") + ") IN (\n    " + strings.Join(hashes, "\n    UNION ALL\n    ") +
+		"\n)\n   OR (r.edge, r.row_key) IN (\n    " + strings.Join(shared, "\n    UNION ALL\n    ") + "\n)"
+}
+
 // changedRows is the work table of the current rows of source that are
 // seeds (see seed), copied out in one read of the source: the probe reads
 // them, and their keys (changedKeys) pick the rows to re-read without
@@ -266,14 +283,13 @@ func (x *incremental) idType(name string) config.IDType {
 func (x *incremental) affectedStep() models.Step {
 	k, d := x.k, x.k.d
 	prevMap, prevRows, prevEdges := x.prev("identity_map"), x.prev("identity_rows"), x.prev("identity_edges")
-	comps, rows, seeds := x.work("components"), x.work("rows"), x.work("seeds")
+	comps, seeds := x.work("components"), x.work("seeds")
 	sqls := append(x.changedSQL(),
 		"-- The identifiers the changed rows carry now, normalised.\n"+
 			d.ReplaceTable(x.work("probe"), x.probeSQL()),
 		"-- The previous build's rows of the changed keys (and rows without a usable\n"+
 			"-- key, or sharing one), found once: the steps below read them twice.\n"+
-			d.ReplaceTable(seeds, fmt.Sprintf("SELECT row_id, edge, row_key\nFROM %s AS r\nWHERE %s",
-				prevRows, x.perEdge("r.edge", func(i int, src config.Source) string { return x.seed(src, "r.row_key") }))),
+			d.ReplaceTable(seeds, fmt.Sprintf("SELECT row_id, edge, row_key\nFROM %s AS r\nWHERE %s", prevRows, x.seedRows())),
 		"-- Components (before limit guards) to re-stitch: those of the identifiers\n"+
 			"-- the changed rows carried (and rows without a usable key, or sharing\n"+
 			"-- one), and those of the identifiers the changed rows carry now.\n"+
@@ -294,11 +310,12 @@ FROM (
 	)
 	finally := append(x.rereadSQL(prevRows, prevEdges, prevMap, comps, seeds),
 		"-- Numbers of the re-stitched identifiers and rows start after the largest\n"+
-			"-- kept ones, so that they never clash within the published tables.\n"+
+			"-- of the last build (kept or not: a test for kept would cost more than the\n"+
+			"-- numbers it saves), so that they never clash within the published tables.\n"+
 			d.ReplaceTable(x.work("offsets"), fmt.Sprintf(`SELECT i.max_id AS max_id, r.max_rn AS max_rn
-FROM (SELECT coalesce(max(id_no), 0) AS max_id FROM %[1]s WHERE component NOT IN (SELECT component FROM %[2]s)) AS i
-CROSS JOIN (SELECT coalesce(max(%[3]s), 0) AS max_rn FROM %[4]s WHERE row_id NOT IN (SELECT row_id FROM %[5]s)) AS r`,
-				prevMap, comps, d.Mod("row_id", rowIDStride), prevRows, rows)),
+FROM (SELECT coalesce(max(id_no), 0) AS max_id FROM %[1]s) AS i
+CROSS JOIN (SELECT coalesce(max(%[2]s), 0) AS max_rn FROM %[3]s) AS r`,
+				prevMap, d.Mod("row_id", rowIDStride), prevRows)),
 	)
 	return models.Step{
 		Name: StepAffected,
