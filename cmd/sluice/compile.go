@@ -25,7 +25,8 @@ The dialect defaults to the project's warehouse type.
 
 --incremental writes the steps of an incremental build instead: the one a
 build runs when rows of every source changed since the last build, an hour
-before (both times appear as literals; docs/builds.md).`,
+before, in which every row had a primary key of its own (both times appear
+as literals; docs/builds.md).`,
 		Example: `  sluice compile --out target/sql
   sluice compile --dialect duckdb
   sluice compile --dialect clickhouse-18 --out target/sql
@@ -46,7 +47,13 @@ before (both times appear as literals; docs/builds.md).`,
 			var opts []models.Option
 			if incremental {
 				now := time.Now().UTC().Truncate(time.Second)
-				opts = append(opts, models.WithNow(now), models.Incrementally(models.Previous{Now: now.Add(-time.Hour)}))
+				// As after a build whose sources each had a key of its own
+				// per row: the usual case, and the cheaper statements.
+				unique := map[string]bool{}
+				for _, s := range p.Sources {
+					unique[s.Name] = true
+				}
+				opts = append(opts, models.WithNow(now), models.Incrementally(models.Previous{Now: now.Add(-time.Hour), UniqueKeys: unique}))
 			}
 			plan, err := models.Compile(p, d, opts...)
 			if err != nil {
