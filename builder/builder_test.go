@@ -74,6 +74,39 @@ func TestLoopConvergesAndIsCapped(t *testing.T) {
 	}
 }
 
+// A step's fallback statements run only when its check returns more than
+// 0, after the step's statements and before its closing ones.
+func TestFallbackRunsWhenAsked(t *testing.T) {
+	tests := []struct {
+		name, when string
+		want       int
+	}{
+		{"not asked", "SELECT 0", 2},
+		{"asked", "SELECT count(*) FROM c WHERE v = 1", 20},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := memWarehouse(t)
+			plan := &models.Plan{Steps: []models.Step{{
+				Name:     "fall_back",
+				SQL:      []string{"CREATE TABLE c AS SELECT 1 AS v"},
+				Fallback: &models.Fallback{When: tc.when, SQL: []string{"UPDATE c SET v = 10"}},
+				Finally:  []string{"UPDATE c SET v = v * 2"},
+			}}}
+			if _, err := builder.Run(context.Background(), w, plan, builder.Options{}); err != nil {
+				t.Fatal(err)
+			}
+			var v int
+			if err := warehouse.QueryRow(context.Background(), w, "SELECT v FROM c", &v); err != nil {
+				t.Fatal(err)
+			}
+			if v != tc.want {
+				t.Errorf("v = %d, want %d", v, tc.want)
+			}
+		})
+	}
+}
+
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // compileProject loads the project in dir and compiles it for an

@@ -87,7 +87,9 @@ type Rewrite struct {
 }
 
 // Update is new values for some columns of some kept rows: the table
-// From holds Key and Columns (names, unquoted), one row per key.
+// From holds Key and Columns (names, unquoted), one row per key. Only
+// dialects that publish in place (DuckDB) see it: the view of the kept
+// rows uses DuckDB's SELECT * REPLACE.
 type Update struct {
 	From    string
 	Key     string
