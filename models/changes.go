@@ -67,6 +67,15 @@ func (c *Compiler) RestitchedTable() string {
 	return c.WorkTable(c.Entity() + "_identity_restitched")
 }
 
+// RestitchedNumbersTable lists, in an incremental build that publishes in
+// place, the profile_no of every profile the identity steps re-stitched,
+// as this build numbers them: within the identity tables later steps read,
+// a number names one profile, and testing it costs less than testing
+// profile_id.
+func (c *Compiler) RestitchedNumbersTable() string {
+	return c.WorkTable(c.Entity() + "_identity_restitched_numbers")
+}
+
 // KeyHash is the hash identifying a row of src (through alias) in snapshots
 // and change sets: Hash64 of RowKey.
 func (c *Compiler) KeyHash(srcName, alias string) string {

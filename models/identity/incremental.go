@@ -46,13 +46,17 @@ func unchanged(c *models.Compiler) bool {
 // edge source changed: the published identity tables stand, and no profile
 // was re-stitched.
 func unchangedStep(c *models.Compiler) models.Step {
+	prevMap := c.D.Table(c.P.Schema, c.Entity()+"_identity_map")
+	sql := []string{c.D.ReplaceTable(c.RestitchedTable(), "SELECT profile_id FROM "+prevMap+" WHERE 1 = 0")}
+	if c.InPlace() {
+		sql = append(sql, c.D.ReplaceTable(c.RestitchedNumbersTable(), "SELECT profile_no FROM "+prevMap+" WHERE 1 = 0"))
+	}
 	return models.Step{
 		Name:        StepAffected,
 		Kind:        models.KindIdentity,
 		Description: "Identity (incremental): no edge source changed since the last build; the identity tables stand.",
 		Origin:      c.P.Identity.At.Of("edges"),
-		SQL: []string{c.D.ReplaceTable(c.RestitchedTable(), "SELECT profile_id FROM "+
-			c.D.Table(c.P.Schema, c.Entity()+"_identity_map")+" WHERE 1 = 0")},
+		SQL:         sql,
 	}
 }
 
@@ -583,6 +587,11 @@ FROM (
     UNION ALL
     SELECT profile_id FROM %[3]s
 ) AS restitched`, x.prev("identity_map"), tables[0].keep, k.mapTable())))
+	if inPlace {
+		// Every re-stitched profile has rows in the identity map it publishes.
+		sqls = append(sqls, "-- The profiles re-stitched, by their number in this build.\n"+
+			d.ReplaceTable(c.RestitchedNumbersTable(), "SELECT DISTINCT profile_no\nFROM "+x.work("add_identity_map")))
+	}
 	work := []string{"probe", "seeds", "keys", "offsets", "tied_keys", "tied", "changed_keys"}
 	for _, src := range x.edgeSources() {
 		work = append(work, "changed_"+src.Name)

@@ -19,6 +19,7 @@ type incState struct {
 	gone     string         // in place: work table of the affected profiles that no longer exist
 	idRows   string         // in place: work table of the identity map rows of the affected profiles
 	srcRows  string         // in place: work table of the row map rows (trait sources) of the affected profiles
+	numbers  string         // in place: work table of the profile_no of the affected profiles that exist
 	rescored string         // in place, when Rescores: work table of the kept profiles' moved RFM columns
 	written  string         // in place, when Rescores: work table of the delta's rows and the rescored ones, apart
 	prev     string         // the profiles table the previous build published
@@ -64,7 +65,7 @@ func incrementalStatements(c *models.Compiler, prevNow time.Time, inPlace bool) 
 		shift:    calendarDays(prevNow.In(loc), c.Now.In(loc)),
 	}
 	if inPlace {
-		inc.delta, inc.gone = DeltaTable(c), GoneTable(c)
+		inc.delta, inc.gone, inc.numbers = DeltaTable(c), GoneTable(c), c.WorkTable(c.Entity()+"_profiles_affected_numbers")
 		inc.idRows, inc.srcRows = c.WorkTable(c.Entity()+"_profiles_id_rows"), c.WorkTable(c.Entity()+"_profiles_src_rows")
 		if Rescores(c) {
 			inc.rescored, inc.written = RescoredTable(c), c.WorkTable(c.Entity()+"_profiles_written")
@@ -75,12 +76,28 @@ func incrementalStatements(c *models.Compiler, prevNow time.Time, inPlace bool) 
 		return nil, err
 	}
 	var stmts []string
-	if keys := b.edgeKeysSQL(prevNow.In(loc)); keys != "" {
+	keys := b.edgeKeysSQL(prevNow.In(loc))
+	if keys != "" {
 		stmts = append(stmts, "-- The keys of the rows that crossed the edge of a window as the clock moved.\n"+
 			c.D.ReplaceTable(edgeKeysTable(c), keys))
+		if inPlace {
+			stmts = append(stmts, "-- The profiles holding those rows, by id and number (one read of the row map).\n"+
+				c.D.ReplaceTable(edgeRowsTable(c), "SELECT profile_id, profile_no FROM "+c.RowMapTable()+
+					"\nWHERE (source, row_key) IN (SELECT source, row_key FROM "+edgeKeysTable(c)+")"))
+		}
 	}
 	stmts = append(stmts, c.D.ReplaceTable(inc.affected, b.affectedSQL(prevNow.In(loc))))
 	if inPlace {
+		numbers := "SELECT profile_no FROM " + c.RestitchedNumbersTable()
+		switch {
+		case c.Previous == nil:
+			// Affected profiles found by diffing the identity tables.
+			numbers = "SELECT profile_no FROM " + c.IdentityMapTable() + "\nWHERE " + b.only()
+		case keys != "":
+			numbers += "\nUNION ALL\nSELECT profile_no FROM " + edgeRowsTable(c)
+		}
+		stmts = append(stmts, "-- The profiles to recompute that exist, by their number in this build.\n"+
+			c.D.ReplaceTable(inc.numbers, numbers))
 		stmts = append(stmts, b.affectedRowsSQL()...)
 	}
 	stmts = append(stmts, b.render()...)
@@ -90,7 +107,10 @@ func incrementalStatements(c *models.Compiler, prevNow time.Time, inPlace bool) 
 	if inPlace {
 		stmts = append(stmts, "-- The recomputed profiles that no longer exist: merged into others, or left\n-- without identifiers.\n"+
 			c.D.ReplaceTable(inc.gone, "SELECT profile_id FROM "+inc.affected+"\nWHERE profile_id NOT IN (SELECT profile_id FROM "+inc.idRows+")"),
-			c.D.DropTable(inc.idRows), c.D.DropTable(inc.srcRows))
+			c.D.DropTable(inc.idRows), c.D.DropTable(inc.srcRows), c.D.DropTable(inc.numbers))
+		if keys != "" {
+			stmts = append(stmts, c.D.DropTable(edgeRowsTable(c)))
+		}
 	}
 	return stmts, nil
 }
@@ -99,8 +119,10 @@ func incrementalStatements(c *models.Compiler, prevNow time.Time, inPlace bool) 
 // the affected profiles into work tables: the passes read those few
 // rows, where each would otherwise scan the whole maps again (which,
 // published in place, are views reading the previous build's tables).
+// The rows are found by profile number, which one build gives one
+// profile, a cheaper test than profile_id.
 func (b *builder) affectedRowsSQL() []string {
-	c, only := b.c, b.only()
+	c, only := b.c, "profile_no IN (SELECT profile_no FROM "+b.inc.numbers+")"
 	out := []string{"-- The identity map rows of the profiles to recompute.\n" +
 		c.D.ReplaceTable(b.inc.idRows, "SELECT * FROM "+c.IdentityMapTable()+"\nWHERE "+only)}
 	if len(b.order) == 0 {
@@ -361,6 +383,11 @@ WHERE c <> p`
 // how few they are when it joins them to the row map.
 func edgeKeysTable(c *models.Compiler) string { return c.WorkTable(c.Entity() + "_profiles_edge_keys") }
 
+// edgeRowsTable is the work table, in a build publishing in place, of the
+// profiles (profile_id, profile_no) holding a row that crossed the edge
+// of a window.
+func edgeRowsTable(c *models.Compiler) string { return c.WorkTable(c.Entity() + "_profiles_edge_rows") }
+
 // windowed lists the sources (with a timestamp) and windows of the
 // windowed traits, each pair once.
 func (b *builder) windowed() (sources []config.Source, windows []config.Trait) {
@@ -421,9 +448,8 @@ func (b *builder) windowEdges(prevLocal time.Time) []string {
 		return nil
 	}
 	if b.inc != nil && b.inc.delta != "" {
-		// One read of the row map view (see changedRows).
-		return []string{fmt.Sprintf("-- rows that crossed the edge of a window\nSELECT profile_id FROM %s WHERE (source, row_key) IN (SELECT source, row_key FROM %s)",
-			b.c.RowMapTable(), edgeKeysTable(b.c))}
+		// Read from the row map once (IncrementalStatements).
+		return []string{"-- rows that crossed the edge of a window\nSELECT profile_id FROM " + edgeRowsTable(b.c)}
 	}
 	sources, _ := b.windowed()
 	var out, seen []string
