@@ -88,16 +88,8 @@ func incrementalStatements(c *models.Compiler, prevNow time.Time, inPlace bool) 
 	}
 	stmts = append(stmts, c.D.ReplaceTable(inc.affected, b.affectedSQL(prevNow.In(loc))))
 	if inPlace {
-		numbers := "SELECT profile_no FROM " + c.RestitchedNumbersTable()
-		switch {
-		case c.Previous == nil:
-			// Affected profiles found by diffing the identity tables.
-			numbers = "SELECT profile_no FROM " + c.IdentityMapTable() + "\nWHERE " + b.only()
-		case keys != "":
-			numbers += "\nUNION ALL\nSELECT profile_no FROM " + edgeRowsTable(c)
-		}
 		stmts = append(stmts, "-- The profiles to recompute that exist, by their number in this build.\n"+
-			c.D.ReplaceTable(inc.numbers, numbers))
+			c.D.ReplaceTable(inc.numbers, b.numbersSQL(keys != "")))
 		stmts = append(stmts, b.affectedRowsSQL()...)
 	}
 	stmts = append(stmts, b.render()...)
@@ -113,6 +105,22 @@ func incrementalStatements(c *models.Compiler, prevNow time.Time, inPlace bool) 
 		}
 	}
 	return stmts, nil
+}
+
+// numbersSQL selects the profile_no of the affected profiles that exist:
+// those the identity steps re-stitched, and those holding a row that
+// crossed a window's edge (edges).
+func (b *builder) numbersSQL(edges bool) string {
+	c := b.c
+	if c.Previous == nil {
+		// The affected profiles were found by diffing the identity tables.
+		return "SELECT profile_no FROM " + c.IdentityMapTable() + "\nWHERE " + b.only()
+	}
+	q := "SELECT profile_no FROM " + c.RestitchedNumbersTable()
+	if edges {
+		q += "\nUNION ALL\nSELECT profile_no FROM " + edgeRowsTable(c)
+	}
+	return q
 }
 
 // affectedRowsSQL copies the identity map rows and the row map rows of
