@@ -229,12 +229,7 @@ func RescoredRows(c *models.Compiler) string {
 // splitWritten copies the rows render wrote apart: the recomputed
 // profiles into the delta, the rescored ones into their table.
 func (b *builder) splitWritten() []string {
-	cols := []string{"profile_id"}
-	for _, t := range b.c.P.Traits {
-		for _, col := range t.Columns() {
-			cols = append(cols, b.ident(col))
-		}
-	}
+	cols := b.tableColumns()
 	rescored := []string{"profile_id"}
 	for _, col := range RescoredColumns(b.c) {
 		rescored = append(rescored, b.ident(col))

@@ -27,12 +27,7 @@ func (b *builder) render() []string {
 	for _, c := range ctes {
 		b.scope.Add(c.name, c.comment, c.body)
 	}
-	final := []string{"profile_id"}
-	for _, t := range b.c.P.Traits {
-		for _, col := range t.Columns() {
-			final = append(final, b.ident(col))
-		}
-	}
+	final := b.tableColumns()
 	sel := "SELECT\n    " + strings.Join(final, ",\n    ") + "\nFROM " + b.ref(last)
 	if b.inc != nil && b.inc.rescored != "" {
 		// The recomputed profiles and the rescored ones in one table, told
@@ -46,6 +41,17 @@ func (b *builder) render() []string {
 		return b.scope.ReplaceTable(b.inc.delta, sel)
 	}
 	return b.scope.ReplaceTable(b.c.ProfilesTable(), sel)
+}
+
+// tableColumns lists the profiles table's columns, quoted, in order.
+func (b *builder) tableColumns() []string {
+	out := []string{"profile_id"}
+	for _, t := range b.c.P.Traits {
+		for _, col := range t.Columns() {
+			out = append(out, b.ident(col))
+		}
+	}
+	return out
 }
 
 // only is the condition keeping the rows of the affected profiles in an
