@@ -511,9 +511,9 @@ func (b *builder) incrementalTail(base string) ([]cte, string) {
 			comment: fmt.Sprintf("%s: every profile with a purchase, recomputed or kept.", t.Name),
 			body:    b.purchasersSQL(t, b.ref("merged"), "", false, false),
 		})
-		ctes = append(ctes, b.rfmScores(t, purchasers, false)...)
+		ctes = append(ctes, b.rfmTiles(t, purchasers)...)
 	}
-	return append(ctes, b.scoredCTE("scored", "SELECT * FROM "+b.ref("merged"))), "scored"
+	return append(ctes, b.scoredCTE("scored", "SELECT * FROM "+b.ref("merged"), fresh, b.ownValues)), "scored"
 }
 
 // tailColumns lists the base columns of the recomputed profiles (fresh)
@@ -578,26 +578,47 @@ func (b *builder) purchasersSQL(t config.Trait, from, where string, kept, withOl
 		recency, freq, b.ident(t.Name+"_monetary"), old, from, freq, where)
 }
 
-// scoredCTE joins the rfm scores to the profiles of the query from.
-func (b *builder) scoredCTE(name, from string) cte {
+// ownValues are the rfm trait t's values of a profile in the profile's
+// own columns, and the test that it is a purchaser.
+func (b *builder) ownValues(t config.Trait) ([3]string, string) {
+	freq := b.ident(t.Name + "_frequency")
+	return [3]string{b.ident(t.Name + "_recency"), freq, b.ident(t.Name + "_monetary")}, freq + " > 0"
+}
+
+// purchaserValues are the rfm trait t's values of a profile as read from
+// the purchasers (rescoredCTE), NULL for a profile that is none.
+func (b *builder) purchaserValues(t config.Trait) ([3]string, string) {
+	var v [3]string
+	for i, dim := range rfmDims {
+		v[i] = b.ident(col("purchasers_"+t.Name, t.Name+"_"+dim.value))
+	}
+	return v, v[1] + " > 0"
+}
+
+// scoredCTE joins the rfm scores to the profiles of the query from, by
+// their values (vals), and keeps from's columns pass.
+func (b *builder) scoredCTE(name, from string, pass []string, vals func(config.Trait) ([3]string, string)) cte {
 	chain := from
 	var scored []column
 	for _, t := range b.inc.rfm {
+		var out [3]string
 		var dims []string
-		for _, dim := range []string{"r", "f", "m"} {
-			score := "score_" + dim + "_" + t.Name
-			k := b.ident(col(score, t.Name+"_"+dim))
-			chain = fmt.Sprintf("SELECT c.*, j.%[1]s\nFROM (\n%[2]s\n) AS c\nLEFT JOIN (SELECT s_pid AS j_pid, s_score AS %[1]s FROM %[3]s) AS j ON j.j_pid = c.profile_id",
-				k, dialect.Indent(chain, "    "), b.ref(score))
-			scored = append(scored, column{expr: k, alias: b.ident(t.Name + "_" + dim)})
-			dims = append(dims, b.d.CastText(k))
+		for i, dim := range rfmDims {
+			out[i] = b.ident(col("score_"+dim.name+"_"+t.Name, t.Name+"_"+dim.name))
+			scored = append(scored, column{expr: out[i], alias: b.ident(t.Name + "_" + dim.name)})
+			dims = append(dims, b.d.CastText(out[i]))
 		}
+		v, purchaser := vals(t)
+		chain = b.tileJoins(chain, t, v, purchaser, out)
 		scored = append(scored, column{comment: t.Name + ": RFM code, e.g. 545; NULL without purchases", expr: b.d.Concat(dims...), alias: b.ident(t.Name)})
+	}
+	for i := len(pass) - 1; i >= 0; i-- {
+		scored = append([]column{{expr: pass[i], alias: pass[i]}}, scored...)
 	}
 	return cte{
 		name:    name,
 		comment: "RFM scores: quintiles over every purchaser.",
-		body:    fmt.Sprintf("SELECT\n    joined.*,\n%s\nFROM (\n%s\n) AS joined", renderColumns(scored, "    "), dialect.Indent(chain, "    ")),
+		body:    fmt.Sprintf("SELECT\n%s\nFROM (\n%s\n) AS joined", renderColumns(scored, "    "), dialect.Indent(chain, "    ")),
 	}
 }
 
@@ -623,14 +644,15 @@ func (b *builder) deltaTail(base string, fresh, kept []string, comment string) (
 			body: b.purchasersSQL(t, b.ref(base), "", false, true) + "\nUNION ALL\n" +
 				b.purchasersSQL(t, b.inc.prev, "profile_id NOT IN (SELECT profile_id FROM "+b.inc.affected+")", true, true),
 		})
-		ctes = append(ctes, b.rfmScores(t, purchasers, true)...)
+		ctes = append(ctes, b.rfmTiles(t, purchasers)...)
 		// A kept purchaser has scores (old); the recomputed ones have none.
-		for _, dim := range []string{"r", "f", "m"} {
-			moved = append(moved, fmt.Sprintf("SELECT s_pid AS profile_id FROM %s WHERE s_old IS NOT NULL AND s_old <> s_score", b.ref("score_"+dim+"_"+t.Name)))
-		}
+		keptPurchasers := "SELECT pid, recency, frequency, monetary, old_r, old_f, old_m FROM " + b.ref(purchasers) + " WHERE old_r IS NOT NULL"
 		if b.inc.shift != 0 {
 			moved = append(moved, "SELECT pid AS profile_id FROM "+b.ref(purchasers)+" WHERE old_r IS NOT NULL")
+			continue
 		}
+		tiled := b.tileJoins(keptPurchasers, t, [3]string{"recency", "frequency", "monetary"}, "", [3]string{"new_r", "new_f", "new_m"})
+		moved = append(moved, "SELECT pid AS profile_id\nFROM (\n"+dialect.Indent(tiled, "    ")+"\n) AS tiled\nWHERE new_r <> old_r OR new_f <> old_f OR new_m <> old_m")
 	}
 	ctes = append(ctes, cte{
 		name:    "moved",
@@ -639,7 +661,7 @@ func (b *builder) deltaTail(base string, fresh, kept []string, comment string) (
 	})
 	if b.inc.rescored != "" {
 		ctes = append(ctes, cte{name: "merged", comment: "The recomputed profiles: the kept ones whose RFM values moved are rescored apart.", body: merged},
-			b.scoredCTE("scored", "SELECT * FROM "+b.ref("merged")), b.rescoredCTE())
+			b.scoredCTE("scored", "SELECT * FROM "+b.ref("merged"), fresh, b.ownValues), b.rescoredCTE())
 		return ctes, "scored"
 	}
 	ctes = append(ctes, cte{
@@ -648,7 +670,7 @@ func (b *builder) deltaTail(base string, fresh, kept []string, comment string) (
 		body: merged + fmt.Sprintf("\nUNION ALL\nSELECT %s FROM %s\n  AND profile_id IN (SELECT profile_id FROM %s)",
 			strings.Join(kept, ", "), keptRows, b.ref("moved")),
 	})
-	return append(ctes, b.scoredCTE("scored", "SELECT * FROM "+b.ref("merged"))), "scored"
+	return append(ctes, b.scoredCTE("scored", "SELECT * FROM "+b.ref("merged"), fresh, b.ownValues)), "scored"
 }
 
 // rescoredCTE selects the RescoredColumns of the kept profiles whose RFM
@@ -656,15 +678,18 @@ func (b *builder) deltaTail(base string, fresh, kept []string, comment string) (
 // since the last build.
 func (b *builder) rescoredCTE() cte {
 	from := "SELECT DISTINCT profile_id FROM " + b.ref("moved")
+	pass := []string{"profile_id"}
 	for _, t := range b.inc.rfm {
-		k := b.ident(col("purchasers_"+t.Name, t.Name+"_recency"))
-		from = fmt.Sprintf("SELECT c.*, j.%[1]s\nFROM (\n%[2]s\n) AS c\nLEFT JOIN (SELECT pid AS j_pid, recency AS %[1]s FROM %[3]s) AS j ON j.j_pid = c.profile_id",
-			k, dialect.Indent(from, "    "), b.ref("purchasers_"+t.Name))
+		v, _ := b.purchaserValues(t)
+		from = fmt.Sprintf("SELECT c.*, j.%[1]s, j.%[2]s, j.%[3]s\nFROM (\n%[4]s\n) AS c\nLEFT JOIN (SELECT pid AS j_pid, recency AS %[1]s, frequency AS %[2]s, monetary AS %[3]s FROM %[5]s) AS j ON j.j_pid = c.profile_id",
+			v[0], v[1], v[2], dialect.Indent(from, "    "), b.ref("purchasers_"+t.Name))
+		pass = append(pass, v[0])
 	}
-	scored := b.scoredCTE("rescored_scores", from)
+	scored := b.scoredCTE("rescored_scores", from, pass, b.purchaserValues)
 	cols := []string{"profile_id"}
 	for _, t := range b.inc.rfm {
-		cols = append(cols, b.ident(col("purchasers_"+t.Name, t.Name+"_recency"))+" AS "+b.ident(t.Name+"_recency"))
+		v, _ := b.purchaserValues(t)
+		cols = append(cols, v[0]+" AS "+b.ident(t.Name+"_recency"))
 		for _, c := range []string{t.Name, t.Name + "_r", t.Name + "_f", t.Name + "_m"} {
 			cols = append(cols, b.ident(c))
 		}

@@ -614,31 +614,24 @@ func (b *builder) rfm(t config.Trait) error {
     FROM %[4]s
     WHERE %[2]s > 0`, b.d.DaysBetween(last, b.now), freq, money, b.ref(traitsCTE(r.From))),
 	})
-	b.extra = append(b.extra, b.rfmScores(t, purchasers, false)...)
+	b.extra = append(b.extra, b.rfmTiles(t, purchasers)...)
 	scores := "scores_" + t.Name
 	c := func(suffix string) string { return b.ident(col(scores, t.Name+suffix)) }
+	tiled := b.tileJoins("SELECT * FROM "+b.ref(purchasers), t, [3]string{"recency", "frequency", "monetary"}, "", [3]string{"r_score", "f_score", "m_score"})
 	b.extra = append(b.extra, cte{
 		name:    scores,
 		comment: fmt.Sprintf("%s: quintiles over the profiles with a purchase; 5 = most recent, most frequent, highest spend.", t.Name),
 		body: fmt.Sprintf(`SELECT
-        pm.pid AS profile_no,
-        pm.recency AS %[1]s,
-        pm.frequency AS %[2]s,
-        pm.monetary AS %[3]s,
-        pm.r_score AS %[4]s,
-        pm.f_score AS %[5]s,
-        sm.s_score AS %[6]s
+        pid AS profile_no,
+        recency AS %[1]s,
+        frequency AS %[2]s,
+        monetary AS %[3]s,
+        r_score AS %[4]s,
+        f_score AS %[5]s,
+        m_score AS %[6]s
     FROM (
-        SELECT pf.*, sf.s_score AS f_score
-        FROM (
-            SELECT p.*, sr.s_score AS r_score
-            FROM %[7]s AS p
-            JOIN %[8]s AS sr ON sr.s_pid = p.pid
-        ) AS pf
-        JOIN %[9]s AS sf ON sf.s_pid = pf.pid
-    ) AS pm
-    JOIN %[10]s AS sm ON sm.s_pid = pm.pid`, c("_recency"), c("_frequency"), c("_monetary"), c("_r"), c("_f"), c("_m"),
-			b.ref(purchasers), b.ref("score_r_"+t.Name), b.ref("score_f_"+t.Name), b.ref("score_m_"+t.Name)),
+%[7]s
+    ) AS tiled`, c("_recency"), c("_frequency"), c("_monetary"), c("_r"), c("_f"), c("_m"), dialect.Indent(tiled, "        ")),
 	})
 	ref := func(suffix string) string { return b.joinCol(scores, t.Name+suffix) }
 	code := b.d.Concat(b.d.CastText(ref("_r")), b.d.CastText(ref("_f")), b.d.CastText(ref("_m")))
@@ -654,59 +647,82 @@ func (b *builder) rfm(t config.Trait) error {
 	return nil
 }
 
-// rfmScores scores the purchasers (pid, recency, frequency, monetary) of
-// an rfm trait in three CTEs per dimension, score_D_NAME (s_pid, s_score).
-// With old, the purchasers carry each dimension's previous score too
-// (old_r, old_f, old_m), passed on as s_old.
-// The scores are quintiles: NTILE(5) over the purchasers, written with
-// row numbers (portable: ClickHouse 18.16 has no window functions). Tied
-// values share the score of their group's first row, the lowest the group
-// reaches, so the order among ties does not matter.
-func (b *builder) rfmScores(t config.Trait, purchasers string, old bool) []cte {
+// rfmDims are the three dimensions of an RFM score: the purchasers'
+// column each ranks, and the order that ranks the best last (5 = best).
+var rfmDims = []struct {
+	name, value string
+	order       dialect.SortKey
+}{
+	{"r", "recency", dialect.SortKey{Expr: "v", Desc: true, NullsFirst: true}},
+	{"f", "frequency", dialect.SortKey{Expr: "v"}},
+	{"m", "monetary", dialect.SortKey{Expr: "v", NullsFirst: true}},
+}
+
+// rfmTiles ranks the purchasers (pid, recency, frequency, monetary) of an
+// rfm trait in two CTEs per dimension, the second of which,
+// tiles_D_NAME (t_null, t_key, t_score), gives the score of each value
+// (NULL grouped under t_null = 1). The scores are quintiles: NTILE(5)
+// over the purchasers, written with row numbers (portable: ClickHouse
+// 18.16 has no window functions). Tied values share the score of their
+// group's first row, the lowest the group reaches, so the order among
+// ties does not matter, and a score depends on the value alone: the
+// profiles are given theirs by a join on the value (tileJoins), against
+// a table of distinct values rather than of every purchaser.
+func (b *builder) rfmTiles(t config.Trait, purchasers string) []cte {
 	n := "(SELECT count(*) FROM " + b.ref(purchasers) + ")"
-	dims := []struct {
-		name, value string
-		order       dialect.SortKey
-	}{
-		{"r", "recency", dialect.SortKey{Expr: "v", Desc: true, NullsFirst: true}},
-		{"f", "frequency", dialect.SortKey{Expr: "v"}},
-		{"m", "monetary", dialect.SortKey{Expr: "v", NullsFirst: true}},
-	}
 	var out []cte
-	for _, dim := range dims {
-		ranked, firsts, score := "ranked_"+dim.name+"_"+t.Name, "firsts_"+dim.name+"_"+t.Name, "score_"+dim.name+"_"+t.Name
-		oldIn, oldOut := "", ""
-		if old {
-			oldIn, oldOut = ",\n    old_"+dim.name+" AS old", ", k.old AS s_old"
-		}
+	for _, dim := range rfmDims {
+		ranked, tiles := "ranked_"+dim.name+"_"+t.Name, "tiles_"+dim.name+"_"+t.Name
 		out = append(out,
 			cte{
 				name:    ranked,
 				comment: fmt.Sprintf("%s: purchasers in order of %s (5 = best), NULLs grouped under a key.", t.Name, dim.value),
 				body: b.d.NumberRows(fmt.Sprintf(`SELECT
-    pid,
     %[1]s AS v,
     CASE WHEN %[1]s IS NULL THEN 1 ELSE 0 END AS v_null,
-    coalesce(%[1]s, 0) AS v_key%[3]s
-FROM %[2]s`, dim.value, b.ref(purchasers), oldIn), "rn", []dialect.SortKey{dim.order}),
+    coalesce(%[1]s, 0) AS v_key
+FROM %[2]s`, dim.value, b.ref(purchasers)), "rn", []dialect.SortKey{dim.order}),
 			},
 			cte{
-				name:    firsts,
-				comment: "the first row number of each group of tied values",
-				body: fmt.Sprintf(`SELECT v_null AS g_null, v_key AS g_key, min(rn) AS g_first
+				name: tiles,
+				comment: "the score of each value: NTILE(5) of its group's first row; with q = n / 5 and r = n % 5,\n" +
+					"the first r tiles hold q + 1 rows, the others q",
+				body: fmt.Sprintf(`SELECT v_null AS t_null, v_key AS t_key, %s AS t_score
     FROM %s
-    GROUP BY v_null, v_key`, b.ref(ranked)),
-			},
-			cte{
-				name:    score,
-				comment: "NTILE(5) of each group's first row: with q = n / 5 and r = n % 5, the first r tiles hold q + 1 rows, the others q",
-				body: fmt.Sprintf(`SELECT k.pid AS s_pid, %[1]s AS s_score%[4]s
-    FROM %[2]s AS k
-    JOIN %[3]s AS g ON g.g_null = k.v_null AND g.g_key = k.v_key`, ntile("g.g_first", n, b.d), b.ref(ranked), b.ref(firsts), oldOut),
+    GROUP BY v_null, v_key`, ntile("min(rn)", n, b.d), b.ref(ranked)),
 			},
 		)
 	}
 	return out
+}
+
+// tileJoins adds to the rows of the query from the scores of rfm trait t
+// (out, one column per dimension), read from the tiles of the values in
+// from's columns vals (recency, frequency, monetary). Where purchaser is
+// set, the rows it is false for are no purchasers and get no score. The
+// join keys are columns of their own (ClickHouse 18.16 joins on columns,
+// and not on NULL), left in the result under names starting sluice_.
+func (b *builder) tileJoins(from string, t config.Trait, vals [3]string, purchaser string, out [3]string) string {
+	var keys []string
+	for i, dim := range rfmDims {
+		isNull := "CASE WHEN " + vals[i] + " IS NULL THEN 1 ELSE 0 END"
+		if purchaser != "" {
+			// 2 matches no tile.
+			isNull = "CASE WHEN " + purchaser + " THEN " + isNull + " ELSE 2 END"
+		}
+		keys = append(keys, isNull+" AS "+b.tileKey(t, dim.name, "null"), "coalesce("+vals[i]+", 0) AS "+b.tileKey(t, dim.name, "key"))
+	}
+	chain := "SELECT c.*, " + strings.Join(keys, ", ") + "\nFROM (\n" + dialect.Indent(from, "    ") + "\n) AS c"
+	for i, dim := range rfmDims {
+		chain = fmt.Sprintf("SELECT c.*, j.%[1]s\nFROM (\n%[2]s\n) AS c\nLEFT JOIN (SELECT t_null AS j_null, t_key AS j_key, t_score AS %[1]s FROM %[3]s) AS j ON j.j_null = c.%[4]s AND j.j_key = c.%[5]s",
+			out[i], dialect.Indent(chain, "    "), b.ref("tiles_"+dim.name+"_"+t.Name), b.tileKey(t, dim.name, "null"), b.tileKey(t, dim.name, "key"))
+	}
+	return chain
+}
+
+// tileKey names a join key column of tileJoins.
+func (b *builder) tileKey(t config.Trait, dim, part string) string {
+	return b.ident("sluice_" + t.Name + "_" + dim + "_" + part)
 }
 
 // ntile is NTILE(5) of row number rn among n rows, without window

@@ -104,3 +104,30 @@ func TestAggregateExpr(t *testing.T) {
 		}
 	}
 }
+
+// TestRFMIsNtile compares the RFM scores, written without window functions
+// and given to each profile by its values, with DuckDB's NTILE(5) over the
+// purchasers, tied values sharing the lowest tile of their group.
+func TestRFMIsNtile(t *testing.T) {
+	c := profilestest.Build(t, "testdata/oracle/rfm")
+	counts := c.Table(t, `SELECT count(*) AS purchasers, count(*) FILTER (WHERE r IS NULL) AS null_recency,
+    count(*) FILTER (WHERE m IS NULL) AS null_monetary, count(*) FILTER (WHERE rfm_r IS DISTINCT FROM want_r
+        OR rfm_f IS DISTINCT FROM want_f OR rfm_m IS DISTINCT FROM want_m) AS wrong
+FROM (
+    SELECT *, min(nr) OVER (PARTITION BY r) AS want_r, min(nf) OVER (PARTITION BY f) AS want_f, min(nm) OVER (PARTITION BY m) AS want_m
+    FROM (
+        SELECT rfm_r, rfm_f, rfm_m, rfm_recency AS r, rfm_frequency AS f, rfm_monetary AS m,
+            ntile(5) OVER (ORDER BY rfm_recency DESC NULLS FIRST) AS nr,
+            ntile(5) OVER (ORDER BY rfm_frequency ASC NULLS LAST) AS nf,
+            ntile(5) OVER (ORDER BY rfm_monetary ASC NULLS FIRST) AS nm
+        FROM sluice.customer_profiles
+        WHERE rfm_frequency > 0
+    ) AS tiled
+) AS compared`)
+	if want := "purchasers  null_recency  null_monetary  wrong\n986         16            19             0\n"; counts != want {
+		t.Errorf("RFM scores against NTILE(5):\n%s\nwant\n%s", counts, want)
+	}
+	if out := c.Table(t, `SELECT count(*) AS scored FROM sluice.customer_profiles WHERE rfm_frequency = 0 AND (rfm_r IS NOT NULL OR rfm IS NOT NULL)`); out != "scored\n0\n" {
+		t.Errorf("customers without purchases have scores:\n%s", out)
+	}
+}

@@ -50,93 +50,83 @@ ranked_r_rfm AS (
     SELECT row_number() OVER (ORDER BY v DESC NULLS FIRST) AS rn, unnumbered.*
     FROM (
         SELECT
-            pid,
             recency AS v,
             CASE WHEN recency IS NULL THEN 1 ELSE 0 END AS v_null,
             coalesce(recency, 0) AS v_key
         FROM purchasers_rfm
     ) AS unnumbered
 ),
--- the first row number of each group of tied values
-firsts_r_rfm AS (
-    SELECT v_null AS g_null, v_key AS g_key, min(rn) AS g_first
+-- the score of each value: NTILE(5) of its group's first row; with q = n / 5 and r = n % 5,
+-- the first r tiles hold q + 1 rows, the others q
+tiles_r_rfm AS (
+    SELECT v_null AS t_null, v_key AS t_key, CAST(CASE WHEN min(rn) <= (((SELECT count(*) FROM purchasers_rfm) - 5 * floor((SELECT count(*) FROM purchasers_rfm) / 5)) * (floor((SELECT count(*) FROM purchasers_rfm) / 5) + 1)) THEN floor((min(rn) - 1) / (floor((SELECT count(*) FROM purchasers_rfm) / 5) + 1)) + 1 ELSE ((SELECT count(*) FROM purchasers_rfm) - 5 * floor((SELECT count(*) FROM purchasers_rfm) / 5)) + floor((min(rn) - 1 - (((SELECT count(*) FROM purchasers_rfm) - 5 * floor((SELECT count(*) FROM purchasers_rfm) / 5)) * (floor((SELECT count(*) FROM purchasers_rfm) / 5) + 1))) / floor((SELECT count(*) FROM purchasers_rfm) / 5)) + 1 END AS BIGINT) AS t_score
         FROM ranked_r_rfm
         GROUP BY v_null, v_key
-),
--- NTILE(5) of each group's first row: with q = n / 5 and r = n % 5, the first r tiles hold q + 1 rows, the others q
-score_r_rfm AS (
-    SELECT k.pid AS s_pid, CAST(CASE WHEN g.g_first <= (((SELECT count(*) FROM purchasers_rfm) - 5 * floor((SELECT count(*) FROM purchasers_rfm) / 5)) * (floor((SELECT count(*) FROM purchasers_rfm) / 5) + 1)) THEN floor((g.g_first - 1) / (floor((SELECT count(*) FROM purchasers_rfm) / 5) + 1)) + 1 ELSE ((SELECT count(*) FROM purchasers_rfm) - 5 * floor((SELECT count(*) FROM purchasers_rfm) / 5)) + floor((g.g_first - 1 - (((SELECT count(*) FROM purchasers_rfm) - 5 * floor((SELECT count(*) FROM purchasers_rfm) / 5)) * (floor((SELECT count(*) FROM purchasers_rfm) / 5) + 1))) / floor((SELECT count(*) FROM purchasers_rfm) / 5)) + 1 END AS BIGINT) AS s_score
-        FROM ranked_r_rfm AS k
-        JOIN firsts_r_rfm AS g ON g.g_null = k.v_null AND g.g_key = k.v_key
 ),
 -- rfm: purchasers in order of frequency (5 = best), NULLs grouped under a key.
 ranked_f_rfm AS (
     SELECT row_number() OVER (ORDER BY v NULLS LAST) AS rn, unnumbered.*
     FROM (
         SELECT
-            pid,
             frequency AS v,
             CASE WHEN frequency IS NULL THEN 1 ELSE 0 END AS v_null,
             coalesce(frequency, 0) AS v_key
         FROM purchasers_rfm
     ) AS unnumbered
 ),
--- the first row number of each group of tied values
-firsts_f_rfm AS (
-    SELECT v_null AS g_null, v_key AS g_key, min(rn) AS g_first
+-- the score of each value: NTILE(5) of its group's first row; with q = n / 5 and r = n % 5,
+-- the first r tiles hold q + 1 rows, the others q
+tiles_f_rfm AS (
+    SELECT v_null AS t_null, v_key AS t_key, CAST(CASE WHEN min(rn) <= (((SELECT count(*) FROM purchasers_rfm) - 5 * floor((SELECT count(*) FROM purchasers_rfm) / 5)) * (floor((SELECT count(*) FROM purchasers_rfm) / 5) + 1)) THEN floor((min(rn) - 1) / (floor((SELECT count(*) FROM purchasers_rfm) / 5) + 1)) + 1 ELSE ((SELECT count(*) FROM purchasers_rfm) - 5 * floor((SELECT count(*) FROM purchasers_rfm) / 5)) + floor((min(rn) - 1 - (((SELECT count(*) FROM purchasers_rfm) - 5 * floor((SELECT count(*) FROM purchasers_rfm) / 5)) * (floor((SELECT count(*) FROM purchasers_rfm) / 5) + 1))) / floor((SELECT count(*) FROM purchasers_rfm) / 5)) + 1 END AS BIGINT) AS t_score
         FROM ranked_f_rfm
         GROUP BY v_null, v_key
-),
--- NTILE(5) of each group's first row: with q = n / 5 and r = n % 5, the first r tiles hold q + 1 rows, the others q
-score_f_rfm AS (
-    SELECT k.pid AS s_pid, CAST(CASE WHEN g.g_first <= (((SELECT count(*) FROM purchasers_rfm) - 5 * floor((SELECT count(*) FROM purchasers_rfm) / 5)) * (floor((SELECT count(*) FROM purchasers_rfm) / 5) + 1)) THEN floor((g.g_first - 1) / (floor((SELECT count(*) FROM purchasers_rfm) / 5) + 1)) + 1 ELSE ((SELECT count(*) FROM purchasers_rfm) - 5 * floor((SELECT count(*) FROM purchasers_rfm) / 5)) + floor((g.g_first - 1 - (((SELECT count(*) FROM purchasers_rfm) - 5 * floor((SELECT count(*) FROM purchasers_rfm) / 5)) * (floor((SELECT count(*) FROM purchasers_rfm) / 5) + 1))) / floor((SELECT count(*) FROM purchasers_rfm) / 5)) + 1 END AS BIGINT) AS s_score
-        FROM ranked_f_rfm AS k
-        JOIN firsts_f_rfm AS g ON g.g_null = k.v_null AND g.g_key = k.v_key
 ),
 -- rfm: purchasers in order of monetary (5 = best), NULLs grouped under a key.
 ranked_m_rfm AS (
     SELECT row_number() OVER (ORDER BY v NULLS FIRST) AS rn, unnumbered.*
     FROM (
         SELECT
-            pid,
             monetary AS v,
             CASE WHEN monetary IS NULL THEN 1 ELSE 0 END AS v_null,
             coalesce(monetary, 0) AS v_key
         FROM purchasers_rfm
     ) AS unnumbered
 ),
--- the first row number of each group of tied values
-firsts_m_rfm AS (
-    SELECT v_null AS g_null, v_key AS g_key, min(rn) AS g_first
+-- the score of each value: NTILE(5) of its group's first row; with q = n / 5 and r = n % 5,
+-- the first r tiles hold q + 1 rows, the others q
+tiles_m_rfm AS (
+    SELECT v_null AS t_null, v_key AS t_key, CAST(CASE WHEN min(rn) <= (((SELECT count(*) FROM purchasers_rfm) - 5 * floor((SELECT count(*) FROM purchasers_rfm) / 5)) * (floor((SELECT count(*) FROM purchasers_rfm) / 5) + 1)) THEN floor((min(rn) - 1) / (floor((SELECT count(*) FROM purchasers_rfm) / 5) + 1)) + 1 ELSE ((SELECT count(*) FROM purchasers_rfm) - 5 * floor((SELECT count(*) FROM purchasers_rfm) / 5)) + floor((min(rn) - 1 - (((SELECT count(*) FROM purchasers_rfm) - 5 * floor((SELECT count(*) FROM purchasers_rfm) / 5)) * (floor((SELECT count(*) FROM purchasers_rfm) / 5) + 1))) / floor((SELECT count(*) FROM purchasers_rfm) / 5)) + 1 END AS BIGINT) AS t_score
         FROM ranked_m_rfm
         GROUP BY v_null, v_key
-),
--- NTILE(5) of each group's first row: with q = n / 5 and r = n % 5, the first r tiles hold q + 1 rows, the others q
-score_m_rfm AS (
-    SELECT k.pid AS s_pid, CAST(CASE WHEN g.g_first <= (((SELECT count(*) FROM purchasers_rfm) - 5 * floor((SELECT count(*) FROM purchasers_rfm) / 5)) * (floor((SELECT count(*) FROM purchasers_rfm) / 5) + 1)) THEN floor((g.g_first - 1) / (floor((SELECT count(*) FROM purchasers_rfm) / 5) + 1)) + 1 ELSE ((SELECT count(*) FROM purchasers_rfm) - 5 * floor((SELECT count(*) FROM purchasers_rfm) / 5)) + floor((g.g_first - 1 - (((SELECT count(*) FROM purchasers_rfm) - 5 * floor((SELECT count(*) FROM purchasers_rfm) / 5)) * (floor((SELECT count(*) FROM purchasers_rfm) / 5) + 1))) / floor((SELECT count(*) FROM purchasers_rfm) / 5)) + 1 END AS BIGINT) AS s_score
-        FROM ranked_m_rfm AS k
-        JOIN firsts_m_rfm AS g ON g.g_null = k.v_null AND g.g_key = k.v_key
 ),
 -- rfm: quintiles over the profiles with a purchase; 5 = most recent, most frequent, highest spend.
 scores_rfm AS (
     SELECT
-            pm.pid AS profile_no,
-            pm.recency AS "scores_rfm__rfm_recency",
-            pm.frequency AS "scores_rfm__rfm_frequency",
-            pm.monetary AS "scores_rfm__rfm_monetary",
-            pm.r_score AS "scores_rfm__rfm_r",
-            pm.f_score AS "scores_rfm__rfm_f",
-            sm.s_score AS "scores_rfm__rfm_m"
+            pid AS profile_no,
+            recency AS "scores_rfm__rfm_recency",
+            frequency AS "scores_rfm__rfm_frequency",
+            monetary AS "scores_rfm__rfm_monetary",
+            r_score AS "scores_rfm__rfm_r",
+            f_score AS "scores_rfm__rfm_f",
+            m_score AS "scores_rfm__rfm_m"
         FROM (
-            SELECT pf.*, sf.s_score AS f_score
+            SELECT c.*, j.m_score
             FROM (
-                SELECT p.*, sr.s_score AS r_score
-                FROM purchasers_rfm AS p
-                JOIN score_r_rfm AS sr ON sr.s_pid = p.pid
-            ) AS pf
-            JOIN score_f_rfm AS sf ON sf.s_pid = pf.pid
-        ) AS pm
-        JOIN score_m_rfm AS sm ON sm.s_pid = pm.pid
+                SELECT c.*, j.f_score
+                FROM (
+                    SELECT c.*, j.r_score
+                    FROM (
+                        SELECT c.*, CASE WHEN recency IS NULL THEN 1 ELSE 0 END AS "sluice_rfm_r_null", coalesce(recency, 0) AS "sluice_rfm_r_key", CASE WHEN frequency IS NULL THEN 1 ELSE 0 END AS "sluice_rfm_f_null", coalesce(frequency, 0) AS "sluice_rfm_f_key", CASE WHEN monetary IS NULL THEN 1 ELSE 0 END AS "sluice_rfm_m_null", coalesce(monetary, 0) AS "sluice_rfm_m_key"
+                        FROM (
+                            SELECT * FROM purchasers_rfm
+                        ) AS c
+                    ) AS c
+                    LEFT JOIN (SELECT t_null AS j_null, t_key AS j_key, t_score AS r_score FROM tiles_r_rfm) AS j ON j.j_null = c."sluice_rfm_r_null" AND j.j_key = c."sluice_rfm_r_key"
+                ) AS c
+                LEFT JOIN (SELECT t_null AS j_null, t_key AS j_key, t_score AS f_score FROM tiles_f_rfm) AS j ON j.j_null = c."sluice_rfm_f_null" AND j.j_key = c."sluice_rfm_f_key"
+            ) AS c
+            LEFT JOIN (SELECT t_null AS j_null, t_key AS j_key, t_score AS m_score FROM tiles_m_rfm) AS j ON j.j_null = c."sluice_rfm_m_null" AND j.j_key = c."sluice_rfm_m_key"
+        ) AS tiled
 ),
 -- rfm_june: the profiles with a purchase, with recency (days), frequency and monetary.
 purchasers_rfm_june AS (
@@ -153,93 +143,83 @@ ranked_r_rfm_june AS (
     SELECT row_number() OVER (ORDER BY v DESC NULLS FIRST) AS rn, unnumbered.*
     FROM (
         SELECT
-            pid,
             recency AS v,
             CASE WHEN recency IS NULL THEN 1 ELSE 0 END AS v_null,
             coalesce(recency, 0) AS v_key
         FROM purchasers_rfm_june
     ) AS unnumbered
 ),
--- the first row number of each group of tied values
-firsts_r_rfm_june AS (
-    SELECT v_null AS g_null, v_key AS g_key, min(rn) AS g_first
+-- the score of each value: NTILE(5) of its group's first row; with q = n / 5 and r = n % 5,
+-- the first r tiles hold q + 1 rows, the others q
+tiles_r_rfm_june AS (
+    SELECT v_null AS t_null, v_key AS t_key, CAST(CASE WHEN min(rn) <= (((SELECT count(*) FROM purchasers_rfm_june) - 5 * floor((SELECT count(*) FROM purchasers_rfm_june) / 5)) * (floor((SELECT count(*) FROM purchasers_rfm_june) / 5) + 1)) THEN floor((min(rn) - 1) / (floor((SELECT count(*) FROM purchasers_rfm_june) / 5) + 1)) + 1 ELSE ((SELECT count(*) FROM purchasers_rfm_june) - 5 * floor((SELECT count(*) FROM purchasers_rfm_june) / 5)) + floor((min(rn) - 1 - (((SELECT count(*) FROM purchasers_rfm_june) - 5 * floor((SELECT count(*) FROM purchasers_rfm_june) / 5)) * (floor((SELECT count(*) FROM purchasers_rfm_june) / 5) + 1))) / floor((SELECT count(*) FROM purchasers_rfm_june) / 5)) + 1 END AS BIGINT) AS t_score
         FROM ranked_r_rfm_june
         GROUP BY v_null, v_key
-),
--- NTILE(5) of each group's first row: with q = n / 5 and r = n % 5, the first r tiles hold q + 1 rows, the others q
-score_r_rfm_june AS (
-    SELECT k.pid AS s_pid, CAST(CASE WHEN g.g_first <= (((SELECT count(*) FROM purchasers_rfm_june) - 5 * floor((SELECT count(*) FROM purchasers_rfm_june) / 5)) * (floor((SELECT count(*) FROM purchasers_rfm_june) / 5) + 1)) THEN floor((g.g_first - 1) / (floor((SELECT count(*) FROM purchasers_rfm_june) / 5) + 1)) + 1 ELSE ((SELECT count(*) FROM purchasers_rfm_june) - 5 * floor((SELECT count(*) FROM purchasers_rfm_june) / 5)) + floor((g.g_first - 1 - (((SELECT count(*) FROM purchasers_rfm_june) - 5 * floor((SELECT count(*) FROM purchasers_rfm_june) / 5)) * (floor((SELECT count(*) FROM purchasers_rfm_june) / 5) + 1))) / floor((SELECT count(*) FROM purchasers_rfm_june) / 5)) + 1 END AS BIGINT) AS s_score
-        FROM ranked_r_rfm_june AS k
-        JOIN firsts_r_rfm_june AS g ON g.g_null = k.v_null AND g.g_key = k.v_key
 ),
 -- rfm_june: purchasers in order of frequency (5 = best), NULLs grouped under a key.
 ranked_f_rfm_june AS (
     SELECT row_number() OVER (ORDER BY v NULLS LAST) AS rn, unnumbered.*
     FROM (
         SELECT
-            pid,
             frequency AS v,
             CASE WHEN frequency IS NULL THEN 1 ELSE 0 END AS v_null,
             coalesce(frequency, 0) AS v_key
         FROM purchasers_rfm_june
     ) AS unnumbered
 ),
--- the first row number of each group of tied values
-firsts_f_rfm_june AS (
-    SELECT v_null AS g_null, v_key AS g_key, min(rn) AS g_first
+-- the score of each value: NTILE(5) of its group's first row; with q = n / 5 and r = n % 5,
+-- the first r tiles hold q + 1 rows, the others q
+tiles_f_rfm_june AS (
+    SELECT v_null AS t_null, v_key AS t_key, CAST(CASE WHEN min(rn) <= (((SELECT count(*) FROM purchasers_rfm_june) - 5 * floor((SELECT count(*) FROM purchasers_rfm_june) / 5)) * (floor((SELECT count(*) FROM purchasers_rfm_june) / 5) + 1)) THEN floor((min(rn) - 1) / (floor((SELECT count(*) FROM purchasers_rfm_june) / 5) + 1)) + 1 ELSE ((SELECT count(*) FROM purchasers_rfm_june) - 5 * floor((SELECT count(*) FROM purchasers_rfm_june) / 5)) + floor((min(rn) - 1 - (((SELECT count(*) FROM purchasers_rfm_june) - 5 * floor((SELECT count(*) FROM purchasers_rfm_june) / 5)) * (floor((SELECT count(*) FROM purchasers_rfm_june) / 5) + 1))) / floor((SELECT count(*) FROM purchasers_rfm_june) / 5)) + 1 END AS BIGINT) AS t_score
         FROM ranked_f_rfm_june
         GROUP BY v_null, v_key
-),
--- NTILE(5) of each group's first row: with q = n / 5 and r = n % 5, the first r tiles hold q + 1 rows, the others q
-score_f_rfm_june AS (
-    SELECT k.pid AS s_pid, CAST(CASE WHEN g.g_first <= (((SELECT count(*) FROM purchasers_rfm_june) - 5 * floor((SELECT count(*) FROM purchasers_rfm_june) / 5)) * (floor((SELECT count(*) FROM purchasers_rfm_june) / 5) + 1)) THEN floor((g.g_first - 1) / (floor((SELECT count(*) FROM purchasers_rfm_june) / 5) + 1)) + 1 ELSE ((SELECT count(*) FROM purchasers_rfm_june) - 5 * floor((SELECT count(*) FROM purchasers_rfm_june) / 5)) + floor((g.g_first - 1 - (((SELECT count(*) FROM purchasers_rfm_june) - 5 * floor((SELECT count(*) FROM purchasers_rfm_june) / 5)) * (floor((SELECT count(*) FROM purchasers_rfm_june) / 5) + 1))) / floor((SELECT count(*) FROM purchasers_rfm_june) / 5)) + 1 END AS BIGINT) AS s_score
-        FROM ranked_f_rfm_june AS k
-        JOIN firsts_f_rfm_june AS g ON g.g_null = k.v_null AND g.g_key = k.v_key
 ),
 -- rfm_june: purchasers in order of monetary (5 = best), NULLs grouped under a key.
 ranked_m_rfm_june AS (
     SELECT row_number() OVER (ORDER BY v NULLS FIRST) AS rn, unnumbered.*
     FROM (
         SELECT
-            pid,
             monetary AS v,
             CASE WHEN monetary IS NULL THEN 1 ELSE 0 END AS v_null,
             coalesce(monetary, 0) AS v_key
         FROM purchasers_rfm_june
     ) AS unnumbered
 ),
--- the first row number of each group of tied values
-firsts_m_rfm_june AS (
-    SELECT v_null AS g_null, v_key AS g_key, min(rn) AS g_first
+-- the score of each value: NTILE(5) of its group's first row; with q = n / 5 and r = n % 5,
+-- the first r tiles hold q + 1 rows, the others q
+tiles_m_rfm_june AS (
+    SELECT v_null AS t_null, v_key AS t_key, CAST(CASE WHEN min(rn) <= (((SELECT count(*) FROM purchasers_rfm_june) - 5 * floor((SELECT count(*) FROM purchasers_rfm_june) / 5)) * (floor((SELECT count(*) FROM purchasers_rfm_june) / 5) + 1)) THEN floor((min(rn) - 1) / (floor((SELECT count(*) FROM purchasers_rfm_june) / 5) + 1)) + 1 ELSE ((SELECT count(*) FROM purchasers_rfm_june) - 5 * floor((SELECT count(*) FROM purchasers_rfm_june) / 5)) + floor((min(rn) - 1 - (((SELECT count(*) FROM purchasers_rfm_june) - 5 * floor((SELECT count(*) FROM purchasers_rfm_june) / 5)) * (floor((SELECT count(*) FROM purchasers_rfm_june) / 5) + 1))) / floor((SELECT count(*) FROM purchasers_rfm_june) / 5)) + 1 END AS BIGINT) AS t_score
         FROM ranked_m_rfm_june
         GROUP BY v_null, v_key
-),
--- NTILE(5) of each group's first row: with q = n / 5 and r = n % 5, the first r tiles hold q + 1 rows, the others q
-score_m_rfm_june AS (
-    SELECT k.pid AS s_pid, CAST(CASE WHEN g.g_first <= (((SELECT count(*) FROM purchasers_rfm_june) - 5 * floor((SELECT count(*) FROM purchasers_rfm_june) / 5)) * (floor((SELECT count(*) FROM purchasers_rfm_june) / 5) + 1)) THEN floor((g.g_first - 1) / (floor((SELECT count(*) FROM purchasers_rfm_june) / 5) + 1)) + 1 ELSE ((SELECT count(*) FROM purchasers_rfm_june) - 5 * floor((SELECT count(*) FROM purchasers_rfm_june) / 5)) + floor((g.g_first - 1 - (((SELECT count(*) FROM purchasers_rfm_june) - 5 * floor((SELECT count(*) FROM purchasers_rfm_june) / 5)) * (floor((SELECT count(*) FROM purchasers_rfm_june) / 5) + 1))) / floor((SELECT count(*) FROM purchasers_rfm_june) / 5)) + 1 END AS BIGINT) AS s_score
-        FROM ranked_m_rfm_june AS k
-        JOIN firsts_m_rfm_june AS g ON g.g_null = k.v_null AND g.g_key = k.v_key
 ),
 -- rfm_june: quintiles over the profiles with a purchase; 5 = most recent, most frequent, highest spend.
 scores_rfm_june AS (
     SELECT
-            pm.pid AS profile_no,
-            pm.recency AS "scores_rfm_june__rfm_june_recency",
-            pm.frequency AS "scores_rfm_june__rfm_june_frequency",
-            pm.monetary AS "scores_rfm_june__rfm_june_monetary",
-            pm.r_score AS "scores_rfm_june__rfm_june_r",
-            pm.f_score AS "scores_rfm_june__rfm_june_f",
-            sm.s_score AS "scores_rfm_june__rfm_june_m"
+            pid AS profile_no,
+            recency AS "scores_rfm_june__rfm_june_recency",
+            frequency AS "scores_rfm_june__rfm_june_frequency",
+            monetary AS "scores_rfm_june__rfm_june_monetary",
+            r_score AS "scores_rfm_june__rfm_june_r",
+            f_score AS "scores_rfm_june__rfm_june_f",
+            m_score AS "scores_rfm_june__rfm_june_m"
         FROM (
-            SELECT pf.*, sf.s_score AS f_score
+            SELECT c.*, j.m_score
             FROM (
-                SELECT p.*, sr.s_score AS r_score
-                FROM purchasers_rfm_june AS p
-                JOIN score_r_rfm_june AS sr ON sr.s_pid = p.pid
-            ) AS pf
-            JOIN score_f_rfm_june AS sf ON sf.s_pid = pf.pid
-        ) AS pm
-        JOIN score_m_rfm_june AS sm ON sm.s_pid = pm.pid
+                SELECT c.*, j.f_score
+                FROM (
+                    SELECT c.*, j.r_score
+                    FROM (
+                        SELECT c.*, CASE WHEN recency IS NULL THEN 1 ELSE 0 END AS "sluice_rfm_june_r_null", coalesce(recency, 0) AS "sluice_rfm_june_r_key", CASE WHEN frequency IS NULL THEN 1 ELSE 0 END AS "sluice_rfm_june_f_null", coalesce(frequency, 0) AS "sluice_rfm_june_f_key", CASE WHEN monetary IS NULL THEN 1 ELSE 0 END AS "sluice_rfm_june_m_null", coalesce(monetary, 0) AS "sluice_rfm_june_m_key"
+                        FROM (
+                            SELECT * FROM purchasers_rfm_june
+                        ) AS c
+                    ) AS c
+                    LEFT JOIN (SELECT t_null AS j_null, t_key AS j_key, t_score AS r_score FROM tiles_r_rfm_june) AS j ON j.j_null = c."sluice_rfm_june_r_null" AND j.j_key = c."sluice_rfm_june_r_key"
+                ) AS c
+                LEFT JOIN (SELECT t_null AS j_null, t_key AS j_key, t_score AS f_score FROM tiles_f_rfm_june) AS j ON j.j_null = c."sluice_rfm_june_f_null" AND j.j_key = c."sluice_rfm_june_f_key"
+            ) AS c
+            LEFT JOIN (SELECT t_null AS j_null, t_key AS j_key, t_score AS m_score FROM tiles_m_rfm_june) AS j ON j.j_null = c."sluice_rfm_june_m_null" AND j.j_key = c."sluice_rfm_june_m_key"
+        ) AS tiled
 ),
 -- Traits read from the identity map and sources, one row per profile.
 base AS (
