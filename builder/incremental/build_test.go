@@ -320,6 +320,7 @@ var published = []struct{ name, cols string }{
 	{"customer_segment_top", "profile_id"},
 	{"customer_segment_rest", "profile_id"},
 	{"customer_identity_stats", "id_type, ok, rejected, junk, blocklisted"},
+	{"customer_identity_sizes", "size, profiles"},
 	{"customer_identity_rows", "edge, row_key, seen_at"},
 	{"customer_identity_rejects", "source, row_key, id_type, raw, status"},
 	{"src_orders_snapshot", "key_hash, row_hash"},

@@ -53,6 +53,23 @@ func RowsTable(c *models.Compiler) string { return c.Table(c.Entity() + "_identi
 // accepted, rejected by normalisation, junk or blocklisted.
 func StatsTable(c *models.Compiler) string { return c.Table(c.Entity() + "_identity_stats") }
 
+// SizesTable is E_identity_sizes(size, profiles): how many profiles hold
+// each number of identifiers. The build summary reads it; an incremental
+// build updates it from the profiles it re-stitched, where counting the
+// identity map again would read every row.
+func SizesTable(c *models.Compiler) string { return c.Table(c.Entity() + "_identity_sizes") }
+
+// sizesOf counts the profiles of an identity map (or of its rows of some
+// profiles) by their number of identifiers; n is what each counts for.
+func sizesOf(d dialect.Dialect, idMap, n string) string {
+	return "SELECT " + d.Cast("count(*)", "BIGINT") + " AS size, " + d.Cast(n, "BIGINT") + " AS n FROM " + idMap + " GROUP BY profile_no"
+}
+
+// sizesSQL folds rows of (size, n) into the sizes table's rows.
+func sizesSQL(d dialect.Dialect, counted string) string {
+	return "SELECT size, " + d.Cast("sum(n)", "BIGINT") + " AS profiles\nFROM (\n" + dialect.Indent(counted, "    ") + "\n) AS counted\nGROUP BY size\nHAVING sum(n) <> 0"
+}
+
 // RejectsTable is E_identity_rejects: every value that was not stitched
 // (rejected, junk, blocklisted) with its source row, for inspection.
 func RejectsTable(c *models.Compiler) string { return c.Table(c.Entity() + "_identity_rejects") }
@@ -468,6 +485,18 @@ WHERE o.t > 0 AND o.problem IS NULL`),
 // the values not stitched (a reject each) by status: the occurrences of
 // every value in the rows kept, erased people's rows excepted.
 func (k *compiler) statsQuery(edges, rejects string) string {
+	return k.statsFrom("SELECT "+k.typeName("t")+" AS x_type, 'ok' AS x_status, count(*) AS x_n FROM "+edges+" GROUP BY t", rejects)
+}
+
+// statsFromMap is statsQuery reading the values stitched from an identity
+// map: an identifier's seen_count is its number of edges, and the map
+// holds a third as many rows as the edges.
+func (k *compiler) statsFromMap(idMap, rejects string) string {
+	return k.statsFrom("SELECT id_type AS x_type, 'ok' AS x_status, sum(seen_count) AS x_n FROM "+idMap+" GROUP BY id_type", rejects)
+}
+
+// statsFrom is statsQuery with the query counting the values stitched.
+func (k *compiler) statsFrom(stitched, rejects string) string {
 	d := k.d
 	typeRows := make([]string, len(k.types))
 	for i, name := range k.typeNames() {
@@ -484,12 +513,12 @@ func (k *compiler) statsQuery(edges, rejects string) string {
     %[4]s
 FROM (%[5]s) AS t
 LEFT JOIN (
-    SELECT %[6]s AS x_type, 'ok' AS x_status, count(*) AS x_n FROM %[7]s GROUP BY t
+    %[6]s
     UNION ALL
-    SELECT id_type AS x_type, status AS x_status, count(*) AS x_n FROM %[8]s GROUP BY id_type, status
+    SELECT id_type AS x_type, status AS x_status, count(*) AS x_n FROM %[7]s GROUP BY id_type, status
 ) AS x ON x.x_type = t.id_type
 GROUP BY t.id_type`, count("ok", "ok"), count("rejected", "rejected"), count("junk", "junk"), count("blocklisted", "blocklisted"),
-		strings.Join(typeRows, " UNION ALL "), k.typeName("t"), edges, rejects)
+		strings.Join(typeRows, " UNION ALL "), stitched, rejects)
 }
 
 // normaliseChecks warn about the values normalisation rejected, as counted
@@ -717,6 +746,11 @@ FROM (
 ) AS x
 JOIN (SELECT grp AS p_grp, profile_id AS p_profile FROM %[3]s) AS p ON p.p_grp = x.igrp`, ids, groups, profiles)),
 	}
+	if k.incr == nil {
+		// identity_merge updates them on an incremental build.
+		sqls = append(sqls, "-- How many profiles hold each number of identifiers (build summary).\n"+
+			d.ReplaceTable(SizesTable(k.c), sizesSQL(d, sizesOf(d, k.mapTable(), "1"))))
+	}
 	return models.Step{
 		Name:        StepMap,
 		Kind:        models.KindIdentity,
@@ -855,10 +889,10 @@ GROUP BY r.x_edge, r.x_key`, k.d.ArgMin("r.x_grp", "r.x_first"), hubs, groupJoin
 func (k *compiler) metrics() []models.Metric {
 	d, c := k.d, k.c.Final()
 	m := MapTable(c)
-	sizes := "SELECT count(*), coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM " + m + " GROUP BY profile_no) AS sizes"
+	sizes := "SELECT coalesce(sum(profiles), 0), coalesce(max(size), 0) FROM " + SizesTable(c)
 	out := []models.Metric{
 		{Name: "identifiers", SQL: "SELECT count(*) FROM " + m},
-		// One pass over the map for both.
+		// One read for both.
 		{Name: "profiles", SQL: sizes},
 		{Name: "largest profile (identifiers)", SQL: sizes, Column: 1},
 	}

@@ -26,6 +26,8 @@
 //	                    explain walks it
 //	E_identity_stats    per id type: values ok, rejected, junk, blocklisted (counted
 //	                    from the edges and rejects: erased people's rows are not)
+//	E_identity_sizes    (size, profiles): how many profiles hold each number of
+//	                    identifiers (the build summary's profiles and largest profile)
 //	E_identity_rejects  every value that was not stitched, with its row and why
 //	E_identity_limit_conflicts  components over a limit (only with limit_per_profile)
 //

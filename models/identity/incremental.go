@@ -578,8 +578,12 @@ func (x *incremental) mergeStep() models.Step {
 		sqls = append(sqls, "-- "+m.comment+" The re-stitched rows; the kept ones stay where\n-- they are, and the publish step swaps the replaced ones for these.\n"+
 			d.ReplaceTable(added, m.fresh), c.PublishInPlace(&step, models.Rewrite{Name: name, Keep: m.keep, Remove: m.remove, Added: added, Drop: drop}))
 	}
-	sqls = append(sqls, "-- Per id type: values stitched (one edge each), rejected, junk and blocklisted.\n"+
-		d.ReplaceTable(StatsTable(c), k.statsQuery(EdgesTable(c), RejectsTable(c))))
+	sqls = append(sqls, "-- Per id type: values stitched (the edges, as the identifiers' seen_count),\n-- rejected, junk and blocklisted.\n"+
+		d.ReplaceTable(StatsTable(c), k.statsFromMap(MapTable(c), RejectsTable(c))))
+	sqls = append(sqls, "-- How many profiles hold each number of identifiers: the last build's, less\n-- the re-stitched profiles as they were, plus them as they are.\n"+
+		d.ReplaceTable(SizesTable(c), sizesSQL(d, "SELECT size, "+d.Cast("profiles", "BIGINT")+" AS n FROM "+x.prev("identity_sizes")+
+			"\nUNION ALL\n"+sizesOf(d, "(SELECT profile_no FROM "+x.prev("identity_map")+" WHERE NOT ("+tables[0].keep+")) AS was", "-1")+
+			"\nUNION ALL\n"+sizesOf(d, k.mapTable(), "1"))))
 	sqls = append(sqls, "-- The profiles re-stitched, as they were and as they are: the profiles step\n-- recomputes them.\n"+
 		d.ReplaceTable(c.RestitchedTable(), fmt.Sprintf(`SELECT DISTINCT profile_id
 FROM (

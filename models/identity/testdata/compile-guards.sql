@@ -659,6 +659,15 @@ FROM (
 ) AS x
 JOIN (SELECT grp AS p_grp, profile_id AS p_profile FROM "sluice_work"."sluice"."customer_identity_profiles") AS p ON p.p_grp = x.igrp;
 
+-- How many profiles hold each number of identifiers (build summary).
+CREATE OR REPLACE TABLE "sluice"."customer_identity_sizes__sluice_next" AS
+SELECT size, CAST(sum(n) AS BIGINT) AS profiles
+FROM (
+    SELECT CAST(count(*) AS BIGINT) AS size, CAST(1 AS BIGINT) AS n FROM "sluice"."customer_identity_map__sluice_next" GROUP BY profile_no
+) AS counted
+GROUP BY size
+HAVING sum(n) <> 0;
+
 -- identity_row_map (identity, duckdb)
 -- Identity: the row map, the profile of every edge-source row.
 -- declared at identity.yml:7:3
@@ -736,9 +745,9 @@ DROP TABLE IF EXISTS "sluice_work"."sluice"."customer_identity_guard_assignment"
 -- identifiers
 SELECT count(*) FROM "sluice"."customer_identity_map";
 -- profiles
-SELECT count(*), coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM "sluice"."customer_identity_map" GROUP BY profile_no) AS sizes;
+SELECT coalesce(sum(profiles), 0), coalesce(max(size), 0) FROM "sluice"."customer_identity_sizes";
 -- largest profile (identifiers)
-SELECT count(*), coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM "sluice"."customer_identity_map" GROUP BY profile_no) AS sizes;
+SELECT coalesce(sum(profiles), 0), coalesce(max(size), 0) FROM "sluice"."customer_identity_sizes";
 -- email values rejected by normalisation (email)
 SELECT coalesce(sum(rejected), 0) FROM "sluice"."customer_identity_stats" WHERE id_type = 'email';
 -- phone values rejected by normalisation (phone_e164)
