@@ -67,7 +67,7 @@ func TestBuildSendsCompiledSQL(t *testing.T) {
 				if strings.Contains(q, "AS duplicate_keys") || strings.Contains(q, "AS deleted_rows") {
 					n = 3
 				}
-				if strings.Contains(q, "AS sizes") { // profiles and the largest profile
+				if strings.Contains(q, "max(size)") { // profiles and the largest profile
 					n = 2
 				}
 				res := bqfake.Result{Rows: [][]any{make([]any, n)}}

@@ -70,7 +70,7 @@ func TestBuildSendsCompiledSQL(t *testing.T) {
 				if strings.Contains(s.SQL, "AS duplicate_keys") || strings.Contains(s.SQL, "AS deleted_rows") {
 					n = 3
 				}
-				if strings.Contains(s.SQL, "AS sizes") { // profiles and the largest profile
+				if strings.Contains(s.SQL, "max(size)") { // profiles and the largest profile
 					n = 2
 				}
 				res := sffake.Result{Rows: [][]*string{{}}}
