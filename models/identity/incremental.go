@@ -517,6 +517,15 @@ func (x *incremental) mergedTables() []merged {
 		keptKey = "row_key IS NOT NULL AND (source, row_key) NOT IN (SELECT source, row_key FROM " + x.work("replaced") + ")"
 		replacedKey = "row_key IS NULL OR (source, row_key) IN (SELECT source, row_key FROM " + x.work("replaced") + ")"
 	}
+	keptRows, replacedRows := keptKey, replacedKey
+	if k.c.InPlace() && x.uniqueKeys() {
+		// A key named one row, so an entry of the row map one row: the
+		// rows re-read are those of the re-stitched profiles (a changed
+		// row's too: its component is re-stitched). A test of their
+		// numbers costs less than of (source, key).
+		keptRows = "profile_no NOT IN (SELECT profile_no FROM " + x.work("was") + ")"
+		replacedRows = "profile_no IN (SELECT profile_no FROM " + x.work("was") + ")"
+	}
 	out := []merged{
 		{"identity_map", "The identity map: kept identifiers, then the re-stitched ones.",
 			"profile_id, id_type, id_value, first_seen_at, last_seen_at, seen_count, profile_no, id_no, component", notAffected, affected,
@@ -526,7 +535,7 @@ func (x *incremental) mergedTables() []merged {
 			"SELECT n.row_id + o.max_rn AS row_id, n.edge, n.row_key, n.seen_at\nFROM " + k.rowsTable() + " AS n\nCROSS JOIN " + offsets + " AS o"},
 		{"identity_edges", "Which row carries which identifier.", "row_id, id, t", notReread, reread,
 			"SELECT n.row_id + o.max_rn AS row_id, n.id + o.max_id AS id, n.t\nFROM " + k.edgesTable() + " AS n\nCROSS JOIN " + offsets + " AS o"},
-		{"row_map", "The row map.", "source, row_key, profile_id, seen_at, profile_no", keptKey, replacedKey,
+		{"row_map", "The row map.", "source, row_key, profile_id, seen_at, profile_no", keptRows, replacedRows,
 			"SELECT n.source, n.row_key, n.profile_id, n.seen_at, n.profile_no + o.max_id AS profile_no\nFROM " + k.rowMapTable() + " AS n\nCROSS JOIN " + offsets + " AS o"},
 		{"identity_rejects", "Values that were not stitched.", "source, row_key, id_type, raw, status", keptKey, replacedKey,
 			"SELECT source, row_key, id_type, raw, status\nFROM " + k.rejectsTable()},
@@ -560,6 +569,8 @@ func (x *incremental) mergeStep() models.Step {
 		sqls = append(sqls, "-- The source rows re-read, by source and key: the row map and rejects replace theirs.\n"+
 			d.ReplaceTable(x.work("replaced"), "SELECT DISTINCT "+k.sourceName("edge")+" AS source, row_key\nFROM "+x.work("rows")+"\nWHERE row_key IS NOT NULL"))
 	}
+	sqls = append(sqls, "-- The re-stitched profiles as they were: their numbers and sizes.\n"+
+		d.ReplaceTable(x.work("was"), "SELECT profile_no, "+d.Cast("count(*)", "BIGINT")+" AS size\nFROM "+x.prev("identity_map")+"\nWHERE NOT ("+tables[0].keep+")\nGROUP BY profile_no"))
 	for i, m := range tables {
 		name := c.Entity() + "_" + m.name
 		if !inPlace {
@@ -571,7 +582,7 @@ func (x *incremental) mergeStep() models.Step {
 		var drop []string
 		if i == len(tables)-1 {
 			// The last table published drops what every view read.
-			for _, n := range append([]string{"components", "rows", "replaced"}, addNames(tables)...) {
+			for _, n := range append([]string{"components", "rows", "replaced", "was"}, addNames(tables)...) {
 				drop = append(drop, d.DropTable(x.work(n)))
 			}
 		}
@@ -582,7 +593,7 @@ func (x *incremental) mergeStep() models.Step {
 		d.ReplaceTable(StatsTable(c), k.statsFromMap(MapTable(c), RejectsTable(c))))
 	sqls = append(sqls, "-- How many profiles hold each number of identifiers: the last build's, less\n-- the re-stitched profiles as they were, plus them as they are.\n"+
 		d.ReplaceTable(SizesTable(c), sizesSQL(d, "SELECT size, "+d.Cast("profiles", "BIGINT")+" AS n FROM "+x.prev("identity_sizes")+
-			"\nUNION ALL\n"+sizesOf(d, "(SELECT profile_no FROM "+x.prev("identity_map")+" WHERE NOT ("+tables[0].keep+")) AS was", "-1")+
+			"\nUNION ALL\nSELECT size, "+d.Cast("-1", "BIGINT")+" AS n FROM "+x.work("was")+
 			"\nUNION ALL\n"+sizesOf(d, k.mapTable(), "1"))))
 	sqls = append(sqls, "-- The profiles re-stitched, as they were and as they are: the profiles step\n-- recomputes them.\n"+
 		d.ReplaceTable(c.RestitchedTable(), fmt.Sprintf(`SELECT DISTINCT profile_id
@@ -601,7 +612,7 @@ FROM (
 		work = append(work, "changed_"+src.Name)
 	}
 	if !inPlace {
-		work = append(work, "components", "rows")
+		work = append(work, "components", "rows", "was")
 	}
 	for _, name := range work {
 		sqls = append(sqls, d.DropTable(x.work(name)))
