@@ -145,8 +145,11 @@
 //  3. identity_merge writes each published table: the previous rows outside
 //     the affected components and re-read rows, as they were, then the
 //     re-stitched rows, whose numbers start after the largest kept one.
-//     The stats are counted from the edges and rejects, as a full build
-//     counts them.
+//     The stats are counted from the identity map (each identifier's
+//     seen_count is its number of edges) and the rejects, to the figures
+//     a full build counts from the edges; the profile sizes are the last
+//     build's, less the re-stitched profiles as they were, plus them as
+//     they are.
 //
 // A source read by several edges has each row's readings folded into one
 // row map entry: their components are re-stitched together (a loop follows

@@ -551,8 +551,8 @@ func (x *incremental) mergedTables() []merged {
 // outside the re-stitched components and re-read rows, as it was, and the
 // re-stitched rows, numbered after the kept ones. Where the warehouse
 // publishes in place, only the re-stitched rows are written, and the
-// publish step swaps them for the replaced ones. The stats are counted
-// from the edges and rejects written. Then the work tables go.
+// publish step swaps them for the replaced ones. The stats and profile
+// sizes are counted from the tables written. Then the work tables go.
 func (x *incremental) mergeStep() models.Step {
 	k, d, c := x.k, x.k.d, x.k.c
 	step := models.Step{
